@@ -1,0 +1,126 @@
+//! The plain configuration a scan runs from. `main.rs` builds it from the
+//! command line; tests build it directly.
+
+use crate::entity::Confidence;
+use std::path::PathBuf;
+
+/// Default bytes sampled per file on FTP targets (`--max-bytes` unset).
+pub const FTP_DEFAULT_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct ScanConfig {
+    /// Targets as the user wrote them (local paths, `ftp://`, `ftps://`).
+    pub targets: Vec<String>,
+    /// Report destination; `None` writes to stdout.
+    pub output: Option<PathBuf>,
+    /// Extra rule files or folders, added to the built-in pack.
+    pub rule_paths: Vec<PathBuf>,
+    pub default_rules: bool,
+    /// Worker threads for matching; `None` = number of CPUs.
+    pub threads: Option<usize>,
+    /// Bytes read per file. `None` = the source's default (local: whole
+    /// file, FTP: [`FTP_DEFAULT_MAX_BYTES`]); `Some(0)` = whole file.
+    pub max_bytes: Option<u64>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// Write matched values in full. Off by default: reports are masked.
+    pub unmask: bool,
+    /// Lowest confidence that makes the exit status 1.
+    pub fail_on: Confidence,
+    pub quiet: bool,
+    pub limits: ExtractLimits,
+    pub ftp: FtpOptions,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            targets: Vec::new(),
+            output: None,
+            rule_paths: Vec::new(),
+            default_rules: true,
+            threads: None,
+            max_bytes: None,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            unmask: false,
+            fail_on: Confidence::Low,
+            quiet: false,
+            limits: ExtractLimits::default(),
+            ftp: FtpOptions::default(),
+        }
+    }
+}
+
+/// Bounds on what extractors may read or expand, per top-level file.
+/// Every extractor honours these; defaults are documented in README.
+#[derive(Clone, Debug)]
+pub struct ExtractLimits {
+    /// Containers nested deeper than this are not opened.
+    pub max_depth: u32,
+    /// Total uncompressed bytes expanded from one top-level file.
+    pub max_expanded_bytes: u64,
+    /// Largest allowed uncompressed/compressed ratio for a member.
+    pub max_ratio: u64,
+    /// Most members opened in one container.
+    pub max_entries: u64,
+    /// Most bytes of one document (PDF, Office, ...) held in memory.
+    pub max_document_bytes: u64,
+}
+
+impl Default for ExtractLimits {
+    fn default() -> Self {
+        ExtractLimits {
+            max_depth: 4,
+            max_expanded_bytes: 1 << 30,
+            max_ratio: 100,
+            max_entries: 100_000,
+            max_document_bytes: 256 << 20,
+        }
+    }
+}
+
+/// FTP connection settings (used by `source::ftp`).
+#[derive(Clone, Debug)]
+pub struct FtpOptions {
+    pub connections: usize,
+    pub timeout_secs: u64,
+    /// Password for anonymous logins.
+    pub anonymous_password: String,
+    pub insecure: bool,
+    pub active: bool,
+    pub follow_links: bool,
+    pub max_depth: Option<u32>,
+    pub max_files: Option<u64>,
+    pub skip_larger_than: Option<u64>,
+    pub sample_tail: Option<u64>,
+    /// Commands per second per server; `None` = unlimited.
+    pub rate: Option<f64>,
+    pub check_write: bool,
+    pub anon_check: bool,
+    pub retries: u32,
+    /// netrc-style file to read credentials from.
+    pub netrc: Option<PathBuf>,
+}
+
+impl Default for FtpOptions {
+    fn default() -> Self {
+        FtpOptions {
+            connections: 4,
+            timeout_secs: 30,
+            anonymous_password: "anonymous@".to_string(),
+            insecure: false,
+            active: false,
+            follow_links: false,
+            max_depth: None,
+            max_files: None,
+            skip_larger_than: None,
+            sample_tail: None,
+            rate: None,
+            check_write: false,
+            anon_check: true,
+            retries: 3,
+            netrc: None,
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Deciding how a file's bytes are text: UTF-8, UTF-16 (LE/BE, with a BOM or
+//! recognised by its NUL-byte pattern), Windows-1252 (which covers Latin-1),
+//! or not text at all.
+
+use encoding_rs::{Decoder, UTF_16BE, UTF_16LE, WINDOWS_1252};
+
+/// Bytes looked at to decide the encoding.
+pub const SNIFF_LEN: usize = 8192;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextEncoding {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+    Windows1252,
+}
+
+impl TextEncoding {
+    /// A streaming decoder to UTF-8, or `None` when the bytes are UTF-8
+    /// already and can be matched as they are.
+    pub fn decoder(self) -> Option<Decoder> {
+        match self {
+            TextEncoding::Utf8 => None,
+            // BOM handling: encoding_rs strips a BOM for the encoding it
+            // decodes, so the sniffed BOM is not reported as text.
+            TextEncoding::Utf16Le => Some(UTF_16LE.new_decoder_with_bom_removal()),
+            TextEncoding::Utf16Be => Some(UTF_16BE.new_decoder_with_bom_removal()),
+            TextEncoding::Windows1252 => Some(WINDOWS_1252.new_decoder_without_bom_handling()),
+        }
+    }
+}
+
+/// Decides how `head` (the start of a file) is encoded; `None` = binary.
+pub fn sniff(head: &[u8]) -> Option<TextEncoding> {
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Some(TextEncoding::Utf8);
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return Some(TextEncoding::Utf16Le);
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return Some(TextEncoding::Utf16Be);
+    }
+    if head.is_empty() {
+        return Some(TextEncoding::Utf8);
+    }
+    let (mut nul_even, mut nul_odd) = (0usize, 0usize);
+    for (i, &b) in head.iter().enumerate() {
+        if b == 0 {
+            if i % 2 == 0 {
+                nul_even += 1;
+            } else {
+                nul_odd += 1;
+            }
+        }
+    }
+    let pairs = head.len() / 2;
+    if pairs > 0 && nul_even + nul_odd > 0 {
+        // ASCII-range text in UTF-16 has a NUL in every high byte: odd
+        // positions for little endian, even for big endian.
+        if nul_odd * 10 >= pairs * 7 && nul_even * 10 <= pairs {
+            return Some(TextEncoding::Utf16Le).filter(|_| utf16_plausible(head, true));
+        }
+        if nul_even * 10 >= pairs * 7 && nul_odd * 10 <= pairs {
+            return Some(TextEncoding::Utf16Be).filter(|_| utf16_plausible(head, false));
+        }
+        return None;
+    }
+    if control_ratio_too_high(head) {
+        return None;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => Some(TextEncoding::Utf8),
+        // An error only because the sample cut a character in two.
+        Err(e) if e.error_len().is_none() => Some(TextEncoding::Utf8),
+        Err(_) => Some(TextEncoding::Windows1252),
+    }
+}
+
+/// Text has few control characters. Those common in text and in healthcare
+/// formats are allowed: tab, LF, VT and FS (MLLP framing), FF, CR, ESC, and
+/// the X12/EDIFACT separators GS, RS, US.
+fn control_ratio_too_high(head: &[u8]) -> bool {
+    let controls = head
+        .iter()
+        .filter(|&&b| {
+            b < 0x20 && !matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | 0x1B | 0x1C..=0x1F)
+        })
+        .count();
+    controls * 20 > head.len()
+}
+
+fn utf16_plausible(head: &[u8], little_endian: bool) -> bool {
+    let units: Vec<u16> = head
+        .chunks_exact(2)
+        .map(|c| {
+            if little_endian {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        })
+        .collect();
+    let controls = units
+        .iter()
+        .filter(|&&u| u < 0x20 && !matches!(u, 0x09 | 0x0A | 0x0D | 0x0C))
+        .count();
+    controls * 20 <= units.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(s: &str, le: bool) -> Vec<u8> {
+        s.encode_utf16()
+            .flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() })
+            .collect()
+    }
+
+    #[test]
+    fn recognises_encodings() {
+        assert_eq!(sniff(b"plain ascii\n"), Some(TextEncoding::Utf8));
+        assert_eq!(
+            sniff("Jos\u{e9} Mu\u{f1}oz".as_bytes()),
+            Some(TextEncoding::Utf8)
+        );
+        assert_eq!(
+            sniff(b"Jos\xe9 Mu\xf1oz, DOB 01/02/1980"),
+            Some(TextEncoding::Windows1252)
+        );
+        assert_eq!(
+            sniff(&utf16("SSN 123-45-6788 here", true)),
+            Some(TextEncoding::Utf16Le)
+        );
+        assert_eq!(
+            sniff(&utf16("SSN 123-45-6788 here", false)),
+            Some(TextEncoding::Utf16Be)
+        );
+        let mut bom = vec![0xFF, 0xFE];
+        bom.extend(utf16("x", true));
+        assert_eq!(sniff(&bom), Some(TextEncoding::Utf16Le));
+        assert_eq!(sniff(b"MSH|^~\\&|A\rPID|1\r"), Some(TextEncoding::Utf8));
+    }
+
+    #[test]
+    fn binary_is_not_text() {
+        assert_eq!(
+            sniff(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            None
+        );
+        let noise: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        assert_eq!(sniff(&noise), None);
+    }
+
+    #[test]
+    fn cut_utf8_character_at_sample_end_is_still_utf8() {
+        let s = "abc\u{e9}".as_bytes();
+        assert_eq!(sniff(&s[..s.len() - 1]), Some(TextEncoding::Utf8));
+    }
+}

@@ -1,0 +1,207 @@
+//! Bytes → text and fields. `scan_input` sniffs what a stream holds and hands
+//! it to the right extractor; extractors report what they find through
+//! [`Ctx`], which runs the matcher and emits findings and not-examined events.
+//!
+//! Every extractor is bounded by [`ExtractLimits`] and returns errors instead
+//! of panicking: one bad file never stops a scan.
+
+pub mod text;
+
+use crate::config::ExtractLimits;
+use crate::entity::Entity;
+use crate::error::ExtractError;
+use crate::report::{Event, EventSink, SkipReason};
+use crate::scan::Scanner;
+use std::cell::Cell;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+/// Bytes of a stream's start used to recognise its format.
+pub const HEAD_LEN: usize = 8192;
+
+/// A position in decoded text, both 1-based (column in characters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl Location {
+    pub const START: Location = Location { line: 1, column: 1 };
+}
+
+/// What a stream holds, as far as extraction is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Text in some encoding: matched as a stream.
+    Text,
+    /// Nothing we can read.
+    Binary,
+}
+
+/// Recognises a format from the first bytes (magic) and, where content is
+/// not conclusive, the name. Content wins over the extension.
+pub fn detect(head: &[u8], _name: &str) -> Kind {
+    if crate::decode::sniff(&head[..head.len().min(crate::decode::SNIFF_LEN)]).is_some() {
+        Kind::Text
+    } else {
+        Kind::Binary
+    }
+}
+
+/// Byte budget shared by a top-level file and everything nested in it.
+#[derive(Debug, Default)]
+pub struct Budget {
+    pub expanded: Cell<u64>,
+}
+
+/// The extraction context of one file or member: where it is, how deep, and
+/// where its findings go.
+pub struct Ctx<'a> {
+    pub scanner: &'a Scanner,
+    pub events: &'a dyn EventSink,
+    pub target: &'a Arc<str>,
+    /// Report path of the current file or member (`a.zip!b/c.csv`).
+    pub path: String,
+    /// 0 for a top-level file, +1 for each container level.
+    pub depth: u32,
+    pub budget: &'a Budget,
+    pub scratch: &'a mut crate::matcher::Scratch,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn limits(&self) -> &ExtractLimits {
+        &self.scanner.options.limits
+    }
+
+    /// Matches a block of decoded text starting at `at`. `field` labels it
+    /// (`""` for free text). Large texts should come in pieces (paragraphs,
+    /// cells): each piece is matched on its own.
+    pub fn text(&mut self, field: &str, text: &str, at: Location) {
+        text::scan_block(self, field, text.as_bytes(), at, None);
+    }
+
+    /// A value that sits in a field known to hold `entity` (HL7 PID-19, an
+    /// X12 NM109 with qualifier 34, a CSV column headed `ssn` ...). Reported
+    /// as a finding of `entity` by `rule` with HIGH confidence when the
+    /// entity's validator (if any) accepts it. The value is also matched as
+    /// text by the other rules; hits of the same entity are left out there
+    /// since this finding covers them.
+    pub fn field_value(
+        &mut self,
+        rule: &str,
+        field: &str,
+        entity: Entity,
+        value: &str,
+        at: Location,
+    ) {
+        text::scan_field_value(self, rule, field, entity, value, at);
+    }
+
+    /// Scans a nested member (archive entry, embedded document) under
+    /// `self.path + "!" + name`. Depth and byte limits apply.
+    pub fn member(&mut self, name: &str, data: &mut dyn Read, size: Option<u64>) {
+        let path = format!("{}!{}", self.path, name);
+        if self.depth + 1 > self.limits().max_depth {
+            let detail = format!("nested deeper than {} levels", self.limits().max_depth);
+            self.emit_not_examined(path, SkipReason::Limit, detail);
+            return;
+        }
+        let mut child = Ctx {
+            scanner: self.scanner,
+            events: self.events,
+            target: self.target,
+            path,
+            depth: self.depth + 1,
+            budget: self.budget,
+            scratch: &mut *self.scratch,
+        };
+        if let Err(e) = scan_input(&mut child, data, size) {
+            let reason = reason_of(&e);
+            let path = child.path.clone();
+            child.emit_not_examined(path, reason, e.to_string());
+        }
+    }
+
+    /// Reports that `what` (a member name under this file, or `None` for
+    /// this file itself) was not examined.
+    pub fn not_examined(
+        &mut self,
+        what: Option<&str>,
+        reason: SkipReason,
+        detail: impl Into<String>,
+    ) {
+        let path = match what {
+            Some(m) => format!("{}!{}", self.path, m),
+            None => self.path.clone(),
+        };
+        self.emit_not_examined(path, reason, detail.into());
+    }
+
+    fn emit_not_examined(&self, path: String, reason: SkipReason, detail: String) {
+        self.events.send(Event::NotExamined {
+            target: self.target.clone(),
+            path,
+            reason,
+            detail,
+        });
+    }
+
+    /// Counts `n` more expanded bytes against the per-file budget.
+    pub fn charge_expanded(&self, n: u64) -> Result<(), ExtractError> {
+        let total = self.budget.expanded.get().saturating_add(n);
+        self.budget.expanded.set(total);
+        if total > self.limits().max_expanded_bytes {
+            return Err(ExtractError::Limit(format!(
+                "more than {} bytes expanded from one file",
+                self.limits().max_expanded_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// The file or member name (last path component) for format detection.
+    pub fn name(&self) -> &str {
+        let last = self.path.rsplit('!').next().unwrap_or(&self.path);
+        last.rsplit('/').next().unwrap_or(last)
+    }
+}
+
+/// Maps an extraction error to the reason reported for it.
+pub fn reason_of(e: &ExtractError) -> SkipReason {
+    match e {
+        ExtractError::Io(_) => SkipReason::Unreadable,
+        ExtractError::Corrupt { .. } => SkipReason::Corrupt,
+        ExtractError::Limit(_) => SkipReason::Limit,
+        ExtractError::Encrypted => SkipReason::Encrypted,
+        ExtractError::Unsupported(_) => SkipReason::Unsupported,
+    }
+}
+
+/// Reads up to `n` bytes (fewer only at end of stream).
+pub fn read_head(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(n);
+    r.take(n as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// Recognises what `data` holds and extracts it into `ctx`.
+pub fn scan_input(
+    ctx: &mut Ctx,
+    data: &mut dyn Read,
+    size: Option<u64>,
+) -> Result<(), ExtractError> {
+    let _ = size;
+    let head = read_head(data, HEAD_LEN)?;
+    match detect(&head, ctx.name()) {
+        Kind::Text => text::scan_stream(ctx, "", &head, data),
+        Kind::Binary => {
+            ctx.not_examined(
+                None,
+                SkipReason::Binary,
+                "not text and no extractor for this format",
+            );
+            Ok(())
+        }
+    }
+}

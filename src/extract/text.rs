@@ -1,0 +1,331 @@
+//! Matching decoded text: whole files streamed in chunks (bounded memory
+//! whatever the size), and blocks or field values handed over by extractors.
+
+use super::{Ctx, Location};
+use crate::decode::{sniff, TextEncoding, SNIFF_LEN};
+use crate::entity::{Confidence, Entity};
+use crate::error::ExtractError;
+use crate::matcher::Hit;
+use crate::report::{Event, Finding};
+use encoding_rs::CoderResult;
+use std::io::{ErrorKind, Read};
+
+/// Bytes of text matched per round.
+pub const CHUNK: usize = 2 << 20;
+/// Bytes kept either side of a round's own bytes, so that a match across a
+/// chunk boundary is found (once) and has its context words and snippet.
+pub const OVERLAP: usize = 8 << 10;
+/// Characters of context either side of a match in the report.
+pub const CONTEXT_CHARS: usize = 40;
+
+/// Tracks line and column while moving forward through text.
+#[derive(Clone, Copy, Debug)]
+struct LineCursor {
+    /// Byte offset the counts below refer to.
+    pos: usize,
+    line: u64,
+    /// Characters between the last newline and `pos`.
+    col: u64,
+}
+
+impl LineCursor {
+    fn new(pos: usize, at: Location) -> Self {
+        LineCursor {
+            pos,
+            line: at.line,
+            col: at.column.saturating_sub(1),
+        }
+    }
+
+    fn advance_to(&mut self, buf: &[u8], to: usize) {
+        if to <= self.pos {
+            return;
+        }
+        let span = &buf[self.pos..to];
+        let newlines = memchr::memchr_iter(b'\n', span).count() as u64;
+        if newlines > 0 {
+            self.line += newlines;
+            let last = memchr::memrchr(b'\n', span).unwrap_or(0);
+            self.col = count_chars(&span[last + 1..]);
+        } else {
+            self.col += count_chars(span);
+        }
+        self.pos = to;
+    }
+
+    fn location(&self) -> Location {
+        Location {
+            line: self.line,
+            column: self.col + 1,
+        }
+    }
+}
+
+/// Characters in UTF-8 (invalid bytes count one each).
+fn count_chars(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
+}
+
+/// Streams a text file: `head` is what was already read of it, `rest` the
+/// remainder. Memory stays at about `CHUNK + 2·OVERLAP` whatever the size.
+pub fn scan_stream(
+    ctx: &mut Ctx,
+    field: &str,
+    head: &[u8],
+    rest: &mut dyn Read,
+) -> Result<(), ExtractError> {
+    let encoding = sniff(&head[..head.len().min(SNIFF_LEN)]).unwrap_or(TextEncoding::Windows1252);
+    let mut source = Decoded::new(encoding, head, rest);
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 3 * OVERLAP);
+    let mut owned_start = 0usize;
+    let mut cursor = LineCursor::new(0, Location::START);
+    let mut hits = Vec::new();
+    loop {
+        let eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP)?;
+        let owned_end = if eof { buf.len() } else { buf.len() - OVERLAP };
+        hits.clear();
+        ctx.scanner
+            .matcher
+            .find(&buf, owned_start..owned_end, ctx.scratch, &mut hits);
+        report_hits(ctx, field, &buf, &mut hits, &mut cursor, None);
+        cursor.advance_to(&buf, owned_end);
+        if eof {
+            return Ok(());
+        }
+        // Keep OVERLAP bytes before the next round's own bytes as look-behind.
+        let keep_from = owned_end.saturating_sub(OVERLAP);
+        buf.drain(..keep_from);
+        owned_start = owned_end - keep_from;
+        cursor.pos -= keep_from;
+    }
+}
+
+/// Matches one block of text (an extractor's paragraph, cell or field).
+pub fn scan_block(ctx: &mut Ctx, field: &str, text: &[u8], at: Location, skip: Option<Entity>) {
+    let mut hits = Vec::new();
+    ctx.scanner
+        .matcher
+        .find(text, 0..text.len(), ctx.scratch, &mut hits);
+    let mut cursor = LineCursor::new(0, at);
+    report_hits(ctx, field, text, &mut hits, &mut cursor, skip);
+}
+
+/// See [`Ctx::field_value`].
+pub fn scan_field_value(
+    ctx: &mut Ctx,
+    rule: &str,
+    field: &str,
+    entity: Entity,
+    value: &str,
+    at: Location,
+) {
+    let trimmed = value.trim();
+    let lead = value.len() - value.trim_start().len();
+    let valid = !trimmed.is_empty()
+        && crate::validators::for_entity(entity).is_none_or(|validate| validate(trimmed));
+    if valid {
+        let mut cursor = LineCursor::new(0, at);
+        cursor.advance_to(value.as_bytes(), lead);
+        let finding = build_finding(
+            ctx,
+            field,
+            value.as_bytes(),
+            lead..lead + trimmed.len(),
+            entity,
+            rule,
+            Confidence::High,
+            cursor.location(),
+        );
+        ctx.events.send(Event::Finding(finding));
+    }
+    scan_block(ctx, field, value.as_bytes(), at, valid.then_some(entity));
+}
+
+fn report_hits(
+    ctx: &mut Ctx,
+    field: &str,
+    buf: &[u8],
+    hits: &mut [Hit],
+    cursor: &mut LineCursor,
+    skip: Option<Entity>,
+) {
+    hits.sort_unstable_by_key(|h| (h.start, h.rule));
+    for hit in hits.iter() {
+        let rule = ctx.scanner.matcher.rule(hit.rule);
+        if Some(rule.entity) == skip {
+            continue;
+        }
+        cursor.advance_to(buf, hit.start);
+        let finding = build_finding(
+            ctx,
+            field,
+            buf,
+            hit.start..hit.end,
+            rule.entity,
+            &rule.id,
+            hit.confidence,
+            cursor.location(),
+        );
+        ctx.events.send(Event::Finding(finding));
+    }
+}
+
+/// Builds a report row. The raw value and its surroundings are masked here,
+/// before anything leaves the extractor (unless `--unmask`).
+#[allow(clippy::too_many_arguments)]
+fn build_finding(
+    ctx: &Ctx,
+    field: &str,
+    buf: &[u8],
+    span: std::ops::Range<usize>,
+    entity: Entity,
+    rule: &str,
+    confidence: Confidence,
+    at: Location,
+) -> Finding {
+    let unmask = ctx.scanner.options.unmask;
+    let value = String::from_utf8_lossy(&buf[span.clone()]);
+    let before =
+        String::from_utf8_lossy(&buf[back_chars(buf, span.start, CONTEXT_CHARS)..span.start]);
+    let after =
+        String::from_utf8_lossy(&buf[span.end..forward_chars(buf, span.end, CONTEXT_CHARS)]);
+    let shown = if unmask {
+        value.to_string()
+    } else {
+        crate::mask::mask_value(entity, &value)
+    };
+    let context = crate::mask::render_context(&before, &shown, &after, unmask);
+    Finding {
+        target: ctx.target.clone(),
+        path: ctx.path.clone(),
+        entity,
+        rule: ctx.scanner.matcher.rule_id_arc(rule),
+        confidence,
+        line: Some(at.line),
+        column: Some(at.column),
+        field: field.to_string(),
+        matched: shown,
+        context,
+    }
+}
+
+/// Start of the `n` characters before `pos`.
+fn back_chars(buf: &[u8], pos: usize, n: usize) -> usize {
+    let mut i = pos;
+    let mut seen = 0;
+    while i > 0 && seen < n {
+        i -= 1;
+        if (buf[i] & 0xC0) != 0x80 {
+            seen += 1;
+        }
+    }
+    i
+}
+
+/// End of the `n` characters after `pos`.
+fn forward_chars(buf: &[u8], pos: usize, n: usize) -> usize {
+    let mut i = pos;
+    let mut seen = 0;
+    while i < buf.len() {
+        if (buf[i] & 0xC0) != 0x80 {
+            if seen == n {
+                break;
+            }
+            seen += 1;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Bytes of a stream as UTF-8 (or as-is for UTF-8 input), read on demand.
+struct Decoded<'a> {
+    decoder: Option<encoding_rs::Decoder>,
+    head: &'a [u8],
+    rest: &'a mut dyn Read,
+    raw: Vec<u8>,
+    raw_eof: bool,
+}
+
+impl<'a> Decoded<'a> {
+    fn new(encoding: TextEncoding, head: &'a [u8], rest: &'a mut dyn Read) -> Self {
+        let head = if encoding == TextEncoding::Utf8 {
+            head.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(head)
+        } else {
+            head
+        };
+        Decoded {
+            decoder: encoding.decoder(),
+            head,
+            rest,
+            raw: Vec::new(),
+            raw_eof: false,
+        }
+    }
+
+    /// Appends text to `buf` until it holds `want` bytes or the stream
+    /// ends; returns whether it ended.
+    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<bool, ExtractError> {
+        while buf.len() < want {
+            if self.raw.is_empty() && !self.head.is_empty() {
+                self.raw.extend_from_slice(self.head);
+                self.head = &[];
+            }
+            if self.raw.is_empty() && !self.raw_eof {
+                self.read_raw(want - buf.len())?;
+            }
+            match &mut self.decoder {
+                None => {
+                    buf.extend_from_slice(&self.raw);
+                    self.raw.clear();
+                }
+                Some(decoder) => {
+                    let last = self.raw_eof;
+                    let mut consumed = 0;
+                    loop {
+                        let room = decoder
+                            .max_utf8_buffer_length(self.raw.len() - consumed)
+                            .unwrap_or(usize::MAX / 2)
+                            .max(16);
+                        let len = buf.len();
+                        buf.resize(len + room, 0);
+                        let (result, read, written, _) =
+                            decoder.decode_to_utf8(&self.raw[consumed..], &mut buf[len..], last);
+                        buf.truncate(len + written);
+                        consumed += read;
+                        if result == CoderResult::InputEmpty {
+                            break;
+                        }
+                    }
+                    self.raw.clear();
+                }
+            }
+            if self.raw_eof && self.raw.is_empty() && self.head.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn read_raw(&mut self, want: usize) -> Result<(), ExtractError> {
+        let want = want.clamp(4096, CHUNK);
+        self.raw.resize(want, 0);
+        let mut filled = 0;
+        while filled < want {
+            match self.rest.read(&mut self.raw[filled..]) {
+                Ok(0) => {
+                    self.raw_eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.raw.truncate(filled);
+                    return Err(e.into());
+                }
+            }
+        }
+        self.raw.truncate(filled);
+        Ok(())
+    }
+}

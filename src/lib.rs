@@ -1,0 +1,18 @@
+//! phiscan: finds PHI/PII on FTP shares and local mirrors of them.
+//!
+//! Data flows one way: [`source`] (local walk, FTP crawl) → [`extract`]
+//! (bytes → text and fields) → [`matcher`] (rule pack → hits) → [`report`]
+//! (CSV and summary). [`scan::run`] ties them together.
+
+pub mod config;
+pub mod decode;
+pub mod entity;
+pub mod error;
+pub mod extract;
+pub mod mask;
+pub mod matcher;
+pub mod report;
+pub mod rules;
+pub mod scan;
+pub mod source;
+pub mod validators;

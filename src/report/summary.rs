@@ -1,0 +1,179 @@
+//! The end-of-scan summary: what was read, what was not and why, what was
+//! found. Built only from events, so every source and extractor feeds it the
+//! same way.
+
+use super::{Event, SkipReason};
+use crate::entity::{Confidence, Entity};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Per-target facts.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TargetSummary {
+    pub files_scanned: u64,
+    pub bytes_read: u64,
+    pub files_truncated: u64,
+    pub findings: u64,
+    pub not_examined: u64,
+    /// Server facts such as `banner` or `tls`.
+    pub info: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub files_scanned: u64,
+    pub bytes_read: u64,
+    pub files_truncated: u64,
+    /// Not examined, counted by reason.
+    pub not_examined: BTreeMap<SkipReason, u64>,
+    /// The first few not-examined paths with their reason, for the user.
+    pub not_examined_examples: Vec<NotExaminedExample>,
+    pub findings_by_entity: BTreeMap<Entity, u64>,
+    pub findings_by_confidence: BTreeMap<Confidence, u64>,
+    pub targets: BTreeMap<String, TargetSummary>,
+    pub elapsed_secs: f64,
+    pub interrupted: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NotExaminedExample {
+    pub target: String,
+    pub path: String,
+    pub reason: SkipReason,
+    pub detail: String,
+}
+
+/// How many not-examined paths the summary lists by name.
+const MAX_EXAMPLES: usize = 20;
+
+impl Summary {
+    pub fn record(&mut self, event: &Event) {
+        match event {
+            Event::Finding(f) => {
+                *self.findings_by_entity.entry(f.entity).or_default() += 1;
+                *self.findings_by_confidence.entry(f.confidence).or_default() += 1;
+                self.target(&f.target).findings += 1;
+            }
+            Event::FileScanned {
+                target,
+                bytes,
+                truncated,
+            } => {
+                self.files_scanned += 1;
+                self.bytes_read += bytes;
+                self.files_truncated += u64::from(*truncated);
+                let t = self.target(target);
+                t.files_scanned += 1;
+                t.bytes_read += bytes;
+                t.files_truncated += u64::from(*truncated);
+            }
+            Event::NotExamined {
+                target,
+                path,
+                reason,
+                detail,
+            } => {
+                *self.not_examined.entry(*reason).or_default() += 1;
+                self.target(target).not_examined += 1;
+                if self.not_examined_examples.len() < MAX_EXAMPLES && *reason != SkipReason::Binary
+                {
+                    self.not_examined_examples.push(NotExaminedExample {
+                        target: target.to_string(),
+                        path: path.clone(),
+                        reason: *reason,
+                        detail: detail.clone(),
+                    });
+                }
+            }
+            Event::TargetInfo { target, key, value } => {
+                self.target(target)
+                    .info
+                    .insert((*key).to_string(), value.clone());
+            }
+        }
+    }
+
+    fn target(&mut self, target: &str) -> &mut TargetSummary {
+        self.targets.entry(target.to_string()).or_default()
+    }
+
+    pub fn total_findings(&self) -> u64 {
+        self.findings_by_entity.values().sum()
+    }
+
+    pub fn findings_at_or_above(&self, level: Confidence) -> u64 {
+        self.findings_by_confidence
+            .iter()
+            .filter(|(c, _)| **c >= level)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// True when something we meant to examine was not examined.
+    pub fn incomplete(&self) -> bool {
+        self.interrupted || self.not_examined.keys().any(|r| r.makes_incomplete())
+    }
+
+    pub fn set_elapsed(&mut self, elapsed: Duration) {
+        self.elapsed_secs = elapsed.as_secs_f64();
+    }
+
+    /// Human-readable summary for stderr.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let mb = self.bytes_read as f64 / 1e6;
+        let rate = if self.elapsed_secs > 0.0 {
+            mb / self.elapsed_secs
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            s,
+            "phiscan summary{}",
+            if self.interrupted {
+                " (INTERRUPTED)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  files scanned: {}  bytes read: {}  truncated by --max-bytes: {}",
+            self.files_scanned, self.bytes_read, self.files_truncated
+        );
+        let skipped: u64 = self.not_examined.values().sum();
+        let _ = write!(s, "  not examined: {skipped}");
+        for (reason, n) in &self.not_examined {
+            let _ = write!(s, "  {}={}", reason.as_str(), n);
+        }
+        s.push('\n');
+        for ex in &self.not_examined_examples {
+            let _ = writeln!(
+                s,
+                "    {} {} [{}] {}",
+                ex.target,
+                ex.path,
+                ex.reason.as_str(),
+                ex.detail
+            );
+        }
+        let _ = write!(s, "  findings: {}", self.total_findings());
+        for (e, n) in &self.findings_by_entity {
+            let _ = write!(s, "  {e}={n}");
+        }
+        s.push('\n');
+        for (name, t) in &self.targets {
+            for (k, v) in &t.info {
+                let _ = writeln!(s, "  {name} {k}: {v}");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "  elapsed: {:.2}s  throughput: {:.1} MB/s",
+            self.elapsed_secs, rate
+        );
+        s
+    }
+}
