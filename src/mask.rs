@@ -1,17 +1,299 @@
-//! Masking, so that the report does not itself become a leak.
-//! (Skeleton: filled in by the masking change.)
+//! Masking, so that the report does not itself become a leak. Only what
+//! identifies nobody on its own survives: the last 4 digits of an SSN, card
+//! or phone number, the year of a birth date, the domain of an e-mail.
+//! Separators are kept so that the shape of the value stays readable.
 
 use crate::entity::Entity;
 
+const MASK: char = '*';
+
 /// Masks a matched value: keeps only what identifies nothing on its own.
-pub fn mask_value(_entity: Entity, value: &str) -> String {
-    value
-        .chars()
-        .map(|c| if c.is_alphanumeric() { '*' } else { c })
+pub fn mask_value(entity: Entity, value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    let keep: Vec<bool> = match entity {
+        Entity::Ssn | Entity::CreditCard | Entity::Phone => keep_last_digits(&chars, 4),
+        Entity::Dob => keep_year(&chars),
+        Entity::Email => return mask_email(value),
+        _ => vec![false; chars.len()],
+    };
+    chars
+        .iter()
+        .zip(keep)
+        .map(|(&c, keep)| {
+            if !keep && c.is_alphanumeric() {
+                MASK
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
-/// Context snippet: `before` + `value` (already in output form) + `after`.
-pub fn render_context(before: &str, value: &str, after: &str, _unmask: bool) -> String {
-    format!("{before}{value}{after}").replace('\n', "\\n")
+/// Marks the last `n` ASCII digits.
+fn keep_last_digits(chars: &[char], n: usize) -> Vec<bool> {
+    let mut keep = vec![false; chars.len()];
+    let mut left = n;
+    for (i, c) in chars.iter().enumerate().rev() {
+        if left == 0 {
+            break;
+        }
+        if c.is_ascii_digit() {
+            keep[i] = true;
+            left -= 1;
+        }
+    }
+    keep
+}
+
+/// Marks the year of a date: a 4-digit run (`01/02/1980`, `1980-01-02`,
+/// `January 2, 1980`), the first 4 digits of a `YYYYMMDD[hhmm…]` run, or
+/// the last of several runs when the year has 2 digits (`01/02/80`).
+fn keep_year(chars: &[char]) -> Vec<bool> {
+    let mut keep = vec![false; chars.len()];
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            runs.push((start, i));
+        } else {
+            i += 1;
+        }
+    }
+    let year = if let Some(&(s, _)) = runs.iter().find(|(s, e)| e - s == 4) {
+        Some((s, s + 4))
+    } else if let Some(&(s, _)) = runs.iter().find(|(s, e)| e - s >= 8) {
+        Some((s, s + 4))
+    } else {
+        let has_month_name = chars.iter().any(|c| c.is_alphabetic());
+        match runs.last() {
+            Some(&(s, e)) if e - s == 2 && (runs.len() >= 3 || has_month_name) => Some((s, e)),
+            _ => None,
+        }
+    };
+    if let Some((s, e)) = year {
+        for k in keep.iter_mut().take(e).skip(s) {
+            *k = true;
+        }
+    }
+    keep
+}
+
+/// Everything before the `@` masked (dots too: they say how many names
+/// there are), the domain kept.
+fn mask_email(value: &str) -> String {
+    match value.rfind('@') {
+        Some(at) => {
+            let local = value.get(..at).unwrap_or("");
+            let domain = value.get(at..).unwrap_or("");
+            let mut out: String = local.chars().map(|_| MASK).collect();
+            out.push_str(domain);
+            out
+        }
+        None => value
+            .chars()
+            .map(|c| if c.is_alphanumeric() { MASK } else { c })
+            .collect(),
+    }
+}
+
+/// Context snippet: `before` + `value` (already in output form) + `after`,
+/// on one line (`\n`, `\r`, `\t` written as escapes, other control
+/// characters as spaces). Unless `unmask`, every other number of 4+ digits
+/// in the snippet is masked too, as is a number cut by the snippet's edge
+/// (it may be the tail of a longer one).
+pub fn render_context(before: &str, value: &str, after: &str, unmask: bool) -> String {
+    let mut out = String::with_capacity(before.len() + value.len() + after.len() + 8);
+    if unmask {
+        push_escaped(&mut out, before.chars());
+        push_escaped(&mut out, value.chars());
+        push_escaped(&mut out, after.chars());
+    } else {
+        push_escaped(&mut out, mask_numbers(before, true, false).into_iter());
+        push_escaped(&mut out, value.chars());
+        push_escaped(&mut out, mask_numbers(after, false, true).into_iter());
+    }
+    out
+}
+
+fn push_escaped(out: &mut String, chars: impl Iterator<Item = char>) {
+    for c in chars {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Characters that join digit runs into one number (`123-45-6789`,
+/// `01/02/1980`, `1,234,567`, `555 0147`) when single.
+fn is_joiner(c: char) -> bool {
+    matches!(c, '-' | '.' | '/' | ' ' | ',')
+}
+
+/// Masks the digits of every number with 4+ digits (digit runs joined by
+/// single separators count as one number), and of a number touching the
+/// start (`open_start`) or end (`open_end`) of `s`.
+fn mask_numbers(s: &str, open_start: bool, open_end: bool) -> Vec<char> {
+    let mut chars: Vec<char> = s.chars().collect();
+    let n = chars.len();
+    let mut i = 0;
+    while i < n {
+        if !chars[i].is_numeric() {
+            i += 1;
+            continue;
+        }
+        // One number: digit runs separated by single joiners.
+        let start = i;
+        let mut end = i;
+        let mut digits = 0usize;
+        let mut j = i;
+        while j < n {
+            if chars[j].is_numeric() {
+                digits += 1;
+                j += 1;
+                end = j;
+            } else if is_joiner(chars[j]) && j + 1 < n && chars[j + 1].is_numeric() {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let cut = (open_start && start == 0) || (open_end && end == n);
+        if digits >= 4 || cut {
+            for c in chars.iter_mut().take(end).skip(start) {
+                if c.is_numeric() {
+                    *c = MASK;
+                }
+            }
+        }
+        i = end.max(i + 1);
+    }
+    chars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_last_four_of_numbers() {
+        assert_eq!(mask_value(Entity::Ssn, "123-45-6789"), "***-**-6789");
+        assert_eq!(mask_value(Entity::Ssn, "123 45 6789"), "*** ** 6789");
+        assert_eq!(mask_value(Entity::Ssn, "123456789"), "*****6789");
+        assert_eq!(
+            mask_value(Entity::CreditCard, "4111 1111 1111 1234"),
+            "**** **** **** 1234"
+        );
+        assert_eq!(
+            mask_value(Entity::Phone, "(212) 555-0147"),
+            "(***) ***-0147"
+        );
+        assert_eq!(
+            mask_value(Entity::Phone, "+1 212.555.0147"),
+            "+* ***.***.0147"
+        );
+    }
+
+    #[test]
+    fn keeps_year_of_dates() {
+        assert_eq!(mask_value(Entity::Dob, "01/02/1980"), "**/**/1980");
+        assert_eq!(mask_value(Entity::Dob, "1980-01-02"), "1980-**-**");
+        assert_eq!(mask_value(Entity::Dob, "19800102"), "1980****");
+        assert_eq!(mask_value(Entity::Dob, "198001021230"), "1980********");
+        assert_eq!(
+            mask_value(Entity::Dob, "January 2, 1980"),
+            "******* *, 1980"
+        );
+        assert_eq!(mask_value(Entity::Dob, "Jan. 2, 1980"), "***. *, 1980");
+        assert_eq!(mask_value(Entity::Dob, "2 Jan 1980"), "* *** 1980");
+        assert_eq!(mask_value(Entity::Dob, "02-JAN-80"), "**-***-80");
+        assert_eq!(mask_value(Entity::Dob, "01/02/80"), "**/**/80");
+        assert_eq!(mask_value(Entity::Dob, "12/25"), "**/**");
+    }
+
+    #[test]
+    fn keeps_domain_of_email() {
+        assert_eq!(
+            mask_value(Entity::Email, "john.doe@example.com"),
+            "********@example.com"
+        );
+        assert_eq!(mask_value(Entity::Email, "no-at-sign"), "**-**-****");
+    }
+
+    #[test]
+    fn masks_everything_else() {
+        assert_eq!(mask_value(Entity::Npi, "1234567893"), "**********");
+        assert_eq!(mask_value(Entity::Mrn, "MRN-00123456"), "***-********");
+        assert_eq!(mask_value(Entity::Mbi, "1EG4-TE5-MK73"), "****-***-****");
+        assert_eq!(mask_value(Entity::Dea, "AP5836727"), "*********");
+        assert_eq!(mask_value(Entity::PersonName, "José Núñez"), "**** *****");
+        assert_eq!(mask_value(Entity::Address, "12 Elm St."), "** *** **.");
+    }
+
+    #[test]
+    fn context_escapes_and_masks_other_numbers() {
+        assert_eq!(
+            render_context("SSN: ", "***-**-6789", "\r\nDOB\t01/02/1980", false),
+            "SSN: ***-**-6789\\r\\nDOB\\t**/**/****"
+        );
+        // Short numbers stay, long ones and ones cut by the edge go.
+        assert_eq!(
+            render_context(
+                "56789 room 12, MRN 0012345 ",
+                "x",
+                " age 44 zip 12345-6789",
+                false
+            ),
+            "***** room 12, MRN ******* x age 44 zip *****-****"
+        );
+        assert_eq!(render_context("12 a", "v", "b 7", false), "** avb *");
+        assert_eq!(
+            render_context("call 212-555-0147 ", "v", "", false),
+            "call ***-***-**** v"
+        );
+        // Decimal amounts of 4+ digits are masked too; that costs nothing.
+        assert_eq!(
+            render_context("paid 12.50 ", "v", "", false),
+            "paid **.** v"
+        );
+    }
+
+    #[test]
+    fn context_unmasked_keeps_digits() {
+        assert_eq!(
+            render_context("SSN 512-34-7890 ", "v", "\n", true),
+            "SSN 512-34-7890 v\\n"
+        );
+    }
+
+    #[test]
+    fn never_panics() {
+        for s in [
+            "",
+            "é",
+            "\u{0}",
+            "1",
+            "١٢٣٤٥",
+            "a-",
+            "-1",
+            "1-",
+            "𝟙𝟚𝟛𝟜",
+            "@",
+            "@@",
+        ] {
+            for e in crate::entity::Entity::ALL {
+                let _ = mask_value(e, s);
+            }
+            let _ = render_context(s, s, s, false);
+            let _ = render_context(s, s, s, true);
+        }
+        assert_eq!(render_context("١٢٣٤٥ x", "", "", false), "***** x");
+    }
 }
