@@ -102,9 +102,11 @@ fn mask_email(value: &str) -> String {
 
 /// Context snippet: `before` + `value` (already in output form) + `after`,
 /// on one line (`\n`, `\r`, `\t` written as escapes, other control
-/// characters as spaces). Unless `unmask`, every other number of 4+ digits
-/// in the snippet is masked too, as is a number cut by the snippet's edge
-/// (it may be the tail of a longer one).
+/// characters as spaces). Unless `unmask`, the neighbours of the value are
+/// masked too, since they are often other people's identifiers: every
+/// number with 4+ digits (letters and digits together, as in `1EG4TE5MK73`,
+/// count as one), any number cut by the snippet's edge (it may be the tail
+/// of a longer one), and the local part of e-mail addresses.
 pub fn render_context(before: &str, value: &str, after: &str, unmask: bool) -> String {
     let mut out = String::with_capacity(before.len() + value.len() + after.len() + 8);
     if unmask {
@@ -112,9 +114,9 @@ pub fn render_context(before: &str, value: &str, after: &str, unmask: bool) -> S
         push_escaped(&mut out, value.chars());
         push_escaped(&mut out, after.chars());
     } else {
-        push_escaped(&mut out, mask_numbers(before, true, false).into_iter());
+        push_escaped(&mut out, mask_neighbours(before, true, false).into_iter());
         push_escaped(&mut out, value.chars());
-        push_escaped(&mut out, mask_numbers(after, false, true).into_iter());
+        push_escaped(&mut out, mask_neighbours(after, false, true).into_iter());
     }
     out
 }
@@ -131,49 +133,85 @@ fn push_escaped(out: &mut String, chars: impl Iterator<Item = char>) {
     }
 }
 
-/// Characters that join digit runs into one number (`123-45-6789`,
-/// `01/02/1980`, `1,234,567`, `555 0147`) when single.
+/// Characters that join digit-bearing tokens into one number
+/// (`123-45-6789`, `01/02/1980`, `1,234,567`, `555 0147`) when single.
 fn is_joiner(c: char) -> bool {
     matches!(c, '-' | '.' | '/' | ' ' | ',')
 }
 
-/// Masks the digits of every number with 4+ digits (digit runs joined by
-/// single separators count as one number), and of a number touching the
-/// start (`open_start`) or end (`open_end`) of `s`.
-fn mask_numbers(s: &str, open_start: bool, open_end: bool) -> Vec<char> {
+/// Characters of an e-mail local part.
+fn is_local_part(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
+}
+
+/// Masks, in a snippet's text around a value: numbers of 4+ digits, numbers
+/// touching the start (`open_start`) or end (`open_end`) of `s`, and e-mail
+/// local parts.
+fn mask_neighbours(s: &str, open_start: bool, open_end: bool) -> Vec<char> {
     let mut chars: Vec<char> = s.chars().collect();
     let n = chars.len();
+    // Tokens: maximal alphanumeric runs, with their digit counts.
+    let mut tokens: Vec<(usize, usize, usize)> = Vec::new();
     let mut i = 0;
     while i < n {
-        if !chars[i].is_numeric() {
+        if chars[i].is_alphanumeric() {
+            let start = i;
+            let mut digits = 0;
+            while i < n && chars[i].is_alphanumeric() {
+                digits += usize::from(chars[i].is_numeric());
+                i += 1;
+            }
+            tokens.push((start, i, digits));
+        } else {
             i += 1;
+        }
+    }
+    // Numbers: digit-bearing tokens separated by single joiners.
+    let mut t = 0;
+    while t < tokens.len() {
+        let (start, mut end, mut digits) = tokens[t];
+        if digits == 0 {
+            t += 1;
             continue;
         }
-        // One number: digit runs separated by single joiners.
-        let start = i;
-        let mut end = i;
-        let mut digits = 0usize;
-        let mut j = i;
-        while j < n {
-            if chars[j].is_numeric() {
-                digits += 1;
-                j += 1;
-                end = j;
-            } else if is_joiner(chars[j]) && j + 1 < n && chars[j + 1].is_numeric() {
-                j += 1;
-            } else {
+        let mut next = t + 1;
+        let mut last_all_digits = digits == end - start;
+        while let Some(&(s2, e2, d2)) = tokens.get(next) {
+            // A space joins plain numbers only (`555 0147`), not words.
+            let all_digits = d2 == e2 - s2;
+            let joined = d2 > 0
+                && s2 == end + 1
+                && chars.get(end).is_some_and(|&c| {
+                    is_joiner(c) && (c != ' ' || (last_all_digits && all_digits))
+                });
+            if !joined {
                 break;
             }
+            last_all_digits = all_digits;
+            end = e2;
+            digits += d2;
+            next += 1;
         }
         let cut = (open_start && start == 0) || (open_end && end == n);
         if digits >= 4 || cut {
             for c in chars.iter_mut().take(end).skip(start) {
-                if c.is_numeric() {
+                if c.is_alphanumeric() {
                     *c = MASK;
                 }
             }
         }
-        i = end.max(i + 1);
+        t = next;
+    }
+    // E-mail local parts: the run before an `@` that has a domain after it.
+    for at in 0..n {
+        if chars[at] != '@' || !chars.get(at + 1).is_some_and(|c| c.is_alphanumeric()) {
+            continue;
+        }
+        let mut k = at;
+        while k > 0 && is_local_part(chars[k - 1]) {
+            k -= 1;
+            chars[k] = MASK;
+        }
     }
     chars
 }

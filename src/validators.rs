@@ -360,10 +360,15 @@ pub fn date_at(value: &str, today: (i64, u32, u32)) -> bool {
     if let Some((s, _)) = current {
         tokens.push(&value[s..]);
     }
-    // Ordinal suffixes ("2nd") are not words of their own.
+    // Ordinal suffixes ("2nd") and "of" ("2nd of May") are not date parts.
     let tokens: Vec<&str> = tokens
         .into_iter()
-        .filter(|t| !matches!(t.to_ascii_lowercase().as_str(), "st" | "nd" | "rd" | "th"))
+        .filter(|t| {
+            !matches!(
+                t.to_ascii_lowercase().as_str(),
+                "st" | "nd" | "rd" | "th" | "of"
+            )
+        })
         .collect();
     let is_num = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
     match tokens.as_slice() {
@@ -665,6 +670,7 @@ mod tests {
             "02-JAN-1980",
             "Sept 9, 1999",
             "March 3rd, 1975",
+            "3rd of March 1975",
             "01/02/80",
             "11/22/2026",
             "1906-12-01",
