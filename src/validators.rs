@@ -484,7 +484,7 @@ pub fn email(value: &str) -> bool {
 /// extension (`x123`, `ext. 123`) that does not count.
 pub fn phone(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
-    let main = match lower.find(|c: char| c == 'x' || c == 'e') {
+    let main = match lower.find(['x', 'e']) {
         Some(i) => {
             let ext = lower[i..].trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '.');
             if ext.trim().is_empty() || !ext.trim().bytes().all(|b| b.is_ascii_digit()) {
