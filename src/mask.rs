@@ -311,6 +311,50 @@ mod tests {
         );
     }
 
+    /// Deterministic pseudo-random strings mixing ASCII digits, letters,
+    /// separators, multi-byte letters and digits, and control characters.
+    fn random_strings(count: usize) -> Vec<String> {
+        const ALPHABET: &[char] = &[
+            '0', '1', '5', '9', 'a', 'Z', '@', '.', '-', '/', ' ', ',', '\n', '\r', '\t', '\u{0}',
+            'é', 'ß', '١', '𝟙', '*', '(', ')', '+', '_',
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..count)
+            .map(|_| {
+                let len = (next() % 24) as usize;
+                (0..len)
+                    .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn random_input_never_panics_and_keeps_length() {
+        for s in random_strings(5000) {
+            for e in crate::entity::Entity::ALL {
+                let masked = mask_value(e, &s);
+                // One output character per input character.
+                assert_eq!(masked.chars().count(), s.chars().count(), "{s:?}");
+            }
+            let rendered = render_context(&s, "v", &s, false);
+            assert!(
+                !rendered.contains('\n') && !rendered.contains('\r'),
+                "{s:?}"
+            );
+            for v in crate::validators::names() {
+                let validate = crate::validators::by_name(v).unwrap();
+                let _ = validate(&s);
+            }
+        }
+    }
+
     #[test]
     fn never_panics() {
         for s in [
