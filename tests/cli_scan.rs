@@ -607,3 +607,48 @@ fn rules_test_passes_on_the_builtin_pack_and_fails_on_a_bad_example() {
     );
     assert!(text.contains("1 failures"), "{text}");
 }
+
+fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = walk_files(dir)
+        .into_iter()
+        .map(|p| {
+            let rel = p
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn committed_fixtures_are_what_the_generator_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("python3")
+        .arg(root().join("fixtures/generate.py"))
+        .arg("--out")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => panic!("fixtures/generate.py failed: {s}"),
+        Err(e) => {
+            eprintln!("skipped: python3 not available ({e})");
+            return;
+        }
+    }
+    assert_eq!(
+        files_under(&dir.path().join("share")),
+        files_under(&share()),
+        "fixtures/share is stale: run python3 fixtures/generate.py"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("share.csv")).unwrap(),
+        std::fs::read(root().join("tests/expected/share.csv")).unwrap(),
+        "tests/expected/share.csv is stale: run python3 fixtures/generate.py"
+    );
+}
