@@ -86,10 +86,11 @@ pub fn classify(e: FtpError) -> Failure {
         FtpError::UnexpectedResponse(r) => {
             let code = reply_code(&r);
             let detail = reply_text(&r);
-            if (400..500).contains(&code) {
-                Failure::Transient { code, detail }
-            } else if code == 421 {
+            if code == 421 {
+                // "Service not available, closing control connection".
                 Failure::Connection(detail)
+            } else if (400..500).contains(&code) {
+                Failure::Transient { code, detail }
             } else {
                 Failure::Permanent { code, detail }
             }
@@ -101,7 +102,6 @@ pub fn classify(e: FtpError) -> Failure {
         FtpError::DataConnectionAlreadyOpen => {
             Failure::Connection("data connection already open (client out of step)".into())
         }
-        other => Failure::Connection(printable(&other.to_string(), 300)),
     }
 }
 
