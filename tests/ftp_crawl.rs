@@ -53,13 +53,16 @@ fn crawls_libunftp_and_matches_the_local_scan() {
     let (n_files, n_bytes) = build_share(dir.path());
     let port = start_unftp(dir.path(), None);
     let url = format!("ftp://127.0.0.1:{port}/");
-    let ftp = common::scan(&[url.clone()], |_| {});
-    let local = common::scan(&[dir.path().display().to_string()], |_| {});
+    let ftp = common::scan(&[&url], |_| {});
+    let local = common::scan(&[&dir.path().display().to_string()], |_| {});
 
     assert_eq!(ftp.skipped(), vec![], "nothing should be left unexamined");
     assert_eq!(ftp.summary.files_scanned, n_files as u64);
     assert_eq!(ftp.summary.bytes_read, n_bytes);
-    assert_eq!(rows_without_target(&ftp.rows), rows_without_target(&local.rows));
+    assert_eq!(
+        rows_without_target(&ftp.rows),
+        rows_without_target(&local.rows)
+    );
     assert_eq!(ftp.summary.files_scanned, local.summary.files_scanned);
 
     // Exposure: anonymous login and no TLS, once each, server-level.
@@ -81,11 +84,14 @@ fn url_path_scopes_the_crawl_and_paths_are_relative_to_it() {
     let dir = tempfile::tempdir().unwrap();
     build_share(dir.path());
     let port = start_unftp(dir.path(), None);
-    let ftp = common::scan(&[format!("ftp://127.0.0.1:{port}/exports")], |_| {});
-    let local = common::scan(&[dir.path().join("exports").display().to_string()], |_| {});
+    let ftp = common::scan(&[&format!("ftp://127.0.0.1:{port}/exports")], |_| {});
+    let local = common::scan(&[&dir.path().join("exports").display().to_string()], |_| {});
     assert_eq!(ftp.skipped(), vec![]);
     assert_eq!(ftp.summary.files_scanned, 3);
-    assert_eq!(rows_without_target(&ftp.rows), rows_without_target(&local.rows));
+    assert_eq!(
+        rows_without_target(&ftp.rows),
+        rows_without_target(&local.rows)
+    );
 }
 
 #[test]
@@ -93,12 +99,17 @@ fn max_bytes_truncation_keeps_every_connection_in_step() {
     // 40 files of 256 KiB read 100 bytes each over ONE connection: every
     // transfer is cut short, and the next command must still work.
     let dir = tempfile::tempdir().unwrap();
-    let body: Vec<u8> = b"0123456789abcdef\n".iter().copied().cycle().take(256 * 1024).collect();
+    let body: Vec<u8> = b"0123456789abcdef\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(256 * 1024)
+        .collect();
     for i in 0..40 {
         std::fs::write(dir.path().join(format!("f{i:02}.txt")), &body).unwrap();
     }
     let port = start_unftp(dir.path(), None);
-    let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |c| {
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |c| {
         c.max_bytes = Some(100);
         c.ftp.connections = 1;
     });
@@ -116,7 +127,7 @@ fn ftps_self_signed_is_refused_without_insecure_and_accepted_with_it() {
     let port = start_unftp(dir.path(), Some(common::self_signed_cert(certs.path())));
     let url = format!("ftps://127.0.0.1:{port}/");
 
-    let refused = common::scan(&[url.clone()], |_| {});
+    let refused = common::scan(&[&url], |_| {});
     assert_eq!(refused.summary.files_scanned, 0);
     let skipped = refused.skipped();
     assert_eq!(skipped.len(), 1, "{skipped:?}");
@@ -124,7 +135,7 @@ fn ftps_self_signed_is_refused_without_insecure_and_accepted_with_it() {
     assert!(skipped[0].2.contains("certificate"), "{skipped:?}");
     assert!(skipped[0].2.contains("--insecure"), "{skipped:?}");
 
-    let accepted = common::scan(&[url.clone()], |c| c.ftp.insecure = true);
+    let accepted = common::scan(&[&url], |c| c.ftp.insecure = true);
     assert_eq!(accepted.skipped(), vec![]);
     assert_eq!(accepted.summary.files_scanned, n_files as u64);
     assert_eq!(accepted.summary.bytes_read, n_bytes);
@@ -137,18 +148,24 @@ fn check_write_creates_and_removes_a_directory() {
     let dir = tempfile::tempdir().unwrap();
     build_share(dir.path());
     let port = start_unftp(dir.path(), None);
-    let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |c| c.ftp.check_write = true);
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |c| {
+        c.ftp.check_write = true
+    });
     let write = out.entity("FTP_ANONYMOUS_WRITE");
     assert_eq!(write.len(), 1, "{:?}", out.rows);
     assert!(write[0][8].starts_with("phiscan-write-check-"));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("phiscan-write-check"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("phiscan-write-check")
+        })
         .collect();
     assert!(leftovers.is_empty(), "the check directory was not removed");
     // Without the flag the server is not changed and nothing is claimed.
-    let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |_| {});
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |_| {});
     assert!(out.entity("FTP_ANONYMOUS_WRITE").is_empty());
 }
 
@@ -164,18 +181,34 @@ fn scripted_tree() -> Node {
 fn list_only_server_with_dos_listing_and_garbage_lines() {
     let mut script = Script::new(scripted_tree());
     script.dos = true;
-    script.garbage = vec!["this is not a listing line".into(), "<html>oops</html>".into()];
+    script.garbage = vec![
+        "this is not a listing line".into(),
+        "<html>oops</html>".into(),
+    ];
     let (port, log) = start_scripted(script);
-    let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |_| {});
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |_| {});
     assert_eq!(out.summary.files_scanned, 3);
     assert_eq!(out.summary.bytes_read, 6 + 12 + 8);
-    let bad: Vec<_> = out.skipped().into_iter().filter(|s| s.1 == "bad_listing").collect();
+    let bad: Vec<_> = out
+        .skipped()
+        .into_iter()
+        .filter(|s| s.1 == "bad_listing")
+        .collect();
     // Every listed folder got the two garbage lines, each counted, none a path.
     assert_eq!(bad.len(), 3, "{bad:?}");
-    assert!(bad.iter().all(|b| b.2.starts_with("2 line(s) of the LIST listing")), "{bad:?}");
+    assert!(
+        bad.iter()
+            .all(|b| b.2.starts_with("2 line(s) of the LIST listing")),
+        "{bad:?}"
+    );
     let log = log.lock().unwrap();
-    assert!(!log.iter().any(|l| l.starts_with(b"MLSD")), "MLSD was not advertised");
-    assert!(!log.iter().any(|l| l.windows(7).any(|w| w == b"garbage" || w == b"<html>o")));
+    assert!(
+        !log.iter().any(|l| l.starts_with(b"MLSD")),
+        "MLSD was not advertised"
+    );
+    assert!(!log
+        .iter()
+        .any(|l| l.windows(7).any(|w| w == b"garbage" || w == b"<html>o")));
 }
 
 #[test]
@@ -184,7 +217,7 @@ fn unix_list_and_mlsd_servers_give_the_same_crawl() {
         let mut script = Script::new(scripted_tree());
         script.mlsd = mlsd;
         let (port, log) = start_scripted(script);
-        let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |_| {});
+        let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |_| {});
         assert_eq!(out.skipped(), vec![], "mlsd={mlsd}");
         assert_eq!(out.summary.files_scanned, 3);
         let log = log.lock().unwrap();
@@ -201,7 +234,7 @@ fn latin1_names_round_trip_from_listing_to_retrieval() {
     root.add(b"caf\xe9/r\xe9sum\xe9.txt", b"latin-1 name\n");
     root.add("naïve.txt".as_bytes(), b"utf-8 name\n");
     let (port, log) = start_scripted(Script::new(root));
-    let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |_| {});
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |_| {});
     assert_eq!(out.skipped(), vec![]);
     assert_eq!(out.summary.files_scanned, 2);
     let log = log.lock().unwrap();
@@ -219,7 +252,7 @@ fn vanished_file_and_denied_folder_are_reported_and_the_crawl_goes_on() {
     script.vanish = Some(b"/gone.txt".to_vec());
     script.deny = Some(b"/secret".to_vec());
     let (port, _) = start_scripted(script);
-    let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |_| {});
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |_| {});
     assert_eq!(out.summary.files_scanned, 3);
     let mut skipped = out.skipped();
     skipped.sort();
@@ -229,7 +262,12 @@ fn vanished_file_and_denied_folder_are_reported_and_the_crawl_goes_on() {
     assert!(skipped[0].2.contains("cannot retrieve: 550"), "{skipped:?}");
     assert_eq!(skipped[1].0, "secret");
     assert_eq!(skipped[1].1, "unreadable");
-    assert!(skipped[1].2.contains("cannot list directory secret: 550 Permission denied"), "{skipped:?}");
+    assert!(
+        skipped[1]
+            .2
+            .contains("cannot list directory secret: 550 Permission denied"),
+        "{skipped:?}"
+    );
     assert!(out.summary.incomplete());
 }
 
@@ -241,7 +279,7 @@ fn server_that_stops_answering_mid_transfer_times_out_and_the_crawl_goes_on() {
     script.stall = Some(b"/stall.txt".to_vec());
     let (port, _) = start_scripted(script);
     let started = std::time::Instant::now();
-    let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |c| {
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |c| {
         c.ftp.timeout_secs = 2;
         c.ftp.connections = 1;
     });
@@ -256,12 +294,21 @@ fn server_that_stops_answering_mid_transfer_times_out_and_the_crawl_goes_on() {
 
 #[test]
 fn connection_refused_is_a_clear_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |c| c.ftp.retries = 1);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |c| {
+        c.ftp.retries = 1
+    });
     let skipped = out.skipped();
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].1, "network");
-    assert_eq!(skipped[0].2, format!("cannot connect to 127.0.0.1:{port}: connection refused"));
+    assert_eq!(
+        skipped[0].2,
+        format!("cannot connect to 127.0.0.1:{port}: connection refused")
+    );
     assert!(out.rows.is_empty());
 }
 
@@ -276,29 +323,35 @@ fn world_writable_folders_limits_and_tail_sampling() {
     let (port, log) = start_scripted(script);
     let url = format!("ftp://127.0.0.1:{port}/");
 
-    let out = common::scan(&[url.clone()], |c| {
+    let out = common::scan(&[&url], |c| {
         c.max_bytes = Some(1000);
         c.ftp.sample_tail = Some(500);
     });
     let ww = out.entity("FTP_WORLD_WRITABLE");
     assert_eq!(ww.len(), 1);
-    assert_eq!((ww[0][1].as_str(), ww[0][8].as_str()), ("incoming", "drwxrwxrwx"));
+    assert_eq!(
+        (ww[0][1].as_str(), ww[0][8].as_str()),
+        ("incoming", "drwxrwxrwx")
+    );
     // big.log: 1000 head bytes + 500 tail bytes via REST; the rest whole.
     assert_eq!(out.summary.bytes_read, 1500 + 6 + 12 + 8);
     assert_eq!(out.summary.files_truncated, 1);
     assert!(log.lock().unwrap().iter().any(|l| l == b"REST 99500"));
 
-    let out = common::scan(&[url.clone()], |c| c.ftp.skip_larger_than = Some(50_000));
+    let out = common::scan(&[&url], |c| c.ftp.skip_larger_than = Some(50_000));
     assert_eq!(out.summary.files_scanned, 3);
     assert_eq!(out.skipped()[0].0, "big.log");
     assert_eq!(out.skipped()[0].1, "too_large");
 
-    let out = common::scan(&[url.clone()], |c| c.ftp.max_depth = Some(1));
-    assert_eq!(out.summary.files_scanned, 3, "docs/deeper/c.txt is too deep");
+    let out = common::scan(&[&url], |c| c.ftp.max_depth = Some(1));
+    assert_eq!(
+        out.summary.files_scanned, 3,
+        "docs/deeper/c.txt is too deep"
+    );
     assert_eq!(out.skipped()[0].0, "docs/deeper");
     assert_eq!(out.skipped()[0].1, "limit");
 
-    let out = common::scan(&[url], |c| {
+    let out = common::scan(&[&url], |c| {
         c.ftp.max_files = Some(2);
         c.ftp.connections = 1;
     });
@@ -309,11 +362,11 @@ fn world_writable_folders_limits_and_tail_sampling() {
 #[test]
 fn include_and_exclude_apply_to_server_paths() {
     let (port, _) = start_scripted(Script::new(scripted_tree()));
-    let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |c| {
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |c| {
         c.exclude = vec!["deeper".into()];
     });
     assert_eq!(out.summary.files_scanned, 2);
-    let out = common::scan(&[format!("ftp://127.0.0.1:{port}/")], |c| {
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |c| {
         c.include = vec!["docs/**".into()];
     });
     assert_eq!(out.summary.files_scanned, 2);

@@ -91,7 +91,9 @@ impl Node {
         let mut node = self;
         let parts: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
         for (i, part) in parts.iter().enumerate() {
-            let Node::Dir(children) = node else { panic!("not a folder") };
+            let Node::Dir(children) = node else {
+                panic!("not a folder")
+            };
             if i + 1 == parts.len() {
                 children.insert(part.to_vec(), Node::File(content.to_vec()));
                 return;
@@ -103,7 +105,9 @@ impl Node {
     pub fn add_dir(&mut self, path: &[u8]) {
         let mut node = self;
         for part in path.split(|&b| b == b'/') {
-            let Node::Dir(children) = node else { panic!("not a folder") };
+            let Node::Dir(children) = node else {
+                panic!("not a folder")
+            };
             node = children.entry(part.to_vec()).or_insert_with(Node::dir);
         }
     }
@@ -252,7 +256,13 @@ fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
                 }
             },
             "FEAT" => {
-                let mut lines = vec!["211-Features:".to_string(), " EPSV".into(), " PASV".into(), " SIZE".into(), " REST STREAM".into()];
+                let mut lines = vec![
+                    "211-Features:".to_string(),
+                    " EPSV".into(),
+                    " PASV".into(),
+                    " SIZE".into(),
+                    " REST STREAM".into(),
+                ];
                 if script.mlsd {
                     lines.push(" MLST type*;size*;modify*;".into());
                 }
@@ -289,9 +299,21 @@ fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
                 let p = l.local_addr()?.port();
                 passive = Some(l);
                 if cmd == "EPSV" {
-                    reply(&mut w, script, &format!("229 Entering Extended Passive Mode (|||{p}|)"))?;
+                    reply(
+                        &mut w,
+                        script,
+                        &format!("229 Entering Extended Passive Mode (|||{p}|)"),
+                    )?;
                 } else {
-                    reply(&mut w, script, &format!("227 Entering Passive Mode (127,0,0,1,{},{})", p / 256, p % 256))?;
+                    reply(
+                        &mut w,
+                        script,
+                        &format!(
+                            "227 Entering Passive Mode (127,0,0,1,{},{})",
+                            p / 256,
+                            p % 256
+                        ),
+                    )?;
                 }
             }
             "REST" => {
@@ -307,7 +329,11 @@ fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
                     reply(&mut w, script, "500 Unknown command.")?;
                     continue;
                 }
-                let dir = if arg.is_empty() || arg.starts_with(b"-") { cwd.clone() } else { join(&cwd, &arg) };
+                let dir = if arg.is_empty() || arg.starts_with(b"-") {
+                    cwd.clone()
+                } else {
+                    join(&cwd, &arg)
+                };
                 let Some(Node::Dir(children)) = script.root.find(&dir) else {
                     reply(&mut w, script, "550 No such directory.")?;
                     continue;
@@ -328,13 +354,19 @@ fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
                         Node::Dir(_) => (true, 0),
                         Node::File(c) => (false, c.len()),
                     };
-                    let ww = script.world_writable.iter().any(|d| *d == full);
+                    let ww = script.world_writable.contains(&full);
                     let head = match (cmd.as_str(), script.dos) {
                         ("MLSD", _) => format!(
                             "type={};size={};modify=20240101120000;unix.mode={}; ",
                             if is_dir { "dir" } else { "file" },
                             size,
-                            if ww { "0777" } else if is_dir { "0755" } else { "0644" }
+                            if ww {
+                                "0777"
+                            } else if is_dir {
+                                "0755"
+                            } else {
+                                "0644"
+                            }
                         ),
                         (_, true) => {
                             if is_dir {
@@ -345,7 +377,13 @@ fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
                         }
                         _ => format!(
                             "{}    1 ftp      ftp      {size:>10} Mar 14  2024 ",
-                            if ww { "drwxrwxrwx" } else if is_dir { "drwxr-xr-x" } else { "-rw-r--r--" }
+                            if ww {
+                                "drwxrwxrwx"
+                            } else if is_dir {
+                                "drwxr-xr-x"
+                            } else {
+                                "-rw-r--r--"
+                            }
                         ),
                     };
                     out.extend_from_slice(head.as_bytes());
@@ -414,11 +452,11 @@ pub struct Outcome {
 }
 
 /// Runs a scan of `targets` with `config` tweaks through the library.
-pub fn scan(targets: &[String], tweak: impl FnOnce(&mut phiscan::config::ScanConfig)) -> Outcome {
+pub fn scan(targets: &[&str], tweak: impl FnOnce(&mut phiscan::config::ScanConfig)) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.csv");
     let mut config = phiscan::config::ScanConfig {
-        targets: targets.to_vec(),
+        targets: targets.iter().map(|t| t.to_string()).collect(),
         output: Some(out.clone()),
         quiet: true,
         ..Default::default()
@@ -438,7 +476,10 @@ pub fn scan(targets: &[String], tweak: impl FnOnce(&mut phiscan::config::ScanCon
 impl Outcome {
     /// Rows with the given entity column value.
     pub fn entity(&self, entity: &str) -> Vec<&Vec<String>> {
-        self.rows.iter().filter(|r| r.get(2).map(String::as_str) == Some(entity)).collect()
+        self.rows
+            .iter()
+            .filter(|r| r.get(2).map(String::as_str) == Some(entity))
+            .collect()
     }
 
     /// Not-examined examples as (path, reason, detail).
@@ -446,7 +487,13 @@ impl Outcome {
         self.summary
             .not_examined_examples
             .iter()
-            .map(|e| (e.path.clone(), e.reason.as_str().to_string(), e.detail.clone()))
+            .map(|e| {
+                (
+                    e.path.clone(),
+                    e.reason.as_str().to_string(),
+                    e.detail.clone(),
+                )
+            })
             .collect()
     }
 }

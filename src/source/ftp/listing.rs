@@ -77,7 +77,13 @@ pub fn parse_mlsd(line: &str) -> Line {
     let Some(kind) = kind else {
         return Line::Skip;
     };
-    entry(name, kind, size, mode.map(|m| m & 0o002 != 0), mode.map(|m| format!("{m:04o}")))
+    entry(
+        name,
+        kind,
+        size,
+        mode.map(|m| m & 0o002 != 0),
+        mode.map(|m| format!("{m:04o}")),
+    )
 }
 
 /// Parses one LIST line: Unix `ls -l` style, then DOS style.
@@ -90,7 +96,9 @@ pub fn parse_list(line: &str) -> Line {
     // ten mode characters is not understood by the parser; drop it.
     let normalized;
     let posix_line = match trimmed.as_bytes().get(10) {
-        Some(b'+' | b'.' | b'@') if trimmed.is_char_boundary(10) && trimmed.is_char_boundary(11) => {
+        Some(b'+' | b'.' | b'@')
+            if trimmed.is_char_boundary(10) && trimmed.is_char_boundary(11) =>
+        {
             normalized = format!("{}{}", &trimmed[..10], &trimmed[11..]);
             normalized.as_str()
         }
@@ -106,7 +114,13 @@ pub fn parse_list(line: &str) -> Line {
         };
         let mode = posix_line.get(..10).map(str::to_string);
         let world_writable = posix_line.as_bytes().get(8) == Some(&b'w');
-        return entry(f.name(), kind, Some(f.size() as u64), Some(world_writable), mode);
+        return entry(
+            f.name(),
+            kind,
+            Some(f.size() as u64),
+            Some(world_writable),
+            mode,
+        );
     }
     if let Ok(f) = ListParser::parse_dos(trimmed) {
         let kind = if f.is_directory() {
@@ -123,7 +137,9 @@ pub fn parse_list(line: &str) -> Line {
 fn is_total_line(line: &str) -> bool {
     let mut words = line.split_whitespace();
     matches!(words.next(), Some(w) if w.eq_ignore_ascii_case("total"))
-        && words.next().is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+        && words
+            .next()
+            .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
         && words.next().is_none()
 }
 
@@ -164,16 +180,29 @@ mod tests {
 
     #[test]
     fn mlsd_lines() {
-        let f = e(parse_mlsd("type=file;size=1234;modify=20240101000000;unix.mode=0644; notes 1;x.txt"));
-        assert_eq!((f.name.as_str(), f.kind, f.size), ("notes 1;x.txt", EntryKind::File, Some(1234)));
+        let f = e(parse_mlsd(
+            "type=file;size=1234;modify=20240101000000;unix.mode=0644; notes 1;x.txt",
+        ));
+        assert_eq!(
+            (f.name.as_str(), f.kind, f.size),
+            ("notes 1;x.txt", EntryKind::File, Some(1234))
+        );
         assert!(!f.world_writable);
-        let d = e(parse_mlsd("Type=dir;Modify=20240101000000;UNIX.mode=0777; incoming"));
+        let d = e(parse_mlsd(
+            "Type=dir;Modify=20240101000000;UNIX.mode=0777; incoming",
+        ));
         assert_eq!(d.kind, EntryKind::Dir);
         assert!(d.world_writable);
-        assert_eq!(parse_mlsd("type=cdir;modify=20240101000000; /pub"), Line::Skip);
+        assert_eq!(
+            parse_mlsd("type=cdir;modify=20240101000000; /pub"),
+            Line::Skip
+        );
         assert_eq!(parse_mlsd("type=pdir; .."), Line::Skip);
         assert_eq!(parse_mlsd("type=OS.unix=chr-1/3; null"), Line::Skip);
-        assert_eq!(e(parse_mlsd("type=OS.unix=slink:/etc; etc")).kind, EntryKind::Link);
+        assert_eq!(
+            e(parse_mlsd("type=OS.unix=slink:/etc; etc")).kind,
+            EntryKind::Link
+        );
         assert_eq!(parse_mlsd("garbage without facts"), Line::Unparsed);
         assert_eq!(parse_mlsd("nospace"), Line::Unparsed);
         assert_eq!(parse_mlsd("type=file; a/../../b"), Line::Unparsed);
@@ -181,23 +210,42 @@ mod tests {
 
     #[test]
     fn unix_list_lines() {
-        let f = e(parse_list("-rw-r--r--    1 ftp      ftp          2048 Mar 01  2024 patients export.csv"));
-        assert_eq!((f.name.as_str(), f.kind, f.size), ("patients export.csv", EntryKind::File, Some(2048)));
-        let d = e(parse_list("drwxrwxrwx    2 0        0            4096 Jan 02 10:00 incoming"));
+        let f = e(parse_list(
+            "-rw-r--r--    1 ftp      ftp          2048 Mar 01  2024 patients export.csv",
+        ));
+        assert_eq!(
+            (f.name.as_str(), f.kind, f.size),
+            ("patients export.csv", EntryKind::File, Some(2048))
+        );
+        let d = e(parse_list(
+            "drwxrwxrwx    2 0        0            4096 Jan 02 10:00 incoming",
+        ));
         assert!(d.world_writable && d.kind == EntryKind::Dir);
         assert_eq!(d.mode.as_deref(), Some("drwxrwxrwx"));
-        let d = e(parse_list("drwxr-xr-x+   2 0        0            4096 Jan 02 10:00 acl"));
+        let d = e(parse_list(
+            "drwxr-xr-x+   2 0        0            4096 Jan 02 10:00 acl",
+        ));
         assert!(!d.world_writable && d.name == "acl");
-        let l = e(parse_list("lrwxrwxrwx    1 0        0               4 Jan 02 10:00 up -> .."));
+        let l = e(parse_list(
+            "lrwxrwxrwx    1 0        0               4 Jan 02 10:00 up -> ..",
+        ));
         assert_eq!((l.name.as_str(), l.kind), ("up", EntryKind::Link));
         assert_eq!(parse_list("total 12"), Line::Skip);
-        assert_eq!(parse_list("drwxr-xr-x    2 0  0  4096 Jan 02 10:00 .."), Line::Skip);
+        assert_eq!(
+            parse_list("drwxr-xr-x    2 0  0  4096 Jan 02 10:00 .."),
+            Line::Skip
+        );
     }
 
     #[test]
     fn dos_list_lines() {
-        let f = e(parse_list("03-14-24  09:15AM                 1,024 Claims 2024.txt"));
-        assert_eq!((f.name.as_str(), f.kind, f.size), ("Claims 2024.txt", EntryKind::File, Some(1024)));
+        let f = e(parse_list(
+            "03-14-24  09:15AM                 1,024 Claims 2024.txt",
+        ));
+        assert_eq!(
+            (f.name.as_str(), f.kind, f.size),
+            ("Claims 2024.txt", EntryKind::File, Some(1024))
+        );
         let d = e(parse_list("03-14-24  09:15PM       <DIR>          Archive"));
         assert_eq!((d.name.as_str(), d.kind), ("Archive", EntryKind::Dir));
     }

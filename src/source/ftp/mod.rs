@@ -51,7 +51,13 @@ pub fn scan(env: &ScanEnv, target: &FtpTarget) {
         Some(path) => match url::read_netrc(path) {
             Ok(text) => Some(text),
             Err(e) => {
-                not_examined(env.events, &display, "", SkipReason::Unreadable, e.to_string());
+                not_examined(
+                    env.events,
+                    &display,
+                    "",
+                    SkipReason::Unreadable,
+                    e.to_string(),
+                );
                 return;
             }
         },
@@ -118,8 +124,7 @@ impl suppaftp::rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
         _server_name: &suppaftp::rustls::pki_types::ServerName<'_>,
         _ocsp_response: &[u8],
         _now: suppaftp::rustls::pki_types::UnixTime,
-    ) -> Result<suppaftp::rustls::client::danger::ServerCertVerified, suppaftp::rustls::Error>
-    {
+    ) -> Result<suppaftp::rustls::client::danger::ServerCertVerified, suppaftp::rustls::Error> {
         Ok(suppaftp::rustls::client::danger::ServerCertVerified::assertion())
     }
 
@@ -317,9 +322,9 @@ fn run<T: TlsStream + Send + 'static>(
                 check_anonymous(env, &display, &connector, opts, None);
             }
             let what = match &f {
-                Failure::Tls(d) if !opts.insecure && d.contains("certificate") => format!(
-                    "TLS failed: {d} (use --insecure to accept a self-signed certificate)"
-                ),
+                Failure::Tls(d) if !opts.insecure && d.contains("certificate") => {
+                    format!("TLS failed: {d} (use --insecure to accept a self-signed certificate)")
+                }
                 Failure::Tls(d) => format!("TLS failed: {d}"),
                 Failure::Permanent { detail, .. } if info.is_some() => {
                     format!("cannot log in as {}: {detail}", creds.user)
@@ -447,11 +452,14 @@ fn backoff(attempt: u32) {
 
 fn report_server_info(env: &ScanEnv, display: &Arc<str>, target: &FtpTarget, info: &ServerInfo) {
     let info_event = |key: &'static str, value: String| {
-        EventSink::send(env.events, Event::TargetInfo {
-            target: display.clone(),
-            key,
-            value,
-        });
+        EventSink::send(
+            env.events,
+            Event::TargetInfo {
+                target: display.clone(),
+                key,
+                value,
+            },
+        );
     };
     info_event("banner", session::printable(&info.banner, 300));
     let tls = if target.secure {
@@ -488,18 +496,21 @@ fn exposure(
     matched: &str,
     context: &str,
 ) {
-    EventSink::send(env.events, Event::Finding(Finding {
-        target: display.clone(),
-        path: path.to_string(),
-        entity,
-        rule: rule.into(),
-        confidence: Confidence::High,
-        line: None,
-        column: None,
-        field: String::new(),
-        matched: matched.to_string(),
-        context: context.to_string(),
-    }));
+    EventSink::send(
+        env.events,
+        Event::Finding(Finding {
+            target: display.clone(),
+            path: path.to_string(),
+            entity,
+            rule: rule.into(),
+            confidence: Confidence::High,
+            line: None,
+            column: None,
+            field: String::new(),
+            matched: matched.to_string(),
+            context: context.to_string(),
+        }),
+    );
 }
 
 /// Tries an anonymous login on a separate connection (credentials were
@@ -559,15 +570,18 @@ fn check_write<T: TlsStream + Send + 'static>(
             "an anonymous user created a directory (MKD) on the server",
         );
         if let Err(f) = session.rmdir(&path) {
-            EventSink::send(env.events, Event::TargetInfo {
-                target: display.clone(),
-                key: "write_check",
-                value: format!(
-                    "created {} but could not remove it: {}",
-                    wire::to_display(&path),
-                    f.detail()
-                ),
-            });
+            EventSink::send(
+                env.events,
+                Event::TargetInfo {
+                    target: display.clone(),
+                    key: "write_check",
+                    value: format!(
+                        "created {} but could not remove it: {}",
+                        wire::to_display(&path),
+                        f.detail()
+                    ),
+                },
+            );
         }
     }
 }
@@ -591,7 +605,8 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
         while let Some(job) = self.queue.next() {
             if session.is_none() {
                 let mut info = None;
-                match open_with_retries(&self.connector, &self.creds, self.opts.retries, &mut info) {
+                match open_with_retries(&self.connector, &self.creds, self.opts.retries, &mut info)
+                {
                     Ok(s) => session = Some(s),
                     // Another worker still has a connection (the server may
                     // cap connections per client): leave the job to it.
@@ -659,7 +674,11 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
     }
 
     fn list_dir(&self, slot: &mut Option<Session<T>>, job: DirJob) {
-        let where_ = if job.rel.is_empty() { "/" } else { job.rel.as_str() };
+        let where_ = if job.rel.is_empty() {
+            "/"
+        } else {
+            job.rel.as_str()
+        };
         let fresh = self
             .visited
             .lock()
@@ -681,7 +700,9 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                 }
             }
             match s.list_cwd(MAX_DIR_ENTRIES) {
-                Err(Failure::Permanent { code: 500..=502, .. }) if s.mlsd => {
+                Err(Failure::Permanent {
+                    code: 500..=502, ..
+                }) if s.mlsd => {
                     // Advertised MLST but no MLSD: fall back to LIST.
                     s.mlsd = false;
                     s.list_cwd(MAX_DIR_ENTRIES).map(|l| Some((l, false)))
@@ -946,7 +967,10 @@ impl<T: TlsStream + Send + 'static> Sampled<'_, T> {
             // The data connection failed; the control connection may hang
             // or be out of step. Drop both rather than wait on it.
             self.broken = true;
-            let _ = stream.get_ref().get_ref().shutdown(std::net::Shutdown::Both);
+            let _ = stream
+                .get_ref()
+                .get_ref()
+                .shutdown(std::net::Shutdown::Both);
             let _ = self
                 .session
                 .ftp
@@ -1006,7 +1030,9 @@ impl<T: TlsStream + Send + 'static> Read for Sampled<'_, T> {
                 self.end_part(false);
                 continue;
             }
-            let want = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+            let want = buf
+                .len()
+                .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
             let Some(chunk) = buf.get_mut(..want) else {
                 return Ok(0);
             };
@@ -1056,6 +1082,9 @@ mod tests {
     #[test]
     fn scrub_hides_secrets() {
         let secrets = vec!["hunter2-Zq".to_string()];
-        assert_eq!(scrub("530 bad pass hunter2-Zq", &secrets), "530 bad pass ***");
+        assert_eq!(
+            scrub("530 bad pass hunter2-Zq", &secrets),
+            "530 bad pass ***"
+        );
     }
 }

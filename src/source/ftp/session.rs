@@ -220,7 +220,10 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             .map_err(|e| Failure::Connection(describe_io(&e)))?;
         let mut ftp = ImplFtpStream::<T>::connect_with_stream(tcp).map_err(classify)?;
         ftp.set_encoding(wire::WireEncoding);
-        let banner = ftp.get_welcome_msg().map(wire::to_display).unwrap_or_default();
+        let banner = ftp
+            .get_welcome_msg()
+            .map(wire::to_display)
+            .unwrap_or_default();
         let data_timeout = self.timeout;
         ftp = ftp.passive_stream_builder(move |addr| {
             let s = TcpStream::connect_timeout(&addr, data_timeout)
@@ -239,7 +242,8 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
         let has = |k: &str| features.keys().any(|f| f.eq_ignore_ascii_case(k));
         let auth_tls = features.iter().any(|(k, v)| {
             k.eq_ignore_ascii_case("AUTH")
-                && v.as_deref().is_some_and(|v| v.to_ascii_uppercase().contains("TLS"))
+                && v.as_deref()
+                    .is_some_and(|v| v.to_ascii_uppercase().contains("TLS"))
         });
         let info = ServerInfo {
             banner,
@@ -254,9 +258,9 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             Failure::Permanent { detail, .. } => {
                 Failure::Tls(format!("the server refused AUTH TLS: {detail}"))
             }
-            Failure::Transient { detail, .. } | Failure::Connection(detail) | Failure::Tls(detail) => {
-                Failure::Tls(detail)
-            }
+            Failure::Transient { detail, .. }
+            | Failure::Connection(detail)
+            | Failure::Tls(detail) => Failure::Tls(detail),
         })?;
         let ipv6 = self.addrs.first().is_some_and(|a| a.is_ipv6());
         if self.active {
@@ -267,14 +271,11 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             ftp.set_mode(Mode::Passive);
         }
         self.rate.acquire(2);
-        ftp.login(wire::from_text(&creds.user), wire::from_text(creds.password.expose()))
-            .map_err(|e| match classify(e) {
-                Failure::Permanent { code, detail } => Failure::Permanent {
-                    code,
-                    detail: format!("login refused: {detail}"),
-                },
-                other => other,
-            })?;
+        ftp.login(
+            wire::from_text(&creds.user),
+            wire::from_text(creds.password.expose()),
+        )
+        .map_err(classify)?;
         self.rate.acquire(1);
         // Binary at once: in ASCII mode sizes differ and some servers refuse REST.
         ftp.transfer_type(FileType::Binary).map_err(classify)?;

@@ -239,7 +239,8 @@ pub fn credentials(
         });
         machine.or_else(|| {
             entries.iter().find(|e| {
-                e.machine.is_none() && user.is_none_or(|u| e.login.as_deref().is_none_or(|l| l == u))
+                e.machine.is_none()
+                    && user.is_none_or(|u| e.login.as_deref().is_none_or(|l| l == u))
             })
         })
     };
@@ -255,10 +256,17 @@ pub fn credentials(
                 .clone()
                 .or_else(|| env_password.map(Secret::new))
                 .or_else(|| for_host(Some(user)).and_then(|e| e.password.clone()))
-                .unwrap_or_else(|| Secret::new(if is_anonymous(user) { anonymous_password } else { "" }));
+                .unwrap_or_else(|| {
+                    Secret::new(if is_anonymous(user) {
+                        anonymous_password
+                    } else {
+                        ""
+                    })
+                });
             anonymous(user, password)
         }
-        None => match for_host(None).and_then(|e| e.login.clone().map(|l| (l, e.password.clone()))) {
+        None => match for_host(None).and_then(|e| e.login.clone().map(|l| (l, e.password.clone())))
+        {
             Some((login, password)) => {
                 let password = env_password
                     .map(Secret::new)
@@ -290,11 +298,10 @@ pub fn parse_netrc(text: &str) -> Vec<NetrcEntry> {
     let mut lines = text.lines();
     let mut tokens: Vec<String> = Vec::new();
     while let Some(line) = lines.next() {
-        let mut words = line.split_whitespace();
-        while let Some(w) = words.next() {
-            if w.starts_with('#') && tokens.is_empty() {
-                break;
-            }
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        for w in line.split_whitespace() {
             if w == "macdef" {
                 // The macro body runs to the next blank line.
                 for l in lines.by_ref() {
@@ -344,8 +351,12 @@ mod tests {
 
     #[test]
     fn parses_full_url_and_hides_password() {
-        let t = FtpTarget::parse("ftp://alice:s3cr%40t@files.example.com:2121/pub/exp%20orts/").unwrap();
-        assert_eq!(&*t.display, "ftp://alice@files.example.com:2121/pub/exp%20orts/");
+        let t = FtpTarget::parse("ftp://alice:s3cr%40t@files.example.com:2121/pub/exp%20orts/")
+            .unwrap();
+        assert_eq!(
+            &*t.display,
+            "ftp://alice@files.example.com:2121/pub/exp%20orts/"
+        );
         assert!(!t.secure);
         assert_eq!(t.host, "files.example.com");
         assert_eq!(t.port, 2121);
@@ -396,7 +407,10 @@ mod tests {
         let netrc = "# comment\nmachine h login bob password fromnetrc\nmacdef init\ncd /\n\ndefault login anonymous password guest@\n";
         let t = FtpTarget::parse("ftp://h/").unwrap();
         let c = credentials(&t, None, Some(netrc), "anonymous@");
-        assert_eq!((c.user.as_str(), c.password.expose(), c.anonymous), ("bob", "fromnetrc", false));
+        assert_eq!(
+            (c.user.as_str(), c.password.expose(), c.anonymous),
+            ("bob", "fromnetrc", false)
+        );
         let c = credentials(&t, Some("fromenv".into()), Some(netrc), "anonymous@");
         assert_eq!(c.password.expose(), "fromenv");
         let t = FtpTarget::parse("ftp://bob:fromurl@h/").unwrap();
@@ -404,8 +418,14 @@ mod tests {
         assert_eq!(c.password.expose(), "fromurl");
         let t = FtpTarget::parse("ftp://other/").unwrap();
         let c = credentials(&t, None, Some(netrc), "x@");
-        assert_eq!((c.user.as_str(), c.password.expose(), c.anonymous), ("anonymous", "guest@", true));
+        assert_eq!(
+            (c.user.as_str(), c.password.expose(), c.anonymous),
+            ("anonymous", "guest@", true)
+        );
         let c = credentials(&t, None, None, "x@");
-        assert_eq!((c.user.as_str(), c.password.expose(), c.anonymous), ("anonymous", "x@", true));
+        assert_eq!(
+            (c.user.as_str(), c.password.expose(), c.anonymous),
+            ("anonymous", "x@", true)
+        );
     }
 }

@@ -16,9 +16,8 @@ impl suppaftp::Encoding for WireEncoding {
     }
 
     fn encode(&self, text: &str) -> io::Result<Vec<u8>> {
-        to_bytes(text).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "name is not in wire form")
-        })
+        to_bytes(text)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "name is not in wire form"))
     }
 }
 
@@ -63,6 +62,9 @@ mod tests {
         assert_eq!(WireEncoding.encode(&w).unwrap(), utf8);
         assert_eq!(to_display(&w), "café.txt");
         assert!(WireEncoding.encode("日本").is_err());
-        assert_eq!(to_bytes(&from_text("pässword")).unwrap(), "pässword".as_bytes());
+        assert_eq!(
+            to_bytes(&from_text("pässword")).unwrap(),
+            "pässword".as_bytes()
+        );
     }
 }
