@@ -461,7 +461,7 @@ fn report_server_info(env: &ScanEnv, display: &Arc<str>, target: &FtpTarget, inf
             },
         );
     };
-    info_event("banner", session::printable(&info.banner, 300));
+    info_event("banner", banner_text(&info.banner));
     let tls = if target.secure {
         "explicit TLS (AUTH TLS), data channel protected (PROT P)"
     } else if info.auth_tls {
@@ -485,6 +485,22 @@ fn report_server_info(env: &ScanEnv, display: &Arc<str>, target: &FtpTarget, inf
             "the server does not offer AUTH TLS: logins and files cross the network in clear text",
         );
     }
+}
+
+/// The greeting without reply codes, lines joined: `220-a` `220 b` → `a | b`.
+fn banner_text(raw: &str) -> String {
+    let lines: Vec<&str> = raw
+        .lines()
+        .map(|l| {
+            let code = l
+                .get(..3)
+                .is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit()));
+            let rest = if code { l.get(3..).unwrap_or("") } else { l };
+            rest.strip_prefix(['-', ' ']).unwrap_or(rest).trim()
+        })
+        .filter(|l| !l.is_empty())
+        .collect();
+    session::printable(&lines.join(" | "), 300)
 }
 
 fn exposure(
@@ -1077,6 +1093,16 @@ mod tests {
         assert_eq!(root_path("/home/bob", &t), "/srv");
         let t = FtpTarget::parse("ftp://h").unwrap();
         assert_eq!(root_path("/", &t), "/");
+    }
+
+    #[test]
+    fn banner_loses_reply_codes() {
+        assert_eq!(banner_text("220 (vsFTPd 3.0.3)"), "(vsFTPd 3.0.3)");
+        assert_eq!(
+            banner_text("220-Welcome\r\n220-\r\n220 Bye"),
+            "Welcome | Bye"
+        );
+        assert_eq!(banner_text("no code"), "no code");
     }
 
     #[test]
