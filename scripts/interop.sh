@@ -45,7 +45,7 @@ install_deps() {
         CREATED_POLICY=1
     fi
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends vsftpd python3-venv \
+    apt-get install -y -qq --no-install-recommends vsftpd python3-venv openssl \
         libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 >/dev/null
     if [ ! -x "$WORK/root/usr/sbin/pure-ftpd" ] || [ ! -x "$WORK/root/usr/sbin/proftpd" ]; then
         mkdir -p "$WORK/debs"
@@ -120,13 +120,13 @@ echo "local scan: $(wc -l < "$RUN/local.rows") rows; $(tr '\n' ' ' < "$RUN/local
 
 FAILED=0
 check_server() {
-    local name=$1 port=$2 pid=$3 expect_listing=$4
+    local name=$1 port=$2 pid=$3 expect_listing=$4 scheme=${5:-ftp}
     if ! wait_port "$port" "$pid"; then
         echo "FAIL $name: did not start (see $RUN/$name.log)"; FAILED=1; return
     fi
     set +e
-    "$PHISCAN" scan --max-bytes 0 --connections 4 --timeout 20 \
-        "ftp://127.0.0.1:$port/" -o "$RUN/$name.csv" 2> "$RUN/$name.txt"
+    "$PHISCAN" scan --max-bytes 0 --connections 4 --timeout 20 --insecure \
+        "$scheme://127.0.0.1:$port/" -o "$RUN/$name.csv" 2> "$RUN/$name.txt"
     set -e
     stop "$pid"
     PIDS=()
@@ -143,6 +143,10 @@ check_server() {
         echo "  expected listing via $expect_listing:"; grep 'listing:' "$RUN/$name.txt"; ok=0
     fi
     grep -q ',FTP_ANONYMOUS_LOGIN,' "$RUN/$name.csv" || { echo "  no FTP_ANONYMOUS_LOGIN row"; ok=0; }
+    if [ "$scheme" = ftps ]; then
+        grep -q 'tls: explicit TLS' "$RUN/$name.txt" || { echo "  not over TLS"; ok=0; }
+        ! grep -q ',FTP_NO_TLS,' "$RUN/$name.csv" || { echo "  FTP_NO_TLS on a TLS server"; ok=0; }
+    fi
     local banner
     banner=$(grep -m1 ' banner: ' "$RUN/$name.txt" | sed 's/.* banner: //')
     if [ "$ok" = 1 ]; then
@@ -176,6 +180,25 @@ EOF
 /usr/sbin/vsftpd "$RUN/vsftpd.conf" > "$RUN/vsftpd.log" 2>&1 &
 PIDS+=($!)
 check_server vsftpd "$port" "$!" LIST
+
+# vsftpd again, FTPS (explicit AUTH TLS, PROT P, TLS session reuse required
+# on the data connection), self-signed certificate: scanned with --insecure.
+port=$(free_port)
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -keyout "$RUN/vsftpd.key" -out "$RUN/vsftpd.pem" > /dev/null 2>&1
+sed -e "s/^listen_port=.*/listen_port=$port/" "$RUN/vsftpd.conf" > "$RUN/vsftpd-tls.conf"
+cat >> "$RUN/vsftpd-tls.conf" <<EOF
+ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=YES
+require_ssl_reuse=YES
+rsa_cert_file=$RUN/vsftpd.pem
+rsa_private_key_file=$RUN/vsftpd.key
+EOF
+/usr/sbin/vsftpd "$RUN/vsftpd-tls.conf" > "$RUN/vsftpd-tls.log" 2>&1 &
+PIDS+=($!)
+check_server vsftpd-ftps "$port" "$!" LIST ftps
 
 # pure-ftpd 1.0.50: anonymous root is the ftp user's home.
 FTP_HOME_SAVED=$(getent passwd ftp | cut -d: -f6)
