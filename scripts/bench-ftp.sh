@@ -146,7 +146,7 @@ fi
 
 rate() { "$PY" -c "print(f'{$FILES / $1:.0f}')"; }
 ratio() { "$PY" -c "print(f'{$1 / $2:.1f}')"; }
-MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr), load average $(cut -d' ' -f1 /proc/loadavg) at the end"
+MACHINE="$(nproc) cores of $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr); load average $(cut -d' ' -f1 /proc/loadavg) at the end (shared with other jobs)"
 SECTION=$(cat <<EOF
 ## FTP crawl
 

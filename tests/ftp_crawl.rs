@@ -14,7 +14,7 @@ fn build_share(root: &Path) -> (usize, u64) {
         ("readme.txt", b"Public share. Nothing to see here.\n".to_vec()),
         (
             "exports/patients.csv",
-            b"name,ssn,dob,mrn\nJohn Smith,078-05-1120,1980-01-02,MRN 00123456\nJane Roe,219-09-9999,02/03/1975,MRN 00987654\n".to_vec(),
+            b"name,ssn,dob,mrn\nJohn Smith,536-22-8145,1980-01-02,MRN 00123456\nJane Roe,412-67-9032,02/03/1975,MRN 00987654\n".to_vec(),
         ),
         (
             "exports/2024/notes.txt",
@@ -36,6 +36,39 @@ fn build_share(root: &Path) -> (usize, u64) {
     (files.len(), bytes)
 }
 
+/// A rule pack for these tests (kept here so the FTP-vs-local comparisons
+/// have findings to compare whatever the built-in pack holds).
+fn test_rules(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("test-rules.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[rules]]
+id = "test-ssn"
+entity = "SSN"
+description = "dashed SSN"
+pattern = '\b\d{3}-\d{2}-\d{4}\b'
+confidence = "MEDIUM"
+
+[[rules]]
+id = "test-date"
+entity = "DOB"
+description = "dates"
+pattern = '\b(?:\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})\b'
+confidence = "LOW"
+
+[[rules]]
+id = "test-email"
+entity = "EMAIL"
+description = "e-mail"
+pattern = '\b[a-z.]+@[a-z.]+\.[a-z]{2,}\b'
+confidence = "MEDIUM"
+"#,
+    )
+    .unwrap();
+    path
+}
+
 /// Report rows without the target column, sorted.
 fn rows_without_target(rows: &[Vec<String>]) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = rows
@@ -53,8 +86,37 @@ fn crawls_libunftp_and_matches_the_local_scan() {
     let (n_files, n_bytes) = build_share(dir.path());
     let port = start_unftp(dir.path(), None);
     let url = format!("ftp://127.0.0.1:{port}/");
-    let ftp = common::scan(&[&url], |_| {});
-    let local = common::scan(&[&dir.path().display().to_string()], |_| {});
+    let rules_dir = tempfile::tempdir().unwrap();
+    let rules = test_rules(rules_dir.path());
+    let ftp = common::scan(&[&url], |c| c.rule_paths = vec![rules.clone()]);
+    let local = common::scan(&[&dir.path().display().to_string()], |c| {
+        c.rule_paths = vec![rules.clone()]
+    });
+    let ssn: Vec<_> = ftp
+        .entity("SSN")
+        .iter()
+        .map(|r| (r[1].clone(), r[3].clone(), r[5].clone()))
+        .collect();
+    assert_eq!(
+        ssn,
+        vec![(
+            "exports/2024/deep/er/still.txt".into(),
+            "test-ssn".into(),
+            "1".into()
+        )]
+    );
+    // The DOB in the file name is found through the path.
+    assert!(
+        ftp.entity("DOB")
+            .iter()
+            .any(|r| r[1] == "SMITH_JOHN_DOB_1980-01-02.txt" && r[7] == "path"),
+        "{:?}",
+        ftp.rows
+    );
+    assert!(ftp
+        .entity("EMAIL")
+        .iter()
+        .any(|r| r[1] == "exports/2024/notes.txt"));
 
     assert_eq!(ftp.skipped(), vec![], "nothing should be left unexamined");
     assert_eq!(ftp.summary.files_scanned, n_files as u64);
@@ -84,9 +146,22 @@ fn url_path_scopes_the_crawl_and_paths_are_relative_to_it() {
     let dir = tempfile::tempdir().unwrap();
     build_share(dir.path());
     let port = start_unftp(dir.path(), None);
-    let ftp = common::scan(&[&format!("ftp://127.0.0.1:{port}/exports")], |_| {});
-    let local = common::scan(&[&dir.path().join("exports").display().to_string()], |_| {});
+    let rules_dir = tempfile::tempdir().unwrap();
+    let rules = test_rules(rules_dir.path());
+    let ftp = common::scan(&[&format!("ftp://127.0.0.1:{port}/exports")], |c| {
+        c.rule_paths = vec![rules.clone()]
+    });
+    let local = common::scan(&[&dir.path().join("exports").display().to_string()], |c| {
+        c.rule_paths = vec![rules.clone()]
+    });
     assert_eq!(ftp.skipped(), vec![]);
+    assert!(
+        ftp.entity("SSN")
+            .iter()
+            .any(|r| r[1] == "2024/deep/er/still.txt"),
+        "{:?}",
+        ftp.rows
+    );
     assert_eq!(ftp.summary.files_scanned, 3);
     assert_eq!(
         rows_without_target(&ftp.rows),

@@ -36,7 +36,7 @@ use url::Credentials;
 /// Files waiting in the queue before workers prefer fetching to listing.
 const FILE_QUEUE_LOW: usize = 1024;
 /// Most entries read from one directory listing.
-const MAX_DIR_ENTRIES: usize = 1_000_000;
+const MAX_DIR_ENTRIES: usize = 500_000;
 /// Most symbolic links followed along one path (loop protection).
 const MAX_LINK_HOPS: u32 = 8;
 /// Deepest directory level crawled when `--max-depth` is not given.
@@ -758,7 +758,7 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
             self.skip(
                 &job.rel,
                 SkipReason::Limit,
-                format!("directory {where_} lists more than {MAX_DIR_ENTRIES} entries; the rest were not examined"),
+                format!("the listing of {where_} exceeds {MAX_DIR_ENTRIES} entries or 64 MiB; the rest was not examined"),
             );
         }
         let mut unparsed = raw.overlong;

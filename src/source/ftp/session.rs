@@ -20,6 +20,8 @@ pub type Securer<T> =
 
 /// Longest listing line kept; longer ones are counted as unparsed.
 const MAX_LINE: u64 = 16 * 1024;
+/// Most bytes of listing kept for one directory.
+const MAX_LISTING_BYTES: usize = 64 << 20;
 
 /// Why an operation failed, and what to do about it.
 #[derive(Debug, Clone)]
@@ -314,8 +316,8 @@ impl<T: TlsStream + Send + 'static> Session<T> {
         self.ftp.cwd(path).map_err(classify)
     }
 
-    /// Lists the working directory (MLSD or LIST) with bounded lines.
-    /// `max_lines` bounds how many lines are kept.
+    /// Lists the working directory (MLSD or LIST), bounded: at most
+    /// `max_lines` lines and 64 MiB are kept (`true` = cut short).
     pub fn list_cwd(&mut self, max_lines: usize) -> Result<(RawListing, bool), Failure> {
         let cmd = if self.mlsd { "MLSD" } else { "LIST" };
         self.rate.acquire(2);
@@ -326,6 +328,7 @@ impl<T: TlsStream + Send + 'static> Session<T> {
         let mut reader = BufReader::new(stream);
         let mut out = RawListing::default();
         let mut truncated = false;
+        let mut kept = 0usize;
         let mut buf = Vec::new();
         let read_result = loop {
             buf.clear();
@@ -345,10 +348,11 @@ impl<T: TlsStream + Send + 'static> Session<T> {
                     if line.is_empty() {
                         continue;
                     }
-                    if out.lines.len() >= max_lines {
+                    if out.lines.len() >= max_lines || kept > MAX_LISTING_BYTES {
                         truncated = true;
                         break Ok(());
                     }
+                    kept += line.len();
                     out.lines.push(wire::from_bytes(line));
                 }
                 Err(e) => break Err(e),
