@@ -446,3 +446,20 @@ fn include_and_exclude_apply_to_server_paths() {
     });
     assert_eq!(out.summary.files_scanned, 2);
 }
+
+#[test]
+fn active_mode_transfers_over_port_connections() {
+    let (port, log) = start_scripted(Script::new(scripted_tree()));
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |c| {
+        c.ftp.active = true
+    });
+    assert_eq!(out.skipped(), vec![]);
+    assert_eq!(out.summary.files_scanned, 3);
+    let log = log.lock().unwrap();
+    assert!(log
+        .iter()
+        .any(|l| l.starts_with(b"PORT ") || l.starts_with(b"EPRT ")));
+    assert!(!log
+        .iter()
+        .any(|l| l.starts_with(b"EPSV") || l.starts_with(b"PASV")));
+}

@@ -218,13 +218,29 @@ fn join(cwd: &[u8], arg: &[u8]) -> Vec<u8> {
     p
 }
 
+/// Where the next data connection comes from: passive (we listen) or
+/// active (we connect to the client's PORT/EPRT address).
+enum DataSource {
+    Listen(TcpListener),
+    Connect(String),
+}
+
+impl DataSource {
+    fn open(self) -> std::io::Result<TcpStream> {
+        match self {
+            DataSource::Listen(l) => l.accept().map(|(s, _)| s),
+            DataSource::Connect(a) => TcpStream::connect(a),
+        }
+    }
+}
+
 fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
     let mut w = conn.try_clone()?;
     let mut r = BufReader::new(conn);
     reply(&mut w, script, &format!("220 {}", script.banner))?;
     let mut cwd: Vec<u8> = b"/".to_vec();
     let mut logged_in = false;
-    let mut passive: Option<TcpListener> = None;
+    let mut passive: Option<DataSource> = None;
     let mut rest: u64 = 0;
     loop {
         let mut line = Vec::new();
@@ -297,7 +313,7 @@ fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
             "EPSV" | "PASV" => {
                 let l = TcpListener::bind("127.0.0.1:0")?;
                 let p = l.local_addr()?.port();
-                passive = Some(l);
+                passive = Some(DataSource::Listen(l));
                 if cmd == "EPSV" {
                     reply(
                         &mut w,
@@ -314,6 +330,28 @@ fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
                             p % 256
                         ),
                     )?;
+                }
+            }
+            "PORT" | "EPRT" => {
+                let text = String::from_utf8_lossy(&arg).into_owned();
+                let addr = if cmd == "PORT" {
+                    let n: Vec<u16> = text
+                        .split(',')
+                        .filter_map(|x| x.trim().parse().ok())
+                        .collect();
+                    (n.len() == 6).then(|| {
+                        format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5])
+                    })
+                } else {
+                    let parts: Vec<&str> = text.split('|').collect();
+                    (parts.len() >= 4).then(|| format!("{}:{}", parts[2], parts[3]))
+                };
+                match addr {
+                    Some(a) => {
+                        passive = Some(DataSource::Connect(a));
+                        reply(&mut w, script, "200 PORT command successful.")?;
+                    }
+                    None => reply(&mut w, script, "501 Bad address.")?,
                 }
             }
             "REST" => {
@@ -343,7 +381,7 @@ fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
                     continue;
                 };
                 reply(&mut w, script, "150 Here comes the directory listing.")?;
-                let (mut data, _) = l.accept()?;
+                let mut data = l.open()?;
                 let mut out = Vec::new();
                 if cmd == "LIST" && !script.dos {
                     out.extend_from_slice(b"total 8\r\n");
@@ -415,7 +453,7 @@ fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
                     continue;
                 };
                 reply(&mut w, script, "150 Opening BINARY mode data connection.")?;
-                let (mut data, _) = l.accept()?;
+                let mut data = l.open()?;
                 let body = content.get(offset as usize..).unwrap_or(&[]);
                 if script.stall.as_deref() == Some(&path[..]) {
                     let _ = data.write_all(&body[..body.len() / 2]);

@@ -426,3 +426,45 @@ fn skip_line(r: &mut impl BufRead) -> io::Result<()> {
 pub fn is_truncation_reply(r: &Response) -> bool {
     matches!(reply_code(r), 426 | 450 | 451 | 150)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limiter_spaces_commands() {
+        // 50 commands/s: 11 commands cannot take less than 10 intervals.
+        let rate = RateLimiter::new(Some(50.0));
+        let start = Instant::now();
+        for _ in 0..11 {
+            rate.acquire(1);
+        }
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        // Unlimited and nonsense rates do not wait at all.
+        for r in [None, Some(0.0), Some(-1.0), Some(f64::NAN)] {
+            assert!(RateLimiter::new(r).interval.is_none());
+        }
+    }
+
+    #[test]
+    fn reply_codes_and_classes() {
+        let r = |s: &str| Response::new(Status::Unknown, s.as_bytes().to_vec());
+        assert_eq!(reply_code(&r("451 Local error")), 451);
+        let fail = |s: &str| classify(FtpError::UnexpectedResponse(r(s)));
+        assert!(matches!(
+            fail("450 busy"),
+            Failure::Transient { code: 450, .. }
+        ));
+        assert!(matches!(fail("421 Too many users"), Failure::Connection(_)));
+        assert!(matches!(
+            fail("550 No such file"),
+            Failure::Permanent { code: 550, .. }
+        ));
+        assert_eq!(
+            fail("550 No\r\nsuch\u{7}file").detail(),
+            "550 No  such file"
+        );
+        assert!(is_truncation_reply(&r("426 Connection closed")));
+        assert!(!is_truncation_reply(&r("226 Done")));
+    }
+}
