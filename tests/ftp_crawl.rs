@@ -88,23 +88,24 @@ fn crawls_libunftp_and_matches_the_local_scan() {
     let url = format!("ftp://127.0.0.1:{port}/");
     let rules_dir = tempfile::tempdir().unwrap();
     let rules = test_rules(rules_dir.path());
-    let ftp = common::scan(&[&url], |c| c.rule_paths = vec![rules.clone()]);
-    let local = common::scan(&[&dir.path().display().to_string()], |c| {
-        c.rule_paths = vec![rules.clone()]
-    });
-    let ssn: Vec<_> = ftp
+    let only_test_rules = |c: &mut phiscan::config::ScanConfig| {
+        c.rule_paths = vec![rules.clone()];
+        c.default_rules = false;
+    };
+    let ftp = common::scan(&[&url], only_test_rules);
+    let local = common::scan(&[&dir.path().display().to_string()], only_test_rules);
+    let mut ssn: Vec<(String, String)> = ftp
         .entity("SSN")
         .iter()
-        .map(|r| (r[1].clone(), r[3].clone(), r[5].clone()))
+        .map(|r| (r[1].clone(), r[5].clone()))
         .collect();
-    assert_eq!(
-        ssn,
-        vec![(
-            "exports/2024/deep/er/still.txt".into(),
-            "test-ssn".into(),
-            "1".into()
-        )]
-    );
+    ssn.sort();
+    let expected = [
+        ("exports/2024/deep/er/still.txt", "1"),
+        ("exports/patients.csv", "2"),
+        ("exports/patients.csv", "3"),
+    ];
+    assert_eq!(ssn, expected.map(|(p, l)| (p.to_string(), l.to_string())));
     // The DOB in the file name is found through the path.
     assert!(
         ftp.entity("DOB")
@@ -462,4 +463,33 @@ fn active_mode_transfers_over_port_connections() {
     assert!(!log
         .iter()
         .any(|l| l.starts_with(b"EPSV") || l.starts_with(b"PASV")));
+}
+
+#[test]
+fn fixtures_share_over_ftp_gives_the_same_findings_as_scanning_it_locally() {
+    let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/share");
+    let port = start_unftp(&share, None);
+    let url = format!("ftp://127.0.0.1:{port}/");
+    let ftp = common::scan(&[&url], |_| {});
+    let local = common::scan(&[&share.display().to_string()], |_| {});
+    let local_rows = rows_without_target(&local.rows);
+    assert!(
+        local_rows.len() > 10,
+        "the fixtures hold findings: {local_rows:?}"
+    );
+    assert_eq!(rows_without_target(&ftp.rows), local_rows);
+    assert_eq!(ftp.summary.files_scanned, local.summary.files_scanned);
+    assert_eq!(ftp.summary.bytes_read, local.summary.bytes_read);
+    assert_eq!(ftp.summary.not_examined, local.summary.not_examined);
+    assert!(ftp.rows.iter().all(|r| r[0] == url));
+
+    // A sub-folder URL: paths relative to it, findings as for that folder.
+    let sub = format!("ftp://127.0.0.1:{port}/clinical");
+    let ftp = common::scan(&[&sub], |_| {});
+    let local = common::scan(&[&share.join("clinical").display().to_string()], |_| {});
+    assert!(!rows_without_target(&local.rows).is_empty());
+    assert_eq!(
+        rows_without_target(&ftp.rows),
+        rows_without_target(&local.rows)
+    );
 }
