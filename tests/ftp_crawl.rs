@@ -493,3 +493,36 @@ fn fixtures_share_over_ftp_gives_the_same_findings_as_scanning_it_locally() {
         rows_without_target(&local.rows)
     );
 }
+
+#[test]
+fn transient_failures_are_retried() {
+    let mut script = Script::new(scripted_tree());
+    script.flaky = Some(b"/docs/b.txt".to_vec());
+    let (port, log) = start_scripted(script);
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |_| {});
+    assert_eq!(out.skipped(), vec![]);
+    assert_eq!(out.summary.files_scanned, 3);
+    let retrs = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.as_slice() == b"RETR /docs/b.txt")
+        .count();
+    assert_eq!(retrs, 2, "one 450, then a successful retry");
+}
+
+#[test]
+fn anonymous_login_is_checked_even_with_credentials_unless_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    build_share(dir.path());
+    // libunftp's default authenticator lets anyone in, anonymous included.
+    let port = start_unftp(dir.path(), None);
+    let url = format!("ftp://alice:Secret-Pw-55@127.0.0.1:{port}/");
+    let out = common::scan(&[&url], |_| {});
+    assert_eq!(out.entity("FTP_ANONYMOUS_LOGIN").len(), 1);
+    assert!(!out.csv.contains("Secret-Pw-55"));
+    assert_eq!(out.rows[0][0], format!("ftp://alice@127.0.0.1:{port}/"));
+    let out = common::scan(&[&url], |c| c.ftp.anon_check = false);
+    assert!(out.entity("FTP_ANONYMOUS_LOGIN").is_empty());
+    assert_eq!(out.skipped(), vec![]);
+}

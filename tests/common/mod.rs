@@ -140,6 +140,8 @@ pub struct Script {
     pub stall: Option<Vec<u8>>,
     /// Listed, but RETR says 550 (deleted between LIST and RETR).
     pub vanish: Option<Vec<u8>>,
+    /// The first RETR of this path gets "450 busy" (a transient failure).
+    pub flaky: Option<Vec<u8>>,
     /// CWD into this folder is refused with 550.
     pub deny: Option<Vec<u8>>,
     /// Folders listed world-writable (`drwxrwxrwx`).
@@ -161,6 +163,7 @@ impl Script {
             garbage: Vec::new(),
             stall: None,
             vanish: None,
+            flaky: None,
             deny: None,
             world_writable: Vec::new(),
             banner: "scripted FTP server ready".into(),
@@ -176,6 +179,7 @@ pub type Log = Arc<Mutex<Vec<Vec<u8>>>>;
 
 /// Starts the scripted server; returns its port and the command log.
 pub fn start_scripted(script: Script) -> (u16, Log) {
+    let flaky_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let script = Arc::new(script);
@@ -185,8 +189,9 @@ pub fn start_scripted(script: Script) -> (u16, Log) {
         for conn in listener.incoming().flatten() {
             let script = script.clone();
             let log = log2.clone();
+            let flaky_done = flaky_done.clone();
             thread::spawn(move || {
-                let _ = serve(conn, &script, &log);
+                let _ = serve(conn, &script, &log, &flaky_done);
             });
         }
     });
@@ -234,7 +239,12 @@ impl DataSource {
     }
 }
 
-fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
+fn serve(
+    conn: TcpStream,
+    script: &Script,
+    log: &Log,
+    flaky_done: &std::sync::atomic::AtomicBool,
+) -> std::io::Result<()> {
     let mut w = conn.try_clone()?;
     let mut r = BufReader::new(conn);
     reply(&mut w, script, &format!("220 {}", script.banner))?;
@@ -441,6 +451,13 @@ fn serve(conn: TcpStream, script: &Script, log: &Log) -> std::io::Result<()> {
             "RETR" => {
                 let path = join(&cwd, &arg);
                 let offset = std::mem::take(&mut rest);
+                if script.flaky.as_deref() == Some(&path[..])
+                    && !flaky_done.swap(true, Ordering::SeqCst)
+                {
+                    passive = None;
+                    reply(&mut w, script, "450 Resource busy, try again.")?;
+                    continue;
+                }
                 let content = match script.root.find(&path) {
                     Some(Node::File(c)) if script.vanish.as_deref() != Some(&path[..]) => c.clone(),
                     _ => {
