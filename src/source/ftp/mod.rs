@@ -39,6 +39,9 @@ const FILE_QUEUE_LOW: usize = 1024;
 const MAX_DIR_ENTRIES: usize = 500_000;
 /// Most symbolic links followed along one path (loop protection).
 const MAX_LINK_HOPS: u32 = 8;
+/// Most directories listed on one server: a hostile server can present an
+/// endless tree (every CWD succeeds, every folder lists two more).
+const MAX_DIRS: u64 = 1_000_000;
 /// Deepest directory level crawled when `--max-depth` is not given.
 const HARD_MAX_DEPTH: u32 = 256;
 
@@ -273,6 +276,8 @@ struct Crawl<'a, T: TlsStream> {
     max_bytes: u64,
     files_queued: AtomicU64,
     max_files_reported: AtomicBool,
+    dirs_queued: AtomicU64,
+    max_dirs_reported: AtomicBool,
     /// Directories already listed (wire paths, and PWD of linked ones).
     visited: Mutex<HashSet<String>>,
     /// Workers still holding or able to get a connection.
@@ -368,6 +373,8 @@ fn run<T: TlsStream + Send + 'static>(
         max_bytes: env.config.max_bytes.unwrap_or(FTP_DEFAULT_MAX_BYTES),
         files_queued: AtomicU64::new(0),
         max_files_reported: AtomicBool::new(false),
+        dirs_queued: AtomicU64::new(0),
+        max_dirs_reported: AtomicBool::new(false),
         visited: Mutex::new(HashSet::new()),
         live: AtomicUsize::new(connections),
         secrets,
@@ -834,6 +841,16 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                         SkipReason::Limit,
                         format!("deeper than --max-depth {}", self.max_depth),
                     );
+                    return;
+                }
+                if self.dirs_queued.fetch_add(1, Ordering::SeqCst) >= MAX_DIRS {
+                    if !self.max_dirs_reported.swap(true, Ordering::SeqCst) {
+                        self.skip(
+                            &rel,
+                            SkipReason::Limit,
+                            format!("more than {MAX_DIRS} folders on this server; the rest were not examined"),
+                        );
+                    }
                     return;
                 }
                 self.queue.push_dir(DirJob {
