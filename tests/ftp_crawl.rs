@@ -526,3 +526,27 @@ fn anonymous_login_is_checked_even_with_credentials_unless_disabled() {
     assert!(out.entity("FTP_ANONYMOUS_LOGIN").is_empty());
     assert_eq!(out.skipped(), vec![]);
 }
+
+#[test]
+fn symlinks_are_followed_only_when_asked_and_loops_are_cut() {
+    let mut root = scripted_tree();
+    root.add_link(b"docs/again", b"/docs");
+    root.add_link(b"alias.txt", b"/a.txt");
+    root.add_link(b"elsewhere", b"/docs/deeper");
+    let (port, _) = start_scripted(Script::new(root));
+    let url = format!("ftp://127.0.0.1:{port}/");
+    let out = common::scan(&[&url], |_| {});
+    assert_eq!(out.skipped(), vec![]);
+    assert_eq!(
+        out.summary.files_scanned, 3,
+        "links are not followed by default"
+    );
+    let out = common::scan(&[&url], |c| c.ftp.follow_links = true);
+    assert_eq!(out.skipped(), vec![]);
+    // a.txt, docs/b.txt, docs/deeper/c.txt; alias.txt (a file link);
+    // elsewhere/c.txt is reached through a link to a folder not listed
+    // yet or already listed, depending on order: docs/again loops back
+    // to /docs and is cut. Whatever the order, each real folder is
+    // listed once, so c.txt is read once.
+    assert_eq!(out.summary.files_scanned, 4);
+}

@@ -79,6 +79,8 @@ pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
 pub enum Node {
     Dir(BTreeMap<Vec<u8>, Node>),
     File(Vec<u8>),
+    /// A symbolic link to an absolute path.
+    Link(Vec<u8>),
 }
 
 impl Node {
@@ -112,15 +114,74 @@ impl Node {
         }
     }
 
-    fn find(&self, path: &[u8]) -> Option<&Node> {
+    /// Adds a symbolic link at `path` pointing to the absolute `target`.
+    pub fn add_link(&mut self, path: &[u8], target: &[u8]) {
+        let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (&b""[..], path),
+        };
         let mut node = self;
-        for part in path.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
-            match node {
-                Node::Dir(children) => node = children.get(part)?,
-                Node::File(_) => return None,
+        for part in parent.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+            let Node::Dir(children) = node else {
+                panic!("not a folder")
+            };
+            node = children.entry(part.to_vec()).or_insert_with(Node::dir);
+        }
+        let Node::Dir(children) = node else {
+            panic!("not a folder")
+        };
+        children.insert(name.to_vec(), Node::Link(target.to_vec()));
+    }
+
+    fn find(&self, path: &[u8]) -> Option<&Node> {
+        self.resolve(path).map(|(_, n)| n)
+    }
+
+    /// Follows links like a Unix server: the real path and its node.
+    fn resolve(&self, path: &[u8]) -> Option<(Vec<u8>, &Node)> {
+        let mut pending: Vec<Vec<u8>> = path
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .map(<[u8]>::to_vec)
+            .rev()
+            .collect();
+        let mut real: Vec<Vec<u8>> = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = pending.pop() {
+            let mut node = self;
+            for p in &real {
+                let Node::Dir(children) = node else {
+                    return None;
+                };
+                node = children.get(p)?;
+            }
+            let Node::Dir(children) = node else {
+                return None;
+            };
+            match children.get(&part)? {
+                Node::Link(target) => {
+                    hops += 1;
+                    if hops > 40 {
+                        return None;
+                    }
+                    real.clear();
+                    for p in target.split(|&b| b == b'/').filter(|p| !p.is_empty()).rev() {
+                        pending.push(p.to_vec());
+                    }
+                }
+                _ => real.push(part),
             }
         }
-        Some(node)
+        let mut node = self;
+        for p in &real {
+            let Node::Dir(children) = node else {
+                return None;
+            };
+            node = children.get(p)?;
+        }
+        let mut joined = b"/".to_vec();
+        joined.extend_from_slice(&real.join(&b'/'));
+        Some((joined, node))
     }
 }
 
@@ -313,8 +374,8 @@ fn serve(
                 let target = join(&cwd, &arg);
                 if script.deny.as_deref() == Some(&target[..]) {
                     reply(&mut w, script, "550 Permission denied.")?;
-                } else if matches!(script.root.find(&target), Some(Node::Dir(_))) {
-                    cwd = target;
+                } else if let Some((real, Node::Dir(_))) = script.root.resolve(&target) {
+                    cwd = real;
                     reply(&mut w, script, "250 Directory changed.")?;
                 } else {
                     reply(&mut w, script, "550 No such directory.")?;
@@ -401,6 +462,19 @@ fn serve(
                     let (is_dir, size) = match node {
                         Node::Dir(_) => (true, 0),
                         Node::File(c) => (false, c.len()),
+                        Node::Link(t) => {
+                            let mut line = format!(
+                                "lrwxrwxrwx    1 ftp      ftp      {:>10} Mar 14  2024 ",
+                                t.len()
+                            )
+                            .into_bytes();
+                            line.extend_from_slice(name);
+                            line.extend_from_slice(b" -> ");
+                            line.extend_from_slice(t);
+                            line.extend_from_slice(b"\r\n");
+                            out.extend_from_slice(&line);
+                            continue;
+                        }
                     };
                     let ww = script.world_writable.contains(&full);
                     let head = match (cmd.as_str(), script.dos) {
