@@ -198,10 +198,16 @@ fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
 /// The target with any password removed. Works on strings that do not
 /// parse, so that error messages about them are safe too.
 pub fn redact(s: &str) -> String {
-    let Some(scheme_end) = s.find("://") else {
-        return s.to_string();
+    // After `scheme://`, or after `scheme:` when the slashes are mistyped.
+    let start = match s.find("://") {
+        Some(i) => i + 3,
+        None => match s.find(':') {
+            Some(i) if i > 0 && s[..i].bytes().all(|b| b.is_ascii_alphabetic()) => {
+                i + 1 + s[i + 1..].bytes().take_while(|&b| b == b'/').count()
+            }
+            _ => return s.to_string(),
+        },
     };
-    let start = scheme_end + 3;
     // The last '@' anywhere: a password may hold unencoded '/' or '@'.
     match s.rfind('@') {
         Some(at) if at > start => {
@@ -388,6 +394,8 @@ mod tests {
             "ftp://u:pw/XYZZY@host/",
             "ftp://u:pw-XYZZY@host/%zz",
             "sftp://u:pw-XYZZY@host/",
+            "ftp:/u:pw-XYZZY@host/",
+            "ftp:u:pw-XYZZY@host",
         ] {
             let err = FtpTarget::parse(s).expect_err(s).to_string();
             assert!(!err.contains("XYZZY"), "{s} -> {err}");
@@ -400,6 +408,8 @@ mod tests {
         assert_eq!(redact("ftp://u:p/q@r@h/x"), "ftp://u@h/x");
         assert_eq!(redact("ftp://h/x"), "ftp://h/x");
         assert_eq!(redact("/local/path@x"), "/local/path@x");
+        assert_eq!(redact("ftp:/u:pw@h/x"), "ftp:/u@h/x");
+        assert_eq!(redact("ftp:u:pw@h"), "ftp:u@h");
     }
 
     #[test]
