@@ -45,7 +45,7 @@ install_deps() {
         CREATED_POLICY=1
     fi
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends vsftpd python3-venv openssl \
+    apt-get install -y -qq --no-install-recommends vsftpd python3 python3-venv openssl \
         libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 >/dev/null
     if [ ! -x "$WORK/root/usr/sbin/pure-ftpd" ] || [ ! -x "$WORK/root/usr/sbin/proftpd" ]; then
         mkdir -p "$WORK/debs"
