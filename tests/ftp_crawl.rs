@@ -522,6 +522,8 @@ fn anonymous_login_is_checked_even_with_credentials_unless_disabled() {
     assert_eq!(out.entity("FTP_ANONYMOUS_LOGIN").len(), 1);
     assert!(!out.csv.contains("Secret-Pw-55"));
     assert_eq!(out.rows[0][0], format!("ftp://alice@127.0.0.1:{port}/"));
+    let out = common::scan(&[&url], |c| c.ftp.check_write = true);
+    assert_eq!(out.entity("FTP_ANONYMOUS_WRITE").len(), 1, "{:?}", out.rows);
     let out = common::scan(&[&url], |c| c.ftp.anon_check = false);
     assert!(out.entity("FTP_ANONYMOUS_LOGIN").is_empty());
     assert_eq!(out.skipped(), vec![]);

@@ -324,7 +324,7 @@ fn run<T: TlsStream + Send + 'static>(
         Ok(s) => s,
         Err(f) => {
             if info.is_some() && !creds.anonymous && opts.anon_check {
-                check_anonymous(env, &display, &connector, opts, None);
+                check_anonymous(env, &display, &connector, opts, target);
             }
             let what = match &f {
                 Failure::Tls(d) if !opts.insecure && d.contains("certificate") => {
@@ -359,7 +359,7 @@ fn run<T: TlsStream + Send + 'static>(
             check_write(env, &display, &mut first, &root);
         }
     } else if opts.anon_check {
-        check_anonymous(env, &display, &connector, opts, Some(&root));
+        check_anonymous(env, &display, &connector, opts, target);
     }
 
     let connections = opts.connections.clamp(1, 64);
@@ -543,7 +543,7 @@ fn check_anonymous<T: TlsStream + Send + 'static>(
     display: &Arc<str>,
     connector: &Connector<T>,
     opts: &FtpOptions,
-    root: Option<&str>,
+    target: &FtpTarget,
 ) {
     let anon = Credentials {
         user: "anonymous".into(),
@@ -562,8 +562,10 @@ fn check_anonymous<T: TlsStream + Send + 'static>(
             "the server accepted an anonymous login",
         );
         if opts.check_write {
+            // The anonymous user's own view of the URL path (it is usually
+            // chrooted elsewhere than the credentials' user).
             let home = s.pwd().unwrap_or_else(|_| "/".into());
-            check_write(env, display, &mut s, root.unwrap_or(&home));
+            check_write(env, display, &mut s, &root_path(&home, target));
         }
         s.quit();
     }
