@@ -363,6 +363,11 @@ fn server_that_stops_answering_mid_transfer_times_out_and_the_crawl_goes_on() {
     let skipped = out.skipped();
     assert_eq!(skipped.len(), 1, "{skipped:?}");
     assert_eq!(skipped[0].0, "stall.txt");
+    assert_eq!(skipped[0].1, "network");
+    assert!(
+        skipped[0].2.contains("FTP data connection failed after"),
+        "{skipped:?}"
+    );
     assert!(skipped[0].2.contains("timed out"), "{skipped:?}");
     // The other files were still fetched (over a new connection).
     assert_eq!(out.summary.files_scanned, 3);
@@ -551,4 +556,31 @@ fn symlinks_are_followed_only_when_asked_and_loops_are_cut() {
     // to /docs and is cut. Whatever the order, each real folder is
     // listed once, so c.txt is read once.
     assert_eq!(out.summary.files_scanned, 4);
+}
+
+#[test]
+fn transfer_dropped_by_the_server_is_a_network_error_and_the_crawl_goes_on() {
+    let mut root = scripted_tree();
+    root.add(b"cut.txt", &vec![b'y'; 100_000]);
+    let mut script = Script::new(root);
+    script.cut = Some(b"/cut.txt".to_vec());
+    let (port, _) = start_scripted(script);
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |c| {
+        c.ftp.connections = 1;
+    });
+    let skipped = out.skipped();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(
+        (skipped[0].0.as_str(), skipped[0].1.as_str()),
+        ("cut.txt", "network")
+    );
+    assert!(
+        skipped[0]
+            .2
+            .starts_with("transfer failed after 50000 bytes: 426"),
+        "{skipped:?}"
+    );
+    // The half that arrived was scanned; the other files too, on the same connection.
+    assert_eq!(out.summary.files_scanned, 4);
+    assert_eq!(out.summary.bytes_read, 50_000 + 6 + 12 + 8);
 }

@@ -201,6 +201,9 @@ pub struct Script {
     pub stall: Option<Vec<u8>>,
     /// Listed, but RETR says 550 (deleted between LIST and RETR).
     pub vanish: Option<Vec<u8>>,
+    /// RETR of this path sends half the file, closes the data connection
+    /// and replies 426 (the server dropped the transfer).
+    pub cut: Option<Vec<u8>>,
     /// The first RETR of this path gets "450 busy" (a transient failure).
     pub flaky: Option<Vec<u8>>,
     /// CWD into this folder is refused with 550.
@@ -225,6 +228,7 @@ impl Script {
             stall: None,
             vanish: None,
             flaky: None,
+            cut: None,
             deny: None,
             world_writable: Vec::new(),
             banner: "scripted FTP server ready".into(),
@@ -553,6 +557,12 @@ fn serve(
                     let _ = r.get_mut().set_read_timeout(Some(Duration::from_secs(60)));
                     let _ = r.read(&mut sink);
                     return Ok(());
+                }
+                if script.cut.as_deref() == Some(&path[..]) {
+                    let _ = data.write_all(&body[..body.len() / 2]);
+                    drop(data);
+                    reply(&mut w, script, "426 Connection closed; transfer aborted.")?;
+                    continue;
                 }
                 match data.write_all(body) {
                     Ok(()) => {
