@@ -83,7 +83,13 @@ pub fn scan(env: &ScanEnv, target: &FtpTarget) {
         };
         let domain = target.host.clone();
         let securer: Securer<_> = Arc::new(move |s: suppaftp::RustlsFtpStream| {
-            s.into_secure(suppaftp::RustlsConnector::from(config.clone()), &domain)
+            // Each control connection gets its own session cache: servers
+            // that require TLS session reuse on the data connection (vsftpd
+            // require_ssl_reuse) refuse a session resumed from another
+            // control connection, which a shared cache would hand out.
+            let mut own = (*config).clone();
+            own.resumption = suppaftp::rustls::client::Resumption::in_memory_sessions(32);
+            s.into_secure(suppaftp::RustlsConnector::from(Arc::new(own)), &domain)
         });
         run(env, target, creds, securer, rate);
     } else {
