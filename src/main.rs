@@ -2,10 +2,15 @@
 //! the library, maps the outcome to an exit status.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use phiscan::config::ScanConfig;
+use phiscan::config_file::ConfigFile;
 use phiscan::entity::Confidence;
+use phiscan::report::fingerprint::FingerprintKey;
+use phiscan::report::progress::ProgressMode;
+use phiscan::report::ReportFormat;
 use phiscan::scan::{self, ScanError};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,11 +20,32 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_INCOMPLETE: u8 = 3;
 
+const EXAMPLES: &str = "\
+Examples:
+  Administrator, at a terminal:
+    phiscan scan ftp://files.example.internal/ -o findings.csv
+    phiscan scan /srv/ftp --format html --output-dir report/
+
+  Auditor, a report for a client (rule packs over several servers):
+    phiscan scan --rules clinic-rules/ --format csv,html,sarif --output-dir audit-2026-11 \\
+        --summary-json audit-2026-11/summary.json ftp://srv1/ ftp://srv2/
+
+  CI job, on a mirrored share, failing only on new findings:
+    phiscan baseline create report.csv -o phiscan-baseline.json   # once
+    phiscan scan mirror/ --baseline phiscan-baseline.json --fail-on MEDIUM \\
+        --format sarif -o phiscan.sarif
+
+  Settings in ./phiscan.toml (phiscan init writes an example); flags override it.
+
+Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration
+error, 3 no findings but the scan was incomplete.";
+
 #[derive(Parser)]
 #[command(
     name = "phiscan",
     version,
-    about = "Find PHI/PII on FTP shares and local mirrors of them"
+    about = "Find PHI/PII on FTP shares and local mirrors of them",
+    after_help = EXAMPLES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,6 +60,67 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Create a baseline of known findings from a report.
+    Baseline {
+        #[command(subcommand)]
+        command: BaselineCommand,
+    },
+    /// Write a commented example phiscan.toml.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "phiscan.toml")]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print value fingerprints for allowlists, one per value read from
+    /// stdin (values are never taken as arguments: shell history).
+    Fingerprint {
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Take the key from this baseline file.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(clap::Args)]
+struct KeyArgs {
+    /// Secret key of the finding fingerprints (at least 16 bytes).
+    #[arg(
+        long = "fingerprint-key",
+        env = "PHISCAN_FINGERPRINT_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    fingerprint_key: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum BaselineCommand {
+    /// Read a CSV or JSONL report and write the baseline of its findings.
+    Create {
+        /// A report written by `phiscan scan` (CSV or JSONL).
+        report: PathBuf,
+        /// Baseline file to write.
+        #[arg(
+            short,
+            long,
+            value_name = "FILE",
+            default_value = "phiscan-baseline.json"
+        )]
+        output: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
     },
 }
 
@@ -59,10 +146,32 @@ enum RulesCommand {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
 struct ScanArgs {
-    /// Files, folders, or ftp:// / ftps:// URLs.
-    #[arg(required = true, value_name = "TARGET")]
+    /// Files, folders, or ftp:// / ftps:// URLs (default: the config file's targets).
+    #[arg(value_name = "TARGET")]
     targets: Vec<String>,
+    /// Settings file (default: ./phiscan.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Report formats: csv, jsonl, sarif, html (repeatable or comma list;
+    /// several need --output-dir).
+    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = parse_format)]
+    formats: Vec<ReportFormat>,
+    /// Write each format to DIR/phiscan.<format>.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Write the machine-readable summary (JSON) here.
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
+    /// Findings in this baseline are counted as baselined, not reported.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Show progress even when stderr is not a terminal or with --quiet.
+    #[arg(long)]
+    progress: bool,
     /// Write the report here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -83,9 +192,9 @@ struct ScanArgs {
     /// Write matched values in full (reports are masked by default).
     #[arg(long)]
     unmask: bool,
-    /// Lowest confidence that makes the exit status 1.
-    #[arg(long, value_name = "LEVEL", default_value = "LOW", value_parser = parse_confidence)]
-    fail_on: Confidence,
+    /// Lowest confidence that makes the exit status 1 [default: LOW].
+    #[arg(long, value_name = "LEVEL", value_parser = parse_confidence)]
+    fail_on: Option<Confidence>,
     /// No summary on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -95,23 +204,88 @@ fn parse_confidence(s: &str) -> Result<Confidence, String> {
     Confidence::parse(s).ok_or_else(|| format!("{s:?} is not LOW, MEDIUM or HIGH"))
 }
 
+fn parse_format(s: &str) -> Result<ReportFormat, String> {
+    ReportFormat::parse(s).ok_or_else(|| format!("{s:?} is not csv, jsonl, sarif or html"))
+}
+
 impl ScanArgs {
-    fn into_config(self) -> ScanConfig {
-        ScanConfig {
-            targets: self.targets,
-            output: self.output,
-            rule_paths: self.pack.rules,
-            default_rules: !self.pack.no_default_rules,
-            threads: self.threads,
-            max_bytes: self.max_bytes,
-            include: self.include,
-            exclude: self.exclude,
-            unmask: self.unmask,
-            fail_on: self.fail_on,
-            quiet: self.quiet,
-            ..ScanConfig::default()
+    /// The config file's settings (if any), then the flags given on top.
+    fn into_config(self) -> anyhow::Result<ScanConfig> {
+        let mut config = ScanConfig::default();
+        let file = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => ConfigFile::find_default(),
+        };
+        if let Some(path) = file {
+            ConfigFile::load(&path)?.apply_to(&mut config);
         }
+        if !self.targets.is_empty() {
+            config.targets = self.targets;
+        }
+        if config.targets.is_empty() {
+            anyhow::bail!("no TARGET given (on the command line or in the config file's targets)");
+        }
+        if self.output.is_some() {
+            config.output = self.output;
+            // An explicit single file wins over the file's output_dir.
+            config.output_dir = None;
+        }
+        if self.output_dir.is_some() {
+            config.output_dir = self.output_dir;
+            config.output = None;
+        }
+        if !self.pack.rules.is_empty() {
+            config.rule_paths = self.pack.rules;
+        }
+        if self.pack.no_default_rules {
+            config.default_rules = false;
+        }
+        if self.threads.is_some() {
+            config.threads = self.threads;
+        }
+        if self.max_bytes.is_some() {
+            config.max_bytes = self.max_bytes;
+        }
+        if !self.include.is_empty() {
+            config.include = self.include;
+        }
+        if !self.exclude.is_empty() {
+            config.exclude = self.exclude;
+        }
+        config.unmask |= self.unmask;
+        if let Some(level) = self.fail_on {
+            config.fail_on = level;
+        }
+        config.quiet |= self.quiet;
+        if !self.formats.is_empty() {
+            config.formats = self.formats;
+        }
+        if self.summary_json.is_some() {
+            config.summary_json = self.summary_json;
+        }
+        if self.baseline.is_some() {
+            config.baseline = self.baseline;
+        }
+        if self.key.fingerprint_key.is_some() {
+            config.fingerprint_key = self.key.fingerprint_key;
+        }
+        if self.progress {
+            config.progress = ProgressMode::Always;
+        }
+        Ok(config)
     }
+}
+
+/// Colors only on a terminal, and never when NO_COLOR is set (no-color.org).
+fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn key_from(args: KeyArgs) -> anyhow::Result<Option<FingerprintKey>> {
+    args.fingerprint_key
+        .map(|k| FingerprintKey::from_secret(&k))
+        .transpose()
+        .context("--fingerprint-key")
 }
 
 fn main() -> ExitCode {
@@ -128,7 +302,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Scan(args) => {
-            let config = args.into_config();
+            let config = args.into_config()?;
             let summary = match scan::run(&config) {
                 Ok(s) => s,
                 Err(ScanError::Config(e)) => return Err(e.into()),
@@ -138,7 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             };
             if !config.quiet {
-                eprint!("{}", summary.to_text());
+                eprint!("{}", summary.to_text_styled(stderr_color()));
             }
             Ok(if summary.findings_at_or_above(config.fail_on) > 0 {
                 EXIT_FINDINGS
@@ -147,6 +321,87 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 EXIT_CLEAN
             })
+        }
+        Command::Baseline {
+            command:
+                BaselineCommand::Create {
+                    report,
+                    output,
+                    key,
+                },
+        } => {
+            let key = key_from(key)?;
+            let file = phiscan::baseline::create(&report, key.as_ref())?;
+            let text = serde_json::to_string_pretty(&file)? + "\n";
+            if file.key.is_some() {
+                // The stored key makes the baseline as sensitive as a report.
+                phiscan::baseline::write_private(&output, &text)
+            } else {
+                std::fs::write(&output, &text)
+            }
+            .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "phiscan: baseline of {} findings (key id {}) written to {}{}",
+                file.findings.len(),
+                file.key_id,
+                output.display(),
+                if file.key.is_some() {
+                    "; it stores the fingerprint key: keep it as private as the reports"
+                } else {
+                    ""
+                }
+            );
+            Ok(EXIT_CLEAN)
+        }
+        Command::Init { path, force } => {
+            if path.exists() && !force {
+                anyhow::bail!("{} exists (use --force to overwrite)", path.display());
+            }
+            std::fs::write(&path, phiscan::config_file::EXAMPLE)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("phiscan: wrote {}", path.display());
+            Ok(EXIT_CLEAN)
+        }
+        Command::Fingerprint { key, baseline } => {
+            let key = match (key_from(key)?, baseline) {
+                (Some(k), _) => k,
+                (None, Some(b)) => phiscan::baseline::Baseline::load(&b)?
+                    .key
+                    .context("the baseline does not store its key: pass --fingerprint-key")?,
+                (None, None) => anyhow::bail!(
+                    "a key is needed: --fingerprint-key, PHISCAN_FINGERPRINT_KEY or --baseline"
+                ),
+            };
+            let mut line = String::new();
+            let stdin = std::io::stdin();
+            loop {
+                line.clear();
+                if stdin.read_line(&mut line)? == 0 {
+                    break;
+                }
+                let value = line.trim_end_matches(['\n', '\r']);
+                if value.is_empty() {
+                    continue;
+                }
+                println!(
+                    "{}",
+                    phiscan::report::fingerprint::value_fingerprint(&key, value)
+                );
+            }
+            Ok(EXIT_CLEAN)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "phiscan",
+                &mut std::io::stdout(),
+            );
+            Ok(EXIT_CLEAN)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(EXIT_CLEAN)
         }
         Command::Rules { command } => match command {
             RulesCommand::List(pack) => {
