@@ -55,7 +55,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Scan files, folders or FTP servers and write a masked report.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// List or test rule packs.
     Rules {
         #[command(subcommand)]

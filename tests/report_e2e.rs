@@ -307,7 +307,7 @@ fn all_formats_agree_are_masked_and_match_snapshots() {
     assert!(html.contains("<b id=\"total-findings\" class=\"bad\">5</b>"));
     assert!(html.contains("<b id=\"files-scanned\">5</b>"));
     assert!(html.contains("<g data-label=\"SSN\" data-count=\"3\">"));
-    assert!(html.contains("<g data-label=\"share hr\" data-count=\"4\">"));
+    assert!(html.contains("<g data-label=\"share/hr\" data-count=\"4\">"));
     assert!(html.contains("notes/visit &lt;1&gt;.txt"));
     assert_eq!(html.matches("<tr data-entity=").count(), 5);
 

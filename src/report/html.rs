@@ -161,7 +161,8 @@ code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 #controls{margin:.5em 0}#controls input{width:20em}
 "#;
 
-/// Filters the findings table by text and entity; keeps `#shown-count`.
+/// Filters the findings table by text, entity and confidence (also from
+/// the address's `#entity=…&confidence=…&q=…`); keeps `#shown-count`.
 const SCRIPT: &str = r#"
 (function(){
   var q=document.getElementById('filter'),e=document.getElementById('entity-filter'),
@@ -177,6 +178,12 @@ const SCRIPT: &str = r#"
     n.textContent=String(shown);
   }
   q.addEventListener('input',apply);e.addEventListener('change',apply);c.addEventListener('change',apply);
+  // A filter can come in the address: #entity=SSN&confidence=HIGH&q=text
+  (location.hash||'').replace(/^#/,'').split('&').forEach(function(kv){
+    var i=kv.indexOf('='); if(i<0)return;
+    var k=kv.slice(0,i),v=decodeURIComponent(kv.slice(i+1));
+    if(k==='entity')e.value=v; else if(k==='confidence')c.value=v; else if(k==='q')q.value=v;
+  });
   apply();
   document.body.setAttribute('data-ready','1');
 })();
@@ -370,9 +377,9 @@ impl<W: Write> HtmlReport<W> {
              <option>HIGH</option><option>MEDIUM</option><option>LOW</option></select> \
              <span><span id=\"shown-count\">",
         );
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "{}</span> of <span id=\"table-rows\">{}</span> shown</span></div>\n",
+            "{}</span> of <span id=\"table-rows\">{}</span> shown</span></div>",
             self.rows.len(),
             self.rows.len()
         );
@@ -426,8 +433,10 @@ impl<W: Write + Send> ReportWriter for HtmlReport<W> {
             }
         }
         if !f.path.is_empty() {
-            let dir = format!("{} {}", f.target, dir_of(&f.path));
-            let dir = dir.trim_end().to_string();
+            let dir = match dir_of(&f.path) {
+                "" => f.target.to_string(),
+                d => format!("{}/{d}", f.target.trim_end_matches('/')),
+            };
             bump(&mut self.by_dir, dir, &mut self.other_dirs);
             bump(
                 &mut self.by_file,
@@ -479,7 +488,7 @@ mod tests {
         assert!(p.contains("&lt;script&gt;alert(1)&lt;/script&gt;.txt"));
         assert!(p.contains("data-reason=\"corrupt\""));
         assert!(p.contains("<g data-label=\"SSN\" data-count=\"1\">"));
-        assert!(p.contains("<g data-label=\"share hr\" data-count=\"2\">"));
+        assert!(p.contains("<g data-label=\"share/hr\" data-count=\"2\">"));
     }
 
     #[test]
