@@ -8,7 +8,7 @@
 //! baseline must know the key the report was made with. The key comes from
 //! `--fingerprint-key`/`PHISCAN_FINGERPRINT_KEY`, or from the key file a
 //! scan writes next to its report when it had to generate a key
-//! (`REPORT.key`, or `phiscan.key` in `--output-dir`). Unless the key was
+//! (`REPORT.key`, or `DIR.key` beside `--output-dir DIR`). Unless the key was
 //! given from outside, it is stored in the baseline file so that later
 //! scans use it: the baseline is then as sensitive as a report (see the
 //! trade-off in the fingerprint module).
@@ -161,9 +161,14 @@ pub fn key_file_for_report(report: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The key file a scan writes into `--output-dir`.
-pub fn key_file_in_dir(dir: &Path) -> PathBuf {
-    dir.join("phiscan.key")
+/// The key file a scan with `--output-dir DIR` writes: `DIR.key`, beside
+/// the folder rather than in it, so that uploading the report folder (CI
+/// artifacts) does not upload the key.
+pub fn key_file_for_dir(dir: &Path) -> PathBuf {
+    let trimmed = dir.components().collect::<PathBuf>();
+    let mut name = trimmed.into_os_string();
+    name.push(".key");
+    PathBuf::from(name)
 }
 
 /// Reads a key file written by a scan.
@@ -210,7 +215,7 @@ pub fn create(
         None => {
             let candidates = [
                 key_file_for_report(report),
-                key_file_in_dir(report.parent().unwrap_or(Path::new("."))),
+                key_file_for_dir(report.parent().unwrap_or(Path::new("."))),
             ];
             let found = candidates.iter().find_map(|p| read_key_file(p));
             match found {

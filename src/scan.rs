@@ -387,7 +387,7 @@ pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
         // Keep the generated key beside the report so that `baseline
         // create` can use it; readable by the owner only.
         let key_file = match (&config.output_dir, &config.output) {
-            (Some(dir), _) => Some(crate::baseline::key_file_in_dir(dir)),
+            (Some(dir), _) => Some(crate::baseline::key_file_for_dir(dir)),
             (None, Some(out)) => Some(crate::baseline::key_file_for_report(out)),
             (None, None) => None,
         };

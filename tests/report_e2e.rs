@@ -324,7 +324,7 @@ fn all_formats_agree_are_masked_and_match_snapshots() {
         assert!(!text.contains(KEY), "{f} contains the fingerprint key");
     }
     // A given key is not written anywhere.
-    assert!(!d.join("out/phiscan.key").exists());
+    assert!(!d.join("out.key").exists());
 
     // Snapshots (rows sorted: worker order is not deterministic).
     // The CSV file itself, its rows sorted.
@@ -443,6 +443,22 @@ fn baseline_round_trip() {
     let s = summary(&d.join("s2.json"));
     assert_eq!(s["total_findings"], 1);
     assert_eq!(s["total_baselined"], 5);
+
+    // With --output-dir, a generated key goes beside the folder, not in it
+    // (report folders get uploaded), and baseline create finds it there.
+    let out = scan(d, &["--format", "csv,html", "--output-dir", "o2", "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(d.join("o2.key").is_file());
+    let in_dir: Vec<String> = std::fs::read_dir(d.join("o2"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(in_dir.iter().all(|n| !n.contains("key")), "{in_dir:?}");
+    let out = phiscan(d)
+        .args(["baseline", "create", "o2/phiscan.csv", "-o", "b3.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
 
     // A key that is not the baseline's is a configuration error.
     let out = scan(

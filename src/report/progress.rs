@@ -60,6 +60,7 @@ impl Progress {
         )
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
         bar.set_style(style);
+        bar.set_message("starting…");
         bar.enable_steady_tick(Duration::from_millis(200));
         Some(Progress {
             bar,
