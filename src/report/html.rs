@@ -246,13 +246,18 @@ impl<W: Write> HtmlReport<W> {
             let fact = |keys: &[&str]| -> Option<String> {
                 keys.iter().find_map(|k| t.info.get(*k).cloned())
             };
+            // A server target (it has a banner) was checked; a local one
+            // has no such exposure.
+            let server = t.info.contains_key("banner");
             let yes_no = |found: bool, keys: &[&str]| -> String {
                 if found {
                     "<span class=\"bad\">yes</span>".to_string()
+                } else if let Some(v) = fact(keys) {
+                    esc(&v)
+                } else if server {
+                    "not found".to_string()
                 } else {
-                    fact(keys)
-                        .map(|v| esc(&v))
-                        .unwrap_or_else(|| "<span class=\"muted\">n/a</span>".to_string())
+                    "<span class=\"muted\">n/a</span>".to_string()
                 }
             };
             let tls = if has(Entity::FtpNoTls) {
@@ -266,7 +271,10 @@ impl<W: Write> HtmlReport<W> {
                 .info
                 .iter()
                 .filter(|(k, _)| {
-                    !matches!(k.as_str(), "tls" | "anonymous_login" | "anonymous_write")
+                    !matches!(
+                        k.as_str(),
+                        "tls" | "anonymous_login" | "anonymous_write" | "write_check"
+                    )
                 })
                 .map(|(k, v)| format!("{}: {}", esc(k), esc(v)))
                 .collect();
@@ -281,7 +289,7 @@ impl<W: Write> HtmlReport<W> {
                 yes_no(has(Entity::FtpAnonymousLogin), &["anonymous_login"]),
                 yes_no(
                     has(Entity::FtpAnonymousWrite) || has(Entity::FtpWorldWritable),
-                    &["anonymous_write"]
+                    &["anonymous_write", "write_check"]
                 ),
                 tls,
                 others.join("<br>"),
@@ -489,6 +497,49 @@ mod tests {
         assert!(p.contains("data-reason=\"corrupt\""));
         assert!(p.contains("<g data-label=\"SSN\" data-count=\"1\">"));
         assert!(p.contains("<g data-label=\"share/hr\" data-count=\"2\">"));
+    }
+
+    #[test]
+    fn server_exposure_is_shown_per_target() {
+        let mut anon = sample_findings().remove(0);
+        anon.target = "ftp://files.test/".into();
+        anon.path = String::new();
+        anon.entity = Entity::FtpAnonymousLogin;
+        anon.rule = "ftp-anonymous-login".into();
+        anon.line = None;
+        anon.column = None;
+        let mut summary = sample_summary();
+        summary.record(&crate::report::Event::Finding(anon.clone()));
+        for (key, value) in [("banner", "220 test"), ("tls", "not offered")] {
+            summary.record(&crate::report::Event::TargetInfo {
+                target: "ftp://files.test/".into(),
+                key,
+                value: value.into(),
+            });
+        }
+        let mut buf = Vec::new();
+        {
+            let mut w = HtmlReport::new(&mut buf);
+            w.finding(&anon).unwrap();
+            w.finish(&summary).unwrap();
+        }
+        let p = String::from_utf8(buf).unwrap();
+        let row = p
+            .lines()
+            .find(|l| l.starts_with("<tr data-target=\"ftp://files.test/\""))
+            .unwrap();
+        // Anonymous login: yes; anonymous write: checked, not found; TLS.
+        assert!(
+            row.contains(
+                "<td><span class=\"bad\">yes</span></td><td>not found</td><td>not offered</td>"
+            ),
+            "{row}"
+        );
+        let local = p
+            .lines()
+            .find(|l| l.starts_with("<tr data-target=\"share\""))
+            .unwrap();
+        assert!(local.contains("n/a"), "{local}");
     }
 
     #[test]

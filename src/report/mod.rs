@@ -52,6 +52,17 @@ pub struct Finding {
     pub value_fingerprint: String,
 }
 
+impl Finding {
+    /// Fills both fingerprints from this finding's path and rule and the
+    /// raw (unmasked) value. For findings built outside
+    /// `extract::text::build_finding` (e.g. server exposure findings).
+    pub fn set_fingerprints(&mut self, key: &fingerprint::FingerprintKey, raw_value: &str) {
+        let fp = fingerprint::compute(key, &self.path, &self.rule, raw_value);
+        self.fingerprint = fp.finding;
+        self.value_fingerprint = fp.value;
+    }
+}
+
 /// Why a file (or member, or server path) was not examined, in full or in part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
