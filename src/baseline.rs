@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 pub const FORMAT_VERSION: u32 = 1;
 /// Largest baseline or report line read (bounded memory on hostile input).
 const MAX_LINE: u64 = 1 << 20;
+/// Largest baseline file read (about two million findings).
+const MAX_BASELINE_BYTES: u64 = 256 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
@@ -91,7 +93,7 @@ impl Baseline {
         })?;
         // Bounded: a baseline bigger than this is not one of ours.
         let mut text = String::new();
-        file.take(1 << 30)
+        file.take(MAX_BASELINE_BYTES)
             .read_to_string(&mut text)
             .map_err(|source| BaselineError::Io {
                 path: path.to_path_buf(),

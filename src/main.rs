@@ -31,7 +31,9 @@ Examples:
         --summary-json audit-2026-11/summary.json ftp://srv1/ ftp://srv2/
 
   CI job, on a mirrored share, failing only on new findings:
-    phiscan baseline create report.csv -o phiscan-baseline.json   # once
+    export PHISCAN_FINGERPRINT_KEY=...                            # a CI secret
+    phiscan scan mirror/ -o report.csv                            # once,
+    phiscan baseline create report.csv -o phiscan-baseline.json   # then commit it
     phiscan scan mirror/ --baseline phiscan-baseline.json --fail-on MEDIUM \\
         --format sarif -o phiscan.sarif
 
@@ -75,8 +77,10 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Print value fingerprints for allowlists, one per value read from
-    /// stdin (values are never taken as arguments: shell history).
+    /// Print value fingerprints for allowlists (values read from stdin).
+    ///
+    /// One value per line; values are never taken as arguments, which
+    /// would keep them in shell history.
     Fingerprint {
         #[command(flatten)]
         key: KeyArgs,
@@ -198,7 +202,7 @@ struct ScanArgs {
     /// Lowest confidence that makes the exit status 1 [default: LOW].
     #[arg(long, value_name = "LEVEL", value_parser = parse_confidence)]
     fail_on: Option<Confidence>,
-    /// No summary on stderr.
+    /// No summary or progress on stderr.
     #[arg(short, long)]
     quiet: bool,
 }
