@@ -320,6 +320,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             if !config.quiet {
                 eprint!("{}", summary.to_text_styled(stderr_color()));
+                if summary.fingerprint_key_source == "generated"
+                    && config.output.is_none()
+                    && config.output_dir.is_none()
+                    && summary.total_findings() > 0
+                {
+                    eprintln!(
+                        "  note: fingerprints use a one-off key; set PHISCAN_FINGERPRINT_KEY \
+                         (or write the report to a file) to baseline them"
+                    );
+                }
             }
             Ok(if summary.findings_at_or_above(config.fail_on) > 0 {
                 EXIT_FINDINGS

@@ -229,6 +229,16 @@ pub enum KeySource {
     Generated,
 }
 
+impl KeySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Given => "given",
+            KeySource::Baseline => "baseline",
+            KeySource::Generated => "generated",
+        }
+    }
+}
+
 /// Decides the fingerprint key and loads the baseline: the given key must
 /// be the baseline's (else nothing would match).
 pub fn resolve_key(
@@ -409,6 +419,7 @@ pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
         .spawn(move || {
             let mut summary = Summary {
                 fingerprint_key_id: key_id,
+                fingerprint_key_source: key_source.as_str().to_string(),
                 ..Summary::default()
             };
             let result = report::run_output_filtered(

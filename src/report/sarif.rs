@@ -344,6 +344,44 @@ mod tests {
         assert_eq!(run["properties"]["summary"]["total_findings"], 3);
     }
 
+    /// Archive members, file-name findings and server findings without a
+    /// path or position still give schema-valid SARIF.
+    #[test]
+    fn unusual_findings_are_schema_valid() {
+        let base = sample_findings().remove(0);
+        let mut member = base.clone();
+        member.path = "backup.zip!data/p\u{7f}\"q.csv".into();
+        let mut name = base.clone();
+        name.field = "path".into();
+        let mut server = base.clone();
+        server.target = "ftp://files.test/".into();
+        server.path = String::new();
+        server.entity = Entity::FtpAnonymousLogin;
+        server.rule = "ftp-anonymous-login".into();
+        server.line = None;
+        server.column = None;
+        let mut buf = Vec::new();
+        {
+            let mut w = SarifReport::new(&mut buf, rules()).unwrap();
+            for f in [&member, &name, &server] {
+                w.finding(f).unwrap();
+            }
+            w.finish(&sample_summary()).unwrap();
+        }
+        let doc: Value = serde_json::from_slice(&buf).unwrap();
+        let schema: Value =
+            serde_json::from_str(include_str!("../../tests/data/sarif-schema-2.1.0.json")).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        let results = doc["runs"][0]["results"].as_array().unwrap();
+        let loc = |i: usize| &results[i]["locations"][0]["physicalLocation"];
+        assert_eq!(loc(0)["artifactLocation"]["uri"], "share/backup.zip");
+        assert!(loc(1).get("region").is_none(), "a file name has no region");
+        assert_eq!(loc(2)["artifactLocation"]["uri"], "ftp://files.test/");
+        assert!(loc(2).get("region").is_none());
+    }
+
     #[test]
     fn empty_report_is_valid() {
         let mut buf = Vec::new();

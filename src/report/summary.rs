@@ -46,6 +46,8 @@ pub struct Summary {
     pub allowed_by: BTreeMap<String, u64>,
     /// Public id of the fingerprint key (never the key itself).
     pub fingerprint_key_id: String,
+    /// Where the key came from: `given`, `baseline` or `generated`.
+    pub fingerprint_key_source: String,
     pub elapsed_secs: f64,
     pub interrupted: bool,
 }
