@@ -192,13 +192,14 @@ fn masked_report_keeps_only_what_identifies_nobody() {
         intake[9],
         "\\nDate of Birth: **/**/****\\r\\nHome phone: ***-***-0188\\r\\nCell: **********\\r\\nSocial Security: ***"
     );
-    // Windows-1252 text decoded: accents intact, columns in characters.
+    // Windows-1252 text decoded: accents intact, columns in characters;
+    // the neighbouring birth date is masked as a finding of its own.
     let latin1 = find("referrals/referral_latin1.txt", "mrn-labeled", "2");
     assert_eq!(latin1[6], "32");
     assert_eq!(latin1[8], "**-******");
     assert_eq!(
         latin1[9],
-        "ws-****)\\nPatient: José Peña Núñez, MRN: **-******\\nDate of birth: 14 February ****\\nMedicar"
+        "ws-****)\\nPatient: José Peña Núñez, MRN: **-******\\nDate of birth: ** ******** ****\\nMedicar"
     );
     // The file name is a finding of its own.
     let name = find("scans/SMITH_JOHN_DOB_1980-01-02.txt", "dob-numeric", "1");
