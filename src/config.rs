@@ -1,7 +1,10 @@
 //! The plain configuration a scan runs from. `main.rs` builds it from the
 //! command line; tests build it directly.
 
+use crate::allowlist::AllowSpec;
 use crate::entity::Confidence;
+use crate::report::progress::ProgressMode;
+use crate::report::ReportFormat;
 use std::path::PathBuf;
 
 /// Default bytes sampled per file on FTP targets (`--max-bytes` unset).
@@ -30,6 +33,19 @@ pub struct ScanConfig {
     pub quiet: bool,
     pub limits: ExtractLimits,
     pub ftp: FtpOptions,
+    /// Report formats; empty = CSV.
+    pub formats: Vec<ReportFormat>,
+    /// Write every format here (`phiscan.<ext>`), instead of `output`.
+    pub output_dir: Option<PathBuf>,
+    /// Machine-readable summary destination.
+    pub summary_json: Option<PathBuf>,
+    /// Findings in this baseline are counted, not reported.
+    pub baseline: Option<PathBuf>,
+    /// Fingerprint key (secret); `None` = the baseline's, or a new one.
+    pub fingerprint_key: Option<String>,
+    pub progress: ProgressMode,
+    /// Allowlist entries from the config file (rule packs add their own).
+    pub allow: Vec<AllowSpec>,
 }
 
 impl Default for ScanConfig {
@@ -48,6 +64,13 @@ impl Default for ScanConfig {
             quiet: false,
             limits: ExtractLimits::default(),
             ftp: FtpOptions::default(),
+            formats: Vec::new(),
+            output_dir: None,
+            summary_json: None,
+            baseline: None,
+            fingerprint_key: None,
+            progress: ProgressMode::Auto,
+            allow: Vec::new(),
         }
     }
 }

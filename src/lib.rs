@@ -4,7 +4,10 @@
 //! (bytes → text and fields) → [`matcher`] (rule pack → hits) → [`report`]
 //! (CSV and summary). [`scan::run`] ties them together.
 
+pub mod allowlist;
+pub mod baseline;
 pub mod config;
+pub mod config_file;
 pub mod decode;
 pub mod entity;
 pub mod error;

@@ -2,10 +2,15 @@
 //! the library, maps the outcome to an exit status.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use phiscan::config::{FtpOptions, ScanConfig};
+use phiscan::config_file::ConfigFile;
 use phiscan::entity::Confidence;
+use phiscan::report::fingerprint::FingerprintKey;
+use phiscan::report::progress::ProgressMode;
+use phiscan::report::ReportFormat;
 use phiscan::scan::{self, ScanError};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,11 +20,34 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_INCOMPLETE: u8 = 3;
 
+const EXAMPLES: &str = "\
+Examples:
+  Administrator, at a terminal:
+    phiscan scan ftp://files.example.internal/ -o findings.csv
+    phiscan scan /srv/ftp --format html --output-dir report/
+
+  Auditor, a report for a client (rule packs over several servers):
+    phiscan scan --rules clinic-rules/ --format csv,html,sarif --output-dir audit-2026-11 \\
+        --summary-json audit-2026-11/summary.json ftp://srv1/ ftp://srv2/
+
+  CI job, on a mirrored share, failing only on new findings:
+    export PHISCAN_FINGERPRINT_KEY=...                            # a CI secret
+    phiscan scan mirror/ -o report.csv                            # once,
+    phiscan baseline create report.csv -o phiscan-baseline.json   # then commit it
+    phiscan scan mirror/ --baseline phiscan-baseline.json --fail-on MEDIUM \\
+        --format sarif -o phiscan.sarif
+
+  Settings in ./phiscan.toml (phiscan init writes an example); flags override it.
+
+Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration
+error, 3 no findings but the scan was incomplete.";
+
 #[derive(Parser)]
 #[command(
     name = "phiscan",
     version,
-    about = "Find PHI/PII on FTP shares and local mirrors of them"
+    about = "Find PHI/PII on FTP shares and local mirrors of them",
+    after_help = EXAMPLES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,11 +58,74 @@ struct Cli {
 #[allow(clippy::large_enum_variant)] // parsed once; boxing buys nothing
 enum Command {
     /// Scan files, folders or FTP servers and write a masked report.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// List or test rule packs.
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Create a baseline of known findings from a report.
+    Baseline {
+        #[command(subcommand)]
+        command: BaselineCommand,
+    },
+    /// Write a commented example phiscan.toml.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "phiscan.toml")]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print value fingerprints for allowlists (values read from stdin).
+    ///
+    /// One value per line; values are never taken as arguments, which
+    /// would keep them in shell history.
+    Fingerprint {
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Take the key from this baseline file.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(clap::Args)]
+struct KeyArgs {
+    /// Secret key of the finding fingerprints (at least 16 bytes).
+    #[arg(
+        long = "fingerprint-key",
+        env = "PHISCAN_FINGERPRINT_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    fingerprint_key: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum BaselineCommand {
+    /// Read a CSV or JSONL report and write the baseline of its findings.
+    Create {
+        /// A report written by `phiscan scan` (CSV or JSONL).
+        report: PathBuf,
+        /// Baseline file to write.
+        #[arg(
+            short,
+            long,
+            value_name = "FILE",
+            default_value = "phiscan-baseline.json"
+        )]
+        output: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
     },
 }
 
@@ -63,10 +154,32 @@ enum RulesCommand {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
 struct ScanArgs {
-    /// Files, folders, or ftp:// / ftps:// URLs.
-    #[arg(required_unless_present = "targets_file", value_name = "TARGET")]
+    /// Files, folders, or ftp:// / ftps:// URLs (default: the config file's targets).
+    #[arg(value_name = "TARGET")]
     targets: Vec<String>,
+    /// Settings file (default: ./phiscan.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Report formats: csv, jsonl, sarif, html (repeatable or comma list;
+    /// several need --output-dir).
+    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = parse_format)]
+    formats: Vec<ReportFormat>,
+    /// Write each format to DIR/phiscan.<format>.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Write the machine-readable summary (JSON) here.
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
+    /// Findings in this baseline are counted as baselined, not reported.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Show progress even when stderr is not a terminal or with --quiet.
+    #[arg(long)]
+    progress: bool,
     /// Write the report here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -87,10 +200,10 @@ struct ScanArgs {
     /// Write matched values in full (reports are masked by default).
     #[arg(long)]
     unmask: bool,
-    /// Lowest confidence that makes the exit status 1.
-    #[arg(long, value_name = "LEVEL", default_value = "LOW", value_parser = parse_confidence)]
-    fail_on: Confidence,
-    /// No summary on stderr.
+    /// Lowest confidence that makes the exit status 1 [default: LOW].
+    #[arg(long, value_name = "LEVEL", value_parser = parse_confidence)]
+    fail_on: Option<Confidence>,
+    /// No summary or progress on stderr.
     #[arg(short, long)]
     quiet: bool,
     /// File of targets, one per line (`#` starts a comment).
@@ -104,11 +217,13 @@ struct ScanArgs {
 #[derive(clap::Args)]
 struct FtpArgs {
     /// Control connections per FTP server, shared by listing and retrieval.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
-    connections: u64,
+    /// [default: 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    connections: Option<u64>,
     /// Seconds to wait to connect, for a reply, or for data.
-    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
-    timeout: u64,
+    /// [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: Option<u64>,
     /// Accept any certificate (self-signed) on ftps:// targets.
     #[arg(long)]
     insecure: bool,
@@ -140,37 +255,55 @@ struct FtpArgs {
     #[arg(long)]
     no_anon_check: bool,
     /// Password for anonymous logins.
-    #[arg(long, value_name = "PASS", default_value = "anonymous@")]
-    anon_password: String,
+    /// [default: anonymous@]
+    #[arg(long, value_name = "PASS")]
+    anon_password: Option<String>,
     /// netrc-style file with FTP logins (`machine HOST login USER password PASS`).
     #[arg(long, value_name = "FILE")]
     netrc: Option<PathBuf>,
 }
 
 impl FtpArgs {
-    fn into_options(self) -> anyhow::Result<FtpOptions> {
+    /// Flags given on the command line override the config file's `[ftp]`.
+    fn apply_to(self, o: &mut FtpOptions) -> anyhow::Result<()> {
         if let Some(rate) = self.rate {
             if !(rate.is_finite() && rate > 0.0) {
                 anyhow::bail!("--rate must be a positive number of commands per second");
             }
+            o.rate = Some(rate);
         }
-        Ok(FtpOptions {
-            connections: usize::try_from(self.connections).unwrap_or(4),
-            timeout_secs: self.timeout,
-            anonymous_password: self.anon_password,
-            insecure: self.insecure,
-            active: self.active,
-            follow_links: self.follow_links,
-            max_depth: self.max_depth,
-            max_files: self.max_files,
-            skip_larger_than: self.skip_larger_than,
-            sample_tail: self.sample_tail,
-            rate: self.rate,
-            check_write: self.check_write,
-            anon_check: !self.no_anon_check,
-            netrc: self.netrc,
-            ..FtpOptions::default()
-        })
+        if let Some(n) = self.connections {
+            o.connections = usize::try_from(n).unwrap_or(4);
+        }
+        if let Some(t) = self.timeout {
+            o.timeout_secs = t;
+        }
+        if let Some(p) = self.anon_password {
+            o.anonymous_password = p;
+        }
+        o.insecure |= self.insecure;
+        o.active |= self.active;
+        o.follow_links |= self.follow_links;
+        o.check_write |= self.check_write;
+        if self.no_anon_check {
+            o.anon_check = false;
+        }
+        if self.max_depth.is_some() {
+            o.max_depth = self.max_depth;
+        }
+        if self.max_files.is_some() {
+            o.max_files = self.max_files;
+        }
+        if self.skip_larger_than.is_some() {
+            o.skip_larger_than = self.skip_larger_than;
+        }
+        if self.sample_tail.is_some() {
+            o.sample_tail = self.sample_tail;
+        }
+        if self.netrc.is_some() {
+            o.netrc = self.netrc;
+        }
+        Ok(())
     }
 }
 
@@ -190,28 +323,92 @@ fn parse_confidence(s: &str) -> Result<Confidence, String> {
     Confidence::parse(s).ok_or_else(|| format!("{s:?} is not LOW, MEDIUM or HIGH"))
 }
 
+fn parse_format(s: &str) -> Result<ReportFormat, String> {
+    ReportFormat::parse(s).ok_or_else(|| format!("{s:?} is not csv, jsonl, sarif or html"))
+}
+
 impl ScanArgs {
+    /// The config file's settings (if any), then the flags given on top.
     fn into_config(self) -> anyhow::Result<ScanConfig> {
-        let mut targets = self.targets;
-        if let Some(file) = &self.targets_file {
-            targets.extend(read_targets_file(file)?);
+        let mut config = ScanConfig::default();
+        let file = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => ConfigFile::find_default(),
+        };
+        if let Some(path) = file {
+            ConfigFile::load(&path)?.apply_to(&mut config);
         }
-        Ok(ScanConfig {
-            targets,
-            ftp: self.ftp.into_options()?,
-            output: self.output,
-            rule_paths: self.pack.rules,
-            default_rules: !self.pack.no_default_rules,
-            threads: self.threads,
-            max_bytes: self.max_bytes,
-            include: self.include,
-            exclude: self.exclude,
-            unmask: self.unmask,
-            fail_on: self.fail_on,
-            quiet: self.quiet,
-            ..ScanConfig::default()
-        })
+        if !self.targets.is_empty() {
+            config.targets = self.targets;
+        }
+        if let Some(file) = &self.targets_file {
+            config.targets.extend(read_targets_file(file)?);
+        }
+        self.ftp.apply_to(&mut config.ftp)?;
+        if config.targets.is_empty() {
+            anyhow::bail!("no TARGET given (on the command line, with --targets, or in the config file's targets)");
+        }
+        if self.output.is_some() {
+            config.output = self.output;
+            // An explicit single file wins over the file's output_dir.
+            config.output_dir = None;
+        }
+        if self.output_dir.is_some() {
+            config.output_dir = self.output_dir;
+            config.output = None;
+        }
+        if !self.pack.rules.is_empty() {
+            config.rule_paths = self.pack.rules;
+        }
+        if self.pack.no_default_rules {
+            config.default_rules = false;
+        }
+        if self.threads.is_some() {
+            config.threads = self.threads;
+        }
+        if self.max_bytes.is_some() {
+            config.max_bytes = self.max_bytes;
+        }
+        if !self.include.is_empty() {
+            config.include = self.include;
+        }
+        if !self.exclude.is_empty() {
+            config.exclude = self.exclude;
+        }
+        config.unmask |= self.unmask;
+        if let Some(level) = self.fail_on {
+            config.fail_on = level;
+        }
+        config.quiet |= self.quiet;
+        if !self.formats.is_empty() {
+            config.formats = self.formats;
+        }
+        if self.summary_json.is_some() {
+            config.summary_json = self.summary_json;
+        }
+        if self.baseline.is_some() {
+            config.baseline = self.baseline;
+        }
+        if self.key.fingerprint_key.is_some() {
+            config.fingerprint_key = self.key.fingerprint_key;
+        }
+        if self.progress {
+            config.progress = ProgressMode::Always;
+        }
+        Ok(config)
     }
+}
+
+/// Colors only on a terminal, and never when NO_COLOR is set (no-color.org).
+fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn key_from(args: KeyArgs) -> anyhow::Result<Option<FingerprintKey>> {
+    args.fingerprint_key
+        .map(|k| FingerprintKey::from_secret(&k))
+        .transpose()
+        .context("--fingerprint-key")
 }
 
 fn main() -> ExitCode {
@@ -238,7 +435,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             };
             if !config.quiet {
-                eprint!("{}", summary.to_text());
+                eprint!("{}", summary.to_text_styled(stderr_color()));
+                if summary.fingerprint_key_source == "generated"
+                    && config.output.is_none()
+                    && config.output_dir.is_none()
+                    && summary.total_findings() > 0
+                {
+                    eprintln!(
+                        "  note: fingerprints use a one-off key; set PHISCAN_FINGERPRINT_KEY \
+                         (or write the report to a file) to baseline them"
+                    );
+                }
             }
             Ok(if summary.findings_at_or_above(config.fail_on) > 0 {
                 EXIT_FINDINGS
@@ -247,6 +454,87 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 EXIT_CLEAN
             })
+        }
+        Command::Baseline {
+            command:
+                BaselineCommand::Create {
+                    report,
+                    output,
+                    key,
+                },
+        } => {
+            let key = key_from(key)?;
+            let file = phiscan::baseline::create(&report, key.as_ref())?;
+            let text = serde_json::to_string_pretty(&file)? + "\n";
+            if file.key.is_some() {
+                // The stored key makes the baseline as sensitive as a report.
+                phiscan::baseline::write_private(&output, &text)
+            } else {
+                std::fs::write(&output, &text)
+            }
+            .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "phiscan: baseline of {} findings (key id {}) written to {}{}",
+                file.findings.len(),
+                file.key_id,
+                output.display(),
+                if file.key.is_some() {
+                    "; it stores the fingerprint key: keep it as private as the reports"
+                } else {
+                    ""
+                }
+            );
+            Ok(EXIT_CLEAN)
+        }
+        Command::Init { path, force } => {
+            if path.exists() && !force {
+                anyhow::bail!("{} exists (use --force to overwrite)", path.display());
+            }
+            std::fs::write(&path, phiscan::config_file::EXAMPLE)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("phiscan: wrote {}", path.display());
+            Ok(EXIT_CLEAN)
+        }
+        Command::Fingerprint { key, baseline } => {
+            let key = match (key_from(key)?, baseline) {
+                (Some(k), _) => k,
+                (None, Some(b)) => phiscan::baseline::Baseline::load(&b)?
+                    .key
+                    .context("the baseline does not store its key: pass --fingerprint-key")?,
+                (None, None) => anyhow::bail!(
+                    "a key is needed: --fingerprint-key, PHISCAN_FINGERPRINT_KEY or --baseline"
+                ),
+            };
+            let mut line = String::new();
+            let stdin = std::io::stdin();
+            loop {
+                line.clear();
+                if stdin.read_line(&mut line)? == 0 {
+                    break;
+                }
+                let value = line.trim_end_matches(['\n', '\r']);
+                if value.is_empty() {
+                    continue;
+                }
+                println!(
+                    "{}",
+                    phiscan::report::fingerprint::value_fingerprint(&key, value)
+                );
+            }
+            Ok(EXIT_CLEAN)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "phiscan",
+                &mut std::io::stdout(),
+            );
+            Ok(EXIT_CLEAN)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(EXIT_CLEAN)
         }
         Command::Rules { command } => match command {
             RulesCommand::List(pack) => {

@@ -1,14 +1,21 @@
 //! Runs a scan: sources feed files to the extractors and matcher on a rayon
 //! pool; findings go through a channel to one output thread.
 
+use crate::allowlist::{Allowlist, Suppressor};
+use crate::baseline::Baseline;
 use crate::config::{ExtractLimits, ScanConfig};
 use crate::error::ConfigError;
 use crate::extract::{self, Budget, Ctx};
 use crate::matcher::{Matcher, Scratch};
-use crate::report::{self, Event, EventSink, ReportWriter, SkipReason, Summary};
+use crate::report::fingerprint::FingerprintKey;
+use crate::report::progress::Progress;
+use crate::report::{
+    self, Event, EventSink, ReportFormat, ReportWriter, RuleInfo, SkipReason, Summary,
+};
 use crate::source::{self, Target};
 use std::cell::RefCell;
 use std::io::{self, Read};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +24,8 @@ use std::time::Instant;
 pub struct ScanOptions {
     pub unmask: bool,
     pub limits: ExtractLimits,
+    /// Key of the findings' fingerprints (see `report::fingerprint`).
+    pub fingerprint_key: FingerprintKey,
 }
 
 /// The matcher and options shared by every worker.
@@ -171,7 +180,22 @@ impl Read for CountingReader<'_> {
 }
 
 /// Builds the scanner for a configuration: rule pack loaded and compiled.
+/// The fingerprint key is the configured one, or a one-off key.
 pub fn build_scanner(config: &ScanConfig) -> Result<Scanner, ConfigError> {
+    let key = match &config.fingerprint_key {
+        Some(k) => {
+            FingerprintKey::from_secret(k).map_err(|e| ConfigError::Invalid(e.to_string()))?
+        }
+        None => FingerprintKey::default(),
+    };
+    build_scanner_with_key(config, key)
+}
+
+/// [`build_scanner`] with the fingerprint key already decided.
+pub fn build_scanner_with_key(
+    config: &ScanConfig,
+    fingerprint_key: FingerprintKey,
+) -> Result<Scanner, ConfigError> {
     let specs = crate::rules::load_specs(config.default_rules, &config.rule_paths)?;
     let matcher = Matcher::new(specs)?;
     Ok(Scanner::new(
@@ -179,6 +203,7 @@ pub fn build_scanner(config: &ScanConfig) -> Result<Scanner, ConfigError> {
         ScanOptions {
             unmask: config.unmask,
             limits: config.limits.clone(),
+            fingerprint_key,
         },
     ))
 }
@@ -192,30 +217,164 @@ pub enum ScanError {
     Output(#[source] io::Error),
 }
 
-/// Opens the report writers the configuration asks for.
-pub fn open_writers(config: &ScanConfig) -> Result<Vec<Box<dyn ReportWriter>>, ConfigError> {
-    let out: Box<dyn io::Write + Send> = match &config.output {
-        Some(path) => {
-            Box::new(
-                std::fs::File::create(path).map_err(|source| ConfigError::Output {
-                    path: path.clone(),
-                    source,
-                })?,
-            )
+/// Where the fingerprint key came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// `--fingerprint-key` / `PHISCAN_FINGERPRINT_KEY`.
+    Given,
+    /// Stored in the `--baseline` file.
+    Baseline,
+    /// Generated for this scan (and written to a key file next to the
+    /// report when the report goes to a file).
+    Generated,
+}
+
+impl KeySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Given => "given",
+            KeySource::Baseline => "baseline",
+            KeySource::Generated => "generated",
         }
-        None => Box::new(io::stdout()),
+    }
+}
+
+/// Decides the fingerprint key and loads the baseline: the given key must
+/// be the baseline's (else nothing would match).
+pub fn resolve_key(
+    config: &ScanConfig,
+) -> Result<(FingerprintKey, KeySource, Option<Baseline>), ConfigError> {
+    let invalid = |e: &dyn std::fmt::Display| ConfigError::Invalid(e.to_string());
+    let baseline = match &config.baseline {
+        Some(p) => Some(Baseline::load(p).map_err(|e| invalid(&e))?),
+        None => None,
     };
-    let csv = report::csv::CsvReport::new(out).map_err(|source| ConfigError::Output {
-        path: config.output.clone().unwrap_or_else(|| "<stdout>".into()),
+    let (key, source) = match (&config.fingerprint_key, &baseline) {
+        (Some(k), _) => (
+            FingerprintKey::from_secret(k)
+                .map_err(|e| invalid(&format!("--fingerprint-key: {e}")))?,
+            KeySource::Given,
+        ),
+        (None, Some(Baseline { key: Some(k), .. })) => (k.clone(), KeySource::Baseline),
+        (None, Some(_)) => {
+            return Err(ConfigError::Invalid(format!(
+                "{}: this baseline does not store its fingerprint key; pass the key it was \
+                 made with (--fingerprint-key or PHISCAN_FINGERPRINT_KEY)",
+                config
+                    .baseline
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display()
+            )))
+        }
+        (None, None) => (
+            FingerprintKey::generate().map_err(|e| invalid(&e))?,
+            KeySource::Generated,
+        ),
+    };
+    if let (Some(b), Some(path)) = (&baseline, &config.baseline) {
+        b.check_key(path, &key).map_err(|e| invalid(&e))?;
+    }
+    Ok((key, source, baseline))
+}
+
+/// The formats asked for (CSV when none).
+pub fn formats(config: &ScanConfig) -> Vec<ReportFormat> {
+    let mut f = config.formats.clone();
+    if f.is_empty() {
+        f.push(ReportFormat::Csv);
+    }
+    f.sort();
+    f.dedup();
+    f
+}
+
+/// The rule pack as report writers see it.
+pub fn rule_infos(matcher: &Matcher) -> Vec<RuleInfo> {
+    matcher
+        .rules()
+        .iter()
+        .map(|r| RuleInfo {
+            id: r.id.to_string(),
+            entity: r.entity,
+            confidence: r.confidence,
+            description: r.spec.description.clone(),
+            source: r.spec.source.clone(),
+        })
+        .collect()
+}
+
+fn create_file(path: &Path) -> Result<std::fs::File, ConfigError> {
+    std::fs::File::create(path).map_err(|source| ConfigError::Output {
+        path: path.to_path_buf(),
         source,
-    })?;
-    Ok(vec![Box::new(csv)])
+    })
+}
+
+/// Where each requested format goes: `--output-dir DIR/phiscan.<ext>`, or
+/// `--output FILE` / stdout for a single format.
+pub fn report_paths(
+    config: &ScanConfig,
+) -> Result<Vec<(ReportFormat, Option<PathBuf>)>, ConfigError> {
+    let formats = formats(config);
+    if let Some(dir) = &config.output_dir {
+        if config.output.is_some() {
+            return Err(ConfigError::Invalid(
+                "--output and --output-dir exclude each other".into(),
+            ));
+        }
+        std::fs::create_dir_all(dir).map_err(|source| ConfigError::Output {
+            path: dir.clone(),
+            source,
+        })?;
+        return Ok(formats
+            .into_iter()
+            .map(|f| (f, Some(dir.join(f.file_name()))))
+            .collect());
+    }
+    match formats.as_slice() {
+        [one] => Ok(vec![(*one, config.output.clone())]),
+        _ => Err(ConfigError::Invalid(format!(
+            "{} formats need --output-dir DIR (one file each)",
+            formats.len()
+        ))),
+    }
+}
+
+/// Opens the report writers the configuration asks for.
+pub fn open_writers(
+    config: &ScanConfig,
+    rules: &[RuleInfo],
+) -> Result<Vec<Box<dyn ReportWriter>>, ConfigError> {
+    let mut writers: Vec<Box<dyn ReportWriter>> = Vec::new();
+    for (format, path) in report_paths(config)? {
+        let out: Box<dyn io::Write + Send> = match &path {
+            Some(p) => Box::new(io::BufWriter::new(create_file(p)?)),
+            None => Box::new(io::stdout()),
+        };
+        let output_err = |source| ConfigError::Output {
+            path: path.clone().unwrap_or_else(|| "<stdout>".into()),
+            source,
+        };
+        let writer: Box<dyn ReportWriter> = match format {
+            ReportFormat::Csv => Box::new(report::csv::CsvReport::new(out).map_err(output_err)?),
+            ReportFormat::Jsonl => Box::new(report::jsonl::JsonlReport::new(out)),
+            ReportFormat::Sarif => {
+                Box::new(report::sarif::SarifReport::new(out, rules.to_vec()).map_err(output_err)?)
+            }
+            ReportFormat::Html => Box::new(report::html::HtmlReport::new(out)),
+        };
+        writers.push(writer);
+    }
+    Ok(writers)
 }
 
 /// Runs a whole scan as configured and returns its summary.
 pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
     let started = Instant::now();
-    let scanner = build_scanner(config)?;
+    let (key, key_source, baseline) = resolve_key(config)?;
+    let key_id = key.id();
+    let scanner = build_scanner_with_key(config, key.clone())?;
     let targets = config
         .targets
         .iter()
@@ -225,7 +384,29 @@ pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
         return Err(ConfigError::Invalid("no target given".into()).into());
     }
     let filter = source::PathFilter::new(&config.include, &config.exclude)?;
-    let mut writers = open_writers(config)?;
+    let mut allow_specs = crate::rules::load_allows(config.default_rules, &config.rule_paths)?;
+    allow_specs.extend(config.allow.iter().cloned());
+    let allowlist =
+        Allowlist::new(&allow_specs).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let suppressor = Suppressor {
+        baseline,
+        allowlist,
+    };
+    let mut writers = open_writers(config, &rule_infos(&scanner.matcher))?;
+    if key_source == KeySource::Generated {
+        // Keep the generated key beside the report so that `baseline
+        // create` can use it; readable by the owner only.
+        let key_file = match (&config.output_dir, &config.output) {
+            (Some(dir), _) => Some(crate::baseline::key_file_for_dir(dir)),
+            (None, Some(out)) => Some(crate::baseline::key_file_for_report(out)),
+            (None, None) => None,
+        };
+        if let Some(path) = key_file {
+            crate::baseline::write_key_file(&path, &key)
+                .map_err(|source| ConfigError::Output { path, source })?;
+        }
+    }
+    let progress = Progress::start(config.progress, config.quiet);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads.unwrap_or(0))
         .thread_name(|i| format!("phiscan-worker-{i}"))
@@ -236,10 +417,22 @@ pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
     let output = std::thread::Builder::new()
         .name("phiscan-output".into())
         .spawn(move || {
-            let mut summary = Summary::default();
-            let result = report::run_output(rx, &mut writers, &mut summary)
-                .and_then(|()| writers.iter_mut().try_for_each(|w| w.finish(&summary)));
-            (summary, result)
+            let mut summary = Summary {
+                fingerprint_key_id: key_id,
+                fingerprint_key_source: key_source.as_str().to_string(),
+                ..Summary::default()
+            };
+            let result = report::run_output_filtered(
+                rx,
+                &mut writers,
+                &mut summary,
+                &suppressor,
+                progress.as_ref(),
+            );
+            if let Some(p) = &progress {
+                p.finish(&summary);
+            }
+            (summary, writers, result)
         })
         .map_err(|e| ScanError::Output(io::Error::other(e)))?;
 
@@ -257,12 +450,26 @@ pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
         }
     }
     drop(tx);
-    let (mut summary, result) = output
+    let (mut summary, mut writers, result) = output
         .join()
         .map_err(|_| ScanError::Output(io::Error::other("output thread panicked")))?;
     result.map_err(ScanError::Output)?;
+    // Elapsed time is known only now; writers' summaries include it.
     summary.set_elapsed(started.elapsed());
+    writers
+        .iter_mut()
+        .try_for_each(|w| w.finish(&summary))
+        .map_err(ScanError::Output)?;
+    if let Some(path) = &config.summary_json {
+        write_summary_json(path, &summary).map_err(ScanError::Output)?;
+    }
     Ok(summary)
+}
+
+fn write_summary_json(path: &Path, summary: &Summary) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(&summary.to_json()).map_err(io::Error::other)?;
+    std::fs::write(path, text + "\n")
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// Emits a not-examined event (for sources).

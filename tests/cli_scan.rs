@@ -9,7 +9,9 @@ use assert_cmd::Command;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-const HEADER: &str = "target,path,entity,rule,confidence,line,column,field,match,context";
+/// The CSV contract's columns; issue 5 appended `fingerprint`.
+const HEADER: &str =
+    "target,path,entity,rule,confidence,line,column,field,match,context,fingerprint";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -20,7 +22,11 @@ fn share() -> PathBuf {
 }
 
 fn phiscan() -> Command {
-    Command::cargo_bin("phiscan").expect("the phiscan binary is built")
+    let mut c = Command::cargo_bin("phiscan").expect("the phiscan binary is built");
+    // A fixed fingerprint key, so that two runs' reports compare equal
+    // (without one, each scan generates its own).
+    c.env("PHISCAN_FINGERPRINT_KEY", "cli-scan-test-key-0123456789");
+    c
 }
 
 /// A planted value: where it is and what must be reported for it.
@@ -77,7 +83,7 @@ fn scan(args: &[&str]) -> (i32, Vec<Vec<String>>, String) {
         let mut reader = csv::Reader::from_reader(stdout.as_bytes());
         for r in reader.records() {
             let r = r.expect("valid CSV");
-            assert_eq!(r.len(), 10, "{r:?}");
+            assert_eq!(r.len(), 11, "{r:?}");
             rows.push(r.iter().map(str::to_string).collect());
         }
     }

@@ -206,6 +206,12 @@ fn build_finding(
         crate::mask::mask_value(entity, &value)
     };
     let context = crate::mask::render_context(&before, &shown, &after, unmask);
+    let fp = crate::report::fingerprint::compute(
+        &ctx.scanner.options.fingerprint_key,
+        &ctx.path,
+        rule,
+        &value,
+    );
     Finding {
         target: ctx.target.clone(),
         path: ctx.path.clone(),
@@ -217,6 +223,8 @@ fn build_finding(
         field: field.to_string(),
         matched: shown,
         context,
+        fingerprint: fp.finding,
+        value_fingerprint: fp.value,
     }
 }
 

@@ -4,7 +4,7 @@
 use super::{Finding, ReportWriter, Summary};
 use std::io::{self, Write};
 
-pub const HEADER: [&str; 10] = [
+pub const HEADER: [&str; 11] = [
     "target",
     "path",
     "entity",
@@ -15,6 +15,7 @@ pub const HEADER: [&str; 10] = [
     "field",
     "match",
     "context",
+    "fingerprint",
 ];
 
 pub struct CsvReport<W: Write> {
@@ -50,6 +51,7 @@ impl<W: Write + Send> ReportWriter for CsvReport<W> {
                 &f.field,
                 &f.matched,
                 &f.context,
+                &f.fingerprint,
             ])
             .map_err(io::Error::other)?;
         // Flushed per row: a scan killed at any moment leaves whole rows.

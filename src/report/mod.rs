@@ -3,6 +3,11 @@
 //! summary.
 
 pub mod csv;
+pub mod fingerprint;
+pub mod html;
+pub mod jsonl;
+pub mod progress;
+pub mod sarif;
 pub mod summary;
 
 use crate::entity::{Confidence, Entity};
@@ -37,6 +42,25 @@ pub struct Finding {
     pub matched: String,
     /// Up to 40 characters either side, masked the same way.
     pub context: String,
+    /// Keyed hash of (path, rule, value): stable across runs, line shifts
+    /// and machines for the same key; reveals nothing without the key (see
+    /// [`fingerprint`]). The last CSV column.
+    pub fingerprint: String,
+    /// Keyed hash of the value alone, for allowlists by exact value. Not
+    /// written to any report.
+    #[serde(skip)]
+    pub value_fingerprint: String,
+}
+
+impl Finding {
+    /// Fills both fingerprints from this finding's path and rule and the
+    /// raw (unmasked) value. For findings built outside
+    /// `extract::text::build_finding` (e.g. server exposure findings).
+    pub fn set_fingerprints(&mut self, key: &fingerprint::FingerprintKey, raw_value: &str) {
+        let fp = fingerprint::compute(key, &self.path, &self.rule, raw_value);
+        self.fingerprint = fp.finding;
+        self.value_fingerprint = fp.value;
+    }
 }
 
 /// Why a file (or member, or server path) was not examined, in full or in part.
@@ -136,6 +160,30 @@ pub trait ReportWriter: Send {
     fn finish(&mut self, summary: &Summary) -> io::Result<()>;
 }
 
+/// What happens to a finding before it reaches the writers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    Report,
+    /// In the baseline: counted as baselined, not written.
+    Baselined,
+    /// Matched an allowlist entry (named by the string): counted, not written.
+    Allowed(String),
+}
+
+/// Decides each finding's [`Disposition`] (baseline and allowlists).
+pub trait FindingFilter: Send {
+    fn disposition(&self, finding: &Finding) -> Disposition;
+}
+
+/// Reports everything.
+pub struct NoFilter;
+
+impl FindingFilter for NoFilter {
+    fn disposition(&self, _finding: &Finding) -> Disposition {
+        Disposition::Report
+    }
+}
+
 /// Runs the output side: writes each finding to every writer and folds all
 /// events into the summary. Returns when every sender is gone.
 pub fn run_output(
@@ -143,13 +191,174 @@ pub fn run_output(
     writers: &mut [Box<dyn ReportWriter>],
     summary: &mut Summary,
 ) -> io::Result<()> {
+    run_output_filtered(events, writers, summary, &NoFilter, None)
+}
+
+/// [`run_output`] with baseline/allowlist filtering and optional progress.
+/// Filtered findings are counted in the summary, never written.
+pub fn run_output_filtered(
+    events: crossbeam_channel::Receiver<Event>,
+    writers: &mut [Box<dyn ReportWriter>],
+    summary: &mut Summary,
+    filter: &dyn FindingFilter,
+    progress: Option<&progress::Progress>,
+) -> io::Result<()> {
     for event in events {
         if let Event::Finding(f) = &event {
-            for w in writers.iter_mut() {
-                w.finding(f)?;
+            match filter.disposition(f) {
+                Disposition::Report => {
+                    for w in writers.iter_mut() {
+                        w.finding(f)?;
+                    }
+                }
+                Disposition::Baselined => {
+                    summary.record_baselined(f);
+                    if let Some(p) = progress {
+                        p.update(summary);
+                    }
+                    continue;
+                }
+                Disposition::Allowed(by) => {
+                    summary.record_allowed(f, &by);
+                    if let Some(p) = progress {
+                        p.update(summary);
+                    }
+                    continue;
+                }
             }
         }
         summary.record(&event);
+        if let Some(p) = progress {
+            p.update(summary);
+        }
     }
     Ok(())
+}
+
+/// Report formats (`--format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    Csv,
+    Jsonl,
+    Sarif,
+    Html,
+}
+
+impl ReportFormat {
+    pub const ALL: [ReportFormat; 4] = [
+        ReportFormat::Csv,
+        ReportFormat::Jsonl,
+        ReportFormat::Sarif,
+        ReportFormat::Html,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFormat::Csv => "csv",
+            ReportFormat::Jsonl => "jsonl",
+            ReportFormat::Sarif => "sarif",
+            ReportFormat::Html => "html",
+        }
+    }
+
+    /// File name used under `--output-dir`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ReportFormat::Csv => "phiscan.csv",
+            ReportFormat::Jsonl => "phiscan.jsonl",
+            ReportFormat::Sarif => "phiscan.sarif",
+            ReportFormat::Html => "phiscan.html",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReportFormat> {
+        ReportFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// What report writers know about a rule (SARIF rule metadata, HTML).
+#[derive(Clone, Debug)]
+pub struct RuleInfo {
+    pub id: String,
+    pub entity: Entity,
+    pub confidence: Confidence,
+    pub description: String,
+    /// The rule file it came from.
+    pub source: String,
+}
+
+/// Hand-built findings and summary for the writers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    fn finding(path: &str, entity: Entity, rule: &str, line: u64, matched: &str) -> Finding {
+        let key = fingerprint::FingerprintKey::from_secret("unit-test-key-0123456789").unwrap();
+        let fp = fingerprint::compute(&key, path, rule, matched);
+        Finding {
+            target: "share".into(),
+            path: path.to_string(),
+            entity,
+            rule: rule.into(),
+            confidence: Confidence::High,
+            line: Some(line),
+            column: Some(7),
+            field: String::new(),
+            matched: matched.to_string(),
+            context: format!("id {matched} <b>&\"x\""),
+            fingerprint: fp.finding,
+            value_fingerprint: fp.value,
+        }
+    }
+
+    /// Three findings (masked values), one path with markup characters.
+    pub fn sample_findings() -> Vec<Finding> {
+        vec![
+            finding("hr/staff.csv", Entity::Ssn, "ssn", 3, "***-**-6780"),
+            finding(
+                "hr/staff.csv",
+                Entity::Email,
+                "email",
+                4,
+                "****@example.org",
+            ),
+            finding(
+                "notes/<script>alert(1)</script>.txt",
+                Entity::Dob,
+                "dob",
+                1,
+                "**/**/1980",
+            ),
+        ]
+    }
+
+    /// A summary consistent with [`sample_findings`] plus some skips.
+    pub fn sample_summary() -> Summary {
+        let mut s = Summary::default();
+        for f in sample_findings() {
+            s.record(&Event::Finding(f));
+        }
+        for _ in 0..4 {
+            s.record(&Event::FileScanned {
+                target: "share".into(),
+                bytes: 100,
+                truncated: false,
+            });
+        }
+        s.record(&Event::NotExamined {
+            target: "share".into(),
+            path: "bad.zip".into(),
+            reason: SkipReason::Corrupt,
+            detail: "corrupt zip: bad central directory".into(),
+        });
+        s.record(&Event::TargetInfo {
+            target: "share".into(),
+            key: "tls",
+            value: "none".into(),
+        });
+        s
+    }
 }

@@ -2,7 +2,7 @@
 //! found. Built only from events, so every source and extractor feeds it the
 //! same way.
 
-use super::{Event, SkipReason};
+use super::{Event, Finding, SkipReason};
 use crate::entity::{Confidence, Entity};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -16,6 +16,12 @@ pub struct TargetSummary {
     pub bytes_read: u64,
     pub files_truncated: u64,
     pub findings: u64,
+    pub findings_by_entity: BTreeMap<Entity, u64>,
+    pub findings_by_confidence: BTreeMap<Confidence, u64>,
+    /// Findings in the baseline (not reported).
+    pub baselined: u64,
+    /// Findings matched by an allowlist (not reported).
+    pub allowed: u64,
     pub not_examined: u64,
     /// Server facts such as `banner` or `tls`.
     pub info: BTreeMap<String, String>,
@@ -33,6 +39,15 @@ pub struct Summary {
     pub findings_by_entity: BTreeMap<Entity, u64>,
     pub findings_by_confidence: BTreeMap<Confidence, u64>,
     pub targets: BTreeMap<String, TargetSummary>,
+    /// Findings left out because the baseline holds them, by entity.
+    pub baselined_by_entity: BTreeMap<Entity, u64>,
+    /// Findings left out by an allowlist, by entity and by allowlist entry.
+    pub allowed_by_entity: BTreeMap<Entity, u64>,
+    pub allowed_by: BTreeMap<String, u64>,
+    /// Public id of the fingerprint key (never the key itself).
+    pub fingerprint_key_id: String,
+    /// Where the key came from: `given`, `baseline` or `generated`.
+    pub fingerprint_key_source: String,
     pub elapsed_secs: f64,
     pub interrupted: bool,
 }
@@ -54,7 +69,10 @@ impl Summary {
             Event::Finding(f) => {
                 *self.findings_by_entity.entry(f.entity).or_default() += 1;
                 *self.findings_by_confidence.entry(f.confidence).or_default() += 1;
-                self.target(&f.target).findings += 1;
+                let t = self.target(&f.target);
+                t.findings += 1;
+                *t.findings_by_entity.entry(f.entity).or_default() += 1;
+                *t.findings_by_confidence.entry(f.confidence).or_default() += 1;
             }
             Event::FileScanned {
                 target,
@@ -95,6 +113,59 @@ impl Summary {
         }
     }
 
+    /// Counts a finding the baseline holds (not reported, no exit status).
+    pub fn record_baselined(&mut self, f: &Finding) {
+        *self.baselined_by_entity.entry(f.entity).or_default() += 1;
+        self.target(&f.target).baselined += 1;
+    }
+
+    /// Counts a finding an allowlist entry (`by`) matched.
+    pub fn record_allowed(&mut self, f: &Finding, by: &str) {
+        *self.allowed_by_entity.entry(f.entity).or_default() += 1;
+        *self.allowed_by.entry(by.to_string()).or_default() += 1;
+        self.target(&f.target).allowed += 1;
+    }
+
+    pub fn total_baselined(&self) -> u64 {
+        self.baselined_by_entity.values().sum()
+    }
+
+    pub fn total_allowed(&self) -> u64 {
+        self.allowed_by_entity.values().sum()
+    }
+
+    pub fn total_not_examined(&self) -> u64 {
+        self.not_examined.values().sum()
+    }
+
+    /// Not-examined files and members other than plain binaries: the
+    /// errors that make a scan incomplete.
+    pub fn errors(&self) -> u64 {
+        self.not_examined
+            .iter()
+            .filter(|(r, _)| r.makes_incomplete())
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The machine-readable summary (`--summary-json`, JSONL's last line):
+    /// every counter plus the totals derived from them.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("total_findings".into(), self.total_findings().into());
+            obj.insert("total_baselined".into(), self.total_baselined().into());
+            obj.insert("total_allowed".into(), self.total_allowed().into());
+            obj.insert(
+                "files_not_examined".into(),
+                self.total_not_examined().into(),
+            );
+            obj.insert("errors".into(), self.errors().into());
+            obj.insert("incomplete".into(), self.incomplete().into());
+        }
+        v
+    }
+
     fn target(&mut self, target: &str) -> &mut TargetSummary {
         self.targets.entry(target.to_string()).or_default()
     }
@@ -122,6 +193,19 @@ impl Summary {
 
     /// Human-readable summary for stderr.
     pub fn to_text(&self) -> String {
+        self.to_text_styled(false)
+    }
+
+    /// Human-readable summary; `color` adds ANSI colors (callers decide:
+    /// only on a terminal, never with `NO_COLOR`).
+    pub fn to_text_styled(&self, color: bool) -> String {
+        let paint = |code: &str, text: String| {
+            if color {
+                format!("\x1b[{code}m{text}\x1b[0m")
+            } else {
+                text
+            }
+        };
         let mut s = String::new();
         let mb = self.bytes_read as f64 / 1e6;
         let rate = if self.elapsed_secs > 0.0 {
@@ -159,11 +243,31 @@ impl Summary {
                 ex.detail
             );
         }
-        let _ = write!(s, "  findings: {}", self.total_findings());
+        let total = self.total_findings();
+        let _ = write!(
+            s,
+            "  {}",
+            paint(
+                if total > 0 { "1;31" } else { "1;32" },
+                format!("findings: {total}")
+            )
+        );
         for (e, n) in &self.findings_by_entity {
             let _ = write!(s, "  {e}={n}");
         }
         s.push('\n');
+        if self.total_baselined() > 0 || self.total_allowed() > 0 {
+            let _ = write!(
+                s,
+                "  not reported: baselined {}  allowed {}",
+                self.total_baselined(),
+                self.total_allowed()
+            );
+            for (by, n) in &self.allowed_by {
+                let _ = write!(s, "  [{by}]={n}");
+            }
+            s.push('\n');
+        }
         for (name, t) in &self.targets {
             for (k, v) in &t.info {
                 let _ = writeln!(s, "  {name} {k}: {v}");

@@ -28,12 +28,15 @@ pub const BUILTIN: &[(&str, &str)] = &[
 /// Default context window, in bytes either side of the value.
 pub const DEFAULT_WINDOW: usize = 48;
 
-/// One rule file: `[[rules]]` tables.
+/// One rule file: `[[rules]]` tables, and optional `[[allow]]` tables
+/// (allowlist entries, see `allowlist`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleFile {
     #[serde(default)]
     pub rules: Vec<RuleSpec>,
+    #[serde(default)]
+    pub allow: Vec<crate::allowlist::AllowSpec>,
 }
 
 /// A rule as written in TOML.
@@ -149,6 +152,40 @@ pub fn load_specs(default_rules: bool, paths: &[PathBuf]) -> Result<Vec<RuleSpec
         }
     }
     Ok(specs)
+}
+
+/// The `[[allow]]` entries of the same pack [`load_specs`] loads.
+pub fn load_allows(
+    default_rules: bool,
+    paths: &[PathBuf],
+) -> Result<Vec<crate::allowlist::AllowSpec>, ConfigError> {
+    let parse = |name: &str, text: &str| -> Result<Vec<crate::allowlist::AllowSpec>, ConfigError> {
+        let file: RuleFile = toml::from_str(text).map_err(|e| ConfigError::RuleFile {
+            path: name.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let mut allows = file.allow;
+        for a in &mut allows {
+            a.source = name.to_string();
+        }
+        Ok(allows)
+    };
+    let mut allows = Vec::new();
+    if default_rules {
+        for (name, text) in BUILTIN {
+            allows.extend(parse(name, text)?);
+        }
+    }
+    for path in paths {
+        for file in rule_files(path)? {
+            let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::RuleFile {
+                path: file.display().to_string(),
+                message: e.to_string(),
+            })?;
+            allows.extend(parse(&file.display().to_string(), &text)?);
+        }
+    }
+    Ok(allows)
 }
 
 fn rule_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {

@@ -525,21 +525,28 @@ fn exposure(
     matched: &str,
     context: &str,
 ) {
-    EventSink::send(
-        env.events,
-        Event::Finding(Finding {
-            target: display.clone(),
-            path: path.to_string(),
-            entity,
-            rule: rule.into(),
-            confidence: Confidence::High,
-            line: None,
-            column: None,
-            field: String::new(),
-            matched: matched.to_string(),
-            context: context.to_string(),
-        }),
+    let mut finding = Finding {
+        target: display.clone(),
+        path: path.to_string(),
+        entity,
+        rule: rule.into(),
+        confidence: Confidence::High,
+        line: None,
+        column: None,
+        field: String::new(),
+        matched: matched.to_string(),
+        context: context.to_string(),
+        fingerprint: String::new(),
+        value_fingerprint: String::new(),
+    };
+    // Fingerprints leave the target out so that mirrors match; a server's
+    // exposure belongs to that server, so its name is part of the value
+    // (a baseline for one server must not hide another's anonymous login).
+    finding.set_fingerprints(
+        &env.scanner.options.fingerprint_key,
+        &format!("{display}\n{matched}"),
     );
+    EventSink::send(env.events, Event::Finding(finding));
 }
 
 /// Tries an anonymous login on a separate connection (credentials were

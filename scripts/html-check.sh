@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Checks the HTML report in a real headless browser (Debian chromium):
+# installs chromium when missing (apt), then runs tests/report_html.rs,
+# which loads the page from disk, compares the numbers it shows with the
+# report, applies a filter, and saves a screenshot to $PHISCAN_ARTIFACTS
+# (default: artifacts/) for CI to upload.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        sudo apt-get update -qq
+        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
+fi
+
+export PHISCAN_ARTIFACTS="${PHISCAN_ARTIFACTS:-$PWD/artifacts}"
+export PHISCAN_REQUIRE_CHROMIUM=1
+mkdir -p "$PHISCAN_ARTIFACTS"
+cargo test --test report_html -- --nocapture
+echo "screenshot: $PHISCAN_ARTIFACTS/phiscan-report.png"

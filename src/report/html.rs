@@ -1,0 +1,550 @@
+//! The HTML report: one self-contained page for a person to read (inline
+//! CSS, JS and SVG; a Content-Security-Policy forbids every fetch). Per
+//! target its exposure status, counts by entity and by directory as bar
+//! charts, the files with the most findings, what was not examined and why,
+//! and the masked findings table with filtering.
+//!
+//! Findings are folded into counters as they come; the table keeps the first
+//! [`MAX_TABLE_ROWS`] rows (the page says so when there are more), so memory
+//! stays bounded whatever the number of findings.
+
+use super::{Finding, ReportWriter, Summary};
+use crate::entity::Entity;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+/// Findings listed in the page's table; the CSV/JSONL have them all.
+pub const MAX_TABLE_ROWS: usize = 10_000;
+/// Bars in the per-directory chart and rows in the top-files list.
+const TOP_N: usize = 15;
+/// Distinct files/directories counted (beyond this, counted as "other").
+const MAX_TRACKED: usize = 100_000;
+
+pub struct HtmlReport<W: Write> {
+    out: W,
+    rows: Vec<Finding>,
+    total: u64,
+    by_dir: HashMap<String, u64>,
+    by_file: HashMap<(String, String), u64>,
+    other_dirs: u64,
+    other_files: u64,
+    exposure: BTreeMap<String, Vec<Entity>>,
+}
+
+impl<W: Write> HtmlReport<W> {
+    pub fn new(out: W) -> Self {
+        HtmlReport {
+            out,
+            rows: Vec::new(),
+            total: 0,
+            by_dir: HashMap::new(),
+            by_file: HashMap::new(),
+            other_dirs: 0,
+            other_files: 0,
+            exposure: BTreeMap::new(),
+        }
+    }
+}
+
+/// HTML-escapes text for element content and quoted attributes.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn is_exposure(e: Entity) -> bool {
+    matches!(
+        e,
+        Entity::FtpAnonymousLogin
+            | Entity::FtpAnonymousWrite
+            | Entity::FtpWorldWritable
+            | Entity::FtpNoTls
+    )
+}
+
+/// Directory of a report path (the archive's directory for members).
+fn dir_of(path: &str) -> &str {
+    let outer = path.split('!').next().unwrap_or(path);
+    match outer.rfind('/') {
+        Some(i) => outer.get(..i).unwrap_or(""),
+        None => "",
+    }
+}
+
+fn bump<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u64>, key: K, other: &mut u64) {
+    if let Some(n) = map.get_mut(&key) {
+        *n += 1;
+    } else if map.len() < MAX_TRACKED {
+        map.insert(key, 1);
+    } else {
+        *other += 1;
+    }
+}
+
+fn top<K: Clone + Ord>(map: &HashMap<K, u64>) -> Vec<(K, u64)> {
+    let mut v: Vec<(K, u64)> = map.iter().map(|(k, n)| (k.clone(), *n)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(TOP_N);
+    v
+}
+
+/// A horizontal bar chart as inline SVG. `id` names it for tests.
+fn bar_chart(id: &str, bars: &[(String, u64)]) -> String {
+    if bars.is_empty() {
+        return "<p class=\"muted\">None.</p>".to_string();
+    }
+    let max = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1);
+    let row_h = 22;
+    let label_w = 260;
+    let bar_w = 420;
+    let height = bars.len() * row_h + 4;
+    let mut s = format!(
+        "<svg id=\"{id}\" class=\"chart\" role=\"img\" width=\"{w}\" height=\"{height}\" \
+         viewBox=\"0 0 {w} {height}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        w = label_w + bar_w + 80
+    );
+    for (i, (label, n)) in bars.iter().enumerate() {
+        let y = i * row_h + 2;
+        let len = ((*n as f64 / max as f64) * bar_w as f64).round().max(1.0);
+        let shown: String = if label.chars().count() > 40 {
+            let tail: String = label
+                .chars()
+                .rev()
+                .take(39)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!("…{tail}")
+        } else {
+            label.clone()
+        };
+        let _ = write!(
+            s,
+            "<g data-label=\"{l}\" data-count=\"{n}\"><title>{l}: {n}</title>\
+             <text x=\"{tx}\" y=\"{ty}\" text-anchor=\"end\">{short}</text>\
+             <rect x=\"{label_w}\" y=\"{y}\" width=\"{len}\" height=\"{bh}\"></rect>\
+             <text x=\"{nx}\" y=\"{ty}\">{n}</text></g>",
+            l = esc(label),
+            short = esc(&shown),
+            tx = label_w - 6,
+            ty = y + 15,
+            bh = row_h - 6,
+            nx = label_w as f64 + len + 6.0,
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+const STYLE: &str = r#"
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em;color:#222;max-width:1200px}
+h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}td.num{text-align:right}.muted{color:#777}
+.bad{color:#b00020;font-weight:bold}.ok{color:#1b7a1b;font-weight:bold}
+.chart rect{fill:#4a78c2}.chart text{font-size:12px;fill:#222}
+code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+.cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}
+.card b{display:block;font-size:1.5em}
+#controls{margin:.5em 0}#controls input{width:20em}
+"#;
+
+/// Filters the findings table by text, entity and confidence (also from
+/// the address's `#entity=…&confidence=…&q=…`); keeps `#shown-count`.
+const SCRIPT: &str = r#"
+(function(){
+  var q=document.getElementById('filter'),e=document.getElementById('entity-filter'),
+      c=document.getElementById('confidence-filter'),n=document.getElementById('shown-count'),
+      rows=Array.prototype.slice.call(document.querySelectorAll('#findings tbody tr'));
+  function apply(){
+    var t=(q.value||'').toLowerCase(),ev=e.value,cv=c.value,shown=0;
+    rows.forEach(function(r){
+      var ok=(!ev||r.getAttribute('data-entity')===ev)&&(!cv||r.getAttribute('data-confidence')===cv)&&
+             (!t||r.textContent.toLowerCase().indexOf(t)>=0);
+      r.style.display=ok?'':'none'; if(ok)shown++;
+    });
+    n.textContent=String(shown);
+  }
+  q.addEventListener('input',apply);e.addEventListener('change',apply);c.addEventListener('change',apply);
+  // A filter can come in the address: #entity=SSN&confidence=HIGH&q=text
+  (location.hash||'').replace(/^#/,'').split('&').forEach(function(kv){
+    var i=kv.indexOf('='); if(i<0)return;
+    var k=kv.slice(0,i),v=decodeURIComponent(kv.slice(i+1));
+    if(k==='entity')e.value=v; else if(k==='confidence')c.value=v; else if(k==='q')q.value=v;
+  });
+  apply();
+  document.body.setAttribute('data-ready','1');
+})();
+"#;
+
+impl<W: Write> HtmlReport<W> {
+    fn render(&self, summary: &Summary) -> String {
+        let mut h = String::with_capacity(64 * 1024);
+        let total = summary.total_findings();
+        h.push_str(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+             style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\
+             <meta name=\"viewport\" content=\"width=device-width\">\
+             <title>phiscan report</title><style>",
+        );
+        h.push_str(STYLE);
+        h.push_str("</style></head><body>\n<h1>phiscan report</h1>\n");
+        let _ = write!(
+            h,
+            "<div class=\"cards\">\
+             <div class=\"card\">Findings<b id=\"total-findings\" class=\"{cls}\">{total}</b></div>\
+             <div class=\"card\">Files scanned<b id=\"files-scanned\">{files}</b></div>\
+             <div class=\"card\">Not examined<b id=\"not-examined\">{skipped}</b></div>\
+             <div class=\"card\">Baselined<b id=\"baselined\">{baselined}</b></div>\
+             <div class=\"card\">Allowed<b id=\"allowed\">{allowed}</b></div>\
+             <div class=\"card\">Bytes read<b id=\"bytes-read\">{bytes}</b></div>\
+             </div>\n<p class=\"muted\">Status: {status}. Elapsed {elapsed:.2}s. \
+             phiscan {version}. Matched values are {masked}.</p>\n",
+            cls = if total > 0 { "bad" } else { "ok" },
+            files = summary.files_scanned,
+            skipped = summary.total_not_examined(),
+            baselined = summary.total_baselined(),
+            allowed = summary.total_allowed(),
+            bytes = summary.bytes_read,
+            status = if summary.interrupted {
+                "interrupted"
+            } else if summary.incomplete() {
+                "incomplete (see Not examined)"
+            } else {
+                "complete"
+            },
+            elapsed = summary.elapsed_secs,
+            version = env!("CARGO_PKG_VERSION"),
+            masked = if self.rows.iter().any(|f| f.matched.contains('*')) || self.rows.is_empty() {
+                "masked"
+            } else {
+                "shown as written by the scan"
+            },
+        );
+
+        // Targets and their exposure.
+        h.push_str("<h2>Targets</h2>\n<table id=\"targets\"><thead><tr><th>Target</th>\
+                    <th>Files scanned</th><th>Findings</th><th>Not examined</th>\
+                    <th>Anonymous login</th><th>Anonymous write</th><th>TLS</th><th>Other facts</th>\
+                    </tr></thead><tbody>\n");
+        for (name, t) in &summary.targets {
+            let exposure = self.exposure.get(name);
+            let has = |e: Entity| exposure.is_some_and(|v| v.contains(&e));
+            let fact = |keys: &[&str]| -> Option<String> {
+                keys.iter().find_map(|k| t.info.get(*k).cloned())
+            };
+            // A server target (it has a banner) was checked; a local one
+            // has no such exposure.
+            let server = t.info.contains_key("banner");
+            let yes_no = |found: bool, keys: &[&str]| -> String {
+                if found {
+                    "<span class=\"bad\">yes</span>".to_string()
+                } else if let Some(v) = fact(keys) {
+                    esc(&v)
+                } else if server {
+                    "not found".to_string()
+                } else {
+                    "<span class=\"muted\">n/a</span>".to_string()
+                }
+            };
+            let tls = if has(Entity::FtpNoTls) {
+                "<span class=\"bad\">none</span>".to_string()
+            } else {
+                fact(&["tls"])
+                    .map(|v| esc(&v))
+                    .unwrap_or_else(|| "<span class=\"muted\">n/a</span>".to_string())
+            };
+            let others: Vec<String> = t
+                .info
+                .iter()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "tls" | "anonymous_login" | "anonymous_write" | "write_check"
+                    )
+                })
+                .map(|(k, v)| format!("{}: {}", esc(k), esc(v)))
+                .collect();
+            let _ = writeln!(
+                h,
+                "<tr data-target=\"{tn}\"><td class=\"mono\">{tn}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td>{}</td></tr>",
+                t.files_scanned,
+                t.findings,
+                t.not_examined,
+                yes_no(has(Entity::FtpAnonymousLogin), &["anonymous_login"]),
+                yes_no(
+                    has(Entity::FtpAnonymousWrite) || has(Entity::FtpWorldWritable),
+                    &["anonymous_write", "write_check"]
+                ),
+                tls,
+                others.join("<br>"),
+                tn = esc(name),
+            );
+        }
+        h.push_str("</tbody></table>\n");
+
+        // Charts.
+        h.push_str("<h2>Findings by entity</h2>\n");
+        let by_entity: Vec<(String, u64)> = summary
+            .findings_by_entity
+            .iter()
+            .map(|(e, n)| (e.as_str().to_string(), *n))
+            .collect();
+        h.push_str(&bar_chart("chart-entity", &by_entity));
+        h.push_str("\n<h2>Findings by directory</h2>\n");
+        let mut dirs: Vec<(String, u64)> = top(&self.by_dir)
+            .into_iter()
+            .map(|(d, n)| {
+                (
+                    if d.is_empty() {
+                        "(top level)".into()
+                    } else {
+                        d
+                    },
+                    n,
+                )
+            })
+            .collect();
+        if self.other_dirs > 0 {
+            dirs.push(("(other directories)".into(), self.other_dirs));
+        }
+        h.push_str(&bar_chart("chart-directory", &dirs));
+
+        h.push_str(
+            "\n<h2>Files with the most findings</h2>\n<table id=\"top-files\"><thead><tr>\
+                    <th>Target</th><th>File</th><th>Findings</th></tr></thead><tbody>\n",
+        );
+        for ((target, path), n) in top(&self.by_file) {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"num\">{n}</td></tr>",
+                esc(&target),
+                esc(&path)
+            );
+        }
+        h.push_str("</tbody></table>\n");
+
+        // Not examined.
+        h.push_str(
+            "<h2>Not examined</h2>\n<table id=\"not-examined-reasons\"><thead><tr>\
+                    <th>Reason</th><th>Count</th></tr></thead><tbody>\n",
+        );
+        for (reason, n) in &summary.not_examined {
+            let _ = writeln!(
+                h,
+                "<tr data-reason=\"{r}\"><td>{r}</td><td class=\"num\">{n}</td></tr>",
+                r = reason.as_str()
+            );
+        }
+        h.push_str("</tbody></table>\n");
+        if !summary.not_examined_examples.is_empty() {
+            h.push_str(
+                "<table id=\"not-examined-list\"><thead><tr><th>Target</th><th>Path</th>\
+                        <th>Reason</th><th>Detail</th></tr></thead><tbody>\n",
+            );
+            for ex in &summary.not_examined_examples {
+                let _ = writeln!(
+                    h,
+                    "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&ex.target),
+                    esc(&ex.path),
+                    ex.reason.as_str(),
+                    esc(&ex.detail)
+                );
+            }
+            h.push_str("</tbody></table>\n");
+        }
+
+        // Findings table.
+        let _ = write!(
+            h,
+            "<h2>Findings</h2>\n<div id=\"controls\"><input id=\"filter\" type=\"search\" \
+             placeholder=\"Filter by path, rule, context…\"> <select id=\"entity-filter\">\
+             <option value=\"\">All entities</option>"
+        );
+        for e in summary.findings_by_entity.keys() {
+            let _ = write!(h, "<option value=\"{e}\">{e}</option>", e = e.as_str());
+        }
+        h.push_str(
+            "</select> <select id=\"confidence-filter\"><option value=\"\">All confidences</option>\
+             <option>HIGH</option><option>MEDIUM</option><option>LOW</option></select> \
+             <span><span id=\"shown-count\">",
+        );
+        let _ = writeln!(
+            h,
+            "{}</span> of <span id=\"table-rows\">{}</span> shown</span></div>",
+            self.rows.len(),
+            self.rows.len()
+        );
+        if self.total > self.rows.len() as u64 {
+            let _ = writeln!(
+                h,
+                "<p id=\"table-truncated\">The table lists the first {} of {} findings; \
+                 the CSV and JSONL reports hold them all.</p>",
+                self.rows.len(),
+                self.total
+            );
+        }
+        h.push_str(
+            "<table id=\"findings\"><thead><tr><th>Target</th><th>Path</th><th>Entity</th>\
+             <th>Rule</th><th>Confidence</th><th>Line</th><th>Column</th><th>Field</th>\
+             <th>Match</th><th>Context</th></tr></thead><tbody>\n",
+        );
+        for f in &self.rows {
+            let _ = writeln!(
+                h,
+                "<tr data-entity=\"{e}\" data-confidence=\"{c}\"><td class=\"mono\">{}</td>\
+                 <td class=\"mono\">{}</td><td>{e}</td><td class=\"mono\">{}</td><td>{c}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>\
+                 <td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
+                esc(&f.target),
+                esc(&f.path),
+                esc(&f.rule),
+                f.line.map(|n| n.to_string()).unwrap_or_default(),
+                f.column.map(|n| n.to_string()).unwrap_or_default(),
+                esc(&f.field),
+                esc(&f.matched),
+                esc(&f.context),
+                e = f.entity.as_str(),
+                c = f.confidence.as_str(),
+            );
+        }
+        h.push_str("</tbody></table>\n<script>");
+        h.push_str(SCRIPT);
+        h.push_str("</script>\n</body></html>\n");
+        h
+    }
+}
+
+impl<W: Write + Send> ReportWriter for HtmlReport<W> {
+    fn finding(&mut self, f: &Finding) -> io::Result<()> {
+        self.total += 1;
+        if is_exposure(f.entity) {
+            let list = self.exposure.entry(f.target.to_string()).or_default();
+            if !list.contains(&f.entity) {
+                list.push(f.entity);
+            }
+        }
+        if !f.path.is_empty() {
+            let dir = match dir_of(&f.path) {
+                "" => f.target.to_string(),
+                d => format!("{}/{d}", f.target.trim_end_matches('/')),
+            };
+            bump(&mut self.by_dir, dir, &mut self.other_dirs);
+            bump(
+                &mut self.by_file,
+                (f.target.to_string(), f.path.clone()),
+                &mut self.other_files,
+            );
+        }
+        if self.rows.len() < MAX_TABLE_ROWS {
+            self.rows.push(f.clone());
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        let page = self.render(summary);
+        self.out.write_all(page.as_bytes())?;
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::{sample_findings, sample_summary};
+
+    fn page() -> String {
+        let mut buf = Vec::new();
+        {
+            let mut w = HtmlReport::new(&mut buf);
+            for f in sample_findings() {
+                w.finding(&f).unwrap();
+            }
+            w.finish(&sample_summary()).unwrap();
+        }
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn page_is_self_contained_and_escaped() {
+        let p = page();
+        assert!(p.contains("<b id=\"total-findings\" class=\"bad\">3</b>"));
+        assert!(p.contains("<span id=\"shown-count\">3</span>"));
+        // No external resources of any kind.
+        for needle in ["src=", "href=", "@import", "url("] {
+            assert!(!p.contains(needle), "page references {needle}");
+        }
+        // Hostile path is escaped, never markup.
+        assert!(!p.contains("<script>alert"));
+        assert!(p.contains("&lt;script&gt;alert(1)&lt;/script&gt;.txt"));
+        assert!(p.contains("data-reason=\"corrupt\""));
+        assert!(p.contains("<g data-label=\"SSN\" data-count=\"1\">"));
+        assert!(p.contains("<g data-label=\"share/hr\" data-count=\"2\">"));
+    }
+
+    #[test]
+    fn server_exposure_is_shown_per_target() {
+        let mut anon = sample_findings().remove(0);
+        anon.target = "ftp://files.test/".into();
+        anon.path = String::new();
+        anon.entity = Entity::FtpAnonymousLogin;
+        anon.rule = "ftp-anonymous-login".into();
+        anon.line = None;
+        anon.column = None;
+        let mut summary = sample_summary();
+        summary.record(&crate::report::Event::Finding(anon.clone()));
+        for (key, value) in [("banner", "220 test"), ("tls", "not offered")] {
+            summary.record(&crate::report::Event::TargetInfo {
+                target: "ftp://files.test/".into(),
+                key,
+                value: value.into(),
+            });
+        }
+        let mut buf = Vec::new();
+        {
+            let mut w = HtmlReport::new(&mut buf);
+            w.finding(&anon).unwrap();
+            w.finish(&summary).unwrap();
+        }
+        let p = String::from_utf8(buf).unwrap();
+        let row = p
+            .lines()
+            .find(|l| l.starts_with("<tr data-target=\"ftp://files.test/\""))
+            .unwrap();
+        // Anonymous login: yes; anonymous write: checked, not found; TLS.
+        assert!(
+            row.contains(
+                "<td><span class=\"bad\">yes</span></td><td>not found</td><td>not offered</td>"
+            ),
+            "{row}"
+        );
+        let local = p
+            .lines()
+            .find(|l| l.starts_with("<tr data-target=\"share\""))
+            .unwrap();
+        assert!(local.contains("n/a"), "{local}");
+    }
+
+    #[test]
+    fn dir_of_uses_the_outer_archive() {
+        assert_eq!(dir_of("a/b/c.zip!x/y.csv"), "a/b");
+        assert_eq!(dir_of("top.txt"), "");
+    }
+}

@@ -1,0 +1,162 @@
+//! Progress on stderr while a scan runs (indicatif): per target, files
+//! scanned and not examined, bytes read, findings so far, current rate.
+//!
+//! Shown on a terminal only, unless forced (`--progress`), in which case a
+//! non-terminal stderr (a CI log) gets one plain line per second instead of
+//! a redrawn bar. Updated from the output thread, which sees every event.
+
+use super::Summary;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
+use std::cell::Cell;
+use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// When to show progress.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// On a terminal, unless `--quiet`.
+    #[default]
+    Auto,
+    /// Always (`--progress`).
+    Always,
+    Never,
+}
+
+impl ProgressMode {
+    /// Whether progress is drawn, given `--quiet` and whether stderr is a
+    /// terminal.
+    pub fn enabled(self, quiet: bool, stderr_is_terminal: bool) -> bool {
+        match self {
+            ProgressMode::Always => true,
+            ProgressMode::Never => false,
+            ProgressMode::Auto => !quiet && stderr_is_terminal,
+        }
+    }
+}
+
+/// Minimum time between two message updates (formatting is not free).
+const UPDATE_EVERY: Duration = Duration::from_millis(100);
+
+pub struct Progress {
+    bar: ProgressBar,
+    last_update: Cell<Option<Instant>>,
+}
+
+impl Progress {
+    /// A progress display if `mode` asks for one here, else `None`.
+    pub fn start(mode: ProgressMode, quiet: bool) -> Option<Progress> {
+        let terminal = io::stderr().is_terminal();
+        if !mode.enabled(quiet, terminal) {
+            return None;
+        }
+        let target = if terminal {
+            ProgressDrawTarget::stderr_with_hz(10)
+        } else {
+            ProgressDrawTarget::term_like_with_hz(Box::new(LineLog), 1)
+        };
+        let bar = ProgressBar::with_draw_target(None, target);
+        let style = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {msg} | {bytes} read, {binary_bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_message("starting…");
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Some(Progress {
+            bar,
+            last_update: Cell::new(None),
+        })
+    }
+
+    /// Refreshes the display from the running summary (throttled).
+    pub fn update(&self, summary: &Summary) {
+        let now = Instant::now();
+        if self
+            .last_update
+            .get()
+            .is_some_and(|t| now.duration_since(t) < UPDATE_EVERY)
+        {
+            return;
+        }
+        self.last_update.set(Some(now));
+        self.bar.set_position(summary.bytes_read);
+        self.bar.set_message(message(summary));
+    }
+
+    /// Removes the bar (the final summary follows on stderr).
+    pub fn finish(&self, summary: &Summary) {
+        self.bar.set_position(summary.bytes_read);
+        self.bar.set_message(message(summary));
+        self.bar.finish_and_clear();
+    }
+}
+
+/// One line: each target's files, skips and findings.
+fn message(summary: &Summary) -> String {
+    let mut parts = Vec::new();
+    for (name, t) in &summary.targets {
+        parts.push(format!(
+            "{name}: {} files, {} not examined, {} findings",
+            t.files_scanned, t.not_examined, t.findings
+        ));
+    }
+    if parts.is_empty() {
+        "listing…".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// A "terminal" that appends lines to stderr: forced progress in a log.
+#[derive(Debug)]
+struct LineLog;
+
+impl TermLike for LineLog {
+    fn width(&self) -> u16 {
+        200
+    }
+    fn move_cursor_up(&self, _n: usize) -> io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _n: usize) -> io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _n: usize) -> io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _n: usize) -> io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        if s.trim().is_empty() {
+            return Ok(());
+        }
+        writeln!(io::stderr(), "{s}")
+    }
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        if s.trim().is_empty() {
+            return Ok(());
+        }
+        writeln!(io::stderr(), "{s}")
+    }
+    fn clear_line(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_rules() {
+        assert!(ProgressMode::Auto.enabled(false, true));
+        assert!(!ProgressMode::Auto.enabled(true, true));
+        assert!(!ProgressMode::Auto.enabled(false, false));
+        assert!(ProgressMode::Always.enabled(true, false));
+        assert!(!ProgressMode::Never.enabled(false, true));
+    }
+}
