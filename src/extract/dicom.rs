@@ -28,7 +28,11 @@ const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 
 /// Tags reported as field values: (tag, keyword, entity).
 const KNOWN: &[((u16, u16), &str, Entity)] = &[
-    ((0x0008, 0x0090), "ReferringPhysicianName", Entity::PersonName),
+    (
+        (0x0008, 0x0090),
+        "ReferringPhysicianName",
+        Entity::PersonName,
+    ),
     ((0x0010, 0x0010), "PatientName", Entity::PersonName),
     ((0x0010, 0x0020), "PatientID", Entity::Mrn),
     ((0x0010, 0x0030), "PatientBirthDate", Entity::Dob),
@@ -36,7 +40,11 @@ const KNOWN: &[((u16, u16), &str, Entity)] = &[
     ((0x0010, 0x1001), "OtherPatientNames", Entity::PersonName),
     ((0x0010, 0x1005), "PatientBirthName", Entity::PersonName),
     ((0x0010, 0x1040), "PatientAddress", Entity::Address),
-    ((0x0010, 0x1060), "PatientMotherBirthName", Entity::PersonName),
+    (
+        (0x0010, 0x1060),
+        "PatientMotherBirthName",
+        Entity::PersonName,
+    ),
     ((0x0010, 0x2154), "PatientTelephoneNumbers", Entity::Phone),
 ];
 
@@ -171,9 +179,7 @@ impl Input<'_> {
 fn truncated(what: &str, at: u64, wanted: u64, got: u64) -> ExtractError {
     ExtractError::Corrupt {
         format: "DICOM",
-        message: format!(
-            "{what} at byte {at} needs {wanted} bytes but the file ends after {got}"
-        ),
+        message: format!("{what} at byte {at} needs {wanted} bytes but the file ends after {got}"),
     }
 }
 
@@ -190,11 +196,7 @@ fn tag_name(e: &Element) -> String {
 }
 
 /// Reads the rest of an element header after its 4 tag bytes.
-fn read_header(
-    input: &mut Input,
-    tag: [u8; 4],
-    syntax: Syntax,
-) -> Result<Element, ExtractError> {
+fn read_header(input: &mut Input, tag: [u8; 4], syntax: Syntax) -> Result<Element, ExtractError> {
     let big = syntax.big_endian;
     let group = u16_at(&tag, 0, big).unwrap_or(0);
     let element = u16_at(&tag, 2, big).unwrap_or(0);
@@ -259,7 +261,12 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
             return Ok(());
         }
         if got < 4 {
-            return Err(truncated("element tag", input.pos - got as u64, 4, got as u64));
+            return Err(truncated(
+                "element tag",
+                input.pos - got as u64,
+                4,
+                got as u64,
+            ));
         }
         if u16_at(&tag, 0, false) != Some(0x0002) {
             break;
@@ -343,7 +350,12 @@ fn data_set(
             return Ok(());
         }
         if got < 4 {
-            return Err(truncated("element tag", input.pos - got as u64, 4, got as u64));
+            return Err(truncated(
+                "element tag",
+                input.pos - got as u64,
+                4,
+                got as u64,
+            ));
         }
     }
 }
@@ -439,12 +451,18 @@ mod tests {
 
     impl W {
         fn u16(&mut self, v: u16, big: bool) {
-            self.out
-                .extend(if big { v.to_be_bytes() } else { v.to_le_bytes() });
+            self.out.extend(if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            });
         }
         fn u32(&mut self, v: u32, big: bool) {
-            self.out
-                .extend(if big { v.to_be_bytes() } else { v.to_le_bytes() });
+            self.out.extend(if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            });
         }
         fn el(&mut self, g: u16, e: u16, vr: &[u8; 2], value: &[u8]) {
             let s = self.syntax;
@@ -456,7 +474,7 @@ mod tests {
             self.u16(e, s.big_endian);
             if s.explicit {
                 self.out.extend_from_slice(vr);
-                if LONG_VRS.iter().any(|x| *x == vr) {
+                if LONG_VRS.contains(&vr) {
                     self.out.extend([0, 0]);
                     self.u32(v.len() as u32, s.big_endian);
                 } else {
@@ -538,7 +556,10 @@ mod tests {
                 "{syntax:?} preamble {preamble}"
             );
             assert!(s.not_examined().is_empty(), "{:?}", s.not_examined());
-            assert_eq!(value(&s, Entity::PersonName, "(0010,0010) PatientName"), "DOE JANE Q");
+            assert_eq!(
+                value(&s, Entity::PersonName, "(0010,0010) PatientName"),
+                "DOE JANE Q"
+            );
             let id = s.row(Entity::Mrn, "(0010,0020) PatientID");
             let pos = bytes.windows(10).position(|w| w == b"MRN0012345").unwrap();
             assert_eq!(id.column as usize, pos + 1);
@@ -553,8 +574,11 @@ mod tests {
         };
         w.el(0x0008, 0x0005, b"CS", b"ISO_IR 100");
         // (0010,1002) OtherPatientIDsSequence, undefined length, one item.
-        w.out.extend([0x10, 0, 0x02, 0x10, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
-        w.out.extend([0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        w.out.extend([
+            0x10, 0, 0x02, 0x10, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]);
+        w.out
+            .extend([0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
         w.el(0x0010, 0x0020, b"LO", b"NESTED77");
         w.out.extend([0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
         w.out.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
@@ -580,7 +604,9 @@ mod tests {
             syntax: EXPLICIT_LE,
         };
         w.el(0x0008, 0x0060, b"CS", b"MR");
-        w.out.extend([0x10, 0, 0x10, 0, b'U', b'T', 0, 0, 0xF0, 0xFF, 0xFF, 0x7F, b'X']);
+        w.out.extend([
+            0x10, 0, 0x10, 0, b'U', b'T', 0, 0, 0xF0, 0xFF, 0xFF, 0x7F, b'X',
+        ]);
         let s = scan_bytes("huge.dcm", &w.out);
         let skipped = s.not_examined();
         assert_eq!(skipped.len(), 1, "{skipped:?}");

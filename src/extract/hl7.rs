@@ -130,7 +130,8 @@ impl<R: BufRead> SegmentReader<R> {
             let take = found.unwrap_or(available.len());
             let room = self.cap.saturating_sub(self.buf.len());
             let kept = take.min(room);
-            self.buf.extend_from_slice(available.get(..kept).unwrap_or_default());
+            self.buf
+                .extend_from_slice(available.get(..kept).unwrap_or_default());
             truncated |= kept < take;
             match found {
                 Some(pos) => {
@@ -208,7 +209,7 @@ enum FieldKind {
 fn field_kind(segment: &str, field: usize) -> Option<FieldKind> {
     use FieldKind::*;
     Some(match (segment, field) {
-        ("PID", 2 | 3 | 4) => Ids(Some(Entity::Mrn)),
+        ("PID", 2..=4) => Ids(Some(Entity::Mrn)),
         ("PID", 21) => Ids(None),
         ("PID", 5 | 6 | 9) => Name,
         ("PID", 7) => BirthDate,
@@ -317,10 +318,13 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
     // MLLP framing bytes and stray blanks before the segment id.
     let lead = raw.len()
         - raw
-            .trim_start_matches(|c| c == MLLP_START as char || c == MLLP_END as char || c == ' ')
+            .trim_start_matches([MLLP_START as char, MLLP_END as char, ' '])
             .len();
     let text = raw.get(lead..).unwrap_or_default();
-    if text.trim_matches(|c: char| c.is_whitespace() || c == MLLP_END as char).is_empty() {
+    if text
+        .trim_matches(|c: char| c.is_whitespace() || c == MLLP_END as char)
+        .is_empty()
+    {
         return;
     }
     let line = state.line;
@@ -332,7 +336,8 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
         id.bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
     });
-    let Some(id) = id.filter(|_| text.len() == 3 || text[3..].starts_with(|c: char| c.is_ascii_punctuation()))
+    let Some(id) =
+        id.filter(|_| text.len() == 3 || text[3..].starts_with(|c: char| c.is_ascii_punctuation()))
     else {
         // Not a segment (a wrapped line, a comment): plain text.
         ctx.text("", text, at(0));
@@ -362,7 +367,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
         }
     }
     let separators = match state.separators {
-        Some(s) if !(state.broken && !matches!(id, "FHS" | "BHS")) => s,
+        Some(s) if !state.broken || matches!(id, "FHS" | "BHS") => s,
         _ => {
             ctx.text(id, text, at(0));
             return;
@@ -380,11 +385,9 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
     // Field offsets: for header segments the separator itself is field 1.
     let mut fields: Vec<(usize, usize, &str)> = Vec::new();
     let mut start = 0usize;
-    let mut number = 0usize;
-    for part in text.split(separators.field) {
+    for (number, part) in text.split(separators.field).enumerate() {
         fields.push((number, start, part));
         start += part.len() + separators.field.len_utf8();
-        number += 1;
     }
     if is_header {
         for f in fields.iter_mut().skip(1) {
@@ -590,7 +593,7 @@ fn extension(subtype: &str, type_of_data: &str) -> &'static str {
 
 /// Base64 as HL7 senders write it: escape sequences (`\.br\`, `\X0D\`) and
 /// whitespace may sit between the characters; padding may be missing.
-fn decode_base64(data: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn decode_base64(data: &str) -> Result<Vec<u8>, String> {
     let mut clean = Vec::with_capacity(data.len());
     let mut in_escape = false;
     for b in data.bytes() {
@@ -615,10 +618,7 @@ fn decode_base64(data: &str) -> Result<Vec<u8>, String> {
 }
 
 fn decode_hex(data: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<u8> = data
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let digits: Vec<u8> = data.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if digits.len() % 2 != 0 {
         return Err("hex data has an odd number of digits".into());
     }
@@ -847,7 +847,10 @@ OBX|1|TX|NOTE||Patient doing well\r";
         assert_eq!(p.bytes, b"abcd");
         assert!(p.truncated);
         let p = reader.next_piece(|b| b == b'\r').unwrap().unwrap();
-        assert_eq!((p.bytes, p.truncated, p.terminator), (&b"xy"[..], false, None));
+        assert_eq!(
+            (p.bytes, p.truncated, p.terminator),
+            (&b"xy"[..], false, None)
+        );
         assert!(reader.next_piece(|b| b == b'\r').unwrap().is_none());
     }
 

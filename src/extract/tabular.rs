@@ -37,8 +37,7 @@ fn header_words(name: &str) -> Vec<String> {
             continue;
         }
         let boundary = prev.is_some_and(|p| {
-            (p.is_lowercase() && c.is_uppercase())
-                || (p.is_ascii_digit() != c.is_ascii_digit())
+            (p.is_lowercase() && c.is_uppercase()) || (p.is_ascii_digit() != c.is_ascii_digit())
         });
         if boundary && !current.is_empty() {
             words.push(std::mem::take(&mut current));
@@ -86,15 +85,30 @@ pub fn classify_header(name: &str) -> Option<Entity> {
         || contains("medrec")
         || matches!(
             joined.as_str(),
-            "patientid" | "ptid" | "patientidentifier" | "patientnumber" | "patientno"
-                | "chartnumber" | "chartno"
+            "patientid"
+                | "ptid"
+                | "patientidentifier"
+                | "patientnumber"
+                | "patientno"
+                | "chartnumber"
+                | "chartno"
         )
     {
         return Some(Entity::Mrn);
     }
     let not_birth = [
-        "appointment", "appt", "visit", "admit", "admission", "discharge", "service",
-        "created", "updated", "modified", "death", "scheduled",
+        "appointment",
+        "appt",
+        "visit",
+        "admit",
+        "admission",
+        "discharge",
+        "service",
+        "created",
+        "updated",
+        "modified",
+        "death",
+        "scheduled",
     ];
     if (has("dob")
         || contains("birthdate")
@@ -119,20 +133,49 @@ pub fn classify_header(name: &str) -> Option<Entity> {
         return Some(Entity::CreditCard);
     }
     let name_words = [
-        "first", "last", "given", "family", "middle", "full", "patient", "pt", "guarantor",
-        "subscriber", "member", "insured", "maiden", "contact", "mother", "father", "spouse",
-        "emergency", "sur", "person",
+        "first",
+        "last",
+        "given",
+        "family",
+        "middle",
+        "full",
+        "patient",
+        "pt",
+        "guarantor",
+        "subscriber",
+        "member",
+        "insured",
+        "maiden",
+        "contact",
+        "mother",
+        "father",
+        "spouse",
+        "emergency",
+        "sur",
+        "person",
     ];
     if matches!(
         joined.as_str(),
-        "firstname" | "lastname" | "fname" | "lname" | "surname" | "givenname" | "familyname"
-            | "middlename" | "fullname" | "patientname" | "ptname" | "patient"
+        "firstname"
+            | "lastname"
+            | "fname"
+            | "lname"
+            | "surname"
+            | "givenname"
+            | "familyname"
+            | "middlename"
+            | "fullname"
+            | "patientname"
+            | "ptname"
+            | "patient"
     ) || (has("name") && name_words.iter().any(|w| has(w)))
     {
         return Some(Entity::PersonName);
     }
     if (contains("address") || has("addr") || has("street"))
-        && !["ip", "mac", "web", "url", "ipv4", "ipv6"].iter().any(|w| has(w))
+        && !["ip", "mac", "web", "url", "ipv4", "ipv6"]
+            .iter()
+            .any(|w| has(w))
     {
         return Some(Entity::Address);
     }
@@ -384,7 +427,10 @@ mod tests {
         assert_eq!(looks_like(b"a\tb\n1\t2\n", "x.tsv"), Some(b'\t'));
         assert_eq!(looks_like(b"a;b\n1;2\n", "x.csv"), Some(b';'));
         // Prose with commas: no header naming an entity.
-        assert_eq!(looks_like(b"Hello, world\nfoo, bar\nbaz, qux\n", "notes"), None);
+        assert_eq!(
+            looks_like(b"Hello, world\nfoo, bar\nbaz, qux\n", "notes"),
+            None
+        );
         // Header names an entity but the rows disagree.
         assert_eq!(looks_like(b"ssn,x\n1,2,3\n4\n", "notes"), None);
         assert_eq!(looks_like(b"\x00\x01\x02", "x.csv"), None);
@@ -409,7 +455,10 @@ mod tests {
         );
         let dob = s.row(Entity::Dob, "column \"dob\" row 3");
         assert_eq!((dob.line, dob.column), (3, 4));
-        assert_eq!(value(&s, Entity::Ssn, "column \"ssn\" row 2"), "412-56-7890");
+        assert_eq!(
+            value(&s, Entity::Ssn, "column \"ssn\" row 2"),
+            "412-56-7890"
+        );
     }
 
     #[test]

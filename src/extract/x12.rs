@@ -247,7 +247,9 @@ mod tests {
         let mut out = isa(element, component, terminator);
         out.push_str(newline);
         for seg in body {
-            let seg = seg.replace('*', &element.to_string()).replace(':', &component.to_string());
+            let seg = seg
+                .replace('*', &element.to_string())
+                .replace(':', &component.to_string());
             out.push_str(&seg);
             out.push(terminator);
             out.push_str(newline);
@@ -272,7 +274,11 @@ mod tests {
 
     #[test]
     fn maps_elements_exactly() {
-        for (e, c, t, nl) in [('*', ':', '~', "\n"), ('|', '^', '\u{1d}', ""), ('!', '>', '\n', "")] {
+        for (e, c, t, nl) in [
+            ('*', ':', '~', "\n"),
+            ('|', '^', '\u{1d}', ""),
+            ('!', '>', '\n', ""),
+        ] {
             let text = interchange(e, c, t, nl);
             let s = scan("claim.837", text.as_bytes());
             let rows = s.field_rows(RULE);
