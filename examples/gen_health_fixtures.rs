@@ -26,7 +26,10 @@ fn main() -> io::Result<()> {
         ("x12/remit_835.edi", x12_835()),
         ("x12/enroll_834.edi", x12_834()),
         ("x12/eligibility_270_271.edi", x12_270_271()),
-        ("x12/short_isa.x12", b"ISA*00*          *00*    ~GS*HC~".to_vec()),
+        (
+            "x12/short_isa.x12",
+            b"ISA*00*          *00*    ~GS*HC~".to_vec(),
+        ),
         ("dicom/ct_explicit_le.dcm", dicom(EXPLICIT_LE, true)),
         ("dicom/mr_implicit_le.dcm", dicom(IMPLICIT_LE, true)),
         ("dicom/us_explicit_be.dcm", dicom(EXPLICIT_BE, true)),
@@ -56,9 +59,8 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
 // ---------------------------------------------------------------- HL7 v2
 
 fn adt_a01() -> String {
-    let note = base64::engine::general_purpose::STANDARD.encode(
-        "Discharge summary\nPatient SSN: 523-41-8765\nFollow up in two weeks.\n",
-    );
+    let note = base64::engine::general_purpose::STANDARD
+        .encode("Discharge summary\nPatient SSN: 523-41-8765\nFollow up in two weeks.\n");
     [
         "MSH|^~\\&|ADT1|GOOD HEALTH HOSPITAL|GHH LAB|GHH|20240101120000||ADT^A01^ADT_A01|MSG00001|P|2.5.1",
         "EVN|A01|20240101120000",
@@ -347,7 +349,12 @@ fn dicom(syntax: Syntax, preamble: bool) -> Vec<u8> {
         meta.element(0x0002, 0x0003, b"UI", b"1.2.826.0.1.3680043.2.1125.1.1");
         meta.element(0x0002, 0x0010, b"UI", syntax.uid.as_bytes());
         meta.element(0x0002, 0x0012, b"UI", b"1.2.826.0.1.3680043.2.1125.9");
-        w.element(0x0002, 0x0000, b"UL", &(meta.out.len() as u32).to_le_bytes());
+        w.element(
+            0x0002,
+            0x0000,
+            b"UL",
+            &(meta.out.len() as u32).to_le_bytes(),
+        );
         w.out.extend_from_slice(&meta.out);
     }
     w.syntax = syntax;
