@@ -46,11 +46,22 @@ pub fn looks_like(head: &[u8]) -> bool {
     if !matches!(id, b"MSH" | b"FHS" | b"BHS") {
         return false;
     }
-    head.get(3).is_some_and(|&b| is_separator(b))
-}
-
-fn is_separator(b: u8) -> bool {
-    b.is_ascii_punctuation()
+    // `|` is the field separator in practice; any other character counts
+    // only with valid encoding characters after it (so that prose such as
+    // "MSH-1 is ..." is not taken for HL7, while `MSH||` with a missing
+    // MSH-2 is, and gets reported).
+    match head.get(3) {
+        Some(b'|') => true,
+        Some(b) if b.is_ascii_punctuation() => {
+            let line_end = head
+                .iter()
+                .position(|&c| c == b'\r' || c == b'\n')
+                .unwrap_or(head.len());
+            let line = head.get(..line_end).unwrap_or_default();
+            Separators::from_header(&String::from_utf8_lossy(line)).is_some()
+        }
+        _ => false,
+    }
 }
 
 /// Bytes as text: UTF-8 when valid, else Windows-1252 (covers Latin-1,
@@ -72,6 +83,24 @@ pub(crate) fn char_column(text: &str, offset: usize) -> u64 {
         prefix.len() as u64 + 1
     } else {
         prefix.chars().count() as u64 + 1
+    }
+}
+
+/// Matches `text` as [`Ctx::text`] does, building its field label only when
+/// something matched: structured formats have many short values, and
+/// formatting a label for each would cost more than matching it.
+pub(crate) fn text_labelled(
+    ctx: &mut Ctx,
+    label: impl FnOnce() -> String,
+    text: &str,
+    at: Location,
+) {
+    let mut hits = Vec::new();
+    ctx.scanner
+        .matcher
+        .find(text.as_bytes(), 0..text.len(), ctx.scratch, &mut hits);
+    if !hits.is_empty() {
+        ctx.text(&label(), text, at);
     }
 }
 
@@ -407,14 +436,16 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
         if value.is_empty() || (is_header && number <= 2) {
             continue;
         }
-        let label = format!("{prefix}-{number}");
         if id == "OBX" && number == 5 && value_type.eq_ignore_ascii_case("ED") {
             embedded(ctx, state, &separators, occurrence, value, truncated);
             continue;
         }
         match field_kind(id, number) {
-            Some(kind) => known_field(ctx, &separators, kind, &label, value, offset, &at),
-            None => ctx.text(&label, value, at(offset)),
+            Some(kind) => {
+                let label = format!("{prefix}-{number}");
+                known_field(ctx, &separators, kind, &label, value, offset, &at)
+            }
+            None => text_labelled(ctx, || format!("{prefix}-{number}"), value, at(offset)),
         }
     }
 }
@@ -760,6 +791,9 @@ OBX|1|TX|NOTE||Patient doing well\r";
         assert!(looks_like(b"\r\nBHS|^~\\&"));
         assert!(!looks_like(b"MSHx"));
         assert!(!looks_like(b"Hello MSH|"));
+        assert!(looks_like(b"MSH#^~\\&#A#B"));
+        assert!(!looks_like(b"MSH-1 is the field separator"));
+        assert!(looks_like(b"MSH||A|B"));
     }
 
     #[test]

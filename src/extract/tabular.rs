@@ -362,15 +362,14 @@ pub fn scan(
             if cell.trim().is_empty() {
                 continue;
             }
-            let (label, entity) = match headers.get(index) {
-                Some((name, entity)) if !name.is_empty() => {
-                    (format!("column \"{name}\" row {row}"), *entity)
-                }
-                _ => (format!("column {} row {row}", index + 1), None),
+            let header = headers.get(index).filter(|h| !h.0.is_empty());
+            let label = || match header {
+                Some((name, _)) => format!("column \"{name}\" row {row}"),
+                None => format!("column {} row {row}", index + 1),
             };
-            match entity {
-                Some(entity) => ctx.field_value(RULE, &label, entity, &cell, at),
-                None => ctx.text(&label, &cell, at),
+            match header.and_then(|h| h.1) {
+                Some(entity) => ctx.field_value(RULE, &label(), entity, &cell, at),
+                None => super::hl7::text_labelled(ctx, label, &cell, at),
             }
         }
     }

@@ -9,7 +9,7 @@
 //! line = segment number in the file (ISA = 1), column = 1-based character
 //! offset of the element in its segment.
 
-use super::hl7::{char_column, decode_text, SegmentReader};
+use super::hl7::{char_column, decode_text, text_labelled, SegmentReader};
 use super::{Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
@@ -211,7 +211,7 @@ fn scan_segment(
         if value.trim().is_empty() || consumed.get(n).copied().unwrap_or(false) {
             continue;
         }
-        ctx.text(&label(n), value, at(offset));
+        text_labelled(ctx, || label(n), value, at(offset));
     }
 }
 
