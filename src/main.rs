@@ -51,6 +51,9 @@ struct RulePackArgs {
 enum RulesCommand {
     /// List rules: id, entity, confidence, description.
     List(RulePackArgs),
+    /// Print every rule's pattern, one per line, as other tools take them
+    /// (`rg -f`): the benchmark's baseline runs the same patterns.
+    Patterns(RulePackArgs),
     /// Check every rule's examples and negative examples.
     Test {
         /// Rule file or folder to test (default: the built-in pack).
@@ -165,6 +168,20 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     ])?;
                 }
                 out.flush()?;
+                Ok(EXIT_CLEAN)
+            }
+            RulesCommand::Patterns(pack) => {
+                let specs = phiscan::rules::load_specs(!pack.no_default_rules, &pack.rules)?;
+                for spec in specs {
+                    // phiscan compiles patterns with ASCII classes; group
+                    // names repeat across rules, which a joined pattern
+                    // cannot have.
+                    let plain = spec
+                        .pattern
+                        .replace("(?P<value>", "(?:")
+                        .replace("(?<value>", "(?:");
+                    println!("(?-u:{plain})");
+                }
                 Ok(EXIT_CLEAN)
             }
             RulesCommand::Test { path } => {

@@ -98,6 +98,10 @@ struct Words {
     word_of: Vec<u32>,
     /// Automaton pattern → (boundary needed at start, at end).
     edges: Vec<(bool, bool)>,
+    /// Automaton pattern → shorter patterns that are its prefixes (a
+    /// leftmost-first match of the longer one hides them).
+    prefixes: Vec<Vec<usize>>,
+    pattern_len: Vec<usize>,
     count: usize,
 }
 
@@ -141,7 +145,18 @@ fn variants(word: &str) -> Vec<String> {
         title.extend(first.to_uppercase());
         title.push_str(chars.as_str());
     }
-    let mut v = vec![word.to_string(), lower, upper, title];
+    // "Social Security" as well as "Social security".
+    let title_words: String = lower
+        .split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut v = vec![word.to_string(), lower, upper, title, title_words];
     v.sort();
     v.dedup();
     v
@@ -258,10 +273,25 @@ impl Matcher {
                     )
                 })
                 .collect();
+            let prefixes = patterns
+                .iter()
+                .map(|(long, _)| {
+                    patterns
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (short, _))| {
+                            short.len() < long.len() && long.starts_with(short.as_str())
+                        })
+                        .map(|(j, _)| j)
+                        .collect()
+                })
+                .collect();
             Some(Words {
                 automaton,
                 word_of: patterns.iter().map(|(_, id)| *id).collect(),
                 edges,
+                prefixes,
+                pattern_len: patterns.iter().map(|(p, _)| p.len()).collect(),
                 count: word_ids.len(),
             })
         };
@@ -361,6 +391,19 @@ impl Matcher {
                 start: m.start(),
                 end: m.end(),
             });
+            for &j in &words.prefixes[pid] {
+                let end = m.start() + words.pattern_len[j];
+                if words.edges[j].1 && end < buf.len() && is_word_byte(buf[end]) {
+                    continue;
+                }
+                let word = words.word_of[j];
+                scratch.present[word as usize] = true;
+                scratch.words.push(WordHit {
+                    word,
+                    start: m.start(),
+                    end,
+                });
+            }
         }
     }
 
@@ -490,7 +533,8 @@ impl Matcher {
             }
             let confidence = match &rule.context {
                 None => rule.confidence,
-                Some(ctx) => match self.judge_context(ctx, &scratch.words, m.start(), m.end()) {
+                Some(ctx) => match self.judge_context(ctx, buf, &scratch.words, m.start(), m.end())
+                {
                     ContextVerdict::Rejected => continue,
                     ContextVerdict::Absent if ctx.required => continue,
                     ContextVerdict::Absent => rule.confidence,
@@ -512,6 +556,7 @@ impl Matcher {
     fn judge_context(
         &self,
         ctx: &Context,
+        buf: &[u8],
         words: &[WordHit],
         start: usize,
         end: usize,
@@ -531,8 +576,17 @@ impl Matcher {
                 continue;
             }
             let (side, distance) = if w.end <= start {
+                if !labels_across_lines(buf, w.end, start) {
+                    continue;
+                }
                 (&mut before, start - w.end)
             } else if w.start >= end {
+                if buf
+                    .get(end..w.start)
+                    .is_some_and(|gap| gap.contains(&b'\n'))
+                {
+                    continue;
+                }
                 (&mut after, w.start - end)
             } else {
                 // Overlapping the match: not a label for it.
@@ -555,6 +609,22 @@ impl Matcher {
     }
 }
 
+/// A word ending at `label_end` labels a value at `value_start`: on the same
+/// line, or on the next line when the word ends its own line (a form's
+/// `Date of birth` above its value), not when other text follows it.
+fn labels_across_lines(buf: &[u8], label_end: usize, value_start: usize) -> bool {
+    let Some(gap) = buf.get(label_end..value_start) else {
+        return false;
+    };
+    match memchr::memchr(b'\n', gap) {
+        None => true,
+        Some(nl) => {
+            !gap[nl + 1..].contains(&b'\n')
+                && gap[..nl].iter().all(|b| b" \t\r:#=-.()[]|*".contains(b))
+        }
+    }
+}
+
 enum ContextVerdict {
     Present,
     Absent,
@@ -563,13 +633,14 @@ enum ContextVerdict {
 
 /// A match stands alone when it is not part of a longer identifier or number:
 /// no word character directly before or after it (where its own edge is a
-/// word character), and no digit group joined to it by `.`, `,`, `-` or `/`
+/// word character), and no digit group joined to it by `.`, `-` or `/`
 /// (decimals, IP addresses, versions, longer dashed numbers).
 fn stands_alone(buf: &[u8], start: usize, end: usize) -> bool {
     let (Some(&first), Some(&last)) = (buf.get(start), buf.get(end.wrapping_sub(1))) else {
         return true;
     };
-    let joiner = |b: u8| matches!(b, b'.' | b',' | b'-' | b'/');
+    // Not ',': it separates CSV fields far more often than it groups digits.
+    let joiner = |b: u8| matches!(b, b'.' | b'-' | b'/');
     if start > 0 {
         let before = buf[start - 1];
         if is_word_byte(first) && is_word_byte(before) {
