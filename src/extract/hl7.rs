@@ -347,7 +347,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
     // MLLP framing bytes and stray blanks before the segment id.
     let lead = raw.len()
         - raw
-            .trim_start_matches([MLLP_START as char, MLLP_END as char, ' '])
+            .trim_start_matches([MLLP_START as char, MLLP_END as char, ' ', '\u{feff}'])
             .len();
     let text = raw.get(lead..).unwrap_or_default();
     if text
@@ -835,6 +835,9 @@ OBX|1|TX|NOTE||Patient doing well\r";
         assert_eq!(s.row(Entity::Ssn, "PID-19").line, 3);
         let crlf = ADT.replace('\r', "\r\n");
         let s = scan("adt.txt", crlf.as_bytes());
+        assert_eq!(s.row(Entity::Ssn, "PID-19").line, 3);
+        let bom = format!("\u{feff}{ADT}");
+        let s = scan("bom.hl7", bom.as_bytes());
         assert_eq!(s.row(Entity::Ssn, "PID-19").line, 3);
         let framed = format!("\x0b{ADT}\x1c\r\x0b{ADT}\x1c\r");
         let s = scan("feed.mllp", framed.as_bytes());
