@@ -260,7 +260,9 @@ fn element(ctx: &mut Ctx, doc: &mut Doc, e: &BytesStart, start: Cursor) {
                     _ => None,
                 };
                 match entity {
-                    Some(entity) => ctx.field_value(RULE, &label, entity, &extension, at),
+                    Some(entity) => {
+                        super::hl7::report_field(ctx, RULE, &label, entity, &extension, at)
+                    }
                     None => ctx.text(&label, &extension, at),
                 }
             }
@@ -284,7 +286,7 @@ fn element(ctx: &mut Ctx, doc: &mut Doc, e: &BytesStart, start: Cursor) {
                             column: at.column + s.len() as u64,
                             ..at
                         };
-                        ctx.field_value(RULE, &label, entity, number, at);
+                        super::hl7::report_field(ctx, RULE, &label, entity, number, at);
                     }
                     _ => ctx.text(&label, &value, at),
                 }
@@ -297,7 +299,7 @@ fn element(ctx: &mut Ctx, doc: &mut Doc, e: &BytesStart, start: Cursor) {
                     let value = value.trim();
                     let digits = value.bytes().take_while(u8::is_ascii_digit).count();
                     let date = if digits >= 8 { &value[..8] } else { value };
-                    ctx.field_value(RULE, &label, Entity::Dob, date, at);
+                    super::hl7::report_field(ctx, RULE, &label, Entity::Dob, date, at);
                 } else {
                     ctx.text(&label, &value, at);
                 }
@@ -348,7 +350,7 @@ fn end_element(ctx: &mut Ctx, doc: &mut Doc) {
     {
         if let Some(c) = doc.collecting.take() {
             if let (Some(at), false) = (c.at, c.text.trim().is_empty()) {
-                ctx.field_value(RULE, &c.field, c.entity, c.text.trim(), at);
+                super::hl7::report_field(ctx, RULE, &c.field, c.entity, c.text.trim(), at);
             }
         }
     }

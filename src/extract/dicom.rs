@@ -409,7 +409,7 @@ fn value(
                 } else {
                     part.to_string()
                 };
-                ctx.field_value(RULE, &field, *entity, &shown, at(here + lead));
+                super::hl7::report_field(ctx, RULE, &field, *entity, &shown, at(here + lead));
             }
         }
         None => {
@@ -617,6 +617,22 @@ mod tests {
         bad[at] = 0x01;
         let s = scan_bytes("bad.dcm", &bad);
         assert_eq!(s.not_examined().len(), 1);
+    }
+
+    #[test]
+    fn placeholders_are_not_field_findings() {
+        let mut w = W {
+            out: Vec::new(),
+            syntax: EXPLICIT_LE,
+        };
+        w.el(0x0008, 0x0060, b"CS", b"CT");
+        w.el(0x0010, 0x0010, b"PN", b"ANONYMOUS");
+        w.el(0x0010, 0x0020, b"LO", b"N/A");
+        w.el(0x0010, 0x0030, b"DA", b"19700101");
+        let s = scan_bytes("anon.dcm", &w.out);
+        let rows = s.field_rows(RULE);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        assert_eq!(rows[0].entity, Entity::Dob);
     }
 
     #[test]

@@ -86,6 +86,51 @@ pub(crate) fn char_column(text: &str, offset: usize) -> u64 {
     }
 }
 
+/// Values that stand for "no data" in de-identified or incomplete records
+/// (`ANONYMOUS`, `UNKNOWN`, `N/A` ...), compared without punctuation.
+pub(crate) fn is_placeholder(value: &str) -> bool {
+    let key: String = value
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect();
+    matches!(
+        key.as_str(),
+        "" | "ANON"
+            | "ANONYMOUS"
+            | "ANONYMIZED"
+            | "UNKNOWN"
+            | "UNK"
+            | "NONE"
+            | "NULL"
+            | "NA"
+            | "REMOVED"
+            | "REDACTED"
+            | "DEIDENTIFIED"
+            | "XXX"
+            | "XXXX"
+            | "TEST"
+            | "0"
+    )
+}
+
+/// Reports a value found in a known field ([`Ctx::field_value`]), unless it
+/// is a placeholder: then it is only matched as text.
+pub(crate) fn report_field(
+    ctx: &mut Ctx,
+    rule: &str,
+    field: &str,
+    entity: Entity,
+    value: &str,
+    at: Location,
+) {
+    if is_placeholder(value) {
+        ctx.text(field, value, at);
+    } else {
+        ctx.field_value(rule, field, entity, value, at);
+    }
+}
+
 /// Matches `text` as [`Ctx::text`] does, building its field label only when
 /// something matched: structured formats have many short values, and
 /// formatting a label for each would cost more than matching it.
@@ -480,26 +525,26 @@ fn known_field(
         match kind {
             FieldKind::Ids(default) => match id_entity(component(5), default) {
                 Some(entity) if !component(1).trim().is_empty() => {
-                    ctx.field_value(RULE, label, entity, component(1), at(base))
+                    report_field(ctx, RULE, label, entity, component(1), at(base))
                 }
                 _ => ctx.text(label, rep, at(base)),
             },
             FieldKind::Name => {
                 let name = joined(&components, 3, seps.subcomponent, " ");
                 if !name.is_empty() {
-                    ctx.field_value(RULE, label, Entity::PersonName, &name, at(base));
+                    report_field(ctx, RULE, label, Entity::PersonName, &name, at(base));
                 }
             }
             FieldKind::BirthDate => {
                 let date = component(1).trim();
                 let digits = date.bytes().take_while(u8::is_ascii_digit).count();
                 let date = if digits >= 8 { &date[..8] } else { date };
-                ctx.field_value(RULE, label, Entity::Dob, date, at(base));
+                report_field(ctx, RULE, label, Entity::Dob, date, at(base));
             }
             FieldKind::Address => {
                 let address = joined(&components, 6, seps.subcomponent, ", ");
                 if !address.is_empty() {
-                    ctx.field_value(RULE, label, Entity::Address, &address, at(base));
+                    report_field(ctx, RULE, label, Entity::Address, &address, at(base));
                 }
             }
             FieldKind::Phone => {
@@ -511,16 +556,16 @@ fn known_field(
                     } else {
                         Entity::Phone
                     };
-                    ctx.field_value(RULE, label, entity, number, at(base));
+                    report_field(ctx, RULE, label, entity, number, at(base));
                 } else if !component(7).trim().is_empty() {
                     let phone = format_phone(component(6).trim(), component(7).trim());
-                    ctx.field_value(RULE, label, Entity::Phone, &phone, at(component_at(6)));
+                    report_field(ctx, RULE, label, Entity::Phone, &phone, at(component_at(6)));
                 }
                 if !email.is_empty() {
-                    ctx.field_value(RULE, label, Entity::Email, email, at(component_at(4)));
+                    report_field(ctx, RULE, label, Entity::Email, email, at(component_at(4)));
                 }
             }
-            FieldKind::Ssn => ctx.field_value(RULE, label, Entity::Ssn, component(1), at(base)),
+            FieldKind::Ssn => report_field(ctx, RULE, label, Entity::Ssn, component(1), at(base)),
         }
     }
 }

@@ -368,7 +368,7 @@ pub fn scan(
                 None => format!("column {} row {row}", index + 1),
             };
             match header.and_then(|h| h.1) {
-                Some(entity) => ctx.field_value(RULE, &label(), entity, &cell, at),
+                Some(entity) => super::hl7::report_field(ctx, RULE, &label(), entity, &cell, at),
                 None => super::hl7::text_labelled(ctx, label, &cell, at),
             }
         }

@@ -156,7 +156,7 @@ fn scan_segment(
     let mut report = |ctx: &mut Ctx, n: usize, entity: Entity, value: &str| {
         if let (Some(slot), Some(&(offset, _))) = (consumed.get_mut(n), elements.get(n)) {
             *slot = true;
-            ctx.field_value(RULE, &label(n), entity, value, at(offset));
+            super::hl7::report_field(ctx, RULE, &label(n), entity, value, at(offset));
         }
     };
     match id {
