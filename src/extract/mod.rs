@@ -7,6 +7,13 @@
 
 pub mod text;
 
+// Healthcare formats (field-aware).
+pub mod ccda;
+pub mod dicom;
+pub mod hl7;
+pub mod tabular;
+pub mod x12;
+
 use crate::config::ExtractLimits;
 use crate::entity::Entity;
 use crate::error::ExtractError;
@@ -37,15 +44,45 @@ pub enum Kind {
     Text,
     /// Nothing we can read.
     Binary,
+    // Healthcare formats (field-aware).
+    /// HL7 v2 messages or batches (MLLP framing tolerated).
+    Hl7,
+    /// X12 EDI interchange (837, 835, 834, 270/271 ...).
+    X12,
+    /// DICOM file, with or without the 128-byte preamble.
+    Dicom,
+    /// C-CDA / CCD XML document.
+    Ccda,
+    /// Delimited table with a header row; the byte is the delimiter.
+    Tabular(u8),
 }
 
 /// Recognises a format from the first bytes (magic) and, where content is
 /// not conclusive, the name. Content wins over the extension.
-pub fn detect(head: &[u8], _name: &str) -> Kind {
+pub fn detect(head: &[u8], name: &str) -> Kind {
+    // Healthcare formats (field-aware).
+    if let Some(kind) = detect_health(head, name) {
+        return kind;
+    }
     if crate::decode::sniff(&head[..head.len().min(crate::decode::SNIFF_LEN)]).is_some() {
         Kind::Text
     } else {
         Kind::Binary
+    }
+}
+
+/// Healthcare formats, recognised by content (CSV/TSV also by extension).
+fn detect_health(head: &[u8], name: &str) -> Option<Kind> {
+    if dicom::looks_like(head) {
+        Some(Kind::Dicom)
+    } else if hl7::looks_like(head) {
+        Some(Kind::Hl7)
+    } else if x12::looks_like(head) {
+        Some(Kind::X12)
+    } else if ccda::looks_like(head) {
+        Some(Kind::Ccda)
+    } else {
+        tabular::looks_like(head, name).map(Kind::Tabular)
     }
 }
 
@@ -209,6 +246,12 @@ pub fn scan_input(
     let head = read_head(data, HEAD_LEN)?;
     match detect(&head, ctx.name()) {
         Kind::Text => text::scan_stream(ctx, "", &head, data),
+        // Healthcare formats (field-aware).
+        Kind::Hl7 => hl7::scan(ctx, &head, data),
+        Kind::X12 => x12::scan(ctx, &head, data),
+        Kind::Dicom => dicom::scan(ctx, &head, data),
+        Kind::Ccda => ccda::scan(ctx, &head, data),
+        Kind::Tabular(delimiter) => tabular::scan(ctx, delimiter, &head, data),
         Kind::Binary => {
             ctx.not_examined(
                 None,

@@ -1,0 +1,950 @@
+//! HL7 v2: messages and batches, segment by segment with bounded memory.
+//!
+//! Segments end with CR (LF and CRLF are tolerated); MLLP framing bytes
+//! (0x0B before a message, 0x1C 0x0D after it) are skipped. Separators come
+//! from MSH-1/MSH-2 (and FHS/BHS for batch headers) of each message.
+//!
+//! Report scheme:
+//! - `field` is `SEG-N` (`PID-19`), prefixed with `msg K ` for the K-th
+//!   message when K ≥ 2 (`msg 2 PID-19`), and with the occurrence of a
+//!   repeated segment inside a message when it is the 2nd or later
+//!   (`NK1(2)-2`, `msg 3 OBX(4)-5`).
+//! - line = segment number in the file (a CRLF pair ends one segment),
+//!   column = 1-based character offset of the value in its segment.
+//! - OBX-5 documents of type ED are decoded and scanned as members named
+//!   `msgK-OBX-5.ext` (`msg1-OBX(2)-5.pdf`).
+
+use super::{Ctx, Location};
+use crate::entity::Entity;
+use crate::error::ExtractError;
+use crate::report::SkipReason;
+use base64::Engine;
+use std::borrow::Cow;
+use std::io::{self, BufRead, BufReader, Read};
+
+/// Rule id of findings in known HL7 fields.
+pub const RULE: &str = "hl7-field";
+/// Longest segment examined; the rest of a longer one is skipped (and
+/// reported), so a file without terminators cannot exhaust memory.
+pub const MAX_SEGMENT: usize = 32 << 20;
+
+const MLLP_START: u8 = 0x0B;
+const MLLP_END: u8 = 0x1C;
+
+/// Whether `head` starts like HL7 v2: `MSH`, `FHS` or `BHS` and a field
+/// separator, after optional MLLP start byte and blank lines.
+pub fn looks_like(head: &[u8]) -> bool {
+    let start = head
+        .iter()
+        .position(|&b| !matches!(b, MLLP_START | b'\r' | b'\n' | b' ' | b'\t'))
+        .unwrap_or(head.len());
+    let head = head.get(start..).unwrap_or_default();
+    let head = head.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(head);
+    let Some(id) = head.get(..3) else {
+        return false;
+    };
+    if !matches!(id, b"MSH" | b"FHS" | b"BHS") {
+        return false;
+    }
+    // `|` is the field separator in practice; any other character counts
+    // only with valid encoding characters after it (so that prose such as
+    // "MSH-1 is ..." is not taken for HL7, while `MSH||` with a missing
+    // MSH-2 is, and gets reported).
+    match head.get(3) {
+        Some(b'|') => true,
+        Some(b) if b.is_ascii_punctuation() => {
+            let line_end = head
+                .iter()
+                .position(|&c| c == b'\r' || c == b'\n')
+                .unwrap_or(head.len());
+            let line = head.get(..line_end).unwrap_or_default();
+            Separators::from_header(&String::from_utf8_lossy(line)).is_some()
+        }
+        _ => false,
+    }
+}
+
+/// Bytes as text: UTF-8 when valid, else Windows-1252 (covers Latin-1,
+/// the usual encoding of HL7 and X12 feeds).
+pub(crate) fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            text
+        }
+    }
+}
+
+/// 1-based character column of byte offset `offset` in `text`.
+pub(crate) fn char_column(text: &str, offset: usize) -> u64 {
+    let prefix = text.get(..offset).unwrap_or(text);
+    if prefix.is_ascii() {
+        prefix.len() as u64 + 1
+    } else {
+        prefix.chars().count() as u64 + 1
+    }
+}
+
+/// Values that stand for "no data" in de-identified or incomplete records
+/// (`ANONYMOUS`, `UNKNOWN`, `N/A` ...), compared without punctuation.
+pub(crate) fn is_placeholder(value: &str) -> bool {
+    let key: String = value
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect();
+    matches!(
+        key.as_str(),
+        "" | "ANON"
+            | "ANONYMOUS"
+            | "ANONYMIZED"
+            | "UNKNOWN"
+            | "UNK"
+            | "NONE"
+            | "NULL"
+            | "NA"
+            | "REMOVED"
+            | "REDACTED"
+            | "DEIDENTIFIED"
+            | "XXX"
+            | "XXXX"
+            | "TEST"
+            | "0"
+    )
+}
+
+/// Reports a value found in a known field ([`Ctx::field_value`]), unless it
+/// is a placeholder: then it is only matched as text.
+pub(crate) fn report_field(
+    ctx: &mut Ctx,
+    rule: &str,
+    field: &str,
+    entity: Entity,
+    value: &str,
+    at: Location,
+) {
+    if is_placeholder(value) {
+        ctx.text(field, value, at);
+    } else {
+        ctx.field_value(rule, field, entity, value, at);
+    }
+}
+
+/// Matches `text` as [`Ctx::text`] does, building its field label only when
+/// something matched: structured formats have many short values, and
+/// formatting a label for each would cost more than matching it.
+pub(crate) fn text_labelled(
+    ctx: &mut Ctx,
+    label: impl FnOnce() -> String,
+    text: &str,
+    at: Location,
+) {
+    let mut hits = Vec::new();
+    ctx.scanner
+        .matcher
+        .find(text.as_bytes(), 0..text.len(), ctx.scratch, &mut hits);
+    if !hits.is_empty() {
+        ctx.text(&label(), text, at);
+    }
+}
+
+/// Splits a stream on terminator bytes, keeping at most `cap` bytes of
+/// each piece.
+pub(crate) struct SegmentReader<R> {
+    inner: R,
+    cap: usize,
+    buf: Vec<u8>,
+}
+
+/// One piece read by [`SegmentReader`].
+pub(crate) struct Piece<'a> {
+    pub bytes: &'a [u8],
+    /// More bytes followed that were skipped (longer than the cap).
+    pub truncated: bool,
+    /// The terminator that ended it (`None` at end of stream).
+    pub terminator: Option<u8>,
+}
+
+impl<R: BufRead> SegmentReader<R> {
+    pub(crate) fn new(inner: R, cap: usize) -> Self {
+        SegmentReader {
+            inner,
+            cap,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next piece, or `None` at end of stream.
+    pub(crate) fn next_piece(
+        &mut self,
+        is_terminator: impl Fn(u8) -> bool,
+    ) -> io::Result<Option<Piece<'_>>> {
+        self.buf.clear();
+        let mut truncated = false;
+        let mut any = false;
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                if !any {
+                    return Ok(None);
+                }
+                return Ok(Some(Piece {
+                    bytes: &self.buf,
+                    truncated,
+                    terminator: None,
+                }));
+            }
+            any = true;
+            let found = available.iter().position(|&b| is_terminator(b));
+            let take = found.unwrap_or(available.len());
+            let room = self.cap.saturating_sub(self.buf.len());
+            let kept = take.min(room);
+            self.buf
+                .extend_from_slice(available.get(..kept).unwrap_or_default());
+            truncated |= kept < take;
+            match found {
+                Some(pos) => {
+                    let terminator = available.get(pos).copied();
+                    self.inner.consume(pos + 1);
+                    return Ok(Some(Piece {
+                        bytes: &self.buf,
+                        truncated,
+                        terminator,
+                    }));
+                }
+                None => {
+                    let n = available.len();
+                    self.inner.consume(n);
+                }
+            }
+        }
+    }
+}
+
+/// Separators of one message (or batch header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Separators {
+    field: char,
+    component: char,
+    repetition: char,
+    subcomponent: char,
+}
+
+impl Separators {
+    /// From a header segment (`MSH|^~\&|...`). `None` when MSH-2 is
+    /// missing or not made of distinct separator characters.
+    fn from_header(text: &str) -> Option<Separators> {
+        let mut chars = text.chars().skip(3);
+        let field = chars.next().filter(|c| c.is_ascii_punctuation())?;
+        let encoding: Vec<char> = chars.take_while(|&c| c != field).take(6).collect();
+        if encoding.len() < 2 || encoding.len() > 5 {
+            return None;
+        }
+        let distinct = encoding
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_punctuation() && !encoding[..i].contains(c));
+        if !distinct || encoding.contains(&field) {
+            return None;
+        }
+        Some(Separators {
+            field,
+            component: encoding[0],
+            repetition: encoding[1],
+            // Escape is encoding[2]; the subcomponent separator is optional.
+            subcomponent: encoding.get(3).copied().unwrap_or('&'),
+        })
+    }
+}
+
+/// What a known field holds.
+#[derive(Clone, Copy, Debug)]
+enum FieldKind {
+    /// CX identifier list: the type code (CX.5) decides the entity;
+    /// without one, the given default (None = plain text).
+    Ids(Option<Entity>),
+    /// XPN/XCN name.
+    Name,
+    /// TS/DTM date of birth.
+    BirthDate,
+    /// XAD address.
+    Address,
+    /// XTN telephone (or e-mail).
+    Phone,
+    /// Plain SSN.
+    Ssn,
+}
+
+fn field_kind(segment: &str, field: usize) -> Option<FieldKind> {
+    use FieldKind::*;
+    Some(match (segment, field) {
+        ("PID", 2..=4) => Ids(Some(Entity::Mrn)),
+        ("PID", 21) => Ids(None),
+        ("PID", 5 | 6 | 9) => Name,
+        ("PID", 7) => BirthDate,
+        ("PID", 11) => Address,
+        ("PID", 13 | 14) => Phone,
+        ("PID", 19) => Ssn,
+        ("NK1", 2 | 30) => Name,
+        ("NK1", 4 | 32) => Address,
+        ("NK1", 5 | 6 | 31) => Phone,
+        ("NK1", 16) => BirthDate,
+        ("NK1", 33) => Ids(None),
+        ("NK1", 37) => Ssn,
+        ("GT1", 3 | 4) => Name,
+        ("GT1", 5) => Address,
+        ("GT1", 6 | 7) => Phone,
+        ("GT1", 8) => BirthDate,
+        ("GT1", 12) => Ssn,
+        ("IN1", 16) => Name,
+        ("IN1", 18) => BirthDate,
+        ("IN1", 19) => Address,
+        ("IN2", 2) => Ssn,
+        ("MRG", 1) => Ids(Some(Entity::Mrn)),
+        ("MRG", 7) => Name,
+        _ => return None,
+    })
+}
+
+/// Entity of a CX identifier by its type code (HL7 table 0203).
+fn id_entity(type_code: &str, default: Option<Entity>) -> Option<Entity> {
+    match type_code.trim().to_ascii_uppercase().as_str() {
+        "SS" | "SSN" => Some(Entity::Ssn),
+        "MR" | "MRN" | "MRT" | "PI" | "PT" => Some(Entity::Mrn),
+        "MC" => Some(Entity::Mbi),
+        "NPI" => Some(Entity::Npi),
+        "" => default,
+        _ => None,
+    }
+}
+
+/// Per-file parsing state.
+struct State {
+    line: u64,
+    /// Ordinal of the current message (0 before the first MSH).
+    message: u64,
+    separators: Option<Separators>,
+    /// The current message's MSH-2 was unusable: its segments are only
+    /// matched as plain text.
+    broken: bool,
+    /// Occurrences of each segment id in the current message.
+    seen: Vec<([u8; 3], u32)>,
+}
+
+impl State {
+    fn occurrence(&mut self, id: &str) -> u32 {
+        let key: [u8; 3] = match id.as_bytes() {
+            [a, b, c] => [*a, *b, *c],
+            _ => return 1,
+        };
+        if let Some(entry) = self.seen.iter_mut().find(|(k, _)| *k == key) {
+            entry.1 = entry.1.saturating_add(1);
+            return entry.1;
+        }
+        self.seen.push((key, 1));
+        1
+    }
+}
+
+/// Extracts an HL7 v2 stream: `head` already read, `rest` the remainder.
+pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), ExtractError> {
+    let reader = BufReader::with_capacity(64 << 10, head.chain(rest));
+    let mut segments = SegmentReader::new(reader, MAX_SEGMENT);
+    let mut state = State {
+        line: 0,
+        message: 0,
+        separators: None,
+        broken: false,
+        seen: Vec::new(),
+    };
+    let mut after_cr = false;
+    while let Some(piece) = segments.next_piece(|b| b == b'\r' || b == b'\n')? {
+        // CRLF ends one segment, not two.
+        if piece.bytes.is_empty() && piece.terminator == Some(b'\n') && after_cr {
+            after_cr = false;
+            continue;
+        }
+        after_cr = piece.terminator == Some(b'\r');
+        state.line += 1;
+        if piece.truncated {
+            ctx.not_examined(
+                None,
+                SkipReason::Limit,
+                format!(
+                    "segment at line {} is longer than {} bytes: only its start was examined",
+                    state.line, MAX_SEGMENT
+                ),
+            );
+        }
+        let truncated = piece.truncated;
+        let text = decode_text(piece.bytes);
+        segment(ctx, &mut state, &text, truncated);
+    }
+    Ok(())
+}
+
+fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
+    // MLLP framing bytes and stray blanks before the segment id.
+    let lead = raw.len()
+        - raw
+            .trim_start_matches([MLLP_START as char, MLLP_END as char, ' ', '\u{feff}'])
+            .len();
+    let text = raw.get(lead..).unwrap_or_default();
+    if text
+        .trim_matches(|c: char| c.is_whitespace() || c == MLLP_END as char)
+        .is_empty()
+    {
+        return;
+    }
+    let line = state.line;
+    let at = |offset: usize| Location {
+        line,
+        column: char_column(raw, lead + offset),
+    };
+    let id = text.get(..3).filter(|id| {
+        id.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    });
+    let Some(id) =
+        id.filter(|_| text.len() == 3 || text[3..].starts_with(|c: char| c.is_ascii_punctuation()))
+    else {
+        // Not a segment (a wrapped line, a comment): plain text.
+        ctx.text("", text, at(0));
+        return;
+    };
+    let is_header = matches!(id, "MSH" | "FHS" | "BHS");
+    if is_header {
+        let separators = Separators::from_header(text);
+        if id == "MSH" {
+            state.message += 1;
+            state.seen.clear();
+            state.broken = separators.is_none();
+            if state.broken {
+                ctx.not_examined(
+                    None,
+                    SkipReason::Corrupt,
+                    format!(
+                        "HL7 message {} (line {line}): MSH-2 encoding characters missing or \
+                         invalid; its segments were matched as plain text only",
+                        state.message
+                    ),
+                );
+            }
+        }
+        if separators.is_some() {
+            state.separators = separators;
+        }
+    }
+    let separators = match state.separators {
+        Some(s) if !state.broken || matches!(id, "FHS" | "BHS") => s,
+        _ => {
+            ctx.text(id, text, at(0));
+            return;
+        }
+    };
+    let occurrence = state.occurrence(id);
+    let mut prefix = String::new();
+    if state.message >= 2 {
+        prefix.push_str(&format!("msg {} ", state.message));
+    }
+    prefix.push_str(id);
+    if occurrence >= 2 {
+        prefix.push_str(&format!("({occurrence})"));
+    }
+    // Field offsets: for header segments the separator itself is field 1.
+    let mut fields: Vec<(usize, usize, &str)> = Vec::new();
+    let mut start = 0usize;
+    for (number, part) in text.split(separators.field).enumerate() {
+        fields.push((number, start, part));
+        start += part.len() + separators.field.len_utf8();
+    }
+    if is_header {
+        for f in fields.iter_mut().skip(1) {
+            f.0 += 1;
+        }
+    }
+    let value_type = if id == "OBX" {
+        fields
+            .iter()
+            .find(|f| f.0 == 2)
+            .map(|f| f.2.split(separators.component).next().unwrap_or("").trim())
+            .unwrap_or("")
+    } else {
+        ""
+    };
+    for &(number, offset, value) in fields.iter().skip(1) {
+        if value.is_empty() || (is_header && number <= 2) {
+            continue;
+        }
+        if id == "OBX" && number == 5 && value_type.eq_ignore_ascii_case("ED") {
+            embedded(ctx, state, &separators, occurrence, value, truncated);
+            continue;
+        }
+        match field_kind(id, number) {
+            Some(kind) => {
+                let label = format!("{prefix}-{number}");
+                known_field(ctx, &separators, kind, &label, value, offset, &at)
+            }
+            None => text_labelled(ctx, || format!("{prefix}-{number}"), value, at(offset)),
+        }
+    }
+}
+
+/// Splits `text` on `sep`, with each part's byte offset.
+fn parts(text: &str, sep: char) -> impl Iterator<Item = (usize, &str)> {
+    let mut offset = 0usize;
+    text.split(sep).map(move |part| {
+        let at = offset;
+        offset += part.len() + sep.len_utf8();
+        (at, part)
+    })
+}
+
+fn known_field(
+    ctx: &mut Ctx,
+    seps: &Separators,
+    kind: FieldKind,
+    label: &str,
+    value: &str,
+    offset: usize,
+    at: &dyn Fn(usize) -> Location,
+) {
+    for (rep_offset, rep) in parts(value, seps.repetition) {
+        if rep.trim().is_empty() {
+            continue;
+        }
+        let base = offset + rep_offset;
+        let components: Vec<(usize, &str)> = parts(rep, seps.component).take(10).collect();
+        let component = |n: usize| components.get(n - 1).map_or("", |c| c.1);
+        let component_at = |n: usize| base + components.get(n - 1).map_or(0, |c| c.0);
+        match kind {
+            FieldKind::Ids(default) => match id_entity(component(5), default) {
+                Some(entity) if !component(1).trim().is_empty() => {
+                    report_field(ctx, RULE, label, entity, component(1), at(base))
+                }
+                _ => ctx.text(label, rep, at(base)),
+            },
+            FieldKind::Name => {
+                let name = joined(&components, 3, seps.subcomponent, " ");
+                if !name.is_empty() {
+                    report_field(ctx, RULE, label, Entity::PersonName, &name, at(base));
+                }
+            }
+            FieldKind::BirthDate => {
+                let date = component(1).trim();
+                let digits = date.bytes().take_while(u8::is_ascii_digit).count();
+                let date = if digits >= 8 { &date[..8] } else { date };
+                report_field(ctx, RULE, label, Entity::Dob, date, at(base));
+            }
+            FieldKind::Address => {
+                let address = joined(&components, 6, seps.subcomponent, ", ");
+                if !address.is_empty() {
+                    report_field(ctx, RULE, label, Entity::Address, &address, at(base));
+                }
+            }
+            FieldKind::Phone => {
+                let number = component(1).trim();
+                let email = component(4).trim();
+                if !number.is_empty() {
+                    let entity = if number.contains('@') {
+                        Entity::Email
+                    } else {
+                        Entity::Phone
+                    };
+                    report_field(ctx, RULE, label, entity, number, at(base));
+                } else if !component(7).trim().is_empty() {
+                    let phone = format_phone(component(6).trim(), component(7).trim());
+                    report_field(ctx, RULE, label, Entity::Phone, &phone, at(component_at(6)));
+                }
+                if !email.is_empty() {
+                    report_field(ctx, RULE, label, Entity::Email, email, at(component_at(4)));
+                }
+            }
+            FieldKind::Ssn => report_field(ctx, RULE, label, Entity::Ssn, component(1), at(base)),
+        }
+    }
+}
+
+/// The first `n` components joined with `glue`, subcomponents with spaces.
+fn joined(components: &[(usize, &str)], n: usize, subcomponent: char, glue: &str) -> String {
+    let mut out = String::new();
+    for (_, c) in components.iter().take(n) {
+        let c = c.trim();
+        if c.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(glue);
+        }
+        for (i, sub) in c.split(subcomponent).filter(|s| !s.is_empty()).enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(sub);
+        }
+    }
+    out
+}
+
+/// XTN area code and local number as one phone number.
+fn format_phone(area: &str, local: &str) -> String {
+    match (area.len(), local.len()) {
+        (3, 7) if local.is_ascii() => format!("{area}-{}-{}", &local[..3], &local[3..]),
+        (0, _) => local.to_string(),
+        _ => format!("{area} {local}"),
+    }
+}
+
+/// OBX-5 of type ED: `source^type^subtype^encoding^data`. The document is
+/// decoded (bounded) and scanned as a member.
+fn embedded(
+    ctx: &mut Ctx,
+    state: &State,
+    seps: &Separators,
+    occurrence: u32,
+    value: &str,
+    truncated: bool,
+) {
+    let components: Vec<&str> = value.split(seps.component).take(6).collect();
+    let subtype = components.get(2).copied().unwrap_or("").trim();
+    let encoding = components.get(3).copied().unwrap_or("").trim();
+    let data = components.get(4).copied().unwrap_or("");
+    let ext = extension(subtype, components.get(1).copied().unwrap_or(""));
+    let occurrence = if occurrence >= 2 {
+        format!("({occurrence})")
+    } else {
+        String::new()
+    };
+    let name = format!("msg{}-OBX{occurrence}-5.{ext}", state.message);
+    if truncated {
+        ctx.not_examined(
+            Some(&name),
+            SkipReason::Limit,
+            format!("embedded document cut off: its segment is longer than {MAX_SEGMENT} bytes"),
+        );
+        return;
+    }
+    let decoded = match encoding.to_ascii_lowercase().as_str() {
+        "base64" | "b64" => decode_base64(data),
+        "hex" => decode_hex(data),
+        "a" | "" => Ok(data.as_bytes().to_vec()),
+        other => Err(format!("unknown encoding {other:?}")),
+    };
+    let decoded = match decoded {
+        Ok(d) => d,
+        Err(message) => {
+            ctx.not_examined(Some(&name), SkipReason::Corrupt, message);
+            return;
+        }
+    };
+    if let Err(e) = ctx.charge_expanded(decoded.len() as u64) {
+        ctx.not_examined(Some(&name), SkipReason::Limit, e.to_string());
+        return;
+    }
+    let size = decoded.len() as u64;
+    ctx.member(&name, &mut decoded.as_slice(), Some(size));
+}
+
+fn extension(subtype: &str, type_of_data: &str) -> &'static str {
+    let subtype = subtype.to_ascii_lowercase();
+    match subtype.as_str() {
+        "pdf" | "application/pdf" => "pdf",
+        "rtf" => "rtf",
+        "html" | "text/html" => "html",
+        "xml" | "text/xml" | "application/xml" => "xml",
+        "plain" | "text" | "txt" | "text/plain" => "txt",
+        "jpeg" | "jpg" => "jpg",
+        "png" => "png",
+        "tiff" | "tif" => "tif",
+        "zip" => "zip",
+        _ if type_of_data.trim().eq_ignore_ascii_case("TEXT") => "txt",
+        _ => "bin",
+    }
+}
+
+/// Base64 as HL7 senders write it: escape sequences (`\.br\`, `\X0D\`) and
+/// whitespace may sit between the characters; padding may be missing.
+pub(crate) fn decode_base64(data: &str) -> Result<Vec<u8>, String> {
+    let mut clean = Vec::with_capacity(data.len());
+    let mut in_escape = false;
+    for b in data.bytes() {
+        if b == b'\\' {
+            in_escape = !in_escape;
+        } else if !in_escape && (b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')) {
+            clean.push(b);
+        }
+    }
+    while clean.last() == Some(&b'=') {
+        clean.pop();
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
+    engine
+        .decode(&clean)
+        .map_err(|e| format!("Base64 data could not be decoded: {e}"))
+}
+
+fn decode_hex(data: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = data.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if digits.len() % 2 != 0 {
+        return Err("hex data has an odd number of digits".into());
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 16).ok())
+                .ok_or_else(|| "hex data holds a non-hex character".to_string())
+        })
+        .collect()
+}
+
+/// Test helpers shared by the healthcare extractors' unit tests: scan
+/// bytes through the real scanner and collect what reaches the report.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::config::ScanConfig;
+    use crate::entity::Entity;
+    use crate::report::{Event, SkipReason};
+    use std::sync::Arc;
+
+    /// A finding reduced to what the tests check.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Row {
+        pub path: String,
+        pub entity: Entity,
+        pub rule: String,
+        pub field: String,
+        pub line: u64,
+        pub column: u64,
+    }
+
+    pub struct Scanned {
+        pub events: Vec<Event>,
+    }
+
+    impl Scanned {
+        pub fn rows(&self) -> Vec<Row> {
+            self.events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Finding(f) => Some(Row {
+                        path: f.path.clone(),
+                        entity: f.entity,
+                        rule: f.rule.to_string(),
+                        field: f.field.clone(),
+                        line: f.line.unwrap_or(0),
+                        column: f.column.unwrap_or(0),
+                    }),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// Rows of field rules only (text-rule rows depend on the rule pack).
+        pub fn field_rows(&self, rule: &str) -> Vec<Row> {
+            self.rows().into_iter().filter(|r| r.rule == rule).collect()
+        }
+
+        pub fn has(&self, entity: Entity, field: &str) -> bool {
+            self.rows()
+                .iter()
+                .any(|r| r.entity == entity && r.field == field)
+        }
+
+        pub fn row(&self, entity: Entity, field: &str) -> Row {
+            self.rows()
+                .into_iter()
+                .find(|r| r.entity == entity && r.field == field)
+                .unwrap_or_else(|| panic!("no {entity} row in {field}: {:#?}", self.rows()))
+        }
+
+        pub fn not_examined(&self) -> Vec<(String, SkipReason, String)> {
+            self.events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::NotExamined {
+                        path,
+                        reason,
+                        detail,
+                        ..
+                    } => Some((path.clone(), *reason, detail.clone())),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    pub fn scan(path: &str, bytes: &[u8]) -> Scanned {
+        let scanner = crate::scan::build_scanner(&ScanConfig {
+            unmask: true,
+            ..ScanConfig::default()
+        })
+        .expect("built-in rules load");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let target: Arc<str> = "t".into();
+        let mut data = bytes;
+        scanner.scan_file(&target, path, &mut data, Some(bytes.len() as u64), 0, &tx);
+        drop(tx);
+        Scanned {
+            events: rx.into_iter().collect(),
+        }
+    }
+
+    /// The matched value (tests scan unmasked) of the row for `entity` in `field`.
+    pub fn value(s: &Scanned, entity: Entity, field: &str) -> String {
+        s.events
+            .iter()
+            .find_map(|e| match e {
+                Event::Finding(f) if f.entity == entity && f.field == field => {
+                    Some(f.matched.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {entity} value in {field}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{scan, value};
+    use super::*;
+    use crate::report::SkipReason;
+
+    const ADT: &str = "MSH|^~\\&|ADT1|GOOD HEALTH HOSPITAL|GHH LAB|GHH|20240101120000||ADT^A01|MSG00001|P|2.5.1\r\
+EVN|A01|20240101120000\r\
+PID|1||4455667^^^GHH^MR~412-56-7890^^^SSA^SS||EVERYMAN^ADAM^A||19610615|M|||2222 HOME STREET^^GREENSBORO^NC^27401||(555)555-2004|(555)555-2005||||AC555444444|412-56-7890\r\
+NK1|1|EVERYMAN^EVE|SPO||(555)555-3003\r\
+NK1|2|EVERYMAN^ABEL|SON\r\
+OBX|1|TX|NOTE||Patient doing well\r";
+
+    #[test]
+    fn detects_hl7_starts() {
+        assert!(looks_like(b"MSH|^~\\&|A"));
+        assert!(looks_like(b"\x0bMSH|^~\\&|A"));
+        assert!(looks_like(b"FHS|^~\\&|A"));
+        assert!(looks_like(b"\r\nBHS|^~\\&"));
+        assert!(!looks_like(b"MSHx"));
+        assert!(!looks_like(b"Hello MSH|"));
+        assert!(looks_like(b"MSH#^~\\&#A#B"));
+        assert!(!looks_like(b"MSH-1 is the field separator"));
+        assert!(looks_like(b"MSH||A|B"));
+    }
+
+    #[test]
+    fn reports_known_fields_with_entities_and_positions() {
+        let s = scan("adt.hl7", ADT.as_bytes());
+        let rows = s.field_rows(RULE);
+        let has = |e, f: &str| rows.iter().any(|r| r.entity == e && r.field == f);
+        assert!(has(Entity::Mrn, "PID-3"), "{rows:#?}");
+        assert!(has(Entity::Ssn, "PID-3"));
+        assert!(has(Entity::PersonName, "PID-5"));
+        assert!(has(Entity::Dob, "PID-7"));
+        assert!(has(Entity::Address, "PID-11"));
+        assert!(has(Entity::Phone, "PID-13"));
+        assert!(has(Entity::Phone, "PID-14"));
+        assert!(has(Entity::Ssn, "PID-19"));
+        assert!(has(Entity::PersonName, "NK1-2"));
+        assert!(has(Entity::Phone, "NK1-5"));
+        assert!(has(Entity::PersonName, "NK1(2)-2"));
+        // PID-18 (account number) is no field-rule finding.
+        assert!(!rows.iter().any(|r| r.field == "PID-18"));
+        let ssn = s.row(Entity::Ssn, "PID-19");
+        assert_eq!(ssn.line, 3);
+        let pid = ADT.split('\r').nth(2).unwrap();
+        assert_eq!(ssn.column as usize, pid.rfind("412-56-7890").unwrap() + 1);
+        assert_eq!(value(&s, Entity::Ssn, "PID-19"), "412-56-7890");
+        assert_eq!(value(&s, Entity::Dob, "PID-7"), "19610615");
+        assert_eq!(value(&s, Entity::PersonName, "PID-5"), "EVERYMAN ADAM A");
+        let mrn = rows
+            .iter()
+            .find(|r| r.entity == Entity::Mrn && r.field == "PID-3")
+            .unwrap();
+        assert_eq!(mrn.column as usize, pid.find("4455667").unwrap() + 1);
+    }
+
+    #[test]
+    fn lf_crlf_and_mllp_are_tolerated_and_messages_are_numbered() {
+        let lf = ADT.replace('\r', "\n");
+        let s = scan("adt.txt", lf.as_bytes());
+        assert_eq!(s.row(Entity::Ssn, "PID-19").line, 3);
+        let crlf = ADT.replace('\r', "\r\n");
+        let s = scan("adt.txt", crlf.as_bytes());
+        assert_eq!(s.row(Entity::Ssn, "PID-19").line, 3);
+        let bom = format!("\u{feff}{ADT}");
+        let s = scan("bom.hl7", bom.as_bytes());
+        assert_eq!(s.row(Entity::Ssn, "PID-19").line, 3);
+        let framed = format!("\x0b{ADT}\x1c\r\x0b{ADT}\x1c\r");
+        let s = scan("feed.mllp", framed.as_bytes());
+        assert!(s.has(Entity::Ssn, "PID-19"));
+        assert!(s.has(Entity::Ssn, "msg 2 PID-19"));
+        assert!(s.has(Entity::PersonName, "msg 2 NK1(2)-2"));
+        assert!(s.not_examined().is_empty(), "{:?}", s.not_examined());
+    }
+
+    #[test]
+    fn embedded_documents_are_decoded_and_scanned_as_members() {
+        let doc = base64::engine::general_purpose::STANDARD.encode(b"Patient SSN 412-56-7890\n");
+        let msg = format!(
+            "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5\rPID|1||123^^^H^MR\r\
+             OBX|1|ED|PDF^Report||^TEXT^plain^Base64^{doc}\rOBX|2|ED|X||^AP^PDF^Base64^!!notbase64\r"
+        );
+        let s = scan("oru.hl7", msg.as_bytes());
+        // The member reached the extractors: no decode error for it, and
+        // the broken one is reported as corrupt.
+        let skipped = s.not_examined();
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert_eq!(skipped[0].0, "oru.hl7!msg1-OBX(2)-5.pdf");
+        assert_eq!(skipped[0].1, SkipReason::Corrupt);
+        assert!(decode_base64("QUJD\\.br\\REVG").unwrap() == b"ABCDEF");
+    }
+
+    #[test]
+    fn missing_msh2_is_reported_and_text_still_scanned() {
+        let s = scan("bad.hl7", b"MSH||A|B\rPID|1||||DOE^JOHN||19800101\r");
+        let skipped = s.not_examined();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].1, SkipReason::Corrupt);
+        assert!(skipped[0].2.contains("MSH-2"), "{}", skipped[0].2);
+        assert!(s.field_rows(RULE).is_empty());
+        // Truncated header: no panic either.
+        let s = scan("bad.hl7", b"MSH|");
+        assert_eq!(s.not_examined().len(), 1);
+    }
+
+    #[test]
+    fn over_long_segments_are_cut_with_a_reason() {
+        let mut reader = SegmentReader::new(&b"abcdefgh\rxy"[..], 4);
+        let p = reader.next_piece(|b| b == b'\r').unwrap().unwrap();
+        assert_eq!(p.bytes, b"abcd");
+        assert!(p.truncated);
+        let p = reader.next_piece(|b| b == b'\r').unwrap().unwrap();
+        assert_eq!(
+            (p.bytes, p.truncated, p.terminator),
+            (&b"xy"[..], false, None)
+        );
+        assert!(reader.next_piece(|b| b == b'\r').unwrap().is_none());
+    }
+
+    #[test]
+    fn garbage_after_header_does_not_panic() {
+        for input in [
+            &b"MSH|^~\\&\r\xff\xfe|||\r|\r"[..],
+            b"MSH|^~\\&|\rPID\rPID|\rPID|||^^^^^^^^^^^^^^~~~\rOBX|1|ED|||^^^Base64^\r",
+            b"BHS|^\rMSH|^~|\rPID|1||||^\r",
+            b"\x0b\x1c\x0bMSH|^~\\&|\xc3",
+        ] {
+            let _ = scan("x.hl7", input);
+        }
+    }
+}

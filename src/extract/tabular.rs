@@ -1,0 +1,481 @@
+//! Delimited tables with a header row (CSV, TSV, semicolon or pipe
+//! separated). A column whose header names an entity (`ssn`, `dob`,
+//! `patient name` ...) makes each of its values a finding of that entity
+//! (validated), even without context words; every cell is matched as text.
+//!
+//! Report scheme: `field` is `column "<header>" row <n>`, rows numbered as
+//! a spreadsheet shows them (the header is row 1); line = the record's line
+//! in the file, column = character offset of the cell (quotes not counted).
+//! Rows are streamed; one record may hold at most [`MAX_RECORD`] bytes.
+
+use super::{Ctx, Location};
+use crate::entity::Entity;
+use crate::error::ExtractError;
+use std::cell::Cell;
+use std::io::{self, Read};
+use std::rc::Rc;
+
+/// Rule id of findings in classified columns.
+pub const RULE: &str = "csv-column";
+/// Most bytes one record (row) may take.
+pub const MAX_RECORD: u64 = 16 << 20;
+
+const DELIMITERS: [u8; 4] = [b',', b'\t', b';', b'|'];
+
+/// Splits a header into lower-case words: on anything not alphanumeric,
+/// at lower→upper case changes (`patientName`) and letter↔digit changes.
+fn header_words(name: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut prev: Option<char> = None;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            prev = None;
+            continue;
+        }
+        let boundary = prev.is_some_and(|p| {
+            (p.is_lowercase() && c.is_uppercase()) || (p.is_ascii_digit() != c.is_ascii_digit())
+        });
+        if boundary && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        current.extend(c.to_lowercase());
+        prev = Some(c);
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// The entity a column holds, judged by its header; `None` when the header
+/// names nothing we report (`appointment_date` is not a birth date).
+pub fn classify_header(name: &str) -> Option<Entity> {
+    let words = header_words(name);
+    if words.is_empty() || words.len() > 6 {
+        return None;
+    }
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let joined = words.concat();
+    let contains = |s: &str| joined.contains(s);
+    if has("email") || contains("email") || (has("e") && has("mail")) {
+        return Some(Entity::Email);
+    }
+    if has("ssn")
+        || contains("socialsecurity")
+        || (has("soc") && has("sec"))
+        || (has("ss") && (has("no") || has("num") || has("number") || has("nbr")))
+    {
+        return Some(Entity::Ssn);
+    }
+    if has("npi") {
+        return Some(Entity::Npi);
+    }
+    if has("dea") {
+        return Some(Entity::Dea);
+    }
+    if has("mbi") || contains("medicareid") || contains("medicarebeneficiary") {
+        return Some(Entity::Mbi);
+    }
+    if has("mrn")
+        || contains("medicalrecord")
+        || contains("medrec")
+        || matches!(
+            joined.as_str(),
+            "patientid"
+                | "ptid"
+                | "patientidentifier"
+                | "patientnumber"
+                | "patientno"
+                | "chartnumber"
+                | "chartno"
+        )
+    {
+        return Some(Entity::Mrn);
+    }
+    let not_birth = [
+        "appointment",
+        "appt",
+        "visit",
+        "admit",
+        "admission",
+        "discharge",
+        "service",
+        "created",
+        "updated",
+        "modified",
+        "death",
+        "scheduled",
+    ];
+    if (has("dob")
+        || contains("birthdate")
+        || contains("dateofbirth")
+        || contains("birthday")
+        || (has("birth") && (has("date") || has("dt")))
+        || joined == "bdate")
+        && !not_birth.iter().any(|w| has(w))
+    {
+        return Some(Entity::Dob);
+    }
+    if contains("phone")
+        || has("tel")
+        || has("mobile")
+        || has("cell")
+        || has("fax")
+        || contains("telephone")
+    {
+        return Some(Entity::Phone);
+    }
+    if contains("creditcard") || contains("cardnumber") || has("ccn") {
+        return Some(Entity::CreditCard);
+    }
+    let name_words = [
+        "first",
+        "last",
+        "given",
+        "family",
+        "middle",
+        "full",
+        "patient",
+        "pt",
+        "guarantor",
+        "subscriber",
+        "member",
+        "insured",
+        "maiden",
+        "contact",
+        "mother",
+        "father",
+        "spouse",
+        "emergency",
+        "sur",
+        "person",
+    ];
+    if matches!(
+        joined.as_str(),
+        "firstname"
+            | "lastname"
+            | "fname"
+            | "lname"
+            | "surname"
+            | "givenname"
+            | "familyname"
+            | "middlename"
+            | "fullname"
+            | "patientname"
+            | "ptname"
+            | "patient"
+    ) || (has("name") && name_words.iter().any(|w| has(w)))
+    {
+        return Some(Entity::PersonName);
+    }
+    if (contains("address") || has("addr") || has("street"))
+        && !["ip", "mac", "web", "url", "ipv4", "ipv6"]
+            .iter()
+            .any(|w| has(w))
+    {
+        return Some(Entity::Address);
+    }
+    None
+}
+
+/// The delimiter of a table with a header row, or `None` when `head` is not
+/// one. With a `.csv`/`.tsv` name any delimited text qualifies; without
+/// one, the first line must be a header naming at least one entity and the
+/// next lines must have as many fields.
+pub fn looks_like(head: &[u8], name: &str) -> Option<u8> {
+    if crate::decode::sniff(head).is_none_or(|e| {
+        matches!(
+            e,
+            crate::decode::TextEncoding::Utf16Le | crate::decode::TextEncoding::Utf16Be
+        )
+    }) {
+        return None;
+    }
+    let lower = name.to_ascii_lowercase();
+    let by_name = if lower.ends_with(".csv") {
+        Some(b',')
+    } else if lower.ends_with(".tsv") || lower.ends_with(".tab") {
+        Some(b'\t')
+    } else {
+        None
+    };
+    // Only whole lines (the head may end mid-line), at most a few.
+    let whole = match memchr::memrchr(b'\n', head) {
+        Some(end) if head.len() == super::HEAD_LEN => &head[..=end],
+        _ => head,
+    };
+    let mut candidates = DELIMITERS.iter().filter_map(|&d| {
+        let records = sample_records(whole, d);
+        let header = records.first()?;
+        let consistent = records.iter().all(|r| r.len() == header.len());
+        (header.len() >= 2 && consistent).then_some((d, records))
+    });
+    match by_name {
+        Some(default) => Some(candidates.next().map_or(default, |(d, _)| d)),
+        None => candidates.find_map(|(d, records)| {
+            let header = records.first()?;
+            let names_entity = header.iter().any(|h| classify_header(h).is_some());
+            let header_like = header
+                .iter()
+                .all(|h| h.chars().count() <= 64 && h.chars().any(char::is_alphabetic));
+            (records.len() >= 3 && names_entity && header_like).then_some(d)
+        }),
+    }
+}
+
+fn sample_records(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
+    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    reader
+        .byte_records()
+        .take(6)
+        .map_while(Result::ok)
+        .map(|r| {
+            r.iter()
+                .map(|f| super::hl7::decode_text(f).trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// A reader that fails once more than `cap` bytes were read since the last
+/// [`ByteCap::reset`]: bounds what one record or token may take in a
+/// parser's buffer.
+pub(crate) struct CappedReader<R> {
+    inner: R,
+    cap: ByteCap,
+}
+
+/// The shared counter of a [`CappedReader`].
+#[derive(Clone)]
+pub(crate) struct ByteCap {
+    used: Rc<Cell<u64>>,
+    exceeded: Rc<Cell<bool>>,
+    limit: u64,
+}
+
+impl ByteCap {
+    pub(crate) fn new(limit: u64) -> ByteCap {
+        ByteCap {
+            used: Rc::new(Cell::new(0)),
+            exceeded: Rc::new(Cell::new(false)),
+            limit,
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        self.used.set(0);
+    }
+
+    pub(crate) fn exceeded(&self) -> bool {
+        self.exceeded.get()
+    }
+}
+
+impl<R: Read> CappedReader<R> {
+    pub(crate) fn new(inner: R, cap: ByteCap) -> Self {
+        CappedReader { inner, cap }
+    }
+}
+
+impl<R: Read> Read for CappedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let used = self.cap.used.get();
+        let room = self.cap.limit.saturating_sub(used);
+        if room == 0 && !buf.is_empty() {
+            self.cap.exceeded.set(true);
+            return Err(io::Error::other(format!(
+                "a single record or token is longer than {} bytes",
+                self.cap.limit
+            )));
+        }
+        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.cap.used.set(used + n as u64);
+        Ok(n)
+    }
+}
+
+/// Extracts a delimited table: `head` already read, `rest` the remainder.
+pub fn scan(
+    ctx: &mut Ctx,
+    delimiter: u8,
+    head: &[u8],
+    rest: &mut dyn Read,
+) -> Result<(), ExtractError> {
+    let body = head.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(head);
+    let cap = ByteCap::new(MAX_RECORD);
+    let input = CappedReader::new(body.chain(rest), cap.clone());
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let mut headers: Vec<(String, Option<Entity>)> = Vec::new();
+    let mut row = 0u64;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) => {
+                if cap.exceeded() {
+                    return Err(ExtractError::Limit(format!(
+                        "row {} is longer than {MAX_RECORD} bytes",
+                        row + 1
+                    )));
+                }
+                return Err(match e.into_kind() {
+                    csv::ErrorKind::Io(io) => ExtractError::Io(io),
+                    other => ExtractError::Corrupt {
+                        format: "CSV",
+                        message: format!("row {}: {other:?}", row + 1),
+                    },
+                });
+            }
+        }
+        cap.reset();
+        row += 1;
+        let line = record.position().map_or(row, |p| p.line());
+        let mut column = 1u64;
+        for (index, raw) in record.iter().enumerate() {
+            let cell = super::hl7::decode_text(raw);
+            let at = Location { line, column };
+            column += cell.chars().count() as u64 + 1;
+            if row == 1 {
+                let name = cell.trim().to_string();
+                let entity = classify_header(&name);
+                headers.push((name, entity));
+                if !cell.trim().is_empty() {
+                    ctx.text("header row", &cell, at);
+                }
+                continue;
+            }
+            if cell.trim().is_empty() {
+                continue;
+            }
+            let header = headers.get(index).filter(|h| !h.0.is_empty());
+            let label = || match header {
+                Some((name, _)) => format!("column \"{name}\" row {row}"),
+                None => format!("column {} row {row}", index + 1),
+            };
+            match header.and_then(|h| h.1) {
+                Some(entity) => super::hl7::report_field(ctx, RULE, &label(), entity, &cell, at),
+                None => super::hl7::text_labelled(ctx, label, &cell, at),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::hl7::testutil::{scan as scan_bytes, value};
+    use super::*;
+    use crate::report::SkipReason;
+
+    #[test]
+    fn classifies_headers() {
+        let cases = [
+            ("ssn", Some(Entity::Ssn)),
+            ("Social Security Number", Some(Entity::Ssn)),
+            ("patient_ssn", Some(Entity::Ssn)),
+            ("DOB", Some(Entity::Dob)),
+            ("birth_date", Some(Entity::Dob)),
+            ("DateOfBirth", Some(Entity::Dob)),
+            ("date of birth", Some(Entity::Dob)),
+            ("appointment_date", None),
+            ("visit date", None),
+            ("date", None),
+            ("MRN", Some(Entity::Mrn)),
+            ("medical_record_number", Some(Entity::Mrn)),
+            ("Patient ID", Some(Entity::Mrn)),
+            ("patientId", Some(Entity::Mrn)),
+            ("npi", Some(Entity::Npi)),
+            ("provider_npi", Some(Entity::Npi)),
+            ("first_name", Some(Entity::PersonName)),
+            ("LastName", Some(Entity::PersonName)),
+            ("patient name", Some(Entity::PersonName)),
+            ("product name", None),
+            ("name", None),
+            ("phone", Some(Entity::Phone)),
+            ("HomePhone", Some(Entity::Phone)),
+            ("email", Some(Entity::Email)),
+            ("E-mail address", Some(Entity::Email)),
+            ("street address", Some(Entity::Address)),
+            ("ip_address", None),
+            ("amount", None),
+            ("", None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(classify_header(header), expected, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn detects_tables() {
+        let csv = b"id,ssn,visit\n1,412-56-7890,a\n2,412-56-7891,b\n";
+        assert_eq!(looks_like(csv, "export"), Some(b','));
+        assert_eq!(looks_like(b"a\tb\n1\t2\n", "x.tsv"), Some(b'\t'));
+        assert_eq!(looks_like(b"a;b\n1;2\n", "x.csv"), Some(b';'));
+        // Prose with commas: no header naming an entity.
+        assert_eq!(
+            looks_like(b"Hello, world\nfoo, bar\nbaz, qux\n", "notes"),
+            None
+        );
+        // Header names an entity but the rows disagree.
+        assert_eq!(looks_like(b"ssn,x\n1,2,3\n4\n", "notes"), None);
+        assert_eq!(looks_like(b"\x00\x01\x02", "x.csv"), None);
+    }
+
+    #[test]
+    fn classified_columns_give_field_values_with_rows() {
+        let csv = "id,ssn,dob,appointment_date,Notes\n\
+                   1,412-56-7890,1980-01-02,2024-03-04,\"call, later\"\n\
+                   2,,1975-12-31,2024-03-05,\n";
+        let s = scan_bytes("patients.csv", csv.as_bytes());
+        let rows = s.field_rows(RULE);
+        let fields: Vec<(Entity, &str)> =
+            rows.iter().map(|r| (r.entity, r.field.as_str())).collect();
+        assert_eq!(
+            fields,
+            vec![
+                (Entity::Ssn, "column \"ssn\" row 2"),
+                (Entity::Dob, "column \"dob\" row 2"),
+                (Entity::Dob, "column \"dob\" row 3"),
+            ]
+        );
+        let dob = s.row(Entity::Dob, "column \"dob\" row 3");
+        assert_eq!((dob.line, dob.column), (3, 4));
+        assert_eq!(
+            value(&s, Entity::Ssn, "column \"ssn\" row 2"),
+            "412-56-7890"
+        );
+    }
+
+    #[test]
+    fn over_long_record_is_a_limit_not_an_allocation() {
+        let cap = ByteCap::new(10);
+        let mut r = CappedReader::new(&b"0123456789abc"[..], cap.clone());
+        let mut out = Vec::new();
+        assert!(r.read_to_end(&mut out).is_err());
+        assert!(cap.exceeded());
+        assert_eq!(out.len(), 10);
+        cap.reset();
+
+        let mut big = b"ssn,notes\n1,".to_vec();
+        // The parser reads ahead one buffer, so go well past the cap.
+        big.resize(big.len() + MAX_RECORD as usize + (64 << 10), b'x');
+        let s = scan_bytes("big.csv", &big);
+        let skipped = s.not_examined();
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert_eq!(skipped[0].1, SkipReason::Limit);
+    }
+}

@@ -1,0 +1,327 @@
+//! X12 EDI (837 P/I/D, 835, 834, 270/271 ...), segment by segment with
+//! bounded memory. Separators come from the 106-character ISA header:
+//! element separator at index 3, component separator at 104, segment
+//! terminator at 105 — any characters. Line breaks after terminators are
+//! ignored.
+//!
+//! Report scheme: `field` is `SEG*Q/SEGnn` where Q is the segment's first
+//! element (its qualifier: `NM1*85/NM109`, `REF*SY/REF02`, `DMG*D8/DMG02`);
+//! line = segment number in the file (ISA = 1), column = 1-based character
+//! offset of the element in its segment.
+
+use super::hl7::{char_column, decode_text, text_labelled, SegmentReader};
+use super::{Ctx, Location};
+use crate::entity::Entity;
+use crate::error::ExtractError;
+use crate::report::SkipReason;
+use std::io::{BufReader, Read};
+
+/// Rule id of findings in known X12 elements.
+pub const RULE: &str = "x12-field";
+/// Longest segment examined (BIN segments can be large).
+pub const MAX_SEGMENT: usize = 16 << 20;
+/// Length of the ISA header, separators included.
+pub const ISA_LEN: usize = 106;
+
+/// Whether `head` starts with an ISA segment (after blanks or a BOM).
+pub fn looks_like(head: &[u8]) -> bool {
+    let isa = head.get(isa_start(head)..).unwrap_or_default();
+    isa.starts_with(b"ISA")
+        && isa
+            .get(3)
+            .is_some_and(|&b| !b.is_ascii_alphanumeric() && !b.is_ascii_whitespace())
+}
+
+fn isa_start(head: &[u8]) -> usize {
+    let bom = if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        3
+    } else {
+        0
+    };
+    bom + head
+        .get(bom..)
+        .unwrap_or_default()
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0)
+}
+
+/// Separators read from the ISA header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Separators {
+    pub element: u8,
+    pub component: u8,
+    pub segment: u8,
+}
+
+impl Separators {
+    /// From the start of an interchange; an error says what is wrong.
+    pub fn from_isa(isa: &[u8]) -> Result<Separators, String> {
+        let header = isa.get(..ISA_LEN).ok_or_else(|| {
+            format!(
+                "ISA header is {} bytes, not {ISA_LEN}",
+                isa.iter().take(ISA_LEN).count()
+            )
+        })?;
+        let element = header[3];
+        let count = header.iter().filter(|&&b| b == element).count();
+        if count != 16 || header[103] != element {
+            return Err(format!(
+                "ISA header does not hold 16 fixed-width elements separated by {:?}",
+                element as char
+            ));
+        }
+        let (component, segment) = (header[104], header[105]);
+        if component == element || segment == element || segment == component {
+            return Err("ISA separators are not distinct".into());
+        }
+        Ok(Separators {
+            element,
+            component,
+            segment,
+        })
+    }
+}
+
+/// Extracts an X12 stream: `head` already read, `rest` the remainder.
+pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), ExtractError> {
+    let start = isa_start(head);
+    let body = head.get(start..).unwrap_or_default();
+    let separators = match Separators::from_isa(body) {
+        Ok(s) => s,
+        Err(message) => {
+            ctx.not_examined(
+                None,
+                SkipReason::Corrupt,
+                format!("X12: {message}; matched as plain text only"),
+            );
+            return super::text::scan_stream(ctx, "", head, rest);
+        }
+    };
+    let reader = BufReader::with_capacity(64 << 10, body.chain(rest));
+    let mut segments = SegmentReader::new(reader, MAX_SEGMENT);
+    let mut number = 0u64;
+    while let Some(piece) = segments.next_piece(|b| b == separators.segment)? {
+        let truncated = piece.truncated;
+        let text = decode_text(piece.bytes);
+        let lead = text.len() - text.trim_start().len();
+        let segment = text.get(lead..).unwrap_or_default();
+        if segment.trim().is_empty() {
+            continue;
+        }
+        number += 1;
+        if truncated {
+            ctx.not_examined(
+                None,
+                SkipReason::Limit,
+                format!(
+                    "X12 segment {number} is longer than {MAX_SEGMENT} bytes: only its start was examined"
+                ),
+            );
+        }
+        let at = |offset: usize| Location {
+            line: number,
+            column: char_column(segment, offset),
+        };
+        scan_segment(ctx, &separators, segment, &at);
+    }
+    Ok(())
+}
+
+fn scan_segment(
+    ctx: &mut Ctx,
+    separators: &Separators,
+    segment: &str,
+    at: &dyn Fn(usize) -> Location,
+) {
+    let sep = separators.element as char;
+    let mut elements: Vec<(usize, &str)> = Vec::new();
+    let mut offset = 0usize;
+    for part in segment.split(sep) {
+        elements.push((offset, part));
+        offset += part.len() + sep.len_utf8();
+    }
+    let id = elements.first().map_or("", |e| e.1.trim());
+    let element = |n: usize| elements.get(n).map_or("", |e| e.1.trim());
+    let qualifier = element(1);
+    let label = |n: usize| {
+        if qualifier.is_empty() {
+            format!("{id}/{id}{n:02}")
+        } else {
+            format!("{id}*{qualifier}/{id}{n:02}")
+        }
+    };
+    // Elements reported as field values are not matched as text again.
+    let mut consumed = [false; 32];
+    let mut report = |ctx: &mut Ctx, n: usize, entity: Entity, value: &str| {
+        if let (Some(slot), Some(&(offset, _))) = (consumed.get_mut(n), elements.get(n)) {
+            *slot = true;
+            super::hl7::report_field(ctx, RULE, &label(n), entity, value, at(offset));
+        }
+    };
+    match id {
+        "NM1" => {
+            let id_entity = match element(8) {
+                "XX" => Some(Entity::Npi),
+                "34" => Some(Entity::Ssn),
+                "MR" => Some(Entity::Mrn),
+                _ => None,
+            };
+            if let Some(entity) = id_entity.filter(|_| !element(9).is_empty()) {
+                report(ctx, 9, entity, element(9));
+            }
+            if matches!(qualifier, "IL" | "QC") && element(2) == "1" {
+                let name: Vec<&str> = [element(4), element(5), element(3)]
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                if !name.is_empty() {
+                    report(ctx, 3, Entity::PersonName, &name.join(" "));
+                    for n in [4, 5] {
+                        if let Some(slot) = consumed.get_mut(n) {
+                            *slot = true;
+                        }
+                    }
+                }
+            }
+        }
+        "DMG" if qualifier == "D8" && !element(2).is_empty() => {
+            report(ctx, 2, Entity::Dob, element(2));
+        }
+        "REF" => match qualifier {
+            "SY" if !element(2).is_empty() => report(ctx, 2, Entity::Ssn, element(2)),
+            "EA" if !element(2).is_empty() => report(ctx, 2, Entity::Mrn, element(2)),
+            _ => {}
+        },
+        "PER" => {
+            for n in [3, 5, 7] {
+                let entity = match element(n) {
+                    "TE" | "FX" => Entity::Phone,
+                    "EM" => Entity::Email,
+                    _ => continue,
+                };
+                if !element(n + 1).is_empty() {
+                    report(ctx, n + 1, entity, element(n + 1));
+                }
+            }
+        }
+        _ => {}
+    }
+    for (n, &(offset, value)) in elements.iter().enumerate().skip(1) {
+        if value.trim().is_empty() || consumed.get(n).copied().unwrap_or(false) {
+            continue;
+        }
+        text_labelled(ctx, || label(n), value, at(offset));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::hl7::testutil::{scan, value};
+    use super::*;
+
+    fn isa(element: char, component: char, terminator: char) -> String {
+        let isa = format!(
+            "ISA*00*          *00*          *ZZ*SUBMITTERID    *ZZ*RECEIVERID     *240101*1200*^*00501*000000001*0*P*{component}{terminator}"
+        );
+        isa.replace('*', &element.to_string())
+    }
+
+    fn interchange(element: char, component: char, terminator: char, newline: &str) -> String {
+        let body = [
+            "GS*HC*SENDER*RECEIVER*20240101*1200*1*X*005010X222A1",
+            "ST*837*0001*005010X222A1",
+            "NM1*85*2*GOOD CLINIC*****XX*1234567893",
+            "PER*IC*BILLING*TE*5555551234*EM*billing@example.org",
+            "NM1*IL*1*DOE*JANE*Q***MI*W123456789",
+            "DMG*D8*19800102*F",
+            "REF*SY*412567890",
+            "REF*EI*123456789",
+            "NM1*QC*1*DOE*JOHN****34*412567891",
+            "REF*EA*MRN5551212",
+            "CLM*ACCT1*100***11:B:1",
+            "SE*10*0001",
+            "GE*1*1",
+            "IEA*1*000000001",
+        ];
+        let mut out = isa(element, component, terminator);
+        out.push_str(newline);
+        for seg in body {
+            let seg = seg
+                .replace('*', &element.to_string())
+                .replace(':', &component.to_string());
+            out.push_str(&seg);
+            out.push(terminator);
+            out.push_str(newline);
+        }
+        out
+    }
+
+    #[test]
+    fn detects_isa() {
+        assert!(looks_like(isa('*', ':', '~').as_bytes()));
+        assert!(looks_like(b"\r\nISA|00"));
+        assert!(!looks_like(b"ISAAC NEWTON"));
+        assert!(!looks_like(b"ISA"));
+    }
+
+    #[test]
+    fn reads_separators_from_isa() {
+        let s = Separators::from_isa(isa('|', '>', '\n').as_bytes()).unwrap();
+        assert_eq!((s.element, s.component, s.segment), (b'|', b'>', b'\n'));
+        assert!(Separators::from_isa(b"ISA*00*").is_err());
+    }
+
+    #[test]
+    fn maps_elements_exactly() {
+        for (e, c, t, nl) in [
+            ('*', ':', '~', "\n"),
+            ('|', '^', '\u{1d}', ""),
+            ('!', '>', '\n', ""),
+        ] {
+            let text = interchange(e, c, t, nl);
+            let s = scan("claim.837", text.as_bytes());
+            let rows = s.field_rows(RULE);
+            let fields: Vec<(Entity, &str)> =
+                rows.iter().map(|r| (r.entity, r.field.as_str())).collect();
+            assert_eq!(
+                fields,
+                vec![
+                    (Entity::Npi, "NM1*85/NM109"),
+                    (Entity::Phone, "PER*IC/PER04"),
+                    (Entity::Email, "PER*IC/PER06"),
+                    (Entity::PersonName, "NM1*IL/NM103"),
+                    (Entity::Dob, "DMG*D8/DMG02"),
+                    (Entity::Ssn, "REF*SY/REF02"),
+                    (Entity::Ssn, "NM1*QC/NM109"),
+                    (Entity::PersonName, "NM1*QC/NM103"),
+                    (Entity::Mrn, "REF*EA/REF02"),
+                ],
+                "separators {e:?} {c:?} {t:?}"
+            );
+            let npi = s.row(Entity::Npi, "NM1*85/NM109");
+            assert_eq!(npi.line, 4);
+            assert_eq!(npi.column, 29);
+            assert_eq!(value(&s, Entity::PersonName, "NM1*IL/NM103"), "JANE Q DOE");
+            assert!(s.not_examined().is_empty());
+        }
+    }
+
+    #[test]
+    fn short_isa_is_reported_and_text_scanned() {
+        let s = scan("short.edi", b"ISA*00*   *00~GS*HC~");
+        let skipped = s.not_examined();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].1, SkipReason::Corrupt);
+        assert!(skipped[0].2.contains("ISA"), "{}", skipped[0].2);
+        assert!(s.field_rows(RULE).is_empty());
+    }
+
+    #[test]
+    fn odd_segments_do_not_panic() {
+        let mut text = isa('*', ':', '~');
+        text.push_str("NM1~NM1*IL*1~PER*IC*X*TE~PER*IC*X*EM*~DMG*D8~REF*SY~*~~~\u{fffd}*é*~");
+        let s = scan("odd.edi", text.as_bytes());
+        assert!(s.field_rows(RULE).is_empty());
+    }
+}
