@@ -1,0 +1,480 @@
+//! Containers: gzip (`.gz`, `.tgz`), zip and tar, nested to any mix. Each
+//! member is scanned through [`Ctx::member`] as `container!member`, so it
+//! can be any format again (a tar inside a gzip inside a zip).
+//!
+//! Bounds (see [`crate::config::ExtractLimits`]):
+//! - every decompressed byte (gzip stream, zip member) is charged to the
+//!   top-level file's expansion budget as it is produced; when the budget is
+//!   used up the member being read and the rest of the container are
+//!   reported as not examined (`limit`);
+//! - a member producing more than `max_ratio` times its compressed size
+//!   (checked once it is past [`RATIO_FLOOR`]) is cut off (`limit`);
+//! - at most `max_entries` members are opened per container;
+//! - nesting depth is enforced by [`Ctx::member`].
+//!
+//! gzip and tar are streamed: a 4 GB gzipped log is matched in bounded
+//! memory. Zip needs random access: an archive is held in memory up to
+//! `max_document_bytes` and spilled to an anonymous temporary file (deleted
+//! when closed) beyond that.
+//!
+//! Locations: a member's findings carry the member's own lines and fields;
+//! the container adds nothing but the `!` path.
+
+use super::{carry, uncarry, Budget, Ctx};
+use crate::error::ExtractError;
+use std::cell::Cell;
+use std::io::{self, Cursor, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::rc::Rc;
+use zip::result::ZipError;
+use zip::ZipArchive;
+
+/// Expanded bytes a member may produce before the ratio limit applies:
+/// small, very regular files (a page of blanks) legitimately compress far
+/// better than `max_ratio`, and are harmless at this size.
+pub const RATIO_FLOOR: u64 = 1 << 20;
+
+/// Compressed bytes behind a decompressor, for the ratio limit.
+#[derive(Clone)]
+enum Compressed {
+    /// Known up front (zip central directory).
+    Known(u64),
+    /// Counted as the decompressor consumes them (gzip).
+    Counted(Rc<Cell<u64>>),
+}
+
+/// The output side of a decompressor: charges every byte to the expansion
+/// budget, enforces the ratio limit, and turns the decoder's data errors
+/// into `corrupt`.
+pub(crate) struct Expand<'b, R> {
+    inner: R,
+    budget: &'b Budget,
+    max_expanded: u64,
+    max_ratio: u64,
+    compressed: Compressed,
+    produced: u64,
+    format: &'static str,
+}
+
+impl<'b, R: Read> Expand<'b, R> {
+    fn new(inner: R, ctx: &Ctx<'b>, compressed: Compressed, format: &'static str) -> Self {
+        Expand {
+            inner,
+            budget: ctx.budget,
+            max_expanded: ctx.limits().max_expanded_bytes,
+            max_ratio: ctx.limits().max_ratio,
+            compressed,
+            produced: 0,
+            format,
+        }
+    }
+}
+
+impl<R: Read> Read for Expand<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => return Err(decoder_error(e, self.format)),
+        };
+        self.produced = self.produced.saturating_add(n as u64);
+        let total = self.budget.expanded.get().saturating_add(n as u64);
+        self.budget.expanded.set(total);
+        if total > self.max_expanded {
+            return Err(carry(ExtractError::Limit(format!(
+                "more than {} bytes expanded from one file",
+                self.max_expanded
+            ))));
+        }
+        let compressed = match &self.compressed {
+            Compressed::Known(n) => *n,
+            Compressed::Counted(c) => c.get(),
+        };
+        if self.produced > RATIO_FLOOR && self.produced > compressed.saturating_mul(self.max_ratio)
+        {
+            return Err(carry(ExtractError::Limit(format!(
+                "{} member expands more than {}:1 (compression bomb?)",
+                self.format, self.max_ratio
+            ))));
+        }
+        Ok(n)
+    }
+}
+
+/// A data error from a decoder means the container is damaged; errors from
+/// below it (network, a limit carried up) pass unchanged.
+fn decoder_error(e: io::Error, format: &'static str) -> io::Error {
+    let carried = e.get_ref().is_some_and(|inner| inner.is::<ExtractError>());
+    match e.kind() {
+        ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::UnexpectedEof if !carried => {
+            carry(ExtractError::Corrupt {
+                format,
+                message: e.to_string(),
+            })
+        }
+        _ => e,
+    }
+}
+
+/// Counts bytes read through it into a shared cell.
+struct Counting<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get().saturating_add(n as u64));
+        Ok(n)
+    }
+}
+
+/// Remembers whether the stream below failed, so that an error surfacing
+/// from a parser (which may rewrap it) can be told apart: the source's own
+/// failure (unreadable) or bad data (corrupt).
+struct Watched<R> {
+    inner: R,
+    failed: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|_| self.failed.set(true))
+    }
+}
+
+fn budget_used_up(ctx: &Ctx) -> bool {
+    ctx.budget.expanded.get() > ctx.limits().max_expanded_bytes
+}
+
+fn budget_error(ctx: &Ctx) -> ExtractError {
+    ExtractError::Limit(format!(
+        "more than {} bytes expanded from one file; remaining members not examined",
+        ctx.limits().max_expanded_bytes
+    ))
+}
+
+/// The name of what a gzip file holds, the way `gunzip` names it: the file
+/// name without its `.gz` (`.tgz` → `.tar`).
+fn gunzipped_name(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    for (suffix, replacement) in [(".tgz", ".tar"), (".taz", ".tar"), (".gz", ""), (".z", "")] {
+        if lower.ends_with(suffix) && name.len() > suffix.len() {
+            if let Some(stem) = name.get(..name.len() - suffix.len()) {
+                return format!("{stem}{replacement}");
+            }
+        }
+    }
+    if name.is_empty() {
+        "data".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// A gzip stream (concatenated members too), decompressed as it is read.
+pub fn scan_gzip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), ExtractError> {
+    let consumed = Rc::new(Cell::new(0u64));
+    let counting = Counting {
+        inner: Cursor::new(head).chain(rest),
+        count: consumed.clone(),
+    };
+    let decoder = flate2::read::MultiGzDecoder::new(counting);
+    let mut expand = Expand::new(decoder, ctx, Compressed::Counted(consumed), "gzip");
+    let name = gunzipped_name(ctx.name());
+    ctx.member(&name, &mut expand, None);
+    Ok(())
+}
+
+/// A tar stream: members are scanned one by one as they pass.
+pub fn scan_tar(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), ExtractError> {
+    let source_failed = Rc::new(Cell::new(false));
+    let watched = Watched {
+        inner: Cursor::new(head).chain(rest),
+        failed: source_failed.clone(),
+    };
+    let mut archive = tar::Archive::new(watched);
+    let tar_error = |e: io::Error| -> ExtractError {
+        let failed = source_failed.get();
+        match uncarry(ExtractError::Io(e)) {
+            ExtractError::Io(e) if !failed => ExtractError::Corrupt {
+                format: "tar",
+                message: e.to_string(),
+            },
+            other => other,
+        }
+    };
+    let entries = archive.entries().map_err(tar_error)?;
+    let max_entries = ctx.limits().max_entries;
+    let mut opened = 0u64;
+    for entry in entries {
+        let mut entry = entry.map_err(tar_error)?;
+        let kind = entry.header().entry_type();
+        // Directories, links, devices carry no content of their own.
+        if !kind.is_file() && !kind.is_contiguous() {
+            continue;
+        }
+        opened += 1;
+        if opened > max_entries {
+            return Err(ExtractError::Limit(format!(
+                "more than {max_entries} members; the rest were not examined"
+            )));
+        }
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let size = entry.header().size().ok();
+        ctx.member(&name, &mut entry, size);
+        if budget_used_up(ctx) {
+            return Err(budget_error(ctx));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes of an end-of-central-directory search: the record (22) plus the
+/// longest comment (65535).
+const EOCD_SEARCH: u64 = 22 + 65535;
+
+/// How many members the archive's end record declares, if it has one.
+/// Checked before the zip crate sizes its tables by it.
+fn declared_entries<R: Read + Seek>(r: &mut R) -> io::Result<Option<u64>> {
+    let len = r.seek(SeekFrom::End(0))?;
+    let from = len.saturating_sub(EOCD_SEARCH);
+    r.seek(SeekFrom::Start(from))?;
+    let mut tail = Vec::new();
+    r.take(EOCD_SEARCH).read_to_end(&mut tail)?;
+    let Some(pos) = memchr::memmem::rfind(&tail, b"PK\x05\x06") else {
+        return Ok(None);
+    };
+    let count16 = tail
+        .get(pos + 10..pos + 12)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let Some(count16) = count16 else {
+        return Ok(None);
+    };
+    if count16 != 0xFFFF {
+        return Ok(Some(u64::from(count16)));
+    }
+    // Zip64: the locator sits just before the end record and points at the
+    // zip64 end record, which holds the 64-bit count.
+    let locator = pos
+        .checked_sub(20)
+        .and_then(|at| tail.get(at..at + 20))
+        .filter(|l| l.starts_with(b"PK\x06\x07"));
+    let Some(locator) = locator else {
+        return Ok(None);
+    };
+    let mut offset = [0u8; 8];
+    offset.copy_from_slice(&locator[8..16]);
+    let offset = u64::from_le_bytes(offset);
+    if offset >= len {
+        return Ok(None);
+    }
+    r.seek(SeekFrom::Start(offset))?;
+    let mut record = [0u8; 40];
+    if r.read_exact(&mut record).is_err() || !record.starts_with(b"PK\x06\x06") {
+        return Ok(None);
+    }
+    let mut count = [0u8; 8];
+    count.copy_from_slice(&record[32..40]);
+    Ok(Some(u64::from_le_bytes(count)))
+}
+
+/// Either an archive held in memory or one spilled to a temporary file.
+enum Spooled {
+    Memory(Cursor<Vec<u8>>),
+    File(std::fs::File),
+}
+
+impl Read for Spooled {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Spooled::Memory(c) => c.read(buf),
+            Spooled::File(f) => f.read(buf),
+        }
+    }
+}
+
+impl Seek for Spooled {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match self {
+            Spooled::Memory(c) => c.seek(pos),
+            Spooled::File(f) => f.seek(pos),
+        }
+    }
+}
+
+/// Reads the whole stream for random access: into memory up to
+/// `in_memory` bytes, into an anonymous temporary file beyond that.
+fn spool(head: &[u8], rest: &mut dyn Read, in_memory: u64) -> Result<Spooled, ExtractError> {
+    let mut data = head.to_vec();
+    rest.take(
+        in_memory
+            .saturating_sub(head.len() as u64)
+            .saturating_add(1),
+    )
+    .read_to_end(&mut data)?;
+    if data.len() as u64 <= in_memory {
+        return Ok(Spooled::Memory(Cursor::new(data)));
+    }
+    let mut file = tempfile::tempfile()?;
+    file.write_all(&data)?;
+    drop(data);
+    io::copy(rest, &mut file)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(Spooled::File(file))
+}
+
+fn zip_corrupt(e: impl std::fmt::Display) -> ExtractError {
+    ExtractError::Corrupt {
+        format: "zip",
+        message: e.to_string(),
+    }
+}
+
+/// A zip archive; Office Open XML and OpenDocument files (which are zip
+/// archives) go to [`super::office`].
+pub fn scan_zip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), ExtractError> {
+    let mut spooled = spool(head, rest, ctx.limits().max_document_bytes)?;
+    let max_entries = ctx.limits().max_entries;
+    if let Some(declared) = declared_entries(&mut spooled)? {
+        if declared > max_entries {
+            return Err(ExtractError::Limit(format!(
+                "archive declares {declared} members, more than {max_entries}"
+            )));
+        }
+    }
+    spooled.seek(SeekFrom::Start(0))?;
+    let mut archive = match ZipArchive::new(&mut spooled) {
+        Ok(a) => a,
+        Err(ZipError::Io(e)) if e.kind() != ErrorKind::UnexpectedEof => return Err(e.into()),
+        Err(e) => {
+            // No usable central directory (a truncated download, say): the
+            // local headers still lead through the members that are there.
+            let message = e.to_string();
+            return scan_zip_local_headers(ctx, &mut spooled, message);
+        }
+    };
+    if super::office::scan_if_office(ctx, &mut archive)? {
+        return Ok(());
+    }
+    let len = archive.len();
+    for index in 0..len {
+        if index as u64 >= max_entries {
+            return Err(ExtractError::Limit(format!(
+                "more than {max_entries} members; {} not examined",
+                len - index
+            )));
+        }
+        let name = archive
+            .name_for_index(index)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("#{index}"));
+        match open_member(ctx, &mut archive, index) {
+            Ok(None) => {}
+            Ok(Some((mut reader, size))) => ctx.member(&name, &mut reader, Some(size)),
+            Err(e) => {
+                let e = uncarry(e);
+                ctx.not_examined(Some(&name), super::reason_of(&e), e.to_string());
+            }
+        }
+        if budget_used_up(ctx) {
+            return Err(budget_error(ctx));
+        }
+    }
+    Ok(())
+}
+
+/// Walks the local headers of an archive whose central directory is
+/// unusable, scanning each member found, then reports the archive as
+/// corrupt (examined only as far as the walk got).
+fn scan_zip_local_headers(
+    ctx: &mut Ctx,
+    spooled: &mut Spooled,
+    why: String,
+) -> Result<(), ExtractError> {
+    spooled.seek(SeekFrom::Start(0))?;
+    let max_entries = ctx.limits().max_entries;
+    let mut found = 0u64;
+    let stopped = loop {
+        if found >= max_entries {
+            break format!("more than {max_entries} members");
+        }
+        let mut file = match zip::read::read_zipfile_from_stream(spooled) {
+            Ok(Some(file)) => file,
+            Ok(None) => break "end of members".to_string(),
+            Err(e) => break e.to_string(),
+        };
+        found += 1;
+        if file.is_dir() {
+            continue;
+        }
+        let name = file.name().to_string();
+        let size = file.size();
+        let compressed = file.compressed_size();
+        let mut reader = Expand::new(&mut file, ctx, Compressed::Known(compressed), "zip");
+        ctx.member(&name, &mut reader, Some(size));
+        if budget_used_up(ctx) {
+            return Err(budget_error(ctx));
+        }
+    };
+    Err(ExtractError::Corrupt {
+        format: "zip",
+        message: format!("{why}; {found} member(s) read from local headers, then: {stopped}"),
+    })
+}
+
+/// Opens member `index` for reading, decompressed and bounded. `None` for
+/// directories. Encrypted members and those whose declared sizes already
+/// break a limit are errors, reported by the caller for that member.
+pub(crate) fn open_member<'z, 'b, R: Read + Seek>(
+    ctx: &Ctx<'b>,
+    archive: &'z mut ZipArchive<R>,
+    index: usize,
+) -> Result<Option<(Expand<'b, zip::read::ZipFile<'z, R>>, u64)>, ExtractError> {
+    let (is_dir, encrypted, size, compressed) = {
+        let raw = archive.by_index_raw(index).map_err(zip_error)?;
+        (
+            raw.is_dir(),
+            raw.encrypted(),
+            raw.size(),
+            raw.compressed_size(),
+        )
+    };
+    if is_dir {
+        return Ok(None);
+    }
+    if encrypted {
+        return Err(ExtractError::Encrypted);
+    }
+    let limits = ctx.limits();
+    if size > RATIO_FLOOR && size > compressed.saturating_mul(limits.max_ratio) {
+        return Err(ExtractError::Limit(format!(
+            "declared to expand {size} bytes from {compressed}, more than {}:1 (compression bomb?)",
+            limits.max_ratio
+        )));
+    }
+    let remaining = limits
+        .max_expanded_bytes
+        .saturating_sub(ctx.budget.expanded.get());
+    if size > remaining {
+        return Err(ExtractError::Limit(format!(
+            "declared size {size} bytes exceeds what is left of the {} bytes expansion budget",
+            limits.max_expanded_bytes
+        )));
+    }
+    let file = archive.by_index(index).map_err(zip_error)?;
+    Ok(Some((
+        Expand::new(file, ctx, Compressed::Known(compressed), "zip"),
+        size,
+    )))
+}
+
+fn zip_error(e: ZipError) -> ExtractError {
+    match e {
+        ZipError::Io(e) => ExtractError::Io(e),
+        ZipError::UnsupportedArchive(m) if m == ZipError::PASSWORD_REQUIRED => {
+            ExtractError::Encrypted
+        }
+        ZipError::UnsupportedArchive(m) => ExtractError::Unsupported(m.to_string()),
+        other => zip_corrupt(other),
+    }
+}
