@@ -180,8 +180,15 @@ pub fn scan_gzip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), 
     };
     let decoder = flate2::read::MultiGzDecoder::new(counting);
     let mut expand = Expand::new(decoder, ctx, Compressed::Counted(consumed), "gzip");
+    let inner_head = super::read_head(&mut expand, super::HEAD_LEN)?;
+    // A gzipped tar (`.tgz`, `.tar.gz`) is one container to its users:
+    // its members are reported as `x.tgz!member`, not `x.tgz!x.tar!member`.
+    if super::detect(&inner_head, "") == super::Kind::Tar {
+        return scan_tar(ctx, &inner_head, &mut expand);
+    }
     let name = gunzipped_name(ctx.name());
-    ctx.member(&name, &mut expand, None);
+    let mut stream = Cursor::new(inner_head).chain(expand);
+    ctx.member(&name, &mut stream, None);
     Ok(())
 }
 
