@@ -1,11 +1,45 @@
 //! Applies a compiled rule pack to text.
-//! (Skeleton: the engine lands in the matcher change.)
+//!
+//! One pass finds where anything could match, so text without candidates
+//! costs about what a single regex search costs (as in ripgrep):
+//!
+//! 1. An Aho-Corasick automaton over every keyword, context and exclude word
+//!    finds the words in the buffer (case variants are listed explicitly, so
+//!    the SIMD prefilter stays usable).
+//! 2. Rules with keywords (or with required context words, which act as
+//!    keywords) run only when one of their words occurs, and then only in
+//!    windows around their context words when context is required.
+//! 3. The other rules are joined in one multi-pattern regex; each of its
+//!    matches marks a line (bounded for long lines) in which every such rule
+//!    then runs on its own. Leftmost semantics mean the joined regex never
+//!    skips past a place where one rule matches.
+//!
+//! Every match must stand alone (not be part of a longer identifier or
+//! number), pass its validator and its context conditions.
 
 use crate::entity::{Confidence, Entity};
 use crate::error::ConfigError;
 use crate::rules::RuleSpec;
+use crate::validators::{self, Validator};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::captures::Captures;
+use regex_automata::util::syntax;
+use regex_automata::Input;
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
+
+/// Longest match expected; regions extend this far past their end so a
+/// match that starts inside a region is found whole.
+const MAX_MATCH: usize = 256;
+/// A candidate's region is its line, but at most this many bytes either side.
+const MAX_LINE_REACH: usize = 2048;
+/// Limits that keep a rule file from compiling into something huge.
+const MAX_PATTERN_LEN: usize = 4096;
+const RULE_NFA_LIMIT: usize = 4 << 20;
+const JOINED_NFA_LIMIT: usize = 64 << 20;
 
 /// A rule ready to run.
 pub struct CompiledRule {
@@ -13,6 +47,20 @@ pub struct CompiledRule {
     pub entity: Entity,
     pub confidence: Confidence,
     pub spec: RuleSpec,
+    regex: Regex,
+    value_group: Option<usize>,
+    validator: Option<Validator>,
+    /// Word ids; empty = the rule always runs.
+    gate: Vec<u32>,
+    context: Option<Context>,
+}
+
+struct Context {
+    words: Vec<u32>,
+    exclude: Vec<u32>,
+    window: usize,
+    required: bool,
+    confidence: Option<Confidence>,
 }
 
 /// A match of one rule: the value's byte span in the searched buffer.
@@ -24,26 +72,222 @@ pub struct Hit {
     pub confidence: Confidence,
 }
 
-/// Per-thread working memory for [`Matcher::find`].
-#[derive(Default)]
-pub struct Scratch {}
+#[derive(Clone, Copy, Debug)]
+struct WordHit {
+    word: u32,
+    start: usize,
+    end: usize,
+}
+
+/// Per-thread working memory for [`Matcher::find`], reused across calls so
+/// the hot loop does not allocate.
+pub struct Scratch {
+    caches: Vec<meta::Cache>,
+    captures: Vec<Captures>,
+    joined: Option<meta::Cache>,
+    words: Vec<WordHit>,
+    present: Vec<bool>,
+    windows: Vec<Range<usize>>,
+}
+
+/// Keyword/context words: one automaton, with per-pattern word ids and
+/// whether a word boundary is required at each edge.
+struct Words {
+    automaton: AhoCorasick,
+    /// Automaton pattern → word id.
+    word_of: Vec<u32>,
+    /// Automaton pattern → (boundary needed at start, at end).
+    edges: Vec<(bool, bool)>,
+    count: usize,
+}
 
 pub struct Matcher {
     rules: Vec<CompiledRule>,
+    /// Rules that always run, in the joined regex's pattern order.
+    ungated: Vec<usize>,
+    gated: Vec<usize>,
+    joined: Option<Regex>,
+    words: Option<Words>,
+}
+
+fn rule_error(spec: &RuleSpec, message: String) -> ConfigError {
+    ConfigError::RuleFile {
+        path: spec.source.clone(),
+        message: format!("rule {:?}: {message}", spec.id),
+    }
+}
+
+fn compile(patterns: &[&str], nfa_limit: usize) -> Result<Regex, String> {
+    Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(
+            Regex::config()
+                .utf8_empty(false)
+                .nfa_size_limit(Some(nfa_limit))
+                .onepass_size_limit(Some(nfa_limit))
+                .dfa_size_limit(Some(nfa_limit)),
+        )
+        .build_many(patterns)
+        .map_err(|e| e.to_string())
+}
+
+/// Case variants of a word, listed explicitly for the automaton.
+fn variants(word: &str) -> Vec<String> {
+    let lower = word.to_lowercase();
+    let upper = word.to_uppercase();
+    let mut title = String::new();
+    let mut chars = lower.chars();
+    if let Some(first) = chars.next() {
+        title.extend(first.to_uppercase());
+        title.push_str(chars.as_str());
+    }
+    let mut v = vec![word.to_string(), lower, upper, title];
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 impl Matcher {
     pub fn new(specs: Vec<RuleSpec>) -> Result<Matcher, ConfigError> {
-        let rules = specs
-            .into_iter()
-            .map(|spec| CompiledRule {
+        let mut word_ids: HashMap<String, u32> = HashMap::new();
+        let mut intern = |w: &str| -> u32 {
+            let key = w.to_lowercase();
+            let next = word_ids.len() as u32;
+            *word_ids.entry(key).or_insert(next)
+        };
+        let mut rules = Vec::with_capacity(specs.len());
+        for spec in specs {
+            if spec.pattern.len() > MAX_PATTERN_LEN {
+                return Err(rule_error(
+                    &spec,
+                    format!("pattern longer than {MAX_PATTERN_LEN} characters"),
+                ));
+            }
+            let regex = compile(&[spec.pattern.as_str()], RULE_NFA_LIMIT)
+                .map_err(|e| rule_error(&spec, format!("bad pattern: {e}")))?;
+            if regex.is_match(Input::new("")) {
+                return Err(rule_error(&spec, "pattern matches the empty string".into()));
+            }
+            let value_group = regex
+                .group_info()
+                .to_index(regex_automata::PatternID::ZERO, "value");
+            let validator = match &spec.validator {
+                None => None,
+                Some(name) => Some(validators::by_name(name).ok_or_else(|| {
+                    rule_error(
+                        &spec,
+                        format!(
+                            "unknown validator {name:?} (known: {})",
+                            validators::names().join(", ")
+                        ),
+                    )
+                })?),
+            };
+            let check_words = |words: &[String], what: &str| -> Result<(), ConfigError> {
+                match words.iter().find(|w| w.trim().is_empty()) {
+                    Some(_) => Err(rule_error(&spec, format!("empty {what}"))),
+                    None => Ok(()),
+                }
+            };
+            check_words(&spec.keywords, "keyword")?;
+            let mut gate: Vec<u32> = spec.keywords.iter().map(|w| intern(w)).collect();
+            let context = match &spec.context {
+                None => None,
+                Some(c) => {
+                    check_words(&c.words, "context word")?;
+                    check_words(&c.exclude, "exclude word")?;
+                    if c.words.is_empty() && c.required {
+                        return Err(rule_error(&spec, "required context has no words".into()));
+                    }
+                    let words: Vec<u32> = c.words.iter().map(|w| intern(w)).collect();
+                    // Required context words act as keywords: without one
+                    // the rule cannot report anything.
+                    if c.required && gate.is_empty() {
+                        gate = words.clone();
+                    }
+                    Some(Context {
+                        words,
+                        exclude: c.exclude.iter().map(|w| intern(w)).collect(),
+                        window: c.window,
+                        required: c.required,
+                        confidence: c.confidence,
+                    })
+                }
+            };
+            rules.push(CompiledRule {
                 id: spec.id.as_str().into(),
                 entity: spec.entity,
                 confidence: spec.confidence,
+                regex,
+                value_group,
+                validator,
+                gate,
+                context,
                 spec,
+            });
+        }
+
+        let words = if word_ids.is_empty() {
+            None
+        } else {
+            let mut patterns: Vec<(String, u32)> = Vec::new();
+            for (word, &id) in &word_ids {
+                for v in variants(word) {
+                    patterns.push((v, id));
+                }
+            }
+            // Longest first, so that leftmost-first prefers "date of birth"
+            // over a shorter word starting at the same place.
+            patterns.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+            patterns.dedup_by(|a, b| a.0 == b.0);
+            let automaton = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(patterns.iter().map(|(p, _)| p.as_bytes()))
+                .map_err(|e| ConfigError::Invalid(format!("rule words: {e}")))?;
+            let edges = patterns
+                .iter()
+                .map(|(p, _)| {
+                    let b = p.as_bytes();
+                    (
+                        b.first().is_some_and(|&c| is_word_byte(c)),
+                        b.last().is_some_and(|&c| is_word_byte(c)),
+                    )
+                })
+                .collect();
+            Some(Words {
+                automaton,
+                word_of: patterns.iter().map(|(_, id)| *id).collect(),
+                edges,
+                count: word_ids.len(),
             })
-            .collect();
-        Ok(Matcher { rules })
+        };
+
+        let (gated, ungated): (Vec<usize>, Vec<usize>) =
+            (0..rules.len()).partition(|&i| !rules[i].gate.is_empty());
+        let joined = if ungated.is_empty() {
+            None
+        } else {
+            let patterns: Vec<&str> = ungated
+                .iter()
+                .map(|&i| rules[i].spec.pattern.as_str())
+                .collect();
+            Some(compile(&patterns, JOINED_NFA_LIMIT).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "the rule pack's patterns together are too large: {e}"
+                ))
+            })?)
+        };
+        Ok(Matcher {
+            rules,
+            ungated,
+            gated,
+            joined,
+            words,
+        })
     }
 
     pub fn rules(&self) -> &[CompiledRule] {
@@ -64,17 +308,458 @@ impl Matcher {
     }
 
     pub fn new_scratch(&self) -> Scratch {
-        Scratch::default()
+        Scratch {
+            caches: self.rules.iter().map(|r| r.regex.create_cache()).collect(),
+            captures: self
+                .rules
+                .iter()
+                .map(|r| r.regex.create_captures())
+                .collect(),
+            joined: self.joined.as_ref().map(|j| j.create_cache()),
+            words: Vec::new(),
+            present: vec![false; self.words.as_ref().map_or(0, |w| w.count)],
+            windows: Vec::new(),
+        }
     }
 
     /// Appends to `hits` every match in `buf` whose value starts inside
-    /// `owned`. Bytes outside `owned` are context only.
+    /// `owned`. Bytes outside `owned` are context only: they are searched for
+    /// context words and looked at by word boundaries, never reported.
     pub fn find(
         &self,
-        _buf: &[u8],
-        _owned: Range<usize>,
-        _scratch: &mut Scratch,
-        _hits: &mut Vec<Hit>,
+        buf: &[u8],
+        owned: Range<usize>,
+        scratch: &mut Scratch,
+        hits: &mut Vec<Hit>,
     ) {
+        let owned = owned.start.min(buf.len())..owned.end.min(buf.len());
+        if owned.is_empty() {
+            return;
+        }
+        self.find_words(buf, scratch);
+        self.find_gated(buf, &owned, scratch, hits);
+        self.find_ungated(buf, &owned, scratch, hits);
+    }
+
+    fn find_words(&self, buf: &[u8], scratch: &mut Scratch) {
+        scratch.words.clear();
+        scratch.present.iter_mut().for_each(|p| *p = false);
+        let Some(words) = &self.words else { return };
+        for m in words.automaton.find_iter(buf) {
+            let pid = m.pattern().as_usize();
+            let (start_edge, end_edge) = words.edges[pid];
+            if start_edge && m.start() > 0 && is_word_byte(buf[m.start() - 1]) {
+                continue;
+            }
+            if end_edge && m.end() < buf.len() && is_word_byte(buf[m.end()]) {
+                continue;
+            }
+            let word = words.word_of[pid];
+            scratch.present[word as usize] = true;
+            scratch.words.push(WordHit {
+                word,
+                start: m.start(),
+                end: m.end(),
+            });
+        }
+    }
+
+    fn find_gated(
+        &self,
+        buf: &[u8],
+        owned: &Range<usize>,
+        scratch: &mut Scratch,
+        hits: &mut Vec<Hit>,
+    ) {
+        for &index in &self.gated {
+            let rule = &self.rules[index];
+            if !rule.gate.iter().any(|&w| scratch.present[w as usize]) {
+                continue;
+            }
+            match &rule.context {
+                Some(ctx) if ctx.required => {
+                    // Only around context words: the value must be within
+                    // `window` of one.
+                    let mut windows = std::mem::take(&mut scratch.windows);
+                    windows.clear();
+                    for w in scratch.words.iter().filter(|w| ctx.words.contains(&w.word)) {
+                        let start = w
+                            .start
+                            .saturating_sub(ctx.window + MAX_MATCH)
+                            .max(owned.start);
+                        let end = (w.end + ctx.window).min(owned.end);
+                        if start >= end {
+                            continue;
+                        }
+                        match windows.last_mut() {
+                            Some(last) if start <= last.end => last.end = last.end.max(end),
+                            _ => windows.push(start..end),
+                        }
+                    }
+                    for accept in &windows {
+                        self.run_rule(index, buf, accept.clone(), scratch, hits);
+                    }
+                    scratch.windows = windows;
+                }
+                _ => self.run_rule(index, buf, owned.clone(), scratch, hits),
+            }
+        }
+    }
+
+    fn find_ungated(
+        &self,
+        buf: &[u8],
+        owned: &Range<usize>,
+        scratch: &mut Scratch,
+        hits: &mut Vec<Hit>,
+    ) {
+        let Some(joined) = &self.joined else { return };
+        let Some(mut cache) = scratch.joined.take() else {
+            return;
+        };
+        let mut at = owned.start;
+        while at < owned.end {
+            let input = Input::new(buf).range(at..buf.len());
+            let Some(m) = joined.search_with(&mut cache, &input) else {
+                break;
+            };
+            if m.start() >= owned.end {
+                break;
+            }
+            // The candidate's line, bounded either side for very long lines.
+            let line_start = memchr::memrchr(b'\n', &buf[..m.start()]).map_or(0, |i| i + 1);
+            let region_start = line_start
+                .max(m.start().saturating_sub(MAX_LINE_REACH))
+                .max(at);
+            let line_end =
+                memchr::memchr(b'\n', &buf[m.end()..]).map_or(buf.len(), |i| m.end() + i);
+            let region_end = line_end.min(m.end() + MAX_LINE_REACH).max(m.start() + 1);
+            let accept = region_start.max(owned.start)..region_end.min(owned.end);
+            for &index in &self.ungated {
+                self.run_rule(index, buf, accept.clone(), scratch, hits);
+            }
+            at = region_end;
+        }
+        scratch.joined = Some(cache);
+    }
+
+    /// Runs one rule over matches that start inside `accept` (they may end
+    /// up to MAX_MATCH bytes past it).
+    fn run_rule(
+        &self,
+        index: usize,
+        buf: &[u8],
+        accept: Range<usize>,
+        scratch: &mut Scratch,
+        hits: &mut Vec<Hit>,
+    ) {
+        let rule = &self.rules[index];
+        let search_end = (accept.end + MAX_MATCH).min(buf.len());
+        let mut at = accept.start;
+        while at < accept.end {
+            let input = Input::new(buf).range(at..search_end);
+            let caps = &mut scratch.captures[index];
+            rule.regex
+                .search_captures_with(&mut scratch.caches[index], &input, caps);
+            let Some(m) = caps.get_match() else { break };
+            if m.start() >= accept.end {
+                break;
+            }
+            at = if m.end() > m.start() {
+                m.end()
+            } else {
+                m.start() + 1
+            };
+            if !stands_alone(buf, m.start(), m.end()) {
+                // A longer token may still hold a real match further on.
+                at = m.start() + 1;
+                continue;
+            }
+            let value = rule
+                .value_group
+                .and_then(|g| caps.get_group(g))
+                .map_or(m.start()..m.end(), |s| s.start..s.end);
+            if value.is_empty() {
+                continue;
+            }
+            if let Some(validate) = rule.validator {
+                let text: Cow<str> = String::from_utf8_lossy(&buf[value.clone()]);
+                if !validate(&text) {
+                    continue;
+                }
+            }
+            let confidence = match &rule.context {
+                None => rule.confidence,
+                Some(ctx) => match self.judge_context(ctx, &scratch.words, m.start(), m.end()) {
+                    ContextVerdict::Rejected => continue,
+                    ContextVerdict::Absent if ctx.required => continue,
+                    ContextVerdict::Absent => rule.confidence,
+                    ContextVerdict::Present => ctx.confidence.unwrap_or(rule.confidence),
+                },
+            };
+            hits.push(Hit {
+                rule: index,
+                start: value.start,
+                end: value.end,
+                confidence,
+            });
+        }
+    }
+
+    /// Decides from the labels around a match. Labels precede values, so
+    /// the nearest word before the match (context or exclude) decides; only
+    /// when there is none does the nearest word after it.
+    fn judge_context(
+        &self,
+        ctx: &Context,
+        words: &[WordHit],
+        start: usize,
+        end: usize,
+    ) -> ContextVerdict {
+        let from = start.saturating_sub(ctx.window + MAX_MATCH);
+        let first = words.partition_point(|w| w.start < from);
+        // (distance, is_exclude) of the nearest word on each side.
+        let mut before: Option<(usize, bool)> = None;
+        let mut after: Option<(usize, bool)> = None;
+        for w in &words[first..] {
+            if w.start > end + ctx.window {
+                break;
+            }
+            let is_context = ctx.words.contains(&w.word);
+            let is_exclude = ctx.exclude.contains(&w.word);
+            if !is_context && !is_exclude {
+                continue;
+            }
+            let (side, distance) = if w.end <= start {
+                (&mut before, start - w.end)
+            } else if w.start >= end {
+                (&mut after, w.start - end)
+            } else {
+                // Overlapping the match: not a label for it.
+                continue;
+            };
+            if distance > ctx.window {
+                continue;
+            }
+            // On a tie an exclude word wins: better a missed label than a
+            // service date reported as a birth date.
+            if side.is_none_or(|(d, ex)| distance < d || (distance == d && is_exclude && !ex)) {
+                *side = Some((distance, is_exclude));
+            }
+        }
+        match before.or(after) {
+            Some((_, true)) => ContextVerdict::Rejected,
+            Some((_, false)) => ContextVerdict::Present,
+            None => ContextVerdict::Absent,
+        }
+    }
+}
+
+enum ContextVerdict {
+    Present,
+    Absent,
+    Rejected,
+}
+
+/// A match stands alone when it is not part of a longer identifier or number:
+/// no word character directly before or after it (where its own edge is a
+/// word character), and no digit group joined to it by `.`, `,`, `-` or `/`
+/// (decimals, IP addresses, versions, longer dashed numbers).
+fn stands_alone(buf: &[u8], start: usize, end: usize) -> bool {
+    let (Some(&first), Some(&last)) = (buf.get(start), buf.get(end.wrapping_sub(1))) else {
+        return true;
+    };
+    let joiner = |b: u8| matches!(b, b'.' | b',' | b'-' | b'/');
+    if start > 0 {
+        let before = buf[start - 1];
+        if is_word_byte(first) && is_word_byte(before) {
+            return false;
+        }
+        if first.is_ascii_digit() && joiner(before) && start > 1 && buf[start - 2].is_ascii_digit()
+        {
+            return false;
+        }
+    }
+    if let Some(&after) = buf.get(end) {
+        if is_word_byte(last) && is_word_byte(after) {
+            return false;
+        }
+        if last.is_ascii_digit()
+            && joiner(after)
+            && buf.get(end + 1).is_some_and(|b| b.is_ascii_digit())
+        {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse_rule_file;
+
+    fn matcher(toml: &str) -> Matcher {
+        Matcher::new(parse_rule_file("test.toml", toml).unwrap()).unwrap()
+    }
+
+    fn values(m: &Matcher, text: &str) -> Vec<(String, String, Confidence)> {
+        let mut scratch = m.new_scratch();
+        let mut hits = Vec::new();
+        m.find(text.as_bytes(), 0..text.len(), &mut scratch, &mut hits);
+        hits.sort_by_key(|h| (h.start, h.rule));
+        hits.iter()
+            .map(|h| {
+                (
+                    m.rule(h.rule).id.to_string(),
+                    text[h.start..h.end].to_string(),
+                    h.confidence,
+                )
+            })
+            .collect()
+    }
+
+    const PACK: &str = r#"
+[[rules]]
+id = "dashed"
+entity = "SSN"
+description = "dashed"
+pattern = '\d{3}-\d{2}-\d{4}'
+confidence = "HIGH"
+
+[[rules]]
+id = "ten"
+entity = "NPI"
+description = "ten digits, more sure with a label"
+pattern = '\d{10}'
+confidence = "LOW"
+[rules.context]
+words = ["npi", "provider"]
+confidence = "HIGH"
+
+[[rules]]
+id = "bare"
+entity = "SSN"
+description = "nine digits with a label"
+pattern = '\d{9}'
+confidence = "MEDIUM"
+[rules.context]
+words = ["ssn", "ss#", "social security"]
+required = true
+
+[[rules]]
+id = "dob"
+entity = "DOB"
+description = "date near a birth label"
+pattern = '(?P<value>\d{2}/\d{2}/\d{4})'
+confidence = "HIGH"
+[rules.context]
+words = ["dob", "date of birth"]
+required = true
+window = 30
+exclude = ["visit", "invoice"]
+"#;
+
+    #[test]
+    fn ungated_rules_find_every_match_on_a_line() {
+        let m = matcher(PACK);
+        let got = values(&m, "a 111-22-3333 b 1234567890 c\nnext 444-55-6666");
+        assert_eq!(
+            got,
+            vec![
+                ("dashed".into(), "111-22-3333".into(), Confidence::High),
+                ("ten".into(), "1234567890".into(), Confidence::Low),
+                ("dashed".into(), "444-55-6666".into(), Confidence::High),
+            ]
+        );
+    }
+
+    #[test]
+    fn context_raises_confidence_and_is_case_insensitive() {
+        let m = matcher(PACK);
+        assert_eq!(values(&m, "NPI: 1234567890")[0].2, Confidence::High);
+        assert_eq!(values(&m, "Provider 1234567890")[0].2, Confidence::High);
+        assert_eq!(values(&m, "order 1234567890")[0].2, Confidence::Low);
+    }
+
+    #[test]
+    fn required_context_gates_the_rule() {
+        let m = matcher(PACK);
+        assert_eq!(values(&m, "ref 123456789"), vec![]);
+        assert_eq!(values(&m, "SS# 123456789").len(), 1);
+        assert_eq!(values(&m, "social security: 123456789").len(), 1);
+        // Word boundaries: "ssn" inside a longer word is not context.
+        assert_eq!(values(&m, "classname 123456789"), vec![]);
+    }
+
+    #[test]
+    fn nearer_exclude_word_rejects() {
+        let m = matcher(PACK);
+        let got = values(&m, "DOB: 01/02/1980 Visit: 03/04/2020");
+        assert_eq!(
+            got,
+            vec![("dob".into(), "01/02/1980".into(), Confidence::High)]
+        );
+        assert_eq!(values(&m, "Invoice date 03/04/2020"), vec![]);
+    }
+
+    #[test]
+    fn matches_inside_longer_tokens_are_not_reported() {
+        let m = matcher(PACK);
+        for text in [
+            "SN1234567890x",
+            "v3.1234567890",
+            "1234567890.5",
+            "10.111-22-3333",
+            "999-111-22-3333",
+            "abc_1234567890",
+        ] {
+            assert_eq!(values(&m, text), vec![], "{text}");
+        }
+        // Sentence punctuation is fine.
+        assert_eq!(values(&m, "call 1234567890.").len(), 1);
+    }
+
+    #[test]
+    fn only_owned_starts_are_reported() {
+        let m = matcher(PACK);
+        let text = b"111-22-3333 and 444-55-6666";
+        let mut scratch = m.new_scratch();
+        let mut hits = Vec::new();
+        m.find(text, 5..text.len(), &mut scratch, &mut hits);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(&text[hits[0].start..hits[0].end], b"444-55-6666");
+        // Context words in the non-owned part still count.
+        let text = b"SSN: 123456789";
+        hits.clear();
+        m.find(text, 4..text.len(), &mut scratch, &mut hits);
+        assert_eq!(hits.len(), 1);
+    }
+
+    #[test]
+    fn long_lines_are_searched_whole() {
+        let m = matcher(PACK);
+        let mut text = "x ".repeat(5000);
+        text.push_str("111-22-3333 ");
+        text.push_str(&"y ".repeat(3000));
+        text.push_str("444-55-6666");
+        assert_eq!(values(&m, &text).len(), 2);
+    }
+
+    #[test]
+    fn bad_rules_are_clear_config_errors() {
+        let bad = |toml: &str| match Matcher::new(parse_rule_file("bad.toml", toml).unwrap()) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted: {toml}"),
+        };
+        let base =
+            "[[rules]]\nid = \"r\"\nentity = \"SSN\"\ndescription = \"d\"\nconfidence = \"LOW\"\n";
+        assert!(bad(&format!("{base}pattern = '(\\d'")).contains("bad pattern"));
+        assert!(bad(&format!("{base}pattern = '\\d*'")).contains("empty string"));
+        assert!(bad(&format!("{base}pattern = '\\d'\nvalidator = \"nope\""))
+            .contains("unknown validator"));
+        let huge = format!("{base}pattern = '((\\w{{100}}){{100}}){{100}}'");
+        assert!(bad(&huge).contains("bad pattern"), "{}", bad(&huge));
+        assert!(bad(&format!("{base}pattern = '{}'", "a".repeat(5000))).contains("longer than"));
     }
 }

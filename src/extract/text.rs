@@ -329,3 +329,159 @@ impl<'a> Decoded<'a> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::Matcher;
+    use crate::report::Event;
+    use crate::rules::parse_rule_file;
+    use crate::scan::{ScanOptions, Scanner};
+    use std::sync::Arc;
+
+    const PACK: &str = r#"
+[[rules]]
+id = "dashed"
+entity = "SSN"
+description = "dashed"
+pattern = '\d{3}-\d{2}-\d{4}'
+confidence = "HIGH"
+
+[[rules]]
+id = "bare"
+entity = "SSN"
+description = "nine digits after a label"
+pattern = '\d{9}'
+confidence = "MEDIUM"
+[rules.context]
+words = ["ssn"]
+required = true
+"#;
+
+    fn scanner(unmask: bool) -> Scanner {
+        let matcher = Matcher::new(parse_rule_file("t.toml", PACK).unwrap()).unwrap();
+        Scanner::new(
+            matcher,
+            ScanOptions {
+                unmask,
+                ..ScanOptions::default()
+            },
+        )
+    }
+
+    /// (value, line, column) of every finding from scanning `bytes` as a file.
+    fn scan(bytes: &[u8]) -> Vec<(String, u64, u64)> {
+        let scanner = scanner(true);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let target: Arc<str> = "t".into();
+        let outcome = scanner.scan_file(
+            &target,
+            "f.txt",
+            &mut &bytes[..],
+            Some(bytes.len() as u64),
+            0,
+            &tx,
+        );
+        assert!(!outcome.failed);
+        drop(tx);
+        rx.iter()
+            .filter_map(|e| match e {
+                Event::Finding(f) => Some((f.matched, f.line.unwrap(), f.column.unwrap())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn positions_are_lines_and_character_columns() {
+        let got = scan("first line\nJosé 123-45-6788\n\nssn 987654320".as_bytes());
+        assert_eq!(
+            got,
+            vec![("123-45-6788".into(), 2, 6), ("987654320".into(), 4, 5)]
+        );
+    }
+
+    #[test]
+    fn matches_across_chunk_boundaries_are_found_once_with_context() {
+        // Values straddling every byte offset around the first chunk boundary.
+        for shift in 0..12 {
+            let mut text = vec![b'x'; CHUNK - 6 + shift];
+            let mut lines = 1;
+            for (i, b) in text.iter_mut().enumerate() {
+                if i % 100 == 99 {
+                    *b = b'\n';
+                    lines += 1;
+                }
+            }
+            text.extend_from_slice(b" ssn 987654320 and 123-45-6788 ");
+            text.extend(std::iter::repeat_n(b'y', CHUNK + 10));
+            text.extend_from_slice(b"\nlast 222-33-4444");
+            let got = scan(&text);
+            let values: Vec<&str> = got.iter().map(|(v, _, _)| v.as_str()).collect();
+            assert_eq!(
+                values,
+                vec!["987654320", "123-45-6788", "222-33-4444"],
+                "shift {shift}"
+            );
+            assert_eq!(got[0].1, lines, "shift {shift}");
+            assert_eq!(got[2].1, lines + 1);
+            assert_eq!(got[2].2, 6);
+        }
+    }
+
+    #[test]
+    fn utf16_and_windows_1252_are_decoded() {
+        let text = "Müller\nSSN 123-45-6788";
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+        assert_eq!(scan(&le), vec![("123-45-6788".into(), 2, 5)]);
+        let be: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        assert_eq!(scan(&be), vec![("123-45-6788".into(), 2, 5)]);
+        let latin1 = b"M\xfcller\xe9\nSSN 123-45-6788";
+        assert_eq!(scan(latin1), vec![("123-45-6788".into(), 2, 5)]);
+    }
+
+    #[test]
+    fn utf16_across_chunks_keeps_positions() {
+        let mut text = "a".repeat(CHUNK / 2 + 3);
+        text.push_str("\nssn 987654320\n");
+        text.push_str(&"é".repeat(CHUNK / 3));
+        text.push_str(" 123-45-6788");
+        let le: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        assert_eq!(
+            scan(&le),
+            vec![
+                ("987654320".into(), 2, 5),
+                ("123-45-6788".into(), 3, CHUNK as u64 / 3 + 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn masked_by_default() {
+        let scanner = scanner(false);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let target: Arc<str> = "t".into();
+        let data = b"SSN 123-45-6788 x";
+        scanner.scan_file(&target, "f", &mut &data[..], None, 0, &tx);
+        drop(tx);
+        let findings: Vec<_> = rx
+            .iter()
+            .filter_map(|e| match e {
+                Event::Finding(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(findings.len(), 1);
+        assert!(
+            !findings[0].matched.contains("123-45"),
+            "{}",
+            findings[0].matched
+        );
+        assert!(
+            !findings[0].context.contains("123-45"),
+            "{}",
+            findings[0].context
+        );
+    }
+}
