@@ -167,7 +167,9 @@ fn pdf_of(objects: &[Vec<u8>], break_xref: bool) -> Vec<u8> {
         out.extend_from_slice(b"\nendobj\n");
     }
     let xref_at = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for offset in offsets {
         // A broken table points every object at a wrong place.
         let offset = if break_xref { offset + 7 } else { offset };
@@ -192,7 +194,8 @@ fn stream_object(dict: &str, data: &[u8]) -> Vec<u8> {
 }
 
 fn text_pdf(break_xref: bool) -> Result<Vec<u8>> {
-    let page1 = b"BT /F1 12 Tf 72 720 Td (Discharge summary) Tj 0 -16 Td (Name: O\\(Brien\\)) Tj ET";
+    let page1 =
+        b"BT /F1 12 Tf 72 720 Td (Discharge summary) Tj 0 -16 Td (Name: O\\(Brien\\)) Tj ET";
     // Page 2: a TJ array with kerning, a hex string, and `'`.
     let page2 = format!(
         "BT /F1 12 Tf 72 720 Td [(SSN: 219-45-)-20(6780)] TJ 0 -16 Td <4E50493A20{}> Tj (DOB: {DOB}) ' ET",
@@ -249,7 +252,10 @@ fn encrypted_zip() -> Result<Vec<u8>> {
 fn bomb_zip() -> Result<Vec<u8>> {
     let zeros = vec![0u8; 8 << 20];
     let names: Vec<String> = (1..=8).map(|i| format!("zeros{i}.txt")).collect();
-    let members: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), zeros.as_slice())).collect();
+    let members: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), zeros.as_slice()))
+        .collect();
     zip_of(&members)
 }
 
@@ -272,7 +278,10 @@ fn main() -> Result<()> {
     let note = format!("Visit note\nPatient SSN: {SSN}\nDOB: {DOB}\n");
     write("visit_note.txt.gz", &gzip_of(note.as_bytes())?)?;
 
-    let claims = zip_of(&[("claims/provider.txt", format!("Billing NPI: {NPI}\n").as_bytes())])?;
+    let claims = zip_of(&[(
+        "claims/provider.txt",
+        format!("Billing NPI: {NPI}\n").as_bytes(),
+    )])?;
     let tar = tar_of(&[
         ("notes/visit.txt", note.as_bytes()),
         ("exports/batch.zip", &claims),
@@ -280,7 +289,10 @@ fn main() -> Result<()> {
     write("records.tgz", &gzip_of(&tar)?)?;
 
     let backup = zip_of(&[
-        ("patients/intake.txt", format!("Intake\nSSN: {SSN}\n").as_bytes()),
+        (
+            "patients/intake.txt",
+            format!("Intake\nSSN: {SSN}\n").as_bytes(),
+        ),
         ("readme.txt", b"Nothing personal here.\n"),
     ])?;
     write("backup.zip", &backup)?;

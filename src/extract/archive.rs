@@ -22,6 +22,7 @@
 
 use super::{carry, uncarry, Budget, Ctx};
 use crate::error::ExtractError;
+use crate::report::SkipReason;
 use std::cell::Cell;
 use std::io::{self, Cursor, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::rc::Rc;
@@ -45,6 +46,10 @@ enum Compressed {
 /// The output side of a decompressor: charges every byte to the expansion
 /// budget, enforces the ratio limit, and turns the decoder's data errors
 /// into `corrupt`.
+///
+/// A limit ends the stream cleanly (end of file) and is kept in
+/// `tripped`: whatever reads the member matches what came before the cut,
+/// and the container then reports the member as not (fully) examined.
 pub(crate) struct Expand<'b, R> {
     inner: R,
     budget: &'b Budget,
@@ -53,6 +58,7 @@ pub(crate) struct Expand<'b, R> {
     compressed: Compressed,
     produced: u64,
     format: &'static str,
+    pub(crate) tripped: Option<ExtractError>,
 }
 
 impl<'b, R: Read> Expand<'b, R> {
@@ -65,24 +71,16 @@ impl<'b, R: Read> Expand<'b, R> {
             compressed,
             produced: 0,
             format,
+            tripped: None,
         }
     }
-}
 
-impl<R: Read> Read for Expand<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match self.inner.read(buf) {
-            Ok(n) => n,
-            Err(e) => return Err(decoder_error(e, self.format)),
-        };
-        self.produced = self.produced.saturating_add(n as u64);
-        let total = self.budget.expanded.get().saturating_add(n as u64);
-        self.budget.expanded.set(total);
-        if total > self.max_expanded {
-            return Err(carry(ExtractError::Limit(format!(
+    fn check_limits(&self) -> Option<ExtractError> {
+        if self.budget.expanded.get() > self.max_expanded {
+            return Some(ExtractError::Limit(format!(
                 "more than {} bytes expanded from one file",
                 self.max_expanded
-            ))));
+            )));
         }
         let compressed = match &self.compressed {
             Compressed::Known(n) => *n,
@@ -90,12 +88,38 @@ impl<R: Read> Read for Expand<'_, R> {
         };
         if self.produced > RATIO_FLOOR && self.produced > compressed.saturating_mul(self.max_ratio)
         {
-            return Err(carry(ExtractError::Limit(format!(
-                "{} member expands more than {}:1 (compression bomb?)",
-                self.format, self.max_ratio
-            ))));
+            return Some(ExtractError::Limit(format!(
+                "{} data expands more than {}:1 (compression bomb?); read up to {} bytes",
+                self.format, self.max_ratio, self.produced
+            )));
         }
+        None
+    }
+}
+
+impl<R: Read> Read for Expand<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.tripped.is_some() {
+            return Ok(0);
+        }
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => return Err(decoder_error(e, self.format)),
+        };
+        self.produced = self.produced.saturating_add(n as u64);
+        let total = self.budget.expanded.get().saturating_add(n as u64);
+        self.budget.expanded.set(total);
+        // These n bytes are passed on; the next read ends the stream.
+        self.tripped = self.check_limits();
         Ok(n)
+    }
+}
+
+/// Scans a decompressed member and reports a limit it ran into.
+fn member_from<R: Read>(ctx: &mut Ctx, name: &str, expand: &mut Expand<R>, size: Option<u64>) {
+    ctx.member(name, expand, size);
+    if let Some(e) = expand.tripped.take() {
+        ctx.not_examined(Some(name), super::reason_of(&e), e.to_string());
     }
 }
 
@@ -142,6 +166,20 @@ impl<R: Read> Read for Watched<R> {
     }
 }
 
+/// Whether member `index` declares more bytes than the budget has left
+/// (then the rest of the archive cannot be read either).
+fn declared_over_budget<R: Read + Seek>(
+    ctx: &Ctx,
+    archive: &mut ZipArchive<R>,
+    index: usize,
+) -> bool {
+    let left = ctx
+        .limits()
+        .max_expanded_bytes
+        .saturating_sub(ctx.budget.expanded.get());
+    archive.by_index_raw(index).is_ok_and(|f| f.size() > left)
+}
+
 fn budget_used_up(ctx: &Ctx) -> bool {
     ctx.budget.expanded.get() > ctx.limits().max_expanded_bytes
 }
@@ -184,11 +222,20 @@ pub fn scan_gzip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), 
     // A gzipped tar (`.tgz`, `.tar.gz`) is one container to its users:
     // its members are reported as `x.tgz!member`, not `x.tgz!x.tar!member`.
     if super::detect(&inner_head, "") == super::Kind::Tar {
-        return scan_tar(ctx, &inner_head, &mut expand);
+        let result = scan_tar(ctx, &inner_head, &mut expand);
+        // A tar cut short by a limit fails as truncated: report the limit.
+        return match expand.tripped.take() {
+            Some(limit) => Err(limit),
+            None => result,
+        };
     }
     let name = gunzipped_name(ctx.name());
-    let mut stream = Cursor::new(inner_head).chain(expand);
+    let mut stream = Cursor::new(inner_head).chain(&mut expand);
     ctx.member(&name, &mut stream, None);
+    drop(stream);
+    if let Some(e) = expand.tripped.take() {
+        ctx.not_examined(Some(&name), super::reason_of(&e), e.to_string());
+    }
     Ok(())
 }
 
@@ -375,9 +422,14 @@ pub fn scan_zip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), E
             .name_for_index(index)
             .map(str::to_string)
             .unwrap_or_else(|| format!("#{index}"));
+        let over_budget = declared_over_budget(ctx, &mut archive, index);
         match open_member(ctx, &mut archive, index) {
             Ok(None) => {}
-            Ok(Some((mut reader, size))) => ctx.member(&name, &mut reader, Some(size)),
+            Ok(Some((mut reader, size))) => member_from(ctx, &name, &mut reader, Some(size)),
+            Err(ExtractError::Limit(m)) if over_budget => {
+                ctx.not_examined(Some(&name), SkipReason::Limit, m);
+                return Err(budget_error(ctx));
+            }
             Err(e) => {
                 let e = uncarry(e);
                 ctx.not_examined(Some(&name), super::reason_of(&e), e.to_string());
@@ -418,7 +470,7 @@ fn scan_zip_local_headers(
         let size = file.size();
         let compressed = file.compressed_size();
         let mut reader = Expand::new(&mut file, ctx, Compressed::Known(compressed), "zip");
-        ctx.member(&name, &mut reader, Some(size));
+        member_from(ctx, &name, &mut reader, Some(size));
         if budget_used_up(ctx) {
             return Err(budget_error(ctx));
         }
@@ -483,5 +535,368 @@ fn zip_error(e: ZipError) -> ExtractError {
         }
         ZipError::UnsupportedArchive(m) => ExtractError::Unsupported(m.to_string()),
         other => zip_corrupt(other),
+    }
+}
+
+/// Helpers for the extractors' unit tests: a scanner with a small, fixed
+/// rule pack (so the tests do not move with the built-in pack) and the
+/// events of scanning some bytes as a top-level file.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::config::ExtractLimits;
+    use crate::entity::Entity;
+    use crate::matcher::Matcher;
+    use crate::report::{Event, SkipReason};
+    use crate::scan::{ScanOptions, Scanner};
+    use std::sync::Arc;
+
+    pub const RULES: &str = r#"
+[[rules]]
+id = "test-ssn"
+entity = "SSN"
+description = "dashed SSN"
+pattern = '''\b(?P<value>\d{3}-\d{2}-\d{4})\b'''
+confidence = "HIGH"
+
+[[rules]]
+id = "test-npi"
+entity = "NPI"
+description = "ten digits after NPI"
+pattern = '''\b(?P<value>\d{10})\b'''
+confidence = "HIGH"
+[rules.context]
+words = ["npi"]
+required = true
+
+[[rules]]
+id = "test-dob"
+entity = "DOB"
+description = "date after DOB"
+pattern = '''\b(?P<value>\d{2}/\d{2}/\d{4})\b'''
+confidence = "HIGH"
+[rules.context]
+words = ["dob"]
+required = true
+"#;
+
+    pub fn scanner(limits: ExtractLimits) -> Scanner {
+        let specs = crate::rules::parse_rule_file("test.toml", RULES).expect("test rules parse");
+        let matcher = Matcher::new(specs).expect("test rules compile");
+        Scanner::new(
+            matcher,
+            ScanOptions {
+                unmask: true,
+                limits,
+            },
+        )
+    }
+
+    pub fn scan_with(limits: ExtractLimits, name: &str, data: &[u8]) -> Vec<Event> {
+        let scanner = scanner(limits);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let target: Arc<str> = "t".into();
+        let mut reader = data;
+        scanner.scan_file(&target, name, &mut reader, Some(data.len() as u64), 0, &tx);
+        drop(tx);
+        rx.into_iter().collect()
+    }
+
+    pub fn scan(name: &str, data: &[u8]) -> Vec<Event> {
+        scan_with(ExtractLimits::default(), name, data)
+    }
+
+    /// (path, entity, field, value) of every finding.
+    pub fn findings(events: &[Event]) -> Vec<(String, Entity, String, String)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Finding(f) => {
+                    Some((f.path.clone(), f.entity, f.field.clone(), f.matched.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (path, reason) of every not-examined event.
+    pub fn skipped(events: &[Event]) -> Vec<(String, SkipReason)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::NotExamined { path, reason, .. } => Some((path.clone(), *reason)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn finding(
+        path: &str,
+        entity: Entity,
+        field: &str,
+        value: &str,
+    ) -> (String, Entity, String, String) {
+        (path.into(), entity, field.into(), value.into())
+    }
+
+    /// A zip of (name, bytes), deflated.
+    pub fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, data) in members {
+            writer.start_file(*name, options).expect("zip member");
+            writer.write_all(data).expect("zip write");
+        }
+        writer.finish().expect("zip finish").into_inner()
+    }
+
+    pub fn gzip_of(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(data).expect("gzip write");
+        encoder.finish().expect("gzip finish")
+    }
+
+    pub fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, data) in members {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder
+                .append_data(&mut header, name, *data)
+                .expect("tar member");
+        }
+        builder.into_inner().expect("tar finish")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use crate::config::ExtractLimits;
+    use crate::entity::Entity;
+    use crate::report::SkipReason;
+
+    const NOTE: &[u8] = b"Patient SSN: 219-45-6780\n";
+
+    #[test]
+    fn gzip_member_is_named_like_gunzip_names_it() {
+        let events = scan("logs/visit.txt.gz", &gzip_of(NOTE));
+        assert_eq!(
+            findings(&events),
+            vec![finding(
+                "logs/visit.txt.gz!visit.txt",
+                Entity::Ssn,
+                "",
+                "219-45-6780"
+            )]
+        );
+        assert!(skipped(&events).is_empty());
+    }
+
+    #[test]
+    fn tgz_members_are_flat_and_nested_zips_open() {
+        let inner = zip_of(&[("claims/a.txt", b"Billing NPI: 1234567893".as_slice())]);
+        let tar = tar_of(&[("notes/n.txt", NOTE), ("exports/batch.zip", &inner)]);
+        let events = scan("r.tgz", &gzip_of(&tar));
+        assert_eq!(
+            findings(&events),
+            vec![
+                finding("r.tgz!notes/n.txt", Entity::Ssn, "", "219-45-6780"),
+                finding(
+                    "r.tgz!exports/batch.zip!claims/a.txt",
+                    Entity::Npi,
+                    "",
+                    "1234567893"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn plain_tar_is_detected_by_content_not_name() {
+        let tar = tar_of(&[("a.txt", NOTE)]);
+        let events = scan("archive.bin", &tar);
+        assert_eq!(
+            findings(&events),
+            vec![finding("archive.bin!a.txt", Entity::Ssn, "", "219-45-6780")]
+        );
+    }
+
+    #[test]
+    fn zip_bomb_members_hit_the_ratio_limit() {
+        let zeros = vec![0u8; 4 << 20];
+        let data = zip_of(&[("a.txt", NOTE), ("z1", &zeros), ("z2", &zeros)]);
+        assert!(data.len() < 20_000, "fixture is small: {}", data.len());
+        let events = scan("bomb.zip", &data);
+        assert_eq!(findings(&events).len(), 1);
+        assert_eq!(
+            skipped(&events),
+            vec![
+                ("bomb.zip!z1".to_string(), SkipReason::Limit),
+                ("bomb.zip!z2".to_string(), SkipReason::Limit),
+            ]
+        );
+    }
+
+    #[test]
+    fn gzip_bomb_is_cut_off_while_streaming() {
+        let mut data = NOTE.to_vec();
+        data.resize(8 << 20, b' ');
+        let events = scan("big.txt.gz", &gzip_of(&data));
+        // What came before the cut was matched; the member is reported.
+        assert_eq!(findings(&events).len(), 1);
+        assert_eq!(
+            skipped(&events),
+            vec![("big.txt.gz!big.txt".to_string(), SkipReason::Limit)]
+        );
+    }
+
+    #[test]
+    fn expansion_budget_stops_the_container() {
+        let limits = ExtractLimits {
+            max_expanded_bytes: 1 << 20,
+            max_ratio: 1_000_000,
+            ..ExtractLimits::default()
+        };
+        let mut first = NOTE.to_vec();
+        first.resize(600_000, b'.');
+        let filler = vec![b'.'; 600_000];
+        let data = zip_of(&[("a.txt", &first), ("b.txt", &filler), ("c.txt", &filler)]);
+        let events = scan_with(limits, "x.zip", &data);
+        assert_eq!(findings(&events).len(), 1);
+        let skipped = skipped(&events);
+        // b.txt is refused up front (declared size over what is left); the
+        // archive itself is reported as not fully examined.
+        assert!(
+            skipped.contains(&("x.zip!b.txt".to_string(), SkipReason::Limit)),
+            "{skipped:?}"
+        );
+        assert!(
+            skipped.contains(&("x.zip".to_string(), SkipReason::Limit)),
+            "{skipped:?}"
+        );
+        assert!(
+            !skipped.iter().any(|(p, _)| p == "x.zip!c.txt"),
+            "{skipped:?}"
+        );
+    }
+
+    #[test]
+    fn entry_limit_reports_the_rest() {
+        let limits = ExtractLimits {
+            max_entries: 2,
+            ..ExtractLimits::default()
+        };
+        let data = zip_of(&[("a", b"x".as_slice()), ("b", b"y"), ("c", NOTE)]);
+        let events = scan_with(limits, "x.zip", &data);
+        assert!(findings(&events).is_empty());
+        assert_eq!(
+            skipped(&events),
+            vec![("x.zip".to_string(), SkipReason::Limit)]
+        );
+    }
+
+    #[test]
+    fn depth_limit_applies_to_nesting() {
+        let limits = ExtractLimits {
+            max_depth: 1,
+            ..ExtractLimits::default()
+        };
+        let inner = zip_of(&[("deep.txt", NOTE)]);
+        let data = zip_of(&[("top.txt", NOTE), ("inner.zip", &inner)]);
+        let events = scan_with(limits, "x.zip", &data);
+        assert_eq!(
+            findings(&events),
+            vec![finding("x.zip!top.txt", Entity::Ssn, "", "219-45-6780")]
+        );
+        assert_eq!(
+            skipped(&events),
+            vec![("x.zip!inner.zip!deep.txt".to_string(), SkipReason::Limit)]
+        );
+    }
+
+    #[test]
+    fn encrypted_member_is_reported_and_the_rest_scanned() {
+        let mut data = zip_of(&[("secret.txt", b"ciphertext".as_slice()), ("open.txt", NOTE)]);
+        data[6] |= 1;
+        let central = data
+            .windows(4)
+            .position(|w| w == b"PK\x01\x02")
+            .expect("central directory");
+        data[central + 8] |= 1;
+        let events = scan("e.zip", &data);
+        assert_eq!(
+            findings(&events),
+            vec![finding("e.zip!open.txt", Entity::Ssn, "", "219-45-6780")]
+        );
+        assert_eq!(
+            skipped(&events),
+            vec![("e.zip!secret.txt".to_string(), SkipReason::Encrypted)]
+        );
+    }
+
+    #[test]
+    fn truncated_zip_is_salvaged_from_local_headers() {
+        let data = zip_of(&[("first.txt", NOTE), ("second.txt", &[b'x'; 3000])]);
+        let cut = data
+            .windows(4)
+            .rposition(|w| w == b"PK\x03\x04")
+            .expect("second member");
+        let events = scan("t.zip", &data[..cut + 10]);
+        assert_eq!(
+            findings(&events),
+            vec![finding("t.zip!first.txt", Entity::Ssn, "", "219-45-6780")]
+        );
+        assert_eq!(
+            skipped(&events),
+            vec![("t.zip".to_string(), SkipReason::Corrupt)]
+        );
+    }
+
+    #[test]
+    fn corrupt_containers_never_panic() {
+        let zip = zip_of(&[("a.txt", NOTE)]);
+        let gz = gzip_of(NOTE);
+        let tar = tar_of(&[("a.txt", NOTE)]);
+        for data in [&zip, &gz, &tar] {
+            for cut in 0..data.len() {
+                let _ = scan("f", &data[..cut]);
+                let mut flipped = data.to_vec();
+                flipped[cut] ^= 0xA5;
+                let _ = scan("f", &flipped);
+            }
+        }
+    }
+
+    #[test]
+    fn archive_declaring_too_many_members_is_refused_before_reading() {
+        let limits = ExtractLimits {
+            max_entries: 10,
+            ..ExtractLimits::default()
+        };
+        let mut data = zip_of(&[("a.txt", NOTE)]);
+        let eocd = data
+            .windows(4)
+            .rposition(|w| w == b"PK\x05\x06")
+            .expect("end record");
+        data[eocd + 10..eocd + 12].copy_from_slice(&5000u16.to_le_bytes());
+        let events = scan_with(limits, "x.zip", &data);
+        assert_eq!(
+            skipped(&events),
+            vec![("x.zip".to_string(), SkipReason::Limit)]
+        );
+    }
+
+    #[test]
+    fn gunzipped_names() {
+        assert_eq!(super::gunzipped_name("a.txt.gz"), "a.txt");
+        assert_eq!(super::gunzipped_name("b.TGZ"), "b.tar");
+        assert_eq!(super::gunzipped_name(".gz"), ".gz");
+        assert_eq!(super::gunzipped_name("log"), "log");
+        assert_eq!(super::gunzipped_name(""), "data");
     }
 }
