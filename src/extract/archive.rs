@@ -592,7 +592,11 @@ required = true
     }
 
     pub fn scan_with(limits: ExtractLimits, name: &str, data: &[u8]) -> Vec<Event> {
-        let scanner = scanner(limits);
+        scan_using(&scanner(limits), name, data)
+    }
+
+    /// Scans with a scanner built once (building one compiles the rules).
+    pub fn scan_using(scanner: &Scanner, name: &str, data: &[u8]) -> Vec<Event> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let target: Arc<str> = "t".into();
         let mut reader = data;
@@ -862,12 +866,14 @@ mod tests {
         let zip = zip_of(&[("a.txt", NOTE)]);
         let gz = gzip_of(NOTE);
         let tar = tar_of(&[("a.txt", NOTE)]);
-        for data in [&zip, &gz, &tar] {
+        let tgz = gzip_of(&tar);
+        let scanner = scanner(ExtractLimits::default());
+        for data in [&zip, &gz, &tar, &tgz] {
             for cut in 0..data.len() {
-                let _ = scan("f", &data[..cut]);
+                let _ = scan_using(&scanner, "f", &data[..cut]);
                 let mut flipped = data.to_vec();
                 flipped[cut] ^= 0xA5;
-                let _ = scan("f", &flipped);
+                let _ = scan_using(&scanner, "f", &flipped);
             }
         }
     }

@@ -105,12 +105,20 @@ fn with_part<R: Read + Seek, T>(
         left: cap,
         cap,
     };
-    let input: &mut dyn Read = &mut capped;
-    let mut reader = Reader::from_reader(BufReader::new(input));
-    let config = reader.config_mut();
-    config.trim_text(false);
-    config.check_end_names = false;
-    f(ctx, &mut reader).map(Some)
+    let result = {
+        let input: &mut dyn Read = &mut capped;
+        let mut reader = Reader::from_reader(BufReader::new(input));
+        let config = reader.config_mut();
+        config.trim_text(false);
+        config.check_end_names = false;
+        f(ctx, &mut reader)
+    };
+    // A part cut short by the ratio or budget limit: what was read counted,
+    // but the part was not examined in full.
+    if let Some(limit) = capped.inner.tripped.take() {
+        return Err(limit);
+    }
+    result.map(Some)
 }
 
 fn xml_error(e: quick_xml::Error, format: &'static str) -> ExtractError {
@@ -834,5 +842,158 @@ impl OdfWalk {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::archive::testing::*;
+    use crate::entity::Entity;
+    use crate::report::SkipReason;
+
+    const W: &str = r#"xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main""#;
+
+    #[test]
+    fn docx_body_tables_headers_and_deleted_text() {
+        let document = format!(
+            r#"<w:document {W}><w:body>
+<w:p><w:r><w:t>Intro</w:t></w:r></w:p>
+<w:p><w:r><w:t xml:space="preserve">SSN: </w:t></w:r><w:r><w:t>219-45-6780</w:t></w:r></w:p>
+<w:tbl><w:tr><w:tc><w:p><w:r><w:t>DOB</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>03/14/1962</w:t></w:r></w:p></w:tc></w:tr></w:tbl>
+<w:p><w:del><w:r><w:delText>old SSN 219-45-6781</w:delText></w:r></w:del></w:p>
+</w:body></w:document>"#
+        );
+        let footer =
+            format!(r#"<w:ftr {W}><w:p><w:r><w:t>NPI 1234567893</w:t></w:r></w:p></w:ftr>"#);
+        let data = zip_of(&[
+            ("word/document.xml", document.as_bytes()),
+            ("word/footer2.xml", footer.as_bytes()),
+        ]);
+        let events = scan("a/intake.docx", &data);
+        assert_eq!(
+            findings(&events),
+            vec![
+                finding("a/intake.docx", Entity::Ssn, "", "219-45-6780"),
+                finding("a/intake.docx", Entity::Dob, "table 1 row 1", "03/14/1962"),
+                finding("a/intake.docx", Entity::Ssn, "", "219-45-6781"),
+                finding("a/intake.docx", Entity::Npi, "footer2", "1234567893"),
+            ]
+        );
+        assert!(skipped(&events).is_empty());
+        // line = paragraph number
+        let lines: Vec<Option<u64>> = events
+            .iter()
+            .filter_map(|e| match e {
+                crate::report::Event::Finding(f) => Some(f.line),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines, vec![Some(2), Some(3), Some(5), Some(1)]);
+    }
+
+    #[test]
+    fn xlsx_cells_are_labelled_with_sheet_names_and_refs() {
+        let workbook = r#"<workbook xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Q1 Patients" sheetId="7" r:id="rId3"/></sheets></workbook>"#;
+        let rels = r#"<Relationships><Relationship Id="rId3" Target="/xl/worksheets/data.xml"/></Relationships>"#;
+        let shared = r#"<sst><si><t>x</t></si><si><r><t>SSN </t></r><r><t>219-45-6780</t></r><rPh><t>ignored 111-22-3333</t></rPh></si></sst>"#;
+        let sheet = r#"<worksheet><sheetData><row r="12"><c r="AB12" t="s"><v>1</v></c><c t="inlineStr"><is><t>DOB 03/14/1962</t></is></c><c r="AD12" t="s"><v>99</v></c></row></sheetData></worksheet>"#;
+        let data = zip_of(&[
+            ("xl/workbook.xml", workbook.as_bytes()),
+            ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
+            ("xl/sharedStrings.xml", shared.as_bytes()),
+            ("xl/worksheets/data.xml", sheet.as_bytes()),
+        ]);
+        let events = scan("r.xlsx", &data);
+        assert_eq!(
+            findings(&events),
+            vec![
+                finding("r.xlsx", Entity::Ssn, "Q1 Patients!AB12", "219-45-6780"),
+                finding("r.xlsx", Entity::Dob, "Q1 Patients!AC12", "03/14/1962"),
+            ]
+        );
+        assert!(skipped(&events).is_empty());
+    }
+
+    #[test]
+    fn pptx_slides_follow_presentation_order() {
+        let presentation = r#"<p:presentation xmlns:p="p" xmlns:r="r"><p:sldIdLst><p:sldId id="256" r:id="rId2"/><p:sldId id="257" r:id="rId1"/></p:sldIdLst></p:presentation>"#;
+        let rels = r#"<Relationships><Relationship Id="rId1" Target="slides/slide1.xml"/><Relationship Id="rId2" Target="slides/slide2.xml"/></Relationships>"#;
+        let slide = |t: &str| {
+            format!(
+                r#"<p:sld xmlns:p="p" xmlns:a="a"><a:p><a:r><a:t>{t}</a:t></a:r></a:p></p:sld>"#
+            )
+        };
+        let (one, two) = (slide("SSN 219-45-6780"), slide("nothing"));
+        let data = zip_of(&[
+            ("ppt/presentation.xml", presentation.as_bytes()),
+            ("ppt/_rels/presentation.xml.rels", rels.as_bytes()),
+            ("ppt/slides/slide1.xml", one.as_bytes()),
+            ("ppt/slides/slide2.xml", two.as_bytes()),
+        ]);
+        assert_eq!(
+            findings(&scan("d.pptx", &data)),
+            vec![finding("d.pptx", Entity::Ssn, "slide 2", "219-45-6780")]
+        );
+    }
+
+    #[test]
+    fn opendocument_text_and_spreadsheet() {
+        let odt = r#"<office:document-content xmlns:office="o" xmlns:text="t"><office:body><office:text><text:p>SSN:<text:s/>219-45-6780</text:p></office:text></office:body></office:document-content>"#;
+        let data = zip_of(&[
+            (
+                "mimetype",
+                b"application/vnd.oasis.opendocument.text".as_slice(),
+            ),
+            ("content.xml", odt.as_bytes()),
+        ]);
+        assert_eq!(
+            findings(&scan("a.odt", &data)),
+            vec![finding("a.odt", Entity::Ssn, "", "219-45-6780")]
+        );
+        let ods = r#"<office:document-content xmlns:office="o" xmlns:table="tb" xmlns:text="t"><office:body><office:spreadsheet><table:table table:name="Intake"><table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row><table:table-row><table:table-cell table:number-columns-repeated="2"/><table:table-cell><text:p>DOB 03/14/1962</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#;
+        let data = zip_of(&[
+            (
+                "mimetype",
+                b"application/vnd.oasis.opendocument.spreadsheet".as_slice(),
+            ),
+            ("content.xml", ods.as_bytes()),
+        ]);
+        assert_eq!(
+            findings(&scan("a.ods", &data)),
+            vec![finding("a.ods", Entity::Dob, "Intake!C3", "03/14/1962")]
+        );
+    }
+
+    #[test]
+    fn a_broken_header_does_not_hide_the_body() {
+        let document = format!(
+            r#"<w:document {W}><w:body><w:p><w:r><w:t>SSN 219-45-6780</w:t></w:r></w:p></w:body></w:document>"#
+        );
+        let data = zip_of(&[
+            ("word/document.xml", document.as_bytes()),
+            ("word/header1.xml", b"<w:hdr><w:p>< broken".as_slice()),
+        ]);
+        let events = scan("x.docx", &data);
+        assert_eq!(findings(&events).len(), 1);
+        assert_eq!(
+            skipped(&events),
+            vec![("x.docx!word/header1.xml".to_string(), SkipReason::Corrupt)]
+        );
+    }
+
+    #[test]
+    fn cell_refs() {
+        assert_eq!(super::parse_cell_ref("C7"), Some((3, 7)));
+        assert_eq!(super::parse_cell_ref("AB12"), Some((28, 12)));
+        assert_eq!(super::parse_cell_ref("7"), None);
+        assert_eq!(super::parse_cell_ref("ABCD1"), None);
+        assert_eq!(super::column_letters(28), "AB");
+        assert_eq!(super::column_letters(1), "A");
+        assert_eq!(super::column_letters(0), "");
+        assert_eq!(super::resolve_part("xl", "../x/y.xml"), "x/y.xml");
+        assert_eq!(
+            super::resolve_part("ppt", "/ppt/slides/s.xml"),
+            "ppt/slides/s.xml"
+        );
     }
 }
