@@ -125,6 +125,12 @@ impl<'d> Lexer<'d> {
     fn object(&mut self, depth: u32) -> Option<Obj> {
         self.skip_space();
         let b = self.peek()?;
+        // Too deep: the opener is dropped and what follows reads flat, so
+        // hostile nesting costs no stack.
+        if depth >= MAX_NESTING && (b == b'[' || b == b'<') {
+            self.pos += 1;
+            return Some(Obj::Null);
+        }
         match b {
             b'/' => {
                 self.pos += 1;
@@ -504,6 +510,13 @@ impl<'d> Document<'d> {
                 .filter(|(_, o)| o.value.name_is(b"Type", b"Page"))
                 .map(|(n, o)| (o.stream.as_ref().map_or(0, |r| r.start), *n))
                 .collect();
+            // Pages from object streams, after the direct ones.
+            found.extend(
+                self.compressed
+                    .iter()
+                    .filter(|(n, o)| o.name_is(b"Type", b"Page") && !self.objects.contains_key(n))
+                    .map(|(n, _)| (usize::MAX, *n)),
+            );
             found.sort();
             pages = found
                 .into_iter()
@@ -1124,5 +1137,222 @@ impl<'a, 'd> TextExtractor<'a, 'd> {
         let result = self.run(ctx, &content, &form_resources, depth + 1, unsupported);
         self.fonts = saved;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::archive::testing::*;
+    use crate::config::ExtractLimits;
+    use crate::entity::Entity;
+    use crate::report::{Event, SkipReason};
+    use std::io::Write;
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).expect("zlib");
+        e.finish().expect("zlib")
+    }
+
+    fn stream(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut body = format!("<< {dict} /Length {} >>\nstream\n", data.len()).into_bytes();
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\nendstream");
+        body
+    }
+
+    /// Objects numbered from 1, no xref at all (we never read it).
+    fn pdf(objects: &[Vec<u8>], trailer: &str) -> Vec<u8> {
+        let mut out = b"%PDF-1.7\n".to_vec();
+        for (i, body) in objects.iter().enumerate() {
+            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        out.extend_from_slice(format!("trailer\n{trailer}\n%%EOF\n").as_bytes());
+        out
+    }
+
+    fn one_page(content: &[u8], resources: &str) -> Vec<Vec<u8>> {
+        vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            format!("<< /Type /Pages /Kids [3 0 R] /Count 1 /Resources {resources} >>")
+                .into_bytes(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>".to_vec(),
+            stream("/Filter /FlateDecode", &zlib(content)),
+        ]
+    }
+
+    fn page_text(events: &[Event]) -> Vec<(String, Option<u64>)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Finding(f) => Some((f.field.clone(), f.line)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_operators_strings_and_lines() {
+        let content = br"BT /F1 9 Tf 10 700 Td (Name: O\(Brien\) \101\102) Tj T* [(SSN: 219-4)20(5-6780)] TJ 0 -12 Td <444F423A2030332F31342F31393632> Tj ET";
+        let data = pdf(&one_page(content, "<< >>"), "<< /Root 1 0 R >>");
+        let events = scan("a.pdf", &data);
+        assert_eq!(
+            findings(&events),
+            vec![
+                finding("a.pdf", Entity::Ssn, "page 1", "219-45-6780"),
+                finding("a.pdf", Entity::Dob, "page 1", "03/14/1962"),
+            ]
+        );
+        assert_eq!(
+            page_text(&events),
+            vec![
+                ("page 1".to_string(), Some(2)),
+                ("page 1".to_string(), Some(3))
+            ]
+        );
+    }
+
+    #[test]
+    fn pages_come_in_page_tree_order_without_any_xref() {
+        let objects = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [4 0 R 3 0 R] /Count 2 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 5 0 R >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents [6 0 R] >>".to_vec(),
+            stream("", b"BT (SSN 219-45-6780) Tj ET"),
+            stream("", b"BT (cover page) Tj ET"),
+        ];
+        let data = pdf(&objects, "<< /Root 1 0 R /Size 99 >>\nstartxref\n123456");
+        assert_eq!(
+            findings(&scan("b.pdf", &data)),
+            vec![finding("b.pdf", Entity::Ssn, "page 2", "219-45-6780")]
+        );
+    }
+
+    #[test]
+    fn image_only_pdf_is_reported_as_no_text() {
+        let objects = one_page(b"q 100 0 0 100 0 0 cm /Im1 Do Q", "<< >>");
+        let data = pdf(&objects, "<< /Root 1 0 R >>");
+        let events = scan("scan.pdf", &data);
+        assert!(findings(&events).is_empty());
+        assert_eq!(
+            skipped(&events),
+            vec![("scan.pdf".to_string(), SkipReason::NoText)]
+        );
+    }
+
+    #[test]
+    fn encrypted_pdf_is_reported() {
+        let data = pdf(
+            &one_page(b"BT (x) Tj ET", "<< >>"),
+            "<< /Root 1 0 R /Encrypt 9 0 R >>",
+        );
+        assert_eq!(
+            skipped(&scan("e.pdf", &data)),
+            vec![("e.pdf".to_string(), SkipReason::Encrypted)]
+        );
+    }
+
+    #[test]
+    fn to_unicode_maps_two_byte_codes() {
+        let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n\
+1 begincodespacerange <0000> <FFFF> endcodespacerange\n\
+2 beginbfchar <0001> <0053> <0002> <004E> endbfchar\n\
+1 beginbfrange <0010> <0019> <0030> endbfrange\n\
+1 beginbfrange <0020> <0021> [<003A> <002D>] endbfrange\n\
+endcmap end end";
+        let mut objects = one_page(
+            b"BT /F9 10 Tf <000100010002002000120011001900210014001500210016001700180010> Tj ET",
+            "<< /Font << /F9 5 0 R >> >>",
+        );
+        objects.push(
+            b"<< /Type /Font /Subtype /Type0 /Encoding /Identity-H /ToUnicode 6 0 R >>".to_vec(),
+        );
+        objects.push(stream("", cmap));
+        let data = pdf(&objects, "<< /Root 1 0 R >>");
+        // Codes: S S N : 2 1 9 - 4 5 - 6 7 8 0
+        let events = scan("u.pdf", &data);
+        assert_eq!(
+            findings(&events),
+            vec![finding("u.pdf", Entity::Ssn, "page 1", "219-45-6780")]
+        );
+    }
+
+    #[test]
+    fn objects_inside_object_streams_are_found() {
+        // Catalog (10), page tree (11) and page (12) live in a compressed
+        // object stream; the root is named by the xref stream's dictionary.
+        let bodies = [
+            "<< /Type /Catalog /Pages 11 0 R >>",
+            "<< /Type /Pages /Kids [12 0 R] /Count 1 >>",
+            "<< /Type /Page /Parent 11 0 R /Contents 3 0 R >>",
+        ];
+        let mut offsets = Vec::new();
+        let mut objects = String::new();
+        for body in bodies {
+            offsets.push(objects.len());
+            objects.push_str(body);
+            objects.push(' ');
+        }
+        let header = format!("10 {} 11 {} 12 {} ", offsets[0], offsets[1], offsets[2]);
+        let inner = format!("{header}{objects}");
+        let dict = format!("/Type /ObjStm /N 3 /First {} /Filter /FlateDecode", header.len());
+        let file_objects = vec![
+            stream("/Type /XRef /Root 10 0 R", b"\x01\x02"),
+            stream(&dict, &zlib(inner.as_bytes())),
+            stream("", b"BT (SSN 219-45-6780) Tj ET"),
+        ];
+        let data = pdf(&file_objects, "<< >>");
+        let events = scan("o.pdf", &data);
+        assert_eq!(
+            findings(&events),
+            vec![finding("o.pdf", Entity::Ssn, "page 1", "219-45-6780")]
+        );
+    }
+
+    #[test]
+    fn pdf_larger_than_the_document_limit_is_refused() {
+        let limits = ExtractLimits {
+            max_document_bytes: 100,
+            ..ExtractLimits::default()
+        };
+        let data = pdf(
+            &one_page(b"BT (SSN 219-45-6780) Tj ET", "<< >>"),
+            "<< /Root 1 0 R >>",
+        );
+        assert_eq!(
+            skipped(&scan_with(limits, "big.pdf", &data)),
+            vec![("big.pdf".to_string(), SkipReason::Limit)]
+        );
+    }
+
+    #[test]
+    fn damaged_pdfs_never_panic() {
+        let scanner = scanner(ExtractLimits::default());
+        let data = pdf(
+            &one_page(
+                b"BT /F1 1 Tf [(a) -300 (b)] TJ (c) ' 1 2 3 4 5 6 Tm ET",
+                "<< /Font << /F1 5 0 R >> >>",
+            ),
+            "<< /Root 1 0 R >>",
+        );
+        for cut in 0..data.len() {
+            let _ = scan_using(&scanner, "d.pdf", &data[..cut]);
+            let mut flipped = data.clone();
+            flipped[cut] ^= 0x5A;
+            let _ = scan_using(&scanner, "d.pdf", &flipped);
+        }
+        for junk in [
+            &b"%PDF-1 obj"[..],
+            b"%PDF- 1 0 obj << /Length 99999999999999999999 >> stream",
+            b"%PDF-((((((((",
+            b"%PDF-<<<<<<<<[[[[[[1 0 R",
+        ] {
+            let _ = scan_using(&scanner, "j.pdf", junk);
+        }
+        let deep = format!("%PDF-1.4\n1 0 obj {} endobj", "[".repeat(100_000));
+        let _ = scan_using(&scanner, "deep.pdf", deep.as_bytes());
     }
 }
