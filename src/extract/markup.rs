@@ -666,3 +666,106 @@ impl Convert for Rtf {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::archive::testing::*;
+    use crate::config::ExtractLimits;
+    use crate::entity::Entity;
+    use crate::report::Event;
+
+    fn lines(events: &[Event]) -> Vec<(u64, u64)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Finding(f) => Some((f.line.unwrap_or(0), f.column.unwrap_or(0))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn html_markup_removed_entities_decoded_lines_kept() {
+        let html = b"<!DOCTYPE html>\n<html><head><style>\n.ssn { content: '219-45-6781' }\n</style></head>\n<body><p>SSN:&nbsp;<b>219</b>-45-6780</p>\n<p\n class=x>DOB&#58; 03&#x2F;14/1962</p>\n<input value=\"NPI 1234567893\"><!-- old SSN 219-45-6782 -->\n<script>var s = '219-45-6783';</script></body></html>";
+        let events = scan("c.html", html);
+        assert_eq!(
+            findings(&events),
+            vec![
+                finding("c.html", Entity::Ssn, "", "219-45-6780"),
+                finding("c.html", Entity::Dob, "", "03/14/1962"),
+                finding("c.html", Entity::Npi, "", "1234567893"),
+                finding("c.html", Entity::Ssn, "", "219-45-6782"),
+                finding("c.html", Entity::Ssn, "", "219-45-6783"),
+            ]
+        );
+        // Lines are the HTML file's own lines.
+        let got: Vec<u64> = lines(&events).into_iter().map(|(l, _)| l).collect();
+        assert_eq!(got, vec![5, 7, 8, 8, 9]);
+    }
+
+    #[test]
+    fn html_is_recognised_by_content_and_fragments_by_name() {
+        assert!(super::looks_like_html(b"<!doctype HTML><p>", "x.dat"));
+        assert!(super::looks_like_html(
+            b"<?xml version='1.0'?><html xmlns=''>",
+            "x"
+        ));
+        assert!(super::looks_like_html(b"<table><tr>", "report.htm"));
+        assert!(!super::looks_like_html(b"<table><tr>", "report.txt"));
+        assert!(!super::looks_like_html(
+            b"<?xml version='1.0'?><ClinicalDocument>",
+            "a.html"
+        ));
+    }
+
+    #[test]
+    fn rtf_control_words_groups_and_escapes() {
+        let rtf = br"{\rtf1\ansi{\fonttbl{\f0 Arial 219-45-6781;}}{\*\generator x 219-45-6782;}{\info{\author Dr}}\pard Letter\par DOB: 03/14/\'31962\par SSN:\~219\u45?45-6780\par{\pict 0123456789abcdef}\par NPI \{1234567893\}}";
+        let events = scan("l.rtf", rtf);
+        assert_eq!(
+            findings(&events),
+            vec![
+                finding("l.rtf", Entity::Dob, "", "03/14/1962"),
+                finding("l.rtf", Entity::Ssn, "", "219-45-6780"),
+                finding("l.rtf", Entity::Npi, "", "1234567893"),
+            ]
+        );
+        let got: Vec<u64> = lines(&events).into_iter().map(|(l, _)| l).collect();
+        assert_eq!(got, vec![2, 3, 5]);
+    }
+
+    #[test]
+    fn rtf_binary_data_is_skipped() {
+        let mut rtf = br"{\rtf1 {\bin12 ".to_vec();
+        rtf.extend_from_slice(b"219-45-6780}");
+        rtf.extend_from_slice(br" SSN 219-45-6781}");
+        let events = scan("b.rtf", &rtf);
+        assert_eq!(
+            findings(&events),
+            vec![finding("b.rtf", Entity::Ssn, "", "219-45-6781")]
+        );
+    }
+
+    #[test]
+    fn hostile_markup_never_panics() {
+        let scanner = scanner(ExtractLimits::default());
+        let cases: Vec<Vec<u8>> = vec![
+            b"{\\rtf".to_vec(),
+            b"{\\rtf1 \\u-99999999999999999999 \\'zz \\bin-5 \\uc99999 \\'".to_vec(),
+            [b"{\\rtf1".as_slice(), &vec![b'{'; 100_000]].concat(),
+            b"<html><!-- never closed".to_vec(),
+            b"<html>&#xFFFFFFFFFF; &#99999999; &; &#; <a href='".to_vec(),
+            [b"<html><p title=\"".as_slice(), &vec![b'a'; 100_000]].concat(),
+            b"<html><script>".to_vec(),
+            b"<html>\xff\xfe\x80 <".to_vec(),
+        ];
+        for case in cases {
+            let name = if case.starts_with(b"{") {
+                "x.rtf"
+            } else {
+                "x.html"
+            };
+            let _ = scan_using(&scanner, name, &case);
+        }
+    }
+}

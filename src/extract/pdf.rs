@@ -1298,7 +1298,10 @@ endcmap end end";
         }
         let header = format!("10 {} 11 {} 12 {} ", offsets[0], offsets[1], offsets[2]);
         let inner = format!("{header}{objects}");
-        let dict = format!("/Type /ObjStm /N 3 /First {} /Filter /FlateDecode", header.len());
+        let dict = format!(
+            "/Type /ObjStm /N 3 /First {} /Filter /FlateDecode",
+            header.len()
+        );
         let file_objects = vec![
             stream("/Type /XRef /Root 10 0 R", b"\x01\x02"),
             stream(&dict, &zlib(inner.as_bytes())),
