@@ -30,6 +30,8 @@ const MAX_NESTING: u32 = 64;
 /// Depth of the page tree and of Form XObjects followed.
 const MAX_TREE_DEPTH: u32 = 32;
 const MAX_FORM_DEPTH: u32 = 8;
+/// Most codes mapped per font (two-byte codes: 65536).
+const MAX_CMAP_ENTRIES: usize = 1 << 16;
 /// Operands kept on the content stream stack (no operator takes more).
 const MAX_OPERANDS: usize = 64;
 
@@ -883,7 +885,7 @@ fn parse_cmap(data: &[u8]) -> FontMap {
             }
             _ => {}
         }
-        if font.map.len() > 65536 {
+        if font.map.len() > MAX_CMAP_ENTRIES {
             break;
         }
     }
@@ -928,6 +930,9 @@ fn add_range(font: &mut FontMap, triple: &[Obj]) {
                 })
                 .collect();
             for code in low..=high {
+                if font.map.len() > MAX_CMAP_ENTRIES {
+                    return;
+                }
                 font.map.insert(code, String::from_utf16_lossy(&units));
                 if let Some(last) = units.last_mut() {
                     *last = last.wrapping_add(1);
