@@ -319,12 +319,15 @@ fn main() -> Result<()> {
     write("broken_xref.pdf", &text_pdf(true)?)?;
     write("scanned.pdf", &image_pdf()?)?;
 
-    let rtf = format!(
-        "{{\\rtf1\\ansi\\deff0{{\\fonttbl{{\\f0 Times New Roman;}}}}{{\\colortbl;\\red0\\green0\\blue0;}}\n\
-         {{\\*\\generator Hand;}}\\pard Letter to patient\\par\n\
-         DOB: 03/14/\\'31962\\par\n\
-         SSN:\\~219\\u45?45-6780\\par\n\
-         }}"
+    let rtf = concat!(
+        r"{\rtf1\ansi\deff0{\fonttbl{\f0 Times New Roman;}}{\colortbl;\red0\green0\blue0;}",
+        "\n",
+        r"{\*\generator Hand;}\pard Letter to patient\par",
+        "\n",
+        r"DOB: 03/14/\'31962\par",
+        "\n",
+        r"SSN:\~219\u45?45-6780\par",
+        "\n}"
     );
     write("letter.rtf", rtf.as_bytes())?;
 

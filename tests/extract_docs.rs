@@ -131,7 +131,10 @@ fn every_container_and_document_fixture_reports_exactly_what_it_holds() {
     for r in reader.records() {
         let r = r.expect("row");
         for value in ["219-45-6780", "1234567893", "03/14/1962"] {
-            assert!(!r[8].contains(value), "{value} leaked into the match column");
+            assert!(
+                !r[8].contains(value),
+                "{value} leaked into the match column"
+            );
         }
     }
 

@@ -481,6 +481,9 @@ fn scan_zip_local_headers(
     })
 }
 
+/// A zip member's decompressed reader and its declared size.
+pub(crate) type OpenMember<'z, 'b, R> = (Expand<'b, zip::read::ZipFile<'z, R>>, u64);
+
 /// Opens member `index` for reading, decompressed and bounded. `None` for
 /// directories. Encrypted members and those whose declared sizes already
 /// break a limit are errors, reported by the caller for that member.
@@ -488,7 +491,7 @@ pub(crate) fn open_member<'z, 'b, R: Read + Seek>(
     ctx: &Ctx<'b>,
     archive: &'z mut ZipArchive<R>,
     index: usize,
-) -> Result<Option<(Expand<'b, zip::read::ZipFile<'z, R>>, u64)>, ExtractError> {
+) -> Result<Option<OpenMember<'z, 'b, R>>, ExtractError> {
     let (is_dir, encrypted, size, compressed) = {
         let raw = archive.by_index_raw(index).map_err(zip_error)?;
         (

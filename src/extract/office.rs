@@ -521,12 +521,10 @@ fn scan_xlsx<R: Read + Seek>(
         Ok(sheets)
     })?
     .unwrap_or_default();
-    let shared = match with_part(ctx, archive, "xl/sharedStrings.xml", |ctx, reader| {
+    let shared = with_part(ctx, archive, "xl/sharedStrings.xml", |ctx, reader| {
         read_shared_strings(ctx, reader)
-    })? {
-        Some(s) => s,
-        None => Vec::new(),
-    };
+    })?
+    .unwrap_or_default();
     for (i, (name, rel)) in sheets.iter().enumerate() {
         let part = rel
             .as_ref()

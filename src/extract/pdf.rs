@@ -352,8 +352,7 @@ fn collapse_refs(items: Vec<Obj>) -> Vec<Obj> {
     let mut out: Vec<Obj> = Vec::with_capacity(items.len());
     for item in items {
         if item == Obj::Op(b"R".to_vec()) && out.len() >= 2 {
-            if let (Some(Obj::Num(gen)), Some(Obj::Num(num))) =
-                (out.get(out.len() - 1), out.get(out.len() - 2))
+            if let (Some(Obj::Num(gen)), Some(Obj::Num(num))) = (out.last(), out.get(out.len() - 2))
             {
                 if *gen >= 0.0 && *num >= 0.0 && *num <= f64::from(u32::MAX) {
                     let num = *num as u32;
@@ -367,6 +366,10 @@ fn collapse_refs(items: Vec<Obj>) -> Vec<Obj> {
     }
     out
 }
+
+/// Decodes a stream given its dictionary; `None` when its filter is not
+/// supported.
+type StreamDecoder<'c> = dyn FnMut(&Obj, &[u8]) -> Result<Option<Vec<u8>>, ExtractError> + 'c;
 
 struct PdfObject {
     value: Obj,
@@ -411,10 +414,7 @@ impl<'d> Document<'d> {
     }
 
     /// Opens object streams; `decode` bounds the work.
-    fn load_object_streams(
-        &mut self,
-        decode: &mut dyn FnMut(&Obj, &[u8]) -> Result<Option<Vec<u8>>, ExtractError>,
-    ) -> Result<(), ExtractError> {
+    fn load_object_streams(&mut self, decode: &mut StreamDecoder) -> Result<(), ExtractError> {
         let mut streams: Vec<(Obj, Range<usize>)> = self
             .objects
             .values()
@@ -878,11 +878,8 @@ fn parse_cmap(data: &[u8]) -> FontMap {
                 }
                 operands.clear();
             }
-            other if !section.is_empty() => {
-                if operands.len() < 3 * 100 {
-                    operands.push(other);
-                }
-            }
+            // At most 100 entries per section, as the CMap format allows.
+            other if !section.is_empty() && operands.len() < 3 * 100 => operands.push(other),
             _ => {}
         }
         if font.map.len() > MAX_CMAP_ENTRIES {
