@@ -580,6 +580,13 @@ confidence = "HIGH"
 [rules.context]
 words = ["dob"]
 required = true
+
+[[rules]]
+id = "test-iso-date"
+entity = "DOB"
+description = "any ISO date (only spreadsheet date cells produce them in these tests)"
+pattern = '''\b(?P<value>\d{4}-\d{2}-\d{2})\b'''
+confidence = "LOW"
 "#;
 
     pub fn scanner(limits: ExtractLimits) -> Scanner {

@@ -50,6 +50,8 @@ pub enum Kind {
     Pdf,
     Rtf,
     Html,
+    /// OLE2 compound file: legacy Office, or encrypted OOXML.
+    Ole2,
 }
 
 /// Recognises a format from the first bytes (magic) and, where content is
@@ -74,6 +76,9 @@ fn detect_container_or_document(head: &[u8], name: &str) -> Option<Kind> {
     // Local file header, or the end record of an empty archive.
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Some(Kind::Zip);
+    }
+    if head.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
+        return Some(Kind::Ole2);
     }
     // POSIX "ustar\0" and GNU "ustar  \0" both start with "ustar".
     if head.get(257..262) == Some(b"ustar".as_slice()) {
@@ -247,6 +252,7 @@ pub fn scan_input(
         Kind::Pdf => pdf::scan(ctx, &head, data),
         Kind::Rtf => markup::scan_rtf(ctx, &head, data),
         Kind::Html => markup::scan_html(ctx, &head, data),
+        Kind::Ole2 => office::scan_ole2(&head),
         Kind::Binary => {
             ctx.not_examined(
                 None,

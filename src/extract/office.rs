@@ -56,6 +56,23 @@ pub fn scan_if_office<R: Read + Seek>(
     Ok(false)
 }
 
+/// An OLE2 compound file: a password-protected OOXML document (its
+/// directory names an `EncryptedPackage` stream) or a legacy binary Office
+/// file (`.doc`, `.xls`, `.ppt`), which we do not read. Either way it is
+/// reported, not passed over as binary: such files often hold PHI.
+pub fn scan_ole2(head: &[u8]) -> Result<(), ExtractError> {
+    let encrypted_package: Vec<u8> = "EncryptedPackage"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    if memchr::memmem::find(head, &encrypted_package).is_some() {
+        return Err(ExtractError::Encrypted);
+    }
+    Err(ExtractError::Unsupported(
+        "legacy binary Office document (OLE2: .doc/.xls/.ppt)".into(),
+    ))
+}
+
 /// Stops a part at `max_document_bytes` with a limit error.
 struct Capped<R> {
     inner: R,
@@ -503,11 +520,17 @@ fn scan_xlsx<R: Read + Seek>(
     archive: &mut ZipArchive<R>,
 ) -> Result<(), ExtractError> {
     let rels = read_rels(ctx, archive, "xl/_rels/workbook.xml.rels", "xl")?;
+    let mut date1904 = false;
     let sheets = with_part(ctx, archive, "xl/workbook.xml", |_, reader| {
         let mut sheets = Vec::new();
         let mut buf = Vec::new();
         loop {
             match reader.read_event_into(&mut buf) {
+                Ok(Event::Start(e) | Event::Empty(e))
+                    if e.local_name().as_ref() == b"workbookPr" =>
+                {
+                    date1904 = matches!(attr(&e, b"date1904").as_deref(), Some("1" | "true"));
+                }
                 Ok(Event::Start(e) | Event::Empty(e)) if e.local_name().as_ref() == b"sheet" => {
                     let name = attr(&e, b"name").unwrap_or_default();
                     sheets.push((name, relationship_id(&e)));
@@ -520,6 +543,11 @@ fn scan_xlsx<R: Read + Seek>(
         }
         Ok(sheets)
     })?
+    .unwrap_or_default();
+    let styles = with_part(ctx, archive, "xl/styles.xml", |_, reader| {
+        read_date_styles(reader)
+    })
+    .unwrap_or_default()
     .unwrap_or_default();
     let shared = with_part(ctx, archive, "xl/sharedStrings.xml", |ctx, reader| {
         read_shared_strings(ctx, reader)
@@ -537,7 +565,13 @@ fn scan_xlsx<R: Read + Seek>(
         };
         part_or_report(ctx, &part, |ctx| {
             with_part(ctx, archive, &part, |ctx, reader| {
-                scan_sheet(ctx, reader, &sheet_name, &shared)
+                let cells = CellContext {
+                    sheet: &sheet_name,
+                    shared: &shared,
+                    date_styles: &styles,
+                    date1904,
+                };
+                scan_sheet(ctx, reader, &cells)
             })?;
             Ok(())
         })?;
@@ -581,12 +615,22 @@ fn read_shared_strings<B: io::BufRead>(
 }
 
 /// One worksheet: every non-empty cell is a piece with field `Sheet!C7`.
+/// What a sheet's cells are read with.
+struct CellContext<'c> {
+    sheet: &'c str,
+    shared: &'c [String],
+    /// Per cell style index (`s`): whether its number format is a date.
+    date_styles: &'c [bool],
+    date1904: bool,
+}
+
 fn scan_sheet<B: io::BufRead>(
     ctx: &mut Ctx,
     reader: &mut Reader<B>,
-    sheet: &str,
-    shared: &[String],
+    cells: &CellContext,
 ) -> Result<(), ExtractError> {
+    let (sheet, shared) = (cells.sheet, cells.shared);
+    let mut style = 0usize;
     let mut buf = Vec::new();
     let (mut row, mut col) = (0u64, 0u64);
     let mut cell_type = String::new();
@@ -610,6 +654,7 @@ fn scan_sheet<B: io::BufRead>(
                         None => col += 1,
                     }
                     cell_type = attr(&e, b"t").unwrap_or_default();
+                    style = attr(&e, b"s").and_then(|v| v.parse().ok()).unwrap_or(0);
                     value.clear();
                 }
                 // `v` holds the value (or shared string index); inline
@@ -634,6 +679,17 @@ fn scan_sheet<B: io::BufRead>(
                             .and_then(|i| shared.get(i))
                             .cloned()
                             .unwrap_or_default()
+                    } else if (cell_type.is_empty() || cell_type == "n")
+                        && cells.date_styles.get(style).copied().unwrap_or(false)
+                    {
+                        // A date cell holds a day count; show it as a date,
+                        // the way the spreadsheet does.
+                        value
+                            .trim()
+                            .parse::<f64>()
+                            .ok()
+                            .and_then(|serial| serial_date(serial, cells.date1904))
+                            .unwrap_or_else(|| std::mem::take(&mut value))
                     } else {
                         std::mem::take(&mut value)
                     };
@@ -660,6 +716,107 @@ fn scan_sheet<B: io::BufRead>(
         buf.clear();
     }
     Ok(())
+}
+
+/// For each cell style (`cellXfs` entry) in `styles.xml`, whether its
+/// number format shows a date.
+fn read_date_styles<B: io::BufRead>(reader: &mut Reader<B>) -> Result<Vec<bool>, ExtractError> {
+    let mut custom: HashMap<u32, bool> = HashMap::new();
+    let mut styles = Vec::new();
+    let mut in_cell_xfs = false;
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => match e.local_name().as_ref() {
+                b"numFmt" => {
+                    let id = attr(&e, b"numFmtId").and_then(|v| v.parse().ok());
+                    if let (Some(id), Some(code)) = (id, attr(&e, b"formatCode")) {
+                        custom.insert(id, is_date_code(&code));
+                    }
+                }
+                b"cellXfs" => in_cell_xfs = true,
+                b"xf" if in_cell_xfs => {
+                    let id: u32 = attr(&e, b"numFmtId")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let builtin_date = matches!(id, 14..=22 | 27..=36 | 45..=47 | 50..=58);
+                    styles.push(custom.get(&id).copied().unwrap_or(builtin_date));
+                }
+                _ => {}
+            },
+            Ok(Event::End(e)) if e.local_name().as_ref() == b"cellXfs" => in_cell_xfs = false,
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => return Err(xml_error(e, "xlsx styles")),
+        }
+        buf.clear();
+    }
+    Ok(styles)
+}
+
+/// Whether a number format code shows a date: it has day or year tokens
+/// outside quoted text, `[...]` sections and escaped characters.
+fn is_date_code(code: &str) -> bool {
+    let mut chars = code.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                for q in chars.by_ref() {
+                    if q == '"' {
+                        break;
+                    }
+                }
+            }
+            '[' => {
+                for q in chars.by_ref() {
+                    if q == ']' {
+                        break;
+                    }
+                }
+            }
+            '\\' | '_' | '*' => {
+                chars.next();
+            }
+            'd' | 'D' | 'y' | 'Y' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A spreadsheet day count as `YYYY-MM-DD` (1900 or 1904 date system).
+fn serial_date(serial: f64, date1904: bool) -> Option<String> {
+    if !(1.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    let mut days = serial.floor() as i64;
+    // Days since 1970-01-01 of the system's day 0.
+    let epoch = if date1904 {
+        -24_107 // 1904-01-01
+    } else {
+        // Serial 60 is the 29 February 1900 that never was.
+        if days >= 60 {
+            days -= 1;
+        }
+        -25_568 // 1899-12-31
+    };
+    let (y, m, d) = civil_from_days(epoch + days);
+    Some(format!("{y:04}-{m:02}-{d:02}"))
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
+/// (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// The `mimetype` member of an OpenDocument file (a few dozen bytes).
@@ -976,6 +1133,65 @@ mod tests {
         assert_eq!(
             skipped(&events),
             vec![("x.docx!word/header1.xml".to_string(), SkipReason::Corrupt)]
+        );
+    }
+
+    #[test]
+    fn xlsx_date_cells_read_as_dates() {
+        let workbook = r#"<workbook xmlns:r="r"><workbookPr/><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+        let rels = r#"<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml"/></Relationships>"#;
+        let styles = r#"<styleSheet><numFmts><numFmt numFmtId="164" formatCode="[$-409]mmm\ d&quot;,&quot;\ yyyy"/><numFmt numFmtId="165" formatCode="&quot;day&quot;0"/></numFmts><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="164"/><xf numFmtId="165"/></cellXfs></styleSheet>"#;
+        let sheet = r#"<worksheet><sheetData><row r="2"><c r="A2" t="inlineStr"><is><t>DOB</t></is></c><c r="B2" s="1"><v>22719</v></c><c r="C2" s="2"><v>22719.5</v></c><c r="D2" s="3"><v>22719</v></c></row></sheetData></worksheet>"#;
+        let data = zip_of(&[
+            ("xl/workbook.xml", workbook.as_bytes()),
+            ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
+            ("xl/styles.xml", styles.as_bytes()),
+            ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ]);
+        // Dates are matched per cell, without the header: test the values.
+        assert_eq!(
+            super::serial_date(22719.0, false).as_deref(),
+            Some("1962-03-14")
+        );
+        assert_eq!(
+            super::serial_date(61.0, false).as_deref(),
+            Some("1900-03-01")
+        );
+        assert_eq!(
+            super::serial_date(59.0, false).as_deref(),
+            Some("1900-02-28")
+        );
+        assert_eq!(super::serial_date(1.0, true).as_deref(), Some("1904-01-02"));
+        assert_eq!(super::serial_date(-5.0, false), None);
+        assert_eq!(super::serial_date(f64::NAN, false), None);
+        assert!(super::is_date_code("[$-409]mmm\\ d\",\"\\ yyyy"));
+        assert!(!super::is_date_code("\"day\"0"));
+        assert!(!super::is_date_code("[Red]0.00"));
+        let events = scan("d.xlsx", &data);
+        assert_eq!(
+            findings(&events),
+            vec![
+                finding("d.xlsx", Entity::Dob, "S!B2", "1962-03-14"),
+                finding("d.xlsx", Entity::Dob, "S!C2", "1962-03-14"),
+            ]
+        );
+        assert!(skipped(&events).is_empty());
+    }
+
+    #[test]
+    fn ole2_documents_are_reported_not_skipped_as_binary() {
+        let mut encrypted = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();
+        encrypted.resize(1024, 0);
+        encrypted.extend("EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(
+            skipped(&scan("locked.docx", &encrypted)),
+            vec![("locked.docx".to_string(), SkipReason::Encrypted)]
+        );
+        let mut legacy = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();
+        legacy.resize(2048, 0);
+        assert_eq!(
+            skipped(&scan("old.doc", &legacy)),
+            vec![("old.doc".to_string(), SkipReason::Unsupported)]
         );
     }
 
