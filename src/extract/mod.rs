@@ -86,7 +86,8 @@ fn detect_container_or_document(head: &[u8], name: &str) -> Option<Kind> {
     }
     // Readers accept junk before the header; so do we, within 1 KiB.
     let lead = &head[..head.len().min(1024)];
-    if memchr::memmem::find(lead, b"%PDF-").is_some() {
+    let pdf_header = |at: usize| lead.get(at + 5).is_some_and(u8::is_ascii_digit);
+    if memchr::memmem::find_iter(lead, b"%PDF-").any(pdf_header) {
         return Some(Kind::Pdf);
     }
     let start = markup::skip_bom_and_space(head);

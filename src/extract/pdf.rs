@@ -667,6 +667,10 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
 fn scan_bytes(ctx: &mut Ctx, data: &[u8]) -> Result<(), ExtractError> {
     let mut doc = Document::parse(data);
     if doc.objects.is_empty() {
+        // Text that merely mentions a PDF header is still text.
+        if crate::decode::sniff(&data[..data.len().min(crate::decode::SNIFF_LEN)]).is_some() {
+            return super::text::scan_stream(ctx, "", data, &mut std::io::empty());
+        }
         return Err(ExtractError::Corrupt {
             format: "PDF",
             message: "no objects found".into(),
@@ -1331,6 +1335,19 @@ endcmap end end";
             skipped(&scan_with(limits, "big.pdf", &data)),
             vec![("big.pdf".to_string(), SkipReason::Limit)]
         );
+    }
+
+    #[test]
+    fn text_that_mentions_a_pdf_header_is_scanned_as_text() {
+        let events = scan(
+            "log.txt",
+            b"upload ok: %PDF-1.4 header seen\nSSN 219-45-6780\n",
+        );
+        assert_eq!(
+            findings(&events),
+            vec![finding("log.txt", Entity::Ssn, "", "219-45-6780")]
+        );
+        assert!(skipped(&events).is_empty());
     }
 
     #[test]
