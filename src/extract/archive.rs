@@ -218,7 +218,17 @@ pub fn scan_gzip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), 
     };
     let decoder = flate2::read::MultiGzDecoder::new(counting);
     let mut expand = Expand::new(decoder, ctx, Compressed::Counted(consumed), "gzip");
-    let inner_head = super::read_head(&mut expand, super::HEAD_LEN)?;
+    let mut inner_head = Vec::new();
+    if let Err(e) = (&mut expand)
+        .take(super::HEAD_LEN as u64)
+        .read_to_end(&mut inner_head)
+    {
+        // Damaged within its first bytes: what did decompress is still
+        // matched, then the file is reported.
+        let name = gunzipped_name(ctx.name());
+        ctx.member(&name, &mut inner_head.as_slice(), None);
+        return Err(uncarry(e.into()));
+    }
     // A gzipped tar (`.tgz`, `.tar.gz`) is one container to its users:
     // its members are reported as `x.tgz!member`, not `x.tgz!x.tar!member`.
     if super::detect(&inner_head, "") == super::Kind::Tar {
@@ -904,6 +914,20 @@ mod tests {
         assert_eq!(
             skipped(&events),
             vec![("x.zip".to_string(), SkipReason::Limit)]
+        );
+    }
+
+    #[test]
+    fn truncated_gzip_keeps_what_decompressed() {
+        let data = gzip_of(b"SSN 219-45-6780 and then a long tail of text that goes on and on");
+        let events = scan("t.txt.gz", &data[..data.len() - 12]);
+        assert_eq!(
+            findings(&events),
+            vec![finding("t.txt.gz!t.txt", Entity::Ssn, "", "219-45-6780")]
+        );
+        assert_eq!(
+            skipped(&events),
+            vec![("t.txt.gz".to_string(), SkipReason::Corrupt)]
         );
     }
 
