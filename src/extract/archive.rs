@@ -932,6 +932,32 @@ mod tests {
     }
 
     #[test]
+    fn zip_larger_than_the_memory_limit_is_read_from_a_temporary_file() {
+        let limits = ExtractLimits {
+            max_document_bytes: 1000,
+            ..ExtractLimits::default()
+        };
+        let mut state = 1u32;
+        let noise: Vec<u8> = (0..20_000)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (state >> 16) as u8
+            })
+            .collect();
+        let data = zip_of(&[("noise.bin", &noise), ("note.txt", NOTE)]);
+        assert!(data.len() > 10_000);
+        let events = scan_with(limits, "big.zip", &data);
+        assert_eq!(
+            findings(&events),
+            vec![finding("big.zip!note.txt", Entity::Ssn, "", "219-45-6780")]
+        );
+        assert_eq!(
+            skipped(&events),
+            vec![("big.zip!noise.bin".to_string(), SkipReason::Binary)]
+        );
+    }
+
+    #[test]
     fn gunzipped_names() {
         assert_eq!(super::gunzipped_name("a.txt.gz"), "a.txt");
         assert_eq!(super::gunzipped_name("b.TGZ"), "b.tar");
