@@ -1,21 +1,19 @@
 //! Applies a compiled rule pack to text.
 //!
-//! One pass finds where anything could match, so text without candidates
-//! costs about what a single regex search costs (as in ripgrep):
+//! Candidates first, as in ripgrep, so that the cost is one regex scan plus
+//! a little per candidate, whatever words the text is full of:
 //!
-//! 1. An Aho-Corasick automaton over every keyword, context and exclude word
-//!    finds the words in the buffer (case variants are listed explicitly, so
-//!    the SIMD prefilter stays usable).
-//! 2. Rules with keywords (or with required context words, which act as
-//!    keywords) run only when one of their words occurs, and then only in
-//!    windows around their context words when context is required.
-//! 3. The other rules are joined in one multi-pattern regex; each of its
-//!    matches marks a line (bounded for long lines) in which every such rule
-//!    then runs on its own. Leftmost semantics mean the joined regex never
-//!    skips past a place where one rule matches.
-//!
-//! Every match must stand alone (not be part of a longer identifier or
-//! number), pass its validator and its context conditions.
+//! 1. Every rule's pattern is joined into one multi-pattern regex; each of
+//!    its matches marks a line (bounded for long lines). Leftmost semantics
+//!    mean the scan never skips past a place where some rule matches.
+//! 2. On that line, a second regex over the same patterns with
+//!    `MatchKind::All` tells which rules match there at all.
+//! 3. Only then are keywords, context and exclude words looked for, with one
+//!    Aho-Corasick automaton (case variants listed explicitly) run over the
+//!    line and the context windows around it.
+//! 4. Each of those rules runs on the line: a match must stand alone (not be
+//!    part of a longer identifier or number), have one of its keywords near,
+//!    pass its validator and its context conditions.
 
 use crate::entity::{Confidence, Entity};
 use crate::error::ConfigError;
@@ -25,7 +23,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
-use regex_automata::Input;
+use regex_automata::{Input, MatchKind as MatchKind2, PatternSet};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -36,6 +34,10 @@ use std::sync::Arc;
 const MAX_MATCH: usize = 256;
 /// A candidate's region is its line, but at most this many bytes either side.
 const MAX_LINE_REACH: usize = 2048;
+/// Candidate lines closer than BLOCK_GAP are handled together, in blocks of
+/// up to about BLOCK bytes.
+const BLOCK: usize = 4096;
+const BLOCK_GAP: usize = 512;
 /// Limits that keep a rule file from compiling into something huge.
 const MAX_PATTERN_LEN: usize = 4096;
 const RULE_NFA_LIMIT: usize = 4 << 20;
@@ -84,10 +86,9 @@ struct WordHit {
 pub struct Scratch {
     caches: Vec<meta::Cache>,
     captures: Vec<Captures>,
-    joined: Option<meta::Cache>,
+    joined: Option<(meta::Cache, meta::Cache, PatternSet)>,
     words: Vec<WordHit>,
     present: Vec<bool>,
-    windows: Vec<Range<usize>>,
 }
 
 /// Keyword/context words: one automaton, with per-pattern word ids and
@@ -98,16 +99,23 @@ struct Words {
     word_of: Vec<u32>,
     /// Automaton pattern → (boundary needed at start, at end).
     edges: Vec<(bool, bool)>,
+    /// Automaton pattern → shorter patterns that are its prefixes (a
+    /// leftmost-first match of the longer one hides them).
+    prefixes: Vec<Vec<usize>>,
+    pattern_len: Vec<usize>,
     count: usize,
+    longest: usize,
 }
 
 pub struct Matcher {
     rules: Vec<CompiledRule>,
-    /// Rules that always run, in the joined regex's pattern order.
-    ungated: Vec<usize>,
-    gated: Vec<usize>,
+    /// All patterns, leftmost-first: finds candidates.
     joined: Option<Regex>,
+    /// All patterns, `MatchKind::All`: which rules match on a candidate line.
+    joined_all: Option<Regex>,
     words: Option<Words>,
+    /// How far from a line words can still label a match on it.
+    word_reach: usize,
 }
 
 fn rule_error(spec: &RuleSpec, message: String) -> ConfigError {
@@ -117,11 +125,19 @@ fn rule_error(spec: &RuleSpec, message: String) -> ConfigError {
     }
 }
 
-fn compile(patterns: &[&str], nfa_limit: usize) -> Result<Regex, String> {
+fn compile(patterns: &[&str], nfa_limit: usize, kind: MatchKind2) -> Result<Regex, String> {
     Regex::builder()
         .syntax(syntax::Config::new().unicode(false).utf8(false))
         .configure(
             Regex::config()
+                .match_kind(kind)
+                // The joined patterns make a large lazy DFA; a cache too
+                // small for it is rebuilt over and over (seen: 10x slower).
+                .hybrid_cache_capacity(if patterns.len() > 1 {
+                    32 << 20
+                } else {
+                    2 << 20
+                })
                 .utf8_empty(false)
                 .nfa_size_limit(Some(nfa_limit))
                 .onepass_size_limit(Some(nfa_limit))
@@ -141,7 +157,18 @@ fn variants(word: &str) -> Vec<String> {
         title.extend(first.to_uppercase());
         title.push_str(chars.as_str());
     }
-    let mut v = vec![word.to_string(), lower, upper, title];
+    // "Social Security" as well as "Social security".
+    let title_words: String = lower
+        .split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut v = vec![word.to_string(), lower, upper, title, title_words];
     v.sort();
     v.dedup();
     v
@@ -167,8 +194,12 @@ impl Matcher {
                     format!("pattern longer than {MAX_PATTERN_LEN} characters"),
                 ));
             }
-            let regex = compile(&[spec.pattern.as_str()], RULE_NFA_LIMIT)
-                .map_err(|e| rule_error(&spec, format!("bad pattern: {e}")))?;
+            let regex = compile(
+                &[spec.pattern.as_str()],
+                RULE_NFA_LIMIT,
+                MatchKind2::LeftmostFirst,
+            )
+            .map_err(|e| rule_error(&spec, format!("bad pattern: {e}")))?;
             if regex.is_match(Input::new("")) {
                 return Err(rule_error(&spec, "pattern matches the empty string".into()));
             }
@@ -246,6 +277,9 @@ impl Matcher {
             patterns.dedup_by(|a, b| a.0 == b.0);
             let automaton = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::LeftmostFirst)
+                // Searched in many short windows: a full DFA is the fastest
+                // per byte, and a few hundred short words keep it small.
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(patterns.iter().map(|(p, _)| p.as_bytes()))
                 .map_err(|e| ConfigError::Invalid(format!("rule words: {e}")))?;
             let edges = patterns
@@ -258,35 +292,59 @@ impl Matcher {
                     )
                 })
                 .collect();
+            let prefixes = patterns
+                .iter()
+                .map(|(long, _)| {
+                    patterns
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (short, _))| {
+                            short.len() < long.len() && long.starts_with(short.as_str())
+                        })
+                        .map(|(j, _)| j)
+                        .collect()
+                })
+                .collect();
             Some(Words {
                 automaton,
                 word_of: patterns.iter().map(|(_, id)| *id).collect(),
                 edges,
+                prefixes,
+                pattern_len: patterns.iter().map(|(p, _)| p.len()).collect(),
                 count: word_ids.len(),
+                longest: patterns.iter().map(|(p, _)| p.len()).max().unwrap_or(0),
             })
         };
 
-        let (gated, ungated): (Vec<usize>, Vec<usize>) =
-            (0..rules.len()).partition(|&i| !rules[i].gate.is_empty());
-        let joined = if ungated.is_empty() {
-            None
+        let (joined, joined_all) = if rules.is_empty() {
+            (None, None)
         } else {
-            let patterns: Vec<&str> = ungated
-                .iter()
-                .map(|&i| rules[i].spec.pattern.as_str())
-                .collect();
-            Some(compile(&patterns, JOINED_NFA_LIMIT).map_err(|e| {
+            let patterns: Vec<&str> = rules.iter().map(|r| r.spec.pattern.as_str()).collect();
+            let too_large = |e: String| {
                 ConfigError::Invalid(format!(
                     "the rule pack's patterns together are too large: {e}"
                 ))
-            })?)
+            };
+            (
+                Some(
+                    compile(&patterns, JOINED_NFA_LIMIT, MatchKind2::LeftmostFirst)
+                        .map_err(too_large)?,
+                ),
+                Some(compile(&patterns, JOINED_NFA_LIMIT, MatchKind2::All).map_err(too_large)?),
+            )
         };
+        let longest_word = words.as_ref().map_or(0, |w| w.longest);
+        let widest_window = rules
+            .iter()
+            .filter_map(|r| r.context.as_ref().map(|c| c.window))
+            .max()
+            .unwrap_or(0);
         Ok(Matcher {
             rules,
-            ungated,
-            gated,
             joined,
+            joined_all,
             words,
+            word_reach: widest_window + longest_word,
         })
     }
 
@@ -315,10 +373,19 @@ impl Matcher {
                 .iter()
                 .map(|r| r.regex.create_captures())
                 .collect(),
-            joined: self.joined.as_ref().map(|j| j.create_cache()),
+            joined: self
+                .joined
+                .as_ref()
+                .zip(self.joined_all.as_ref())
+                .map(|(j, a)| {
+                    (
+                        j.create_cache(),
+                        a.create_cache(),
+                        PatternSet::new(a.pattern_len()),
+                    )
+                }),
             words: Vec::new(),
             present: vec![false; self.words.as_ref().map_or(0, |w| w.count)],
-            windows: Vec::new(),
         }
     }
 
@@ -333,114 +400,113 @@ impl Matcher {
         hits: &mut Vec<Hit>,
     ) {
         let owned = owned.start.min(buf.len())..owned.end.min(buf.len());
-        if owned.is_empty() {
+        let (Some(joined), Some(joined_all)) = (&self.joined, &self.joined_all) else {
             return;
-        }
-        self.find_words(buf, scratch);
-        self.find_gated(buf, &owned, scratch, hits);
-        self.find_ungated(buf, &owned, scratch, hits);
-    }
-
-    fn find_words(&self, buf: &[u8], scratch: &mut Scratch) {
-        scratch.words.clear();
-        scratch.present.iter_mut().for_each(|p| *p = false);
-        let Some(words) = &self.words else { return };
-        for m in words.automaton.find_iter(buf) {
-            let pid = m.pattern().as_usize();
-            let (start_edge, end_edge) = words.edges[pid];
-            if start_edge && m.start() > 0 && is_word_byte(buf[m.start() - 1]) {
-                continue;
-            }
-            if end_edge && m.end() < buf.len() && is_word_byte(buf[m.end()]) {
-                continue;
-            }
-            let word = words.word_of[pid];
-            scratch.present[word as usize] = true;
-            scratch.words.push(WordHit {
-                word,
-                start: m.start(),
-                end: m.end(),
-            });
-        }
-    }
-
-    fn find_gated(
-        &self,
-        buf: &[u8],
-        owned: &Range<usize>,
-        scratch: &mut Scratch,
-        hits: &mut Vec<Hit>,
-    ) {
-        for &index in &self.gated {
-            let rule = &self.rules[index];
-            if !rule.gate.iter().any(|&w| scratch.present[w as usize]) {
-                continue;
-            }
-            match &rule.context {
-                Some(ctx) if ctx.required => {
-                    // Only around context words: the value must be within
-                    // `window` of one.
-                    let mut windows = std::mem::take(&mut scratch.windows);
-                    windows.clear();
-                    for w in scratch.words.iter().filter(|w| ctx.words.contains(&w.word)) {
-                        let start = w
-                            .start
-                            .saturating_sub(ctx.window + MAX_MATCH)
-                            .max(owned.start);
-                        let end = (w.end + ctx.window).min(owned.end);
-                        if start >= end {
-                            continue;
-                        }
-                        match windows.last_mut() {
-                            Some(last) if start <= last.end => last.end = last.end.max(end),
-                            _ => windows.push(start..end),
-                        }
-                    }
-                    for accept in &windows {
-                        self.run_rule(index, buf, accept.clone(), scratch, hits);
-                    }
-                    scratch.windows = windows;
-                }
-                _ => self.run_rule(index, buf, owned.clone(), scratch, hits),
-            }
-        }
-    }
-
-    fn find_ungated(
-        &self,
-        buf: &[u8],
-        owned: &Range<usize>,
-        scratch: &mut Scratch,
-        hits: &mut Vec<Hit>,
-    ) {
-        let Some(joined) = &self.joined else { return };
-        let Some(mut cache) = scratch.joined.take() else {
+        };
+        let Some((mut cache, mut cache_all, mut which)) = scratch.joined.take() else {
             return;
         };
         let mut at = owned.start;
+        let mut pending: Option<regex_automata::Match> = None;
         while at < owned.end {
-            let input = Input::new(buf).range(at..buf.len());
-            let Some(m) = joined.search_with(&mut cache, &input) else {
-                break;
+            let m = match pending.take() {
+                Some(m) => m,
+                None => match joined.search_with(&mut cache, &Input::new(buf).range(at..buf.len()))
+                {
+                    Some(m) => m,
+                    None => break,
+                },
             };
             if m.start() >= owned.end {
                 break;
             }
-            // The candidate's line, bounded either side for very long lines.
-            let line_start = memchr::memrchr(b'\n', &buf[..m.start()]).map_or(0, |i| i + 1);
-            let region_start = line_start
-                .max(m.start().saturating_sub(MAX_LINE_REACH))
-                .max(at);
-            let line_end =
-                memchr::memchr(b'\n', &buf[m.end()..]).map_or(buf.len(), |i| m.end() + i);
-            let region_end = line_end.min(m.end() + MAX_LINE_REACH).max(m.start() + 1);
+            // The candidate's line, bounded either side for very long lines;
+            // then the lines of nearby candidates too, so that dense text
+            // (a date on every CSV row) is handled in blocks, not line by line.
+            let (region_start, mut region_end) = line_around(buf, m.start(), m.end(), at);
+            while region_end - region_start < BLOCK && region_end < owned.end {
+                let input = Input::new(buf).range(region_end..buf.len());
+                match joined.search_with(&mut cache, &input) {
+                    Some(next)
+                        if next.start() < owned.end && next.start() - region_end <= BLOCK_GAP =>
+                    {
+                        region_end = line_around(buf, next.start(), next.end(), region_end).1;
+                    }
+                    Some(next) => {
+                        pending = Some(next);
+                        break;
+                    }
+                    None => {
+                        pending = None;
+                        at = owned.end;
+                        break;
+                    }
+                }
+            }
             let accept = region_start.max(owned.start)..region_end.min(owned.end);
-            for &index in &self.ungated {
+            let search_end = (region_end + MAX_MATCH).min(buf.len());
+
+            which.clear();
+            joined_all.which_overlapping_matches_with(
+                &mut cache_all,
+                &Input::new(buf).range(region_start..search_end),
+                &mut which,
+            );
+            let mut words_found = false;
+            for pid in which.iter() {
+                let index = pid.as_usize();
+                let rule = &self.rules[index];
+                if !rule.gate.is_empty() || rule.context.is_some() {
+                    if !words_found {
+                        let from = region_start.saturating_sub(self.word_reach);
+                        let to = (region_end + self.word_reach).min(buf.len());
+                        self.find_words(buf, from..to, scratch);
+                        words_found = true;
+                    }
+                    if !rule.gate.is_empty()
+                        && !rule.gate.iter().any(|&w| scratch.present[w as usize])
+                    {
+                        continue;
+                    }
+                }
                 self.run_rule(index, buf, accept.clone(), scratch, hits);
             }
-            at = region_end;
+            at = at.max(region_end);
         }
-        scratch.joined = Some(cache);
+        scratch.joined = Some((cache, cache_all, which));
+    }
+
+    /// Finds keywords and context words in `buf[area]` (word boundaries are
+    /// checked against the whole buffer).
+    fn find_words(&self, buf: &[u8], area: Range<usize>, scratch: &mut Scratch) {
+        for w in scratch.words.drain(..) {
+            scratch.present[w.word as usize] = false;
+        }
+        let Some(words) = &self.words else { return };
+        let base = area.start;
+        for m in words.automaton.find_iter(&buf[area]) {
+            let (start, end) = (base + m.start(), base + m.end());
+            let pid = m.pattern().as_usize();
+            let (start_edge, end_edge) = words.edges[pid];
+            if start_edge && start > 0 && is_word_byte(buf[start - 1]) {
+                continue;
+            }
+            if end_edge && end < buf.len() && is_word_byte(buf[end]) {
+                continue;
+            }
+            let word = words.word_of[pid];
+            scratch.present[word as usize] = true;
+            scratch.words.push(WordHit { word, start, end });
+            for &j in &words.prefixes[pid] {
+                let end = start + words.pattern_len[j];
+                if words.edges[j].1 && end < buf.len() && is_word_byte(buf[end]) {
+                    continue;
+                }
+                let word = words.word_of[j];
+                scratch.present[word as usize] = true;
+                scratch.words.push(WordHit { word, start, end });
+            }
+        }
     }
 
     /// Runs one rule over matches that start inside `accept` (they may end
@@ -490,7 +556,8 @@ impl Matcher {
             }
             let confidence = match &rule.context {
                 None => rule.confidence,
-                Some(ctx) => match self.judge_context(ctx, &scratch.words, m.start(), m.end()) {
+                Some(ctx) => match self.judge_context(ctx, buf, &scratch.words, m.start(), m.end())
+                {
                     ContextVerdict::Rejected => continue,
                     ContextVerdict::Absent if ctx.required => continue,
                     ContextVerdict::Absent => rule.confidence,
@@ -512,6 +579,7 @@ impl Matcher {
     fn judge_context(
         &self,
         ctx: &Context,
+        buf: &[u8],
         words: &[WordHit],
         start: usize,
         end: usize,
@@ -531,8 +599,17 @@ impl Matcher {
                 continue;
             }
             let (side, distance) = if w.end <= start {
+                if !labels_across_lines(buf, w.end, start) {
+                    continue;
+                }
                 (&mut before, start - w.end)
             } else if w.start >= end {
+                if buf
+                    .get(end..w.start)
+                    .is_some_and(|gap| gap.contains(&b'\n'))
+                {
+                    continue;
+                }
                 (&mut after, w.start - end)
             } else {
                 // Overlapping the match: not a label for it.
@@ -555,21 +632,50 @@ impl Matcher {
     }
 }
 
+/// A word ending at `label_end` labels a value at `value_start`: on the same
+/// line, or on the next line when the word ends its own line (a form's
+/// `Date of birth` above its value), not when other text follows it.
+fn labels_across_lines(buf: &[u8], label_end: usize, value_start: usize) -> bool {
+    let Some(gap) = buf.get(label_end..value_start) else {
+        return false;
+    };
+    match memchr::memchr(b'\n', gap) {
+        None => true,
+        Some(nl) => {
+            !gap[nl + 1..].contains(&b'\n')
+                && gap[..nl].iter().all(|b| b" \t\r:#=-.()[]|*".contains(b))
+        }
+    }
+}
+
 enum ContextVerdict {
     Present,
     Absent,
     Rejected,
 }
 
+/// The line around `start..end`, bounded to MAX_LINE_REACH either side and
+/// never starting before `floor`.
+fn line_around(buf: &[u8], start: usize, end: usize, floor: usize) -> (usize, usize) {
+    let line_start = memchr::memrchr(b'\n', &buf[..start]).map_or(0, |i| i + 1);
+    let region_start = line_start
+        .max(start.saturating_sub(MAX_LINE_REACH))
+        .max(floor);
+    let line_end = memchr::memchr(b'\n', &buf[end..]).map_or(buf.len(), |i| end + i);
+    let region_end = line_end.min(end + MAX_LINE_REACH).max(start + 1);
+    (region_start, region_end)
+}
+
 /// A match stands alone when it is not part of a longer identifier or number:
 /// no word character directly before or after it (where its own edge is a
-/// word character), and no digit group joined to it by `.`, `,`, `-` or `/`
+/// word character), and no digit group joined to it by `.`, `-` or `/`
 /// (decimals, IP addresses, versions, longer dashed numbers).
 fn stands_alone(buf: &[u8], start: usize, end: usize) -> bool {
     let (Some(&first), Some(&last)) = (buf.get(start), buf.get(end.wrapping_sub(1))) else {
         return true;
     };
-    let joiner = |b: u8| matches!(b, b'.' | b',' | b'-' | b'/');
+    // Not ',': it separates CSV fields far more often than it groups digits.
+    let joiner = |b: u8| matches!(b, b'.' | b'-' | b'/');
     if start > 0 {
         let before = buf[start - 1];
         if is_word_byte(first) && is_word_byte(before) {

@@ -221,6 +221,20 @@ impl<'a> Ctx<'a> {
 /// Maps an extraction error to the reason reported for it.
 pub fn reason_of(e: &ExtractError) -> SkipReason {
     match e {
+        // A data connection that broke or timed out (FTP sources).
+        ExtractError::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut
+                    | io::ErrorKind::WouldBlock
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::NotConnected
+            ) =>
+        {
+            SkipReason::Network
+        }
         ExtractError::Io(_) => SkipReason::Unreadable,
         ExtractError::Corrupt { .. } => SkipReason::Corrupt,
         ExtractError::Limit(_) => SkipReason::Limit,

@@ -135,6 +135,7 @@ pub fn scan_field_value(
             rule,
             Confidence::High,
             cursor.location(),
+            &[],
         );
         ctx.events.send(Event::Finding(finding));
     }
@@ -165,6 +166,7 @@ fn report_hits(
             &rule.id,
             hit.confidence,
             cursor.location(),
+            hits,
         );
         ctx.events.send(Event::Finding(finding));
     }
@@ -182,13 +184,22 @@ fn build_finding(
     rule: &str,
     confidence: Confidence,
     at: Location,
+    others: &[Hit],
 ) -> Finding {
     let unmask = ctx.scanner.options.unmask;
     let value = String::from_utf8_lossy(&buf[span.clone()]);
-    let before =
-        String::from_utf8_lossy(&buf[back_chars(buf, span.start, CONTEXT_CHARS)..span.start]);
-    let after =
-        String::from_utf8_lossy(&buf[span.end..forward_chars(buf, span.end, CONTEXT_CHARS)]);
+    let before = snippet(
+        ctx,
+        buf,
+        back_chars(buf, span.start, CONTEXT_CHARS)..span.start,
+        others,
+    );
+    let after = snippet(
+        ctx,
+        buf,
+        span.end..forward_chars(buf, span.end, CONTEXT_CHARS),
+        others,
+    );
     let shown = if unmask {
         value.to_string()
     } else {
@@ -207,6 +218,36 @@ fn build_finding(
         matched: shown,
         context,
     }
+}
+
+/// Text of `range` for a context snippet, with every other hit in it masked
+/// as its own entity (a birth date next to an SSN must not show in the SSN's
+/// row any more than in its own). `others` is sorted by start.
+fn snippet(ctx: &Ctx, buf: &[u8], range: std::ops::Range<usize>, others: &[Hit]) -> String {
+    if ctx.scanner.options.unmask {
+        return String::from_utf8_lossy(&buf[range]).into_owned();
+    }
+    let mut out = String::new();
+    let mut pos = range.start;
+    for h in others
+        .iter()
+        .filter(|h| h.end > range.start && h.start < range.end)
+    {
+        let start = h.start.max(pos);
+        let end = h.end.min(range.end);
+        if start >= end {
+            continue;
+        }
+        out.push_str(&String::from_utf8_lossy(&buf[pos..start]));
+        let entity = ctx.scanner.matcher.rule(h.rule).entity;
+        out.push_str(&crate::mask::mask_value(
+            entity,
+            &String::from_utf8_lossy(&buf[start..end]),
+        ));
+        pos = end;
+    }
+    out.push_str(&String::from_utf8_lossy(&buf[pos..range.end]));
+    out
 }
 
 /// Start of the `n` characters before `pos`.
@@ -483,5 +524,40 @@ required = true
             "{}",
             findings[0].context
         );
+    }
+}
+
+#[cfg(test)]
+mod snippet_tests {
+    use crate::report::Event;
+    use crate::scan::{build_scanner, Scanner};
+    use std::sync::Arc;
+
+    fn contexts(scanner: &Scanner, data: &[u8]) -> Vec<String> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let target: Arc<str> = "t".into();
+        scanner.scan_file(&target, "f", &mut &data[..], None, 0, &tx);
+        drop(tx);
+        rx.iter()
+            .filter_map(|e| match e {
+                Event::Finding(f) => Some(f.context),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn other_findings_in_a_snippet_are_masked_too() {
+        let scanner = build_scanner(&crate::config::ScanConfig::default()).unwrap();
+        let got = contexts(
+            &scanner,
+            b"Name: Maria, DOB January 2, 1980, SSN 512-34-7890, mail maria@example.org\n",
+        );
+        assert!(got.len() >= 3, "{got:?}");
+        for c in &got {
+            assert!(!c.contains("January 2"), "{c}");
+            assert!(!c.contains("512-34"), "{c}");
+            assert!(!c.contains("maria@"), "{c}");
+        }
     }
 }

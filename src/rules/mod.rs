@@ -62,7 +62,8 @@ pub struct RuleSpec {
     /// Texts in which this rule must report nothing.
     #[serde(default)]
     pub negative_examples: Vec<String>,
-    /// Where this rule came from (file name), filled in by the loader.
+    /// Where this rule came from (file name, and `:line` of its id when
+    /// known), filled in by the loader for error messages.
     #[serde(skip)]
     pub source: String,
 }
@@ -101,7 +102,10 @@ pub fn parse_rule_file(name: &str, text: &str) -> Result<Vec<RuleSpec>, ConfigEr
     })?;
     let mut rules = file.rules;
     for r in &mut rules {
-        r.source = name.to_string();
+        r.source = match line_of_rule(text, &r.id) {
+            Some(line) => format!("{name}:{line}"),
+            None => name.to_string(),
+        };
     }
     Ok(rules)
 }
@@ -111,8 +115,8 @@ pub fn line_of_rule(text: &str, id: &str) -> Option<usize> {
     text.lines()
         .position(|l| {
             let l = l.trim();
-            l.starts_with("id") && l.contains(&format!("\"{id}\""))
-                || l.contains(&format!("'{id}'"))
+            l.starts_with("id")
+                && (l.contains(&format!("\"{id}\"")) || l.contains(&format!("'{id}'")))
         })
         .map(|i| i + 1)
 }
@@ -164,4 +168,36 @@ fn rule_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let text = "# pack\n\n[[rules]]\nid = \"a\"\nentity = \"SSN\"\ndescription = \"d\"\npattern = '(x'\nconfidence = \"LOW\"\n";
+        let specs = parse_rule_file("pack.toml", text).unwrap();
+        assert_eq!(specs[0].source, "pack.toml:4");
+        let err = crate::matcher::Matcher::new(specs)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("pack.toml:4: rule \"a\": bad pattern"),
+            "{err}"
+        );
+        let err = parse_rule_file("bad.toml", "[[rules]]\nid = \"a\"\nbogus = 1\n").unwrap_err();
+        assert!(
+            err.to_string().contains("bad.toml") && err.to_string().contains("line"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn builtin_pack_loads() {
+        let specs = load_specs(true, &[]).unwrap();
+        assert!(specs.len() >= 10);
+        assert!(specs.iter().all(|s| s.source.starts_with("rules/")));
+    }
 }

@@ -23,8 +23,10 @@ pub enum Target {
 /// Parses a target as the user wrote it: `ftp://…`/`ftps://…` URLs or a
 /// local path (which must exist).
 pub fn parse_target(s: &str) -> Result<Target, ConfigError> {
-    let lower = s.get(..7).unwrap_or("").to_ascii_lowercase();
-    if lower.starts_with("ftp://") || lower.starts_with("ftps://") {
+    let lower = s.get(..5).unwrap_or("").to_ascii_lowercase();
+    // `ftp:`/`ftps:` with a mistyped `//` is still a URL (whose password
+    // must not reach an error message), not a local path.
+    if lower.starts_with("ftp:") || lower.starts_with("ftps:") {
         return ftp::FtpTarget::parse(s).map(Target::Ftp);
     }
     let path = PathBuf::from(s);

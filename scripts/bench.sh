@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Scan-engine benchmark (issue 2): phiscan vs ripgrep running the same
+# candidate patterns on the same files with the same thread count, in one
+# run; then peak memory while scanning one large file.
+#
+#   scripts/bench.sh [CORPUS_MIB=1024] [SINGLE_MIB=4096]
+#
+# Needs ripgrep, hyperfine and GNU time (installed with apt when missing).
+# Data goes to bench-data/ (git-ignored); it is reused between runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CORPUS_MIB=${1:-1024}
+SINGLE_MIB=${2:-4096}
+THREADS=${THREADS:-$(nproc)}
+DATA=bench-data
+CORPUS=$DATA/corpus
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need rg || ! need hyperfine || [ ! -x /usr/bin/time ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep hyperfine time >/dev/null
+fi
+
+cargo build --release --quiet --bin phiscan --example gen_corpus
+BIN=target/release/phiscan
+if [ ! -f "$DATA/.corpus-$CORPUS_MIB-$SINGLE_MIB" ]; then
+  rm -rf "$DATA" && mkdir -p "$CORPUS"
+  target/release/examples/gen_corpus "$CORPUS" "$CORPUS_MIB" "$SINGLE_MIB"
+  touch "$DATA/.corpus-$CORPUS_MIB-$SINGLE_MIB"
+fi
+$BIN rules patterns > "$DATA/patterns.txt"
+BYTES=$(du -sb "$CORPUS" | cut -f1)
+FILES=$(find "$CORPUS" -type f | wc -l)
+# Warm the page cache so both tools read from memory.
+cat $(find "$CORPUS" -type f) > /dev/null
+
+echo "== corpus: $FILES files, $BYTES bytes; $THREADS threads; $(wc -l < "$DATA/patterns.txt") patterns"
+hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$DATA/scan.json" \
+  -n ripgrep "rg --no-ignore --hidden -j $THREADS -c -f $DATA/patterns.txt $CORPUS > /dev/null" \
+  -n phiscan "$BIN scan --threads $THREADS -q -o /dev/null $CORPUS || [ \$? -eq 1 ]"
+
+python3 - "$DATA/scan.json" "$BYTES" <<'PY'
+import json, sys
+runs = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+size = int(sys.argv[2])
+rg, ps = runs["ripgrep"]["median"], runs["phiscan"]["median"]
+print(f"ripgrep median {rg:.3f}s ({size/rg/1e6:.0f} MB/s)")
+print(f"phiscan median {ps:.3f}s ({size/ps/1e6:.0f} MB/s)")
+print(f"ratio phiscan/ripgrep wall time: {ps/rg:.2f}x (target <= 1.5x; >= 400 MB/s)")
+PY
+
+echo "== findings on the corpus"
+$BIN scan --threads "$THREADS" -o "$DATA/report.csv" "$CORPUS" 2>&1 | sed 's/^/  /' || true
+
+echo "== peak memory, one $(du -h "$DATA/single.txt" | cut -f1) file"
+cat "$DATA/single.txt" > /dev/null
+/usr/bin/time -f "phiscan: %e s, peak RSS %M KiB" $BIN scan --threads "$THREADS" -q -o /dev/null "$DATA/single.txt" || true
+/usr/bin/time -f "ripgrep: %e s, peak RSS %M KiB" rg --no-ignore -j "$THREADS" -c -f "$DATA/patterns.txt" "$DATA/single.txt" > /dev/null || true

@@ -1,0 +1,1141 @@
+//! FTP/FTPS crawler: scans a live server in place.
+//!
+//! A pool of `--connections` control connections, one worker thread each,
+//! shares one queue of directories to list and files to fetch. A worker
+//! streams each file's data connection straight through
+//! [`Scanner::scan_file`](crate::scan::Scanner::scan_file), reading at most
+//! `--max-bytes`, then ends the transfer so the connection stays usable.
+//! Memory stays bounded: the file queue is only refilled (by listing more
+//! directories) when it runs low, and no file is ever held whole.
+//!
+//! Before the crawl the first connection reports the server's exposure:
+//! anonymous login, anonymous write (`--check-write`), no TLS.
+
+pub mod listing;
+pub mod session;
+pub mod url;
+pub mod wire;
+
+pub use url::{redact, FtpTarget};
+
+use super::ScanEnv;
+use crate::config::{FtpOptions, FTP_DEFAULT_MAX_BYTES};
+use crate::entity::{Confidence, Entity};
+use crate::report::{Event, EventSink, Finding, SkipReason};
+use crate::scan::not_examined;
+use listing::{EntryKind, Line};
+use session::{Connector, Failure, RateLimiter, Securer, ServerInfo, Session};
+use std::collections::{HashSet, VecDeque};
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+use suppaftp::{FtpError, TlsStream, TransferStream};
+use url::Credentials;
+
+/// Files waiting in the queue before workers prefer fetching to listing.
+const FILE_QUEUE_LOW: usize = 1024;
+/// Most entries read from one directory listing.
+const MAX_DIR_ENTRIES: usize = 500_000;
+/// Most symbolic links followed along one path (loop protection).
+const MAX_LINK_HOPS: u32 = 8;
+/// Most directories listed on one server: a hostile server can present an
+/// endless tree (every CWD succeeds, every folder lists two more).
+const MAX_DIRS: u64 = 1_000_000;
+/// Deepest directory level crawled when `--max-depth` is not given.
+const HARD_MAX_DEPTH: u32 = 256;
+
+/// Scans one FTP target. Never panics on anything the server sends; every
+/// path it could not examine is reported with the reason.
+pub fn scan(env: &ScanEnv, target: &FtpTarget) {
+    let opts = &env.config.ftp;
+    let display = target.display.clone();
+    let netrc = match &opts.netrc {
+        Some(path) => match url::read_netrc(path) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                not_examined(
+                    env.events,
+                    &display,
+                    "",
+                    SkipReason::Unreadable,
+                    e.to_string(),
+                );
+                return;
+            }
+        },
+        None => None,
+    };
+    let creds = url::credentials(
+        target,
+        std::env::var(url::PASSWORD_ENV).ok(),
+        netrc.as_deref(),
+        &opts.anonymous_password,
+    );
+    let rate = Arc::new(RateLimiter::new(opts.rate));
+    if target.secure {
+        let config = match tls_config(opts.insecure) {
+            Ok(c) => c,
+            Err(e) => {
+                not_examined(env.events, &display, "", SkipReason::Network, e);
+                return;
+            }
+        };
+        let domain = target.host.clone();
+        let securer: Securer<_> = Arc::new(move |s: suppaftp::RustlsFtpStream| {
+            // Each control connection gets its own session cache: servers
+            // that require TLS session reuse on the data connection (vsftpd
+            // require_ssl_reuse) refuse a session resumed from another
+            // control connection, which a shared cache would hand out.
+            let mut own = (*config).clone();
+            own.resumption = suppaftp::rustls::client::Resumption::in_memory_sessions(32);
+            s.into_secure(suppaftp::RustlsConnector::from(Arc::new(own)), &domain)
+        });
+        run(env, target, creds, securer, rate);
+    } else {
+        let securer: Securer<_> = Arc::new(|s: suppaftp::FtpStream| Ok(s));
+        run(env, target, creds, securer, rate);
+    }
+}
+
+fn tls_config(insecure: bool) -> Result<Arc<suppaftp::rustls::ClientConfig>, String> {
+    use suppaftp::rustls::{self, ClientConfig, RootCertStore};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?;
+    let config = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+            .with_no_client_auth()
+    } else {
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            // A broken system certificate is skipped, not fatal.
+            let _ = roots.add(cert);
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    Ok(Arc::new(config))
+}
+
+/// `--insecure`: accepts any server certificate, still checking that the
+/// handshake is signed by the key in the certificate presented.
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<suppaftp::rustls::crypto::CryptoProvider>);
+
+impl suppaftp::rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &suppaftp::rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[suppaftp::rustls::pki_types::CertificateDer<'_>],
+        _server_name: &suppaftp::rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: suppaftp::rustls::pki_types::UnixTime,
+    ) -> Result<suppaftp::rustls::client::danger::ServerCertVerified, suppaftp::rustls::Error> {
+        Ok(suppaftp::rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &suppaftp::rustls::pki_types::CertificateDer<'_>,
+        dss: &suppaftp::rustls::DigitallySignedStruct,
+    ) -> Result<suppaftp::rustls::client::danger::HandshakeSignatureValid, suppaftp::rustls::Error>
+    {
+        suppaftp::rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &suppaftp::rustls::pki_types::CertificateDer<'_>,
+        dss: &suppaftp::rustls::DigitallySignedStruct,
+    ) -> Result<suppaftp::rustls::client::danger::HandshakeSignatureValid, suppaftp::rustls::Error>
+    {
+        suppaftp::rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<suppaftp::rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A directory to list.
+#[derive(Debug, Clone)]
+struct DirJob {
+    /// Absolute server path, wire form.
+    wire: String,
+    /// Report path relative to the target ("" for its root).
+    rel: String,
+    depth: u32,
+    /// Symbolic links followed to get here.
+    links: u32,
+    /// Reached through a link: may turn out to be a file.
+    via_link: bool,
+}
+
+/// A file to fetch.
+#[derive(Debug, Clone)]
+struct FileJob {
+    wire: String,
+    rel: String,
+    size: Option<u64>,
+}
+
+enum Job {
+    Dir(DirJob),
+    File(FileJob),
+}
+
+#[derive(Default)]
+struct QueueState {
+    dirs: Vec<DirJob>,
+    files: VecDeque<FileJob>,
+    busy: usize,
+}
+
+/// The work shared by the workers. Directories are taken depth-first and
+/// only while few files wait, which bounds the queue by roughly one
+/// directory's worth of files.
+#[derive(Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    wake: Condvar,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn next(&self) -> Option<Job> {
+        let mut s = self.lock();
+        loop {
+            if s.files.len() < FILE_QUEUE_LOW {
+                if let Some(d) = s.dirs.pop() {
+                    s.busy += 1;
+                    return Some(Job::Dir(d));
+                }
+            }
+            if let Some(f) = s.files.pop_front() {
+                s.busy += 1;
+                return Some(Job::File(f));
+            }
+            if let Some(d) = s.dirs.pop() {
+                s.busy += 1;
+                return Some(Job::Dir(d));
+            }
+            if s.busy == 0 {
+                self.wake.notify_all();
+                return None;
+            }
+            s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn done(&self) {
+        let mut s = self.lock();
+        s.busy = s.busy.saturating_sub(1);
+        self.wake.notify_all();
+    }
+
+    fn push_dir(&self, d: DirJob) {
+        self.lock().dirs.push(d);
+        self.wake.notify_one();
+    }
+
+    fn push_file(&self, f: FileJob) {
+        self.lock().files.push_back(f);
+        self.wake.notify_one();
+    }
+
+    /// Puts a job back (its worker is leaving); call before [`Queue::done`].
+    fn requeue(&self, job: Job) {
+        let mut s = self.lock();
+        match job {
+            Job::Dir(d) => s.dirs.push(d),
+            Job::File(f) => s.files.push_front(f),
+        }
+        self.wake.notify_all();
+    }
+}
+
+struct Crawl<'a, T: TlsStream> {
+    env: &'a ScanEnv<'a>,
+    opts: &'a FtpOptions,
+    display: Arc<str>,
+    connector: Connector<T>,
+    creds: Credentials,
+    queue: Queue,
+    max_bytes: u64,
+    files_queued: AtomicU64,
+    max_files_reported: AtomicBool,
+    dirs_queued: AtomicU64,
+    max_dirs_reported: AtomicBool,
+    /// Directories already listed (wire paths, and PWD of linked ones).
+    visited: Mutex<HashSet<String>>,
+    /// Workers still holding or able to get a connection.
+    live: AtomicUsize,
+    /// Strings that must never appear in a message (the password).
+    secrets: Vec<String>,
+    max_depth: u32,
+}
+
+fn run<T: TlsStream + Send + 'static>(
+    env: &ScanEnv,
+    target: &FtpTarget,
+    creds: Credentials,
+    securer: Securer<T>,
+    rate: Arc<RateLimiter>,
+) {
+    let opts = &env.config.ftp;
+    let display = target.display.clone();
+    let secrets: Vec<String> = if creds.anonymous || creds.password.expose().len() < 3 {
+        Vec::new()
+    } else {
+        vec![
+            creds.password.expose().to_string(),
+            wire::from_text(creds.password.expose()),
+        ]
+    };
+    let scrub = |s: &str| scrub(s, &secrets);
+    let hostport = format!("{}:{}", target.host, target.port);
+    let connector = match Connector::new(target, opts, securer, rate) {
+        Ok(c) => c,
+        Err(f) => {
+            let detail = scrub(&format!("cannot connect to {hostport}: {}", f.detail()));
+            not_examined(env.events, &display, "", SkipReason::Network, detail);
+            return;
+        }
+    };
+
+    let mut info = None;
+    let first = open_with_retries(&connector, &creds, opts.retries, &mut info);
+    if let Some(info) = &info {
+        report_server_info(env, &display, target, info);
+    }
+    let first = match first {
+        Ok(s) => s,
+        Err(f) => {
+            if info.is_some() && !creds.anonymous && opts.anon_check {
+                check_anonymous(env, &display, &connector, opts, target);
+            }
+            let what = match &f {
+                Failure::Tls(d) if !opts.insecure && d.contains("certificate") => {
+                    format!("TLS failed: {d} (use --insecure to accept a self-signed certificate)")
+                }
+                Failure::Tls(d) => format!("TLS failed: {d}"),
+                Failure::Permanent { detail, .. } if info.is_some() => {
+                    format!("cannot log in as {}: {detail}", creds.user)
+                }
+                other => format!("cannot connect to {hostport}: {}", other.detail()),
+            };
+            not_examined(env.events, &display, "", SkipReason::Network, scrub(&what));
+            return;
+        }
+    };
+
+    let mut first = first;
+    let home = first.pwd().unwrap_or_else(|_| "/".to_string());
+    let root = root_path(&home, target);
+
+    if creds.anonymous {
+        exposure(
+            env,
+            &display,
+            "",
+            Entity::FtpAnonymousLogin,
+            "ftp-anonymous-login",
+            &creds.user,
+            "the server accepted an anonymous login",
+        );
+        if opts.check_write {
+            check_write(env, &display, &mut first, &root);
+        }
+    } else if opts.anon_check {
+        check_anonymous(env, &display, &connector, opts, target);
+    }
+
+    let connections = opts.connections.clamp(1, 64);
+    let crawl = Crawl {
+        env,
+        opts,
+        display: display.clone(),
+        connector,
+        creds,
+        queue: Queue::default(),
+        max_bytes: env.config.max_bytes.unwrap_or(FTP_DEFAULT_MAX_BYTES),
+        files_queued: AtomicU64::new(0),
+        max_files_reported: AtomicBool::new(false),
+        dirs_queued: AtomicU64::new(0),
+        max_dirs_reported: AtomicBool::new(false),
+        visited: Mutex::new(HashSet::new()),
+        live: AtomicUsize::new(connections),
+        secrets,
+        max_depth: opts.max_depth.unwrap_or(HARD_MAX_DEPTH).min(HARD_MAX_DEPTH),
+    };
+    crawl.queue.push_dir(DirJob {
+        wire: root,
+        rel: String::new(),
+        depth: 0,
+        links: 0,
+        via_link: false,
+    });
+    let mut first = Some(first);
+    std::thread::scope(|scope| {
+        for i in 0..connections {
+            let session = if i == 0 { first.take() } else { None };
+            let crawl = &crawl;
+            let spawned = std::thread::Builder::new()
+                .name(format!("phiscan-ftp-{i}"))
+                .spawn_scoped(scope, move || crawl.worker(session));
+            if spawned.is_err() {
+                crawl.live.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    });
+}
+
+/// Where the crawl starts: the URL path under the login directory, or
+/// absolute for `ftp://host//path`.
+fn root_path(home: &str, target: &FtpTarget) -> String {
+    let path = wire::from_bytes(&target.path);
+    let base = if target.absolute || !home.starts_with('/') {
+        "/"
+    } else {
+        home
+    };
+    join(base, &path)
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if name.is_empty() {
+        return dir.to_string();
+    }
+    let dir = dir.trim_end_matches('/');
+    format!("{dir}/{name}")
+}
+
+fn scrub(s: &str, secrets: &[String]) -> String {
+    let mut out = s.to_string();
+    for secret in secrets {
+        if !secret.is_empty() && out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
+fn open_with_retries<T: TlsStream + Send + 'static>(
+    connector: &Connector<T>,
+    creds: &Credentials,
+    retries: u32,
+    info: &mut Option<ServerInfo>,
+) -> Result<Session<T>, Failure> {
+    let mut attempt = 0;
+    loop {
+        match connector.open(creds, info) {
+            Ok(s) => return Ok(s),
+            Err(f @ (Failure::Permanent { .. } | Failure::Tls(_))) => return Err(f),
+            Err(f) if attempt >= retries => return Err(f),
+            Err(_) => {
+                backoff(attempt);
+                attempt += 1;
+            }
+        }
+    }
+}
+
+fn backoff(attempt: u32) {
+    let ms = 200u64.saturating_mul(1 << attempt.min(5)).min(5_000);
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+fn report_server_info(env: &ScanEnv, display: &Arc<str>, target: &FtpTarget, info: &ServerInfo) {
+    let info_event = |key: &'static str, value: String| {
+        EventSink::send(
+            env.events,
+            Event::TargetInfo {
+                target: display.clone(),
+                key,
+                value,
+            },
+        );
+    };
+    info_event("banner", banner_text(&info.banner));
+    let tls = if target.secure {
+        "explicit TLS (AUTH TLS), data channel protected (PROT P)"
+    } else if info.auth_tls {
+        "AUTH TLS offered, not used (ftp:// target)"
+    } else {
+        "not offered"
+    };
+    info_event("tls", tls.to_string());
+    info_event(
+        "listing",
+        if info.mlsd { "MLSD" } else { "LIST" }.to_string(),
+    );
+    if !target.secure && !info.auth_tls {
+        exposure(
+            env,
+            display,
+            "",
+            Entity::FtpNoTls,
+            "ftp-no-tls",
+            "",
+            "the server does not offer AUTH TLS: logins and files cross the network in clear text",
+        );
+    }
+}
+
+/// The greeting without reply codes, lines joined: `220-a` `220 b` → `a | b`.
+fn banner_text(raw: &str) -> String {
+    let lines: Vec<&str> = raw
+        .lines()
+        .map(|l| {
+            let code = l
+                .get(..3)
+                .is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit()));
+            let rest = if code { l.get(3..).unwrap_or("") } else { l };
+            rest.strip_prefix(['-', ' ']).unwrap_or(rest).trim()
+        })
+        .filter(|l| !l.is_empty())
+        .collect();
+    session::printable(&lines.join(" | "), 300)
+}
+
+fn exposure(
+    env: &ScanEnv,
+    display: &Arc<str>,
+    path: &str,
+    entity: Entity,
+    rule: &str,
+    matched: &str,
+    context: &str,
+) {
+    EventSink::send(
+        env.events,
+        Event::Finding(Finding {
+            target: display.clone(),
+            path: path.to_string(),
+            entity,
+            rule: rule.into(),
+            confidence: Confidence::High,
+            line: None,
+            column: None,
+            field: String::new(),
+            matched: matched.to_string(),
+            context: context.to_string(),
+        }),
+    );
+}
+
+/// Tries an anonymous login on a separate connection (credentials were
+/// given for the crawl itself).
+fn check_anonymous<T: TlsStream + Send + 'static>(
+    env: &ScanEnv,
+    display: &Arc<str>,
+    connector: &Connector<T>,
+    opts: &FtpOptions,
+    target: &FtpTarget,
+) {
+    let anon = Credentials {
+        user: "anonymous".into(),
+        password: url::Secret::new(opts.anonymous_password.clone()),
+        anonymous: true,
+    };
+    let mut info = None;
+    if let Ok(mut s) = open_with_retries(connector, &anon, 1, &mut info) {
+        exposure(
+            env,
+            display,
+            "",
+            Entity::FtpAnonymousLogin,
+            "ftp-anonymous-login",
+            "anonymous",
+            "the server accepted an anonymous login",
+        );
+        if opts.check_write {
+            // The anonymous user's own view of the URL path (it is usually
+            // chrooted elsewhere than the credentials' user).
+            let home = s.pwd().unwrap_or_else(|_| "/".into());
+            check_write(env, display, &mut s, &root_path(&home, target));
+        }
+        s.quit();
+    }
+}
+
+/// `--check-write`: creates a uniquely named directory and removes it again.
+fn check_write<T: TlsStream + Send + 'static>(
+    env: &ScanEnv,
+    display: &Arc<str>,
+    session: &mut Session<T>,
+    dir: &str,
+) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let name = format!("phiscan-write-check-{}-{nanos:09}", std::process::id());
+    let path = join(dir, &name);
+    if session.mkdir(&path).is_ok() {
+        exposure(
+            env,
+            display,
+            "",
+            Entity::FtpAnonymousWrite,
+            "ftp-anonymous-write",
+            &name,
+            "an anonymous user created a directory (MKD) on the server",
+        );
+        if let Err(f) = session.rmdir(&path) {
+            EventSink::send(
+                env.events,
+                Event::TargetInfo {
+                    target: display.clone(),
+                    key: "write_check",
+                    value: format!(
+                        "created {} but could not remove it: {}",
+                        wire::to_display(&path),
+                        f.detail()
+                    ),
+                },
+            );
+        }
+    }
+}
+
+impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
+    fn scrub(&self, s: &str) -> String {
+        scrub(s, &self.secrets)
+    }
+
+    fn skip(&self, path: &str, reason: SkipReason, detail: String) {
+        not_examined(
+            self.env.events,
+            &self.display,
+            path,
+            reason,
+            self.scrub(&detail),
+        );
+    }
+
+    fn worker(&self, mut session: Option<Session<T>>) {
+        while let Some(job) = self.queue.next() {
+            if session.is_none() {
+                let mut info = None;
+                match open_with_retries(&self.connector, &self.creds, self.opts.retries, &mut info)
+                {
+                    Ok(s) => session = Some(s),
+                    // Another worker still has a connection (the server may
+                    // cap connections per client): leave the job to it.
+                    Err(_) if self.leave_if_others_remain() => {
+                        self.queue.requeue(job);
+                        self.queue.done();
+                        return;
+                    }
+                    Err(_) => {}
+                }
+            }
+            match job {
+                Job::Dir(d) => self.list_dir(&mut session, d),
+                Job::File(f) => self.fetch(&mut session, f),
+            }
+            self.queue.done();
+        }
+        if let Some(s) = session {
+            s.quit();
+        }
+    }
+
+    fn leave_if_others_remain(&self) -> bool {
+        self.live
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n > 1).then(|| n - 1)
+            })
+            .is_ok()
+    }
+
+    /// Runs `op` on a connection, reconnecting after connection failures and
+    /// retrying transient ones with backoff, a bounded number of times.
+    fn with_retries<R>(
+        &self,
+        slot: &mut Option<Session<T>>,
+        mut op: impl FnMut(&mut Session<T>) -> Result<R, Failure>,
+    ) -> Result<R, Failure> {
+        let mut attempt = 0;
+        loop {
+            let result = match slot {
+                Some(s) => op(s),
+                None => {
+                    let mut info = None;
+                    match self.connector.open(&self.creds, &mut info) {
+                        Ok(s) => op(slot.insert(s)),
+                        Err(f) => Err(f),
+                    }
+                }
+            };
+            match result {
+                Ok(r) => return Ok(r),
+                Err(f) => {
+                    if matches!(f, Failure::Connection(_) | Failure::Tls(_)) {
+                        *slot = None;
+                    }
+                    let retryable = matches!(f, Failure::Transient { .. } | Failure::Connection(_));
+                    if !retryable || attempt >= self.opts.retries {
+                        return Err(f);
+                    }
+                    backoff(attempt);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn list_dir(&self, slot: &mut Option<Session<T>>, job: DirJob) {
+        let where_ = if job.rel.is_empty() {
+            "/"
+        } else {
+            job.rel.as_str()
+        };
+        let fresh = self
+            .visited
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job.wire.clone());
+        if !fresh {
+            return;
+        }
+        let via_link = job.via_link;
+        let listed = self.with_retries(slot, |s| {
+            s.cwd(&job.wire)?;
+            if via_link {
+                // A link back to a folder already crawled would loop.
+                if let Ok(real) = s.pwd() {
+                    let mut visited = self.visited.lock().unwrap_or_else(|p| p.into_inner());
+                    if real != job.wire && !visited.insert(real) {
+                        return Ok(None);
+                    }
+                }
+            }
+            match s.list_cwd(MAX_DIR_ENTRIES) {
+                Err(Failure::Permanent {
+                    code: 500..=502, ..
+                }) if s.mlsd => {
+                    // Advertised MLST but no MLSD: fall back to LIST.
+                    s.mlsd = false;
+                    s.list_cwd(MAX_DIR_ENTRIES).map(|l| Some((l, false)))
+                }
+                other => other.map(|l| Some((l, s.mlsd))),
+            }
+        });
+        let ((raw, truncated), mlsd) = match listed {
+            Ok(Some(l)) => l,
+            Ok(None) => return,
+            Err(Failure::Permanent { code: 550, .. }) if via_link => {
+                // A link to a file: CWD refuses it.
+                self.fetch(
+                    slot,
+                    FileJob {
+                        wire: job.wire,
+                        rel: job.rel,
+                        size: None,
+                    },
+                );
+                return;
+            }
+            Err(f) => {
+                let reason = match f {
+                    Failure::Permanent { .. } => SkipReason::Unreadable,
+                    _ => SkipReason::Network,
+                };
+                self.skip(
+                    &job.rel,
+                    reason,
+                    format!("cannot list directory {where_}: {}", f.detail()),
+                );
+                return;
+            }
+        };
+        if truncated {
+            self.skip(
+                &job.rel,
+                SkipReason::Limit,
+                format!("the listing of {where_} exceeds {MAX_DIR_ENTRIES} entries or 64 MiB; the rest was not examined"),
+            );
+        }
+        let mut unparsed = raw.overlong;
+        let mut example: Option<String> = None;
+        for line in &raw.lines {
+            let parsed = if mlsd {
+                listing::parse_mlsd(line)
+            } else {
+                listing::parse_list(line)
+            };
+            match parsed {
+                Line::Skip => {}
+                Line::Unparsed => {
+                    unparsed += 1;
+                    if example.is_none() {
+                        example = Some(session::printable(&wire::to_display(line), 120));
+                    }
+                }
+                Line::Entry(e) => self.entry(&job, e),
+            }
+        }
+        if unparsed > 0 {
+            self.skip(
+                &job.rel,
+                SkipReason::BadListing,
+                format!(
+                    "{unparsed} line(s) of the {} listing of {where_} not understood{}",
+                    if mlsd { "MLSD" } else { "LIST" },
+                    example.map(|e| format!(", e.g. {e:?}")).unwrap_or_default()
+                ),
+            );
+        }
+    }
+
+    fn entry(&self, parent: &DirJob, e: listing::Entry) {
+        let name = wire::to_display(&e.name);
+        let rel = if parent.rel.is_empty() {
+            name
+        } else {
+            format!("{}/{}", parent.rel, name)
+        };
+        let wire_path = join(&parent.wire, &e.name);
+        let env = self.env;
+        match e.kind {
+            EntryKind::Dir | EntryKind::Link => {
+                let is_link = e.kind == EntryKind::Link;
+                if is_link && !self.opts.follow_links {
+                    return;
+                }
+                if !env.filter.allows_dir(&rel) {
+                    return;
+                }
+                env.scanner.scan_name(&self.display, &rel, env.events);
+                if e.world_writable && !is_link && !self.opts.check_write {
+                    exposure(
+                        env,
+                        &self.display,
+                        &rel,
+                        Entity::FtpWorldWritable,
+                        "ftp-world-writable",
+                        e.mode.as_deref().unwrap_or(""),
+                        "the listing shows this directory writable by everyone",
+                    );
+                }
+                let depth = parent.depth.saturating_add(1);
+                let links = parent.links + u32::from(is_link);
+                if links > MAX_LINK_HOPS {
+                    return;
+                }
+                if depth > self.max_depth {
+                    self.skip(
+                        &rel,
+                        SkipReason::Limit,
+                        format!("deeper than --max-depth {}", self.max_depth),
+                    );
+                    return;
+                }
+                if self.dirs_queued.fetch_add(1, Ordering::SeqCst) >= MAX_DIRS {
+                    if !self.max_dirs_reported.swap(true, Ordering::SeqCst) {
+                        self.skip(
+                            &rel,
+                            SkipReason::Limit,
+                            format!("more than {MAX_DIRS} folders on this server; the rest were not examined"),
+                        );
+                    }
+                    return;
+                }
+                self.queue.push_dir(DirJob {
+                    wire: wire_path,
+                    rel,
+                    depth,
+                    links,
+                    via_link: is_link,
+                });
+            }
+            EntryKind::File => {
+                if !env.filter.allows_file(&rel) {
+                    return;
+                }
+                env.scanner.scan_name(&self.display, &rel, env.events);
+                self.queue_file(FileJob {
+                    wire: wire_path,
+                    rel,
+                    size: e.size,
+                });
+            }
+        }
+    }
+
+    fn queue_file(&self, job: FileJob) {
+        if let (Some(limit), Some(size)) = (self.opts.skip_larger_than, job.size) {
+            if size > limit {
+                self.skip(
+                    &job.rel,
+                    SkipReason::TooLarge,
+                    format!("{size} bytes, larger than --skip-larger-than {limit}"),
+                );
+                return;
+            }
+        }
+        if let Some(max) = self.opts.max_files {
+            if self.files_queued.fetch_add(1, Ordering::SeqCst) >= max {
+                if !self.max_files_reported.swap(true, Ordering::SeqCst) {
+                    self.skip(
+                        "",
+                        SkipReason::Limit,
+                        format!("--max-files {max} reached; further files were not examined"),
+                    );
+                }
+                return;
+            }
+        }
+        self.queue.push_file(job);
+    }
+
+    fn fetch(&self, slot: &mut Option<Session<T>>, job: FileJob) {
+        // How much to read: the head (--max-bytes), and with --sample-tail
+        // the last bytes too, when the file is larger than both.
+        let tail = self.opts.sample_tail.unwrap_or(0);
+        let (head_limit, tail_from, scan_limit) = match (self.max_bytes, job.size) {
+            (0, _) => (u64::MAX, None, 0),
+            (max, Some(size)) if tail > 0 && size > max.saturating_add(tail) => {
+                (max, Some(size - tail), max.saturating_add(tail))
+            }
+            (max, Some(size)) if tail > 0 => (u64::MAX, None, max.max(size)),
+            (max, _) => (max, None, max),
+        };
+        let stream = match self.with_retries(slot, |s| s.retr(&job.wire, 0)) {
+            Ok(stream) => stream,
+            Err(f) => {
+                let reason = match f {
+                    Failure::Permanent { .. } => SkipReason::Unreadable,
+                    _ => SkipReason::Network,
+                };
+                self.skip(&job.rel, reason, format!("cannot retrieve: {}", f.detail()));
+                return;
+            }
+        };
+        let Some(session) = slot.as_mut() else {
+            return;
+        };
+        let mut reader = Sampled {
+            session,
+            wire: &job.wire,
+            current: Some(stream),
+            remaining: head_limit,
+            tail_from,
+            eof: false,
+            read_failed: false,
+            finish_failure: None,
+            broken: false,
+            bytes: 0,
+        };
+        let env = self.env;
+        let outcome = env.scanner.scan_file(
+            &self.display,
+            &job.rel,
+            &mut reader,
+            job.size,
+            scan_limit,
+            env.events,
+        );
+        reader.end_part(false);
+        let broken = reader.broken;
+        let read_failed = reader.read_failed || outcome.failed;
+        if let Some(f) = reader.finish_failure.take() {
+            if !read_failed {
+                self.skip(
+                    &job.rel,
+                    SkipReason::Network,
+                    format!(
+                        "transfer failed after {} bytes: {}",
+                        reader.bytes,
+                        f.detail()
+                    ),
+                );
+            }
+        }
+        if broken || reader.read_failed {
+            *slot = None;
+        }
+    }
+}
+
+/// Reads a file over its data connection: the head up to a limit, then
+/// (with `--sample-tail`) the tail via REST on the same control connection.
+/// Each part is ended cleanly so the control connection stays in step.
+struct Sampled<'s, T: TlsStream> {
+    session: &'s mut Session<T>,
+    wire: &'s str,
+    current: Option<TransferStream<T>>,
+    remaining: u64,
+    tail_from: Option<u64>,
+    /// The current part reached its end.
+    eof: bool,
+    read_failed: bool,
+    finish_failure: Option<Failure>,
+    /// The control connection is no longer usable.
+    broken: bool,
+    bytes: u64,
+}
+
+impl<T: TlsStream + Send + 'static> Sampled<'_, T> {
+    /// Ends the current part. `reached_end`: all its data was read; otherwise
+    /// we closed it early on purpose and a 426/450/451 reply is expected.
+    fn end_part(&mut self, reached_end: bool) {
+        let Some(stream) = self.current.take() else {
+            return;
+        };
+        let reached_end = reached_end || self.eof;
+        if self.read_failed {
+            // The data connection failed; the control connection may hang
+            // or be out of step. Drop both rather than wait on it.
+            self.broken = true;
+            let _ = stream
+                .get_ref()
+                .get_ref()
+                .shutdown(std::net::Shutdown::Both);
+            let _ = self
+                .session
+                .ftp
+                .get_ref()
+                .shutdown(std::net::Shutdown::Both);
+            drop(stream);
+            return;
+        }
+        match stream.finish() {
+            Ok(()) => {}
+            Err(FtpError::UnexpectedResponse(r))
+                if !reached_end && session::is_truncation_reply(&r) => {}
+            Err(e) => {
+                let f = session::classify(e);
+                if matches!(f, Failure::Connection(_) | Failure::Tls(_)) {
+                    self.broken = true;
+                }
+                if reached_end || self.finish_failure.is_none() {
+                    self.finish_failure = Some(f);
+                }
+            }
+        }
+    }
+}
+
+impl<T: TlsStream + Send + 'static> Read for Sampled<'_, T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.broken {
+                return Ok(0);
+            }
+            let Some(stream) = self.current.as_mut() else {
+                let Some(offset) = self.tail_from.take() else {
+                    return Ok(0);
+                };
+                match self.session.retr(self.wire, offset) {
+                    Ok(s) => {
+                        self.current = Some(s);
+                        self.remaining = u64::MAX;
+                        self.eof = false;
+                        continue;
+                    }
+                    Err(f) => {
+                        // The head was read; a refused tail is noted, not fatal.
+                        if matches!(f, Failure::Connection(_) | Failure::Tls(_)) {
+                            self.broken = true;
+                        }
+                        self.finish_failure = Some(Failure::Permanent {
+                            code: f.code().unwrap_or(0),
+                            detail: format!("tail (REST {offset}) refused: {}", f.detail()),
+                        });
+                        return Ok(0);
+                    }
+                }
+            };
+            if self.remaining == 0 {
+                self.end_part(false);
+                continue;
+            }
+            let want = buf
+                .len()
+                .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+            let Some(chunk) = buf.get_mut(..want) else {
+                return Ok(0);
+            };
+            match stream.read(chunk) {
+                Ok(0) => {
+                    self.eof = true;
+                    self.end_part(true);
+                    continue;
+                }
+                Ok(n) => {
+                    self.remaining = self.remaining.saturating_sub(n as u64);
+                    self.bytes = self.bytes.saturating_add(n as u64);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.read_failed = true;
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "FTP data connection failed after {} bytes: {}",
+                            self.bytes,
+                            session::describe_io(&e)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_under_home_unless_absolute() {
+        let t = FtpTarget::parse("ftp://h/pub/data").unwrap();
+        assert_eq!(root_path("/home/bob", &t), "/home/bob/pub/data");
+        assert_eq!(root_path("/", &t), "/pub/data");
+        let t = FtpTarget::parse("ftp://h//srv").unwrap();
+        assert_eq!(root_path("/home/bob", &t), "/srv");
+        let t = FtpTarget::parse("ftp://h").unwrap();
+        assert_eq!(root_path("/", &t), "/");
+    }
+
+    #[test]
+    fn banner_loses_reply_codes() {
+        assert_eq!(banner_text("220 (vsFTPd 3.0.3)"), "(vsFTPd 3.0.3)");
+        assert_eq!(
+            banner_text("220-Welcome\r\n220-\r\n220 Bye"),
+            "Welcome | Bye"
+        );
+        assert_eq!(banner_text("no code"), "no code");
+    }
+
+    #[test]
+    fn scrub_hides_secrets() {
+        let secrets = vec!["hunter2-Zq".to_string()];
+        assert_eq!(
+            scrub("530 bad pass hunter2-Zq", &secrets),
+            "530 bad pass ***"
+        );
+    }
+}

@@ -1,0 +1,470 @@
+//! One FTP control connection: connect with timeouts, optional explicit TLS,
+//! login, binary mode, and the commands the crawler needs, each paced by the
+//! per-server rate limit. Errors come back as [`Failure`]s that say whether
+//! to retry, reconnect, or give up on the path.
+
+use super::url::{Credentials, FtpTarget};
+use super::wire;
+use crate::config::FtpOptions;
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use suppaftp::types::{FileType, Mode, Response};
+use suppaftp::{FtpError, ImplFtpStream, Status, TlsStream, TransferStream};
+
+/// Turns a freshly connected plain session into the one to use: identity
+/// for `ftp://`, AUTH TLS + PBSZ + PROT P for `ftps://`.
+pub type Securer<T> =
+    Arc<dyn Fn(ImplFtpStream<T>) -> Result<ImplFtpStream<T>, FtpError> + Send + Sync>;
+
+/// Longest listing line kept; longer ones are counted as unparsed.
+const MAX_LINE: u64 = 16 * 1024;
+/// Most bytes of listing kept for one directory.
+const MAX_LISTING_BYTES: usize = 64 << 20;
+
+/// Why an operation failed, and what to do about it.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// A 5xx reply: retrying will not help (no such file, permission denied).
+    Permanent { code: u32, detail: String },
+    /// A 4xx reply: retry after a pause.
+    Transient { code: u32, detail: String },
+    /// The connection broke or timed out: reconnect, then retry.
+    Connection(String),
+    /// TLS failed (certificate rejected, handshake error).
+    Tls(String),
+}
+
+impl Failure {
+    pub fn detail(&self) -> &str {
+        match self {
+            Failure::Permanent { detail, .. }
+            | Failure::Transient { detail, .. }
+            | Failure::Connection(detail)
+            | Failure::Tls(detail) => detail,
+        }
+    }
+
+    pub fn code(&self) -> Option<u32> {
+        match self {
+            Failure::Permanent { code, .. } | Failure::Transient { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// The reply code as the server sent it (suppaftp maps unknown codes to 0).
+pub fn reply_code(r: &Response) -> u32 {
+    r.body
+        .get(..3)
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| r.status.code())
+}
+
+/// A server reply as text for messages: printable, one line, bounded.
+pub fn reply_text(r: &Response) -> String {
+    let text = wire::to_display(&String::from_utf8_lossy(&r.body));
+    printable(&text, 200)
+}
+
+/// `s` without control characters, at most `max` characters.
+pub fn printable(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if s.trim().chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+pub fn classify(e: FtpError) -> Failure {
+    match e {
+        FtpError::UnexpectedResponse(r) => {
+            let code = reply_code(&r);
+            let detail = reply_text(&r);
+            if code == 421 {
+                // "Service not available, closing control connection".
+                Failure::Connection(detail)
+            } else if (400..500).contains(&code) {
+                Failure::Transient { code, detail }
+            } else {
+                Failure::Permanent { code, detail }
+            }
+        }
+        FtpError::ConnectionError(io) => Failure::Connection(describe_io(&io)),
+        FtpError::SecureError(s) => Failure::Tls(printable(&s, 300)),
+        FtpError::BadResponse => Failure::Connection("malformed reply from the server".into()),
+        FtpError::InvalidAddress(a) => Failure::Connection(format!("bad address: {a}")),
+        FtpError::DataConnectionAlreadyOpen => {
+            Failure::Connection("data connection already open (client out of step)".into())
+        }
+    }
+}
+
+pub fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "timed out".to_string(),
+        io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        io::ErrorKind::UnexpectedEof => "connection closed by the server".to_string(),
+        _ => printable(&e.to_string(), 300),
+    }
+}
+
+/// Commands per second per server, shared by all its connections.
+pub struct RateLimiter {
+    interval: Option<Duration>,
+    next: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    pub fn new(rate: Option<f64>) -> RateLimiter {
+        let interval = rate
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .map(|r| Duration::from_secs_f64((1.0 / r).min(3600.0)));
+        RateLimiter {
+            interval,
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits until `commands` more commands may be sent.
+    pub fn acquire(&self, commands: u32) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval * commands;
+            slot
+        };
+        let now = Instant::now();
+        if slot > now {
+            std::thread::sleep(slot - now);
+        }
+    }
+}
+
+/// What the first connection learns about the server.
+#[derive(Debug, Default, Clone)]
+pub struct ServerInfo {
+    pub banner: String,
+    pub mlsd: bool,
+    pub epsv: bool,
+    pub auth_tls: bool,
+    pub utf8: bool,
+}
+
+/// Everything needed to open another connection to the same server.
+pub struct Connector<T: TlsStream> {
+    pub addrs: Vec<SocketAddr>,
+    pub timeout: Duration,
+    pub active: bool,
+    pub securer: Securer<T>,
+    pub rate: Arc<RateLimiter>,
+}
+
+impl<T: TlsStream + Send + 'static> Connector<T> {
+    pub fn new(
+        target: &FtpTarget,
+        opts: &FtpOptions,
+        securer: Securer<T>,
+        rate: Arc<RateLimiter>,
+    ) -> Result<Connector<T>, Failure> {
+        let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
+            .to_socket_addrs()
+            .map_err(|e| Failure::Connection(format!("cannot resolve host: {}", describe_io(&e))))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(Failure::Connection("host has no address".into()));
+        }
+        Ok(Connector {
+            addrs,
+            timeout: Duration::from_secs(opts.timeout_secs.max(1)),
+            active: opts.active,
+            securer,
+            rate,
+        })
+    }
+
+    /// Connects, secures (ftps), logs in and switches to binary.
+    /// `info` is filled in as soon as the server has greeted and answered
+    /// FEAT, so that a failed login still tells what the server is.
+    pub fn open(
+        &self,
+        creds: &Credentials,
+        info_out: &mut Option<ServerInfo>,
+    ) -> Result<Session<T>, Failure> {
+        let mut last = Failure::Connection("no address to connect to".into());
+        let mut tcp = None;
+        for addr in &self.addrs {
+            self.rate.acquire(1);
+            match TcpStream::connect_timeout(addr, self.timeout) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = Failure::Connection(describe_io(&e)),
+            }
+        }
+        let tcp = tcp.ok_or(last)?;
+        let timeout = Some(self.timeout);
+        tcp.set_read_timeout(timeout)
+            .and_then(|()| tcp.set_write_timeout(timeout))
+            .and_then(|()| tcp.set_nodelay(true))
+            .map_err(|e| Failure::Connection(describe_io(&e)))?;
+        let mut ftp = ImplFtpStream::<T>::connect_with_stream(tcp).map_err(classify)?;
+        ftp.set_encoding(wire::WireEncoding);
+        let banner = ftp
+            .get_welcome_msg()
+            .map(wire::to_display)
+            .unwrap_or_default();
+        let data_timeout = self.timeout;
+        ftp = ftp.passive_stream_builder(move |addr| {
+            let s = TcpStream::connect_timeout(&addr, data_timeout)
+                .map_err(FtpError::ConnectionError)?;
+            s.set_read_timeout(Some(data_timeout))
+                .and_then(|()| s.set_write_timeout(Some(data_timeout)))
+                .map_err(FtpError::ConnectionError)?;
+            Ok(s)
+        });
+        // The data connection goes to the control connection's peer, whatever
+        // address PASV names: servers behind NAT name private addresses, and a
+        // hostile one could name a third party.
+        ftp.set_passive_nat_workaround(true);
+        self.rate.acquire(1);
+        let features = ftp.feat().unwrap_or_default();
+        let has = |k: &str| features.keys().any(|f| f.eq_ignore_ascii_case(k));
+        let auth_tls = features.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("AUTH")
+                && v.as_deref()
+                    .is_some_and(|v| v.to_ascii_uppercase().contains("TLS"))
+        });
+        let info = ServerInfo {
+            banner,
+            mlsd: has("MLST") || has("MLSD"),
+            epsv: has("EPSV"),
+            auth_tls,
+            utf8: has("UTF8"),
+        };
+        *info_out = Some(info.clone());
+        self.rate.acquire(3);
+        let mut ftp = (self.securer)(ftp).map_err(|e| match classify(e) {
+            Failure::Permanent { detail, .. } => {
+                Failure::Tls(format!("the server refused AUTH TLS: {detail}"))
+            }
+            Failure::Transient { detail, .. }
+            | Failure::Connection(detail)
+            | Failure::Tls(detail) => Failure::Tls(detail),
+        })?;
+        let ipv6 = self.addrs.first().is_some_and(|a| a.is_ipv6());
+        if self.active {
+            ftp = ftp.active_mode(self.timeout);
+        } else if info.epsv || ipv6 {
+            ftp.set_mode(Mode::ExtendedPassive);
+        } else {
+            ftp.set_mode(Mode::Passive);
+        }
+        self.rate.acquire(2);
+        ftp.login(
+            wire::from_text(&creds.user),
+            wire::from_text(creds.password.expose()),
+        )
+        .map_err(classify)?;
+        self.rate.acquire(1);
+        // Binary at once: in ASCII mode sizes differ and some servers refuse REST.
+        ftp.transfer_type(FileType::Binary).map_err(classify)?;
+        Ok(Session {
+            ftp,
+            rate: self.rate.clone(),
+            mlsd: info.mlsd,
+        })
+    }
+}
+
+/// A logged-in control connection.
+pub struct Session<T: TlsStream> {
+    pub ftp: ImplFtpStream<T>,
+    rate: Arc<RateLimiter>,
+    pub mlsd: bool,
+}
+
+/// Outcome of reading a listing.
+#[derive(Debug, Default)]
+pub struct RawListing {
+    /// Lines in wire form.
+    pub lines: Vec<String>,
+    /// Lines longer than the limit (counted, not kept).
+    pub overlong: u64,
+}
+
+impl<T: TlsStream + Send + 'static> Session<T> {
+    pub fn pwd(&mut self) -> Result<String, Failure> {
+        self.rate.acquire(1);
+        self.ftp.pwd().map_err(classify)
+    }
+
+    pub fn cwd(&mut self, path: &str) -> Result<(), Failure> {
+        self.rate.acquire(1);
+        self.ftp.cwd(path).map_err(classify)
+    }
+
+    /// Lists the working directory (MLSD or LIST), bounded: at most
+    /// `max_lines` lines and 64 MiB are kept (`true` = cut short).
+    pub fn list_cwd(&mut self, max_lines: usize) -> Result<(RawListing, bool), Failure> {
+        let cmd = if self.mlsd { "MLSD" } else { "LIST" };
+        self.rate.acquire(2);
+        let (_, stream) = self
+            .ftp
+            .custom_data_command(cmd, &[Status::AboutToSend, Status::AlreadyOpen])
+            .map_err(classify)?;
+        let mut reader = BufReader::new(stream);
+        let mut out = RawListing::default();
+        let mut truncated = false;
+        let mut kept = 0usize;
+        let mut buf = Vec::new();
+        let read_result = loop {
+            buf.clear();
+            match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(_) => {
+                    if buf.last() != Some(&b'\n') && buf.len() as u64 >= MAX_LINE {
+                        out.overlong += 1;
+                        // Skip the rest of the overlong line.
+                        if let Err(e) = skip_line(&mut reader) {
+                            break Err(e);
+                        }
+                        continue;
+                    }
+                    let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if line.is_empty() {
+                        continue;
+                    }
+                    if out.lines.len() >= max_lines || kept > MAX_LISTING_BYTES {
+                        truncated = true;
+                        break Ok(());
+                    }
+                    kept += line.len();
+                    out.lines.push(wire::from_bytes(line));
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let finished = reader.into_inner().finish();
+        if let Err(e) = read_result {
+            return Err(Failure::Connection(format!(
+                "listing transfer failed: {}",
+                describe_io(&e)
+            )));
+        }
+        match finished {
+            Ok(()) => {}
+            // We stopped reading on purpose; the server may complain.
+            Err(FtpError::UnexpectedResponse(r)) if truncated && is_truncation_reply(&r) => {}
+            Err(e) => return Err(classify(e)),
+        }
+        Ok((out, truncated))
+    }
+
+    /// Starts retrieving `path` (wire form), from `offset` if non-zero.
+    pub fn retr(&mut self, path: &str, offset: u64) -> Result<TransferStream<T>, Failure> {
+        let offset = usize::try_from(offset).map_err(|_| Failure::Permanent {
+            code: 0,
+            detail: "offset too large".into(),
+        })?;
+        self.rate.acquire(if offset > 0 { 3 } else { 2 });
+        if offset > 0 {
+            self.ftp.resume_transfer(offset).map_err(classify)?;
+        }
+        self.ftp.retr_as_stream(path).map_err(classify)
+    }
+
+    pub fn mkdir(&mut self, path: &str) -> Result<(), Failure> {
+        self.rate.acquire(1);
+        self.ftp.mkdir(path).map_err(classify)
+    }
+
+    pub fn rmdir(&mut self, path: &str) -> Result<(), Failure> {
+        self.rate.acquire(1);
+        self.ftp.rmdir(path).map_err(classify)
+    }
+
+    pub fn quit(mut self) {
+        let _ = self.ftp.quit();
+    }
+}
+
+fn skip_line(r: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match memchr::memchr(b'\n', buf) {
+            Some(i) => {
+                r.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                r.consume(n);
+            }
+        }
+    }
+}
+
+/// Replies a server gives when the client closes the data connection before
+/// the end: "truncated on purpose", and the control connection stays in step.
+pub fn is_truncation_reply(r: &Response) -> bool {
+    matches!(reply_code(r), 426 | 450 | 451 | 150)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limiter_spaces_commands() {
+        // 50 commands/s: 11 commands cannot take less than 10 intervals.
+        let rate = RateLimiter::new(Some(50.0));
+        let start = Instant::now();
+        for _ in 0..11 {
+            rate.acquire(1);
+        }
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        // Unlimited and nonsense rates do not wait at all.
+        for r in [None, Some(0.0), Some(-1.0), Some(f64::NAN)] {
+            assert!(RateLimiter::new(r).interval.is_none());
+        }
+    }
+
+    #[test]
+    fn reply_codes_and_classes() {
+        let r = |s: &str| Response::new(Status::Unknown, s.as_bytes().to_vec());
+        assert_eq!(reply_code(&r("451 Local error")), 451);
+        let fail = |s: &str| classify(FtpError::UnexpectedResponse(r(s)));
+        assert!(matches!(
+            fail("450 busy"),
+            Failure::Transient { code: 450, .. }
+        ));
+        assert!(matches!(fail("421 Too many users"), Failure::Connection(_)));
+        assert!(matches!(
+            fail("550 No such file"),
+            Failure::Permanent { code: 550, .. }
+        ));
+        assert_eq!(
+            fail("550 No\r\nsuch\u{7}file").detail(),
+            "550 No  such file"
+        );
+        assert!(is_truncation_reply(&r("426 Connection closed")));
+        assert!(!is_truncation_reply(&r("226 Done")));
+    }
+}

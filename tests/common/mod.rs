@@ -1,0 +1,638 @@
+//! FTP servers for the tests: libunftp (a real server library, plain and
+//! FTPS) serving a folder, and a small scripted FTP server speaking the
+//! protocol over real sockets, for behaviour libunftp cannot be made to show
+//! (Latin-1 names, DOS or garbage listings, stalls, files that vanish,
+//! refused folders, a password check).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+static NEXT_PASSIVE_BASE: AtomicU16 = AtomicU16::new(41000);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+fn wait_for(port: u16) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server on port {port} did not start");
+}
+
+/// Starts libunftp on 127.0.0.1 serving `root` (anonymous logins), with
+/// FTPS when a certificate and key (PEM files) are given. Returns the port.
+pub fn start_unftp(root: &Path, tls: Option<(PathBuf, PathBuf)>) -> u16 {
+    let root = root.to_path_buf();
+    let port = free_port();
+    let base = NEXT_PASSIVE_BASE.fetch_add(200, Ordering::SeqCst);
+    thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        rt.block_on(async move {
+            let mut builder = libunftp::ServerBuilder::new(Box::new(move || {
+                unftp_sbe_fs::Filesystem::new(root.clone()).expect("served folder")
+            }))
+            .greeting("phiscan test server")
+            .passive_ports(base..=base + 199);
+            if let Some((cert, key)) = tls {
+                builder = builder.ftps(cert, key);
+            }
+            let server = builder.build().expect("libunftp server");
+            let _ = server.listen(format!("127.0.0.1:{port}")).await;
+        });
+    });
+    wait_for(port);
+    port
+}
+
+/// A self-signed certificate for 127.0.0.1 / localhost, written as PEM.
+pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("self-signed certificate");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+/// A node of the scripted server's tree. Names are bytes (any encoding).
+#[derive(Clone, Debug)]
+pub enum Node {
+    Dir(BTreeMap<Vec<u8>, Node>),
+    File(Vec<u8>),
+    /// A symbolic link to an absolute path.
+    Link(Vec<u8>),
+}
+
+impl Node {
+    pub fn dir() -> Node {
+        Node::Dir(BTreeMap::new())
+    }
+
+    /// Adds a file (creating folders) at a `/`-separated byte path.
+    pub fn add(&mut self, path: &[u8], content: &[u8]) {
+        let mut node = self;
+        let parts: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let Node::Dir(children) = node else {
+                panic!("not a folder")
+            };
+            if i + 1 == parts.len() {
+                children.insert(part.to_vec(), Node::File(content.to_vec()));
+                return;
+            }
+            node = children.entry(part.to_vec()).or_insert_with(Node::dir);
+        }
+    }
+
+    pub fn add_dir(&mut self, path: &[u8]) {
+        let mut node = self;
+        for part in path.split(|&b| b == b'/') {
+            let Node::Dir(children) = node else {
+                panic!("not a folder")
+            };
+            node = children.entry(part.to_vec()).or_insert_with(Node::dir);
+        }
+    }
+
+    /// Adds a symbolic link at `path` pointing to the absolute `target`.
+    pub fn add_link(&mut self, path: &[u8], target: &[u8]) {
+        let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (&b""[..], path),
+        };
+        let mut node = self;
+        for part in parent.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+            let Node::Dir(children) = node else {
+                panic!("not a folder")
+            };
+            node = children.entry(part.to_vec()).or_insert_with(Node::dir);
+        }
+        let Node::Dir(children) = node else {
+            panic!("not a folder")
+        };
+        children.insert(name.to_vec(), Node::Link(target.to_vec()));
+    }
+
+    fn find(&self, path: &[u8]) -> Option<&Node> {
+        self.resolve(path).map(|(_, n)| n)
+    }
+
+    /// Follows links like a Unix server: the real path and its node.
+    fn resolve(&self, path: &[u8]) -> Option<(Vec<u8>, &Node)> {
+        let mut pending: Vec<Vec<u8>> = path
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .map(<[u8]>::to_vec)
+            .rev()
+            .collect();
+        let mut real: Vec<Vec<u8>> = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = pending.pop() {
+            let mut node = self;
+            for p in &real {
+                let Node::Dir(children) = node else {
+                    return None;
+                };
+                node = children.get(p)?;
+            }
+            let Node::Dir(children) = node else {
+                return None;
+            };
+            match children.get(&part)? {
+                Node::Link(target) => {
+                    hops += 1;
+                    if hops > 40 {
+                        return None;
+                    }
+                    real.clear();
+                    for p in target.split(|&b| b == b'/').filter(|p| !p.is_empty()).rev() {
+                        pending.push(p.to_vec());
+                    }
+                }
+                _ => real.push(part),
+            }
+        }
+        let mut node = self;
+        for p in &real {
+            let Node::Dir(children) = node else {
+                return None;
+            };
+            node = children.get(p)?;
+        }
+        let mut joined = b"/".to_vec();
+        joined.extend_from_slice(&real.join(&b'/'));
+        Some((joined, node))
+    }
+}
+
+/// How the scripted server behaves.
+#[derive(Clone, Debug)]
+pub struct Script {
+    pub root: Node,
+    /// `Some`: logins need this password (any user); `None`: anyone.
+    pub password: Option<String>,
+    /// Advertise MLST and answer MLSD; otherwise LIST only.
+    pub mlsd: bool,
+    /// LIST in DOS (IIS) style rather than `ls -l`.
+    pub dos: bool,
+    /// Extra lines in every LIST reply that are not listing lines.
+    pub garbage: Vec<String>,
+    /// RETR of this path sends half the file, then goes silent.
+    pub stall: Option<Vec<u8>>,
+    /// Listed, but RETR says 550 (deleted between LIST and RETR).
+    pub vanish: Option<Vec<u8>>,
+    /// RETR of this path sends half the file, closes the data connection
+    /// and replies 426 (the server dropped the transfer).
+    pub cut: Option<Vec<u8>>,
+    /// The first RETR of this path gets "450 busy" (a transient failure).
+    pub flaky: Option<Vec<u8>>,
+    /// CWD into this folder is refused with 550.
+    pub deny: Option<Vec<u8>>,
+    /// Folders listed world-writable (`drwxrwxrwx`).
+    pub world_writable: Vec<Vec<u8>>,
+    pub banner: String,
+    /// Offer AUTH TLS in FEAT (it is refused if used).
+    pub advertise_tls: bool,
+    /// Delay before each reply (simulated round trip).
+    pub reply_delay: Duration,
+}
+
+impl Script {
+    pub fn new(root: Node) -> Script {
+        Script {
+            root,
+            password: None,
+            mlsd: false,
+            dos: false,
+            garbage: Vec::new(),
+            stall: None,
+            vanish: None,
+            flaky: None,
+            cut: None,
+            deny: None,
+            world_writable: Vec::new(),
+            banner: "scripted FTP server ready".into(),
+            advertise_tls: false,
+            reply_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Commands the scripted server received (password arguments included),
+/// for assertions about what the client sent.
+pub type Log = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// Starts the scripted server; returns its port and the command log.
+pub fn start_scripted(script: Script) -> (u16, Log) {
+    let flaky_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script = Arc::new(script);
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let script = script.clone();
+            let log = log2.clone();
+            let flaky_done = flaky_done.clone();
+            thread::spawn(move || {
+                let _ = serve(conn, &script, &log, &flaky_done);
+            });
+        }
+    });
+    (port, log)
+}
+
+fn reply(w: &mut TcpStream, script: &Script, line: &str) -> std::io::Result<()> {
+    if !script.reply_delay.is_zero() {
+        thread::sleep(script.reply_delay);
+    }
+    w.write_all(line.as_bytes())?;
+    w.write_all(b"\r\n")
+}
+
+fn join(cwd: &[u8], arg: &[u8]) -> Vec<u8> {
+    let mut p = if arg.starts_with(b"/") {
+        arg.to_vec()
+    } else {
+        let mut p = cwd.to_vec();
+        if !p.ends_with(b"/") {
+            p.push(b'/');
+        }
+        p.extend_from_slice(arg);
+        p
+    };
+    while p.len() > 1 && p.ends_with(b"/") {
+        p.pop();
+    }
+    p
+}
+
+/// Where the next data connection comes from: passive (we listen) or
+/// active (we connect to the client's PORT/EPRT address).
+enum DataSource {
+    Listen(TcpListener),
+    Connect(String),
+}
+
+impl DataSource {
+    fn open(self) -> std::io::Result<TcpStream> {
+        match self {
+            DataSource::Listen(l) => l.accept().map(|(s, _)| s),
+            DataSource::Connect(a) => TcpStream::connect(a),
+        }
+    }
+}
+
+fn serve(
+    conn: TcpStream,
+    script: &Script,
+    log: &Log,
+    flaky_done: &std::sync::atomic::AtomicBool,
+) -> std::io::Result<()> {
+    let mut w = conn.try_clone()?;
+    let mut r = BufReader::new(conn);
+    reply(&mut w, script, &format!("220 {}", script.banner))?;
+    let mut cwd: Vec<u8> = b"/".to_vec();
+    let mut logged_in = false;
+    let mut passive: Option<DataSource> = None;
+    let mut rest: u64 = 0;
+    loop {
+        let mut line = Vec::new();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            line.pop();
+        }
+        log.lock().unwrap().push(line.clone());
+        let (cmd, arg) = match line.iter().position(|&b| b == b' ') {
+            Some(i) => (line[..i].to_ascii_uppercase(), line[i + 1..].to_vec()),
+            None => (line.to_ascii_uppercase(), Vec::new()),
+        };
+        let cmd = String::from_utf8_lossy(&cmd).into_owned();
+        if !logged_in && !matches!(cmd.as_str(), "USER" | "PASS" | "FEAT" | "QUIT" | "AUTH") {
+            reply(&mut w, script, "530 Please login with USER and PASS.")?;
+            continue;
+        }
+        match cmd.as_str() {
+            "USER" => reply(&mut w, script, "331 Password required.")?,
+            "PASS" => match &script.password {
+                Some(p) if p.as_bytes() != arg.as_slice() => {
+                    reply(&mut w, script, "530 Login incorrect.")?
+                }
+                _ => {
+                    logged_in = true;
+                    reply(&mut w, script, "230 Logged in.")?
+                }
+            },
+            "FEAT" => {
+                let mut lines = vec![
+                    "211-Features:".to_string(),
+                    " EPSV".into(),
+                    " PASV".into(),
+                    " SIZE".into(),
+                    " REST STREAM".into(),
+                ];
+                if script.mlsd {
+                    lines.push(" MLST type*;size*;modify*;".into());
+                }
+                if script.advertise_tls {
+                    lines.push(" AUTH TLS".into());
+                }
+                lines.push("211 End".into());
+                reply(&mut w, script, &lines.join("\r\n"))?;
+            }
+            "AUTH" => reply(&mut w, script, "534 TLS not available.")?,
+            "TYPE" => reply(&mut w, script, "200 Type set.")?,
+            "SYST" => reply(&mut w, script, "215 UNIX Type: L8")?,
+            "NOOP" => reply(&mut w, script, "200 OK")?,
+            "OPTS" => reply(&mut w, script, "200 OK")?,
+            "PWD" => {
+                let mut msg = b"257 \"".to_vec();
+                msg.extend_from_slice(&cwd);
+                msg.extend_from_slice(b"\" is the current directory\r\n");
+                w.write_all(&msg)?;
+            }
+            "CWD" => {
+                let target = join(&cwd, &arg);
+                if script.deny.as_deref() == Some(&target[..]) {
+                    reply(&mut w, script, "550 Permission denied.")?;
+                } else if let Some((real, Node::Dir(_))) = script.root.resolve(&target) {
+                    cwd = real;
+                    reply(&mut w, script, "250 Directory changed.")?;
+                } else {
+                    reply(&mut w, script, "550 No such directory.")?;
+                }
+            }
+            "EPSV" | "PASV" => {
+                let l = TcpListener::bind("127.0.0.1:0")?;
+                let p = l.local_addr()?.port();
+                passive = Some(DataSource::Listen(l));
+                if cmd == "EPSV" {
+                    reply(
+                        &mut w,
+                        script,
+                        &format!("229 Entering Extended Passive Mode (|||{p}|)"),
+                    )?;
+                } else {
+                    reply(
+                        &mut w,
+                        script,
+                        &format!(
+                            "227 Entering Passive Mode (127,0,0,1,{},{})",
+                            p / 256,
+                            p % 256
+                        ),
+                    )?;
+                }
+            }
+            "PORT" | "EPRT" => {
+                let text = String::from_utf8_lossy(&arg).into_owned();
+                let addr = if cmd == "PORT" {
+                    let n: Vec<u16> = text
+                        .split(',')
+                        .filter_map(|x| x.trim().parse().ok())
+                        .collect();
+                    (n.len() == 6).then(|| {
+                        format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5])
+                    })
+                } else {
+                    let parts: Vec<&str> = text.split('|').collect();
+                    (parts.len() >= 4).then(|| format!("{}:{}", parts[2], parts[3]))
+                };
+                match addr {
+                    Some(a) => {
+                        passive = Some(DataSource::Connect(a));
+                        reply(&mut w, script, "200 PORT command successful.")?;
+                    }
+                    None => reply(&mut w, script, "501 Bad address.")?,
+                }
+            }
+            "REST" => {
+                rest = String::from_utf8_lossy(&arg).trim().parse().unwrap_or(0);
+                reply(&mut w, script, "350 Restarting.")?;
+            }
+            "SIZE" => match script.root.find(&join(&cwd, &arg)) {
+                Some(Node::File(c)) => reply(&mut w, script, &format!("213 {}", c.len()))?,
+                _ => reply(&mut w, script, "550 No such file.")?,
+            },
+            "LIST" | "MLSD" | "NLST" => {
+                if cmd == "MLSD" && !script.mlsd {
+                    reply(&mut w, script, "500 Unknown command.")?;
+                    continue;
+                }
+                let dir = if arg.is_empty() || arg.starts_with(b"-") {
+                    cwd.clone()
+                } else {
+                    join(&cwd, &arg)
+                };
+                let Some(Node::Dir(children)) = script.root.find(&dir) else {
+                    reply(&mut w, script, "550 No such directory.")?;
+                    continue;
+                };
+                let Some(l) = passive.take() else {
+                    reply(&mut w, script, "425 Use PASV first.")?;
+                    continue;
+                };
+                reply(&mut w, script, "150 Here comes the directory listing.")?;
+                let mut data = l.open()?;
+                let mut out = Vec::new();
+                if cmd == "LIST" && !script.dos {
+                    out.extend_from_slice(b"total 8\r\n");
+                }
+                for (name, node) in children {
+                    let full = join(&dir, name);
+                    let (is_dir, size) = match node {
+                        Node::Dir(_) => (true, 0),
+                        Node::File(c) => (false, c.len()),
+                        Node::Link(t) => {
+                            let mut line = format!(
+                                "lrwxrwxrwx    1 ftp      ftp      {:>10} Mar 14  2024 ",
+                                t.len()
+                            )
+                            .into_bytes();
+                            line.extend_from_slice(name);
+                            line.extend_from_slice(b" -> ");
+                            line.extend_from_slice(t);
+                            line.extend_from_slice(b"\r\n");
+                            out.extend_from_slice(&line);
+                            continue;
+                        }
+                    };
+                    let ww = script.world_writable.contains(&full);
+                    let head = match (cmd.as_str(), script.dos) {
+                        ("MLSD", _) => format!(
+                            "type={};size={};modify=20240101120000;unix.mode={}; ",
+                            if is_dir { "dir" } else { "file" },
+                            size,
+                            if ww {
+                                "0777"
+                            } else if is_dir {
+                                "0755"
+                            } else {
+                                "0644"
+                            }
+                        ),
+                        (_, true) => {
+                            if is_dir {
+                                "03-14-24  09:15AM       <DIR>          ".to_string()
+                            } else {
+                                format!("03-14-24  09:15AM {size:>20} ")
+                            }
+                        }
+                        _ => format!(
+                            "{}    1 ftp      ftp      {size:>10} Mar 14  2024 ",
+                            if ww {
+                                "drwxrwxrwx"
+                            } else if is_dir {
+                                "drwxr-xr-x"
+                            } else {
+                                "-rw-r--r--"
+                            }
+                        ),
+                    };
+                    out.extend_from_slice(head.as_bytes());
+                    out.extend_from_slice(name);
+                    out.extend_from_slice(b"\r\n");
+                }
+                if cmd == "LIST" {
+                    for g in &script.garbage {
+                        out.extend_from_slice(g.as_bytes());
+                        out.extend_from_slice(b"\r\n");
+                    }
+                }
+                let _ = data.write_all(&out);
+                drop(data);
+                reply(&mut w, script, "226 Directory send OK.")?;
+            }
+            "RETR" => {
+                let path = join(&cwd, &arg);
+                let offset = std::mem::take(&mut rest);
+                if script.flaky.as_deref() == Some(&path[..])
+                    && !flaky_done.swap(true, Ordering::SeqCst)
+                {
+                    passive = None;
+                    reply(&mut w, script, "450 Resource busy, try again.")?;
+                    continue;
+                }
+                let content = match script.root.find(&path) {
+                    Some(Node::File(c)) if script.vanish.as_deref() != Some(&path[..]) => c.clone(),
+                    _ => {
+                        reply(&mut w, script, "550 Failed to open file.")?;
+                        continue;
+                    }
+                };
+                let Some(l) = passive.take() else {
+                    reply(&mut w, script, "425 Use PASV first.")?;
+                    continue;
+                };
+                reply(&mut w, script, "150 Opening BINARY mode data connection.")?;
+                let mut data = l.open()?;
+                let body = content.get(offset as usize..).unwrap_or(&[]);
+                if script.stall.as_deref() == Some(&path[..]) {
+                    let _ = data.write_all(&body[..body.len() / 2]);
+                    // Silent, connections open, until the client gives up.
+                    let mut sink = [0u8; 64];
+                    let _ = r.get_mut().set_read_timeout(Some(Duration::from_secs(60)));
+                    let _ = r.read(&mut sink);
+                    return Ok(());
+                }
+                if script.cut.as_deref() == Some(&path[..]) {
+                    let _ = data.write_all(&body[..body.len() / 2]);
+                    drop(data);
+                    reply(&mut w, script, "426 Connection closed; transfer aborted.")?;
+                    continue;
+                }
+                match data.write_all(body) {
+                    Ok(()) => {
+                        drop(data);
+                        reply(&mut w, script, "226 Transfer complete.")?;
+                    }
+                    Err(_) => reply(&mut w, script, "426 Connection closed; transfer aborted.")?,
+                }
+            }
+            "MKD" => reply(&mut w, script, "550 Permission denied.")?,
+            "QUIT" => {
+                reply(&mut w, script, "221 Goodbye.")?;
+                return Ok(());
+            }
+            _ => reply(&mut w, script, "502 Command not implemented.")?,
+        }
+    }
+}
+
+/// A scan's outputs.
+pub struct Outcome {
+    pub summary: phiscan::report::Summary,
+    /// CSV rows as field vectors (header excluded).
+    pub rows: Vec<Vec<String>>,
+    pub csv: String,
+}
+
+/// Runs a scan of `targets` with `config` tweaks through the library.
+pub fn scan(targets: &[&str], tweak: impl FnOnce(&mut phiscan::config::ScanConfig)) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.csv");
+    let mut config = phiscan::config::ScanConfig {
+        targets: targets.iter().map(|t| t.to_string()).collect(),
+        output: Some(out.clone()),
+        quiet: true,
+        ..Default::default()
+    };
+    config.ftp.timeout_secs = 10;
+    tweak(&mut config);
+    let summary = phiscan::scan::run(&config).expect("scan runs");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    Outcome { summary, rows, csv }
+}
+
+impl Outcome {
+    /// Rows with the given entity column value.
+    pub fn entity(&self, entity: &str) -> Vec<&Vec<String>> {
+        self.rows
+            .iter()
+            .filter(|r| r.get(2).map(String::as_str) == Some(entity))
+            .collect()
+    }
+
+    /// Not-examined examples as (path, reason, detail).
+    pub fn skipped(&self) -> Vec<(String, String, String)> {
+        self.summary
+            .not_examined_examples
+            .iter()
+            .map(|e| {
+                (
+                    e.path.clone(),
+                    e.reason.as_str().to_string(),
+                    e.detail.clone(),
+                )
+            })
+            .collect()
+    }
+}
