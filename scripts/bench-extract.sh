@@ -85,7 +85,8 @@ printf '| %-13s | %12s | %8s | %10s | %9s | %8s |\n' format "file bytes" "time s
 plain_rate=""
 for f in plain.txt log.txt.gz archive.zip archive.tgz document.docx sheet.xlsx report.pdf page.html letter.rtf; do
   cat "$DATA/$f" > /dev/null
-  stats=$( { /usr/bin/time -f "%e %M" "$BIN" scan -q -o /dev/null "$DATA/$f" >/dev/null 2>/dev/null || true; } 2>&1 | tail -1)
+  /usr/bin/time -o "$DATA/time.txt" -f "%e %M" "$BIN" scan -q -o /dev/null "$DATA/$f" >/dev/null 2>&1 || true
+  stats=$(tail -1 "$DATA/time.txt")
   secs=${stats% *}; rss=${stats#* }
   rate=$(python3 -c "print(f'{$TEXT_BYTES/max($secs,0.001)/1e6:.0f}')")
   [ -z "$plain_rate" ] && plain_rate=$rate
