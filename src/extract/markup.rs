@@ -214,6 +214,20 @@ fn is_inline(name: &[u8]) -> bool {
 
 impl Convert for Html {
     fn step(&mut self, src: &mut Source, out: &mut Vec<u8>) -> io::Result<bool> {
+        // Fast path: plain UTF-8 text up to the next markup byte is copied
+        // as a run.
+        if self.utf8 && self.state == HtmlState::Text {
+            let run = {
+                let buf = src.fill_buf()?;
+                let end = memchr::memchr3(b'<', b'&', b'\n', buf).unwrap_or(buf.len());
+                out.extend_from_slice(&buf[..end]);
+                end
+            };
+            if run > 0 {
+                src.consume(run);
+                return Ok(true);
+            }
+        }
         let Some(b) = next_byte(src)? else {
             return Ok(false);
         };
@@ -579,6 +593,25 @@ impl Rtf {
 
 impl Convert for Rtf {
     fn step(&mut self, src: &mut Source, out: &mut Vec<u8>) -> io::Result<bool> {
+        // Fast path: a run of plain ASCII text is copied (or dropped inside
+        // a skipped destination) in one go.
+        if self.pending_skip == 0 {
+            let run = {
+                let buf = src.fill_buf()?;
+                let end = buf
+                    .iter()
+                    .position(|&b| matches!(b, b'\\' | b'{' | b'}' | b'\r' | b'\n') || b >= 0x80)
+                    .unwrap_or(buf.len());
+                if !self.current.skip {
+                    out.extend_from_slice(&buf[..end]);
+                }
+                end
+            };
+            if run > 0 {
+                src.consume(run);
+                return Ok(true);
+            }
+        }
         let Some(b) = next_byte(src)? else {
             return Ok(false);
         };
