@@ -76,7 +76,20 @@ impl Default for ScanConfig {
 }
 
 /// Bounds on what extractors may read or expand, per top-level file.
-/// Every extractor honours these; defaults are documented in README.
+/// Every extractor honours these. What reaching one does: the file or
+/// member is reported as not examined with reason `limit` (what was read
+/// before is still matched), and the scan goes on.
+///
+/// | limit | default | applies to | on reaching it |
+/// |---|---|---|---|
+/// | `max_depth` | 4 | containers in containers (`a.zip!b.tgz!c.zip!d.txt` is depth 3) | the member one level deeper is not opened |
+/// | `max_expanded_bytes` | 1 GiB | all bytes decompressed from one top-level file and everything in it (gzip, zip members, PDF streams, Office parts) | the member being read is cut there; the rest of each enclosing container is not examined |
+/// | `max_ratio` | 100 | one compressed member or stream: decompressed / compressed bytes, checked past 1 MiB of output (and up front against a zip's declared sizes) | that member is cut (zip bomb) |
+/// | `max_entries` | 100 000 | members opened per container (zip, tar); a zip whose end record declares more is refused before its directory is read | the remaining members are not examined |
+/// | `max_document_bytes` | 256 MiB | what must be held for random access: a PDF, each Office XML part; a zip archive beyond it is spooled to an anonymous temporary file instead | the PDF or part is not examined |
+///
+/// gzip and tar are streamed (memory stays bounded whatever their size);
+/// zip archives are read from memory or the temporary file.
 #[derive(Clone, Debug)]
 pub struct ExtractLimits {
     /// Containers nested deeper than this are not opened.

@@ -54,7 +54,7 @@ fn setup() -> tempfile::TempDir {
     // snippet holds only its own (masked) value.
     write(
         &share,
-        "hr/staff.csv",
+        "hr/staff.txt",
         format!("name,ssn\nJane Doe,219-45-6780\n{FILLER}\nRichard Roe,457-55-5462\n").as_bytes(),
     );
     write(
@@ -199,8 +199,8 @@ fn all_formats_agree_are_masked_and_match_snapshots() {
     assert_eq!(
         ssn_paths,
         [
-            ("hr/staff.csv", "2"),
-            ("hr/staff.csv", "4"),
+            ("hr/staff.txt", "2"),
+            ("hr/staff.txt", "4"),
             ("notes/visit <1>.txt", "3")
         ]
     );
@@ -275,7 +275,7 @@ fn all_formats_agree_are_masked_and_match_snapshots() {
         uris,
         BTreeSet::from([
             "share/hr/contacts.txt",
-            "share/hr/staff.csv",
+            "share/hr/staff.txt",
             "share/notes/visit%20%3C1%3E.txt"
         ])
     );
@@ -360,12 +360,12 @@ fn fingerprints_survive_line_shifts_and_reruns() {
     };
     let before = fps(d);
     assert_eq!(before, fps(d), "same run twice: same fingerprints");
-    let staff = d.join("share/hr/staff.csv");
+    let staff = d.join("share/hr/staff.txt");
     let text = std::fs::read_to_string(&staff).unwrap();
     std::fs::write(&staff, format!("# exported\n# by hr\n\n{text}")).unwrap();
     let out = scan(d, &["--fingerprint-key", KEY]);
     let rows = csv_rows_from_stdout(&out.stdout);
-    assert!(rows.iter().any(|r| r[1] == "hr/staff.csv" && r[5] == "5"));
+    assert!(rows.iter().any(|r| r[1] == "hr/staff.txt" && r[5] == "5"));
     let after: BTreeSet<(String, String)> = rows
         .into_iter()
         .map(|r| (r[1].clone(), r[10].clone()))
@@ -578,7 +578,7 @@ fn allowlists_by_path_value_and_regex() {
         kept,
         [
             ("hr/contacts.txt", "test.email", "r.roe@clinic.test"),
-            ("hr/staff.csv", "test.ssn", "219-45-6780"),
+            ("hr/staff.txt", "test.ssn", "219-45-6780"),
         ]
     );
     let s = summary(&d.join("s.json"));

@@ -7,6 +7,12 @@
 
 pub mod text;
 
+// Containers and documents.
+pub mod archive;
+pub mod markup;
+pub mod office;
+pub mod pdf;
+
 // Healthcare formats (field-aware).
 pub mod ccda;
 pub mod dicom;
@@ -44,6 +50,15 @@ pub enum Kind {
     Text,
     /// Nothing we can read.
     Binary,
+    // Containers and documents.
+    Gzip,
+    Zip,
+    Tar,
+    Pdf,
+    Rtf,
+    Html,
+    /// OLE2 compound file: legacy Office, or encrypted OOXML.
+    Ole2,
     // Healthcare formats (field-aware).
     /// HL7 v2 messages or batches (MLLP framing tolerated).
     Hl7,
@@ -60,6 +75,10 @@ pub enum Kind {
 /// Recognises a format from the first bytes (magic) and, where content is
 /// not conclusive, the name. Content wins over the extension.
 pub fn detect(head: &[u8], name: &str) -> Kind {
+    // Containers and documents first: their magic bytes are strict.
+    if let Some(kind) = detect_container_or_document(head, name) {
+        return kind;
+    }
     // Healthcare formats (field-aware).
     if let Some(kind) = detect_health(head, name) {
         return kind;
@@ -69,6 +88,39 @@ pub fn detect(head: &[u8], name: &str) -> Kind {
     } else {
         Kind::Binary
     }
+}
+
+/// Containers and documents: magic bytes first; the name only decides
+/// between formats the content leaves open (an HTML fragment).
+fn detect_container_or_document(head: &[u8], name: &str) -> Option<Kind> {
+    if head.starts_with(b"\x1f\x8b") {
+        return Some(Kind::Gzip);
+    }
+    // Local file header, or the end record of an empty archive.
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        return Some(Kind::Zip);
+    }
+    if head.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
+        return Some(Kind::Ole2);
+    }
+    // POSIX "ustar\0" and GNU "ustar  \0" both start with "ustar".
+    if head.get(257..262) == Some(b"ustar".as_slice()) {
+        return Some(Kind::Tar);
+    }
+    // Readers accept junk before the header; so do we, within 1 KiB.
+    let lead = &head[..head.len().min(1024)];
+    let pdf_header = |at: usize| lead.get(at + 5).is_some_and(u8::is_ascii_digit);
+    if memchr::memmem::find_iter(lead, b"%PDF-").any(pdf_header) {
+        return Some(Kind::Pdf);
+    }
+    let start = markup::skip_bom_and_space(head);
+    if start.starts_with(b"{\\rtf") {
+        return Some(Kind::Rtf);
+    }
+    if markup::looks_like_html(start, name) {
+        return Some(Kind::Html);
+    }
+    None
 }
 
 /// Healthcare formats, recognised by content (CSV/TSV also by extension).
@@ -243,9 +295,17 @@ pub fn scan_input(
     size: Option<u64>,
 ) -> Result<(), ExtractError> {
     let _ = size;
-    let head = read_head(data, HEAD_LEN)?;
-    match detect(&head, ctx.name()) {
+    let head = read_head(data, HEAD_LEN).map_err(|e| uncarry(e.into()))?;
+    let result = match detect(&head, ctx.name()) {
         Kind::Text => text::scan_stream(ctx, "", &head, data),
+        // Containers and documents.
+        Kind::Gzip => archive::scan_gzip(ctx, &head, data),
+        Kind::Zip => archive::scan_zip(ctx, &head, data),
+        Kind::Tar => archive::scan_tar(ctx, &head, data),
+        Kind::Pdf => pdf::scan(ctx, &head, data),
+        Kind::Rtf => markup::scan_rtf(ctx, &head, data),
+        Kind::Html => markup::scan_html(ctx, &head, data),
+        Kind::Ole2 => office::scan_ole2(&head),
         // Healthcare formats (field-aware).
         Kind::Hl7 => hl7::scan(ctx, &head, data),
         Kind::X12 => x12::scan(ctx, &head, data),
@@ -260,5 +320,52 @@ pub fn scan_input(
             );
             Ok(())
         }
+    };
+    result.map_err(uncarry)
+}
+
+/// Wraps an extraction error in an `io::Error`, for the `Read` adapters
+/// (decompressors, archive readers) that can only fail with one.
+pub fn carry(e: ExtractError) -> io::Error {
+    io::Error::other(e)
+}
+
+/// Recovers an error [`carry`]-ed through `Read` adapters, possibly wrapped
+/// again by a library (the tar crate does), so that the reason reported is
+/// the real one (a limit, corruption) and not "read error".
+pub fn uncarry(e: ExtractError) -> ExtractError {
+    let ExtractError::Io(io_err) = &e else {
+        return e;
+    };
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(io_err);
+    // Bounded: error chains are short, and a cycle must not hang us.
+    for _ in 0..16 {
+        let Some(err) = current else { break };
+        if let Some(found) = err.downcast_ref::<ExtractError>() {
+            match found {
+                ExtractError::Io(inner) => {
+                    current = Some(inner);
+                    continue;
+                }
+                ExtractError::Corrupt { format, message } => {
+                    return ExtractError::Corrupt {
+                        format,
+                        message: message.clone(),
+                    }
+                }
+                ExtractError::Limit(m) => return ExtractError::Limit(m.clone()),
+                ExtractError::Encrypted => return ExtractError::Encrypted,
+                ExtractError::Unsupported(m) => return ExtractError::Unsupported(m.clone()),
+            }
+        }
+        if let Some(inner) = err
+            .downcast_ref::<io::Error>()
+            .and_then(|io_err| io_err.get_ref())
+        {
+            current = Some(inner);
+            continue;
+        }
+        current = err.source();
     }
+    e
 }
