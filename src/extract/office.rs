@@ -20,6 +20,7 @@
 
 use super::archive::open_member;
 use super::{carry, uncarry, Ctx, Location};
+use crate::entity::Entity;
 use crate::error::ExtractError;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -636,6 +637,11 @@ fn scan_sheet<B: io::BufRead>(
     let mut cell_type = String::new();
     let mut value = String::new();
     let mut in_value = false;
+    // The first row with text is the header: a column headed `ssn`, `dob`,
+    // `patient name` ... makes each value under it a finding of that
+    // entity, as in CSV files.
+    let mut header_row: Option<u64> = None;
+    let mut columns: Vec<(u64, Entity)> = Vec::new();
     loop {
         match reader.read_event_into(&mut buf) {
             Ok(Event::Start(e)) => match e.local_name().as_ref() {
@@ -695,14 +701,22 @@ fn scan_sheet<B: io::BufRead>(
                     };
                     if !text.trim().is_empty() {
                         let field = format!("{sheet}!{}{row}", column_letters(col));
-                        ctx.text(
-                            &field,
-                            &text,
-                            Location {
-                                line: row.max(1),
-                                column: 1,
-                            },
-                        );
+                        let at = Location {
+                            line: row.max(1),
+                            column: 1,
+                        };
+                        let header = *header_row.get_or_insert(row);
+                        if row == header {
+                            if let Some(entity) = super::tabular::classify_header(&text) {
+                                columns.push((col, entity));
+                            }
+                        }
+                        match columns.iter().find(|(c, _)| *c == col) {
+                            Some(&(_, entity)) if row > header => {
+                                ctx.field_value("xlsx-column", &field, entity, &text, at)
+                            }
+                            _ => ctx.text(&field, &text, at),
+                        }
                     }
                     value.clear();
                 }
@@ -1044,6 +1058,42 @@ mod tests {
             })
             .collect();
         assert_eq!(lines, vec![Some(2), Some(3), Some(5), Some(1)]);
+    }
+
+    #[test]
+    fn xlsx_header_columns_make_their_values_findings() {
+        let sheet = r#"<worksheet><sheetData>
+<row r="1"><c r="A1" t="inlineStr"><is><t>Patient SSN</t></is></c><c r="B1" t="inlineStr"><is><t>appointment_date</t></is></c><c r="C1" t="inlineStr"><is><t>notes</t></is></c></row>
+<row r="2"><c r="A2" t="inlineStr"><is><t>219-45-6780</t></is></c><c r="B2" t="inlineStr"><is><t>03/14/2024</t></is></c><c r="C2" t="inlineStr"><is><t>none</t></is></c></row>
+<row r="3"><c r="A3" t="inlineStr"><is><t>000-12-3456</t></is></c><c r="C3" t="inlineStr"><is><t>SSN 219-45-6781</t></is></c></row>
+</sheetData></worksheet>"#;
+        let data = zip_of(&[
+            (
+                "xl/workbook.xml",
+                b"<workbook><sheets><sheet name=\"S\" sheetId=\"1\"/></sheets></workbook>"
+                    .as_slice(),
+            ),
+            ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ]);
+        let events = scan("h.xlsx", &data);
+        let rules: Vec<(String, String)> = events
+            .iter()
+            .filter_map(|e| match e {
+                crate::report::Event::Finding(f) => Some((f.field.clone(), f.rule.to_string())),
+                _ => None,
+            })
+            .collect();
+        // A2: by its column; B2 (appointment_date) is not a birth date; A3
+        // fails the SSN validator, so only the test pack's text rule (which
+        // has no validator) reports it; C3 is free text.
+        let column_rows: Vec<&str> = rules
+            .iter()
+            .filter(|(_, r)| r == "xlsx-column")
+            .map(|(f, _)| f.as_str())
+            .collect();
+        assert_eq!(column_rows, ["S!A2"], "{rules:?}");
+        let fields: Vec<&str> = rules.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["S!A2", "S!A3", "S!C3"]);
     }
 
     #[test]
