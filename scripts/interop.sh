@@ -13,6 +13,10 @@
 # from PyPI in a venv. Env: PHISCAN (binary; default: cargo build),
 # PHISCAN_INTEROP_DIR (work folder, default /var/tmp/phiscan-interop).
 set -euo pipefail
+# One fingerprint key for every scan: the FTP reports must then equal the
+# local one column for column, fingerprints included (they leave the target
+# out, so the same file fingerprints alike wherever it is read from).
+export PHISCAN_FINGERPRINT_KEY=phiscan-interop-fixed-key-0123456789
 cd "$(dirname "$0")/.."
 REPO=$PWD
 SHARE_SRC=${1:-fixtures/share}
