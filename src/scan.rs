@@ -67,6 +67,7 @@ impl Scanner {
                 *slot = Some((self.id, self.matcher.new_scratch()));
             }
             let (_, scratch) = slot.as_mut().expect("scratch was just set");
+            scratch.leave_blocks();
             f(scratch)
         })
     }
