@@ -170,6 +170,17 @@ impl<'a> Ctx<'a> {
         text::scan_block(self, field, text.as_bytes(), at, None);
     }
 
+    /// Runs `f`, in which texts that are parts of `block` (fields of one
+    /// record, cut at separators) are matched only when `block` as a whole
+    /// holds a candidate. See [`crate::matcher::Matcher::enter_block`].
+    pub fn within_block<R>(&mut self, block: &[u8], f: impl FnOnce(&mut Ctx<'a>) -> R) -> R {
+        let matcher = &self.scanner.matcher;
+        let entered = matcher.enter_block(block, self.scratch);
+        let result = f(self);
+        matcher.leave_block(entered, self.scratch);
+        result
+    }
+
     /// A value that sits in a field known to hold `entity` (HL7 PID-19, an
     /// X12 NM109 with qualifier 34, a CSV column headed `ssn` ...). Reported
     /// as a finding of `entity` by `rule` with HIGH confidence when the
