@@ -2,7 +2,6 @@
 //! reader so that each is exercised even when the magic is wrong.
 #![no_main]
 
-#[path = "common.rs"]
 mod common;
 
 use libfuzzer_sys::fuzz_target;

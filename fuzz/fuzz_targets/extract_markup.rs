@@ -1,7 +1,6 @@
 //! RTF and HTML converters on arbitrary bytes (first byte picks one).
 #![no_main]
 
-#[path = "common.rs"]
 mod common;
 
 use libfuzzer_sys::fuzz_target;

@@ -2,7 +2,6 @@
 //! the corpus with fixtures/formats/docs/*.docx, *.xlsx, *.pptx, *.odt.
 #![no_main]
 
-#[path = "common.rs"]
 mod common;
 
 use libfuzzer_sys::fuzz_target;

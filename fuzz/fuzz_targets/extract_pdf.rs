@@ -1,7 +1,6 @@
 //! The PDF reader on arbitrary bytes. Seed with fixtures/formats/docs/*.pdf.
 #![no_main]
 
-#[path = "common.rs"]
 mod common;
 
 use libfuzzer_sys::fuzz_target;

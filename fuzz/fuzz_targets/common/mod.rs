@@ -1,5 +1,5 @@
-//! Shared by the healthcare fuzz targets: an extraction context over the
-//! real scanner (built-in rules) whose events are dropped.
+//! Shared by the fuzz targets: one scanner (built-in rules, small limits)
+//! and a top-level extraction context over it whose events are dropped.
 
 use phiscan::config::ScanConfig;
 use phiscan::extract::{Budget, Ctx, HEAD_LEN};
@@ -7,18 +7,26 @@ use phiscan::report::{Event, EventSink};
 use phiscan::scan::Scanner;
 use std::sync::{Arc, OnceLock};
 
-struct Discard;
+pub struct Discard;
 
 impl EventSink for Discard {
     fn send(&self, _event: Event) {}
 }
 
-/// Runs `f` with a fresh top-level context for a file named `path`.
-pub fn with_ctx(path: &str, f: impl FnOnce(&mut Ctx)) {
+pub fn scanner() -> &'static Scanner {
     static SCANNER: OnceLock<Scanner> = OnceLock::new();
-    let scanner = SCANNER.get_or_init(|| {
-        phiscan::scan::build_scanner(&ScanConfig::default()).expect("built-in rules load")
-    });
+    SCANNER.get_or_init(|| {
+        let mut config = ScanConfig::default();
+        // Small limits keep each run fast; the code paths are the same.
+        config.limits.max_expanded_bytes = 16 << 20;
+        config.limits.max_document_bytes = 4 << 20;
+        phiscan::scan::build_scanner(&config).expect("built-in rules load")
+    })
+}
+
+/// Runs `f` with a fresh top-level context for a file named `name`.
+pub fn with_ctx(name: &str, f: impl FnOnce(&mut Ctx)) {
+    let scanner = scanner();
     let target: Arc<str> = "fuzz".into();
     let budget = Budget::default();
     let mut scratch = scanner.matcher.new_scratch();
@@ -26,7 +34,7 @@ pub fn with_ctx(path: &str, f: impl FnOnce(&mut Ctx)) {
         scanner,
         events: &Discard,
         target: &target,
-        path: path.to_string(),
+        path: name.to_string(),
         depth: 0,
         budget: &budget,
         scratch: &mut scratch,
@@ -36,6 +44,7 @@ pub fn with_ctx(path: &str, f: impl FnOnce(&mut Ctx)) {
 
 /// Splits the input as `scan_input` does: the sniffed head, then the rest
 /// as a stream.
+#[allow(dead_code)]
 pub fn split(data: &[u8]) -> (&[u8], &[u8]) {
     data.split_at(data.len().min(HEAD_LEN))
 }
