@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// Default bytes sampled per file on FTP targets (`--max-bytes` unset).
 pub const FTP_DEFAULT_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ScanConfig {
     /// Targets as the user wrote them (local paths, `ftp://`, `ftps://`).
     pub targets: Vec<String>,
@@ -46,6 +46,53 @@ pub struct ScanConfig {
     pub progress: ProgressMode,
     /// Allowlist entries from the config file (rule packs add their own).
     pub allow: Vec<AllowSpec>,
+    /// `--resume STATE`: skip files an earlier run completed, append to its
+    /// report, record completed files here.
+    pub resume: Option<PathBuf>,
+}
+
+/// By hand, so that the fingerprint key never reaches a debug log; targets
+/// are shown without the password of an `ftp://` URL.
+impl std::fmt::Debug for ScanConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let targets: Vec<String> = self
+            .targets
+            .iter()
+            .map(|t| {
+                if t.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("ftp")) {
+                    crate::source::ftp::url::redact(t)
+                } else {
+                    t.clone()
+                }
+            })
+            .collect();
+        f.debug_struct("ScanConfig")
+            .field("targets", &targets)
+            .field("output", &self.output)
+            .field("rule_paths", &self.rule_paths)
+            .field("default_rules", &self.default_rules)
+            .field("threads", &self.threads)
+            .field("max_bytes", &self.max_bytes)
+            .field("include", &self.include)
+            .field("exclude", &self.exclude)
+            .field("unmask", &self.unmask)
+            .field("fail_on", &self.fail_on)
+            .field("quiet", &self.quiet)
+            .field("limits", &self.limits)
+            .field("ftp", &self.ftp)
+            .field("formats", &self.formats)
+            .field("output_dir", &self.output_dir)
+            .field("summary_json", &self.summary_json)
+            .field("baseline", &self.baseline)
+            .field(
+                "fingerprint_key",
+                &self.fingerprint_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("progress", &self.progress)
+            .field("allow", &self.allow)
+            .field("resume", &self.resume)
+            .finish()
+    }
 }
 
 impl Default for ScanConfig {
@@ -71,6 +118,7 @@ impl Default for ScanConfig {
             fingerprint_key: None,
             progress: ProgressMode::Auto,
             allow: Vec::new(),
+            resume: None,
         }
     }
 }
