@@ -421,11 +421,15 @@ pub fn report_paths(
 }
 
 /// A resumed run's report side: the state file, and what the earlier run
-/// wrote (`None` in `previous` for a first run).
+/// wrote (empty for a first run).
 struct Resume {
     state: StateFile,
     completed: Option<Arc<Completed>>,
+    /// Rows of the report the earlier run's findings are read from.
     previous: PreviousRows,
+    /// Rows of the other appendable report (CSV and JSONL both asked
+    /// for): a kill between the two writes of a row leaves it in one only.
+    other_ids: std::collections::HashSet<[u8; 16]>,
 }
 
 /// Opens the `--resume` state file; when it records an earlier run, reads
@@ -448,6 +452,7 @@ fn open_resume(
     };
     let (state, completed) = StateFile::open(state_path).map_err(|e| invalid(e.to_string()))?;
     let mut previous = PreviousRows::default();
+    let mut other = PreviousRows::default();
     if let Some(done) = &completed {
         if !primary.exists() {
             return Err(invalid(format!(
@@ -463,15 +468,10 @@ fn open_resume(
             if !path.exists() {
                 continue;
             }
-            // Rows are taken from one report; the other is only repaired.
-            let rows = &mut if *format == primary_format {
-                None
+            let into = if *format == primary_format {
+                &mut previous
             } else {
-                Some(PreviousRows::default())
-            };
-            let into = match rows {
-                Some(r) => r,
-                None => &mut previous,
+                &mut other
             };
             match format {
                 ReportFormat::Csv => {
@@ -490,6 +490,7 @@ fn open_resume(
         state,
         completed: completed.map(Arc::new),
         previous,
+        other_ids: other.ids,
     })
 }
 
@@ -597,7 +598,10 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
         fingerprint_key_source: key_source.as_str().to_string(),
         ..Summary::default()
     };
-    let mut previous_rows = None;
+    // Per writer, the rows it holds already (an index into `row_sets`);
+    // the first set is also what the summary has counted.
+    let mut row_sets = Vec::new();
+    let mut writer_rows = Vec::new();
     let mut state = None;
     if let Some(r) = resume.take() {
         // The earlier run's rows count in this summary (and exit status),
@@ -609,7 +613,15 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
             }
         }
         summary.findings_from_earlier_run = r.previous.findings.len() as u64;
-        previous_rows = Some(r.previous.ids);
+        let primary = crate::resume::appendable(&paths).map(|(f, _)| f);
+        writer_rows = paths
+            .iter()
+            .map(|(f, _)| match f {
+                ReportFormat::Csv | ReportFormat::Jsonl if Some(*f) != primary => Some(1),
+                _ => Some(0),
+            })
+            .collect();
+        row_sets = vec![r.previous.ids, r.other_ids];
         state = Some(r.state);
     }
     if let Some(path) = key_file(config).filter(|_| key_source == KeySource::Generated) {
@@ -639,7 +651,11 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
                 progress.as_ref(),
                 report::OutputControl {
                     stop: Some(&output_stop),
-                    previous_rows: previous_rows.as_ref(),
+                    previous_rows: writer_rows
+                        .iter()
+                        .map(|i: &Option<usize>| i.map(|i| &row_sets[i]))
+                        .collect(),
+                    counted_rows: row_sets.first(),
                     state: state.as_mut(),
                 },
             );

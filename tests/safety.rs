@@ -302,7 +302,7 @@ fn resume_matches_an_uninterrupted_run(cut: &str) {
     let args = [
         tree.to_str().unwrap(),
         "--format",
-        "csv,jsonl",
+        "csv,jsonl,sarif",
         "--output-dir",
         out.to_str().unwrap(),
         "--resume",
@@ -323,7 +323,7 @@ fn resume_matches_an_uninterrupted_run(cut: &str) {
     let first = csv_rows(&out.join("phiscan.csv")).len();
     let state_text = std::fs::read_to_string(&state).unwrap();
     // The state names no file and holds no value.
-    assert!(!state_text.contains("note") && !state_text.contains("d00"));
+    assert!(!state_text.contains(".txt") && !state_text.contains("tree"));
     // Resumed: runs to the end.
     let done = phiscan(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);
@@ -353,6 +353,13 @@ fn resume_matches_an_uninterrupted_run(cut: &str) {
     assert_eq!(summaries[0]["total_findings"], 2500 * FINDINGS_PER_NOTE);
     assert_eq!(summaries[0]["interrupted"], false);
     assert_eq!(lines.len() - 1, resumed.len());
+    // SARIF is rebuilt whole: the earlier run's results and the new ones.
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("phiscan.sarif")).unwrap()).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().unwrap().len(),
+        resumed.len()
+    );
 }
 
 #[test]
@@ -363,6 +370,59 @@ fn resume_after_sigint_gives_the_rows_of_an_uninterrupted_run_once() {
 #[test]
 fn resume_after_sigkill_cuts_the_partial_row_and_completes_the_report() {
     resume_matches_an_uninterrupted_run("KILL");
+}
+
+#[test]
+fn resume_completes_a_row_that_reached_the_csv_but_not_the_jsonl() {
+    // A kill between the CSV and the JSONL write of a row, made exact: a
+    // finished one-thread scan loses its last JSONL row and the state line
+    // of the file that row belongs to (the last file scanned).
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    big_tree(&tree, 20);
+    let out = dir.path().join("out");
+    let state = dir.path().join("s");
+    let args = [
+        tree.to_str().unwrap(),
+        "--format",
+        "csv,jsonl",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--resume",
+        state.to_str().unwrap(),
+        "--threads",
+        "1",
+    ];
+    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+    let csv_before = std::fs::read_to_string(out.join("phiscan.csv")).unwrap();
+    let jsonl = std::fs::read_to_string(out.join("phiscan.jsonl")).unwrap();
+    let mut lines: Vec<&str> = jsonl.lines().collect();
+    lines.pop(); // the summary
+    let lost = lines.pop().unwrap().to_string();
+    std::fs::write(out.join("phiscan.jsonl"), lines.join("\n") + "\n").unwrap();
+    let st = std::fs::read_to_string(&state).unwrap();
+    let mut st: Vec<&str> = st.lines().collect();
+    st.pop();
+    std::fs::write(&state, st.join("\n") + "\n").unwrap();
+
+    let done = phiscan(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("files scanned: 1 "), "{stderr}");
+    assert!(stderr.contains("resumed: 19 files skipped"), "{stderr}");
+    // The CSV had every row: unchanged. The JSONL has its row back, once.
+    assert_eq!(
+        std::fs::read_to_string(out.join("phiscan.csv")).unwrap(),
+        csv_before
+    );
+    let lines = jsonl_lines(&out.join("phiscan.jsonl"));
+    let lost: serde_json::Value = serde_json::from_str(&lost).unwrap();
+    assert_eq!(lines.iter().filter(|l| **l == lost).count(), 1);
+    assert_eq!(lines.len() - 1, 20 * FINDINGS_PER_NOTE);
+    assert_eq!(
+        lines.last().unwrap()["total_findings"],
+        20 * FINDINGS_PER_NOTE
+    );
 }
 
 #[test]
@@ -682,4 +742,25 @@ fn a_scan_never_writes_to_the_ftp_server() {
         let verb = c.split(' ').next().unwrap_or("");
         assert!(!writes.contains(&verb), "sent {c:?} without --check-write");
     }
+    // With --check-write the log does show the (refused) MKD: the check
+    // above can see write commands.
+    log.lock().unwrap().clear();
+    let out = phiscan(&[
+        &format!("ftp://127.0.0.1:{port}/"),
+        "-o",
+        report.to_str().unwrap(),
+        "--timeout",
+        "10",
+        "--check-write",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.to_ascii_uppercase().starts_with(b"MKD")),
+        "no MKD with --check-write"
+    );
 }

@@ -235,8 +235,11 @@ pub struct OutputControl<'a> {
     /// Set on SIGINT/SIGTERM: stop taking events, even while sources still
     /// send (the summary is then marked interrupted).
     pub stop: Option<&'a std::sync::atomic::AtomicBool>,
-    /// Rows the report already holds from an earlier run: not written again.
-    pub previous_rows: Option<&'a std::collections::HashSet<[u8; 16]>>,
+    /// Per writer (in the writers' order), the rows it already holds from
+    /// an earlier run (`--resume`): not written to it again.
+    pub previous_rows: Vec<Option<&'a std::collections::HashSet<[u8; 16]>>>,
+    /// Rows the summary already counted (the earlier run's).
+    pub counted_rows: Option<&'a std::collections::HashSet<[u8; 16]>>,
     /// Completed files are recorded here, after their rows are written.
     pub state: Option<&'a mut crate::resume::StateFile>,
 }
@@ -280,15 +283,24 @@ pub fn run_output_with(
         if let Event::Finding(f) = &event {
             match filter.disposition(f) {
                 Disposition::Report => {
-                    if control
-                        .previous_rows
-                        .is_some_and(|rows| rows.contains(&crate::resume::row_id(f)))
-                    {
-                        // Written (and counted) by the earlier run.
-                        continue;
+                    let id = control
+                        .counted_rows
+                        .is_some()
+                        .then(|| crate::resume::row_id(f));
+                    for (i, w) in writers.iter_mut().enumerate() {
+                        let held = match (&id, control.previous_rows.get(i)) {
+                            (Some(id), Some(Some(rows))) => rows.contains(id),
+                            _ => false,
+                        };
+                        if !held {
+                            w.finding(f)?;
+                        }
                     }
-                    for w in writers.iter_mut() {
-                        w.finding(f)?;
+                    if let (Some(id), Some(counted)) = (&id, control.counted_rows) {
+                        if counted.contains(id) {
+                            // Counted from the earlier run's report.
+                            continue;
+                        }
                     }
                 }
                 Disposition::Baselined => {
