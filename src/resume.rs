@@ -12,7 +12,7 @@
 
 use crate::report::{Finding, ReportFormat};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -270,36 +270,46 @@ pub fn row_id(f: &Finding) -> [u8; 16] {
     id
 }
 
-/// The rows an existing report holds, read for a resumed run.
-#[derive(Debug, Default)]
-pub struct PreviousRows {
-    pub ids: HashSet<[u8; 16]>,
-    pub findings: Vec<Finding>,
-}
-
-/// Reads a CSV report for resuming: cuts off a partial last row (a kill
-/// mid-write) and returns its rows. Returns whether a header is present.
-pub fn read_csv_report(path: &Path, rows: &mut PreviousRows) -> Result<bool, ResumeError> {
-    let data = std::fs::read(path).map_err(io_err(path))?;
+/// Reads a CSV report for resuming, streaming (memory stays bounded by one
+/// row): cuts off a partial last row (a kill mid-write) and hands every
+/// whole row to `on_row`. Returns whether a header is present.
+pub fn read_csv_report(path: &Path, on_row: &mut dyn FnMut(Finding)) -> Result<bool, ResumeError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    let ends_whole = len == 0 || last_byte(path, len)? == Some(b'\n');
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(&data[..]);
+        .from_reader(BufReader::new(file));
     let mut record = csv::StringRecord::new();
-    let mut valid_end = 0usize;
+    // A row counts once the next one starts (or the file ends in a newline):
+    // only then is it known to be whole.
+    let mut pending: Option<(Option<Finding>, u64)> = None;
+    let mut valid_end = 0u64;
     let mut header = false;
     loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            // Invalid UTF-8 can only be a cut row; stop at the last good one.
-            Err(_) => break,
+        let more = matches!(reader.read_record(&mut record), Ok(true));
+        let whole_record = more && record.len() >= crate::report::csv::HEADER.len();
+        if more && !whole_record && reader.position().byte() < len {
+            // A short row in the middle: not a report phiscan wrote.
+            return Err(ResumeError::State {
+                path: path.to_path_buf(),
+                message: format!("line {}: not a phiscan CSV row", reader.position().line()),
+            });
         }
-        let end = reader.position().byte() as usize;
-        let whole = end > 0 && data.get(end - 1) == Some(&b'\n');
-        if !whole || record.len() < crate::report::csv::HEADER.len() {
+        let cut = !whole_record;
+        if let Some((row, end)) = pending.take() {
+            if !(cut && !more && !ends_whole) {
+                if let Some(f) = row {
+                    on_row(f);
+                }
+                valid_end = end;
+            }
+        }
+        if cut {
             break;
         }
+        let end = reader.position().byte();
         if !header {
             if record.get(0) != Some("target") {
                 return Err(ResumeError::State {
@@ -308,25 +318,48 @@ pub fn read_csv_report(path: &Path, rows: &mut PreviousRows) -> Result<bool, Res
                 });
             }
             header = true;
-        } else if let Some(f) = finding_from_csv(&record) {
-            rows.ids.insert(row_id(&f));
-            rows.findings.push(f);
+            pending = Some((None, end));
+        } else {
+            pending = Some((finding_from_csv(&record), end));
         }
-        valid_end = end;
     }
-    truncate(path, valid_end as u64, data.len() as u64)?;
+    // A last row without its newline is cut.
+    if let Some((row, end)) = pending.take() {
+        if ends_whole {
+            if let Some(f) = row {
+                on_row(f);
+            }
+            valid_end = end;
+        }
+    }
+    truncate(path, valid_end, len)?;
     Ok(header)
 }
 
-/// Reads a JSONL report for resuming: keeps the finding lines, cuts off a
-/// partial last line and the previous run's trailing summary line.
-pub fn read_jsonl_report(path: &Path, rows: &mut PreviousRows) -> Result<(), ResumeError> {
-    let data = std::fs::read(path).map_err(io_err(path))?;
-    let mut valid_end = 0usize;
-    let mut start = 0usize;
-    while let Some(n) = data[start..].iter().position(|&b| b == b'\n') {
-        let line = &data[start..start + n];
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) else {
+fn last_byte(path: &Path, len: u64) -> Result<Option<u8>, ResumeError> {
+    let mut f = File::open(path).map_err(io_err(path))?;
+    f.seek(io::SeekFrom::Start(len - 1)).map_err(io_err(path))?;
+    let mut b = [0u8; 1];
+    f.read_exact(&mut b).map_err(io_err(path))?;
+    Ok(Some(b[0]))
+}
+
+/// Reads a JSONL report for resuming, streaming: hands every finding line
+/// to `on_row`, cuts off a partial last line and the previous run's
+/// trailing summary line.
+pub fn read_jsonl_report(path: &Path, on_row: &mut dyn FnMut(Finding)) -> Result<(), ResumeError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut valid_end = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(io_err(path))?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            break;
+        }
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&line) else {
             break;
         };
         if value.get("type").and_then(|t| t.as_str()) != Some("finding") {
@@ -334,13 +367,11 @@ pub fn read_jsonl_report(path: &Path, rows: &mut PreviousRows) -> Result<(), Res
             break;
         }
         if let Some(f) = finding_from_json(&value) {
-            rows.ids.insert(row_id(&f));
-            rows.findings.push(f);
+            on_row(f);
         }
-        start += n + 1;
-        valid_end = start;
+        valid_end += n as u64;
     }
-    truncate(path, valid_end as u64, data.len() as u64)
+    truncate(path, valid_end, len)
 }
 
 fn truncate(path: &Path, len: u64, current: u64) -> Result<(), ResumeError> {
@@ -465,10 +496,42 @@ mod tests {
             "target,path,entity,rule,confidence,line,column,field,match,context,fingerprint\n\
                      share,a.txt,SSN,ssn,HIGH,1,5,,***-**-6789,\"SSN ***-**-6789\nnext\",fp1\n";
         std::fs::write(&path, format!("{whole}share,b.txt,SSN,ssn,HI")).unwrap();
-        let mut rows = PreviousRows::default();
-        assert!(read_csv_report(&path, &mut rows).unwrap());
-        assert_eq!(rows.findings.len(), 1);
-        assert_eq!(rows.findings[0].context, "SSN ***-**-6789\nnext");
+        let mut rows = Vec::new();
+        assert!(read_csv_report(&path, &mut |f| rows.push(f)).unwrap());
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].context, "SSN ***-**-6789\nnext");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        // A whole file stays as it is.
+        let mut rows = Vec::new();
+        assert!(read_csv_report(&path, &mut |f| rows.push(f)).unwrap());
+        assert_eq!(rows.len(), 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        // A row cut inside a quoted field (newline included) is cut too.
+        std::fs::write(
+            &path,
+            format!("{whole}share,b.txt,SSN,ssn,HIGH,1,5,,x,\"a\nb"),
+        )
+        .unwrap();
+        let mut rows = Vec::new();
+        assert!(read_csv_report(&path, &mut |f| rows.push(f)).unwrap());
+        assert_eq!(rows.len(), 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+    }
+
+    #[test]
+    fn jsonl_report_loses_its_cut_line_and_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let row = r#"{"type":"finding","target":"t","path":"a","entity":"SSN","rule":"ssn","confidence":"HIGH","line":1,"column":2,"field":"","match":"***","context":"c","fingerprint":"f"}"#;
+        std::fs::write(
+            &path,
+            format!("{row}\n{{\"type\":\"summary\",\"interrupted\":true}}\n{{\"type\":\"fin"),
+        )
+        .unwrap();
+        let mut rows = Vec::new();
+        read_jsonl_report(&path, &mut |f| rows.push(f)).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].line, Some(1));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{row}\n"));
     }
 }

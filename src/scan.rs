@@ -12,9 +12,10 @@ use crate::report::progress::Progress;
 use crate::report::{
     self, Event, EventSink, ReportFormat, ReportWriter, RuleInfo, SkipReason, Summary,
 };
-use crate::resume::{Completed, PreviousRows, StateFile};
+use crate::resume::{Completed, StateFile};
 use crate::source::{self, Target};
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -420,42 +421,41 @@ pub fn report_paths(
     }
 }
 
-/// A resumed run's report side: the state file, and what the earlier run
-/// wrote (empty for a first run).
+/// A resumed run's report side: the state file, and where the earlier
+/// run's rows are.
 struct Resume {
     state: StateFile,
     completed: Option<Arc<Completed>>,
-    /// Rows of the report the earlier run's findings are read from.
-    previous: PreviousRows,
+    /// The report the earlier run's findings are read from (CSV, else
+    /// JSONL), when there was an earlier run.
+    primary: Option<(ReportFormat, PathBuf)>,
     /// Rows of the other appendable report (CSV and JSONL both asked
     /// for): a kill between the two writes of a row leaves it in one only.
-    other_ids: std::collections::HashSet<[u8; 16]>,
+    other_ids: HashSet<[u8; 16]>,
 }
 
-/// Opens the `--resume` state file; when it records an earlier run, reads
-/// that run's rows from its CSV or JSONL report (cutting off a partial last
-/// row).
+/// Opens the `--resume` state file; when it records an earlier run, checks
+/// its report is there and repairs the other appendable one (a partial
+/// last row is cut off).
 fn open_resume(
     state_path: &Path,
     paths: &[(ReportFormat, Option<PathBuf>)],
 ) -> Result<Resume, ConfigError> {
-    let invalid = |m: String| ConfigError::Invalid(format!("--resume: {m}"));
     if paths.iter().any(|(_, p)| p.is_none()) {
-        return Err(invalid(
-            "the report must go to a file (-o FILE or --output-dir DIR) to be appended to".into(),
+        return Err(resume_error(
+            "the report must go to a file (-o FILE or --output-dir DIR) to be appended to",
         ));
     }
     let Some((primary_format, primary)) = crate::resume::appendable(paths) else {
-        return Err(invalid(
-            "needs csv or jsonl among the formats: SARIF and HTML are rebuilt from them".into(),
+        return Err(resume_error(
+            "needs csv or jsonl among the formats: SARIF and HTML are rebuilt from them",
         ));
     };
-    let (state, completed) = StateFile::open(state_path).map_err(|e| invalid(e.to_string()))?;
-    let mut previous = PreviousRows::default();
-    let mut other = PreviousRows::default();
+    let (state, completed) = StateFile::open(state_path).map_err(resume_error)?;
+    let mut other_ids = HashSet::new();
     if let Some(done) = &completed {
         if !primary.exists() {
-            return Err(invalid(format!(
+            return Err(resume_error(format!(
                 "{} lists {} files scanned by an earlier run, but its report {} is missing \
                  (remove the state file to start over)",
                 state_path.display(),
@@ -464,23 +464,19 @@ fn open_resume(
             )));
         }
         for (format, path) in paths {
-            let Some(path) = path else { continue };
-            if !path.exists() {
+            let Some(path) = path.as_ref().filter(|p| p.exists()) else {
                 continue;
-            }
-            let into = if *format == primary_format {
-                &mut previous
-            } else {
-                &mut other
+            };
+            let mut on_row = |f: report::Finding| {
+                other_ids.insert(crate::resume::row_id(&f));
             };
             match format {
+                _ if *format == primary_format => {}
                 ReportFormat::Csv => {
-                    crate::resume::read_csv_report(path, into)
-                        .map_err(|e| invalid(e.to_string()))?;
+                    crate::resume::read_csv_report(path, &mut on_row).map_err(resume_error)?;
                 }
                 ReportFormat::Jsonl => {
-                    crate::resume::read_jsonl_report(path, into)
-                        .map_err(|e| invalid(e.to_string()))?;
+                    crate::resume::read_jsonl_report(path, &mut on_row).map_err(resume_error)?;
                 }
                 ReportFormat::Sarif | ReportFormat::Html => {}
             }
@@ -488,10 +484,14 @@ fn open_resume(
     }
     Ok(Resume {
         state,
+        primary: completed.as_ref().map(|_| (primary_format, primary)),
         completed: completed.map(Arc::new),
-        previous,
-        other_ids: other.ids,
+        other_ids,
     })
+}
+
+fn resume_error(e: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid(format!("--resume: {e}"))
 }
 
 /// Opens the report writers the configuration asks for.
@@ -605,23 +605,41 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
     let mut state = None;
     if let Some(r) = resume.take() {
         // The earlier run's rows count in this summary (and exit status),
-        // and SARIF/HTML, rewritten whole, hold them again.
-        for f in &r.previous.findings {
-            summary.record(&Event::Finding(f.clone()));
-            for w in writers.iter_mut().filter(|w| !w.appends()) {
-                w.finding(f).map_err(ScanError::Output)?;
+        // and SARIF/HTML, rewritten whole, hold them again. Streamed: a large
+        // report costs 16 bytes a row, not its size.
+        let mut ids = HashSet::new();
+        if let Some((format, path)) = &r.primary {
+            let mut failed = None;
+            let mut on_row = |f: report::Finding| {
+                ids.insert(crate::resume::row_id(&f));
+                for w in writers.iter_mut().filter(|w| !w.appends()) {
+                    if let Err(e) = w.finding(&f) {
+                        failed.get_or_insert(e);
+                    }
+                }
+                summary.findings_from_earlier_run += 1;
+                summary.record(&Event::Finding(f));
+            };
+            match format {
+                ReportFormat::Csv => {
+                    crate::resume::read_csv_report(path, &mut on_row).map_err(resume_error)?;
+                }
+                _ => crate::resume::read_jsonl_report(path, &mut on_row).map_err(resume_error)?,
+            }
+            if let Some(e) = failed {
+                return Err(ScanError::Output(e));
             }
         }
-        summary.findings_from_earlier_run = r.previous.findings.len() as u64;
-        let primary = crate::resume::appendable(&paths).map(|(f, _)| f);
-        writer_rows = paths
-            .iter()
-            .map(|(f, _)| match f {
-                ReportFormat::Csv | ReportFormat::Jsonl if Some(*f) != primary => Some(1),
-                _ => Some(0),
-            })
-            .collect();
-        row_sets = vec![r.previous.ids, r.other_ids];
+        if let Some((primary, _)) = &r.primary {
+            writer_rows = paths
+                .iter()
+                .map(|(f, _)| match f {
+                    ReportFormat::Csv | ReportFormat::Jsonl if f != primary => Some(1),
+                    _ => Some(0),
+                })
+                .collect();
+            row_sets = vec![ids, r.other_ids];
+        }
         state = Some(r.state);
     }
     if let Some(path) = key_file(config).filter(|_| key_source == KeySource::Generated) {
