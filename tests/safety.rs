@@ -209,6 +209,14 @@ fn sigint_on_a_local_scan_writes_the_summary_marked_interrupted_and_exits_130() 
         sarif["runs"][0]["results"].as_array().unwrap().len(),
         rows.len()
     );
+    assert_eq!(
+        sarif["runs"][0]["properties"]["summary"]["interrupted"],
+        true
+    );
+    assert_eq!(
+        sarif["runs"][0]["invocations"][0]["executionSuccessful"],
+        false
+    );
     let html = std::fs::read_to_string(out.join("phiscan.html")).unwrap();
     assert!(html.contains("interrupted") && html.trim_end().ends_with("</html>"));
 }
