@@ -466,6 +466,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             if !config.quiet {
                 eprint!("{}", summary.to_text_styled(stderr_color()));
+                if summary.interrupted {
+                    eprintln!(
+                        "  {}",
+                        if config.resume.is_some() {
+                            "interrupted: run the same command again to continue where it stopped"
+                        } else {
+                            "interrupted: with --resume STATE a scan can be continued later"
+                        }
+                    );
+                }
                 if summary.fingerprint_key_source == "generated"
                     && config.output.is_none()
                     && config.output_dir.is_none()

@@ -187,6 +187,10 @@ fn sigint_on_a_local_scan_writes_the_summary_marked_interrupted_and_exits_130() 
     let (code, stderr) = finish(child, Duration::from_secs(60));
     assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("phiscan summary (INTERRUPTED)"), "{stderr}");
+    assert!(
+        stderr.contains("with --resume STATE a scan can be continued"),
+        "{stderr}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(json["interrupted"], true);
@@ -327,6 +331,7 @@ fn resume_matches_an_uninterrupted_run(cut: &str) {
         send_signal(&child, cut);
         let (code, stderr) = finish(child, Duration::from_secs(60));
         assert_eq!(code, Some(130), "{stderr}");
+        assert!(stderr.contains("run the same command again"), "{stderr}");
     }
     let first = csv_rows(&out.join("phiscan.csv")).len();
     let state_text = std::fs::read_to_string(&state).unwrap();
