@@ -777,3 +777,87 @@ fn a_scan_never_writes_to_the_ftp_server() {
         "no MKD with --check-write"
     );
 }
+
+#[test]
+fn resume_over_ftp_completes_the_crawl_without_duplicate_rows() {
+    use common::{start_scripted, Node, Script};
+    let mut root = Node::dir();
+    let text = note();
+    for i in 0..60 {
+        root.add(
+            format!("exports/{:02}/n{i:02}.txt", i / 10).as_bytes(),
+            text.as_bytes(),
+        );
+    }
+    let mut script = Script::new(root);
+    // Slow enough to interrupt mid-crawl, fast enough for a test.
+    script.reply_delay = Duration::from_millis(25);
+    let (port, _log) = start_scripted(script);
+    let url = format!("ftp://127.0.0.1:{port}/");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let state = dir.path().join("ftp.state");
+    let args = [
+        url.as_str(),
+        "--format",
+        "csv,jsonl",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--resume",
+        state.to_str().unwrap(),
+        "--connections",
+        "2",
+        "--no-anon-check",
+    ];
+    let mut child = phiscan(&args).spawn().unwrap();
+    wait_for_rows(
+        &mut child,
+        &out.join("phiscan.csv"),
+        2 + 2 * FINDINGS_PER_NOTE,
+    );
+    send_signal(&child, "-INT");
+    let (code, stderr) = finish(child, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+    let first = csv_rows(&out.join("phiscan.csv")).len();
+    let done = phiscan(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("files skipped (scanned by an earlier run)"),
+        "{stderr}"
+    );
+    let resumed = csv_rows(&out.join("phiscan.csv"));
+    assert!(resumed.len() > first);
+
+    let reference = dir.path().join("ref.csv");
+    let whole = phiscan(&[
+        url.as_str(),
+        "-o",
+        reference.to_str().unwrap(),
+        "--connections",
+        "2",
+        "--no-anon-check",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(whole.status.code(), Some(1));
+    let reference = csv_rows(&reference);
+    let server_rows: Vec<&Vec<String>> = reference
+        .iter()
+        .filter(|r| !r[1].starts_with("exports/"))
+        .collect();
+    assert_eq!(
+        reference.len() - server_rows.len(),
+        60 * FINDINGS_PER_NOTE,
+        "{server_rows:?}"
+    );
+    // The server's exposure rows (it allows anonymous logins, without TLS).
+    let mut exposures: Vec<&str> = server_rows.iter().map(|r| r[2].as_str()).collect();
+    exposures.sort();
+    assert_eq!(exposures, ["FTP_ANONYMOUS_LOGIN", "FTP_NO_TLS"]);
+    let (a, b) = (row_counts(&resumed), row_counts(&reference));
+    assert!(a.values().all(|&n| n == 1), "duplicate rows after resume");
+    assert_eq!(a, b, "resumed report differs from an uninterrupted crawl");
+    let lines = jsonl_lines(&out.join("phiscan.jsonl"));
+    assert_eq!(lines.len() - 1, resumed.len());
+}
