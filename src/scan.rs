@@ -452,6 +452,9 @@ fn open_resume(
         ));
     };
     let (state, completed) = StateFile::open(state_path).map_err(resume_error)?;
+    // No file completed yet: nothing to continue, start the report afresh
+    // (rows of files that were in flight are written again by this run).
+    let completed = completed.filter(|c| !c.is_empty());
     let mut other_ids = HashSet::new();
     if let Some(done) = &completed {
         if !primary.exists() {
@@ -564,17 +567,9 @@ const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, ScanError> {
     let started = Instant::now();
     let paths = report_paths(config)?;
-    let mut resume = match &config.resume {
-        Some(state) => Some(open_resume(state, &paths)?),
-        None => None,
-    };
-    let resuming = resume.as_ref().is_some_and(|r| r.completed.is_some());
     let (key, key_source, baseline) = resolve_key(config)?;
     let key_id = key.id();
     let mut scanner = build_scanner_with_key(config, key.clone())?;
-    scanner.stop = stop.clone();
-    scanner.completed = resume.as_ref().and_then(|r| r.completed.clone());
-    let scanner = Arc::new(scanner);
     let targets = config
         .targets
         .iter()
@@ -592,6 +587,16 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
         baseline,
         allowlist,
     };
+    // Only once the configuration is known to be good: a failed start
+    // leaves no state file behind.
+    let mut resume = match &config.resume {
+        Some(state) => Some(open_resume(state, &paths)?),
+        None => None,
+    };
+    let resuming = resume.as_ref().is_some_and(|r| r.completed.is_some());
+    scanner.stop = stop.clone();
+    scanner.completed = resume.as_ref().and_then(|r| r.completed.clone());
+    let scanner = Arc::new(scanner);
     let mut writers = open_writers_at(&paths, &rule_infos(&scanner.matcher), resuming)?;
     let mut summary = Summary {
         fingerprint_key_id: key_id,

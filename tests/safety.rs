@@ -483,6 +483,39 @@ fn resume_needs_a_report_file() {
     );
 }
 
+#[test]
+fn resume_starts_afresh_when_no_file_was_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("a.txt"), note()).unwrap();
+    let report = dir.path().join("r.csv");
+    let state = dir.path().join("s");
+    let args = [
+        tree.to_str().unwrap(),
+        "-o",
+        report.to_str().unwrap(),
+        "--resume",
+        state.to_str().unwrap(),
+    ];
+    // A start that fails (bad rule file) leaves no state file.
+    let bad = rule_file(dir.path(), "bad.toml", "bad", "(a{1000}){1000}");
+    let mut failing = args.to_vec();
+    failing.extend(["--rules", bad.to_str().unwrap()]);
+    assert_eq!(phiscan(&failing).output().unwrap().status.code(), Some(2));
+    assert!(!state.exists() && !report.exists());
+    // Killed with rows written but no file completed: the state holds its
+    // header only; the rerun writes the report anew, each row once.
+    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+    let header = std::fs::read_to_string(&state).unwrap();
+    let header = header.lines().next().unwrap().to_string();
+    std::fs::write(&state, header + "\n").unwrap();
+    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+    let rows = csv_rows(&report);
+    assert_eq!(rows.len(), FINDINGS_PER_NOTE);
+    assert!(row_counts(&rows).values().all(|&n| n == 1));
+}
+
 fn rule_file(dir: &Path, name: &str, id: &str, pattern: &str) -> PathBuf {
     let path = dir.join(name);
     // A TOML literal string: no escapes to worry about.
