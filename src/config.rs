@@ -164,8 +164,9 @@ impl Default for ExtractLimits {
     }
 }
 
-/// FTP connection settings (used by `source::ftp`).
-#[derive(Clone, Debug)]
+/// FTP connection settings (used by `source::ftp`). `Debug` hides the
+/// anonymous password.
+#[derive(Clone)]
 pub struct FtpOptions {
     pub connections: usize,
     pub timeout_secs: u64,
@@ -185,6 +186,28 @@ pub struct FtpOptions {
     pub retries: u32,
     /// netrc-style file to read credentials from.
     pub netrc: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for FtpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FtpOptions")
+            .field("connections", &self.connections)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("anonymous_password", &"<redacted>")
+            .field("insecure", &self.insecure)
+            .field("active", &self.active)
+            .field("follow_links", &self.follow_links)
+            .field("max_depth", &self.max_depth)
+            .field("max_files", &self.max_files)
+            .field("skip_larger_than", &self.skip_larger_than)
+            .field("sample_tail", &self.sample_tail)
+            .field("rate", &self.rate)
+            .field("check_write", &self.check_write)
+            .field("anon_check", &self.anon_check)
+            .field("retries", &self.retries)
+            .field("netrc", &self.netrc)
+            .finish()
+    }
 }
 
 impl Default for FtpOptions {

@@ -212,11 +212,16 @@ fn debug_output_of_the_config_hides_secrets() {
             "fixtures/share".into(),
         ],
         fingerprint_key: Some("Secret-Key-Walrus-99887766".into()),
+        ftp: phiscan::config::FtpOptions {
+            anonymous_password: "Anon-Pass-Lemur-5521".into(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let text = format!("{config:?} {config:#?}");
     assert!(!text.contains("Zebra-Quokka-7731"), "{text}");
     assert!(!text.contains("Secret-Key-Walrus"), "{text}");
+    assert!(!text.contains("Anon-Pass-Lemur"), "{text}");
     assert!(text.contains("ftp://bob@127.0.0.1/"), "{text}");
     assert!(text.contains("<redacted>"), "{text}");
     let target = phiscan::source::parse_target("ftp://bob:Zebra-Quokka-7731@127.0.0.1/").unwrap();
