@@ -134,6 +134,7 @@ impl Default for ScanConfig {
 /// | `max_expanded_bytes` | 1 GiB | all bytes decompressed from one top-level file and everything in it (gzip, zip members, PDF streams, Office parts) | the member being read is cut there; the rest of each enclosing container is not examined |
 /// | `max_ratio` | 100 | one compressed member or stream: decompressed / compressed bytes, checked past 1 MiB of output (and up front against a zip's declared sizes) | that member is cut (zip bomb) |
 /// | `max_entries` | 100 000 | members opened per container (zip, tar); a zip whose end record declares more is refused before its directory is read | the remaining members are not examined |
+/// | `max_seconds` | 300 | wall time spent on one top-level file and everything in it (reading, including a slow FTP transfer, and matching), checked per read and every 64 fields | the rest of the file is not examined; what was matched before is reported |
 /// | `max_document_bytes` | 256 MiB | what must be held for random access: a PDF, each Office XML part; a zip archive beyond it is spooled to an anonymous temporary file instead | the PDF or part is not examined |
 ///
 /// gzip and tar are streamed (memory stays bounded whatever their size);
@@ -150,6 +151,8 @@ pub struct ExtractLimits {
     pub max_entries: u64,
     /// Most bytes of one document (PDF, Office, ...) held in memory.
     pub max_document_bytes: u64,
+    /// Most seconds spent on one top-level file (0 = no limit).
+    pub max_seconds: u64,
 }
 
 impl Default for ExtractLimits {
@@ -160,6 +163,7 @@ impl Default for ExtractLimits {
             max_ratio: 100,
             max_entries: 100_000,
             max_document_bytes: 256 << 20,
+            max_seconds: 300,
         }
     }
 }

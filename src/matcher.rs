@@ -38,6 +38,11 @@ const MAX_LINE_REACH: usize = 2048;
 /// up to about BLOCK bytes.
 const BLOCK: usize = 4096;
 const BLOCK_GAP: usize = 512;
+/// Largest block [`Matcher::enter_block`] copies.
+const MAX_QUIET_BLOCK: usize = 1 << 20;
+/// Context words are searched this far beyond what a match needs, so that
+/// nearby matches share one search.
+const WORDS_SLACK: usize = 1024;
 /// Limits that keep a rule file from compiling into something huge.
 const MAX_PATTERN_LEN: usize = 4096;
 const RULE_NFA_LIMIT: usize = 4 << 20;
@@ -54,6 +59,8 @@ pub struct CompiledRule {
     validator: Option<Validator>,
     /// Word ids; empty = the rule always runs.
     gate: Vec<u32>,
+    /// How far from a gate word a match of this rule can start or end.
+    gate_reach: usize,
     context: Option<Context>,
 }
 
@@ -90,7 +97,14 @@ pub struct Scratch {
     /// per field; moving the caches themselves was 39% of an HL7 scan.
     joined: Option<Box<(meta::Cache, meta::Cache, PatternSet)>>,
     words: Vec<WordHit>,
-    present: Vec<bool>,
+    /// (rule, start, end) areas around gate words, for gated rules.
+    gate_regions: Vec<(usize, usize, usize)>,
+    /// The part of the current buffer `words` covers.
+    words_area: Range<usize>,
+    /// Addresses of a block known to hold no candidate, and a copy of its
+    /// bytes (see [`Matcher::enter_block`]).
+    quiet: Option<Range<usize>>,
+    quiet_bytes: Vec<u8>,
 }
 
 /// Keyword/context words: one automaton, with per-pattern word ids and
@@ -105,19 +119,123 @@ struct Words {
     /// leftmost-first match of the longer one hides them).
     prefixes: Vec<Vec<usize>>,
     pattern_len: Vec<usize>,
-    count: usize,
     longest: usize,
+}
+
+impl Words {
+    /// One leftmost-first automaton over the case variants of `words`
+    /// (lowercase word, id).
+    fn build<'a>(
+        words: impl Iterator<Item = (&'a str, u32)>,
+    ) -> Result<Option<Words>, ConfigError> {
+        let mut patterns: Vec<(String, u32)> = Vec::new();
+        for (word, id) in words {
+            for v in variants(word) {
+                patterns.push((v, id));
+            }
+        }
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        // Longest first, so that leftmost-first prefers "date of birth"
+        // over a shorter word starting at the same place.
+        patterns.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        patterns.dedup_by(|a, b| a.0 == b.0);
+        let automaton = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            // A full DFA is the fastest per byte, and a few hundred short
+            // words keep it small.
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(patterns.iter().map(|(p, _)| p.as_bytes()))
+            .map_err(|e| ConfigError::Invalid(format!("rule words: {e}")))?;
+        let edges = patterns
+            .iter()
+            .map(|(p, _)| {
+                let b = p.as_bytes();
+                (
+                    b.first().is_some_and(|&c| is_word_byte(c)),
+                    b.last().is_some_and(|&c| is_word_byte(c)),
+                )
+            })
+            .collect();
+        let prefixes = patterns
+            .iter()
+            .map(|(long, _)| {
+                patterns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (short, _))| {
+                        short.len() < long.len() && long.starts_with(short.as_str())
+                    })
+                    .map(|(j, _)| j)
+                    .collect()
+            })
+            .collect();
+        Ok(Some(Words {
+            automaton,
+            word_of: patterns.iter().map(|(_, id)| *id).collect(),
+            edges,
+            prefixes,
+            pattern_len: patterns.iter().map(|(p, _)| p.len()).collect(),
+            longest: patterns.iter().map(|(p, _)| p.len()).max().unwrap_or(0),
+        }))
+    }
+
+    /// Calls `found(word, start, end)` for each word in `buf[area]` with
+    /// the word boundaries its edges need (checked against all of `buf`).
+    fn each(&self, buf: &[u8], area: Range<usize>, mut found: impl FnMut(u32, usize, usize)) {
+        let base = area.start;
+        for m in self.automaton.find_iter(&buf[area]) {
+            let (start, end) = (base + m.start(), base + m.end());
+            let pid = m.pattern().as_usize();
+            let (start_edge, end_edge) = self.edges[pid];
+            if start_edge && start > 0 && is_word_byte(buf[start - 1]) {
+                continue;
+            }
+            if end_edge && end < buf.len() && is_word_byte(buf[end]) {
+                continue;
+            }
+            found(self.word_of[pid], start, end);
+            for &j in &self.prefixes[pid] {
+                let end = start + self.pattern_len[j];
+                if self.edges[j].1 && end < buf.len() && is_word_byte(buf[end]) {
+                    continue;
+                }
+                found(self.word_of[j], start, end);
+            }
+        }
+    }
+}
+
+impl Scratch {
+    /// Forgets any block left entered (a file's scan ended early).
+    pub fn leave_blocks(&mut self) {
+        self.quiet = None;
+    }
 }
 
 pub struct Matcher {
     rules: Vec<CompiledRule>,
-    /// All patterns, leftmost-first: finds candidates.
+    /// Rules without a gate, in the order of the joined patterns.
+    free: Vec<usize>,
+    /// Free rules' patterns, leftmost-first: finds candidates.
     joined: Option<Regex>,
-    /// All patterns, `MatchKind::All`: which rules match on a candidate line.
+    /// Free rules' patterns, `MatchKind::All`: which match on a candidate line.
     joined_all: Option<Regex>,
     words: Option<Words>,
-    /// How far from a line words can still label a match on it.
-    word_reach: usize,
+    /// Gate words only: where gated rules can match at all.
+    gate_words: Option<Words>,
+    /// Word id → gated rules it opens.
+    gated_by_word: Vec<Vec<usize>>,
+    /// Widest gate reach of any rule.
+    max_gate_reach: usize,
+    /// No pattern is anchored to the start or end of a text or line, so a
+    /// text without candidates has none in any of its parts either (cut at
+    /// non-word bytes). See [`Matcher::enter_block`].
+    parts_follow_whole: bool,
+    /// Bytes that occur in a gate word: a block's part must not border on
+    /// one, or a word spanning the border could hide one inside the part.
+    word_bytes: [bool; 256],
 }
 
 fn rule_error(spec: &RuleSpec, message: String) -> ConfigError {
@@ -147,6 +265,28 @@ fn compile(patterns: &[&str], nfa_limit: usize, kind: MatchKind2) -> Result<Rege
         )
         .build_many(patterns)
         .map_err(|e| e.to_string())
+}
+
+/// Whether `pattern` asserts the start or end of a text or line anywhere.
+fn is_anchored(pattern: &str) -> Result<bool, String> {
+    use regex_automata::nfa::thompson;
+    use regex_automata::util::look::Look;
+    let nfa = thompson::Compiler::new()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(thompson::Config::new().nfa_size_limit(Some(RULE_NFA_LIMIT)))
+        .build(pattern)
+        .map_err(|e| e.to_string())?;
+    let looks = nfa.look_set_any();
+    Ok([
+        Look::Start,
+        Look::End,
+        Look::StartLF,
+        Look::EndLF,
+        Look::StartCRLF,
+        Look::EndCRLF,
+    ]
+    .into_iter()
+    .any(|l| looks.contains(l)))
 }
 
 /// Case variants of a word, listed explicitly for the automaton.
@@ -259,69 +399,42 @@ impl Matcher {
                 value_group,
                 validator,
                 gate,
+                gate_reach: 0,
                 context,
                 spec,
             });
         }
 
-        let words = if word_ids.is_empty() {
-            None
-        } else {
-            let mut patterns: Vec<(String, u32)> = Vec::new();
-            for (word, &id) in &word_ids {
-                for v in variants(word) {
-                    patterns.push((v, id));
+        let words = Words::build(word_ids.iter().map(|(w, &id)| (w.as_str(), id)))?;
+        // Gated rules stay off the candidate regex: they are searched only
+        // around their gate words, which are rare, while their patterns
+        // (dates, bare 9-digit numbers) match on nearly every line of logs
+        // and exports.
+        let mut gated_by_word: Vec<Vec<usize>> = vec![Vec::new(); word_ids.len()];
+        for (index, rule) in rules.iter().enumerate() {
+            for &w in &rule.gate {
+                if !gated_by_word[w as usize].contains(&index) {
+                    gated_by_word[w as usize].push(index);
                 }
             }
-            // Longest first, so that leftmost-first prefers "date of birth"
-            // over a shorter word starting at the same place.
-            patterns.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-            patterns.dedup_by(|a, b| a.0 == b.0);
-            let automaton = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::LeftmostFirst)
-                // Searched in many short windows: a full DFA is the fastest
-                // per byte, and a few hundred short words keep it small.
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(patterns.iter().map(|(p, _)| p.as_bytes()))
-                .map_err(|e| ConfigError::Invalid(format!("rule words: {e}")))?;
-            let edges = patterns
+        }
+        let gate_words = Words::build(
+            word_ids
                 .iter()
-                .map(|(p, _)| {
-                    let b = p.as_bytes();
-                    (
-                        b.first().is_some_and(|&c| is_word_byte(c)),
-                        b.last().is_some_and(|&c| is_word_byte(c)),
-                    )
-                })
-                .collect();
-            let prefixes = patterns
-                .iter()
-                .map(|(long, _)| {
-                    patterns
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, (short, _))| {
-                            short.len() < long.len() && long.starts_with(short.as_str())
-                        })
-                        .map(|(j, _)| j)
-                        .collect()
-                })
-                .collect();
-            Some(Words {
-                automaton,
-                word_of: patterns.iter().map(|(_, id)| *id).collect(),
-                edges,
-                prefixes,
-                pattern_len: patterns.iter().map(|(p, _)| p.len()).collect(),
-                count: word_ids.len(),
-                longest: patterns.iter().map(|(p, _)| p.len()).max().unwrap_or(0),
-            })
-        };
+                .filter(|(_, &id)| !gated_by_word[id as usize].is_empty())
+                .map(|(w, &id)| (w.as_str(), id)),
+        )?;
+        let free: Vec<usize> = (0..rules.len())
+            .filter(|&i| rules[i].gate.is_empty())
+            .collect();
 
-        let (joined, joined_all) = if rules.is_empty() {
+        let (joined, joined_all) = if free.is_empty() {
             (None, None)
         } else {
-            let patterns: Vec<&str> = rules.iter().map(|r| r.spec.pattern.as_str()).collect();
+            let patterns: Vec<&str> = free
+                .iter()
+                .map(|&i| rules[i].spec.pattern.as_str())
+                .collect();
             let too_large = |e: String| {
                 ConfigError::Invalid(format!(
                     "the rule pack's patterns together are too large: {e}"
@@ -341,12 +454,43 @@ impl Matcher {
             .filter_map(|r| r.context.as_ref().map(|c| c.window))
             .max()
             .unwrap_or(0);
+        let word_reach = widest_window + longest_word;
+        for rule in &mut rules {
+            // A required context word labels matches within its window; a
+            // plain keyword opens the text around it as far as any label.
+            rule.gate_reach = match &rule.context {
+                Some(c) if c.required && rule.spec.keywords.is_empty() => c.window,
+                _ => word_reach,
+            };
+        }
+        let max_gate_reach = rules
+            .iter()
+            .filter(|r| !r.gate.is_empty())
+            .map(|r| r.gate_reach)
+            .max()
+            .unwrap_or(0);
+        let parts_follow_whole = rules
+            .iter()
+            .all(|r| !is_anchored(&r.spec.pattern).unwrap_or(true));
+        let mut word_bytes = [false; 256];
+        for word in word_ids.keys() {
+            for v in variants(word) {
+                for b in v.bytes() {
+                    word_bytes[b as usize] = true;
+                }
+            }
+        }
         Ok(Matcher {
+            parts_follow_whole,
+            word_bytes,
             rules,
+            free,
             joined,
             joined_all,
             words,
-            word_reach: widest_window + longest_word,
+            gate_words,
+            gated_by_word,
+            max_gate_reach,
         })
     }
 
@@ -387,8 +531,75 @@ impl Matcher {
                     ))
                 }),
             words: Vec::new(),
-            present: vec![false; self.words.as_ref().map_or(0, |w| w.count)],
+            gate_regions: Vec::new(),
+            words_area: 0..0,
+            quiet: None,
+            quiet_bytes: Vec::new(),
         }
+    }
+
+    /// Starts a block: until [`Matcher::leave_block`], `find` skips every
+    /// text that is a part of `block` (a sub-slice of it whose neighbouring
+    /// bytes in `block` cannot touch a match or word) when `block` holds no
+    /// candidate at all. Structured formats match many short fields (cells,
+    /// HL7 components), and most records hold nothing: one search over the
+    /// record then replaces one per field. `block` must not change until
+    /// the block is left (callers pass a borrowed record). Returns whether
+    /// the block was entered; pass that to `leave_block`.
+    pub fn enter_block(&self, block: &[u8], scratch: &mut Scratch) -> bool {
+        if scratch.quiet.is_some()
+            || !self.parts_follow_whole
+            || block.len() > MAX_QUIET_BLOCK
+            || self.has_candidates(block, scratch)
+        {
+            return false;
+        }
+        let at = block.as_ptr() as usize;
+        scratch.quiet = Some(at..at + block.len());
+        scratch.quiet_bytes.clear();
+        scratch.quiet_bytes.extend_from_slice(block);
+        true
+    }
+
+    /// Ends a block started by [`Matcher::enter_block`].
+    pub fn leave_block(&self, entered: bool, scratch: &mut Scratch) {
+        if entered {
+            scratch.quiet = None;
+        }
+    }
+
+    /// Whether `buf` is a part of the current quiet block whose neighbours
+    /// there are bytes no pattern or word can use: then every match or word
+    /// in `buf` is one in the block too, and the block has none.
+    fn in_quiet_block(&self, buf: &[u8], scratch: &Scratch) -> bool {
+        let Some(quiet) = &scratch.quiet else {
+            return false;
+        };
+        let at = buf.as_ptr() as usize;
+        if at < quiet.start || at + buf.len() > quiet.end {
+            return false;
+        }
+        let offset = at - quiet.start;
+        let block = &scratch.quiet_bytes;
+        let edge_safe = |b: u8| !is_word_byte(b) && !self.word_bytes[b as usize];
+        (offset == 0 || edge_safe(block[offset - 1]))
+            && block.get(offset + buf.len()).is_none_or(|&b| edge_safe(b))
+    }
+
+    /// Whether any rule could match somewhere in `buf`: a free rule's
+    /// pattern matches, or a gate word occurs.
+    fn has_candidates(&self, buf: &[u8], scratch: &mut Scratch) -> bool {
+        if let (Some(joined), Some(joined_scratch)) = (&self.joined, scratch.joined.as_mut()) {
+            let input = Input::new(buf).earliest(true);
+            if joined.search_with(&mut joined_scratch.0, &input).is_some() {
+                return true;
+            }
+        }
+        let mut gate = false;
+        if let Some(words) = &self.gate_words {
+            words.each(buf, 0..buf.len(), |_, _, _| gate = true);
+        }
+        gate
     }
 
     /// Appends to `hits` every match in `buf` whose value starts inside
@@ -402,6 +613,24 @@ impl Matcher {
         hits: &mut Vec<Hit>,
     ) {
         let owned = owned.start.min(buf.len())..owned.end.min(buf.len());
+        if self.in_quiet_block(buf, scratch) {
+            return;
+        }
+        // Words are looked for lazily, around matches; none are known yet
+        // in this buffer.
+        scratch.words_area = 0..0;
+        self.find_free(buf, owned.clone(), scratch, hits);
+        self.find_gated(buf, owned, scratch, hits);
+    }
+
+    /// Rules without a gate: candidates from the joined regex first.
+    fn find_free(
+        &self,
+        buf: &[u8],
+        owned: Range<usize>,
+        scratch: &mut Scratch,
+        hits: &mut Vec<Hit>,
+    ) {
         let (Some(joined), Some(joined_all)) = (&self.joined, &self.joined_all) else {
             return;
         };
@@ -454,23 +683,8 @@ impl Matcher {
                 &Input::new(buf).range(region_start..search_end),
                 which,
             );
-            let mut words_found = false;
             for pid in which.iter() {
-                let index = pid.as_usize();
-                let rule = &self.rules[index];
-                if !rule.gate.is_empty() || rule.context.is_some() {
-                    if !words_found {
-                        let from = region_start.saturating_sub(self.word_reach);
-                        let to = (region_end + self.word_reach).min(buf.len());
-                        self.find_words(buf, from..to, scratch);
-                        words_found = true;
-                    }
-                    if !rule.gate.is_empty()
-                        && !rule.gate.iter().any(|&w| scratch.present[w as usize])
-                    {
-                        continue;
-                    }
-                }
+                let index = self.free[pid.as_usize()];
                 self.run_rule(index, buf, accept.clone(), scratch, hits);
             }
             at = at.max(region_end);
@@ -478,37 +692,68 @@ impl Matcher {
         scratch.joined = Some(joined_scratch);
     }
 
-    /// Finds keywords and context words in `buf[area]` (word boundaries are
-    /// checked against the whole buffer).
-    fn find_words(&self, buf: &[u8], area: Range<usize>, scratch: &mut Scratch) {
-        for w in scratch.words.drain(..) {
-            scratch.present[w.word as usize] = false;
+    /// Makes sure `scratch.words` holds every keyword and context word that
+    /// starts in `need`: found with some slack around it, so that the
+    /// matches of one dense stretch share one search.
+    fn ensure_words(&self, buf: &[u8], need: Range<usize>, scratch: &mut Scratch) {
+        let have = &scratch.words_area;
+        if have.start <= need.start && need.end <= have.end && have.start < have.end {
+            return;
         }
+        scratch.words.clear();
+        let longest = self.words.as_ref().map_or(0, |w| w.longest);
+        let area = need.start.saturating_sub(WORDS_SLACK)
+            ..(need.end + WORDS_SLACK + longest).min(buf.len());
+        scratch.words_area = area.start..area.end.saturating_sub(longest).max(area.start);
         let Some(words) = &self.words else { return };
-        let base = area.start;
-        for m in words.automaton.find_iter(&buf[area]) {
-            let (start, end) = (base + m.start(), base + m.end());
-            let pid = m.pattern().as_usize();
-            let (start_edge, end_edge) = words.edges[pid];
-            if start_edge && start > 0 && is_word_byte(buf[start - 1]) {
-                continue;
-            }
-            if end_edge && end < buf.len() && is_word_byte(buf[end]) {
-                continue;
-            }
-            let word = words.word_of[pid];
-            scratch.present[word as usize] = true;
-            scratch.words.push(WordHit { word, start, end });
-            for &j in &words.prefixes[pid] {
-                let end = start + words.pattern_len[j];
-                if words.edges[j].1 && end < buf.len() && is_word_byte(buf[end]) {
-                    continue;
+        let found = &mut scratch.words;
+        words.each(buf, area, |word, start, end| {
+            found.push(WordHit { word, start, end });
+        });
+    }
+
+    /// Gated rules: only around their gate words, each rule within its
+    /// reach of one, merged into as few regions as possible.
+    fn find_gated(
+        &self,
+        buf: &[u8],
+        owned: Range<usize>,
+        scratch: &mut Scratch,
+        hits: &mut Vec<Hit>,
+    ) {
+        let Some(gate_words) = &self.gate_words else {
+            return;
+        };
+        let mut regions = std::mem::take(&mut scratch.gate_regions);
+        regions.clear();
+        let reach = self.max_gate_reach + MAX_MATCH;
+        let area = owned.start.saturating_sub(reach)..(owned.end + reach).min(buf.len());
+        gate_words.each(buf, area, |word, start, end| {
+            for &rule in &self.gated_by_word[word as usize] {
+                let r = self.rules[rule].gate_reach;
+                let from = start.saturating_sub(r + MAX_MATCH).max(owned.start);
+                let to = (end + r).min(owned.end);
+                if from < to {
+                    regions.push((rule, from, to));
                 }
-                let word = words.word_of[j];
-                scratch.present[word as usize] = true;
-                scratch.words.push(WordHit { word, start, end });
+            }
+        });
+        regions.sort_unstable();
+        let mut merged: Vec<(usize, usize, usize)> = Vec::new();
+        for (rule, from, to) in regions.drain(..) {
+            match merged.last_mut() {
+                Some((r, _, end)) if *r == rule && from <= *end + BLOCK_GAP => {
+                    *end = (*end).max(to);
+                }
+                _ => merged.push((rule, from, to)),
             }
         }
+        for &(rule, from, to) in &merged {
+            self.run_rule(rule, buf, from..to, scratch, hits);
+        }
+        regions.extend(merged);
+        regions.clear();
+        scratch.gate_regions = regions;
     }
 
     /// Runs one rule over matches that start inside `accept` (they may end
@@ -558,13 +803,17 @@ impl Matcher {
             }
             let confidence = match &rule.context {
                 None => rule.confidence,
-                Some(ctx) => match self.judge_context(ctx, buf, &scratch.words, m.start(), m.end())
-                {
-                    ContextVerdict::Rejected => continue,
-                    ContextVerdict::Absent if ctx.required => continue,
-                    ContextVerdict::Absent => rule.confidence,
-                    ContextVerdict::Present => ctx.confidence.unwrap_or(rule.confidence),
-                },
+                Some(ctx) => {
+                    let need = m.start().saturating_sub(ctx.window + MAX_MATCH)
+                        ..(m.end() + ctx.window + 1).min(buf.len());
+                    self.ensure_words(buf, need, scratch);
+                    match self.judge_context(ctx, buf, &scratch.words, m.start(), m.end()) {
+                        ContextVerdict::Rejected => continue,
+                        ContextVerdict::Absent if ctx.required => continue,
+                        ContextVerdict::Absent => rule.confidence,
+                        ContextVerdict::Present => ctx.confidence.unwrap_or(rule.confidence),
+                    }
+                }
             };
             hits.push(Hit {
                 rule: index,
@@ -852,6 +1101,104 @@ exclude = ["visit", "invoice"]
         text.push_str(&"y ".repeat(3000));
         text.push_str("444-55-6666");
         assert_eq!(values(&m, &text).len(), 2);
+    }
+
+    #[test]
+    fn gated_rules_match_only_within_reach_of_their_words() {
+        let m = matcher(PACK);
+        let near = format!("DOB:{}01/02/1980", " ".repeat(20));
+        assert_eq!(values(&m, &near).len(), 1);
+        let far = format!("DOB:{}01/02/1980", " ".repeat(60));
+        assert_eq!(values(&m, &far), vec![]);
+        // Each gate word opens its own stretch; both dates are found.
+        let two = format!("DOB 01/02/1980{}dob 03/04/1990", " ".repeat(5000));
+        assert_eq!(values(&m, &two).len(), 2);
+    }
+
+    /// Every (cell, cut) of the records, matched with and without the
+    /// record entered as a block, must give the same hits.
+    #[test]
+    fn blocks_skip_only_texts_that_cannot_match() {
+        let specs = crate::rules::load_specs(true, &[]).unwrap();
+        let m = Matcher::new(specs).unwrap();
+        let tokens = [
+            "412-56-7890",
+            "412567890",
+            "ssn",
+            "SS#",
+            "DOB",
+            "date of birth",
+            "01/02/1980",
+            "1980-01-02",
+            "pt",
+            "patient id",
+            "4455667",
+            "MRN",
+            "1234567893",
+            "npi",
+            "jane@example.org",
+            "e-mail",
+            "555-867-5309",
+            "tel",
+            "x",
+            "order 77",
+            "visa",
+            "4111 1111 1111 1111",
+            "1EG4-TE5-MK73",
+            "abc",
+            "2024-05-06",
+            " ",
+            "",
+        ];
+        let mut seed = 0x9e37_79b9_u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let mut plain = m.new_scratch();
+        let mut blocked = m.new_scratch();
+        let mut entered = 0;
+        for _ in 0..3000 {
+            let mut record = String::new();
+            for c in 0..1 + next(6) {
+                if c > 0 {
+                    record.push(['|', '^', '\n', ' ', '-'][next(5)]);
+                }
+                for _ in 0..next(3) {
+                    record.push_str(tokens[next(tokens.len())]);
+                    if next(2) == 0 {
+                        record.push(' ');
+                    }
+                }
+            }
+            let bytes = record.as_bytes();
+            let mut parts = Vec::new();
+            for _ in 0..8 {
+                let a = next(bytes.len() + 1);
+                let b = a + next(bytes.len() - a + 1);
+                parts.push(a..b);
+            }
+            parts.push(0..bytes.len());
+            let is_entered = m.enter_block(bytes, &mut blocked);
+            entered += usize::from(is_entered);
+            for part in parts {
+                let text = &bytes[part.clone()];
+                let (mut want, mut got) = (Vec::new(), Vec::new());
+                m.find(text, 0..text.len(), &mut plain, &mut want);
+                m.find(text, 0..text.len(), &mut blocked, &mut got);
+                let key = |h: &Hit| (h.rule, h.start, h.end, h.confidence);
+                assert_eq!(
+                    want.iter().map(key).collect::<Vec<_>>(),
+                    got.iter().map(key).collect::<Vec<_>>(),
+                    "{record:?} {part:?}"
+                );
+            }
+            m.leave_block(is_entered, &mut blocked);
+        }
+        // The records were a mix: some blocks held nothing and were skipped.
+        assert!(entered > 100, "{entered}");
     }
 
     #[test]

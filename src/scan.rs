@@ -94,6 +94,7 @@ impl Scanner {
                 *slot = Some((self.id, self.matcher.new_scratch()));
             }
             let (_, scratch) = slot.as_mut().expect("scratch was just set");
+            scratch.leave_blocks();
             f(scratch)
         })
     }
@@ -139,13 +140,14 @@ impl Scanner {
             });
             return FileOutcome::default();
         }
+        let budget = Budget::with_time_limit(self.options.limits.max_seconds);
         let mut counted = CountingReader {
             inner: data,
             count: 0,
+            budget: &budget,
         };
         let limit = if max_bytes == 0 { u64::MAX } else { max_bytes };
         let mut limited = (&mut counted).take(limit);
-        let budget = Budget::default();
         let result = self.with_scratch(|scratch| {
             let mut ctx = Ctx {
                 scanner: self,
@@ -160,6 +162,17 @@ impl Scanner {
         });
         let bytes = counted.count;
         let truncated = max_bytes > 0 && size.map_or(bytes >= max_bytes, |s| s > max_bytes);
+        // Past the time limit the reader fails and extractors stop matching:
+        // whatever error that caused, the reason is the limit.
+        let result = if budget.timed_out() {
+            Err(crate::error::ExtractError::Limit(format!(
+                "stopped after {} s (time limit per file) with {bytes} bytes read; \
+                 what was read before was matched",
+                self.options.limits.max_seconds
+            )))
+        } else {
+            result
+        };
         match result {
             Ok(()) => {
                 events.send(Event::FileScanned {
@@ -237,10 +250,17 @@ impl Scanner {
 struct CountingReader<'a> {
     inner: &'a mut dyn Read,
     count: u64,
+    budget: &'a Budget,
 }
 
 impl Read for CountingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.budget.check_time_now() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "time limit per file reached",
+            ));
+        }
         let n = self.inner.read(buf)?;
         self.count += n as u64;
         Ok(n)

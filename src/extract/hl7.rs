@@ -477,22 +477,26 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
     } else {
         ""
     };
-    for &(number, offset, value) in fields.iter().skip(1) {
-        if value.is_empty() || (is_header && number <= 2) {
-            continue;
-        }
-        if id == "OBX" && number == 5 && value_type.eq_ignore_ascii_case("ED") {
-            embedded(ctx, state, &separators, occurrence, value, truncated);
-            continue;
-        }
-        match field_kind(id, number) {
-            Some(kind) => {
-                let label = format!("{prefix}-{number}");
-                known_field(ctx, &separators, kind, &label, value, offset, &at)
+    // Most segments hold nothing: one search over the segment tells whether
+    // any of its fields and components can.
+    ctx.within_block(text.as_bytes(), |ctx| {
+        for &(number, offset, value) in fields.iter().skip(1) {
+            if value.is_empty() || (is_header && number <= 2) {
+                continue;
             }
-            None => text_labelled(ctx, || format!("{prefix}-{number}"), value, at(offset)),
+            if id == "OBX" && number == 5 && value_type.eq_ignore_ascii_case("ED") {
+                embedded(ctx, state, &separators, occurrence, value, truncated);
+                continue;
+            }
+            match field_kind(id, number) {
+                Some(kind) => {
+                    let label = format!("{prefix}-{number}");
+                    known_field(ctx, &separators, kind, &label, value, offset, &at)
+                }
+                None => text_labelled(ctx, || format!("{prefix}-{number}"), value, at(offset)),
+            }
         }
-    }
+    });
 }
 
 /// Splits `text` on `sep`, with each part's byte offset.

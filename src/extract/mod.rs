@@ -28,6 +28,7 @@ use crate::scan::Scanner;
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Bytes of a stream's start used to recognise its format.
 pub const HEAD_LEN: usize = 8192;
@@ -138,10 +139,59 @@ fn detect_health(head: &[u8], name: &str) -> Option<Kind> {
     }
 }
 
-/// Byte budget shared by a top-level file and everything nested in it.
+/// Byte and time budget shared by a top-level file and everything nested
+/// in it.
 #[derive(Debug, Default)]
 pub struct Budget {
     pub expanded: Cell<u64>,
+    /// When extraction must stop (`ExtractLimits::max_seconds`).
+    deadline: Option<Instant>,
+    timed_out: Cell<bool>,
+    /// Calls since the clock was last read.
+    ticks: Cell<u32>,
+}
+
+impl Budget {
+    /// A budget whose time runs out `seconds` from now (0 = never).
+    pub fn with_time_limit(seconds: u64) -> Budget {
+        Budget {
+            deadline: (seconds > 0).then(|| Instant::now() + Duration::from_secs(seconds)),
+            ..Budget::default()
+        }
+    }
+
+    /// Whether the time limit has passed. Cheap enough for every field:
+    /// the clock is read on every 64th call only.
+    pub fn out_of_time(&self) -> bool {
+        if self.timed_out.get() {
+            return true;
+        }
+        let Some(deadline) = self.deadline else {
+            return false;
+        };
+        let ticks = self.ticks.get().wrapping_add(1);
+        self.ticks.set(ticks);
+        if ticks % 64 == 0 && Instant::now() >= deadline {
+            self.timed_out.set(true);
+        }
+        self.timed_out.get()
+    }
+
+    /// Like [`Budget::out_of_time`], reading the clock now (for reads,
+    /// which are few and may each take long).
+    pub fn check_time_now(&self) -> bool {
+        if let Some(deadline) = self.deadline {
+            if !self.timed_out.get() && Instant::now() >= deadline {
+                self.timed_out.set(true);
+            }
+        }
+        self.timed_out.get()
+    }
+
+    /// Whether the time limit stopped the extraction.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.get()
+    }
 }
 
 /// The extraction context of one file or member: where it is, how deep, and
@@ -167,7 +217,21 @@ impl<'a> Ctx<'a> {
     /// (`""` for free text). Large texts should come in pieces (paragraphs,
     /// cells): each piece is matched on its own.
     pub fn text(&mut self, field: &str, text: &str, at: Location) {
+        if self.budget.out_of_time() {
+            return;
+        }
         text::scan_block(self, field, text.as_bytes(), at, None);
+    }
+
+    /// Runs `f`, in which texts that are parts of `block` (fields of one
+    /// record, cut at separators) are matched only when `block` as a whole
+    /// holds a candidate. See [`crate::matcher::Matcher::enter_block`].
+    pub fn within_block<R>(&mut self, block: &[u8], f: impl FnOnce(&mut Ctx<'a>) -> R) -> R {
+        let matcher = &self.scanner.matcher;
+        let entered = matcher.enter_block(block, self.scratch);
+        let result = f(self);
+        matcher.leave_block(entered, self.scratch);
+        result
     }
 
     /// A value that sits in a field known to hold `entity` (HL7 PID-19, an
@@ -184,12 +248,18 @@ impl<'a> Ctx<'a> {
         value: &str,
         at: Location,
     ) {
+        if self.budget.out_of_time() {
+            return;
+        }
         text::scan_field_value(self, rule, field, entity, value, at);
     }
 
     /// Scans a nested member (archive entry, embedded document) under
     /// `self.path + "!" + name`. Depth and byte limits apply.
     pub fn member(&mut self, name: &str, data: &mut dyn Read, size: Option<u64>) {
+        if self.budget.check_time_now() {
+            return;
+        }
         let path = format!("{}!{}", self.path, name);
         if self.depth + 1 > self.limits().max_depth {
             let detail = format!("nested deeper than {} levels", self.limits().max_depth);

@@ -322,6 +322,8 @@ pub fn scan(
     let mut record = csv::ByteRecord::new();
     let mut headers: Vec<(String, Option<Entity>)> = Vec::new();
     let mut row = 0u64;
+    let mut row_text = String::new();
+    let mut cells: Vec<std::ops::Range<usize>> = Vec::new();
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -345,33 +347,50 @@ pub fn scan(
         cap.reset();
         row += 1;
         let line = record.position().map_or(row, |p| p.line());
-        let mut column = 1u64;
-        for (index, raw) in record.iter().enumerate() {
-            let cell = super::hl7::decode_text(raw);
-            let at = Location { line, column };
-            column += cell.chars().count() as u64 + 1;
-            if row == 1 {
-                let name = cell.trim().to_string();
-                let entity = classify_header(&name);
-                headers.push((name, entity));
-                if !cell.trim().is_empty() {
-                    ctx.text("header row", &cell, at);
-                }
-                continue;
-            }
-            if cell.trim().is_empty() {
-                continue;
-            }
-            let header = headers.get(index).filter(|h| !h.0.is_empty());
-            let label = || match header {
-                Some((name, _)) => format!("column \"{name}\" row {row}"),
-                None => format!("column {} row {row}", index + 1),
-            };
-            match header.and_then(|h| h.1) {
-                Some(entity) => super::hl7::report_field(ctx, RULE, &label(), entity, &cell, at),
-                None => super::hl7::text_labelled(ctx, label, &cell, at),
-            }
+        // The record as one text, cells cut by newlines: one search tells
+        // whether any cell can hold a match (most rows hold none).
+        row_text.clear();
+        cells.clear();
+        for raw in record.iter() {
+            let start = row_text.len();
+            row_text.push_str(&super::hl7::decode_text(raw));
+            cells.push(start..row_text.len());
+            row_text.push('\n');
         }
+        ctx.within_block(row_text.as_bytes(), |ctx| {
+            let mut column = 1u64;
+            for (index, range) in cells.iter().enumerate() {
+                let cell = &row_text[range.clone()];
+                let at = Location { line, column };
+                let width = if cell.is_ascii() {
+                    cell.len()
+                } else {
+                    cell.chars().count()
+                };
+                column += width as u64 + 1;
+                if row == 1 {
+                    let name = cell.trim().to_string();
+                    let entity = classify_header(&name);
+                    headers.push((name, entity));
+                    if !cell.trim().is_empty() {
+                        ctx.text("header row", cell, at);
+                    }
+                    continue;
+                }
+                if cell.trim().is_empty() {
+                    continue;
+                }
+                let header = headers.get(index).filter(|h| !h.0.is_empty());
+                let label = || match header {
+                    Some((name, _)) => format!("column \"{name}\" row {row}"),
+                    None => format!("column {} row {row}", index + 1),
+                };
+                match header.and_then(|h| h.1) {
+                    Some(entity) => super::hl7::report_field(ctx, RULE, &label(), entity, cell, at),
+                    None => super::hl7::text_labelled(ctx, label, cell, at),
+                }
+            }
+        });
     }
 }
 

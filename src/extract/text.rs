@@ -90,7 +90,10 @@ pub fn scan_stream(
         report_hits(ctx, field, &buf, &mut hits, &mut cursor, None);
         cursor.advance_to(&buf, owned_end);
         if eof {
-            return Ok(());
+            return match source.error.take() {
+                Some(e) => Err(e.into()),
+                None => Ok(()),
+            };
         }
         // Keep OVERLAP bytes before the next round's own bytes as look-behind.
         let keep_from = owned_end.saturating_sub(OVERLAP);
@@ -294,6 +297,9 @@ struct Decoded<'a> {
     rest: &'a mut dyn Read,
     raw: Vec<u8>,
     raw_eof: bool,
+    /// The read error that ended the stream early: returned only after the
+    /// text read before it was matched.
+    error: Option<std::io::Error>,
 }
 
 impl<'a> Decoded<'a> {
@@ -309,6 +315,7 @@ impl<'a> Decoded<'a> {
             rest,
             raw: Vec::new(),
             raw_eof: false,
+            error: None,
         }
     }
 
@@ -357,6 +364,10 @@ impl<'a> Decoded<'a> {
     }
 
     fn read_raw(&mut self, want: usize) -> Result<(), ExtractError> {
+        if self.error.is_some() {
+            self.raw_eof = true;
+            return Ok(());
+        }
         let want = want.clamp(4096, CHUNK);
         self.raw.resize(want, 0);
         let mut filled = 0;
@@ -369,8 +380,9 @@ impl<'a> Decoded<'a> {
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.raw.truncate(filled);
-                    return Err(e.into());
+                    self.raw_eof = true;
+                    self.error = Some(e);
+                    break;
                 }
             }
         }
