@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// Default bytes sampled per file on FTP targets (`--max-bytes` unset).
 pub const FTP_DEFAULT_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ScanConfig {
     /// Targets as the user wrote them (local paths, `ftp://`, `ftps://`).
     pub targets: Vec<String>,
@@ -46,6 +46,53 @@ pub struct ScanConfig {
     pub progress: ProgressMode,
     /// Allowlist entries from the config file (rule packs add their own).
     pub allow: Vec<AllowSpec>,
+    /// `--resume STATE`: skip files an earlier run completed, append to its
+    /// report, record completed files here.
+    pub resume: Option<PathBuf>,
+}
+
+/// By hand, so that the fingerprint key never reaches a debug log; targets
+/// are shown without the password of an `ftp://` URL.
+impl std::fmt::Debug for ScanConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let targets: Vec<String> = self
+            .targets
+            .iter()
+            .map(|t| {
+                if t.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("ftp")) {
+                    crate::source::ftp::url::redact(t)
+                } else {
+                    t.clone()
+                }
+            })
+            .collect();
+        f.debug_struct("ScanConfig")
+            .field("targets", &targets)
+            .field("output", &self.output)
+            .field("rule_paths", &self.rule_paths)
+            .field("default_rules", &self.default_rules)
+            .field("threads", &self.threads)
+            .field("max_bytes", &self.max_bytes)
+            .field("include", &self.include)
+            .field("exclude", &self.exclude)
+            .field("unmask", &self.unmask)
+            .field("fail_on", &self.fail_on)
+            .field("quiet", &self.quiet)
+            .field("limits", &self.limits)
+            .field("ftp", &self.ftp)
+            .field("formats", &self.formats)
+            .field("output_dir", &self.output_dir)
+            .field("summary_json", &self.summary_json)
+            .field("baseline", &self.baseline)
+            .field(
+                "fingerprint_key",
+                &self.fingerprint_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("progress", &self.progress)
+            .field("allow", &self.allow)
+            .field("resume", &self.resume)
+            .finish()
+    }
 }
 
 impl Default for ScanConfig {
@@ -71,6 +118,7 @@ impl Default for ScanConfig {
             fingerprint_key: None,
             progress: ProgressMode::Auto,
             allow: Vec::new(),
+            resume: None,
         }
     }
 }
@@ -120,8 +168,9 @@ impl Default for ExtractLimits {
     }
 }
 
-/// FTP connection settings (used by `source::ftp`).
-#[derive(Clone, Debug)]
+/// FTP connection settings (used by `source::ftp`). `Debug` hides the
+/// anonymous password.
+#[derive(Clone)]
 pub struct FtpOptions {
     pub connections: usize,
     pub timeout_secs: u64,
@@ -141,6 +190,28 @@ pub struct FtpOptions {
     pub retries: u32,
     /// netrc-style file to read credentials from.
     pub netrc: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for FtpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FtpOptions")
+            .field("connections", &self.connections)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("anonymous_password", &"<redacted>")
+            .field("insecure", &self.insecure)
+            .field("active", &self.active)
+            .field("follow_links", &self.follow_links)
+            .field("max_depth", &self.max_depth)
+            .field("max_files", &self.max_files)
+            .field("skip_larger_than", &self.skip_larger_than)
+            .field("sample_tail", &self.sample_tail)
+            .field("rate", &self.rate)
+            .field("check_write", &self.check_write)
+            .field("anon_check", &self.anon_check)
+            .field("retries", &self.retries)
+            .field("netrc", &self.netrc)
+            .finish()
+    }
 }
 
 impl Default for FtpOptions {

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod mask;
 pub mod matcher;
 pub mod report;
+pub mod resume;
 pub mod rules;
 pub mod scan;
 pub mod source;

@@ -13,12 +13,16 @@ use phiscan::scan::{self, ScanError};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// Exit statuses (documented in README).
 const EXIT_CLEAN: u8 = 0;
 const EXIT_FINDINGS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_INCOMPLETE: u8 = 3;
+/// Interrupted by SIGINT or SIGTERM (128 + SIGINT, as shells report Ctrl-C).
+const EXIT_INTERRUPTED: u8 = 130;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -39,8 +43,11 @@ Examples:
 
   Settings in ./phiscan.toml (phiscan init writes an example); flags override it.
 
+  A large, slow server in pieces (Ctrl-C, then the same command again):
+    phiscan scan ftp://srv1/ -o srv1.csv --resume srv1.state
+
 Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration
-error, 3 no findings but the scan was incomplete.";
+error, 3 no findings but the scan was incomplete, 130 interrupted.";
 
 #[derive(Parser)]
 #[command(
@@ -206,6 +213,11 @@ struct ScanArgs {
     /// No summary or progress on stderr.
     #[arg(short, long)]
     quiet: bool,
+    /// State file for a scan done in pieces: files completed are recorded
+    /// there; a rerun with the same file skips them and appends to the
+    /// report (needs -o or --output-dir, and csv or jsonl).
+    #[arg(long, value_name = "STATE")]
+    resume: Option<PathBuf>,
     /// File of targets, one per line (`#` starts a comment).
     #[arg(long = "targets", id = "targets_file", value_name = "FILE")]
     targets_file: Option<PathBuf>,
@@ -395,6 +407,9 @@ impl ScanArgs {
         if self.progress {
             config.progress = ProgressMode::Always;
         }
+        if self.resume.is_some() {
+            config.resume = self.resume;
+        }
         Ok(config)
     }
 }
@@ -409,6 +424,21 @@ fn key_from(args: KeyArgs) -> anyhow::Result<Option<FingerprintKey>> {
         .map(|k| FingerprintKey::from_secret(&k))
         .transpose()
         .context("--fingerprint-key")
+}
+
+/// A flag set by the first SIGINT or SIGTERM: the scan stops and writes
+/// its summary. A second one ends the process at once (exit status 130).
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first: exits only when the flag is already set.
+        flag::register_conditional_shutdown(signal, i32::from(EXIT_INTERRUPTED), stop.clone())
+            .context("cannot install the signal handler")?;
+        flag::register(signal, stop.clone()).context("cannot install the signal handler")?;
+    }
+    Ok(stop)
 }
 
 fn main() -> ExitCode {
@@ -426,7 +456,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Scan(args) => {
             let config = args.into_config()?;
-            let summary = match scan::run(&config) {
+            let summary = match scan::run_until(&config, stop_on_signals()?) {
                 Ok(s) => s,
                 Err(ScanError::Config(e)) => return Err(e.into()),
                 Err(e @ ScanError::Output(_)) => {
@@ -436,6 +466,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             if !config.quiet {
                 eprint!("{}", summary.to_text_styled(stderr_color()));
+                if summary.interrupted {
+                    eprintln!(
+                        "  {}",
+                        if config.resume.is_some() {
+                            "interrupted: run the same command again to continue where it stopped"
+                        } else {
+                            "interrupted: with --resume STATE a scan can be continued later"
+                        }
+                    );
+                }
                 if summary.fingerprint_key_source == "generated"
                     && config.output.is_none()
                     && config.output_dir.is_none()
@@ -447,7 +487,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     );
                 }
             }
-            Ok(if summary.findings_at_or_above(config.fail_on) > 0 {
+            Ok(if summary.interrupted {
+                EXIT_INTERRUPTED
+            } else if summary.findings_at_or_above(config.fail_on) > 0 {
                 EXIT_FINDINGS
             } else if summary.incomplete() {
                 EXIT_INCOMPLETE

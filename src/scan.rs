@@ -12,11 +12,13 @@ use crate::report::progress::Progress;
 use crate::report::{
     self, Event, EventSink, ReportFormat, ReportWriter, RuleInfo, SkipReason, Summary,
 };
+use crate::resume::{Completed, StateFile};
 use crate::source::{self, Target};
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,6 +35,10 @@ pub struct Scanner {
     pub matcher: Matcher,
     pub options: ScanOptions,
     id: u64,
+    /// Set on SIGINT/SIGTERM: files not yet started are not read.
+    stop: Arc<AtomicBool>,
+    /// Files an earlier run completed (`--resume`): skipped.
+    completed: Option<Arc<Completed>>,
 }
 
 static NEXT_SCANNER_ID: AtomicU64 = AtomicU64::new(1);
@@ -57,7 +63,28 @@ impl Scanner {
             matcher,
             options,
             id: NEXT_SCANNER_ID.fetch_add(1, Ordering::Relaxed),
+            stop: Arc::new(AtomicBool::new(false)),
+            completed: None,
         }
+    }
+
+    /// Whether the scan was asked to stop (SIGINT/SIGTERM).
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Whether `--resume` says an earlier run scanned this file (same size
+    /// and modification time where known). Sources may ask before fetching.
+    pub fn already_scanned(
+        &self,
+        target: &str,
+        path: &str,
+        size: Option<u64>,
+        mtime: Option<i64>,
+    ) -> bool {
+        self.completed
+            .as_ref()
+            .is_some_and(|c| c.file_done(target, path, size, mtime))
     }
 
     fn with_scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
@@ -83,6 +110,36 @@ impl Scanner {
         max_bytes: u64,
         events: &dyn EventSink,
     ) -> FileOutcome {
+        self.scan_file_meta(target, path, data, size, None, max_bytes, events)
+    }
+
+    /// [`Scanner::scan_file`] with the file's modification time (seconds
+    /// since the epoch), which `--resume` uses to notice a changed file.
+    /// Reads nothing once the scan is stopping, or when an earlier run
+    /// scanned the file.
+    #[allow(clippy::too_many_arguments)]
+    pub fn scan_file_meta(
+        &self,
+        target: &Arc<str>,
+        path: &str,
+        data: &mut dyn Read,
+        size: Option<u64>,
+        mtime: Option<i64>,
+        max_bytes: u64,
+        events: &dyn EventSink,
+    ) -> FileOutcome {
+        if self.stopped() {
+            return FileOutcome {
+                failed: true,
+                ..FileOutcome::default()
+            };
+        }
+        if self.already_scanned(target, path, size, mtime) {
+            events.send(Event::AlreadyScanned {
+                target: target.clone(),
+            });
+            return FileOutcome::default();
+        }
         let budget = Budget::with_time_limit(self.options.limits.max_seconds);
         let mut counted = CountingReader {
             inner: data,
@@ -120,8 +177,11 @@ impl Scanner {
             Ok(()) => {
                 events.send(Event::FileScanned {
                     target: target.clone(),
+                    path: path.to_string(),
                     bytes,
                     truncated,
+                    size,
+                    mtime,
                 });
                 FileOutcome {
                     bytes,
@@ -149,6 +209,14 @@ impl Scanner {
     /// name such as `SMITH_JOHN_DOB_1980-01-02.pdf` is itself a finding,
     /// reported with field `path`.
     pub fn scan_name(&self, target: &Arc<str>, path: &str, events: &dyn EventSink) {
+        if self.stopped()
+            || self
+                .completed
+                .as_ref()
+                .is_some_and(|c| c.name_done(target, path))
+        {
+            return;
+        }
         let name_start = path.rfind('/').map_or(0, |i| i + 1);
         // Underscores separate words in file names; as word characters they
         // would hide every value from the rules' word boundaries.
@@ -287,10 +355,22 @@ pub fn resolve_key(
                     .display()
             )))
         }
-        (None, None) => (
-            FingerprintKey::generate().map_err(|e| invalid(&e))?,
-            KeySource::Generated,
-        ),
+        (None, None) => {
+            // A resumed run goes on with the key its first part generated,
+            // or its fingerprints would not match the rows already written.
+            let kept = config
+                .resume
+                .as_ref()
+                .and(key_file(config))
+                .and_then(|p| crate::baseline::read_key_file(&p));
+            match kept {
+                Some(k) => (k.map_err(|e| invalid(&e))?, KeySource::Generated),
+                None => (
+                    FingerprintKey::generate().map_err(|e| invalid(&e))?,
+                    KeySource::Generated,
+                ),
+            }
+        }
     };
     if let (Some(b), Some(path)) = (&baseline, &config.baseline) {
         b.check_key(path, &key).map_err(|e| invalid(&e))?;
@@ -361,14 +441,115 @@ pub fn report_paths(
     }
 }
 
+/// A resumed run's report side: the state file, and where the earlier
+/// run's rows are.
+struct Resume {
+    state: StateFile,
+    completed: Option<Arc<Completed>>,
+    /// The report the earlier run's findings are read from (CSV, else
+    /// JSONL), when there was an earlier run.
+    primary: Option<(ReportFormat, PathBuf)>,
+    /// Rows of the other appendable report (CSV and JSONL both asked
+    /// for): a kill between the two writes of a row leaves it in one only.
+    other_ids: HashSet<[u8; 16]>,
+}
+
+/// Opens the `--resume` state file; when it records an earlier run, checks
+/// its report is there and repairs the other appendable one (a partial
+/// last row is cut off).
+fn open_resume(
+    state_path: &Path,
+    paths: &[(ReportFormat, Option<PathBuf>)],
+) -> Result<Resume, ConfigError> {
+    if paths.iter().any(|(_, p)| p.is_none()) {
+        return Err(resume_error(
+            "the report must go to a file (-o FILE or --output-dir DIR) to be appended to",
+        ));
+    }
+    let Some((primary_format, primary)) = crate::resume::appendable(paths) else {
+        return Err(resume_error(
+            "needs csv or jsonl among the formats: SARIF and HTML are rebuilt from them",
+        ));
+    };
+    let (state, completed) = StateFile::open(state_path).map_err(resume_error)?;
+    // No file completed yet: nothing to continue, start the report afresh
+    // (rows of files that were in flight are written again by this run).
+    let completed = completed.filter(|c| !c.is_empty());
+    let mut other_ids = HashSet::new();
+    if let Some(done) = &completed {
+        if !primary.exists() {
+            return Err(resume_error(format!(
+                "{} lists {} files scanned by an earlier run, but its report {} is missing \
+                 (remove the state file to start over)",
+                state_path.display(),
+                done.len(),
+                primary.display()
+            )));
+        }
+        for (format, path) in paths {
+            let Some(path) = path.as_ref().filter(|p| p.exists()) else {
+                continue;
+            };
+            let mut on_row = |f: report::Finding| {
+                other_ids.insert(crate::resume::row_id(&f));
+            };
+            match format {
+                _ if *format == primary_format => {}
+                ReportFormat::Csv => {
+                    crate::resume::read_csv_report(path, &mut on_row).map_err(resume_error)?;
+                }
+                ReportFormat::Jsonl => {
+                    crate::resume::read_jsonl_report(path, &mut on_row).map_err(resume_error)?;
+                }
+                ReportFormat::Sarif | ReportFormat::Html => {}
+            }
+        }
+    }
+    Ok(Resume {
+        state,
+        primary: completed.as_ref().map(|_| (primary_format, primary)),
+        completed: completed.map(Arc::new),
+        other_ids,
+    })
+}
+
+fn resume_error(e: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid(format!("--resume: {e}"))
+}
+
 /// Opens the report writers the configuration asks for.
 pub fn open_writers(
     config: &ScanConfig,
     rules: &[RuleInfo],
 ) -> Result<Vec<Box<dyn ReportWriter>>, ConfigError> {
+    open_writers_at(&report_paths(config)?, rules, false)
+}
+
+/// Opens the writers for `paths`. `append`: a resumed run continues the
+/// CSV and JSONL reports (no second header) and rewrites SARIF and HTML.
+fn open_writers_at(
+    paths: &[(ReportFormat, Option<PathBuf>)],
+    rules: &[RuleInfo],
+    append: bool,
+) -> Result<Vec<Box<dyn ReportWriter>>, ConfigError> {
     let mut writers: Vec<Box<dyn ReportWriter>> = Vec::new();
-    for (format, path) in report_paths(config)? {
+    for (format, path) in paths {
+        let format = *format;
+        let appending = append
+            && matches!(format, ReportFormat::Csv | ReportFormat::Jsonl)
+            && path
+                .as_ref()
+                .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
         let out: Box<dyn io::Write + Send> = match &path {
+            Some(p) if appending => Box::new(io::BufWriter::new(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(p)
+                    .map_err(|source| ConfigError::Output {
+                        path: p.clone(),
+                        source,
+                    })?,
+            )),
             Some(p) => Box::new(io::BufWriter::new(create_file(p)?)),
             None => Box::new(io::stdout()),
         };
@@ -377,6 +558,7 @@ pub fn open_writers(
             source,
         };
         let writer: Box<dyn ReportWriter> = match format {
+            ReportFormat::Csv if appending => Box::new(report::csv::CsvReport::appending(out)),
             ReportFormat::Csv => Box::new(report::csv::CsvReport::new(out).map_err(output_err)?),
             ReportFormat::Jsonl => Box::new(report::jsonl::JsonlReport::new(out)),
             ReportFormat::Sarif => {
@@ -391,10 +573,23 @@ pub fn open_writers(
 
 /// Runs a whole scan as configured and returns its summary.
 pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
+    run_until(config, Arc::new(AtomicBool::new(false)))
+}
+
+/// How often the caller's thread looks at the stop flag while sources run.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// [`run`], stopping early once `stop` is set (SIGINT/SIGTERM): no new file
+/// is started, the output side stops taking events, and the reports and
+/// summary are finished, marked interrupted. Files being read at that
+/// moment are dropped: their thread is left to wind down on its own (the
+/// process is about to exit), and whatever it still sends goes nowhere.
+pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, ScanError> {
     let started = Instant::now();
+    let paths = report_paths(config)?;
     let (key, key_source, baseline) = resolve_key(config)?;
     let key_id = key.id();
-    let scanner = build_scanner_with_key(config, key.clone())?;
+    let mut scanner = build_scanner_with_key(config, key.clone())?;
     let targets = config
         .targets
         .iter()
@@ -412,19 +607,71 @@ pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
         baseline,
         allowlist,
     };
-    let mut writers = open_writers(config, &rule_infos(&scanner.matcher))?;
-    if key_source == KeySource::Generated {
-        // Keep the generated key beside the report so that `baseline
-        // create` can use it; readable by the owner only.
-        let key_file = match (&config.output_dir, &config.output) {
-            (Some(dir), _) => Some(crate::baseline::key_file_for_dir(dir)),
-            (None, Some(out)) => Some(crate::baseline::key_file_for_report(out)),
-            (None, None) => None,
-        };
-        if let Some(path) = key_file {
-            crate::baseline::write_key_file(&path, &key)
-                .map_err(|source| ConfigError::Output { path, source })?;
+    // Only once the configuration is known to be good: a failed start
+    // leaves no state file behind.
+    let mut resume = match &config.resume {
+        Some(state) => Some(open_resume(state, &paths)?),
+        None => None,
+    };
+    let resuming = resume.as_ref().is_some_and(|r| r.completed.is_some());
+    scanner.stop = stop.clone();
+    scanner.completed = resume.as_ref().and_then(|r| r.completed.clone());
+    let scanner = Arc::new(scanner);
+    let mut writers = open_writers_at(&paths, &rule_infos(&scanner.matcher), resuming)?;
+    let mut summary = Summary {
+        fingerprint_key_id: key_id,
+        fingerprint_key_source: key_source.as_str().to_string(),
+        ..Summary::default()
+    };
+    // Per writer, the rows it holds already (an index into `row_sets`);
+    // the first set is also what the summary has counted.
+    let mut row_sets = Vec::new();
+    let mut writer_rows = Vec::new();
+    let mut state = None;
+    if let Some(r) = resume.take() {
+        // The earlier run's rows count in this summary (and exit status),
+        // and SARIF/HTML, rewritten whole, hold them again. Streamed: a large
+        // report costs 16 bytes a row, not its size.
+        let mut ids = HashSet::new();
+        if let Some((format, path)) = &r.primary {
+            let mut failed = None;
+            let mut on_row = |f: report::Finding| {
+                ids.insert(crate::resume::row_id(&f));
+                for w in writers.iter_mut().filter(|w| !w.appends()) {
+                    if let Err(e) = w.finding(&f) {
+                        failed.get_or_insert(e);
+                    }
+                }
+                summary.findings_from_earlier_run += 1;
+                summary.record(&Event::Finding(f));
+            };
+            match format {
+                ReportFormat::Csv => {
+                    crate::resume::read_csv_report(path, &mut on_row).map_err(resume_error)?;
+                }
+                _ => crate::resume::read_jsonl_report(path, &mut on_row).map_err(resume_error)?,
+            }
+            if let Some(e) = failed {
+                return Err(ScanError::Output(e));
+            }
         }
+        if let Some((primary, _)) = &r.primary {
+            writer_rows = paths
+                .iter()
+                .map(|(f, _)| match f {
+                    ReportFormat::Csv | ReportFormat::Jsonl if f != primary => Some(1),
+                    _ => Some(0),
+                })
+                .collect();
+            row_sets = vec![ids, r.other_ids];
+        }
+        state = Some(r.state);
+    }
+    if let Some(path) = key_file(config).filter(|_| key_source == KeySource::Generated) {
+        // Keep the generated key beside the report so that `baseline
+        // create` (and `--resume`) can use it; readable by the owner only.
+        crate::baseline::write_key_file(&path, &key)
+            .map_err(|source| ConfigError::Output { path, source })?;
     }
     let progress = Progress::start(config.progress, config.quiet);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -434,20 +681,26 @@ pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
         .map_err(|e| ConfigError::Invalid(format!("cannot start worker threads: {e}")))?;
 
     let (tx, rx) = crossbeam_channel::bounded::<Event>(4096);
+    let output_stop = stop.clone();
     let output = std::thread::Builder::new()
         .name("phiscan-output".into())
         .spawn(move || {
-            let mut summary = Summary {
-                fingerprint_key_id: key_id,
-                fingerprint_key_source: key_source.as_str().to_string(),
-                ..Summary::default()
-            };
-            let result = report::run_output_filtered(
+            let mut state = state;
+            let result = report::run_output_with(
                 rx,
                 &mut writers,
                 &mut summary,
                 &suppressor,
                 progress.as_ref(),
+                report::OutputControl {
+                    stop: Some(&output_stop),
+                    previous_rows: writer_rows
+                        .iter()
+                        .map(|i: &Option<usize>| i.map(|i| &row_sets[i]))
+                        .collect(),
+                    counted_rows: row_sets.first(),
+                    state: state.as_mut(),
+                },
             );
             if let Some(p) = &progress {
                 p.finish(&summary);
@@ -456,20 +709,45 @@ pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
         })
         .map_err(|e| ScanError::Output(io::Error::other(e)))?;
 
-    for target in &targets {
-        let env = source::ScanEnv {
-            scanner: &scanner,
-            config,
-            filter: &filter,
-            events: &tx,
-            pool: &pool,
-        };
-        match target {
-            Target::Local { display, path } => source::local::scan(&env, display, path),
-            Target::Ftp(ftp) => source::ftp::scan(&env, ftp),
+    // Sources run on their own thread so that an interruption need not wait
+    // for a slow transfer to end.
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+    let source_config = config.clone();
+    let source_scanner = scanner.clone();
+    let sources = std::thread::Builder::new()
+        .name("phiscan-sources".into())
+        .spawn(move || {
+            let _done = done_tx;
+            for target in &targets {
+                if source_scanner.stopped() {
+                    break;
+                }
+                let env = source::ScanEnv {
+                    scanner: &source_scanner,
+                    config: &source_config,
+                    filter: &filter,
+                    events: &tx,
+                    pool: &pool,
+                };
+                match target {
+                    Target::Local { display, path } => source::local::scan(&env, display, path),
+                    Target::Ftp(ftp) => source::ftp::scan(&env, ftp),
+                }
+            }
+        })
+        .map_err(|e| ScanError::Output(io::Error::other(e)))?;
+    loop {
+        match done_rx.recv_timeout(STOP_POLL) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) if !stop.load(Ordering::SeqCst) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => break,
+            Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                if let Err(panic) = sources.join() {
+                    std::panic::resume_unwind(panic);
+                }
+                break;
+            }
         }
     }
-    drop(tx);
     let (mut summary, mut writers, result) = output
         .join()
         .map_err(|_| ScanError::Output(io::Error::other("output thread panicked")))?;
@@ -484,6 +762,16 @@ pub fn run(config: &ScanConfig) -> Result<Summary, ScanError> {
         write_summary_json(path, &summary).map_err(ScanError::Output)?;
     }
     Ok(summary)
+}
+
+/// Where a generated fingerprint key is kept: beside the report file, or
+/// beside the report folder. `None` for a report on stdout.
+fn key_file(config: &ScanConfig) -> Option<PathBuf> {
+    match (&config.output_dir, &config.output) {
+        (Some(dir), _) => Some(crate::baseline::key_file_for_dir(dir)),
+        (None, Some(out)) => Some(crate::baseline::key_file_for_report(out)),
+        (None, None) => None,
+    }
 }
 
 fn write_summary_json(path: &Path, summary: &Summary) -> io::Result<()> {

@@ -127,3 +127,138 @@ fn targets_file_mixes_servers_and_comments() {
     );
     assert!(!stderr.contains(PASSWORD) && !report.contains(PASSWORD));
 }
+
+/// Every place a password can come from × every verbosity × success and
+/// login failure, with every report format, the summary JSON and a resume
+/// state written: the password is nowhere, and nothing panicked.
+#[test]
+fn password_never_appears_at_any_verbosity_in_any_output() {
+    let port = server();
+    let wrong = "Wrong-Walrus-4410";
+    let dir = tempfile::tempdir().unwrap();
+    let netrc_ok = dir.path().join("netrc-ok");
+    let netrc_bad = dir.path().join("netrc-bad");
+    std::fs::write(
+        &netrc_ok,
+        format!("machine 127.0.0.1 login bob password {PASSWORD}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        &netrc_bad,
+        format!("machine 127.0.0.1 login bob password {wrong}\n"),
+    )
+    .unwrap();
+    let bare = format!("ftp://127.0.0.1:{port}/");
+    let user = format!("ftp://bob@127.0.0.1:{port}/");
+    /// Arguments, environment, the password used, whether the login succeeds.
+    type Source<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str, bool);
+    let sources: Vec<Source> = vec![
+        (
+            vec![format!("ftp://bob:{PASSWORD}@127.0.0.1:{port}/")],
+            vec![],
+            PASSWORD,
+            true,
+        ),
+        (
+            vec![format!("ftp://bob:{wrong}@127.0.0.1:{port}/")],
+            vec![],
+            wrong,
+            false,
+        ),
+        (
+            vec![user.clone()],
+            vec![("PHISCAN_FTP_PASSWORD", PASSWORD)],
+            PASSWORD,
+            true,
+        ),
+        (
+            vec![user.clone()],
+            vec![("PHISCAN_FTP_PASSWORD", wrong)],
+            wrong,
+            false,
+        ),
+        (
+            vec![
+                bare.clone(),
+                "--netrc".into(),
+                netrc_ok.display().to_string(),
+            ],
+            vec![],
+            PASSWORD,
+            true,
+        ),
+        (
+            vec![
+                bare.clone(),
+                "--netrc".into(),
+                netrc_bad.display().to_string(),
+            ],
+            vec![],
+            wrong,
+            false,
+        ),
+    ];
+    let verbosities: [&[&str]; 4] = [&[], &["-q"], &["--progress"], &["-q", "--progress"]];
+    for (args, env, password, ok) in &sources {
+        for verbosity in verbosities {
+            let run_dir = tempfile::tempdir().unwrap();
+            let out = run_dir.path().join("out");
+            let mut cmd = Command::cargo_bin("phiscan").unwrap();
+            cmd.arg("scan")
+                .args(args)
+                .args(verbosity)
+                .args(["--format", "csv,jsonl,sarif,html", "--timeout", "5"])
+                .arg("--output-dir")
+                .arg(&out)
+                .arg("--summary-json")
+                .arg(run_dir.path().join("summary.json"))
+                .arg("--resume")
+                .arg(run_dir.path().join("state"))
+                .env_remove("PHISCAN_FTP_PASSWORD")
+                .env("RUST_BACKTRACE", "1");
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let output = cmd.output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{args:?} {verbosity:?}: {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{stderr}");
+            if !verbosity.contains(&"-q") {
+                if *ok {
+                    assert!(stderr.contains("files scanned: 1"), "{args:?}: {stderr}");
+                } else {
+                    assert!(
+                        stderr.contains("cannot log in as bob"),
+                        "{args:?}: {stderr}"
+                    );
+                }
+            }
+            let mut texts = vec![
+                (
+                    "stdout".to_string(),
+                    String::from_utf8_lossy(&output.stdout).into_owned(),
+                ),
+                ("stderr".to_string(), stderr),
+            ];
+            for e in walkdir::WalkDir::new(run_dir.path()) {
+                let e = e.unwrap();
+                if e.file_type().is_file() {
+                    let text =
+                        String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned();
+                    texts.push((e.path().display().to_string(), text));
+                }
+            }
+            assert!(texts.len() >= 8, "{texts:?}");
+            for (name, text) in &texts {
+                assert!(
+                    !text.contains(password),
+                    "password leaked into {name} for {args:?} {verbosity:?}: {text}"
+                );
+            }
+        }
+    }
+}

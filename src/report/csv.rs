@@ -19,17 +19,41 @@ pub const HEADER: [&str; 11] = [
 ];
 
 pub struct CsvReport<W: Write> {
-    writer: csv::Writer<W>,
+    out: W,
+    /// One row, encoded here first so that it reaches `out` in a single
+    /// write: the csv crate's own buffer would pass a long row on in pieces,
+    /// and a kill between two pieces would leave half a row.
+    row: Vec<u8>,
 }
 
 impl<W: Write> CsvReport<W> {
+    /// A new report: writes the header row.
     pub fn new(out: W) -> io::Result<Self> {
-        let mut writer = csv::WriterBuilder::new()
+        let mut report = CsvReport::appending(out);
+        report.write_row(&HEADER)?;
+        Ok(report)
+    }
+
+    /// Continues an existing report (`--resume`): no header.
+    pub fn appending(out: W) -> Self {
+        CsvReport {
+            out,
+            row: Vec::new(),
+        }
+    }
+
+    fn write_row(&mut self, fields: &[&str]) -> io::Result<()> {
+        let mut row = csv::WriterBuilder::new()
             .quote_style(csv::QuoteStyle::Necessary)
-            .from_writer(out);
-        writer.write_record(HEADER).map_err(io::Error::other)?;
-        writer.flush()?;
-        Ok(CsvReport { writer })
+            .from_writer(std::mem::take(&mut self.row));
+        row.write_record(fields).map_err(io::Error::other)?;
+        self.row = row.into_inner().map_err(|e| e.into_error())?;
+        let result = self
+            .out
+            .write_all(&self.row)
+            .and_then(|()| self.out.flush());
+        self.row.clear();
+        result
     }
 }
 
@@ -39,26 +63,27 @@ fn opt(n: Option<u64>) -> String {
 
 impl<W: Write + Send> ReportWriter for CsvReport<W> {
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
-        self.writer
-            .write_record([
-                &*f.target,
-                &f.path,
-                f.entity.as_str(),
-                &f.rule,
-                f.confidence.as_str(),
-                &opt(f.line),
-                &opt(f.column),
-                &f.field,
-                &f.matched,
-                &f.context,
-                &f.fingerprint,
-            ])
-            .map_err(io::Error::other)?;
         // Flushed per row: a scan killed at any moment leaves whole rows.
-        self.writer.flush()
+        self.write_row(&[
+            &*f.target,
+            &f.path,
+            f.entity.as_str(),
+            &f.rule,
+            f.confidence.as_str(),
+            &opt(f.line),
+            &opt(f.column),
+            &f.field,
+            &f.matched,
+            &f.context,
+            &f.fingerprint,
+        ])
+    }
+
+    fn appends(&self) -> bool {
+        true
     }
 
     fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
-        self.writer.flush()
+        self.out.flush()
     }
 }

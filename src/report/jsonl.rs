@@ -8,6 +8,9 @@ use std::io::{self, Write};
 
 pub struct JsonlReport<W: Write> {
     out: W,
+    /// One line, encoded here first so that it reaches `out` in a single
+    /// write (a kill never leaves half a line).
+    line: Vec<u8>,
 }
 
 #[derive(Serialize)]
@@ -20,12 +23,17 @@ struct Line<'a, T: Serialize> {
 
 impl<W: Write> JsonlReport<W> {
     pub fn new(out: W) -> Self {
-        JsonlReport { out }
+        JsonlReport {
+            out,
+            line: Vec::new(),
+        }
     }
 
     fn line<T: Serialize>(&mut self, kind: &'static str, body: &T) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &Line { kind, body }).map_err(io::Error::other)?;
-        self.out.write_all(b"\n")?;
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &Line { kind, body }).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
         self.out.flush()
     }
 }
@@ -33,6 +41,10 @@ impl<W: Write> JsonlReport<W> {
 impl<W: Write + Send> ReportWriter for JsonlReport<W> {
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
         self.line("finding", f)
+    }
+
+    fn appends(&self) -> bool {
+        true
     }
 
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {

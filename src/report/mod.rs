@@ -118,10 +118,21 @@ impl SkipReason {
 pub enum Event {
     Finding(Finding),
     /// A file (top-level) was read; `truncated` when `--max-bytes` cut it.
+    /// Comes after all of the file's findings (`--resume` relies on it).
     FileScanned {
         target: Arc<str>,
+        path: String,
         bytes: u64,
         truncated: bool,
+        /// The file's size and modification time (seconds since the epoch)
+        /// when known: `--resume` scans a file again when they change.
+        size: Option<u64>,
+        mtime: Option<i64>,
+    },
+    /// A file the `--resume` state lists as scanned by an earlier run:
+    /// skipped, not read.
+    AlreadyScanned {
+        target: Arc<str>,
     },
     /// A file, member or server path was not examined (or only in part).
     NotExamined {
@@ -156,6 +167,11 @@ impl EventSink for crossbeam_channel::Sender<Event> {
 /// killed at any moment leaves whole rows only.
 pub trait ReportWriter: Send {
     fn finding(&mut self, finding: &Finding) -> io::Result<()>;
+    /// Whether a resumed run appends to this report (CSV, JSONL) rather
+    /// than writing it whole again (SARIF, HTML).
+    fn appends(&self) -> bool {
+        false
+    }
     /// Called once at the end with the final summary.
     fn finish(&mut self, summary: &Summary) -> io::Result<()>;
 }
@@ -203,12 +219,88 @@ pub fn run_output_filtered(
     filter: &dyn FindingFilter,
     progress: Option<&progress::Progress>,
 ) -> io::Result<()> {
-    for event in events {
+    run_output_with(
+        events,
+        writers,
+        summary,
+        filter,
+        progress,
+        OutputControl::default(),
+    )
+}
+
+/// Interruption and `--resume` for [`run_output_with`].
+#[derive(Default)]
+pub struct OutputControl<'a> {
+    /// Set on SIGINT/SIGTERM: stop taking events, even while sources still
+    /// send (the summary is then marked interrupted).
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+    /// Per writer (in the writers' order), the rows it already holds from
+    /// an earlier run (`--resume`): not written to it again.
+    pub previous_rows: Vec<Option<&'a std::collections::HashSet<[u8; 16]>>>,
+    /// Rows the summary already counted (the earlier run's).
+    pub counted_rows: Option<&'a std::collections::HashSet<[u8; 16]>>,
+    /// Completed files are recorded here, after their rows are written.
+    pub state: Option<&'a mut crate::resume::StateFile>,
+}
+
+/// How often the output thread looks at the stop flag while idle.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// [`run_output_filtered`] with interruption and resume.
+pub fn run_output_with(
+    events: crossbeam_channel::Receiver<Event>,
+    writers: &mut [Box<dyn ReportWriter>],
+    summary: &mut Summary,
+    filter: &dyn FindingFilter,
+    progress: Option<&progress::Progress>,
+    mut control: OutputControl,
+) -> io::Result<()> {
+    let stopped = || {
+        control
+            .stop
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    loop {
+        let event = match events.recv_timeout(STOP_POLL) {
+            Ok(e) => e,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if stopped() {
+                    summary.interrupted = true;
+                    break;
+                }
+                continue;
+            }
+        };
+        if stopped() {
+            // Files in flight are dropped: their rows so far are written,
+            // but they are not recorded as complete, so `--resume` scans
+            // them again.
+            summary.interrupted = true;
+            break;
+        }
         if let Event::Finding(f) = &event {
             match filter.disposition(f) {
                 Disposition::Report => {
-                    for w in writers.iter_mut() {
-                        w.finding(f)?;
+                    let id = control
+                        .counted_rows
+                        .is_some()
+                        .then(|| crate::resume::row_id(f));
+                    for (i, w) in writers.iter_mut().enumerate() {
+                        let held = match (&id, control.previous_rows.get(i)) {
+                            (Some(id), Some(Some(rows))) => rows.contains(id),
+                            _ => false,
+                        };
+                        if !held {
+                            w.finding(f)?;
+                        }
+                    }
+                    if let (Some(id), Some(counted)) = (&id, control.counted_rows) {
+                        if counted.contains(id) {
+                            // Counted from the earlier run's report.
+                            continue;
+                        }
                     }
                 }
                 Disposition::Baselined => {
@@ -227,10 +319,26 @@ pub fn run_output_filtered(
                 }
             }
         }
+        if let (
+            Event::FileScanned {
+                target,
+                path,
+                size,
+                mtime,
+                ..
+            },
+            Some(state),
+        ) = (&event, control.state.as_deref_mut())
+        {
+            state.file_done(target, path, *size, *mtime)?;
+        }
         summary.record(&event);
         if let Some(p) = progress {
             p.update(summary);
         }
+    }
+    if let Some(state) = control.state {
+        state.sync()?;
     }
     Ok(())
 }
@@ -344,8 +452,11 @@ pub(crate) mod test_support {
         for _ in 0..4 {
             s.record(&Event::FileScanned {
                 target: "share".into(),
+                path: "a.txt".into(),
                 bytes: 100,
                 truncated: false,
+                size: Some(100),
+                mtime: None,
             });
         }
         s.record(&Event::NotExamined {

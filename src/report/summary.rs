@@ -32,6 +32,11 @@ pub struct Summary {
     pub files_scanned: u64,
     pub bytes_read: u64,
     pub files_truncated: u64,
+    /// Files skipped because an earlier run (`--resume`) scanned them.
+    pub files_already_scanned: u64,
+    /// Findings an earlier run (`--resume`) wrote to the report; counted
+    /// in the totals too.
+    pub findings_from_earlier_run: u64,
     /// Not examined, counted by reason.
     pub not_examined: BTreeMap<SkipReason, u64>,
     /// The first few not-examined paths with their reason, for the user.
@@ -74,10 +79,15 @@ impl Summary {
                 *t.findings_by_entity.entry(f.entity).or_default() += 1;
                 *t.findings_by_confidence.entry(f.confidence).or_default() += 1;
             }
+            Event::AlreadyScanned { target } => {
+                self.files_already_scanned += 1;
+                self.target(target);
+            }
             Event::FileScanned {
                 target,
                 bytes,
                 truncated,
+                ..
             } => {
                 self.files_scanned += 1;
                 self.bytes_read += bytes;
@@ -227,6 +237,13 @@ impl Summary {
             "  files scanned: {}  bytes read: {}  truncated by --max-bytes: {}",
             self.files_scanned, self.bytes_read, self.files_truncated
         );
+        if self.files_already_scanned > 0 || self.findings_from_earlier_run > 0 {
+            let _ = writeln!(
+                s,
+                "  resumed: {} files skipped (scanned by an earlier run), {} findings from it",
+                self.files_already_scanned, self.findings_from_earlier_run
+            );
+        }
         let skipped: u64 = self.not_examined.values().sum();
         let _ = write!(s, "  not examined: {skipped}");
         for (reason, n) in &self.not_examined {

@@ -28,6 +28,80 @@ pub const BUILTIN: &[(&str, &str)] = &[
 /// Default context window, in bytes either side of the value.
 pub const DEFAULT_WINDOW: usize = 48;
 
+/// Largest rule file read (rule files are input too: a huge one is an
+/// error, not a long wait).
+pub const MAX_RULE_FILE_BYTES: u64 = 16 << 20;
+/// Longest pattern, in bytes (the matcher checks the same).
+pub const MAX_PATTERN_LEN: usize = 4096;
+/// Largest compiled form of one pattern (NFA / DFA), in bytes: bounded
+/// repetitions multiply a pattern's size (`(a{1000}){1000}`), and such a
+/// pattern is refused at load time rather than slowing every scan.
+pub const MAX_COMPILED_PATTERN_BYTES: usize = 4 << 20;
+/// Deepest nesting of groups and repetitions in a pattern.
+pub const MAX_PATTERN_NESTING: u32 = 100;
+
+/// Checks that a rule's pattern compiles within the size limits, with the
+/// syntax the matcher uses; the error says which limit and why.
+pub fn check_pattern(spec: &RuleSpec) -> Result<(), ConfigError> {
+    use regex_automata::meta::Regex;
+    use regex_automata::util::syntax;
+    let err = |message: String| ConfigError::RuleFile {
+        path: spec.source.clone(),
+        message: format!("rule {:?}: {message}", spec.id),
+    };
+    if spec.pattern.len() > MAX_PATTERN_LEN {
+        return Err(err(format!(
+            "pattern is {} bytes long; the limit is {MAX_PATTERN_LEN}",
+            spec.pattern.len()
+        )));
+    }
+    let built = Regex::builder()
+        .syntax(
+            syntax::Config::new()
+                .unicode(false)
+                .utf8(false)
+                .nest_limit(MAX_PATTERN_NESTING),
+        )
+        .configure(
+            Regex::config()
+                .utf8_empty(false)
+                .nfa_size_limit(Some(MAX_COMPILED_PATTERN_BYTES))
+                .onepass_size_limit(Some(MAX_COMPILED_PATTERN_BYTES))
+                .dfa_size_limit(Some(MAX_COMPILED_PATTERN_BYTES)),
+        )
+        .build(&spec.pattern);
+    match built {
+        Ok(_) => Ok(()),
+        Err(e) if e.size_limit().is_some() => Err(err(format!(
+            "pattern too large: it compiles to more than {} MiB (bounded repetitions \
+             such as {{1000}} multiply its size); simplify it",
+            MAX_COMPILED_PATTERN_BYTES >> 20
+        ))),
+        Err(e) => {
+            // The syntax error's own text repeats the pattern with a caret;
+            // its last line says what is wrong.
+            let text = match e.syntax_error() {
+                Some(se) => se.to_string(),
+                None => e.to_string(),
+            };
+            let what = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches("error: ")
+                .to_string();
+            let what = if what.contains("nest") {
+                format!("pattern nested more than {MAX_PATTERN_NESTING} levels deep")
+            } else {
+                format!("bad pattern: {what}")
+            };
+            Err(err(what))
+        }
+    }
+}
+
 /// One rule file: `[[rules]]` tables, and optional `[[allow]]` tables
 /// (allowlist entries, see `allowlist`).
 #[derive(Debug, Deserialize)]
@@ -135,12 +209,12 @@ pub fn load_specs(default_rules: bool, paths: &[PathBuf]) -> Result<Vec<RuleSpec
     }
     for path in paths {
         for file in rule_files(path)? {
-            let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::RuleFile {
-                path: file.display().to_string(),
-                message: e.to_string(),
-            })?;
+            let text = read_rule_file(&file)?;
             specs.extend(parse_rule_file(&file.display().to_string(), &text)?);
         }
+    }
+    for spec in &specs {
+        check_pattern(spec)?;
     }
     let mut seen = std::collections::HashSet::new();
     for s in &specs {
@@ -178,14 +252,32 @@ pub fn load_allows(
     }
     for path in paths {
         for file in rule_files(path)? {
-            let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::RuleFile {
-                path: file.display().to_string(),
-                message: e.to_string(),
-            })?;
+            let text = read_rule_file(&file)?;
             allows.extend(parse(&file.display().to_string(), &text)?);
         }
     }
     Ok(allows)
+}
+
+/// Reads a rule file, refusing one larger than [`MAX_RULE_FILE_BYTES`].
+fn read_rule_file(file: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let err = |message: String| ConfigError::RuleFile {
+        path: file.display().to_string(),
+        message,
+    };
+    let f = std::fs::File::open(file).map_err(|e| err(e.to_string()))?;
+    let mut text = String::new();
+    f.take(MAX_RULE_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| err(e.to_string()))?;
+    if text.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(err(format!(
+            "larger than {} MiB: not a rule file phiscan will read",
+            MAX_RULE_FILE_BYTES >> 20
+        )));
+    }
+    Ok(text)
 }
 
 fn rule_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {

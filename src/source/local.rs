@@ -20,6 +20,8 @@ pub fn scan(env: &ScanEnv, target: &Arc<str>, root: &Path) {
             || filter.allows_dir(&rel_path(root, e.path(), false))
     });
     env.pool.install(|| {
+        // `take_while`: an interrupted scan stops walking.
+        let walker = walker.take_while(|_| !env.scanner.stopped());
         walker.par_bridge().for_each(|entry| {
             let entry = match entry {
                 Ok(e) => e,
@@ -54,9 +56,16 @@ pub fn scan(env: &ScanEnv, target: &Arc<str>, root: &Path) {
             env.scanner.scan_name(target, &rel, env.events);
             match std::fs::File::open(entry.path()) {
                 Ok(mut file) => {
-                    let size = file.metadata().ok().map(|m| m.len());
-                    env.scanner
-                        .scan_file(target, &rel, &mut file, size, max_bytes, env.events);
+                    let meta = file.metadata().ok();
+                    let size = meta.as_ref().map(|m| m.len());
+                    // For `--resume`: a file changed since is scanned again.
+                    let mtime = meta
+                        .and_then(|m| m.modified().ok())
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs() as i64);
+                    env.scanner.scan_file_meta(
+                        target, &rel, &mut file, size, mtime, max_bytes, env.events,
+                    );
                 }
                 Err(e) => not_examined(
                     env.events,

@@ -1,0 +1,896 @@
+//! Interruptions, partial results, resumed scans, hostile rule files, and
+//! phiscan writing nothing it should not: each test runs the real binary.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Rows one copy of the note gives (checked in `resume_rescans_a_file_that_changed`).
+const FINDINGS_PER_NOTE: usize = 8;
+
+const KEY: &str = "safety-test-fingerprint-key-0123456789";
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_phiscan"))
+}
+
+/// A clinical note from the fixtures: several findings per file.
+fn note() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(root.join("fixtures/share/clinical/notes/visit_note_2024-03-04.txt"))
+        .unwrap()
+}
+
+/// `files` copies of the note in folders of 100.
+fn big_tree(root: &Path, files: usize) {
+    let text = note();
+    for i in 0..files {
+        let dir = root.join(format!("d{:04}", i / 100));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("note{i:05}.txt")), &text).unwrap();
+    }
+}
+
+fn phiscan(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("scan")
+        .args(args)
+        .env("PHISCAN_FINGERPRINT_KEY", KEY)
+        .env_remove("PHISCAN_FTP_PASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn send_signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits until `file` holds at least `rows` lines, with the child still
+/// running (else the test would not interrupt anything).
+fn wait_for_rows(child: &mut Child, file: &Path, rows: usize) {
+    let start = Instant::now();
+    loop {
+        let n = std::fs::read(file)
+            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+            .unwrap_or(0);
+        if n >= rows {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the scan ended ({status}) before {rows} rows were written");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no rows after 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for the child (at most `limit`), returning exit code and stderr.
+fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            return (status.code(), String::from_utf8_lossy(&out.stderr).into());
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("phiscan did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Parses a CSV report strictly: every row whole (11 fields), the file
+/// ending in a newline. Returns the rows without the header.
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let data = std::fs::read(path).unwrap();
+    assert!(
+        data.is_empty() || data.ends_with(b"\n"),
+        "{}: last row cut",
+        path.display()
+    );
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&data[..]);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for r in reader.records() {
+        let r = r.unwrap_or_else(|e| panic!("{}: bad row: {e}", path.display()));
+        assert_eq!(r.len(), 11, "{}: {r:?}", path.display());
+        rows.push(r.iter().map(str::to_string).collect());
+    }
+    assert_eq!(rows[0][0], "target", "header first");
+    assert_eq!(
+        rows.iter().filter(|r| r[0] == "target").count(),
+        1,
+        "one header"
+    );
+    rows.remove(0);
+    rows
+}
+
+/// Parses a JSONL report strictly: every line a JSON object.
+fn jsonl_lines(path: &Path) -> Vec<serde_json::Value> {
+    let data = std::fs::read_to_string(path).unwrap();
+    assert!(data.is_empty() || data.ends_with('\n'), "last line cut");
+    data.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn a_scan_killed_mid_way_leaves_whole_rows_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    big_tree(&tree, 3000);
+    let out = dir.path().join("out");
+    let mut child = phiscan(&[
+        tree.to_str().unwrap(),
+        "--format",
+        "csv,jsonl",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--threads",
+        "2",
+    ])
+    .spawn()
+    .unwrap();
+    wait_for_rows(&mut child, &out.join("phiscan.jsonl"), 500);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let rows = csv_rows(&out.join("phiscan.csv"));
+    let lines = jsonl_lines(&out.join("phiscan.jsonl"));
+    assert!(rows.len() >= 400, "{} rows", rows.len());
+    assert!(lines.len() >= 500);
+    // Killed: no summary line, and fewer rows than the whole tree holds
+    // (3000 files × 8 findings).
+    assert!(lines.iter().all(|l| l["type"] == "finding"));
+    assert!(
+        rows.len() < 3000 * FINDINGS_PER_NOTE,
+        "the scan was not cut short"
+    );
+}
+
+#[test]
+fn sigint_on_a_local_scan_writes_the_summary_marked_interrupted_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    big_tree(&tree, 4000);
+    let out = dir.path().join("out");
+    let summary = dir.path().join("summary.json");
+    let mut child = phiscan(&[
+        tree.to_str().unwrap(),
+        "--format",
+        "csv,jsonl,sarif,html",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+        "--threads",
+        "1",
+    ])
+    .spawn()
+    .unwrap();
+    wait_for_rows(&mut child, &out.join("phiscan.csv"), 200);
+    send_signal(&child, "-INT");
+    let (code, stderr) = finish(child, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("phiscan summary (INTERRUPTED)"), "{stderr}");
+    assert!(
+        stderr.contains("with --resume STATE a scan can be continued"),
+        "{stderr}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(json["interrupted"], true);
+    assert_eq!(json["incomplete"], true);
+    let files = json["files_scanned"].as_u64().unwrap();
+    assert!(files > 0 && files < 4000, "{files} files scanned");
+    let rows = csv_rows(&out.join("phiscan.csv"));
+    let lines = jsonl_lines(&out.join("phiscan.jsonl"));
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "summary");
+    assert_eq!(last["interrupted"], true);
+    assert_eq!(
+        lines.len() - 1,
+        rows.len(),
+        "CSV and JSONL hold the same rows"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("phiscan.sarif")).unwrap()).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().unwrap().len(),
+        rows.len()
+    );
+    assert_eq!(
+        sarif["runs"][0]["properties"]["summary"]["interrupted"],
+        true
+    );
+    assert_eq!(
+        sarif["runs"][0]["invocations"][0]["executionSuccessful"],
+        false
+    );
+    let html = std::fs::read_to_string(out.join("phiscan.html")).unwrap();
+    assert!(html.contains("interrupted") && html.trim_end().ends_with("</html>"));
+}
+
+#[test]
+fn sigterm_is_handled_like_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    big_tree(&tree, 3000);
+    let report = dir.path().join("r.csv");
+    let mut child = phiscan(&[
+        tree.to_str().unwrap(),
+        "-o",
+        report.to_str().unwrap(),
+        "--threads",
+        "1",
+    ])
+    .spawn()
+    .unwrap();
+    wait_for_rows(&mut child, &report, 100);
+    send_signal(&child, "-TERM");
+    let (code, stderr) = finish(child, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("(INTERRUPTED)"), "{stderr}");
+    assert!(!csv_rows(&report).is_empty());
+}
+
+#[test]
+fn sigint_during_slow_ftp_transfers_stops_without_waiting_for_them() {
+    use common::{start_scripted, Node, Script};
+    let mut root = Node::dir();
+    let text = note();
+    for i in 0..40 {
+        root.add(format!("notes/n{i:02}.txt").as_bytes(), text.as_bytes());
+    }
+    let mut script = Script::new(root);
+    // Every reply takes 300 ms: a file costs several seconds.
+    script.reply_delay = Duration::from_millis(300);
+    let (port, _log) = start_scripted(script);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.csv");
+    let summary = dir.path().join("summary.json");
+    let mut child = phiscan(&[
+        &format!("ftp://127.0.0.1:{port}/"),
+        "-o",
+        report.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+        "--connections",
+        "2",
+        "--no-anon-check",
+    ])
+    .spawn()
+    .unwrap();
+    // The header, the FTP_NO_TLS exposure row and at least one note's rows.
+    wait_for_rows(&mut child, &report, 6);
+    let signalled = Instant::now();
+    send_signal(&child, "-INT");
+    let (code, stderr) = finish(child, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+    // Well before the rest of the 40 files could have been fetched.
+    assert!(
+        signalled.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(json["interrupted"], true);
+    assert!(json["files_scanned"].as_u64().unwrap() < 40);
+    let rows = csv_rows(&report);
+    assert!(rows.iter().any(|r| r[1].starts_with("notes/n")), "{rows:?}");
+}
+
+/// Rows keyed by everything but nothing run-specific (all columns are
+/// stable with a fixed fingerprint key).
+fn row_counts(rows: &[Vec<String>]) -> BTreeMap<Vec<String>, usize> {
+    let mut m = BTreeMap::new();
+    for r in rows {
+        *m.entry(r.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+fn resume_matches_an_uninterrupted_run(cut: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    big_tree(&tree, 2500);
+    let out = dir.path().join("out");
+    let state = dir.path().join("scan.state");
+    let args = [
+        tree.to_str().unwrap(),
+        "--format",
+        "csv,jsonl,sarif",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--resume",
+        state.to_str().unwrap(),
+        "--threads",
+        "2",
+    ];
+    let mut child = phiscan(&args).spawn().unwrap();
+    wait_for_rows(&mut child, &out.join("phiscan.csv"), 300);
+    if cut == "KILL" {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    } else {
+        send_signal(&child, cut);
+        let (code, stderr) = finish(child, Duration::from_secs(60));
+        assert_eq!(code, Some(130), "{stderr}");
+        assert!(stderr.contains("run the same command again"), "{stderr}");
+    }
+    let first = csv_rows(&out.join("phiscan.csv")).len();
+    let state_text = std::fs::read_to_string(&state).unwrap();
+    // The state names no file and holds no value.
+    assert!(!state_text.contains(".txt") && !state_text.contains("tree"));
+    // Resumed: runs to the end.
+    let done = phiscan(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("files skipped (scanned by an earlier run)"),
+        "{stderr}"
+    );
+    let resumed = csv_rows(&out.join("phiscan.csv"));
+    let lines = jsonl_lines(&out.join("phiscan.jsonl"));
+    assert!(resumed.len() > first);
+    // A reference run without interruption.
+    let reference = dir.path().join("ref.csv");
+    let whole = phiscan(&[tree.to_str().unwrap(), "-o", reference.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(whole.status.code(), Some(1));
+    let reference = csv_rows(&reference);
+    assert_eq!(reference.len(), 2500 * FINDINGS_PER_NOTE);
+    let (a, b) = (row_counts(&resumed), row_counts(&reference));
+    assert!(a.values().all(|&n| n == 1), "duplicate rows after resume");
+    assert_eq!(a, b, "resumed report differs from an uninterrupted run");
+    // JSONL: the same rows, then one summary, of the whole scan.
+    let summaries: Vec<_> = lines.iter().filter(|l| l["type"] == "summary").collect();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(lines.last().unwrap()["type"], "summary");
+    assert_eq!(summaries[0]["total_findings"], 2500 * FINDINGS_PER_NOTE);
+    assert_eq!(summaries[0]["interrupted"], false);
+    assert_eq!(lines.len() - 1, resumed.len());
+    // SARIF is rebuilt whole: the earlier run's results and the new ones.
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("phiscan.sarif")).unwrap()).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().unwrap().len(),
+        resumed.len()
+    );
+}
+
+#[test]
+fn resume_after_sigint_gives_the_rows_of_an_uninterrupted_run_once() {
+    resume_matches_an_uninterrupted_run("-INT");
+}
+
+#[test]
+fn resume_after_sigkill_cuts_the_partial_row_and_completes_the_report() {
+    resume_matches_an_uninterrupted_run("KILL");
+}
+
+#[test]
+fn resume_completes_a_row_that_reached_the_csv_but_not_the_jsonl() {
+    // A kill between the CSV and the JSONL write of a row, made exact: a
+    // finished one-thread scan loses its last JSONL row and the state line
+    // of the file that row belongs to (the last file scanned).
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    big_tree(&tree, 20);
+    let out = dir.path().join("out");
+    let state = dir.path().join("s");
+    let args = [
+        tree.to_str().unwrap(),
+        "--format",
+        "csv,jsonl",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--resume",
+        state.to_str().unwrap(),
+        "--threads",
+        "1",
+    ];
+    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+    let csv_before = std::fs::read_to_string(out.join("phiscan.csv")).unwrap();
+    let jsonl = std::fs::read_to_string(out.join("phiscan.jsonl")).unwrap();
+    let mut lines: Vec<&str> = jsonl.lines().collect();
+    lines.pop(); // the summary
+    let lost = lines.pop().unwrap().to_string();
+    std::fs::write(out.join("phiscan.jsonl"), lines.join("\n") + "\n").unwrap();
+    let st = std::fs::read_to_string(&state).unwrap();
+    let mut st: Vec<&str> = st.lines().collect();
+    st.pop();
+    std::fs::write(&state, st.join("\n") + "\n").unwrap();
+
+    let done = phiscan(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("files scanned: 1 "), "{stderr}");
+    assert!(stderr.contains("resumed: 19 files skipped"), "{stderr}");
+    // The CSV had every row: unchanged. The JSONL has its row back, once.
+    assert_eq!(
+        std::fs::read_to_string(out.join("phiscan.csv")).unwrap(),
+        csv_before
+    );
+    let lines = jsonl_lines(&out.join("phiscan.jsonl"));
+    let lost: serde_json::Value = serde_json::from_str(&lost).unwrap();
+    assert_eq!(lines.iter().filter(|l| **l == lost).count(), 1);
+    assert_eq!(lines.len() - 1, 20 * FINDINGS_PER_NOTE);
+    assert_eq!(
+        lines.last().unwrap()["total_findings"],
+        20 * FINDINGS_PER_NOTE
+    );
+}
+
+#[test]
+fn resume_rescans_a_file_that_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("a.txt"), note()).unwrap();
+    std::fs::write(tree.join("b.txt"), "nothing here\n").unwrap();
+    let report = dir.path().join("r.csv");
+    let state = dir.path().join("s");
+    let args = [
+        tree.to_str().unwrap(),
+        "-o",
+        report.to_str().unwrap(),
+        "--resume",
+        state.to_str().unwrap(),
+    ];
+    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+    assert_eq!(csv_rows(&report).len(), FINDINGS_PER_NOTE);
+    // b.txt changes (size differs): scanned again; a.txt is skipped.
+    std::fs::write(tree.join("b.txt"), "Patient email: jane.roe@example.org\n").unwrap();
+    let out = phiscan(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("files scanned: 1 "), "{stderr}");
+    assert!(stderr.contains("resumed: 1 files skipped"), "{stderr}");
+    let rows = csv_rows(&report);
+    assert_eq!(rows.len(), FINDINGS_PER_NOTE + 1, "{rows:?}");
+    assert_eq!(rows.last().unwrap()[1], "b.txt");
+}
+
+#[test]
+fn resume_needs_a_report_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s");
+    let out = phiscan(&["fixtures/share", "--resume", state.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--resume: the report must go to a file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn resume_starts_afresh_when_no_file_was_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("a.txt"), note()).unwrap();
+    let report = dir.path().join("r.csv");
+    let state = dir.path().join("s");
+    let args = [
+        tree.to_str().unwrap(),
+        "-o",
+        report.to_str().unwrap(),
+        "--resume",
+        state.to_str().unwrap(),
+    ];
+    // A start that fails (bad rule file) leaves no state file.
+    let bad = rule_file(dir.path(), "bad.toml", "bad", "(a{1000}){1000}");
+    let mut failing = args.to_vec();
+    failing.extend(["--rules", bad.to_str().unwrap()]);
+    assert_eq!(phiscan(&failing).output().unwrap().status.code(), Some(2));
+    assert!(!state.exists() && !report.exists());
+    // Killed with rows written but no file completed: the state holds its
+    // header only; the rerun writes the report anew, each row once.
+    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+    let header = std::fs::read_to_string(&state).unwrap();
+    let header = header.lines().next().unwrap().to_string();
+    std::fs::write(&state, header + "\n").unwrap();
+    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+    let rows = csv_rows(&report);
+    assert_eq!(rows.len(), FINDINGS_PER_NOTE);
+    assert!(row_counts(&rows).values().all(|&n| n == 1));
+}
+
+fn rule_file(dir: &Path, name: &str, id: &str, pattern: &str) -> PathBuf {
+    let path = dir.join(name);
+    // A TOML literal string: no escapes to worry about.
+    std::fs::write(
+        &path,
+        format!(
+            "[[rules]]\nid = \"{id}\"\nentity = \"SSN\"\ndescription = \"hostile\"\n\
+             pattern = '''{pattern}'''\nconfidence = \"LOW\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn catastrophic_or_huge_rules_are_refused_at_load_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let alternation: String = (0..1_250_000)
+        .map(|i| format!("w{i:07}"))
+        .collect::<Vec<_>>()
+        .join("|");
+    assert!(alternation.len() > 10_000_000);
+    let nested = format!("{}a{}", "(?:a*".repeat(500), ")*".repeat(500));
+    let cases = [
+        (
+            "boom.toml",
+            "boom",
+            "(a{1000}){1000}".to_string(),
+            "pattern too large",
+        ),
+        (
+            "uni.toml",
+            "uni",
+            r"(?u:\w{200}){50}".to_string(),
+            "pattern too large",
+        ),
+        (
+            "big.toml",
+            "big",
+            alternation,
+            "bytes long; the limit is 4096",
+        ),
+        ("nest.toml", "nest", nested, "nested"),
+    ];
+    for (file, id, pattern, expect) in cases {
+        let path = rule_file(dir.path(), file, id, &pattern);
+        let report = dir.path().join("r.csv");
+        let start = Instant::now();
+        let out = phiscan(&[
+            "--rules",
+            path.to_str().unwrap(),
+            "-o",
+            report.to_str().unwrap(),
+            "fixtures/share",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}:2: rule \"{id}\"", path.display())),
+            "{file}: {stderr}"
+        );
+        assert!(stderr.contains(expect), "{file}: {stderr}");
+        assert!(stderr.len() < 1000, "the error must not echo the pattern");
+        // Bounded, not a benchmark: a hang would take far longer.
+        assert!(start.elapsed() < Duration::from_secs(30), "{file}");
+        assert!(!report.exists(), "nothing scanned");
+    }
+    // A rule file beyond 16 MiB is not read at all.
+    let huge = dir.path().join("huge.toml");
+    std::fs::write(&huge, "#".repeat(17 << 20)).unwrap();
+    let out = phiscan(&["--rules", huge.to_str().unwrap(), "fixtures/share"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("huge.toml: larger than 16 MiB"), "{stderr}");
+}
+
+/// Every path under `root` with its content (files) or nothing (folders).
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            let content = e
+                .file_type()
+                .is_file()
+                .then(|| std::fs::read(e.path()).unwrap());
+            (e.path().strip_prefix(root).unwrap().to_path_buf(), content)
+        })
+        .collect()
+}
+
+/// A tar archive with hostile member names (written by hand: the tar
+/// crate refuses to write such names).
+fn hostile_tar(names: &[&str], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for name in names {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..108].copy_from_slice(b"0000644\0");
+        h[108..116].copy_from_slice(b"0000000\0");
+        h[116..124].copy_from_slice(b"0000000\0");
+        h[124..136].copy_from_slice(format!("{:011o}\0", body.len()).as_bytes());
+        h[136..148].copy_from_slice(b"00000000000\0");
+        h[156] = b'0';
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(body);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+fn hostile_zip(names: &[&str], body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for name in names {
+            zip.start_file(*name, opts).unwrap();
+            zip.write_all(body).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+#[test]
+fn archive_member_names_are_only_names_nothing_is_written_outside_the_output() {
+    let names = [
+        "../../x.txt",
+        "/etc/x.txt",
+        "..\\x.txt",
+        "a/../../../x.txt",
+        "C:\\x.txt",
+    ];
+    let body = note();
+    let scratch = tempfile::tempdir().unwrap();
+    let cwd = scratch.path().join("cwd/deep/er");
+    std::fs::create_dir_all(&cwd).unwrap();
+    std::fs::write(cwd.join("evil.tar"), hostile_tar(&names, body.as_bytes())).unwrap();
+    std::fs::write(cwd.join("evil.zip"), hostile_zip(&names, body.as_bytes())).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &hostile_tar(&names, body.as_bytes())).unwrap();
+    std::fs::write(cwd.join("evil.tgz"), gz.finish().unwrap()).unwrap();
+    let before = snapshot(scratch.path());
+    let out = phiscan(&[
+        ".",
+        "--format",
+        "csv,jsonl,sarif,html",
+        "--output-dir",
+        "out",
+        "--unmask",
+    ])
+    .current_dir(&cwd)
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let mut after = snapshot(scratch.path());
+    // The only new paths: the output folder, its reports, the key file.
+    let out_dir = Path::new("cwd/deep/er/out");
+    let added: Vec<PathBuf> = after
+        .keys()
+        .filter(|p| !before.contains_key(*p))
+        .cloned()
+        .collect();
+    for p in &added {
+        assert!(
+            p.starts_with(out_dir) || p == Path::new("cwd/deep/er/out.key"),
+            "written outside the output: {}",
+            p.display()
+        );
+    }
+    after.retain(|p, _| !added.contains(p));
+    assert_eq!(before, after, "a file was changed");
+    // The members were scanned, under their names, inside their archive.
+    let rows = csv_rows(&cwd.join("out/phiscan.csv"));
+    for archive in ["evil.tar", "evil.zip", "evil.tgz"] {
+        for name in names {
+            let path = format!("{archive}!{name}");
+            assert!(
+                rows.iter().any(|r| r[1] == path),
+                "{path} not reported: {:?}",
+                rows.iter()
+                    .map(|r| &r[1])
+                    .collect::<std::collections::BTreeSet<_>>()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_scan_never_writes_to_the_ftp_server() {
+    use common::{start_scripted, start_unftp, Node, Script};
+    // libunftp serving a real folder: byte-identical before and after.
+    let served = tempfile::tempdir().unwrap();
+    let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/share");
+    for e in walkdir::WalkDir::new(&share) {
+        let e = e.unwrap();
+        let to = served.path().join(e.path().strip_prefix(&share).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+    let before = snapshot(served.path());
+    let port = start_unftp(served.path(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.csv");
+    let out = phiscan(&[
+        &format!("ftp://127.0.0.1:{port}/"),
+        "-o",
+        report.to_str().unwrap(),
+        "--timeout",
+        "10",
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("files scanned: 13 "), "{stderr}");
+    assert_eq!(before, snapshot(served.path()), "the served tree changed");
+
+    // The scripted server logs every command: none that writes.
+    let mut root = Node::dir();
+    root.add(b"pub/a.txt", note().as_bytes());
+    root.add(b"incoming/b.txt", b"hello\n");
+    let mut script = Script::new(root);
+    script.world_writable = vec![b"incoming".to_vec()];
+    let (port, log) = start_scripted(script);
+    let out = phiscan(&[
+        &format!("ftp://127.0.0.1:{port}/"),
+        "-o",
+        report.to_str().unwrap(),
+        "--timeout",
+        "10",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let commands: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).to_ascii_uppercase())
+        .collect();
+    assert!(
+        commands.iter().any(|c| c.starts_with("RETR")),
+        "{commands:?}"
+    );
+    let writes = [
+        "STOR", "STOU", "APPE", "MKD", "XMKD", "RMD", "XRMD", "DELE", "RNFR", "RNTO", "SITE",
+        "ALLO",
+    ];
+    for c in &commands {
+        let verb = c.split(' ').next().unwrap_or("");
+        assert!(!writes.contains(&verb), "sent {c:?} without --check-write");
+    }
+    // With --check-write the log does show the (refused) MKD: the check
+    // above can see write commands.
+    log.lock().unwrap().clear();
+    let out = phiscan(&[
+        &format!("ftp://127.0.0.1:{port}/"),
+        "-o",
+        report.to_str().unwrap(),
+        "--timeout",
+        "10",
+        "--check-write",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.to_ascii_uppercase().starts_with(b"MKD")),
+        "no MKD with --check-write"
+    );
+}
+
+#[test]
+fn resume_over_ftp_completes_the_crawl_without_duplicate_rows() {
+    use common::{start_scripted, Node, Script};
+    let mut root = Node::dir();
+    let text = note();
+    for i in 0..60 {
+        root.add(
+            format!("exports/{:02}/n{i:02}.txt", i / 10).as_bytes(),
+            text.as_bytes(),
+        );
+    }
+    let mut script = Script::new(root);
+    // Slow enough to interrupt mid-crawl, fast enough for a test.
+    script.reply_delay = Duration::from_millis(25);
+    let (port, _log) = start_scripted(script);
+    let url = format!("ftp://127.0.0.1:{port}/");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let state = dir.path().join("ftp.state");
+    let args = [
+        url.as_str(),
+        "--format",
+        "csv,jsonl",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--resume",
+        state.to_str().unwrap(),
+        "--connections",
+        "2",
+        "--no-anon-check",
+    ];
+    let mut child = phiscan(&args).spawn().unwrap();
+    wait_for_rows(
+        &mut child,
+        &out.join("phiscan.csv"),
+        2 + 2 * FINDINGS_PER_NOTE,
+    );
+    send_signal(&child, "-INT");
+    let (code, stderr) = finish(child, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+    let first = csv_rows(&out.join("phiscan.csv")).len();
+    let done = phiscan(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("files skipped (scanned by an earlier run)"),
+        "{stderr}"
+    );
+    let resumed = csv_rows(&out.join("phiscan.csv"));
+    assert!(resumed.len() > first);
+
+    let reference = dir.path().join("ref.csv");
+    let whole = phiscan(&[
+        url.as_str(),
+        "-o",
+        reference.to_str().unwrap(),
+        "--connections",
+        "2",
+        "--no-anon-check",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(whole.status.code(), Some(1));
+    let reference = csv_rows(&reference);
+    let server_rows: Vec<&Vec<String>> = reference
+        .iter()
+        .filter(|r| !r[1].starts_with("exports/"))
+        .collect();
+    assert_eq!(
+        reference.len() - server_rows.len(),
+        60 * FINDINGS_PER_NOTE,
+        "{server_rows:?}"
+    );
+    // The server's exposure rows (it allows anonymous logins, without TLS).
+    let mut exposures: Vec<&str> = server_rows.iter().map(|r| r[2].as_str()).collect();
+    exposures.sort();
+    assert_eq!(exposures, ["FTP_ANONYMOUS_LOGIN", "FTP_NO_TLS"]);
+    let (a, b) = (row_counts(&resumed), row_counts(&reference));
+    assert!(a.values().all(|&n| n == 1), "duplicate rows after resume");
+    assert_eq!(a, b, "resumed report differs from an uninterrupted crawl");
+    let lines = jsonl_lines(&out.join("phiscan.jsonl"));
+    assert_eq!(lines.len() - 1, resumed.len());
+}
