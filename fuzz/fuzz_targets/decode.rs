@@ -4,7 +4,6 @@
 //! picks, and streamed through `extract::text::scan_stream`, which matches
 //! across chunk boundaries. Must never panic.
 
-#[path = "common.rs"]
 mod common;
 
 use std::io::Read;
