@@ -51,6 +51,8 @@ pub struct ConfigFile {
     pub summary_json: Option<PathBuf>,
     pub baseline: Option<PathBuf>,
     pub max_bytes: Option<u64>,
+    /// Seconds per file at most (0 = no limit).
+    pub file_timeout: Option<u64>,
     pub threads: Option<usize>,
     pub progress: Option<bool>,
     #[serde(default)]
@@ -191,6 +193,9 @@ impl ConfigFile {
         if self.max_bytes.is_some() {
             c.max_bytes = self.max_bytes;
         }
+        if let Some(seconds) = self.file_timeout {
+            c.limits.max_seconds = seconds;
+        }
         if self.threads.is_some() {
             c.threads = self.threads;
         }
@@ -284,6 +289,9 @@ summary_json = "phiscan-report/summary.json"
 # max_bytes = 0
 # threads = 4
 
+# Seconds spent on one file at most, reading included (0 = no limit).
+# file_timeout = 300
+
 # Progress on stderr: unset = on a terminal only.
 # progress = true
 
@@ -368,5 +376,14 @@ mod tests {
         file.apply_to(&mut c);
         assert_eq!(c.targets, vec!["ftp://host/pub", "/etc/phiscan/share"]);
         assert_eq!(c.ftp.connections, 2);
+    }
+
+    #[test]
+    fn file_timeout_sets_the_time_limit_per_file() {
+        let file = ConfigFile::parse(Path::new("p.toml"), "file_timeout = 7\n").unwrap();
+        let mut c = ScanConfig::default();
+        assert_eq!(c.limits.max_seconds, 300);
+        file.apply_to(&mut c);
+        assert_eq!(c.limits.max_seconds, 7);
     }
 }

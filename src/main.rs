@@ -198,6 +198,10 @@ struct ScanArgs {
     /// Bytes read per file; 0 = whole file (default: whole file locally, 8 MiB over FTP).
     #[arg(long, value_name = "N")]
     max_bytes: Option<u64>,
+    /// Seconds spent on one file at most (reading and matching); the rest
+    /// is reported as not examined. 0 = no limit. Default: 300.
+    #[arg(long, value_name = "SECS")]
+    file_timeout: Option<u64>,
     /// Only scan paths matching this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     include: Vec<String>,
@@ -380,6 +384,9 @@ impl ScanArgs {
         }
         if self.max_bytes.is_some() {
             config.max_bytes = self.max_bytes;
+        }
+        if let Some(seconds) = self.file_timeout {
+            config.limits.max_seconds = seconds;
         }
         if !self.include.is_empty() {
             config.include = self.include;

@@ -43,9 +43,9 @@ const MAX_QUIET_BLOCK: usize = 1 << 20;
 /// Context words are searched this far beyond what a match needs, so that
 /// nearby matches share one search.
 const WORDS_SLACK: usize = 1024;
-/// Limits that keep a rule file from compiling into something huge.
-const MAX_PATTERN_LEN: usize = 4096;
-const RULE_NFA_LIMIT: usize = 4 << 20;
+/// Limits that keep a rule file from compiling into something huge: the
+/// rule loader's, checked again here for specs built in code.
+use crate::rules::{MAX_COMPILED_PATTERN_BYTES as RULE_NFA_LIMIT, MAX_PATTERN_LEN};
 const JOINED_NFA_LIMIT: usize = 64 << 20;
 
 /// A rule ready to run.
