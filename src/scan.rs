@@ -247,6 +247,52 @@ impl Scanner {
     }
 }
 
+impl Scanner {
+    /// `text` (a report path, or a detail that may quote one) as reports
+    /// show it: unless `--unmask`, every value the rules find in a folder,
+    /// file or member name is masked as in the `match` column. A file named
+    /// `SMITH_412-56-7890.pdf` would otherwise put the SSN in every row and
+    /// every "not examined" line about it. `None` when nothing is masked.
+    pub fn shown_path(&self, text: &str) -> Option<String> {
+        if self.options.unmask || !text.bytes().any(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut changed = false;
+        let mut hits = Vec::new();
+        self.with_scratch(|scratch| {
+            for part in text.split_inclusive(['/', '!']) {
+                let name = part.trim_end_matches(['/', '!']);
+                // Underscores separate words in names (see `scan_name`).
+                let spaced: Vec<u8> = name
+                    .bytes()
+                    .map(|b| if b == b'_' { b' ' } else { b })
+                    .collect();
+                hits.clear();
+                self.matcher
+                    .find(&spaced, 0..spaced.len(), scratch, &mut hits);
+                hits.sort_unstable_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
+                let mut at = 0;
+                for hit in &hits {
+                    // Overlapping hits: the first (longest) one covers it.
+                    let (Some(before), Some(value)) =
+                        (name.get(at..hit.start), name.get(hit.start..hit.end))
+                    else {
+                        continue;
+                    };
+                    out.push_str(before);
+                    let entity = self.matcher.rule(hit.rule).entity;
+                    out.push_str(&crate::mask::mask_value(entity, value));
+                    at = hit.end;
+                    changed = true;
+                }
+                out.push_str(&part[at..]);
+            }
+        });
+        changed.then_some(out)
+    }
+}
+
 struct CountingReader<'a> {
     inner: &'a mut dyn Read,
     count: u64,
@@ -682,6 +728,7 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
 
     let (tx, rx) = crossbeam_channel::bounded::<Event>(4096);
     let output_stop = stop.clone();
+    let output_scanner = scanner.clone();
     let output = std::thread::Builder::new()
         .name("phiscan-output".into())
         .spawn(move || {
@@ -693,6 +740,7 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
                 &suppressor,
                 progress.as_ref(),
                 report::OutputControl {
+                    shown_path: Some(&|p: &str| output_scanner.shown_path(p)),
                     stop: Some(&output_stop),
                     previous_rows: writer_rows
                         .iter()

@@ -229,9 +229,15 @@ pub fn run_output_filtered(
     )
 }
 
+/// Masks values in a path or detail; `Some(masked)` when it changed it.
+pub type PathMask<'a> = dyn Fn(&str) -> Option<String> + Sync + 'a;
+
 /// Interruption and `--resume` for [`run_output_with`].
 #[derive(Default)]
 pub struct OutputControl<'a> {
+    /// Masks values in report paths and details (see
+    /// `Scanner::shown_path`): `Some(masked)` when it changed something.
+    pub shown_path: Option<&'a PathMask<'a>>,
     /// Set on SIGINT/SIGTERM: stop taking events, even while sources still
     /// send (the summary is then marked interrupted).
     pub stop: Option<&'a std::sync::atomic::AtomicBool>,
@@ -242,6 +248,27 @@ pub struct OutputControl<'a> {
     pub counted_rows: Option<&'a std::collections::HashSet<[u8; 16]>>,
     /// Completed files are recorded here, after their rows are written.
     pub state: Option<&'a mut crate::resume::StateFile>,
+}
+
+/// Paths as shown, remembered: one file's rows share a path.
+#[derive(Default)]
+struct ShownPaths {
+    seen: std::collections::HashMap<String, Option<String>>,
+}
+
+impl ShownPaths {
+    /// Most paths remembered; then the memory starts over.
+    const MAX: usize = 10_000;
+
+    fn apply(&mut self, mask: &PathMask<'_>, text: &mut String) {
+        if self.seen.len() >= Self::MAX {
+            self.seen.clear();
+        }
+        let shown = self.seen.entry(text.clone()).or_insert_with(|| mask(text));
+        if let Some(shown) = shown {
+            text.clone_from(shown);
+        }
+    }
 }
 
 /// How often the output thread looks at the stop flag while idle.
@@ -261,8 +288,9 @@ pub fn run_output_with(
             .stop
             .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     };
+    let mut shown = ShownPaths::default();
     loop {
-        let event = match events.recv_timeout(STOP_POLL) {
+        let mut event = match events.recv_timeout(STOP_POLL) {
             Ok(e) => e,
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
@@ -279,6 +307,16 @@ pub fn run_output_with(
             // them again.
             summary.interrupted = true;
             break;
+        }
+        if let Some(mask) = control.shown_path {
+            match &mut event {
+                Event::Finding(f) => shown.apply(mask, &mut f.path),
+                Event::NotExamined { path, detail, .. } => {
+                    shown.apply(mask, path);
+                    shown.apply(mask, detail);
+                }
+                _ => {}
+            }
         }
         if let Event::Finding(f) = &event {
             match filter.disposition(f) {
