@@ -2,13 +2,22 @@
 //! login, binary mode, and the commands the crawler needs, each paced by the
 //! per-server rate limit. Errors come back as [`Failure`]s that say whether
 //! to retry, reconnect, or give up on the path.
+//!
+//! Time is bounded three ways against a hostile or broken server:
+//! - every socket read waits at most `--timeout`;
+//! - every command must get its whole reply within [`REPLY_DEADLINE_FACTOR`]
+//!   × `--timeout` (a [`Watchdog`] closes the connection otherwise), which
+//!   stops a reply dripped one byte at a time;
+//! - a data transfer (listing or file) that falls below [`MIN_RATE`] bytes
+//!   per second on average, after a grace of `2 × --timeout`, is cut
+//!   ([`Pace`]).
 
 use super::url::{Credentials, FtpTarget};
 use super::wire;
 use crate::config::FtpOptions;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use suppaftp::types::{FileType, Mode, Response};
 use suppaftp::{FtpError, ImplFtpStream, Status, TlsStream, TransferStream};
@@ -22,6 +31,11 @@ pub type Securer<T> =
 const MAX_LINE: u64 = 16 * 1024;
 /// Most bytes of listing kept for one directory.
 const MAX_LISTING_BYTES: usize = 64 << 20;
+/// A command's whole reply must arrive within this many `--timeout`s.
+pub const REPLY_DEADLINE_FACTOR: u32 = 3;
+/// Slowest average data rate accepted once the grace period is over
+/// (bytes per second): a listing or file dripped slower is cut.
+pub const MIN_RATE: u64 = 16 * 1024;
 
 /// Why an operation failed, and what to do about it.
 #[derive(Debug, Clone)]
@@ -91,6 +105,11 @@ pub fn classify(e: FtpError) -> Failure {
             if code == 421 {
                 // "Service not available, closing control connection".
                 Failure::Connection(detail)
+            } else if code < 400 {
+                // A positive reply where another was due: the replies are
+                // out of step with the commands, and every later reply on
+                // this connection would be blamed on the wrong command.
+                Failure::Connection(format!("reply out of sequence: {detail}"))
             } else if (400..500).contains(&code) {
                 Failure::Transient { code, detail }
             } else {
@@ -149,6 +168,136 @@ impl RateLimiter {
         if slot > now {
             std::thread::sleep(slot - now);
         }
+    }
+}
+
+/// Closes a control connection whose reply does not complete in time. A
+/// per-read timeout alone lets a server drip one byte just under it,
+/// forever; this bounds each command as a whole.
+pub struct Watchdog {
+    shared: Arc<WatchShared>,
+}
+
+struct WatchShared {
+    state: Mutex<WatchState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct WatchState {
+    deadline: Option<Instant>,
+    fired: bool,
+    closed: bool,
+}
+
+impl Watchdog {
+    /// Watches `socket` (a handle on the control connection) from a thread
+    /// of its own, which ends when the watchdog is dropped.
+    pub fn start(socket: TcpStream) -> Watchdog {
+        let shared = Arc::new(WatchShared {
+            state: Mutex::new(WatchState::default()),
+            wake: Condvar::new(),
+        });
+        let watched = shared.clone();
+        // Without the thread, reads still time out; only the overall bound
+        // is lost.
+        let _ = std::thread::Builder::new()
+            .name("phiscan-ftp-watchdog".into())
+            .spawn(move || watch(&watched, &socket));
+        Watchdog { shared }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WatchState> {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn arm(&self, limit: Duration) {
+        let mut s = self.lock();
+        s.deadline = Some(Instant::now() + limit);
+        s.fired = false;
+        self.shared.wake.notify_all();
+    }
+
+    pub fn disarm(&self) {
+        self.lock().deadline = None;
+    }
+
+    /// The deadline passed and the connection was closed.
+    pub fn fired(&self) -> bool {
+        self.lock().fired
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.lock().closed = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+fn watch(shared: &WatchShared, socket: &TcpStream) {
+    let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        if s.closed {
+            return;
+        }
+        s = match s.deadline {
+            None => shared.wake.wait(s).unwrap_or_else(|p| p.into_inner()),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                    s.fired = true;
+                    s.deadline = None;
+                    s
+                } else {
+                    shared
+                        .wake
+                        .wait_timeout(s, d - now)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|p| p.into_inner().0)
+                }
+            }
+        };
+    }
+}
+
+/// Average-rate floor for a data transfer: after `grace`, at least
+/// [`MIN_RATE`] bytes per second on average must have arrived.
+pub struct Pace {
+    started: Instant,
+    grace: Duration,
+    pub bytes: u64,
+}
+
+impl Pace {
+    pub fn new(timeout: Duration) -> Pace {
+        Pace {
+            started: Instant::now(),
+            grace: timeout * 2,
+            bytes: 0,
+        }
+    }
+
+    /// Counts `n` more bytes; `true` when the transfer is too slow.
+    pub fn add(&mut self, n: usize) -> bool {
+        self.bytes = self.bytes.saturating_add(n as u64);
+        self.too_slow()
+    }
+
+    pub fn too_slow(&self) -> bool {
+        let allowed = self.grace + Duration::from_secs(self.bytes / MIN_RATE);
+        self.started.elapsed() > allowed
+    }
+
+    /// For messages: "arrived too slowly (N bytes in S s, under 16 KiB/s)".
+    pub fn describe(&self) -> String {
+        format!(
+            "arrived too slowly ({} bytes in {} s, under {} KiB/s)",
+            self.bytes,
+            self.started.elapsed().as_secs(),
+            MIN_RATE / 1024
+        )
     }
 }
 
@@ -220,7 +369,23 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             .and_then(|()| tcp.set_write_timeout(timeout))
             .and_then(|()| tcp.set_nodelay(true))
             .map_err(|e| Failure::Connection(describe_io(&e)))?;
-        let mut ftp = ImplFtpStream::<T>::connect_with_stream(tcp).map_err(classify)?;
+        let watch = Watchdog::start(
+            tcp.try_clone()
+                .map_err(|e| Failure::Connection(describe_io(&e)))?,
+        );
+        let reply_limit = self.timeout * REPLY_DEADLINE_FACTOR;
+        // Each step below waits for replies; none may take longer than
+        // `reply_limit`, however the server paces its bytes.
+        let late = |watch: &Watchdog, f: Failure| {
+            if watch.fired() {
+                Failure::Connection(late_reply(reply_limit))
+            } else {
+                f
+            }
+        };
+        watch.arm(reply_limit);
+        let mut ftp =
+            ImplFtpStream::<T>::connect_with_stream(tcp).map_err(|e| late(&watch, classify(e)))?;
         ftp.set_encoding(wire::WireEncoding);
         let banner = ftp
             .get_welcome_msg()
@@ -240,7 +405,11 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
         // hostile one could name a third party.
         ftp.set_passive_nat_workaround(true);
         self.rate.acquire(1);
+        watch.arm(reply_limit);
         let features = ftp.feat().unwrap_or_default();
+        if watch.fired() {
+            return Err(Failure::Connection(late_reply(reply_limit)));
+        }
         let has = |k: &str| features.keys().any(|f| f.eq_ignore_ascii_case(k));
         let auth_tls = features.iter().any(|(k, v)| {
             k.eq_ignore_ascii_case("AUTH")
@@ -256,7 +425,9 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
         };
         *info_out = Some(info.clone());
         self.rate.acquire(3);
+        watch.arm(reply_limit);
         let mut ftp = (self.securer)(ftp).map_err(|e| match classify(e) {
+            _ if watch.fired() => Failure::Tls(late_reply(reply_limit)),
             Failure::Permanent { detail, .. } => {
                 Failure::Tls(format!("the server refused AUTH TLS: {detail}"))
             }
@@ -273,20 +444,30 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             ftp.set_mode(Mode::Passive);
         }
         self.rate.acquire(2);
+        watch.arm(reply_limit);
         ftp.login(
             wire::from_text(&creds.user),
             wire::from_text(creds.password.expose()),
         )
-        .map_err(classify)?;
+        .map_err(|e| late(&watch, classify(e)))?;
         self.rate.acquire(1);
         // Binary at once: in ASCII mode sizes differ and some servers refuse REST.
-        ftp.transfer_type(FileType::Binary).map_err(classify)?;
+        watch.arm(reply_limit);
+        ftp.transfer_type(FileType::Binary)
+            .map_err(|e| late(&watch, classify(e)))?;
+        watch.disarm();
         Ok(Session {
             ftp,
             rate: self.rate.clone(),
             mlsd: info.mlsd,
+            watch,
+            timeout: self.timeout,
         })
     }
+}
+
+fn late_reply(limit: Duration) -> String {
+    format!("no complete reply within {} s", limit.as_secs())
 }
 
 /// A logged-in control connection.
@@ -294,6 +475,18 @@ pub struct Session<T: TlsStream> {
     pub ftp: ImplFtpStream<T>,
     rate: Arc<RateLimiter>,
     pub mlsd: bool,
+    watch: Watchdog,
+    /// `--timeout`.
+    pub timeout: Duration,
+}
+
+/// Why a listing was cut short (what was read before is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cut {
+    /// More than the most entries or bytes kept for one listing.
+    TooLong,
+    /// Below the rate floor: the description from [`Pace::describe`].
+    TooSlow(String),
 }
 
 /// Outcome of reading a listing.
@@ -303,36 +496,90 @@ pub struct RawListing {
     pub lines: Vec<String>,
     /// Lines longer than the limit (counted, not kept).
     pub overlong: u64,
+    /// Cut short, and why.
+    pub cut: Option<Cut>,
 }
 
 impl<T: TlsStream + Send + 'static> Session<T> {
+    /// Runs one command under the reply deadline.
+    fn guarded<R>(
+        &mut self,
+        op: impl FnOnce(&mut ImplFtpStream<T>) -> Result<R, FtpError>,
+    ) -> Result<R, Failure> {
+        let limit = self.timeout * REPLY_DEADLINE_FACTOR;
+        self.watch.arm(limit);
+        let result = op(&mut self.ftp);
+        self.watch.disarm();
+        result.map_err(|e| {
+            if self.watch.fired() {
+                Failure::Connection(late_reply(limit))
+            } else {
+                classify(e)
+            }
+        })
+    }
+
+    /// Ends a transfer (closes its data connection, reads the reply) under
+    /// the reply deadline. Raw errors, so callers can accept a 426 they
+    /// caused by closing early.
+    pub fn finish(&mut self, stream: TransferStream<T>) -> Result<(), FtpError> {
+        let limit = self.timeout * REPLY_DEADLINE_FACTOR;
+        self.watch.arm(limit);
+        let result = stream.finish();
+        self.watch.disarm();
+        match result {
+            Err(_) if self.watch.fired() => Err(FtpError::ConnectionError(io::Error::new(
+                io::ErrorKind::TimedOut,
+                late_reply(limit),
+            ))),
+            other => other,
+        }
+    }
+
+    /// A data connection opened in active mode has no read timeout yet.
+    fn bound_reads(&self, stream: &TransferStream<T>) {
+        let _ = stream
+            .get_ref()
+            .get_ref()
+            .set_read_timeout(Some(self.timeout));
+    }
+
     pub fn pwd(&mut self) -> Result<String, Failure> {
         self.rate.acquire(1);
-        self.ftp.pwd().map_err(classify)
+        self.guarded(|f| f.pwd())
     }
 
     pub fn cwd(&mut self, path: &str) -> Result<(), Failure> {
         self.rate.acquire(1);
-        self.ftp.cwd(path).map_err(classify)
+        self.guarded(|f| f.cwd(path))
     }
 
     /// Lists the working directory (MLSD or LIST), bounded: at most
-    /// `max_lines` lines and 64 MiB are kept (`true` = cut short).
-    pub fn list_cwd(&mut self, max_lines: usize) -> Result<(RawListing, bool), Failure> {
+    /// `max_lines` lines and 64 MiB are kept, and a listing that comes too
+    /// slowly is cut ([`RawListing::cut`] says why).
+    pub fn list_cwd(&mut self, max_lines: usize) -> Result<RawListing, Failure> {
         let cmd = if self.mlsd { "MLSD" } else { "LIST" };
         self.rate.acquire(2);
         let (_, stream) = self
-            .ftp
-            .custom_data_command(cmd, &[Status::AboutToSend, Status::AlreadyOpen])
-            .map_err(classify)?;
-        let mut reader = BufReader::new(stream);
+            .guarded(|f| f.custom_data_command(cmd, &[Status::AboutToSend, Status::AlreadyOpen]))?;
+        self.bound_reads(&stream);
+        let mut reader = BufReader::new(Paced {
+            inner: stream,
+            pace: Pace::new(self.timeout),
+            slow: false,
+        });
         let mut out = RawListing::default();
-        let mut truncated = false;
         let mut kept = 0usize;
         let mut buf = Vec::new();
         let read_result = loop {
             buf.clear();
-            match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf) {
+            let read = (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf);
+            if reader.get_ref().slow {
+                // Whatever part of a line came last is dropped.
+                out.cut = Some(Cut::TooSlow(reader.get_ref().pace.describe()));
+                break Ok(());
+            }
+            match read {
                 Ok(0) => break Ok(()),
                 Ok(_) => {
                     if buf.last() != Some(&b'\n') && buf.len() as u64 >= MAX_LINE {
@@ -349,7 +596,7 @@ impl<T: TlsStream + Send + 'static> Session<T> {
                         continue;
                     }
                     if out.lines.len() >= max_lines || kept > MAX_LISTING_BYTES {
-                        truncated = true;
+                        out.cut = Some(Cut::TooLong);
                         break Ok(());
                     }
                     kept += line.len();
@@ -358,20 +605,37 @@ impl<T: TlsStream + Send + 'static> Session<T> {
                 Err(e) => break Err(e),
             }
         };
-        let finished = reader.into_inner().finish();
+        let stream = reader.into_inner().inner;
         if let Err(e) = read_result {
+            // The server may never send the reply to this transfer: close
+            // both connections rather than wait for it (the caller drops
+            // the session after a connection failure).
+            let _ = stream
+                .get_ref()
+                .get_ref()
+                .shutdown(std::net::Shutdown::Both);
+            let _ = self.ftp.get_ref().shutdown(std::net::Shutdown::Both);
+            drop(stream);
             return Err(Failure::Connection(format!(
                 "listing transfer failed: {}",
                 describe_io(&e)
             )));
         }
-        match finished {
+        if out.cut.is_some() {
+            // Do not wait for the rest: close the data connection at once.
+            let _ = stream
+                .get_ref()
+                .get_ref()
+                .shutdown(std::net::Shutdown::Both);
+        }
+        match self.finish(stream) {
             Ok(()) => {}
             // We stopped reading on purpose; the server may complain.
-            Err(FtpError::UnexpectedResponse(r)) if truncated && is_truncation_reply(&r) => {}
+            Err(FtpError::UnexpectedResponse(r))
+                if out.cut.is_some() && is_truncation_reply(&r) => {}
             Err(e) => return Err(classify(e)),
         }
-        Ok((out, truncated))
+        Ok(out)
     }
 
     /// Starts retrieving `path` (wire form), from `offset` if non-zero.
@@ -382,23 +646,45 @@ impl<T: TlsStream + Send + 'static> Session<T> {
         })?;
         self.rate.acquire(if offset > 0 { 3 } else { 2 });
         if offset > 0 {
-            self.ftp.resume_transfer(offset).map_err(classify)?;
+            self.guarded(|f| f.resume_transfer(offset))?;
         }
-        self.ftp.retr_as_stream(path).map_err(classify)
+        let stream = self.guarded(|f| f.retr_as_stream(path))?;
+        self.bound_reads(&stream);
+        Ok(stream)
     }
 
     pub fn mkdir(&mut self, path: &str) -> Result<(), Failure> {
         self.rate.acquire(1);
-        self.ftp.mkdir(path).map_err(classify)
+        self.guarded(|f| f.mkdir(path))
     }
 
     pub fn rmdir(&mut self, path: &str) -> Result<(), Failure> {
         self.rate.acquire(1);
-        self.ftp.rmdir(path).map_err(classify)
+        self.guarded(|f| f.rmdir(path))
     }
 
     pub fn quit(mut self) {
-        let _ = self.ftp.quit();
+        let _ = self.guarded(|f| f.quit());
+    }
+}
+
+/// A data stream under the rate floor: reads end (EOF, `slow` set) once the
+/// transfer is too slow, even in the middle of a line.
+struct Paced<R> {
+    inner: R,
+    pace: Pace,
+    slow: bool,
+}
+
+impl<R: Read> Read for Paced<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.slow || self.pace.too_slow() {
+            self.slow = true;
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        self.pace.add(n);
+        Ok(n)
     }
 }
 
