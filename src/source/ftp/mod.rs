@@ -10,6 +10,22 @@
 //!
 //! Before the crawl the first connection reports the server's exposure:
 //! anonymous login, anonymous write (`--check-write`), no TLS.
+//!
+//! Against a hostile or broken server (each case is a test in
+//! `tests/ftp_hostile.rs`), every limit reached is reported with the path:
+//! - one listing keeps at most `MAX_DIR_ENTRIES` entries and 64 MiB; the
+//!   rest of a larger or endless listing is not read (a million entries in
+//!   one folder cost about as much memory as half a million names);
+//! - a name listed twice is examined once; a folder listing exactly what a
+//!   folder above it listed is a loop and is not crawled further; at most
+//!   `MAX_DIRS` folders, `HARD_MAX_DEPTH` levels, `MAX_LINK_HOPS` links;
+//! - names are only names: `/`, CR, LF, NUL, `.`/`..` and `..\` never
+//!   address anything, and report paths carry no control characters;
+//! - replies, slow transfers and `--max-bytes 0` files are bounded as the
+//!   [`session`] module says and by `LISTED_SIZE_SLACK` and
+//!   `UNLISTED_CEILING`;
+//! - data connections go only to the control connection's peer, whatever
+//!   address PASV names; in active mode only that peer may connect.
 
 pub mod listing;
 pub mod session;
@@ -343,7 +359,7 @@ fn run<T: TlsStream + Send + 'static>(
             }
             let what = match &f {
                 Failure::Tls(d) if !opts.insecure && d.contains("certificate") => {
-                    format!("TLS failed: {d} (use --insecure to accept a self-signed certificate)")
+                    format!("TLS failed: {d} (use --insecure to accept a certificate that cannot be verified: self-signed, expired or for another name)")
                 }
                 Failure::Tls(d) => format!("TLS failed: {d}"),
                 Failure::Permanent { detail, .. } if info.is_some() => {
@@ -1127,7 +1143,7 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
 enum Overrun {
     /// `--skip-larger-than` (when the listing gave no size, or a false one).
     SkipLarger(u64),
-    /// The listed size, and the limit: that size plus [`LISTED_SIZE_SLACK`].
+    /// The listed size, and the limit: that size plus `LISTED_SIZE_SLACK`.
     Listed(u64, u64),
     /// No size listed and no --skip-larger-than.
     Ceiling(u64),
@@ -1331,6 +1347,38 @@ mod tests {
             "Welcome | Bye"
         );
         assert_eq!(banner_text("no code"), "no code");
+    }
+
+    fn entry(name: &str, kind: EntryKind, size: u64) -> listing::Entry {
+        listing::Entry {
+            name: name.into(),
+            kind,
+            size: Some(size),
+            world_writable: false,
+            mode: None,
+        }
+    }
+
+    #[test]
+    fn listing_shape_ignores_order_and_folder_sizes_and_needs_a_folder() {
+        let a = [
+            entry("x.txt", EntryKind::File, 5),
+            entry("sub", EntryKind::Dir, 4096),
+        ];
+        let b = [
+            entry("sub", EntryKind::Dir, 512),
+            entry("x.txt", EntryKind::File, 5),
+        ];
+        assert!(listing_shape(&a).is_some());
+        assert_eq!(listing_shape(&a), listing_shape(&b));
+        let grown = [
+            entry("x.txt", EntryKind::File, 6),
+            entry("sub", EntryKind::Dir, 4096),
+        ];
+        assert_ne!(listing_shape(&a), listing_shape(&grown));
+        // Folders without subfolders cannot loop: empty or files only.
+        assert_eq!(listing_shape(&[]), None);
+        assert_eq!(listing_shape(&[entry("x", EntryKind::File, 1)]), None);
     }
 
     #[test]

@@ -733,6 +733,40 @@ mod tests {
     }
 
     #[test]
+    fn pace_allows_a_grace_then_needs_the_minimum_rate() {
+        let mut pace = Pace::new(Duration::from_millis(50));
+        assert!(!pace.add(10));
+        std::thread::sleep(Duration::from_millis(150));
+        // Past the 100 ms grace with 10 bytes: too slow.
+        assert!(pace.too_slow());
+        // Each MIN_RATE bytes buys one more second.
+        assert!(!pace.add(MIN_RATE as usize));
+        assert!(pace.describe().starts_with("arrived too slowly ("));
+    }
+
+    #[test]
+    fn watchdog_closes_a_connection_whose_reply_is_late() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        let watch = Watchdog::start(client.try_clone().unwrap());
+        watch.arm(Duration::from_millis(100));
+        // The server never answers; the read ends when the watchdog fires,
+        // long before the 30 s read timeout.
+        client
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut buf = [0u8; 8];
+        let n = (&client).read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0);
+        assert!(watch.fired());
+        // Disarmed in time: nothing happens.
+        watch.arm(Duration::from_secs(30));
+        watch.disarm();
+        assert!(!watch.fired());
+    }
+
+    #[test]
     fn reply_codes_and_classes() {
         let r = |s: &str| Response::new(Status::Unknown, s.as_bytes().to_vec());
         assert_eq!(reply_code(&r("451 Local error")), 451);
@@ -751,6 +785,14 @@ mod tests {
             "550 No  such file"
         );
         assert!(is_truncation_reply(&r("426 Connection closed")));
+        // A positive reply where another was due: the connection is out of
+        // step and must be dropped, not the path blamed.
+        let stray = fail("226 Transfer complete");
+        assert!(matches!(stray, Failure::Connection(_)), "{stray:?}");
+        assert_eq!(
+            stray.detail(),
+            "reply out of sequence: 226 Transfer complete"
+        );
         assert!(!is_truncation_reply(&r("226 Done")));
     }
 }
