@@ -511,6 +511,55 @@ fn endless_file_with_max_bytes_0_is_bounded_by_its_listed_size() {
 }
 
 #[test]
+fn endless_file_without_a_listed_size_is_bounded_by_skip_larger_than() {
+    // MLSD without a size fact: nothing to skip the file on beforehand.
+    let mut root = Node::dir();
+    root.add(b"a.txt", SSN_TEXT);
+    root.add(b"victim.txt", SSN_TEXT);
+    let mut script = Script::new(root);
+    script.mlsd = true;
+    script.raw_listing = vec![(
+        b"/".to_vec(),
+        b"type=file;size=16; a.txt\r\ntype=file;modify=20240101000000; victim.txt\r\n".to_vec(),
+    )];
+    script.data_fault = vec![(b"/victim.txt".to_vec(), DataFault::Endless)];
+    let (port, log) = start_scripted(script);
+    let out = scan_quick(&url(port), 0, |c| {
+        c.max_bytes = Some(0);
+        c.ftp.skip_larger_than = Some(1 << 20);
+    });
+    assert!(!logged(&log, b"MLSD").is_empty());
+    let (reason, detail) = only_victim(&out);
+    assert_eq!(reason, "too_large");
+    assert!(
+        detail.contains("more than --skip-larger-than 1048576"),
+        "{detail}"
+    );
+    assert_eq!(out.summary.bytes_read, 16 + (1 << 20) + 1);
+}
+
+#[test]
+fn active_mode_data_connection_that_stalls_times_out() {
+    // In active mode the server opens the data connection; it must get the
+    // same read timeout as a passive one.
+    let mut root = Node::dir();
+    root.add(b"a.txt", SSN_TEXT);
+    root.add(b"victim.txt", &[b'x'; 100]);
+    let mut script = Script::new(root);
+    script.stall = Some(b"/victim.txt".to_vec());
+    let (port, log) = start_scripted(script);
+    let out = scan_quick(&url(port), 0, |c| {
+        c.ftp.active = true;
+        c.ftp.connections = 1;
+    });
+    assert!(!logged(&log, b"PORT ").is_empty());
+    let (reason, detail) = only_victim(&out);
+    assert_eq!(reason, "network");
+    assert!(detail.contains("after 50 bytes: timed out"), "{detail}");
+    assert_eq!(out.summary.files_scanned, 1);
+}
+
+#[test]
 fn data_dripped_byte_by_byte_is_cut_by_the_rate_floor() {
     let content = vec![b'x'; 100_000];
     let out = data_fault_case(DataFault::Drip, &content, |_| {});
