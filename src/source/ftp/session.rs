@@ -188,6 +188,19 @@ struct WatchState {
     deadline: Option<Instant>,
     fired: bool,
     closed: bool,
+    /// A data connection opened during the current command.
+    data: Option<TcpStream>,
+}
+
+/// Lets the passive data-connection builder hand its socket to the watchdog.
+#[derive(Clone)]
+pub struct WatchHandle(Arc<WatchShared>);
+
+impl WatchHandle {
+    /// Closes `socket` too if the current command misses its deadline.
+    pub fn watch_data(&self, socket: TcpStream) {
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner()).data = Some(socket);
+    }
 }
 
 impl Watchdog {
@@ -219,7 +232,13 @@ impl Watchdog {
     }
 
     pub fn disarm(&self) {
-        self.lock().deadline = None;
+        let mut s = self.lock();
+        s.deadline = None;
+        s.data = None;
+    }
+
+    pub fn handle(&self) -> WatchHandle {
+        WatchHandle(self.shared.clone())
     }
 
     /// The deadline passed and the connection was closed.
@@ -247,6 +266,9 @@ fn watch(shared: &WatchShared, socket: &TcpStream) {
                 let now = Instant::now();
                 if now >= d {
                     let _ = socket.shutdown(std::net::Shutdown::Both);
+                    if let Some(data) = s.data.take() {
+                        let _ = data.shutdown(std::net::Shutdown::Both);
+                    }
                     s.fired = true;
                     s.deadline = None;
                     s
@@ -392,12 +414,18 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             .map(wire::to_display)
             .unwrap_or_default();
         let data_timeout = self.timeout;
+        let data_watch = watch.handle();
         ftp = ftp.passive_stream_builder(move |addr| {
             let s = TcpStream::connect_timeout(&addr, data_timeout)
                 .map_err(FtpError::ConnectionError)?;
             s.set_read_timeout(Some(data_timeout))
                 .and_then(|()| s.set_write_timeout(Some(data_timeout)))
                 .map_err(FtpError::ConnectionError)?;
+            // The data connection's TLS handshake happens inside the same
+            // command: the deadline closes this socket too.
+            if let Ok(clone) = s.try_clone() {
+                data_watch.watch_data(clone);
+            }
             Ok(s)
         });
         // The data connection goes to the control connection's peer, whatever
@@ -750,7 +778,11 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (_server, _) = listener.accept().unwrap();
         let watch = Watchdog::start(client.try_clone().unwrap());
+        // A data connection opened during the command is closed with it.
+        let data = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_data_server, _) = listener.accept().unwrap();
         watch.arm(Duration::from_millis(100));
+        watch.handle().watch_data(data.try_clone().unwrap());
         // The server never answers; the read ends when the watchdog fires,
         // long before the 30 s read timeout.
         client
@@ -760,6 +792,9 @@ mod tests {
         let n = (&client).read(&mut buf).unwrap_or(0);
         assert_eq!(n, 0);
         assert!(watch.fired());
+        data.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        assert_eq!((&data).read(&mut buf).unwrap_or(0), 0);
         // Disarmed in time: nothing happens.
         watch.arm(Duration::from_secs(30));
         watch.disarm();
