@@ -421,24 +421,31 @@ fn wait_for_close(r: &mut BufReader<TcpStream>) {
     while matches!(r.read(&mut sink), Ok(n) if n > 0) {}
 }
 
-/// `/loop/loop/loop` is `/loop` when `/loop` is the folded folder.
+/// `/loop/loop/loop/x` is `/loop/x` when `/loop` is the folded folder.
 fn fold(script: &Script, path: Vec<u8>) -> Vec<u8> {
     let Some(f) = &script.fold else {
         return path;
     };
     let base = f.rsplit(|&b| b == b'/').next().unwrap_or(f);
-    match path.strip_prefix(f.as_slice()) {
-        Some(rest)
-            if (rest.is_empty() || rest.starts_with(b"/"))
-                && rest
-                    .split(|&b| b == b'/')
-                    .filter(|s| !s.is_empty())
-                    .all(|s| s == base) =>
-        {
-            f.clone()
-        }
-        _ => path,
+    let Some(rest) = path.strip_prefix(f.as_slice()) else {
+        return path;
+    };
+    if !(rest.is_empty() || rest.starts_with(b"/")) {
+        return path;
     }
+    let mut steps: Vec<&[u8]> = rest
+        .split(|&b| b == b'/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    while steps.first() == Some(&base) {
+        steps.remove(0);
+    }
+    let mut out = f.clone();
+    for step in steps {
+        out.push(b'/');
+        out.extend_from_slice(step);
+    }
+    out
 }
 
 fn under(dir: &[u8], path: &[u8]) -> bool {

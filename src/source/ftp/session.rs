@@ -109,7 +109,9 @@ pub fn classify(e: FtpError) -> Failure {
                 // A positive reply where another was due: the replies are
                 // out of step with the commands, and every later reply on
                 // this connection would be blamed on the wrong command.
-                Failure::Connection(format!("reply out of sequence: {detail}"))
+                Failure::Connection(format!(
+                    "unexpected reply (out of sequence or malformed): {detail}"
+                ))
             } else if (400..500).contains(&code) {
                 Failure::Transient { code, detail }
             } else {
@@ -826,7 +828,7 @@ mod tests {
         assert!(matches!(stray, Failure::Connection(_)), "{stray:?}");
         assert_eq!(
             stray.detail(),
-            "reply out of sequence: 226 Transfer complete"
+            "unexpected reply (out of sequence or malformed): 226 Transfer complete"
         );
         assert!(!is_truncation_reply(&r("226 Done")));
     }
