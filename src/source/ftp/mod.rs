@@ -795,18 +795,23 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                     }
                 }
             }
-            match s.list_cwd(MAX_DIR_ENTRIES) {
+            // Lines are parsed as they arrive (not kept), afresh for each attempt.
+            let mut parsed = Parsed::default();
+            let mlsd = s.mlsd;
+            match s.list_cwd(MAX_DIR_ENTRIES, |line| parsed.add(line, mlsd)) {
                 Err(Failure::Permanent {
                     code: 500..=502, ..
                 }) if s.mlsd => {
                     // Advertised MLST but no MLSD: fall back to LIST.
                     s.mlsd = false;
-                    s.list_cwd(MAX_DIR_ENTRIES).map(|l| Some((l, false)))
+                    let mut parsed = Parsed::default();
+                    s.list_cwd(MAX_DIR_ENTRIES, |line| parsed.add(line, false))
+                        .map(|l| Some((l, parsed, false)))
                 }
-                other => other.map(|l| Some((l, s.mlsd))),
+                other => other.map(|l| Some((l, parsed, mlsd))),
             }
         });
-        let (raw, mlsd) = match listed {
+        let (raw, parsed, mlsd) = match listed {
             Ok(Some(l)) => l,
             Ok(None) => return,
             Err(Failure::Permanent { code: 550, .. }) if via_link => {
@@ -847,31 +852,8 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                 format!("the listing of {where_} {how}; it was cut there and the rest was not examined"),
             ),
         }
-        let mut unparsed = raw.overlong;
-        let mut example: Option<String> = None;
-        let mut entries = Vec::new();
-        let mut seen = HashSet::new();
-        let mut repeated = 0u64;
-        for line in &raw.lines {
-            let parsed = if mlsd {
-                listing::parse_mlsd(line)
-            } else {
-                listing::parse_list(line)
-            };
-            match parsed {
-                Line::Skip => {}
-                Line::Unparsed => {
-                    unparsed += 1;
-                    if example.is_none() {
-                        example = Some(session::printable(&wire::to_display(line), 120));
-                    }
-                }
-                // A name listed twice is examined once.
-                Line::Entry(e) if !seen.insert(e.name.clone()) => repeated += 1,
-                Line::Entry(e) => entries.push(e),
-            }
-        }
-        drop(seen);
+        let (entries, unparsed, example, repeated) = parsed.finish();
+        let unparsed = unparsed + raw.overlong;
         if unparsed > 0 {
             self.skip(
                 &job.rel,
@@ -1135,6 +1117,47 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
         if broken || reader.read_failed {
             *slot = None;
         }
+    }
+}
+
+/// A listing parsed line by line as it arrives.
+#[derive(Default)]
+struct Parsed {
+    entries: Vec<listing::Entry>,
+    unparsed: u64,
+    /// The first line not understood, for the report.
+    example: Option<String>,
+}
+
+impl Parsed {
+    fn add(&mut self, line: &[u8], mlsd: bool) {
+        let line = wire::from_bytes(line);
+        let parsed = if mlsd {
+            listing::parse_mlsd(&line)
+        } else {
+            listing::parse_list(&line)
+        };
+        match parsed {
+            Line::Skip => {}
+            Line::Unparsed => {
+                self.unparsed += 1;
+                if self.example.is_none() {
+                    self.example = Some(session::printable(&wire::to_display(&line), 120));
+                }
+            }
+            Line::Entry(e) => self.entries.push(e),
+        }
+    }
+
+    /// The entries in name order, each name once (the first listed), and
+    /// how many repeats were dropped.
+    fn finish(self) -> (Vec<listing::Entry>, u64, Option<String>, u64) {
+        let mut entries = self.entries;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let listed = entries.len();
+        entries.dedup_by(|later, first| later.name == first.name);
+        let repeated = (listed - entries.len()) as u64;
+        (entries, self.unparsed, self.example, repeated)
     }
 }
 

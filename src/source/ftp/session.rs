@@ -522,9 +522,9 @@ pub enum Cut {
 /// Outcome of reading a listing.
 #[derive(Debug, Default)]
 pub struct RawListing {
-    /// Lines in wire form.
-    pub lines: Vec<String>,
-    /// Lines longer than the limit (counted, not kept).
+    /// Lines handed on.
+    pub lines: usize,
+    /// Lines longer than the limit (counted, not handed on).
     pub overlong: u64,
     /// Cut short, and why.
     pub cut: Option<Cut>,
@@ -584,10 +584,15 @@ impl<T: TlsStream + Send + 'static> Session<T> {
         self.guarded(|f| f.cwd(path))
     }
 
-    /// Lists the working directory (MLSD or LIST), bounded: at most
-    /// `max_lines` lines and 64 MiB are kept, and a listing that comes too
+    /// Lists the working directory (MLSD or LIST), handing each non-empty
+    /// line (without CR LF) to `each` as it arrives. Bounded: at most
+    /// `max_lines` lines and 64 MiB are read, and a listing that comes too
     /// slowly is cut ([`RawListing::cut`] says why).
-    pub fn list_cwd(&mut self, max_lines: usize) -> Result<RawListing, Failure> {
+    pub fn list_cwd(
+        &mut self,
+        max_lines: usize,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<RawListing, Failure> {
         let cmd = if self.mlsd { "MLSD" } else { "LIST" };
         self.rate.acquire(2);
         let (_, stream) = self
@@ -625,12 +630,13 @@ impl<T: TlsStream + Send + 'static> Session<T> {
                     if line.is_empty() {
                         continue;
                     }
-                    if out.lines.len() >= max_lines || kept > MAX_LISTING_BYTES {
+                    if out.lines >= max_lines || kept > MAX_LISTING_BYTES {
                         out.cut = Some(Cut::TooLong);
                         break Ok(());
                     }
                     kept += line.len();
-                    out.lines.push(wire::from_bytes(line));
+                    out.lines += 1;
+                    each(line);
                 }
                 Err(e) => break Err(e),
             }
