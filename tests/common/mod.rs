@@ -215,6 +215,74 @@ pub struct Script {
     pub advertise_tls: bool,
     /// Delay before each reply (simulated round trip).
     pub reply_delay: Duration,
+    /// Folders whose LIST/MLSD sends these exact bytes instead of the
+    /// generated listing (hostile names, `.`/`..`, repeated entries).
+    pub raw_listing: Vec<(Vec<u8>, Vec<u8>)>,
+    /// This folder lists `n` generated files (`f0000000.txt`...), streamed;
+    /// each holds "hello\n".
+    pub huge_dir: Option<(Vec<u8>, usize)>,
+    /// The listing of this folder never ends: `line` (with `{n}` replaced by
+    /// a counter) again and again, with `pause` between lines.
+    pub endless_listing: Option<(Vec<u8>, String, Duration)>,
+    /// A folder that contains itself: `/loop/loop/...` all resolve to it.
+    pub fold: Option<Vec<u8>>,
+    /// Misbehaviour in reply to a command line starting with these bytes.
+    pub misreply: Vec<(Vec<u8>, Misreply)>,
+    /// Misbehaviour of the data connection for RETR of this path.
+    pub data_fault: Vec<(Vec<u8>, DataFault)>,
+    /// PASV names this host (`a,b,c,d`) instead of 127.0.0.1, where a decoy
+    /// listener logs any connection as `!DECOY`.
+    pub pasv_host: Option<String>,
+    /// Do not offer (or answer) EPSV, so that clients use PASV.
+    pub no_epsv: bool,
+    /// EPSV reply text; `{port}` becomes the real data port.
+    pub epsv_reply: Option<String>,
+    /// Active mode: connect to the client from this local address.
+    pub active_from: Option<String>,
+    /// How AUTH TLS is answered.
+    pub auth_tls: AuthTls,
+}
+
+/// Ways to answer a command wrongly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Misreply {
+    /// A line that is no FTP reply at all.
+    Garbage,
+    /// Half a reply code, then the connection closes.
+    Truncated,
+    /// A multi-line reply that never sends its closing line.
+    OpenMultiline,
+    /// A stray "226" first, then the real reply (replies one step behind).
+    OutOfSequence,
+    /// A reply dripped one byte every 300 ms, without end (slowloris).
+    Drip,
+    /// The control connection closes without a reply.
+    Close,
+}
+
+/// Ways a data connection misbehaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataFault {
+    /// "150", but the data connection is never accepted, nor any reply sent.
+    NeverOpens,
+    /// The file is sent, but the data connection stays open, no "226".
+    NeverCloses,
+    /// The file's bytes again and again, as fast as the client reads.
+    Endless,
+    /// One byte every 200 ms, without end.
+    Drip,
+}
+
+/// Answers to AUTH TLS.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum AuthTls {
+    /// "534", TLS not available.
+    #[default]
+    Refuse,
+    /// "234", then the connection closes before any handshake.
+    AcceptThenClose,
+    /// "234", then plaintext instead of a TLS handshake.
+    AcceptThenPlaintext,
 }
 
 impl Script {
@@ -234,6 +302,17 @@ impl Script {
             banner: "scripted FTP server ready".into(),
             advertise_tls: false,
             reply_delay: Duration::ZERO,
+            raw_listing: Vec::new(),
+            huge_dir: None,
+            endless_listing: None,
+            fold: None,
+            misreply: Vec::new(),
+            data_fault: Vec::new(),
+            pasv_host: None,
+            no_epsv: false,
+            epsv_reply: None,
+            active_from: None,
+            auth_tls: AuthTls::Refuse,
         }
     }
 }
@@ -292,16 +371,86 @@ fn join(cwd: &[u8], arg: &[u8]) -> Vec<u8> {
 /// active (we connect to the client's PORT/EPRT address).
 enum DataSource {
     Listen(TcpListener),
-    Connect(String),
+    /// The client's address, and the local address to connect from.
+    Connect(String, Option<String>),
 }
 
 impl DataSource {
-    fn open(self) -> std::io::Result<TcpStream> {
+    /// Opens the data connection; logs `!DATA FROM <peer>` for passive ones.
+    fn open(self, log: &Log) -> std::io::Result<TcpStream> {
         match self {
-            DataSource::Listen(l) => l.accept().map(|(s, _)| s),
-            DataSource::Connect(a) => TcpStream::connect(a),
+            DataSource::Listen(l) => {
+                let (s, peer) = l.accept()?;
+                log.lock()
+                    .unwrap()
+                    .push(format!("!DATA FROM {}", peer.ip()).into_bytes());
+                Ok(s)
+            }
+            DataSource::Connect(a, None) => TcpStream::connect(a),
+            DataSource::Connect(a, Some(from)) => connect_from(&a, &from),
         }
     }
+}
+
+/// Connects to `to` from the local address `from` (std cannot bind before
+/// connecting; tokio's socket can).
+fn connect_from(to: &str, from: &str) -> std::io::Result<TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let to: std::net::SocketAddr = to
+        .parse()
+        .map_err(|_| std::io::Error::other("bad address"))?;
+    let from: std::net::SocketAddr = format!("{from}:0")
+        .parse()
+        .map_err(|_| std::io::Error::other("bad address"))?;
+    rt.block_on(async move {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(from)?;
+        let stream = socket.connect(to).await?;
+        let stream = stream.into_std()?;
+        stream.set_nonblocking(false)?;
+        Ok(stream)
+    })
+}
+
+/// Waits (at most a minute) until the client closes the control connection.
+fn wait_for_close(r: &mut BufReader<TcpStream>) {
+    let _ = r.get_mut().set_read_timeout(Some(Duration::from_secs(60)));
+    let mut sink = [0u8; 256];
+    while matches!(r.read(&mut sink), Ok(n) if n > 0) {}
+}
+
+/// `/loop/loop/loop/x` is `/loop/x` when `/loop` is the folded folder.
+fn fold(script: &Script, path: Vec<u8>) -> Vec<u8> {
+    let Some(f) = &script.fold else {
+        return path;
+    };
+    let base = f.rsplit(|&b| b == b'/').next().unwrap_or(f);
+    let Some(rest) = path.strip_prefix(f.as_slice()) else {
+        return path;
+    };
+    if !(rest.is_empty() || rest.starts_with(b"/")) {
+        return path;
+    }
+    let mut steps: Vec<&[u8]> = rest
+        .split(|&b| b == b'/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    while steps.first() == Some(&base) {
+        steps.remove(0);
+    }
+    let mut out = f.clone();
+    for step in steps {
+        out.push(b'/');
+        out.extend_from_slice(step);
+    }
+    out
+}
+
+fn under(dir: &[u8], path: &[u8]) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.starts_with(b"/"))
 }
 
 fn serve(
@@ -325,7 +474,45 @@ fn serve(
         while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             line.pop();
         }
+        // Telnet IAC (0xFF) arrives doubled in commands (RFC 854).
+        let mut unescaped = Vec::with_capacity(line.len());
+        let mut i = 0;
+        while i < line.len() {
+            unescaped.push(line[i]);
+            i += if line[i] == 0xFF && line.get(i + 1) == Some(&0xFF) {
+                2
+            } else {
+                1
+            };
+        }
+        let line = unescaped;
         log.lock().unwrap().push(line.clone());
+        if let Some((_, m)) = script.misreply.iter().find(|(p, _)| line.starts_with(p)) {
+            match m {
+                Misreply::Garbage => {
+                    w.write_all(b"this is not an FTP reply\r\n")?;
+                    continue;
+                }
+                Misreply::Truncated => {
+                    w.write_all(b"25")?;
+                    return Ok(());
+                }
+                Misreply::OpenMultiline => {
+                    w.write_all(b"250-first line\r\n250-second line\r\n")?;
+                    wait_for_close(&mut r);
+                    return Ok(());
+                }
+                Misreply::OutOfSequence => w.write_all(b"226 Transfer complete.\r\n")?,
+                Misreply::Drip => {
+                    w.write_all(b"250-")?;
+                    loop {
+                        thread::sleep(Duration::from_millis(300));
+                        w.write_all(b"z")?;
+                    }
+                }
+                Misreply::Close => return Ok(()),
+            }
+        }
         let (cmd, arg) = match line.iter().position(|&b| b == b' ') {
             Some(i) => (line[..i].to_ascii_uppercase(), line[i + 1..].to_vec()),
             None => (line.to_ascii_uppercase(), Vec::new()),
@@ -347,13 +534,11 @@ fn serve(
                 }
             },
             "FEAT" => {
-                let mut lines = vec![
-                    "211-Features:".to_string(),
-                    " EPSV".into(),
-                    " PASV".into(),
-                    " SIZE".into(),
-                    " REST STREAM".into(),
-                ];
+                let mut lines = vec!["211-Features:".to_string()];
+                if !script.no_epsv {
+                    lines.push(" EPSV".into());
+                }
+                lines.extend([" PASV".into(), " SIZE".into(), " REST STREAM".into()]);
                 if script.mlsd {
                     lines.push(" MLST type*;size*;modify*;".into());
                 }
@@ -363,7 +548,19 @@ fn serve(
                 lines.push("211 End".into());
                 reply(&mut w, script, &lines.join("\r\n"))?;
             }
-            "AUTH" => reply(&mut w, script, "534 TLS not available.")?,
+            "AUTH" => match script.auth_tls {
+                AuthTls::Refuse => reply(&mut w, script, "534 TLS not available.")?,
+                AuthTls::AcceptThenClose => {
+                    reply(&mut w, script, "234 Proceed with negotiation.")?;
+                    return Ok(());
+                }
+                AuthTls::AcceptThenPlaintext => {
+                    reply(&mut w, script, "234 Proceed with negotiation.")?;
+                    w.write_all(b"220 this is plain text, not a TLS handshake\r\n")?;
+                    wait_for_close(&mut r);
+                    return Ok(());
+                }
+            },
             "TYPE" => reply(&mut w, script, "200 Type set.")?,
             "SYST" => reply(&mut w, script, "215 UNIX Type: L8")?,
             "NOOP" => reply(&mut w, script, "200 OK")?,
@@ -375,7 +572,7 @@ fn serve(
                 w.write_all(&msg)?;
             }
             "CWD" => {
-                let target = join(&cwd, &arg);
+                let target = fold(script, join(&cwd, &arg));
                 if script.deny.as_deref() == Some(&target[..]) {
                     reply(&mut w, script, "550 Permission denied.")?;
                 } else if let Some((real, Node::Dir(_))) = script.root.resolve(&target) {
@@ -385,25 +582,38 @@ fn serve(
                     reply(&mut w, script, "550 No such directory.")?;
                 }
             }
+            "EPSV" if script.no_epsv => reply(&mut w, script, "502 EPSV not implemented.")?,
             "EPSV" | "PASV" => {
                 let l = TcpListener::bind("127.0.0.1:0")?;
                 let p = l.local_addr()?.port();
                 passive = Some(DataSource::Listen(l));
                 if cmd == "EPSV" {
-                    reply(
-                        &mut w,
-                        script,
-                        &format!("229 Entering Extended Passive Mode (|||{p}|)"),
-                    )?;
+                    let text = script
+                        .epsv_reply
+                        .as_deref()
+                        .unwrap_or("229 Entering Extended Passive Mode (|||{port}|)")
+                        .replace("{port}", &p.to_string())
+                        .replace("{control}", &w.local_addr()?.port().to_string());
+                    reply(&mut w, script, &text)?;
                 } else {
+                    let host = script.pasv_host.as_deref().unwrap_or("127,0,0,1");
+                    if let Some(h) = &script.pasv_host {
+                        // A decoy where the PASV reply points: any connection
+                        // to it means the client followed the reply.
+                        let decoy_addr = format!("{}:{p}", h.replace(',', "."));
+                        if let Ok(decoy) = TcpListener::bind(decoy_addr) {
+                            let log = log.clone();
+                            thread::spawn(move || {
+                                if decoy.accept().is_ok() {
+                                    log.lock().unwrap().push(b"!DECOY".to_vec());
+                                }
+                            });
+                        }
+                    }
                     reply(
                         &mut w,
                         script,
-                        &format!(
-                            "227 Entering Passive Mode (127,0,0,1,{},{})",
-                            p / 256,
-                            p % 256
-                        ),
+                        &format!("227 Entering Passive Mode ({host},{},{})", p / 256, p % 256),
                     )?;
                 }
             }
@@ -423,7 +633,7 @@ fn serve(
                 };
                 match addr {
                     Some(a) => {
-                        passive = Some(DataSource::Connect(a));
+                        passive = Some(DataSource::Connect(a, script.active_from.clone()));
                         reply(&mut w, script, "200 PORT command successful.")?;
                     }
                     None => reply(&mut w, script, "501 Bad address.")?,
@@ -433,7 +643,7 @@ fn serve(
                 rest = String::from_utf8_lossy(&arg).trim().parse().unwrap_or(0);
                 reply(&mut w, script, "350 Restarting.")?;
             }
-            "SIZE" => match script.root.find(&join(&cwd, &arg)) {
+            "SIZE" => match script.root.find(&fold(script, join(&cwd, &arg))) {
                 Some(Node::File(c)) => reply(&mut w, script, &format!("213 {}", c.len()))?,
                 _ => reply(&mut w, script, "550 No such file.")?,
             },
@@ -445,7 +655,7 @@ fn serve(
                 let dir = if arg.is_empty() || arg.starts_with(b"-") {
                     cwd.clone()
                 } else {
-                    join(&cwd, &arg)
+                    fold(script, join(&cwd, &arg))
                 };
                 let Some(Node::Dir(children)) = script.root.find(&dir) else {
                     reply(&mut w, script, "550 No such directory.")?;
@@ -456,7 +666,56 @@ fn serve(
                     continue;
                 };
                 reply(&mut w, script, "150 Here comes the directory listing.")?;
-                let mut data = l.open()?;
+                let mut data = l.open(log)?;
+                if let Some((_, n)) = script.huge_dir.as_ref().filter(|(d, _)| *d == dir) {
+                    let mut sent = Ok(());
+                    let mut chunk = Vec::with_capacity(64 * 1024);
+                    for i in 0..*n {
+                        chunk.extend_from_slice(
+                            format!("-rw-r--r--    1 ftp      ftp               6 Mar 14  2024 f{i:07}.txt\r\n")
+                                .as_bytes(),
+                        );
+                        if chunk.len() > 60 * 1024 || i + 1 == *n {
+                            sent = data.write_all(&chunk);
+                            chunk.clear();
+                            if sent.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    drop(data);
+                    match sent {
+                        Ok(()) => reply(&mut w, script, "226 Directory send OK.")?,
+                        Err(_) => {
+                            reply(&mut w, script, "426 Connection closed; transfer aborted.")?
+                        }
+                    }
+                    continue;
+                }
+                if let Some((_, line, pause)) = script
+                    .endless_listing
+                    .as_ref()
+                    .filter(|(d, _, _)| *d == dir)
+                {
+                    for n in 0u64.. {
+                        let text = format!("{}\r\n", line.replace("{n}", &n.to_string()));
+                        if data.write_all(text.as_bytes()).is_err() {
+                            break;
+                        }
+                        if !pause.is_zero() {
+                            thread::sleep(*pause);
+                        }
+                    }
+                    drop(data);
+                    reply(&mut w, script, "426 Connection closed; transfer aborted.")?;
+                    continue;
+                }
+                if let Some((_, raw)) = script.raw_listing.iter().find(|(d, _)| *d == dir) {
+                    let _ = data.write_all(raw);
+                    drop(data);
+                    reply(&mut w, script, "226 Directory send OK.")?;
+                    continue;
+                }
                 let mut out = Vec::new();
                 if cmd == "LIST" && !script.dos {
                     out.extend_from_slice(b"total 8\r\n");
@@ -527,7 +786,7 @@ fn serve(
                 reply(&mut w, script, "226 Directory send OK.")?;
             }
             "RETR" => {
-                let path = join(&cwd, &arg);
+                let path = fold(script, join(&cwd, &arg));
                 let offset = std::mem::take(&mut rest);
                 if script.flaky.as_deref() == Some(&path[..])
                     && !flaky_done.swap(true, Ordering::SeqCst)
@@ -536,7 +795,12 @@ fn serve(
                     reply(&mut w, script, "450 Resource busy, try again.")?;
                     continue;
                 }
+                let huge = script
+                    .huge_dir
+                    .as_ref()
+                    .is_some_and(|(d, _)| under(d, &path));
                 let content = match script.root.find(&path) {
+                    _ if huge => b"hello\n".to_vec(),
                     Some(Node::File(c)) if script.vanish.as_deref() != Some(&path[..]) => c.clone(),
                     _ => {
                         reply(&mut w, script, "550 Failed to open file.")?;
@@ -548,8 +812,44 @@ fn serve(
                     continue;
                 };
                 reply(&mut w, script, "150 Opening BINARY mode data connection.")?;
-                let mut data = l.open()?;
+                let fault = script
+                    .data_fault
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map(|(_, f)| f.clone());
+                if fault == Some(DataFault::NeverOpens) {
+                    let _pending = l;
+                    wait_for_close(&mut r);
+                    return Ok(());
+                }
+                let mut data = l.open(log)?;
                 let body = content.get(offset as usize..).unwrap_or(&[]);
+                match fault {
+                    Some(DataFault::NeverCloses) => {
+                        let _ = data.write_all(body);
+                        wait_for_close(&mut r);
+                        return Ok(());
+                    }
+                    Some(DataFault::Endless) => {
+                        let block: Vec<u8> = body.iter().copied().cycle().take(64 * 1024).collect();
+                        while !block.is_empty() && data.write_all(&block).is_ok() {}
+                        drop(data);
+                        reply(&mut w, script, "426 Connection closed; transfer aborted.")?;
+                        continue;
+                    }
+                    Some(DataFault::Drip) => {
+                        for b in body.iter().cycle() {
+                            if data.write_all(&[*b]).is_err() {
+                                break;
+                            }
+                            thread::sleep(Duration::from_millis(200));
+                        }
+                        drop(data);
+                        reply(&mut w, script, "426 Connection closed; transfer aborted.")?;
+                        continue;
+                    }
+                    _ => {}
+                }
                 if script.stall.as_deref() == Some(&path[..]) {
                     let _ = data.write_all(&body[..body.len() / 2]);
                     // Silent, connections open, until the client gives up.

@@ -154,8 +154,13 @@ fn entry(
         return Line::Skip;
     }
     // A name with a separator, a line break or NUL would address something
-    // other than what was listed (or inject a command): refuse it.
-    if name.is_empty() || name.contains(['/', '\r', '\n', '\0']) {
+    // other than what was listed (or inject a command): refuse it. `\` is
+    // an ordinary character on Unix servers but a separator on Windows
+    // ones, so only a `..` step between backslashes is refused.
+    if name.is_empty()
+        || name.contains(['/', '\r', '\n', '\0'])
+        || name.split('\\').any(|step| step == "..")
+    {
         return Line::Unparsed;
     }
     Line::Entry(Entry {
@@ -206,6 +211,12 @@ mod tests {
         assert_eq!(parse_mlsd("garbage without facts"), Line::Unparsed);
         assert_eq!(parse_mlsd("nospace"), Line::Unparsed);
         assert_eq!(parse_mlsd("type=file; a/../../b"), Line::Unparsed);
+        assert_eq!(parse_mlsd("type=file; ..\\win.ini"), Line::Unparsed);
+        assert_eq!(parse_mlsd("type=file; a\0b"), Line::Unparsed);
+        assert_eq!(
+            e(parse_mlsd("type=file; back\\slash.txt")).name,
+            "back\\slash.txt"
+        );
     }
 
     #[test]
@@ -258,6 +269,8 @@ mod tests {
             "-rw-r--r-- 1 a b notanumber Jan 01 2024 x",
             "\u{fffd}\u{fffd}\u{fffd}",
             "drwxr-xr-x 2 0 0 4096 Jan 02 10:00 a/b",
+            "-rw-r--r-- 1 a b 10 Jan 01 2024 ..\\..\\boot.ini",
+            "-rw-r--r-- 1 a b 10 Jan 01 2024 x\\..",
         ] {
             assert_eq!(parse_list(line), Line::Unparsed, "{line}");
         }

@@ -10,6 +10,22 @@
 //!
 //! Before the crawl the first connection reports the server's exposure:
 //! anonymous login, anonymous write (`--check-write`), no TLS.
+//!
+//! Against a hostile or broken server (each case is a test in
+//! `tests/ftp_hostile.rs`), every limit reached is reported with the path:
+//! - one listing keeps at most `MAX_DIR_ENTRIES` entries and 64 MiB; the
+//!   rest of a larger or endless listing is not read (a million entries in
+//!   one folder cost about as much memory as half a million names);
+//! - a name listed twice is examined once; a folder listing exactly what a
+//!   folder above it listed is a loop and is not crawled further; at most
+//!   `MAX_DIRS` folders, `HARD_MAX_DEPTH` levels, `MAX_LINK_HOPS` links;
+//! - names are only names: `/`, CR, LF, NUL, `.`/`..` and `..\` never
+//!   address anything, and report paths carry no control characters;
+//! - replies, slow transfers and `--max-bytes 0` files are bounded as the
+//!   [`session`] module says and by `LISTED_SIZE_SLACK` and
+//!   `UNLISTED_CEILING`;
+//! - data connections go only to the control connection's peer, whatever
+//!   address PASV names; in active mode only that peer may connect.
 
 pub mod listing;
 pub mod session;
@@ -24,7 +40,7 @@ use crate::entity::{Confidence, Entity};
 use crate::report::{Event, EventSink, Finding, SkipReason};
 use crate::scan::not_examined;
 use listing::{EntryKind, Line};
-use session::{Connector, Failure, RateLimiter, Securer, ServerInfo, Session};
+use session::{Connector, Cut, Failure, RateLimiter, Securer, ServerInfo, Session};
 use std::collections::{HashSet, VecDeque};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -44,6 +60,12 @@ const MAX_LINK_HOPS: u32 = 8;
 const MAX_DIRS: u64 = 1_000_000;
 /// Deepest directory level crawled when `--max-depth` is not given.
 const HARD_MAX_DEPTH: u32 = 256;
+/// With `--max-bytes 0`: bytes read past a file's listed size (it may be
+/// growing) before the transfer is cut as a server sending without end.
+const LISTED_SIZE_SLACK: u64 = 1 << 20;
+/// With `--max-bytes 0`, no listed size and no `--skip-larger-than`: the
+/// most read from one file.
+const UNLISTED_CEILING: u64 = 16 << 30;
 
 /// Scans one FTP target. Never panics on anything the server sends; every
 /// path it could not examine is reported with the reason.
@@ -184,6 +206,9 @@ struct DirJob {
     links: u32,
     /// Reached through a link: may turn out to be a file.
     via_link: bool,
+    /// Shapes ([`listing_shape`]) of the folders above, with their report
+    /// paths, for loop detection.
+    ancestors: Arc<Vec<(u64, String)>>,
 }
 
 /// A file to fetch.
@@ -334,7 +359,7 @@ fn run<T: TlsStream + Send + 'static>(
             }
             let what = match &f {
                 Failure::Tls(d) if !opts.insecure && d.contains("certificate") => {
-                    format!("TLS failed: {d} (use --insecure to accept a self-signed certificate)")
+                    format!("TLS failed: {d} (use --insecure to accept a certificate that cannot be verified: self-signed, expired or for another name)")
                 }
                 Failure::Tls(d) => format!("TLS failed: {d}"),
                 Failure::Permanent { detail, .. } if info.is_some() => {
@@ -392,6 +417,7 @@ fn run<T: TlsStream + Send + 'static>(
         depth: 0,
         links: 0,
         via_link: false,
+        ancestors: Arc::new(Vec::new()),
     });
     let mut first = Some(first);
     std::thread::scope(|scope| {
@@ -418,6 +444,38 @@ fn root_path(home: &str, target: &FtpTarget) -> String {
         home
     };
     join(base, &path)
+}
+
+/// What a listing holds (names, kinds, sizes; not dates, which change), as
+/// a hash; `None` for a listing without folders, which cannot loop.
+fn listing_shape(entries: &[listing::Entry]) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    if !entries
+        .iter()
+        .any(|e| matches!(e.kind, EntryKind::Dir | EntryKind::Link))
+    {
+        return None;
+    }
+    let mut keys: Vec<(&str, u8, Option<u64>)> = entries
+        .iter()
+        .map(|e| {
+            let kind = match e.kind {
+                EntryKind::File => 0,
+                EntryKind::Dir => 1,
+                EntryKind::Link => 2,
+            };
+            (
+                e.name.as_str(),
+                kind,
+                e.size.filter(|_| e.kind == EntryKind::File),
+            )
+        })
+        .collect();
+    keys.sort_unstable();
+    // Fixed keys: the same listing always gives the same hash.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    keys.hash(&mut h);
+    Some(h.finish())
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -737,18 +795,23 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                     }
                 }
             }
-            match s.list_cwd(MAX_DIR_ENTRIES) {
+            // Lines are parsed as they arrive (not kept), afresh for each attempt.
+            let mut parsed = Parsed::default();
+            let mlsd = s.mlsd;
+            match s.list_cwd(MAX_DIR_ENTRIES, |line| parsed.add(line, mlsd)) {
                 Err(Failure::Permanent {
                     code: 500..=502, ..
                 }) if s.mlsd => {
                     // Advertised MLST but no MLSD: fall back to LIST.
                     s.mlsd = false;
-                    s.list_cwd(MAX_DIR_ENTRIES).map(|l| Some((l, false)))
+                    let mut parsed = Parsed::default();
+                    s.list_cwd(MAX_DIR_ENTRIES, |line| parsed.add(line, false))
+                        .map(|l| Some((l, parsed, false)))
                 }
-                other => other.map(|l| Some((l, s.mlsd))),
+                other => other.map(|l| Some((l, parsed, mlsd))),
             }
         });
-        let ((raw, truncated), mlsd) = match listed {
+        let (raw, parsed, mlsd) = match listed {
             Ok(Some(l)) => l,
             Ok(None) => return,
             Err(Failure::Permanent { code: 550, .. }) if via_link => {
@@ -776,32 +839,21 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                 return;
             }
         };
-        if truncated {
-            self.skip(
+        match &raw.cut {
+            None => {}
+            Some(Cut::TooLong) => self.skip(
                 &job.rel,
                 SkipReason::Limit,
                 format!("the listing of {where_} exceeds {MAX_DIR_ENTRIES} entries or 64 MiB; the rest was not examined"),
-            );
+            ),
+            Some(Cut::TooSlow(how)) => self.skip(
+                &job.rel,
+                SkipReason::Limit,
+                format!("the listing of {where_} {how}; it was cut there and the rest was not examined"),
+            ),
         }
-        let mut unparsed = raw.overlong;
-        let mut example: Option<String> = None;
-        for line in &raw.lines {
-            let parsed = if mlsd {
-                listing::parse_mlsd(line)
-            } else {
-                listing::parse_list(line)
-            };
-            match parsed {
-                Line::Skip => {}
-                Line::Unparsed => {
-                    unparsed += 1;
-                    if example.is_none() {
-                        example = Some(session::printable(&wire::to_display(line), 120));
-                    }
-                }
-                Line::Entry(e) => self.entry(&job, e),
-            }
-        }
+        let (entries, unparsed, example, repeated) = parsed.finish();
+        let unparsed = unparsed + raw.overlong;
         if unparsed > 0 {
             self.skip(
                 &job.rel,
@@ -813,10 +865,44 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                 ),
             );
         }
+        if repeated > 0 {
+            self.skip(
+                &job.rel,
+                SkipReason::BadListing,
+                format!("{repeated} name(s) in the listing of {where_} listed more than once; each name was examined once"),
+            );
+        }
+        // A folder that lists exactly what one of the folders above it
+        // listed is that folder again (a server-side link loop shown as a
+        // folder, or a hostile server): going on would never end.
+        let shape = listing_shape(&entries);
+        if let Some(shape) = shape {
+            if let Some((_, same)) = job.ancestors.iter().find(|(h, _)| *h == shape) {
+                let same = if same.is_empty() { "/" } else { same.as_str() };
+                self.skip(
+                    &job.rel,
+                    SkipReason::Limit,
+                    format!("{where_} lists the same entries as {same} (a loop?); it was not crawled further"),
+                );
+                return;
+            }
+        }
+        let ancestors = match shape {
+            Some(shape) => {
+                let mut chain = Vec::with_capacity(job.ancestors.len() + 1);
+                chain.extend(job.ancestors.iter().cloned());
+                chain.push((shape, job.rel.clone()));
+                Arc::new(chain)
+            }
+            None => job.ancestors.clone(),
+        };
+        for e in entries {
+            self.entry(&job, &ancestors, e);
+        }
     }
 
-    fn entry(&self, parent: &DirJob, e: listing::Entry) {
-        let name = wire::to_display(&e.name);
+    fn entry(&self, parent: &DirJob, ancestors: &Arc<Vec<(u64, String)>>, e: listing::Entry) {
+        let name = wire::to_report(&e.name);
         let rel = if parent.rel.is_empty() {
             name
         } else {
@@ -874,6 +960,7 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                     depth,
                     links,
                     via_link: is_link,
+                    ancestors: ancestors.clone(),
                 });
             }
             EntryKind::File => {
@@ -920,8 +1007,34 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
         // How much to read: the head (--max-bytes), and with --sample-tail
         // the last bytes too, when the file is larger than both.
         let tail = self.opts.sample_tail.unwrap_or(0);
+        // With --max-bytes 0 (whole files) the server still may not send
+        // without end: stop past --skip-larger-than, past the listed size
+        // (plus slack, for files still growing), or at a hard ceiling.
+        let overrun = (self.max_bytes == 0).then(|| {
+            let listed = job
+                .size
+                .map(|s| Overrun::Listed(s, s.saturating_add(LISTED_SIZE_SLACK)));
+            let larger = self.opts.skip_larger_than.map(Overrun::SkipLarger);
+            match (listed, larger) {
+                (Some(a), Some(b)) => {
+                    if a.limit() <= b.limit() {
+                        a
+                    } else {
+                        b
+                    }
+                }
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+                (None, None) => Overrun::Ceiling(UNLISTED_CEILING),
+            }
+        });
         let (head_limit, tail_from, scan_limit) = match (self.max_bytes, job.size) {
-            (0, _) => (u64::MAX, None, 0),
+            // One byte past the limit tells "exactly the limit" from "more".
+            (0, _) => (
+                overrun.map_or(u64::MAX, |o| o.limit().saturating_add(1)),
+                None,
+                0,
+            ),
             (max, Some(size)) if tail > 0 && size > max.saturating_add(tail) => {
                 (max, Some(size - tail), max.saturating_add(tail))
             }
@@ -953,6 +1066,11 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
             finish_failure: None,
             broken: false,
             bytes: 0,
+            overrun,
+            overran: false,
+            pace: session::Pace::new(self.connector.timeout),
+            size: job.size,
+            position: 0,
         };
         let env = self.env;
         let outcome = env.scanner.scan_file(
@@ -966,6 +1084,23 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
         reader.end_part(false);
         let broken = reader.broken;
         let read_failed = reader.read_failed || outcome.failed;
+        if let (true, Some(o)) = (reader.overran, overrun) {
+            let (reason, detail) = match o {
+                Overrun::SkipLarger(l) => (
+                    SkipReason::TooLarge,
+                    format!("the server sent more than --skip-larger-than {l} bytes; the rest was not read"),
+                ),
+                Overrun::Listed(size, l) => (
+                    SkipReason::Limit,
+                    format!("the server sent more than the {size} bytes listed; stopped after {l}"),
+                ),
+                Overrun::Ceiling(l) => (
+                    SkipReason::Limit,
+                    format!("the server sent more than {l} bytes; the rest was not read"),
+                ),
+            };
+            self.skip(&job.rel, reason, detail);
+        }
         if let Some(f) = reader.finish_failure.take() {
             if !read_failed {
                 self.skip(
@@ -981,6 +1116,66 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
         }
         if broken || reader.read_failed {
             *slot = None;
+        }
+    }
+}
+
+/// A listing parsed line by line as it arrives.
+#[derive(Default)]
+struct Parsed {
+    entries: Vec<listing::Entry>,
+    unparsed: u64,
+    /// The first line not understood, for the report.
+    example: Option<String>,
+}
+
+impl Parsed {
+    fn add(&mut self, line: &[u8], mlsd: bool) {
+        let line = wire::from_bytes(line);
+        let parsed = if mlsd {
+            listing::parse_mlsd(&line)
+        } else {
+            listing::parse_list(&line)
+        };
+        match parsed {
+            Line::Skip => {}
+            Line::Unparsed => {
+                self.unparsed += 1;
+                if self.example.is_none() {
+                    self.example = Some(session::printable(&wire::to_display(&line), 120));
+                }
+            }
+            Line::Entry(e) => self.entries.push(e),
+        }
+    }
+
+    /// The entries in name order, each name once (the first listed), and
+    /// how many repeats were dropped.
+    fn finish(self) -> (Vec<listing::Entry>, u64, Option<String>, u64) {
+        let mut entries = self.entries;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let listed = entries.len();
+        entries.dedup_by(|later, first| later.name == first.name);
+        let repeated = (listed - entries.len()) as u64;
+        (entries, self.unparsed, self.example, repeated)
+    }
+}
+
+/// With `--max-bytes 0`, how much a server may send for one file.
+#[derive(Debug, Clone, Copy)]
+enum Overrun {
+    /// `--skip-larger-than` (when the listing gave no size, or a false one).
+    SkipLarger(u64),
+    /// The listed size, and the limit: that size plus `LISTED_SIZE_SLACK`.
+    Listed(u64, u64),
+    /// No size listed and no --skip-larger-than.
+    Ceiling(u64),
+}
+
+impl Overrun {
+    fn limit(self) -> u64 {
+        match self {
+            Overrun::SkipLarger(l) | Overrun::Listed(_, l) | Overrun::Ceiling(l) => l,
         }
     }
 }
@@ -1001,6 +1196,16 @@ struct Sampled<'s, T: TlsStream> {
     /// The control connection is no longer usable.
     broken: bool,
     bytes: u64,
+    /// With `--max-bytes 0`: the most the server may send.
+    overrun: Option<Overrun>,
+    /// The server sent more than `overrun` allows.
+    overran: bool,
+    /// Rate floor over the whole file.
+    pace: session::Pace,
+    /// The listed size.
+    size: Option<u64>,
+    /// Offset in the file of the next byte read.
+    position: u64,
 }
 
 impl<T: TlsStream + Send + 'static> Sampled<'_, T> {
@@ -1027,7 +1232,7 @@ impl<T: TlsStream + Send + 'static> Sampled<'_, T> {
             drop(stream);
             return;
         }
-        match stream.finish() {
+        match self.session.finish(stream) {
             Ok(()) => {}
             Err(FtpError::UnexpectedResponse(r))
                 if !reached_end && session::is_truncation_reply(&r) => {}
@@ -1059,6 +1264,7 @@ impl<T: TlsStream + Send + 'static> Read for Sampled<'_, T> {
                         self.current = Some(s);
                         self.remaining = u64::MAX;
                         self.eof = false;
+                        self.position = offset;
                         continue;
                     }
                     Err(f) => {
@@ -1075,8 +1281,22 @@ impl<T: TlsStream + Send + 'static> Read for Sampled<'_, T> {
                 }
             };
             if self.remaining == 0 {
+                if self.overrun.is_some() && self.tail_from.is_none() {
+                    self.overran = true;
+                }
                 self.end_part(false);
                 continue;
+            }
+            if self.pace.too_slow() {
+                self.read_failed = true;
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "FTP data connection failed after {} bytes: {}",
+                        self.bytes,
+                        self.pace.describe()
+                    ),
+                ));
             }
             let want = buf
                 .len()
@@ -1093,9 +1313,24 @@ impl<T: TlsStream + Send + 'static> Read for Sampled<'_, T> {
                 Ok(n) => {
                     self.remaining = self.remaining.saturating_sub(n as u64);
                     self.bytes = self.bytes.saturating_add(n as u64);
+                    self.position = self.position.saturating_add(n as u64);
+                    self.pace.add(n);
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                    ) && self.size.is_some_and(|s| self.position >= s) =>
+                {
+                    // Every listed byte came, but the server keeps the data
+                    // connection open: the file is complete (and scanned);
+                    // ending the transfer reports the missing reply.
+                    self.eof = true;
+                    self.end_part(true);
+                    continue;
+                }
                 Err(e) => {
                     self.read_failed = true;
                     return Err(io::Error::new(
@@ -1135,6 +1370,38 @@ mod tests {
             "Welcome | Bye"
         );
         assert_eq!(banner_text("no code"), "no code");
+    }
+
+    fn entry(name: &str, kind: EntryKind, size: u64) -> listing::Entry {
+        listing::Entry {
+            name: name.into(),
+            kind,
+            size: Some(size),
+            world_writable: false,
+            mode: None,
+        }
+    }
+
+    #[test]
+    fn listing_shape_ignores_order_and_folder_sizes_and_needs_a_folder() {
+        let a = [
+            entry("x.txt", EntryKind::File, 5),
+            entry("sub", EntryKind::Dir, 4096),
+        ];
+        let b = [
+            entry("sub", EntryKind::Dir, 512),
+            entry("x.txt", EntryKind::File, 5),
+        ];
+        assert!(listing_shape(&a).is_some());
+        assert_eq!(listing_shape(&a), listing_shape(&b));
+        let grown = [
+            entry("x.txt", EntryKind::File, 6),
+            entry("sub", EntryKind::Dir, 4096),
+        ];
+        assert_ne!(listing_shape(&a), listing_shape(&grown));
+        // Folders without subfolders cannot loop: empty or files only.
+        assert_eq!(listing_shape(&[]), None);
+        assert_eq!(listing_shape(&[entry("x", EntryKind::File, 1)]), None);
     }
 
     #[test]

@@ -2,13 +2,22 @@
 //! login, binary mode, and the commands the crawler needs, each paced by the
 //! per-server rate limit. Errors come back as [`Failure`]s that say whether
 //! to retry, reconnect, or give up on the path.
+//!
+//! Time is bounded three ways against a hostile or broken server:
+//! - every socket read waits at most `--timeout`;
+//! - every command must get its whole reply within [`REPLY_DEADLINE_FACTOR`]
+//!   × `--timeout` (a [`Watchdog`] closes the connection otherwise), which
+//!   stops a reply dripped one byte at a time;
+//! - a data transfer (listing or file) that falls below [`MIN_RATE`] bytes
+//!   per second on average, after a grace of `2 × --timeout`, is cut
+//!   ([`Pace`]).
 
 use super::url::{Credentials, FtpTarget};
 use super::wire;
 use crate::config::FtpOptions;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use suppaftp::types::{FileType, Mode, Response};
 use suppaftp::{FtpError, ImplFtpStream, Status, TlsStream, TransferStream};
@@ -22,6 +31,11 @@ pub type Securer<T> =
 const MAX_LINE: u64 = 16 * 1024;
 /// Most bytes of listing kept for one directory.
 const MAX_LISTING_BYTES: usize = 64 << 20;
+/// A command's whole reply must arrive within this many `--timeout`s.
+pub const REPLY_DEADLINE_FACTOR: u32 = 3;
+/// Slowest average data rate accepted once the grace period is over
+/// (bytes per second): a listing or file dripped slower is cut.
+pub const MIN_RATE: u64 = 16 * 1024;
 
 /// Why an operation failed, and what to do about it.
 #[derive(Debug, Clone)]
@@ -91,6 +105,13 @@ pub fn classify(e: FtpError) -> Failure {
             if code == 421 {
                 // "Service not available, closing control connection".
                 Failure::Connection(detail)
+            } else if code < 400 {
+                // A positive reply where another was due: the replies are
+                // out of step with the commands, and every later reply on
+                // this connection would be blamed on the wrong command.
+                Failure::Connection(format!(
+                    "unexpected reply (out of sequence or malformed): {detail}"
+                ))
             } else if (400..500).contains(&code) {
                 Failure::Transient { code, detail }
             } else {
@@ -149,6 +170,158 @@ impl RateLimiter {
         if slot > now {
             std::thread::sleep(slot - now);
         }
+    }
+}
+
+/// Closes a control connection whose reply does not complete in time. A
+/// per-read timeout alone lets a server drip one byte just under it,
+/// forever; this bounds each command as a whole.
+pub struct Watchdog {
+    shared: Arc<WatchShared>,
+}
+
+struct WatchShared {
+    state: Mutex<WatchState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct WatchState {
+    deadline: Option<Instant>,
+    fired: bool,
+    closed: bool,
+    /// A data connection opened during the current command.
+    data: Option<TcpStream>,
+}
+
+/// Lets the passive data-connection builder hand its socket to the watchdog.
+#[derive(Clone)]
+pub struct WatchHandle(Arc<WatchShared>);
+
+impl WatchHandle {
+    /// Closes `socket` too if the current command misses its deadline.
+    pub fn watch_data(&self, socket: TcpStream) {
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner()).data = Some(socket);
+    }
+}
+
+impl Watchdog {
+    /// Watches `socket` (a handle on the control connection) from a thread
+    /// of its own, which ends when the watchdog is dropped.
+    pub fn start(socket: TcpStream) -> Watchdog {
+        let shared = Arc::new(WatchShared {
+            state: Mutex::new(WatchState::default()),
+            wake: Condvar::new(),
+        });
+        let watched = shared.clone();
+        // Without the thread, reads still time out; only the overall bound
+        // is lost.
+        let _ = std::thread::Builder::new()
+            .name("phiscan-ftp-watchdog".into())
+            .spawn(move || watch(&watched, &socket));
+        Watchdog { shared }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WatchState> {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn arm(&self, limit: Duration) {
+        let mut s = self.lock();
+        s.deadline = Some(Instant::now() + limit);
+        s.fired = false;
+        self.shared.wake.notify_all();
+    }
+
+    pub fn disarm(&self) {
+        let mut s = self.lock();
+        s.deadline = None;
+        s.data = None;
+    }
+
+    pub fn handle(&self) -> WatchHandle {
+        WatchHandle(self.shared.clone())
+    }
+
+    /// The deadline passed and the connection was closed.
+    pub fn fired(&self) -> bool {
+        self.lock().fired
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.lock().closed = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+fn watch(shared: &WatchShared, socket: &TcpStream) {
+    let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        if s.closed {
+            return;
+        }
+        s = match s.deadline {
+            None => shared.wake.wait(s).unwrap_or_else(|p| p.into_inner()),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                    if let Some(data) = s.data.take() {
+                        let _ = data.shutdown(std::net::Shutdown::Both);
+                    }
+                    s.fired = true;
+                    s.deadline = None;
+                    s
+                } else {
+                    shared
+                        .wake
+                        .wait_timeout(s, d - now)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|p| p.into_inner().0)
+                }
+            }
+        };
+    }
+}
+
+/// Average-rate floor for a data transfer: after `grace`, at least
+/// [`MIN_RATE`] bytes per second on average must have arrived.
+pub struct Pace {
+    started: Instant,
+    grace: Duration,
+    pub bytes: u64,
+}
+
+impl Pace {
+    pub fn new(timeout: Duration) -> Pace {
+        Pace {
+            started: Instant::now(),
+            grace: timeout * 2,
+            bytes: 0,
+        }
+    }
+
+    /// Counts `n` more bytes; `true` when the transfer is too slow.
+    pub fn add(&mut self, n: usize) -> bool {
+        self.bytes = self.bytes.saturating_add(n as u64);
+        self.too_slow()
+    }
+
+    pub fn too_slow(&self) -> bool {
+        let allowed = self.grace + Duration::from_secs(self.bytes / MIN_RATE);
+        self.started.elapsed() > allowed
+    }
+
+    /// For messages: "arrived too slowly (N bytes in S s, under 16 KiB/s)".
+    pub fn describe(&self) -> String {
+        format!(
+            "arrived too slowly ({} bytes in {} s, under {} KiB/s)",
+            self.bytes,
+            self.started.elapsed().as_secs(),
+            MIN_RATE / 1024
+        )
     }
 }
 
@@ -220,19 +393,41 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             .and_then(|()| tcp.set_write_timeout(timeout))
             .and_then(|()| tcp.set_nodelay(true))
             .map_err(|e| Failure::Connection(describe_io(&e)))?;
-        let mut ftp = ImplFtpStream::<T>::connect_with_stream(tcp).map_err(classify)?;
+        let watch = Watchdog::start(
+            tcp.try_clone()
+                .map_err(|e| Failure::Connection(describe_io(&e)))?,
+        );
+        let reply_limit = self.timeout * REPLY_DEADLINE_FACTOR;
+        // Each step below waits for replies; none may take longer than
+        // `reply_limit`, however the server paces its bytes.
+        let late = |watch: &Watchdog, f: Failure| {
+            if watch.fired() {
+                Failure::Connection(late_reply(reply_limit))
+            } else {
+                f
+            }
+        };
+        watch.arm(reply_limit);
+        let mut ftp =
+            ImplFtpStream::<T>::connect_with_stream(tcp).map_err(|e| late(&watch, classify(e)))?;
         ftp.set_encoding(wire::WireEncoding);
         let banner = ftp
             .get_welcome_msg()
             .map(wire::to_display)
             .unwrap_or_default();
         let data_timeout = self.timeout;
+        let data_watch = watch.handle();
         ftp = ftp.passive_stream_builder(move |addr| {
             let s = TcpStream::connect_timeout(&addr, data_timeout)
                 .map_err(FtpError::ConnectionError)?;
             s.set_read_timeout(Some(data_timeout))
                 .and_then(|()| s.set_write_timeout(Some(data_timeout)))
                 .map_err(FtpError::ConnectionError)?;
+            // The data connection's TLS handshake happens inside the same
+            // command: the deadline closes this socket too.
+            if let Ok(clone) = s.try_clone() {
+                data_watch.watch_data(clone);
+            }
             Ok(s)
         });
         // The data connection goes to the control connection's peer, whatever
@@ -240,7 +435,11 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
         // hostile one could name a third party.
         ftp.set_passive_nat_workaround(true);
         self.rate.acquire(1);
+        watch.arm(reply_limit);
         let features = ftp.feat().unwrap_or_default();
+        if watch.fired() {
+            return Err(Failure::Connection(late_reply(reply_limit)));
+        }
         let has = |k: &str| features.keys().any(|f| f.eq_ignore_ascii_case(k));
         let auth_tls = features.iter().any(|(k, v)| {
             k.eq_ignore_ascii_case("AUTH")
@@ -256,7 +455,9 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
         };
         *info_out = Some(info.clone());
         self.rate.acquire(3);
+        watch.arm(reply_limit);
         let mut ftp = (self.securer)(ftp).map_err(|e| match classify(e) {
+            _ if watch.fired() => Failure::Tls(late_reply(reply_limit)),
             Failure::Permanent { detail, .. } => {
                 Failure::Tls(format!("the server refused AUTH TLS: {detail}"))
             }
@@ -273,20 +474,30 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             ftp.set_mode(Mode::Passive);
         }
         self.rate.acquire(2);
+        watch.arm(reply_limit);
         ftp.login(
             wire::from_text(&creds.user),
             wire::from_text(creds.password.expose()),
         )
-        .map_err(classify)?;
+        .map_err(|e| late(&watch, classify(e)))?;
         self.rate.acquire(1);
         // Binary at once: in ASCII mode sizes differ and some servers refuse REST.
-        ftp.transfer_type(FileType::Binary).map_err(classify)?;
+        watch.arm(reply_limit);
+        ftp.transfer_type(FileType::Binary)
+            .map_err(|e| late(&watch, classify(e)))?;
+        watch.disarm();
         Ok(Session {
             ftp,
             rate: self.rate.clone(),
             mlsd: info.mlsd,
+            watch,
+            timeout: self.timeout,
         })
     }
+}
+
+fn late_reply(limit: Duration) -> String {
+    format!("no complete reply within {} s", limit.as_secs())
 }
 
 /// A logged-in control connection.
@@ -294,45 +505,116 @@ pub struct Session<T: TlsStream> {
     pub ftp: ImplFtpStream<T>,
     rate: Arc<RateLimiter>,
     pub mlsd: bool,
+    watch: Watchdog,
+    /// `--timeout`.
+    pub timeout: Duration,
+}
+
+/// Why a listing was cut short (what was read before is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cut {
+    /// More than the most entries or bytes kept for one listing.
+    TooLong,
+    /// Below the rate floor: the description from [`Pace::describe`].
+    TooSlow(String),
 }
 
 /// Outcome of reading a listing.
 #[derive(Debug, Default)]
 pub struct RawListing {
-    /// Lines in wire form.
-    pub lines: Vec<String>,
-    /// Lines longer than the limit (counted, not kept).
+    /// Lines handed on.
+    pub lines: usize,
+    /// Lines longer than the limit (counted, not handed on).
     pub overlong: u64,
+    /// Cut short, and why.
+    pub cut: Option<Cut>,
 }
 
 impl<T: TlsStream + Send + 'static> Session<T> {
+    /// Runs one command under the reply deadline.
+    fn guarded<R>(
+        &mut self,
+        op: impl FnOnce(&mut ImplFtpStream<T>) -> Result<R, FtpError>,
+    ) -> Result<R, Failure> {
+        let limit = self.timeout * REPLY_DEADLINE_FACTOR;
+        self.watch.arm(limit);
+        let result = op(&mut self.ftp);
+        self.watch.disarm();
+        result.map_err(|e| {
+            if self.watch.fired() {
+                Failure::Connection(late_reply(limit))
+            } else {
+                classify(e)
+            }
+        })
+    }
+
+    /// Ends a transfer (closes its data connection, reads the reply) under
+    /// the reply deadline. Raw errors, so callers can accept a 426 they
+    /// caused by closing early.
+    pub fn finish(&mut self, stream: TransferStream<T>) -> Result<(), FtpError> {
+        let limit = self.timeout * REPLY_DEADLINE_FACTOR;
+        self.watch.arm(limit);
+        let result = stream.finish();
+        self.watch.disarm();
+        match result {
+            Err(_) if self.watch.fired() => Err(FtpError::ConnectionError(io::Error::new(
+                io::ErrorKind::TimedOut,
+                late_reply(limit),
+            ))),
+            other => other,
+        }
+    }
+
+    /// A data connection opened in active mode has no read timeout yet.
+    fn bound_reads(&self, stream: &TransferStream<T>) {
+        let _ = stream
+            .get_ref()
+            .get_ref()
+            .set_read_timeout(Some(self.timeout));
+    }
+
     pub fn pwd(&mut self) -> Result<String, Failure> {
         self.rate.acquire(1);
-        self.ftp.pwd().map_err(classify)
+        self.guarded(|f| f.pwd())
     }
 
     pub fn cwd(&mut self, path: &str) -> Result<(), Failure> {
         self.rate.acquire(1);
-        self.ftp.cwd(path).map_err(classify)
+        self.guarded(|f| f.cwd(path))
     }
 
-    /// Lists the working directory (MLSD or LIST), bounded: at most
-    /// `max_lines` lines and 64 MiB are kept (`true` = cut short).
-    pub fn list_cwd(&mut self, max_lines: usize) -> Result<(RawListing, bool), Failure> {
+    /// Lists the working directory (MLSD or LIST), handing each non-empty
+    /// line (without CR LF) to `each` as it arrives. Bounded: at most
+    /// `max_lines` lines and 64 MiB are read, and a listing that comes too
+    /// slowly is cut ([`RawListing::cut`] says why).
+    pub fn list_cwd(
+        &mut self,
+        max_lines: usize,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<RawListing, Failure> {
         let cmd = if self.mlsd { "MLSD" } else { "LIST" };
         self.rate.acquire(2);
         let (_, stream) = self
-            .ftp
-            .custom_data_command(cmd, &[Status::AboutToSend, Status::AlreadyOpen])
-            .map_err(classify)?;
-        let mut reader = BufReader::new(stream);
+            .guarded(|f| f.custom_data_command(cmd, &[Status::AboutToSend, Status::AlreadyOpen]))?;
+        self.bound_reads(&stream);
+        let mut reader = BufReader::new(Paced {
+            inner: stream,
+            pace: Pace::new(self.timeout),
+            slow: false,
+        });
         let mut out = RawListing::default();
-        let mut truncated = false;
         let mut kept = 0usize;
         let mut buf = Vec::new();
         let read_result = loop {
             buf.clear();
-            match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf) {
+            let read = (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf);
+            if reader.get_ref().slow {
+                // Whatever part of a line came last is dropped.
+                out.cut = Some(Cut::TooSlow(reader.get_ref().pace.describe()));
+                break Ok(());
+            }
+            match read {
                 Ok(0) => break Ok(()),
                 Ok(_) => {
                     if buf.last() != Some(&b'\n') && buf.len() as u64 >= MAX_LINE {
@@ -348,30 +630,48 @@ impl<T: TlsStream + Send + 'static> Session<T> {
                     if line.is_empty() {
                         continue;
                     }
-                    if out.lines.len() >= max_lines || kept > MAX_LISTING_BYTES {
-                        truncated = true;
+                    if out.lines >= max_lines || kept > MAX_LISTING_BYTES {
+                        out.cut = Some(Cut::TooLong);
                         break Ok(());
                     }
                     kept += line.len();
-                    out.lines.push(wire::from_bytes(line));
+                    out.lines += 1;
+                    each(line);
                 }
                 Err(e) => break Err(e),
             }
         };
-        let finished = reader.into_inner().finish();
+        let stream = reader.into_inner().inner;
         if let Err(e) = read_result {
+            // The server may never send the reply to this transfer: close
+            // both connections rather than wait for it (the caller drops
+            // the session after a connection failure).
+            let _ = stream
+                .get_ref()
+                .get_ref()
+                .shutdown(std::net::Shutdown::Both);
+            let _ = self.ftp.get_ref().shutdown(std::net::Shutdown::Both);
+            drop(stream);
             return Err(Failure::Connection(format!(
                 "listing transfer failed: {}",
                 describe_io(&e)
             )));
         }
-        match finished {
+        if out.cut.is_some() {
+            // Do not wait for the rest: close the data connection at once.
+            let _ = stream
+                .get_ref()
+                .get_ref()
+                .shutdown(std::net::Shutdown::Both);
+        }
+        match self.finish(stream) {
             Ok(()) => {}
             // We stopped reading on purpose; the server may complain.
-            Err(FtpError::UnexpectedResponse(r)) if truncated && is_truncation_reply(&r) => {}
+            Err(FtpError::UnexpectedResponse(r))
+                if out.cut.is_some() && is_truncation_reply(&r) => {}
             Err(e) => return Err(classify(e)),
         }
-        Ok((out, truncated))
+        Ok(out)
     }
 
     /// Starts retrieving `path` (wire form), from `offset` if non-zero.
@@ -382,23 +682,45 @@ impl<T: TlsStream + Send + 'static> Session<T> {
         })?;
         self.rate.acquire(if offset > 0 { 3 } else { 2 });
         if offset > 0 {
-            self.ftp.resume_transfer(offset).map_err(classify)?;
+            self.guarded(|f| f.resume_transfer(offset))?;
         }
-        self.ftp.retr_as_stream(path).map_err(classify)
+        let stream = self.guarded(|f| f.retr_as_stream(path))?;
+        self.bound_reads(&stream);
+        Ok(stream)
     }
 
     pub fn mkdir(&mut self, path: &str) -> Result<(), Failure> {
         self.rate.acquire(1);
-        self.ftp.mkdir(path).map_err(classify)
+        self.guarded(|f| f.mkdir(path))
     }
 
     pub fn rmdir(&mut self, path: &str) -> Result<(), Failure> {
         self.rate.acquire(1);
-        self.ftp.rmdir(path).map_err(classify)
+        self.guarded(|f| f.rmdir(path))
     }
 
     pub fn quit(mut self) {
-        let _ = self.ftp.quit();
+        let _ = self.guarded(|f| f.quit());
+    }
+}
+
+/// A data stream under the rate floor: reads end (EOF, `slow` set) once the
+/// transfer is too slow, even in the middle of a line.
+struct Paced<R> {
+    inner: R,
+    pace: Pace,
+    slow: bool,
+}
+
+impl<R: Read> Read for Paced<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.slow || self.pace.too_slow() {
+            self.slow = true;
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        self.pace.add(n);
+        Ok(n)
     }
 }
 
@@ -447,6 +769,47 @@ mod tests {
     }
 
     #[test]
+    fn pace_allows_a_grace_then_needs_the_minimum_rate() {
+        let mut pace = Pace::new(Duration::from_millis(50));
+        assert!(!pace.add(10));
+        std::thread::sleep(Duration::from_millis(150));
+        // Past the 100 ms grace with 10 bytes: too slow.
+        assert!(pace.too_slow());
+        // Each MIN_RATE bytes buys one more second.
+        assert!(!pace.add(MIN_RATE as usize));
+        assert!(pace.describe().starts_with("arrived too slowly ("));
+    }
+
+    #[test]
+    fn watchdog_closes_a_connection_whose_reply_is_late() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        let watch = Watchdog::start(client.try_clone().unwrap());
+        // A data connection opened during the command is closed with it.
+        let data = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_data_server, _) = listener.accept().unwrap();
+        watch.arm(Duration::from_millis(100));
+        watch.handle().watch_data(data.try_clone().unwrap());
+        // The server never answers; the read ends when the watchdog fires,
+        // long before the 30 s read timeout.
+        client
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut buf = [0u8; 8];
+        let n = (&client).read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0);
+        assert!(watch.fired());
+        data.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        assert_eq!((&data).read(&mut buf).unwrap_or(0), 0);
+        // Disarmed in time: nothing happens.
+        watch.arm(Duration::from_secs(30));
+        watch.disarm();
+        assert!(!watch.fired());
+    }
+
+    #[test]
     fn reply_codes_and_classes() {
         let r = |s: &str| Response::new(Status::Unknown, s.as_bytes().to_vec());
         assert_eq!(reply_code(&r("451 Local error")), 451);
@@ -465,6 +828,14 @@ mod tests {
             "550 No  such file"
         );
         assert!(is_truncation_reply(&r("426 Connection closed")));
+        // A positive reply where another was due: the connection is out of
+        // step and must be dropped, not the path blamed.
+        let stray = fail("226 Transfer complete");
+        assert!(matches!(stray, Failure::Connection(_)), "{stray:?}");
+        assert_eq!(
+            stray.detail(),
+            "unexpected reply (out of sequence or malformed): 226 Transfer complete"
+        );
         assert!(!is_truncation_reply(&r("226 Done")));
     }
 }

@@ -46,6 +46,16 @@ pub fn to_display(s: &str) -> String {
     }
 }
 
+/// Wire form for report paths: [`to_display`] with control characters
+/// (C0, DEL, C1) replaced by U+FFFD, so a hostile name cannot carry
+/// terminal escapes or line breaks into a report or onto a terminal.
+pub fn to_report(s: &str) -> String {
+    to_display(s)
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +76,14 @@ mod tests {
             to_bytes(&from_text("pässword")).unwrap(),
             "pässword".as_bytes()
         );
+    }
+
+    #[test]
+    fn report_form_has_no_control_characters() {
+        assert_eq!(
+            to_report(&from_bytes(b"bell\x07\x1b[31mred\x7f\xc2\x9b.txt")),
+            "bell\u{fffd}\u{fffd}[31mred\u{fffd}\u{fffd}.txt"
+        );
+        assert_eq!(to_report(&from_bytes(b"caf\xe9")), "café");
     }
 }
