@@ -825,7 +825,14 @@ fn resume_over_ftp_completes_the_crawl_without_duplicate_rows() {
     let mut script = Script::new(root);
     // Slow enough to interrupt mid-crawl, fast enough for a test.
     script.reply_delay = Duration::from_millis(25);
-    let (port, _log) = start_scripted(script);
+    let (port, log) = start_scripted(script);
+    let retrieved = || {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.starts_with(b"RETR"))
+            .count()
+    };
     let url = format!("ftp://127.0.0.1:{port}/");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -852,6 +859,7 @@ fn resume_over_ftp_completes_the_crawl_without_duplicate_rows() {
     let (code, stderr) = finish(child, Duration::from_secs(60));
     assert_eq!(code, Some(130), "{stderr}");
     let first = csv_rows(&out.join("phiscan.csv")).len();
+    let retrieved_first = retrieved();
     let done = phiscan(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(1), "{stderr}");
@@ -859,6 +867,9 @@ fn resume_over_ftp_completes_the_crawl_without_duplicate_rows() {
         stderr.contains("files skipped (scanned by an earlier run)"),
         "{stderr}"
     );
+    // Files the first run completed are not even retrieved again.
+    let retrieved_again = retrieved() - retrieved_first;
+    assert!(retrieved_again < 60, "{retrieved_again} RETRs on resume");
     let resumed = csv_rows(&out.join("phiscan.csv"));
     assert!(resumed.len() > first);
 

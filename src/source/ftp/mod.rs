@@ -699,6 +699,12 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
 
     fn worker(&self, mut session: Option<Session<T>>) {
         while let Some(job) = self.queue.next() {
+            // Interrupted (SIGINT/SIGTERM): drain the queue without
+            // listing or fetching anything more.
+            if self.env.scanner.stopped() {
+                self.queue.done();
+                continue;
+            }
             if session.is_none() {
                 let mut info = None;
                 match open_with_retries(&self.connector, &self.creds, self.opts.retries, &mut info)
@@ -1004,6 +1010,20 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
     }
 
     fn fetch(&self, slot: &mut Option<Session<T>>, job: FileJob) {
+        // `--resume`: an earlier run scanned it (same listed size); no RETR.
+        if self
+            .env
+            .scanner
+            .already_scanned(&self.display, &job.rel, job.size, None)
+        {
+            EventSink::send(
+                self.env.events,
+                Event::AlreadyScanned {
+                    target: self.display.clone(),
+                },
+            );
+            return;
+        }
         // How much to read: the head (--max-bytes), and with --sample-tail
         // the last bytes too, when the file is larger than both.
         let tail = self.opts.sample_tail.unwrap_or(0);
