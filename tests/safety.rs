@@ -905,3 +905,32 @@ fn resume_over_ftp_completes_the_crawl_without_duplicate_rows() {
     let lines = jsonl_lines(&out.join("phiscan.jsonl"));
     assert_eq!(lines.len() - 1, resumed.len());
 }
+
+#[test]
+fn control_characters_in_local_names_never_reach_a_report_or_the_terminal() {
+    // A file and a corrupt archive whose names carry a terminal escape
+    // (turn text red) and a line break, as a hostile share could hold.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(
+        tree.join("note\u{1b}[31mred\nline.txt"),
+        "SSN: 412-56-7890\n",
+    )
+    .unwrap();
+    std::fs::write(tree.join("bad\u{1b}[2J.zip"), b"PK\x03\x04 not a zip").unwrap();
+    let out = phiscan(&[tree.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    for (what, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(!bytes.contains(&0x1b), "escape byte on {what}");
+    }
+    let mut reader = csv::Reader::from_reader(&out.stdout[..]);
+    let paths: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[1].to_string())
+        .collect();
+    assert_eq!(paths, ["note\u{fffd}[31mred\u{fffd}line.txt"]);
+    // The corrupt archive is reported as not examined, its name cleaned.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad\u{fffd}[2J.zip"), "{stderr}");
+}

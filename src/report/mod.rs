@@ -253,18 +253,33 @@ pub struct OutputControl<'a> {
 /// Paths as shown, remembered: one file's rows share a path.
 #[derive(Default)]
 struct ShownPaths {
-    seen: std::collections::HashMap<String, Option<String>>,
+    seen: std::collections::HashMap<(char, String), Option<String>>,
 }
 
 impl ShownPaths {
     /// Most paths remembered; then the memory starts over.
     const MAX: usize = 10_000;
 
-    fn apply(&mut self, mask: &PathMask<'_>, text: &mut String) {
+    /// Masks `text` and replaces its control characters (a hostile name
+    /// must not carry terminal escapes or line breaks into a report or onto
+    /// a terminal) with `control`.
+    fn apply(&mut self, mask: &PathMask<'_>, text: &mut String, control: char) {
         if self.seen.len() >= Self::MAX {
             self.seen.clear();
         }
-        let shown = self.seen.entry(text.clone()).or_insert_with(|| mask(text));
+        let shown = self.seen.entry((control, text.clone())).or_insert_with(|| {
+            let masked = mask(text);
+            let base = masked.as_deref().unwrap_or(text);
+            if base.chars().any(char::is_control) {
+                Some(
+                    base.chars()
+                        .map(|c| if c.is_control() { control } else { c })
+                        .collect(),
+                )
+            } else {
+                masked
+            }
+        });
         if let Some(shown) = shown {
             text.clone_from(shown);
         }
@@ -310,10 +325,10 @@ pub fn run_output_with(
         }
         if let Some(mask) = control.shown_path {
             match &mut event {
-                Event::Finding(f) => shown.apply(mask, &mut f.path),
+                Event::Finding(f) => shown.apply(mask, &mut f.path, '\u{fffd}'),
                 Event::NotExamined { path, detail, .. } => {
-                    shown.apply(mask, path);
-                    shown.apply(mask, detail);
+                    shown.apply(mask, path, '\u{fffd}');
+                    shown.apply(mask, detail, ' ');
                 }
                 _ => {}
             }
