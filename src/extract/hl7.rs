@@ -334,6 +334,9 @@ struct State {
     broken: bool,
     /// Occurrences of each segment id in the current message.
     seen: Vec<([u8; 3], u32)>,
+    /// (field number, start, end) of the current segment's fields; kept
+    /// for its allocation.
+    fields: Vec<(usize, usize, usize)>,
 }
 
 impl State {
@@ -361,6 +364,7 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
         separators: None,
         broken: false,
         seen: Vec::new(),
+        fields: Vec::new(),
     };
     let mut after_cr = false;
     while let Some(piece) = segments.next_piece(|b| b == b'\r' || b == b'\n')? {
@@ -448,31 +452,47 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
         }
     };
     let occurrence = state.occurrence(id);
-    let mut prefix = String::new();
-    if state.message >= 2 {
-        prefix.push_str(&format!("msg {} ", state.message));
-    }
-    prefix.push_str(id);
-    if occurrence >= 2 {
-        prefix.push_str(&format!("({occurrence})"));
-    }
+    // The field label (`msg 2 PID(3)-19`), built only for fields that are
+    // reported: most segments report nothing.
+    let message = state.message;
+    let label = |number: usize| {
+        let mut label = String::new();
+        if message >= 2 {
+            label.push_str(&format!("msg {message} "));
+        }
+        label.push_str(id);
+        if occurrence >= 2 {
+            label.push_str(&format!("({occurrence})"));
+        }
+        label.push_str(&format!("-{number}"));
+        label
+    };
     // Field offsets: for header segments the separator itself is field 1.
-    let mut fields: Vec<(usize, usize, &str)> = Vec::new();
+    // The vector is the state's, reused: one allocation per file, not per
+    // segment.
+    let mut fields = std::mem::take(&mut state.fields);
+    fields.clear();
     let mut start = 0usize;
     for (number, part) in text.split(separators.field).enumerate() {
-        fields.push((number, start, part));
+        let number = if is_header && number >= 1 {
+            number + 1
+        } else {
+            number
+        };
+        fields.push((number, start, start + part.len()));
         start += part.len() + separators.field.len_utf8();
-    }
-    if is_header {
-        for f in fields.iter_mut().skip(1) {
-            f.0 += 1;
-        }
     }
     let value_type = if id == "OBX" {
         fields
             .iter()
             .find(|f| f.0 == 2)
-            .map(|f| f.2.split(separators.component).next().unwrap_or("").trim())
+            .map(|f| {
+                text[f.1..f.2]
+                    .split(separators.component)
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+            })
             .unwrap_or("")
     } else {
         ""
@@ -480,7 +500,8 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
     // Most segments hold nothing: one search over the segment tells whether
     // any of its fields and components can.
     ctx.within_block(text.as_bytes(), |ctx| {
-        for &(number, offset, value) in fields.iter().skip(1) {
+        for &(number, offset, end) in fields.iter().skip(1) {
+            let value = &text[offset..end];
             if value.is_empty() || (is_header && number <= 2) {
                 continue;
             }
@@ -490,13 +511,13 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
             }
             match field_kind(id, number) {
                 Some(kind) => {
-                    let label = format!("{prefix}-{number}");
-                    known_field(ctx, &separators, kind, &label, value, offset, &at)
+                    known_field(ctx, &separators, kind, &label(number), value, offset, &at)
                 }
-                None => text_labelled(ctx, || format!("{prefix}-{number}"), value, at(offset)),
+                None => text_labelled(ctx, || label(number), value, at(offset)),
             }
         }
     });
+    state.fields = fields;
 }
 
 /// Splits `text` on `sep`, with each part's byte offset.
