@@ -96,6 +96,7 @@ pub struct Scratch {
     /// Boxed: taken out and put back on every `find`, which extractors call
     /// per field; moving the caches themselves was 39% of an HL7 scan.
     joined: Option<Box<(meta::Cache, meta::Cache, PatternSet)>>,
+    any_candidate: Option<Box<meta::Cache>>,
     words: Vec<WordHit>,
     /// (rule, start, end) areas around gate words, for gated rules.
     gate_regions: Vec<(usize, usize, usize)>,
@@ -222,6 +223,10 @@ pub struct Matcher {
     joined: Option<Regex>,
     /// Free rules' patterns, `MatchKind::All`: which match on a candidate line.
     joined_all: Option<Regex>,
+    /// Free rules' patterns and the gate words (with the word boundaries
+    /// their edges need): whether a text holds any candidate at all, in
+    /// one pass (see [`Matcher::enter_block`]).
+    any_candidate: Option<Regex>,
     words: Option<Words>,
     /// Gate words only: where gated rules can match at all.
     gate_words: Option<Words>,
@@ -448,6 +453,37 @@ impl Matcher {
                 Some(compile(&patterns, JOINED_NFA_LIMIT, MatchKind2::All).map_err(too_large)?),
             )
         };
+        let any_candidate = {
+            let mut patterns: Vec<String> = free
+                .iter()
+                .map(|&i| rules[i].spec.pattern.clone())
+                .collect();
+            for (word, &id) in &word_ids {
+                if gated_by_word[id as usize].is_empty() {
+                    continue;
+                }
+                for v in variants(word) {
+                    let edge = |b: Option<&u8>| {
+                        if b.is_some_and(|&b| is_word_byte(b)) {
+                            r"\b"
+                        } else {
+                            ""
+                        }
+                    };
+                    patterns.push(format!(
+                        "{}{}{}",
+                        edge(v.as_bytes().first()),
+                        regex::escape(&v),
+                        edge(v.as_bytes().last())
+                    ));
+                }
+            }
+            let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
+            // Only a speed-up: a pack too large for it runs without.
+            (!patterns.is_empty())
+                .then(|| compile(&patterns, JOINED_NFA_LIMIT, MatchKind2::LeftmostFirst).ok())
+                .flatten()
+        };
         let longest_word = words.as_ref().map_or(0, |w| w.longest);
         let widest_window = rules
             .iter()
@@ -487,6 +523,7 @@ impl Matcher {
             free,
             joined,
             joined_all,
+            any_candidate,
             words,
             gate_words,
             gated_by_word,
@@ -530,6 +567,10 @@ impl Matcher {
                         PatternSet::new(a.pattern_len()),
                     ))
                 }),
+            any_candidate: self
+                .any_candidate
+                .as_ref()
+                .map(|r| Box::new(r.create_cache())),
             words: Vec::new(),
             gate_regions: Vec::new(),
             words_area: 0..0,
@@ -589,6 +630,10 @@ impl Matcher {
     /// Whether any rule could match somewhere in `buf`: a free rule's
     /// pattern matches, or a gate word occurs.
     fn has_candidates(&self, buf: &[u8], scratch: &mut Scratch) -> bool {
+        if let (Some(any), Some(cache)) = (&self.any_candidate, scratch.any_candidate.as_mut()) {
+            let input = Input::new(buf).earliest(true);
+            return any.search_with(cache, &input).is_some();
+        }
         if let (Some(joined), Some(joined_scratch)) = (&self.joined, scratch.joined.as_mut()) {
             let input = Input::new(buf).earliest(true);
             if joined.search_with(&mut joined_scratch.0, &input).is_some() {
