@@ -175,11 +175,9 @@ impl<R: BufRead> SegmentReader<R> {
         }
     }
 
-    /// The next piece, or `None` at end of stream.
-    pub(crate) fn next_piece(
-        &mut self,
-        is_terminator: impl Fn(u8) -> bool,
-    ) -> io::Result<Option<Piece<'_>>> {
+    /// The next piece, ended by any byte of `terminators` (one or two are
+    /// searched with memchr), or `None` at end of stream.
+    pub(crate) fn next_piece(&mut self, terminators: &[u8]) -> io::Result<Option<Piece<'_>>> {
         self.buf.clear();
         let mut truncated = false;
         let mut any = false;
@@ -200,7 +198,11 @@ impl<R: BufRead> SegmentReader<R> {
                 }));
             }
             any = true;
-            let found = available.iter().position(|&b| is_terminator(b));
+            let found = match terminators {
+                [a] => memchr::memchr(*a, available),
+                [a, b] => memchr::memchr2(*a, *b, available),
+                _ => available.iter().position(|b| terminators.contains(b)),
+            };
             let take = found.unwrap_or(available.len());
             let room = self.cap.saturating_sub(self.buf.len());
             let kept = take.min(room);
@@ -282,31 +284,34 @@ enum FieldKind {
 
 fn field_kind(segment: &str, field: usize) -> Option<FieldKind> {
     use FieldKind::*;
-    Some(match (segment, field) {
-        ("PID", 2..=4) => Ids(Some(Entity::Mrn)),
-        ("PID", 21) => Ids(None),
-        ("PID", 5 | 6 | 9) => Name,
-        ("PID", 7) => BirthDate,
-        ("PID", 11) => Address,
-        ("PID", 13 | 14) => Phone,
-        ("PID", 19) => Ssn,
-        ("NK1", 2 | 30) => Name,
-        ("NK1", 4 | 32) => Address,
-        ("NK1", 5 | 6 | 31) => Phone,
-        ("NK1", 16) => BirthDate,
-        ("NK1", 33) => Ids(None),
-        ("NK1", 37) => Ssn,
-        ("GT1", 3 | 4) => Name,
-        ("GT1", 5) => Address,
-        ("GT1", 6 | 7) => Phone,
-        ("GT1", 8) => BirthDate,
-        ("GT1", 12) => Ssn,
-        ("IN1", 16) => Name,
-        ("IN1", 18) => BirthDate,
-        ("IN1", 19) => Address,
-        ("IN2", 2) => Ssn,
-        ("MRG", 1) => Ids(Some(Entity::Mrn)),
-        ("MRG", 7) => Name,
+    // As a byte array: compared in registers, not with one memcmp per arm
+    // (this runs for every field of every segment).
+    let id: [u8; 3] = segment.as_bytes().try_into().ok()?;
+    Some(match (&id, field) {
+        (b"PID", 2..=4) => Ids(Some(Entity::Mrn)),
+        (b"PID", 21) => Ids(None),
+        (b"PID", 5 | 6 | 9) => Name,
+        (b"PID", 7) => BirthDate,
+        (b"PID", 11) => Address,
+        (b"PID", 13 | 14) => Phone,
+        (b"PID", 19) => Ssn,
+        (b"NK1", 2 | 30) => Name,
+        (b"NK1", 4 | 32) => Address,
+        (b"NK1", 5 | 6 | 31) => Phone,
+        (b"NK1", 16) => BirthDate,
+        (b"NK1", 33) => Ids(None),
+        (b"NK1", 37) => Ssn,
+        (b"GT1", 3 | 4) => Name,
+        (b"GT1", 5) => Address,
+        (b"GT1", 6 | 7) => Phone,
+        (b"GT1", 8) => BirthDate,
+        (b"GT1", 12) => Ssn,
+        (b"IN1", 16) => Name,
+        (b"IN1", 18) => BirthDate,
+        (b"IN1", 19) => Address,
+        (b"IN2", 2) => Ssn,
+        (b"MRG", 1) => Ids(Some(Entity::Mrn)),
+        (b"MRG", 7) => Name,
         _ => return None,
     })
 }
@@ -367,7 +372,7 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
         fields: Vec::new(),
     };
     let mut after_cr = false;
-    while let Some(piece) = segments.next_piece(|b| b == b'\r' || b == b'\n')? {
+    while let Some(piece) = segments.next_piece(b"\r\n")? {
         // CRLF ends one segment, not two.
         if piece.bytes.is_empty() && piece.terminator == Some(b'\n') && after_cr {
             after_cr = false;
@@ -482,7 +487,8 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
         fields.push((number, start, start + part.len()));
         start += part.len() + separators.field.len_utf8();
     }
-    let value_type = if id == "OBX" {
+    let is_obx = id == "OBX";
+    let value_type = if is_obx {
         fields
             .iter()
             .find(|f| f.0 == 2)
@@ -505,7 +511,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
             if value.is_empty() || (is_header && number <= 2) {
                 continue;
             }
-            if id == "OBX" && number == 5 && value_type.eq_ignore_ascii_case("ED") {
+            if is_obx && number == 5 && value_type.eq_ignore_ascii_case("ED") {
                 embedded(ctx, state, &separators, occurrence, value, truncated);
                 continue;
             }
@@ -950,15 +956,15 @@ OBX|1|TX|NOTE||Patient doing well\r";
     #[test]
     fn over_long_segments_are_cut_with_a_reason() {
         let mut reader = SegmentReader::new(&b"abcdefgh\rxy"[..], 4);
-        let p = reader.next_piece(|b| b == b'\r').unwrap().unwrap();
+        let p = reader.next_piece(b"\r").unwrap().unwrap();
         assert_eq!(p.bytes, b"abcd");
         assert!(p.truncated);
-        let p = reader.next_piece(|b| b == b'\r').unwrap().unwrap();
+        let p = reader.next_piece(b"\r").unwrap().unwrap();
         assert_eq!(
             (p.bytes, p.truncated, p.terminator),
             (&b"xy"[..], false, None)
         );
-        assert!(reader.next_piece(|b| b == b'\r').unwrap().is_none());
+        assert!(reader.next_piece(b"\r").unwrap().is_none());
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
     let reader = BufReader::with_capacity(64 << 10, body.chain(rest));
     let mut segments = SegmentReader::new(reader, MAX_SEGMENT);
     let mut number = 0u64;
-    while let Some(piece) = segments.next_piece(|b| b == separators.segment)? {
+    while let Some(piece) = segments.next_piece(&[separators.segment])? {
         let truncated = piece.truncated;
         let text = decode_text(piece.bytes);
         let lead = text.len() - text.trim_start().len();
