@@ -138,7 +138,7 @@ pub fn scan_field_value(
             rule,
             Confidence::High,
             cursor.location(),
-            &[],
+            Others::NONE,
         );
         ctx.events.send(Event::Finding(finding));
     }
@@ -154,6 +154,7 @@ fn report_hits(
     skip: Option<Entity>,
 ) {
     hits.sort_unstable_by_key(|h| (h.start, h.rule));
+    let others = Others::of(hits);
     for hit in hits.iter() {
         let rule = ctx.scanner.matcher.rule(hit.rule);
         if Some(rule.entity) == skip {
@@ -169,7 +170,7 @@ fn report_hits(
             &rule.id,
             hit.confidence,
             cursor.location(),
-            hits,
+            others,
         );
         ctx.events.send(Event::Finding(finding));
     }
@@ -187,7 +188,7 @@ fn build_finding(
     rule: &str,
     confidence: Confidence,
     at: Location,
-    others: &[Hit],
+    others: Others,
 ) -> Finding {
     let unmask = ctx.scanner.options.unmask;
     let value = String::from_utf8_lossy(&buf[span.clone()]);
@@ -231,16 +232,51 @@ fn build_finding(
     }
 }
 
+/// The other hits of a text, sorted by start, with the longest one's
+/// length: the hits near a range are found by binary search. A dense file
+/// (one long line of values) has tens of thousands of hits per chunk, and
+/// scanning all of them for each finding's snippet was quadratic.
+#[derive(Clone, Copy)]
+struct Others<'a> {
+    hits: &'a [Hit],
+    longest: usize,
+}
+
+impl<'a> Others<'a> {
+    const NONE: Others<'static> = Others {
+        hits: &[],
+        longest: 0,
+    };
+
+    fn of(hits: &'a [Hit]) -> Others<'a> {
+        Others {
+            hits,
+            longest: hits.iter().map(|h| h.end - h.start).max().unwrap_or(0),
+        }
+    }
+
+    /// The hits that may overlap `range` (no hit is longer than the
+    /// longest, so none starting before `range.start - longest` reaches it).
+    fn near(&self, range: &std::ops::Range<usize>) -> &'a [Hit] {
+        let first = self
+            .hits
+            .partition_point(|h| h.start.saturating_add(self.longest) <= range.start);
+        let last = self.hits.partition_point(|h| h.start < range.end);
+        &self.hits[first..last.max(first)]
+    }
+}
+
 /// Text of `range` for a context snippet, with every other hit in it masked
 /// as its own entity (a birth date next to an SSN must not show in the SSN's
 /// row any more than in its own). `others` is sorted by start.
-fn snippet(ctx: &Ctx, buf: &[u8], range: std::ops::Range<usize>, others: &[Hit]) -> String {
+fn snippet(ctx: &Ctx, buf: &[u8], range: std::ops::Range<usize>, others: Others) -> String {
     if ctx.scanner.options.unmask {
         return String::from_utf8_lossy(&buf[range]).into_owned();
     }
     let mut out = String::new();
     let mut pos = range.start;
     for h in others
+        .near(&range)
         .iter()
         .filter(|h| h.end > range.start && h.start < range.end)
     {
@@ -399,6 +435,44 @@ mod tests {
     use crate::rules::parse_rule_file;
     use crate::scan::{ScanOptions, Scanner};
     use std::sync::Arc;
+
+    #[test]
+    fn nearby_hits_are_every_hit_overlapping_the_range() {
+        // Hits of mixed lengths, sorted by start as report_hits sorts them.
+        let mut hits = Vec::new();
+        let mut seed = 7u64;
+        for _ in 0..400 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let start = (seed >> 33) as usize % 5000;
+            let len = 1 + (seed >> 20) as usize % 300;
+            hits.push(Hit {
+                rule: 0,
+                start,
+                end: start + len,
+                confidence: Confidence::Low,
+            });
+        }
+        hits.sort_unstable_by_key(|h| (h.start, h.rule));
+        let others = Others::of(&hits);
+        for from in (0..5400).step_by(37) {
+            for width in [0, 1, 40, 160, 700] {
+                let range = from..from + width;
+                let overlapping = |h: &&Hit| h.end > range.start && h.start < range.end;
+                let want: Vec<_> = hits
+                    .iter()
+                    .filter(overlapping)
+                    .map(|h| (h.start, h.end))
+                    .collect();
+                let got: Vec<_> = others
+                    .near(&range)
+                    .iter()
+                    .filter(overlapping)
+                    .map(|h| (h.start, h.end))
+                    .collect();
+                assert_eq!(got, want, "{range:?}");
+            }
+        }
+    }
 
     const PACK: &str = r#"
 [[rules]]
