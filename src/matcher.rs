@@ -238,9 +238,6 @@ pub struct Matcher {
     /// text without candidates has none in any of its parts either (cut at
     /// non-word bytes). See [`Matcher::enter_block`].
     parts_follow_whole: bool,
-    /// Bytes that occur in a gate word: a block's part must not border on
-    /// one, or a word spanning the border could hide one inside the part.
-    word_bytes: [bool; 256],
 }
 
 fn rule_error(spec: &RuleSpec, message: String) -> ConfigError {
@@ -508,17 +505,8 @@ impl Matcher {
         let parts_follow_whole = rules
             .iter()
             .all(|r| !is_anchored(&r.spec.pattern).unwrap_or(true));
-        let mut word_bytes = [false; 256];
-        for word in word_ids.keys() {
-            for v in variants(word) {
-                for b in v.bytes() {
-                    word_bytes[b as usize] = true;
-                }
-            }
-        }
         Ok(Matcher {
             parts_follow_whole,
-            word_bytes,
             rules,
             free,
             joined,
@@ -610,8 +598,9 @@ impl Matcher {
     }
 
     /// Whether `buf` is a part of the current quiet block whose neighbours
-    /// there are bytes no pattern or word can use: then every match or word
-    /// in `buf` is one in the block too, and the block has none.
+    /// there are non-word bytes: then word boundaries fall alike in both,
+    /// every match or gate word in `buf` is one in the block too (see
+    /// `any_candidate`), and the block has none.
     fn in_quiet_block(&self, buf: &[u8], scratch: &Scratch) -> bool {
         let Some(quiet) = &scratch.quiet else {
             return false;
@@ -622,29 +611,21 @@ impl Matcher {
         }
         let offset = at - quiet.start;
         let block = &scratch.quiet_bytes;
-        let edge_safe = |b: u8| !is_word_byte(b) && !self.word_bytes[b as usize];
+        let edge_safe = |b: u8| !is_word_byte(b);
         (offset == 0 || edge_safe(block[offset - 1]))
             && block.get(offset + buf.len()).is_none_or(|&b| edge_safe(b))
     }
 
     /// Whether any rule could match somewhere in `buf`: a free rule's
-    /// pattern matches, or a gate word occurs.
+    /// pattern matches, or a gate word occurs. Without the combined regex
+    /// (a pack too large for it) every text may.
     fn has_candidates(&self, buf: &[u8], scratch: &mut Scratch) -> bool {
-        if let (Some(any), Some(cache)) = (&self.any_candidate, scratch.any_candidate.as_mut()) {
-            let input = Input::new(buf).earliest(true);
-            return any.search_with(cache, &input).is_some();
+        match (&self.any_candidate, scratch.any_candidate.as_mut()) {
+            (Some(any), Some(cache)) => any
+                .search_with(cache, &Input::new(buf).earliest(true))
+                .is_some(),
+            _ => true,
         }
-        if let (Some(joined), Some(joined_scratch)) = (&self.joined, scratch.joined.as_mut()) {
-            let input = Input::new(buf).earliest(true);
-            if joined.search_with(&mut joined_scratch.0, &input).is_some() {
-                return true;
-            }
-        }
-        let mut gate = false;
-        if let Some(words) = &self.gate_words {
-            words.each(buf, 0..buf.len(), |_, _, _| gate = true);
-        }
-        gate
     }
 
     /// Appends to `hits` every match in `buf` whose value starts inside
