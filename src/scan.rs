@@ -218,12 +218,7 @@ impl Scanner {
             return;
         }
         let name_start = path.rfind('/').map_or(0, |i| i + 1);
-        // Underscores separate words in file names; as word characters they
-        // would hide every value from the rules' word boundaries.
-        let name: String = path[name_start..]
-            .chars()
-            .map(|c| if c == '_' { ' ' } else { c })
-            .collect();
+        let name = name_for_matching(&path[name_start..]);
         let column = path[..name_start].chars().count() as u64 + 1;
         let budget = Budget::default();
         self.with_scratch(|scratch| {
@@ -239,7 +234,7 @@ impl Scanner {
             extract::text::scan_block(
                 &mut ctx,
                 "path",
-                name.as_bytes(),
+                &name,
                 extract::Location { line: 1, column },
                 None,
             );
@@ -263,11 +258,7 @@ impl Scanner {
         self.with_scratch(|scratch| {
             for part in text.split_inclusive(['/', '!']) {
                 let name = part.trim_end_matches(['/', '!']);
-                // Underscores separate words in names (see `scan_name`).
-                let spaced: Vec<u8> = name
-                    .bytes()
-                    .map(|b| if b == b'_' { b' ' } else { b })
-                    .collect();
+                let spaced = name_for_matching(name);
                 hits.clear();
                 self.matcher
                     .find(&spaced, 0..spaced.len(), scratch, &mut hits);
@@ -291,6 +282,15 @@ impl Scanner {
         });
         changed.then_some(out)
     }
+}
+
+/// A file or folder name as the rules see it. Underscores separate words in
+/// names (`SMITH_JOHN_DOB_1980-01-02`); as word characters they would hide
+/// every value from the rules' word boundaries. Same length as `name`.
+fn name_for_matching(name: &str) -> Vec<u8> {
+    name.bytes()
+        .map(|b| if b == b'_' { b' ' } else { b })
+        .collect()
 }
 
 struct CountingReader<'a> {

@@ -250,38 +250,52 @@ pub struct OutputControl<'a> {
     pub state: Option<&'a mut crate::resume::StateFile>,
 }
 
-/// Paths as shown, remembered: one file's rows share a path.
-#[derive(Default)]
+/// Paths (or details) as shown, remembered: one file's rows share a path,
+/// so most lookups find it without allocating.
 struct ShownPaths {
-    seen: std::collections::HashMap<(char, String), Option<String>>,
+    seen: std::collections::HashMap<String, Option<String>>,
+    /// What control characters become.
+    control: char,
 }
 
 impl ShownPaths {
-    /// Most paths remembered; then the memory starts over.
+    /// Most texts remembered; then the memory starts over.
     const MAX: usize = 10_000;
+
+    fn new(control: char) -> ShownPaths {
+        ShownPaths {
+            seen: std::collections::HashMap::new(),
+            control,
+        }
+    }
 
     /// Masks `text` and replaces its control characters (a hostile name
     /// must not carry terminal escapes or line breaks into a report or onto
-    /// a terminal) with `control`.
-    fn apply(&mut self, mask: &PathMask<'_>, text: &mut String, control: char) {
+    /// a terminal).
+    fn apply(&mut self, mask: &PathMask<'_>, text: &mut String) {
+        if let Some(shown) = self.seen.get(text.as_str()) {
+            if let Some(shown) = shown {
+                text.clone_from(shown);
+            }
+            return;
+        }
+        let masked = mask(text);
+        let base = masked.as_deref().unwrap_or(text);
+        let shown = if base.chars().any(char::is_control) {
+            Some(
+                base.chars()
+                    .map(|c| if c.is_control() { self.control } else { c })
+                    .collect(),
+            )
+        } else {
+            masked
+        };
         if self.seen.len() >= Self::MAX {
             self.seen.clear();
         }
-        let shown = self.seen.entry((control, text.clone())).or_insert_with(|| {
-            let masked = mask(text);
-            let base = masked.as_deref().unwrap_or(text);
-            if base.chars().any(char::is_control) {
-                Some(
-                    base.chars()
-                        .map(|c| if c.is_control() { control } else { c })
-                        .collect(),
-                )
-            } else {
-                masked
-            }
-        });
+        self.seen.insert(text.clone(), shown.clone());
         if let Some(shown) = shown {
-            text.clone_from(shown);
+            *text = shown;
         }
     }
 }
@@ -303,7 +317,8 @@ pub fn run_output_with(
             .stop
             .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     };
-    let mut shown = ShownPaths::default();
+    let mut shown_paths = ShownPaths::new('\u{fffd}');
+    let mut shown_details = ShownPaths::new(' ');
     loop {
         let mut event = match events.recv_timeout(STOP_POLL) {
             Ok(e) => e,
@@ -325,10 +340,10 @@ pub fn run_output_with(
         }
         if let Some(mask) = control.shown_path {
             match &mut event {
-                Event::Finding(f) => shown.apply(mask, &mut f.path, '\u{fffd}'),
+                Event::Finding(f) => shown_paths.apply(mask, &mut f.path),
                 Event::NotExamined { path, detail, .. } => {
-                    shown.apply(mask, path, '\u{fffd}');
-                    shown.apply(mask, detail, ' ');
+                    shown_paths.apply(mask, path);
+                    shown_details.apply(mask, detail);
                 }
                 _ => {}
             }
