@@ -81,7 +81,7 @@ pub fn scan_stream(
     let mut cursor = LineCursor::new(0, Location::START);
     let mut hits = Vec::new();
     loop {
-        let eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP)?;
+        let eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP);
         let owned_end = if eof { buf.len() } else { buf.len() - OVERLAP };
         hits.clear();
         ctx.scanner
@@ -356,15 +356,16 @@ impl<'a> Decoded<'a> {
     }
 
     /// Appends text to `buf` until it holds `want` bytes or the stream
-    /// ends; returns whether it ended.
-    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<bool, ExtractError> {
+    /// ends (a read error ends it too, see `error`); returns whether it
+    /// ended.
+    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> bool {
         while buf.len() < want {
             if self.raw.is_empty() && !self.head.is_empty() {
                 self.raw.extend_from_slice(self.head);
                 self.head = &[];
             }
             if self.raw.is_empty() && !self.raw_eof {
-                self.read_raw(want - buf.len())?;
+                self.read_raw(want - buf.len());
             }
             match &mut self.decoder {
                 None => {
@@ -393,17 +394,15 @@ impl<'a> Decoded<'a> {
                 }
             }
             if self.raw_eof && self.raw.is_empty() && self.head.is_empty() {
-                return Ok(true);
+                return true;
             }
         }
-        Ok(false)
+        false
     }
 
-    fn read_raw(&mut self, want: usize) -> Result<(), ExtractError> {
-        if self.error.is_some() {
-            self.raw_eof = true;
-            return Ok(());
-        }
+    /// Reads up to `want` raw bytes; at end of stream or on an error (kept
+    /// in `error`) the stream ends.
+    fn read_raw(&mut self, want: usize) {
         let want = want.clamp(4096, CHUNK);
         self.raw.resize(want, 0);
         let mut filled = 0;
@@ -423,7 +422,6 @@ impl<'a> Decoded<'a> {
             }
         }
         self.raw.truncate(filled);
-        Ok(())
     }
 }
 
