@@ -12,6 +12,7 @@ pub mod decode;
 pub mod entity;
 pub mod error;
 pub mod extract;
+pub mod lanes;
 pub mod mask;
 pub mod matcher;
 pub mod report;

@@ -1,29 +1,29 @@
 //! Applies a compiled rule pack to text.
 //!
-//! Candidates first, as in ripgrep, so that the cost is one regex scan plus
-//! a little per candidate, whatever words the text is full of:
+//! Candidates first, as in ripgrep, so that the cost is one pass over the
+//! text plus a little per candidate, whatever words the text is full of:
 //!
-//! 1. Every rule's pattern is joined into one multi-pattern regex; each of
-//!    its matches marks a line (bounded for long lines). Leftmost semantics
-//!    mean the scan never skips past a place where some rule matches.
-//! 2. On that line, a second regex over the same patterns with
-//!    `MatchKind::All` tells which rules match there at all.
-//! 3. Only then are keywords, context and exclude words looked for, with one
-//!    Aho-Corasick automaton (case variants listed explicitly) run over the
-//!    line and the context windows around it.
-//! 4. Each of those rules runs on the line: a match must stand alone (not be
-//!    part of a longer identifier or number), have one of its keywords near,
-//!    pass its validator and its context conditions.
+//! 1. One lazy DFA over every free rule's pattern and every gate word (a
+//!    keyword, or a required context word) finds where each of them ends,
+//!    walking the text in interleaved lanes ([`crate::lanes`]).
+//! 2. A free rule runs on the lines around its candidates; a gated rule
+//!    (keywords, required context) only within reach of its gate words.
+//! 3. Context and exclude words are looked for around matches that need
+//!    them, with one Aho-Corasick automaton (case variants listed
+//!    explicitly).
+//! 4. A match must stand alone (not be part of a longer identifier or
+//!    number), pass its validator and its context conditions.
 
 use crate::entity::{Confidence, Entity};
 use crate::error::ConfigError;
+use crate::lanes::{End, EndCache, EndFinder};
 use crate::rules::RuleSpec;
 use crate::validators::{self, Validator};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
-use regex_automata::{Input, MatchKind as MatchKind2, PatternSet};
+use regex_automata::{Input, MatchKind as MatchKind2};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -47,6 +47,18 @@ const WORDS_SLACK: usize = 1024;
 /// rule loader's, checked again here for specs built in code.
 use crate::rules::{MAX_COMPILED_PATTERN_BYTES as RULE_NFA_LIMIT, MAX_PATTERN_LEN};
 const JOINED_NFA_LIMIT: usize = 64 << 20;
+/// Memory each thread's lazy DFA for [`EndFinder`] may keep (the default
+/// pack needs under 2 MiB of states).
+const END_CACHE_BYTES: usize = 16 << 20;
+
+/// What a pattern of the [`EndFinder`] stands for.
+#[derive(Clone, Copy)]
+enum EndKind {
+    /// A free rule's pattern (rule index).
+    Rule(usize),
+    /// A case variant of a gate word, `len` bytes long.
+    Word { word: u32, len: usize },
+}
 
 /// A rule ready to run.
 pub struct CompiledRule {
@@ -95,7 +107,10 @@ pub struct Scratch {
     captures: Vec<Captures>,
     /// Boxed: taken out and put back on every `find`, which extractors call
     /// per field; moving the caches themselves was 39% of an HL7 scan.
-    joined: Option<Box<(meta::Cache, meta::Cache, PatternSet)>>,
+    end_cache: Box<EndCache>,
+    ends: Vec<End>,
+    /// Free rules to run on the current region.
+    region_rules: Vec<usize>,
     any_candidate: Option<Box<meta::Cache>>,
     words: Vec<WordHit>,
     /// (rule, start, end) areas around gate words, for gated rules.
@@ -217,19 +232,15 @@ impl Scratch {
 
 pub struct Matcher {
     rules: Vec<CompiledRule>,
-    /// Rules without a gate, in the order of the joined patterns.
-    free: Vec<usize>,
-    /// Free rules' patterns, leftmost-first: finds candidates.
-    joined: Option<Regex>,
-    /// Free rules' patterns, `MatchKind::All`: which match on a candidate line.
-    joined_all: Option<Regex>,
+    /// Where free rules' patterns and gate words end, in one pass; what
+    /// each of its patterns is.
+    ends: EndFinder,
+    end_kinds: Vec<EndKind>,
     /// Free rules' patterns and the gate words (with the word boundaries
     /// their edges need): whether a text holds any candidate at all, in
     /// one pass (see [`Matcher::enter_block`]).
     any_candidate: Option<Regex>,
     words: Option<Words>,
-    /// Gate words only: where gated rules can match at all.
-    gate_words: Option<Words>,
     /// Word id → gated rules it opens.
     gated_by_word: Vec<Vec<usize>>,
     /// Widest gate reach of any rule.
@@ -420,67 +431,56 @@ impl Matcher {
                 }
             }
         }
-        let gate_words = Words::build(
-            word_ids
-                .iter()
-                .filter(|(_, &id)| !gated_by_word[id as usize].is_empty())
-                .map(|(w, &id)| (w.as_str(), id)),
-        )?;
         let free: Vec<usize> = (0..rules.len())
             .filter(|&i| rules[i].gate.is_empty())
             .collect();
-
-        let (joined, joined_all) = if free.is_empty() {
-            (None, None)
-        } else {
-            let patterns: Vec<&str> = free
-                .iter()
-                .map(|&i| rules[i].spec.pattern.as_str())
-                .collect();
-            let too_large = |e: String| {
-                ConfigError::Invalid(format!(
-                    "the rule pack's patterns together are too large: {e}"
-                ))
-            };
-            (
-                Some(
-                    compile(&patterns, JOINED_NFA_LIMIT, MatchKind2::LeftmostFirst)
-                        .map_err(too_large)?,
-                ),
-                Some(compile(&patterns, JOINED_NFA_LIMIT, MatchKind2::All).map_err(too_large)?),
-            )
-        };
-        let any_candidate = {
-            let mut patterns: Vec<String> = free
-                .iter()
-                .map(|&i| rules[i].spec.pattern.clone())
-                .collect();
-            for (word, &id) in &word_ids {
-                if gated_by_word[id as usize].is_empty() {
-                    continue;
-                }
-                for v in variants(word) {
-                    let edge = |b: Option<&u8>| {
-                        if b.is_some_and(|&b| is_word_byte(b)) {
-                            r"\b"
-                        } else {
-                            ""
-                        }
-                    };
-                    patterns.push(format!(
-                        "{}{}{}",
-                        edge(v.as_bytes().first()),
-                        regex::escape(&v),
-                        edge(v.as_bytes().last())
-                    ));
-                }
+        // Free rules' patterns, then each gate word's case variants with
+        // the word boundaries their edges need.
+        let mut end_patterns: Vec<String> = Vec::new();
+        let mut end_kinds: Vec<EndKind> = Vec::new();
+        for &i in &free {
+            end_patterns.push(rules[i].spec.pattern.clone());
+            end_kinds.push(EndKind::Rule(i));
+        }
+        let mut gate_list: Vec<(&String, u32)> = word_ids
+            .iter()
+            .filter(|(_, &id)| !gated_by_word[id as usize].is_empty())
+            .map(|(w, &id)| (w, id))
+            .collect();
+        gate_list.sort();
+        for (word, id) in gate_list {
+            for v in variants(word) {
+                let edge = |b: Option<&u8>| {
+                    if b.is_some_and(|&b| is_word_byte(b)) {
+                        r"\b"
+                    } else {
+                        ""
+                    }
+                };
+                end_patterns.push(format!(
+                    "{}{}{}",
+                    edge(v.as_bytes().first()),
+                    regex::escape(&v),
+                    edge(v.as_bytes().last())
+                ));
+                end_kinds.push(EndKind::Word {
+                    word: id,
+                    len: v.len(),
+                });
             }
-            let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
-            // Only a speed-up: a pack too large for it runs without.
-            (!patterns.is_empty())
-                .then(|| compile(&patterns, JOINED_NFA_LIMIT, MatchKind2::LeftmostFirst).ok())
-                .flatten()
+        }
+        let too_large = |e: String| {
+            ConfigError::Invalid(format!(
+                "the rule pack's patterns together are too large: {e}"
+            ))
         };
+        let end_refs: Vec<&str> = end_patterns.iter().map(String::as_str).collect();
+        let ends =
+            EndFinder::new(&end_refs, JOINED_NFA_LIMIT, END_CACHE_BYTES).map_err(too_large)?;
+        // Only a speed-up: a pack too large for it runs without.
+        let any_candidate = (!end_refs.is_empty())
+            .then(|| compile(&end_refs, JOINED_NFA_LIMIT, MatchKind2::LeftmostFirst).ok())
+            .flatten();
         let longest_word = words.as_ref().map_or(0, |w| w.longest);
         let widest_window = rules
             .iter()
@@ -508,12 +508,10 @@ impl Matcher {
         Ok(Matcher {
             parts_follow_whole,
             rules,
-            free,
-            joined,
-            joined_all,
+            ends,
+            end_kinds,
             any_candidate,
             words,
-            gate_words,
             gated_by_word,
             max_gate_reach,
         })
@@ -544,17 +542,9 @@ impl Matcher {
                 .iter()
                 .map(|r| r.regex.create_captures())
                 .collect(),
-            joined: self
-                .joined
-                .as_ref()
-                .zip(self.joined_all.as_ref())
-                .map(|(j, a)| {
-                    Box::new((
-                        j.create_cache(),
-                        a.create_cache(),
-                        PatternSet::new(a.pattern_len()),
-                    ))
-                }),
+            end_cache: Box::new(self.ends.new_cache()),
+            ends: Vec::new(),
+            region_rules: Vec::new(),
             any_candidate: self
                 .any_candidate
                 .as_ref()
@@ -621,8 +611,10 @@ impl Matcher {
     /// (a pack too large for it) every text may.
     fn has_candidates(&self, buf: &[u8], scratch: &mut Scratch) -> bool {
         match (&self.any_candidate, scratch.any_candidate.as_mut()) {
+            // Half a search: where a match ends is enough, so the reverse
+            // scan for its start is skipped.
             (Some(any), Some(cache)) => any
-                .search_with(cache, &Input::new(buf).earliest(true))
+                .search_half_with(cache, &Input::new(buf).earliest(true))
                 .is_some(),
             _ => true,
         }
@@ -645,77 +637,90 @@ impl Matcher {
         // Words are looked for lazily, around matches; none are known yet
         // in this buffer.
         scratch.words_area = 0..0;
-        self.find_free(buf, owned.clone(), scratch, hits);
-        self.find_gated(buf, owned, scratch, hits);
+        // One pass finds where free rules' matches and gate words end:
+        // free matches that start in `owned` end at most MAX_MATCH past
+        // it; gate words count as far as any gated rule reaches.
+        let reach = self.max_gate_reach + MAX_MATCH;
+        let area = owned.start.saturating_sub(reach)..(owned.end + reach).min(buf.len());
+        let mut ends = std::mem::take(&mut scratch.ends);
+        ends.clear();
+        if self
+            .ends
+            .find(buf, area, &mut scratch.end_cache, &mut ends)
+            .is_err()
+        {
+            // Never expected (see `GaveUp`): then every rule runs
+            // everywhere, which finds a superset of what gates allow.
+            for index in 0..self.rules.len() {
+                self.run_rule(index, buf, owned.clone(), scratch, hits);
+            }
+        } else {
+            self.find_free(buf, owned.clone(), &ends, scratch, hits);
+            self.find_gated(buf, owned, &ends, scratch, hits);
+        }
+        scratch.ends = ends;
     }
 
-    /// Rules without a gate: candidates from the joined regex first.
+    /// Rules without a gate, on the lines around their candidates: each
+    /// candidate's match ends at a known place and starts at most
+    /// MAX_MATCH before it. Nearby candidates share one region.
     fn find_free(
         &self,
         buf: &[u8],
         owned: Range<usize>,
+        ends: &[End],
         scratch: &mut Scratch,
         hits: &mut Vec<Hit>,
     ) {
-        let (Some(joined), Some(joined_all)) = (&self.joined, &self.joined_all) else {
-            return;
-        };
-        let Some(mut joined_scratch) = scratch.joined.take() else {
-            return;
-        };
-        let (cache, cache_all, which) = &mut *joined_scratch;
+        let free_end = |e: &End| matches!(self.end_kinds[e.pattern as usize], EndKind::Rule(_));
+        let mut rules = std::mem::take(&mut scratch.region_rules);
         let mut at = owned.start;
-        let mut pending: Option<regex_automata::Match> = None;
-        while at < owned.end {
-            let m = match pending.take() {
-                Some(m) => m,
-                None => match joined.search_with(cache, &Input::new(buf).range(at..buf.len())) {
-                    Some(m) => m,
-                    None => break,
-                },
-            };
-            if m.start() >= owned.end {
+        let mut next = 0;
+        while let Some(i) = (next..ends.len()).find(|&i| ends[i].end > at && free_end(&ends[i])) {
+            let e = ends[i].end;
+            let earliest = e.saturating_sub(MAX_MATCH).max(at);
+            if earliest >= owned.end {
                 break;
             }
-            // The candidate's line, bounded either side for very long lines;
-            // then the lines of nearby candidates too, so that dense text
-            // (a date on every CSV row) is handled in blocks, not line by line.
-            let (region_start, mut region_end) = line_around(buf, m.start(), m.end(), at);
+            let (region_start, mut region_end) = line_around(buf, earliest, e, at);
+            // The lines of nearby candidates too, so that dense text is
+            // handled in blocks, not line by line.
+            let mut j = i + 1;
             while region_end - region_start < BLOCK && region_end < owned.end {
-                let input = Input::new(buf).range(region_end..buf.len());
-                match joined.search_with(cache, &input) {
-                    Some(next)
-                        if next.start() < owned.end && next.start() - region_end <= BLOCK_GAP =>
-                    {
-                        region_end = line_around(buf, next.start(), next.end(), region_end).1;
+                match ends[j.min(ends.len())..]
+                    .iter()
+                    .position(|x| x.end > region_end && free_end(x))
+                {
+                    Some(k) if ends[j + k].end - region_end <= BLOCK_GAP => {
+                        let e2 = ends[j + k].end;
+                        region_end = line_around(buf, e2 - 1, e2, region_end).1;
+                        j += k + 1;
                     }
-                    Some(next) => {
-                        pending = Some(next);
-                        break;
-                    }
-                    None => {
-                        pending = None;
-                        at = owned.end;
-                        break;
-                    }
+                    _ => break,
                 }
             }
+            // Rules with a match ending where one that starts in the region
+            // can end.
+            rules.clear();
+            let last_end = region_end + MAX_MATCH;
+            for x in &ends[i..] {
+                if x.end > last_end {
+                    break;
+                }
+                if let EndKind::Rule(r) = self.end_kinds[x.pattern as usize] {
+                    rules.push(r);
+                }
+            }
+            rules.sort_unstable();
+            rules.dedup();
             let accept = region_start.max(owned.start)..region_end.min(owned.end);
-            let search_end = (region_end + MAX_MATCH).min(buf.len());
-
-            which.clear();
-            joined_all.which_overlapping_matches_with(
-                cache_all,
-                &Input::new(buf).range(region_start..search_end),
-                which,
-            );
-            for pid in which.iter() {
-                let index = self.free[pid.as_usize()];
-                self.run_rule(index, buf, accept.clone(), scratch, hits);
+            for &rule in &rules {
+                self.run_rule(rule, buf, accept.clone(), scratch, hits);
             }
             at = at.max(region_end);
+            next = i + 1;
         }
-        scratch.joined = Some(joined_scratch);
+        scratch.region_rules = rules;
     }
 
     /// Makes sure `scratch.words` holds every keyword and context word that
@@ -744,17 +749,17 @@ impl Matcher {
         &self,
         buf: &[u8],
         owned: Range<usize>,
+        ends: &[End],
         scratch: &mut Scratch,
         hits: &mut Vec<Hit>,
     ) {
-        let Some(gate_words) = &self.gate_words else {
-            return;
-        };
         let mut regions = std::mem::take(&mut scratch.gate_regions);
         regions.clear();
-        let reach = self.max_gate_reach + MAX_MATCH;
-        let area = owned.start.saturating_sub(reach)..(owned.end + reach).min(buf.len());
-        gate_words.each(buf, area, |word, start, end| {
+        for x in ends {
+            let EndKind::Word { word, len } = self.end_kinds[x.pattern as usize] else {
+                continue;
+            };
+            let (start, end) = (x.end - len, x.end);
             for &rule in &self.gated_by_word[word as usize] {
                 let r = self.rules[rule].gate_reach;
                 let from = start.saturating_sub(r + MAX_MATCH).max(owned.start);
@@ -763,7 +768,11 @@ impl Matcher {
                     regions.push((rule, from, to));
                 }
             }
-        });
+        }
+        if regions.is_empty() {
+            scratch.gate_regions = regions;
+            return;
+        }
         regions.sort_unstable();
         let mut merged: Vec<(usize, usize, usize)> = Vec::new();
         for (rule, from, to) in regions.drain(..) {

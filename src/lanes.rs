@@ -1,0 +1,393 @@
+//! Finds where any of many patterns end, in one pass over a text.
+//!
+//! A lazy DFA walks one byte per step, and each step waits on the last
+//! (the next state is a table load that depends on the current one), so a
+//! single walk runs at a few cycles per byte however simple the patterns.
+//! Here the text is cut into lanes walked in lockstep: the steps of
+//! different lanes do not depend on each other, so the processor overlaps
+//! them. Four lanes ran about 3.8× as fast as one on this project's bench
+//! corpus (BENCHMARKS.md).
+//!
+//! The DFA has `MatchKind::All` semantics and an unanchored start: after
+//! each byte its state says which patterns have a match ending there, so
+//! the result is every (end, pattern) pair, overlapping matches included.
+//! Each lane starts [`WARM_UP`] bytes before the first end it reports, so a
+//! match of up to that length that starts in the previous lane is seen.
+
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::LazyStateID;
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind};
+use std::ops::Range;
+
+/// Bytes a lane walks before it reports: the longest match it must find
+/// whole when the match starts in the lane before.
+pub const WARM_UP: usize = 256;
+const LANES: usize = 4;
+/// Below this many bytes per lane, one lane does it: the warm-up would cost
+/// more than the overlap gains.
+const MIN_LANE: usize = 4 * WARM_UP;
+
+/// Where patterns end in a text: built once, shared by threads.
+pub struct EndFinder {
+    dfa: DFA,
+}
+
+/// A pattern's match ends at `end` (exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct End {
+    pub end: usize,
+    pub pattern: u32,
+}
+
+/// Per-thread state of an [`EndFinder`].
+pub struct EndCache {
+    cache: Cache,
+    lanes: [Vec<End>; LANES],
+}
+
+/// The search could not run (it never should: the DFA has no quit bytes
+/// and never gives up its cache). Callers treat every place as a match.
+#[derive(Debug)]
+pub struct GaveUp;
+
+impl EndFinder {
+    /// `patterns` as in [`regex_automata`] syntax, bytes not Unicode (so
+    /// `\b` is the ASCII word boundary). `cache_bytes` bounds the memory the
+    /// lazy DFA keeps per thread.
+    pub fn new(
+        patterns: &[&str],
+        nfa_limit: usize,
+        cache_bytes: usize,
+    ) -> Result<EndFinder, String> {
+        use regex_automata::nfa::thompson;
+        let dfa = DFA::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .thompson(thompson::Config::new().nfa_size_limit(Some(nfa_limit)))
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::All)
+                    .cache_capacity(cache_bytes)
+                    .skip_cache_capacity_check(true),
+            )
+            .build_many(patterns)
+            .map_err(|e| e.to_string())?;
+        Ok(EndFinder { dfa })
+    }
+
+    pub fn new_cache(&self) -> EndCache {
+        EndCache {
+            cache: self.dfa.create_cache(),
+            lanes: Default::default(),
+        }
+    }
+
+    /// Appends to `ends`, in order of `end`, every match end in
+    /// `(area.start, area.end]` (ends at `area.start` have no byte of the
+    /// area in them). Bytes before `area` are looked at as warm-up and for
+    /// word boundaries; the byte after it for word boundaries.
+    pub fn find(
+        &self,
+        buf: &[u8],
+        area: Range<usize>,
+        cache: &mut EndCache,
+        ends: &mut Vec<End>,
+    ) -> Result<(), GaveUp> {
+        let area = area.start.min(buf.len())..area.end.min(buf.len());
+        if area.is_empty() {
+            return Ok(());
+        }
+        // The match ending at `e` shows when byte `e` is read (the DFA
+        // reports one byte late), or at the end of input when e == len.
+        let ends_wanted = area.start + 1..area.end + 1;
+        let per_lane = ends_wanted.len() / LANES;
+        if per_lane >= MIN_LANE {
+            let before = cache.cache.clear_count();
+            if self.lanes(buf, &ends_wanted, per_lane, cache).is_ok()
+                && cache.cache.clear_count() == before
+            {
+                for lane in &mut cache.lanes {
+                    ends.append(lane);
+                }
+                return Ok(());
+            }
+            // The cache was cleared while lanes held states in it: those
+            // are void, so walk again in one lane, which survives clears.
+            for lane in &mut cache.lanes {
+                lane.clear();
+            }
+        }
+        let mut lane = Lane::start(&self.dfa, &mut cache.cache, buf, ends_wanted)?;
+        while lane.at < lane.last_byte {
+            lane.step(&self.dfa, &mut cache.cache, buf, ends)?;
+        }
+        lane.finish(&self.dfa, &mut cache.cache, buf, ends)
+    }
+
+    /// Lanes in lockstep; `Err` when a cache clear voided their states.
+    fn lanes(
+        &self,
+        buf: &[u8],
+        ends_wanted: &Range<usize>,
+        per_lane: usize,
+        cache: &mut EndCache,
+    ) -> Result<(), GaveUp> {
+        let dfa = &self.dfa;
+        let EndCache { cache, lanes } = cache;
+        let mut lane: [Lane; LANES] = Default::default();
+        for (k, l) in lane.iter_mut().enumerate() {
+            let from = ends_wanted.start + k * per_lane;
+            let to = if k + 1 == LANES {
+                ends_wanted.end
+            } else {
+                from + per_lane
+            };
+            *l = Lane::start(dfa, cache, buf, from..to)?;
+            lanes[k].clear();
+        }
+        let clears = cache.clear_count();
+        // Every lane has at least `common` bytes to read: the warm-up of
+        // lane 0 may be shorter, the last lane longer.
+        let common = lane.iter().map(|l| l.last_byte - l.at).min().unwrap_or(0);
+        for _ in 0..common {
+            for k in 0..LANES {
+                lane[k].step(dfa, cache, buf, &mut lanes[k])?;
+                if cache.clear_count() != clears {
+                    return Err(GaveUp);
+                }
+            }
+        }
+        for k in 0..LANES {
+            let l = &mut lane[k];
+            while l.at < l.last_byte {
+                l.step(dfa, cache, buf, &mut lanes[k])?;
+            }
+            l.finish(dfa, cache, buf, &mut lanes[k])?;
+            if cache.clear_count() != clears {
+                return Err(GaveUp);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One walk of the DFA that reports ends in `report`.
+#[derive(Default)]
+struct Lane {
+    state: LazyStateID,
+    /// The next byte to read.
+    at: usize,
+    /// Bytes are read up to here (exclusive); the end of input after.
+    last_byte: usize,
+    report: Range<usize>,
+}
+
+impl Lane {
+    /// Starts WARM_UP bytes before the first end to report (or at the
+    /// text's start), with the word-boundary context of the byte before.
+    fn start(
+        dfa: &DFA,
+        cache: &mut Cache,
+        buf: &[u8],
+        report: Range<usize>,
+    ) -> Result<Lane, GaveUp> {
+        let at = report.start.saturating_sub(WARM_UP);
+        let state = dfa
+            .start_state_forward(cache, &Input::new(buf).range(at..))
+            .map_err(|_| GaveUp)?;
+        Ok(Lane {
+            state,
+            at,
+            last_byte: report.end.min(buf.len()),
+            report,
+        })
+    }
+
+    #[inline(always)]
+    fn step(
+        &mut self,
+        dfa: &DFA,
+        cache: &mut Cache,
+        buf: &[u8],
+        ends: &mut Vec<End>,
+    ) -> Result<(), GaveUp> {
+        let pos = self.at;
+        self.state = dfa
+            .next_state(cache, self.state, buf[pos])
+            .map_err(|_| GaveUp)?;
+        if self.state.is_match() && pos >= self.report.start {
+            push_ends(dfa, cache, self.state, pos, ends);
+        }
+        self.at = pos + 1;
+        Ok(())
+    }
+
+    /// Reads the end of input when this lane reports the end at `len`.
+    fn finish(
+        &mut self,
+        dfa: &DFA,
+        cache: &mut Cache,
+        buf: &[u8],
+        ends: &mut Vec<End>,
+    ) -> Result<(), GaveUp> {
+        if self.report.end <= buf.len() {
+            return Ok(());
+        }
+        self.state = dfa.next_eoi_state(cache, self.state).map_err(|_| GaveUp)?;
+        if self.state.is_match() && buf.len() >= self.report.start {
+            push_ends(dfa, cache, self.state, buf.len(), ends);
+        }
+        Ok(())
+    }
+}
+
+#[cold]
+fn push_ends(dfa: &DFA, cache: &Cache, sid: LazyStateID, end: usize, ends: &mut Vec<End>) {
+    for i in 0..dfa.match_len(cache, sid) {
+        ends.push(End {
+            end,
+            pattern: dfa.match_pattern(cache, sid, i).as_u32(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATTERNS: &[&str] = &[
+        r"\b\d{3}-\d{2}-\d{4}\b",
+        r"\bdob\b",
+        r"\bDOB\b",
+        r"[a-z]+@[a-z]+\.com\b",
+        r"\d{4}",
+        r"x{1,3}",
+    ];
+
+    fn finder() -> EndFinder {
+        EndFinder::new(PATTERNS, 1 << 20, 4 << 20).unwrap()
+    }
+
+    /// Every (end, pattern) by brute force: whether each pattern matches
+    /// exactly `buf[s..e]`, for every s and e, with the word boundaries of
+    /// the whole text at the edges.
+    fn brute(buf: &[u8], area: Range<usize>) -> Vec<End> {
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let boundary = |at: usize| {
+            let before = at > 0 && word(buf[at - 1]);
+            let after = at < buf.len() && word(buf[at]);
+            before != after
+        };
+        let mut out = Vec::new();
+        for (p, pat) in PATTERNS.iter().enumerate() {
+            let re = regex::bytes::Regex::new(&format!(r"(?-u)\A(?:{pat})\z")).unwrap();
+            for s in 0..buf.len() {
+                for e in s + 1..=buf.len() {
+                    let exact = re.is_match(&buf[s..e])
+                        && (!pat.starts_with(r"\b") || boundary(s))
+                        && (!pat.ends_with(r"\b") || boundary(e));
+                    if exact && e > area.start && e <= area.end {
+                        out.push(End {
+                            end: e,
+                            pattern: p as u32,
+                        });
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn found(f: &EndFinder, buf: &[u8], area: Range<usize>) -> Vec<End> {
+        let mut cache = f.new_cache();
+        let mut ends = Vec::new();
+        f.find(buf, area, &mut cache, &mut ends).unwrap();
+        ends.sort();
+        ends.dedup();
+        ends
+    }
+
+    fn random_text(seed: &mut u64, len: usize) -> Vec<u8> {
+        const PIECES: &[&[u8]] = &[
+            b"123-45-6789",
+            b"dob",
+            b"DOB",
+            b"a@b.com",
+            b"xx",
+            b" ",
+            b"\n",
+            b"7",
+            b"q",
+            b"-",
+            b"@",
+            b".com",
+        ];
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            out.extend_from_slice(PIECES[(*seed % PIECES.len() as u64) as usize]);
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn one_lane_finds_every_end_brute_force_does() {
+        let f = finder();
+        let mut seed = 0x9E37_79B9_7F4A_7C15;
+        for len in [0, 1, 5, 40, 300] {
+            let buf = random_text(&mut seed, len);
+            for area in [0..len, len / 3..len, 0..len / 2, len / 4..len / 4 + len / 3] {
+                assert_eq!(
+                    found(&f, &buf, area.clone()),
+                    brute(&buf, area),
+                    "len {len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lanes_find_what_one_walk_finds() {
+        let f = finder();
+        let mut seed = 0x2545_F491_4F6C_DD1D;
+        for len in [4 * MIN_LANE * LANES, 40_000, 100_003] {
+            let buf = random_text(&mut seed, len);
+            for area in [0..len, 17..len - 5, 4096..len, 1..len / 2 + 1] {
+                // The reference: one lane from the start of the text, no
+                // warm-up cut, kept to the same area.
+                let mut cache = f.new_cache();
+                let mut whole = Vec::new();
+                let mut lane = Lane::start(&f.dfa, &mut cache.cache, &buf, 1..len + 1).unwrap();
+                lane.report = 1..len + 1;
+                lane.at = 0;
+                while lane.at < lane.last_byte {
+                    lane.step(&f.dfa, &mut cache.cache, &buf, &mut whole)
+                        .unwrap();
+                }
+                lane.finish(&f.dfa, &mut cache.cache, &buf, &mut whole)
+                    .unwrap();
+                whole.retain(|e| e.end > area.start && e.end <= area.end);
+                let got = found(&f, &buf, area.clone());
+                assert!(!got.is_empty());
+                assert_eq!(got, whole, "len {len} area {area:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_tiny_cache_falls_back_to_one_lane_with_the_same_ends() {
+        let small = EndFinder::new(PATTERNS, 1 << 20, 0).unwrap();
+        let f = finder();
+        let mut seed = 7;
+        let buf = random_text(&mut seed, 60_000);
+        assert_eq!(
+            found(&small, &buf, 0..buf.len()),
+            found(&f, &buf, 0..buf.len())
+        );
+    }
+}
