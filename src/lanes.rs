@@ -23,6 +23,8 @@ use std::ops::Range;
 /// Bytes a lane walks before it reports: the longest match it must find
 /// whole when the match starts in the lane before.
 pub const WARM_UP: usize = 256;
+/// Four: more gained nothing in the probe (BENCHMARKS.md); the hot loop
+/// below is written for exactly four.
 const LANES: usize = 4;
 /// Below this many bytes per lane, one lane does it: the warm-up would cost
 /// more than the overlap gains.
@@ -149,13 +151,54 @@ impl EndFinder {
         // Every lane has at least `common` bytes to read: the warm-up of
         // lane 0 may be shorter, the last lane longer.
         let common = lane.iter().map(|l| l.last_byte - l.at).min().unwrap_or(0);
-        for _ in 0..common {
+        // The hot loop: states in registers, bytes from four slices of
+        // equal length (no bounds checks), matches handled out of line.
+        let bytes: [&[u8]; LANES] = std::array::from_fn(|k| &buf[lane[k].at..lane[k].at + common]);
+        let mut state: [LazyStateID; LANES] = std::array::from_fn(|k| lane[k].state);
+        let base: [usize; LANES] = std::array::from_fn(|k| lane[k].at);
+        for (i, (((&b0, &b1), &b2), &b3)) in bytes[0]
+            .iter()
+            .zip(bytes[1])
+            .zip(bytes[2])
+            .zip(bytes[3])
+            .enumerate()
+        {
+            let input = [b0, b1, b2, b3];
+            // Untagged states have their transitions in the table; a tagged
+            // one (a match, or a transition not computed yet) takes the
+            // slow path below.
+            if !state.iter().any(|s| s.is_tagged()) {
+                let next = [
+                    dfa.next_state_untagged(cache, state[0], b0),
+                    dfa.next_state_untagged(cache, state[1], b1),
+                    dfa.next_state_untagged(cache, state[2], b2),
+                    dfa.next_state_untagged(cache, state[3], b3),
+                ];
+                if !next.iter().any(|s| s.is_tagged()) {
+                    state = next;
+                    continue;
+                }
+            }
+            // Slow path: every lane by the checked transition, which
+            // computes missing states (and may clear the cache: then the
+            // other lanes' states are void).
             for k in 0..LANES {
-                lane[k].step(dfa, cache, buf, &mut lanes[k])?;
+                let sid = dfa
+                    .next_state(cache, state[k], input[k])
+                    .map_err(|_| GaveUp)?;
                 if cache.clear_count() != clears {
                     return Err(GaveUp);
                 }
+                state[k] = sid;
+                let pos = base[k] + i;
+                if sid.is_match() && pos >= lane[k].report.start {
+                    push_ends(dfa, cache, sid, pos, &mut lanes[k]);
+                }
             }
+        }
+        for k in 0..LANES {
+            lane[k].state = state[k];
+            lane[k].at = base[k] + common;
         }
         for k in 0..LANES {
             let l = &mut lane[k];

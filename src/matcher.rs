@@ -573,6 +573,56 @@ impl Matcher {
         {
             return false;
         }
+        self.enter_quiet_block(block, scratch)
+    }
+
+    /// [`Matcher::enter_block`] for a block that [`Matcher::quiet_parts`]
+    /// found quiet (`quiet`), without searching it again.
+    pub fn enter_known_block(&self, block: &[u8], quiet: bool, scratch: &mut Scratch) -> bool {
+        if !quiet || scratch.quiet.is_some() || block.len() > MAX_QUIET_BLOCK {
+            return false;
+        }
+        self.enter_quiet_block(block, scratch)
+    }
+
+    /// Which `parts` of `buf` hold no candidate at all, in one pass over
+    /// `buf` instead of one search per part: pushes one verdict per part
+    /// to `quiet`. `parts` must be in order, not overlapping, and each
+    /// must have non-word bytes (or the edge of `buf`) either side. Then a
+    /// match in a part alone is one in `buf` too (no pattern is anchored,
+    /// and word boundaries fall alike), ending inside the part.
+    pub fn quiet_parts(
+        &self,
+        buf: &[u8],
+        parts: &[Range<usize>],
+        scratch: &mut Scratch,
+        quiet: &mut Vec<bool>,
+    ) {
+        let mut ends = std::mem::take(&mut scratch.ends);
+        ends.clear();
+        let known = self.parts_follow_whole
+            && self
+                .ends
+                .find(buf, 0..buf.len(), &mut scratch.end_cache, &mut ends)
+                .is_ok();
+        let mut next = 0;
+        for part in parts {
+            if !known {
+                quiet.push(false);
+                continue;
+            }
+            while next < ends.len() && ends[next].end <= part.start {
+                next += 1;
+            }
+            quiet.push(ends.get(next).is_none_or(|e| e.end > part.end));
+        }
+        scratch.ends = ends;
+    }
+
+    fn enter_quiet_block(&self, block: &[u8], scratch: &mut Scratch) -> bool {
+        if !self.parts_follow_whole {
+            return false;
+        }
         let at = block.as_ptr() as usize;
         scratch.quiet = Some(at..at + block.len());
         scratch.quiet_bytes.clear();
@@ -1234,6 +1284,79 @@ exclude = ["visit", "invoice"]
         }
         // The records were a mix: some blocks held nothing and were skipped.
         assert!(entered > 100, "{entered}");
+    }
+
+    /// Records joined by newlines and judged in one pass get the verdict a
+    /// search of each record alone gives, in batches large enough for the
+    /// lanes.
+    #[test]
+    fn quiet_parts_agree_with_one_search_per_part() {
+        let specs = crate::rules::load_specs(true, &[]).unwrap();
+        let m = Matcher::new(specs).unwrap();
+        let tokens = [
+            "412-56-7890",
+            "ssn",
+            "DOB",
+            "01/02/1980",
+            "patient id",
+            "4455667",
+            "MRN",
+            "1234567893",
+            "jane@example.org",
+            "555-867-5309",
+            "tel",
+            "x",
+            "order 77",
+            "2024-05-06",
+            "abc",
+            " ",
+            "|",
+            "A12345",
+            "",
+        ];
+        let mut seed = 0x2545_f491_u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let mut scratch = m.new_scratch();
+        for batch in 0..20 {
+            let mut text = String::new();
+            let mut parts = Vec::new();
+            for _ in 0..(if batch % 2 == 0 { 40 } else { 2000 }) {
+                let start = text.len();
+                // Mostly quiet records, as in real exports.
+                let n = if next(4) == 0 { 1 + next(4) } else { 0 };
+                for _ in 0..n {
+                    text.push_str(tokens[next(tokens.len())]);
+                    text.push(',');
+                }
+                text.push_str("void,paid 12.50");
+                parts.push(start..text.len());
+                text.push('\n');
+            }
+            let mut quiet = Vec::new();
+            m.quiet_parts(text.as_bytes(), &parts, &mut scratch, &mut quiet);
+            assert_eq!(quiet.len(), parts.len());
+            let mut seen = [0usize; 2];
+            let mut cautious = 0;
+            for (part, q) in parts.iter().zip(&quiet) {
+                let alone = !m.has_candidates(text[part.clone()].as_bytes(), &mut scratch);
+                // Quiet only when alone it is; a match across the cut may
+                // make a quiet part look busy, which only costs time.
+                assert!(!*q || alone, "{:?}", &text[part.clone()]);
+                cautious += usize::from(alone && !*q);
+                seen[usize::from(*q)] += 1;
+            }
+            assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
+            assert!(
+                cautious * 100 <= parts.len(),
+                "{cautious} of {}",
+                parts.len()
+            );
+        }
     }
 
     #[test]

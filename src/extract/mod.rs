@@ -234,6 +234,21 @@ impl<'a> Ctx<'a> {
         result
     }
 
+    /// [`Ctx::within_block`] for a block already judged by
+    /// [`crate::matcher::Matcher::quiet_parts`].
+    pub fn within_known_block<R>(
+        &mut self,
+        block: &[u8],
+        quiet: bool,
+        f: impl FnOnce(&mut Ctx<'a>) -> R,
+    ) -> R {
+        let matcher = &self.scanner.matcher;
+        let entered = matcher.enter_known_block(block, quiet, self.scratch);
+        let result = f(self);
+        matcher.leave_block(entered, self.scratch);
+        result
+    }
+
     /// A value that sits in a field known to hold `entity` (HL7 PID-19, an
     /// X12 NM109 with qualifier 34, a CSV column headed `ssn` ...). Reported
     /// as a finding of `entity` by `rule` with HIGH confidence when the

@@ -322,75 +322,168 @@ pub fn scan(
     let mut record = csv::ByteRecord::new();
     let mut headers: Vec<(String, Option<Entity>)> = Vec::new();
     let mut row = 0u64;
-    let mut row_text = String::new();
-    let mut cells: Vec<std::ops::Range<usize>> = Vec::new();
+    // Rows are read in batches and their texts joined (cells and rows cut
+    // by newlines): one pass over a batch tells which rows hold no
+    // candidate at all (most rows), whose cells are then not matched one
+    // by one.
+    let mut batch = Batch::default();
+    let mut quiet: Vec<bool> = Vec::new();
     loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => return Ok(()),
-            Err(e) => {
-                if cap.exceeded() {
-                    return Err(ExtractError::Limit(format!(
-                        "row {} is longer than {MAX_RECORD} bytes",
-                        row + 1
-                    )));
+        batch.clear();
+        let mut outcome: Option<Result<(), ExtractError>> = None;
+        while batch.rows.len() < BATCH_ROWS && batch.text.len() < BATCH_BYTES {
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => {
+                    outcome = Some(Ok(()));
+                    break;
                 }
-                return Err(match e.into_kind() {
-                    csv::ErrorKind::Io(io) => ExtractError::Io(io),
-                    other => ExtractError::Corrupt {
-                        format: "CSV",
-                        message: format!("row {}: {other:?}", row + 1),
-                    },
-                });
-            }
-        }
-        cap.reset();
-        row += 1;
-        let line = record.position().map_or(row, |p| p.line());
-        // The record as one text, cells cut by newlines: one search tells
-        // whether any cell can hold a match (most rows hold none).
-        row_text.clear();
-        cells.clear();
-        for raw in record.iter() {
-            let start = row_text.len();
-            row_text.push_str(&super::hl7::decode_text(raw));
-            cells.push(start..row_text.len());
-            row_text.push('\n');
-        }
-        ctx.within_block(row_text.as_bytes(), |ctx| {
-            let mut column = 1u64;
-            for (index, range) in cells.iter().enumerate() {
-                let cell = &row_text[range.clone()];
-                let at = Location { line, column };
-                let width = if cell.is_ascii() {
-                    cell.len()
-                } else {
-                    cell.chars().count()
-                };
-                column += width as u64 + 1;
-                if row == 1 {
-                    let name = cell.trim().to_string();
-                    let entity = classify_header(&name);
-                    headers.push((name, entity));
-                    if !cell.trim().is_empty() {
-                        ctx.text("header row", cell, at);
-                    }
-                    continue;
-                }
-                if cell.trim().is_empty() {
-                    continue;
-                }
-                let header = headers.get(index).filter(|h| !h.0.is_empty());
-                let label = || match header {
-                    Some((name, _)) => format!("column \"{name}\" row {row}"),
-                    None => format!("column {} row {row}", index + 1),
-                };
-                match header.and_then(|h| h.1) {
-                    Some(entity) => super::hl7::report_field(ctx, RULE, &label(), entity, cell, at),
-                    None => super::hl7::text_labelled(ctx, label, cell, at),
+                Err(e) => {
+                    let row = row + batch.rows.len() as u64;
+                    outcome = Some(Err(if cap.exceeded() {
+                        ExtractError::Limit(format!(
+                            "row {} is longer than {MAX_RECORD} bytes",
+                            row + 1
+                        ))
+                    } else {
+                        match e.into_kind() {
+                            csv::ErrorKind::Io(io) => ExtractError::Io(io),
+                            other => ExtractError::Corrupt {
+                                format: "CSV",
+                                message: format!("row {}: {other:?}", row + 1),
+                            },
+                        }
+                    }));
+                    break;
                 }
             }
+            cap.reset();
+            let number = row + batch.rows.len() as u64 + 1;
+            let line = record.position().map_or(number, |p| p.line());
+            batch.push(&record, line);
+        }
+        quiet.clear();
+        let parts: Vec<std::ops::Range<usize>> =
+            batch.rows.iter().map(|r| r.text.clone()).collect();
+        ctx.scanner
+            .matcher
+            .quiet_parts(batch.text.as_bytes(), &parts, ctx.scratch, &mut quiet);
+        for (pending, &is_quiet) in batch.rows.iter().zip(&quiet) {
+            row += 1;
+            let cells = &batch.cells[pending.cells.clone()];
+            let text = &batch.text;
+            ctx.within_known_block(text[pending.text.clone()].as_bytes(), is_quiet, |ctx| {
+                scan_row(ctx, &mut headers, row, pending.line, text, cells);
+            });
+        }
+        if let Some(result) = outcome {
+            return result;
+        }
+    }
+}
+
+/// Rows read ahead: at most this many, or about this many bytes of text.
+const BATCH_ROWS: usize = 512;
+const BATCH_BYTES: usize = 256 << 10;
+
+/// Rows read ahead, as one text.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    /// Every row's cells, as ranges of `text`.
+    cells: Vec<std::ops::Range<usize>>,
+    rows: Vec<PendingRow>,
+}
+
+struct PendingRow {
+    line: u64,
+    /// The row's cells joined by newlines, in `Batch::text`.
+    text: std::ops::Range<usize>,
+    /// Its cells, in `Batch::cells`.
+    cells: std::ops::Range<usize>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.cells.clear();
+        self.rows.clear();
+    }
+
+    fn push(&mut self, record: &csv::ByteRecord, line: u64) {
+        let start = self.text.len();
+        let first_cell = self.cells.len();
+        // An ASCII record (the usual case) is decoded once, not per cell.
+        let ascii = record
+            .as_slice()
+            .is_ascii()
+            .then(|| std::str::from_utf8(record.as_slice()).ok())
+            .flatten();
+        let mut offset = 0;
+        for (i, raw) in record.iter().enumerate() {
+            if i > 0 {
+                self.text.push('\n');
+            }
+            let cell_start = self.text.len();
+            match ascii {
+                Some(all) => self.text.push_str(&all[offset..offset + raw.len()]),
+                None => self.text.push_str(&super::hl7::decode_text(raw)),
+            }
+            offset += raw.len();
+            self.cells.push(cell_start..self.text.len());
+        }
+        let end = self.text.len();
+        // Rows are cut by a newline too.
+        self.text.push('\n');
+        self.rows.push(PendingRow {
+            line,
+            text: start..end,
+            cells: first_cell..self.cells.len(),
         });
+    }
+}
+
+/// One row: the header row names the columns; in later rows a cell of a
+/// classified column is a field value, any other cell is matched as text.
+fn scan_row(
+    ctx: &mut Ctx,
+    headers: &mut Vec<(String, Option<Entity>)>,
+    row: u64,
+    line: u64,
+    text: &str,
+    cells: &[std::ops::Range<usize>],
+) {
+    let mut column = 1u64;
+    for (index, range) in cells.iter().enumerate() {
+        let cell = &text[range.clone()];
+        let at = Location { line, column };
+        let width = if cell.is_ascii() {
+            cell.len()
+        } else {
+            cell.chars().count()
+        };
+        column += width as u64 + 1;
+        if row == 1 {
+            let name = cell.trim().to_string();
+            let entity = classify_header(&name);
+            headers.push((name, entity));
+            if !cell.trim().is_empty() {
+                ctx.text("header row", cell, at);
+            }
+            continue;
+        }
+        if cell.trim().is_empty() {
+            continue;
+        }
+        let header = headers.get(index).filter(|h| !h.0.is_empty());
+        let label = || match header {
+            Some((name, _)) => format!("column \"{name}\" row {row}"),
+            None => format!("column {} row {row}", index + 1),
+        };
+        match header.and_then(|h| h.1) {
+            Some(entity) => super::hl7::report_field(ctx, RULE, &label(), entity, cell, at),
+            None => super::hl7::text_labelled(ctx, label, cell, at),
+        }
     }
 }
 
