@@ -372,32 +372,73 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
         fields: Vec::new(),
     };
     let mut after_cr = false;
-    while let Some(piece) = segments.next_piece(b"\r\n")? {
-        // CRLF ends one segment, not two.
-        if piece.bytes.is_empty() && piece.terminator == Some(b'\n') && after_cr {
-            after_cr = false;
-            continue;
+    // Segments are read in batches and their texts joined by newlines: one
+    // pass over a batch tells which segments hold no candidate at all
+    // (most), whose fields are then not matched one by one.
+    let mut batch = String::new();
+    let mut pending: Vec<(std::ops::Range<usize>, bool)> = Vec::new();
+    let mut parts: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut quiet: Vec<bool> = Vec::new();
+    loop {
+        batch.clear();
+        pending.clear();
+        let mut outcome = None;
+        while pending.len() < BATCH_SEGMENTS && batch.len() < BATCH_BYTES {
+            let piece = match segments.next_piece(b"\r\n") {
+                Ok(Some(piece)) => piece,
+                Ok(None) => {
+                    outcome = Some(Ok(()));
+                    break;
+                }
+                Err(e) => {
+                    outcome = Some(Err(e.into()));
+                    break;
+                }
+            };
+            // CRLF ends one segment, not two.
+            if piece.bytes.is_empty() && piece.terminator == Some(b'\n') && after_cr {
+                after_cr = false;
+                continue;
+            }
+            after_cr = piece.terminator == Some(b'\r');
+            let start = batch.len();
+            batch.push_str(&decode_text(piece.bytes));
+            pending.push((start..batch.len(), piece.truncated));
+            batch.push('\n');
         }
-        after_cr = piece.terminator == Some(b'\r');
-        state.line += 1;
-        if piece.truncated {
-            ctx.not_examined(
-                None,
-                SkipReason::Limit,
-                format!(
-                    "segment at line {} is longer than {} bytes: only its start was examined",
-                    state.line, MAX_SEGMENT
-                ),
-            );
+        parts.clear();
+        parts.extend(pending.iter().map(|(range, _)| range.clone()));
+        quiet.clear();
+        ctx.scanner
+            .matcher
+            .quiet_parts(batch.as_bytes(), &parts, ctx.scratch, &mut quiet);
+        for ((range, truncated), &is_quiet) in pending.iter().zip(&quiet) {
+            state.line += 1;
+            if *truncated {
+                ctx.not_examined(
+                    None,
+                    SkipReason::Limit,
+                    format!(
+                        "segment at line {} is longer than {} bytes: only its start was examined",
+                        state.line, MAX_SEGMENT
+                    ),
+                );
+            }
+            segment(ctx, &mut state, &batch[range.clone()], *truncated, is_quiet);
         }
-        let truncated = piece.truncated;
-        let text = decode_text(piece.bytes);
-        segment(ctx, &mut state, &text, truncated);
+        if let Some(result) = outcome {
+            return result;
+        }
     }
-    Ok(())
 }
 
-fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
+/// Segments read ahead: at most this many, or about this many bytes.
+const BATCH_SEGMENTS: usize = 512;
+const BATCH_BYTES: usize = 256 << 10;
+
+/// One segment; `quiet` when [`crate::matcher::Matcher::quiet_parts`]
+/// found no candidate in it.
+fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: bool) {
     // MLLP framing bytes and stray blanks before the segment id.
     let lead = raw.len()
         - raw
@@ -505,7 +546,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool) {
     };
     // Most segments hold nothing: one search over the segment tells whether
     // any of its fields and components can.
-    ctx.within_block(text.as_bytes(), |ctx| {
+    ctx.within_known_block(text.as_bytes(), quiet, |ctx| {
         for &(number, offset, end) in fields.iter().skip(1) {
             let value = &text[offset..end];
             if value.is_empty() || (is_header && number <= 2) {
