@@ -190,10 +190,7 @@ impl EndFinder {
                     return Err(GaveUp);
                 }
                 state[k] = sid;
-                let pos = base[k] + i;
-                if sid.is_match() && pos >= lane[k].report.start {
-                    push_ends(dfa, cache, sid, pos, &mut lanes[k]);
-                }
+                note_matches(dfa, cache, sid, base[k] + i, &lane[k].report, &mut lanes[k]);
             }
         }
         for k in 0..LANES {
@@ -258,9 +255,7 @@ impl Lane {
         self.state = dfa
             .next_state(cache, self.state, buf[pos])
             .map_err(|_| GaveUp)?;
-        if self.state.is_match() && pos >= self.report.start {
-            push_ends(dfa, cache, self.state, pos, ends);
-        }
+        note_matches(dfa, cache, self.state, pos, &self.report, ends);
         self.at = pos + 1;
         Ok(())
     }
@@ -277,10 +272,25 @@ impl Lane {
             return Ok(());
         }
         self.state = dfa.next_eoi_state(cache, self.state).map_err(|_| GaveUp)?;
-        if self.state.is_match() && buf.len() >= self.report.start {
-            push_ends(dfa, cache, self.state, buf.len(), ends);
-        }
+        note_matches(dfa, cache, self.state, buf.len(), &self.report, ends);
         Ok(())
+    }
+}
+
+/// Records the matches ending at `end` when `sid` (the state after reading
+/// byte `end`, or the end of input) is a match state and `end` is one the
+/// lane reports.
+#[inline(always)]
+fn note_matches(
+    dfa: &DFA,
+    cache: &Cache,
+    sid: LazyStateID,
+    end: usize,
+    report: &Range<usize>,
+    ends: &mut Vec<End>,
+) {
+    if sid.is_match() && end >= report.start {
+        push_ends(dfa, cache, sid, end, ends);
     }
 }
 

@@ -1202,6 +1202,16 @@ exclude = ["visit", "invoice"]
 
     /// Every (cell, cut) of the records, matched with and without the
     /// record entered as a block, must give the same hits.
+    /// A repeatable generator: `next(n)` is in `0..n`.
+    fn pseudo_random(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |n| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        }
+    }
+
     #[test]
     fn blocks_skip_only_texts_that_cannot_match() {
         let specs = crate::rules::load_specs(true, &[]).unwrap();
@@ -1235,13 +1245,7 @@ exclude = ["visit", "invoice"]
             " ",
             "",
         ];
-        let mut seed = 0x9e37_79b9_u64;
-        let mut next = |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        };
+        let mut next = pseudo_random(0x9e37_79b9);
         let mut plain = m.new_scratch();
         let mut blocked = m.new_scratch();
         let mut entered = 0;
@@ -1314,13 +1318,7 @@ exclude = ["visit", "invoice"]
             "A12345",
             "",
         ];
-        let mut seed = 0x2545_f491_u64;
-        let mut next = |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        };
+        let mut next = pseudo_random(0x2545_f491);
         let mut scratch = m.new_scratch();
         for batch in 0..20 {
             let mut text = String::new();
