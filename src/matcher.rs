@@ -73,6 +73,9 @@ pub struct CompiledRule {
     gate: Vec<u32>,
     /// How far from a gate word a match of this rule can start or end.
     gate_reach: usize,
+    /// Every match starts with one of the keywords: the rule is tried only
+    /// where a gate word starts, anchored there.
+    keyword_led: bool,
     context: Option<Context>,
 }
 
@@ -411,6 +414,7 @@ impl Matcher {
                 regex,
                 value_group,
                 validator,
+                keyword_led: starts_with_keyword(&spec.pattern, &spec.keywords),
                 gate,
                 gate_reach: 0,
                 context,
@@ -702,7 +706,7 @@ impl Matcher {
             // Never expected (see `GaveUp`): then every rule runs
             // everywhere, which finds a superset of what gates allow.
             for index in 0..self.rules.len() {
-                self.run_rule(index, buf, owned.clone(), scratch, hits);
+                self.run_rule(index, buf, owned.clone(), false, scratch, hits);
             }
         } else {
             self.find_free(buf, owned.clone(), &ends, scratch, hits);
@@ -765,7 +769,7 @@ impl Matcher {
             rules.dedup();
             let accept = region_start.max(owned.start)..region_end.min(owned.end);
             for &rule in &rules {
-                self.run_rule(rule, buf, accept.clone(), scratch, hits);
+                self.run_rule(rule, buf, accept.clone(), false, scratch, hits);
             }
             at = at.max(region_end);
             next = i + 1;
@@ -811,6 +815,12 @@ impl Matcher {
             };
             let (start, end) = (x.end - len, x.end);
             for &rule in &self.gated_by_word[word as usize] {
+                if self.rules[rule].keyword_led {
+                    if (owned.start..owned.end).contains(&start) {
+                        regions.push((rule, start, start + 1));
+                    }
+                    continue;
+                }
                 let r = self.rules[rule].gate_reach;
                 let from = start.saturating_sub(r + MAX_MATCH).max(owned.start);
                 let to = (end + r).min(owned.end);
@@ -826,15 +836,31 @@ impl Matcher {
         regions.sort_unstable();
         let mut merged: Vec<(usize, usize, usize)> = Vec::new();
         for (rule, from, to) in regions.drain(..) {
+            // Keyword-led rules are tried at each keyword on its own: merged,
+            // they would search the text in between too.
+            let joins = |end: usize| {
+                if self.rules[rule].keyword_led {
+                    from < end
+                } else {
+                    from <= end + BLOCK_GAP
+                }
+            };
             match merged.last_mut() {
-                Some((r, _, end)) if *r == rule && from <= *end + BLOCK_GAP => {
+                Some((r, _, end)) if *r == rule && joins(*end) => {
                     *end = (*end).max(to);
                 }
                 _ => merged.push((rule, from, to)),
             }
         }
         for &(rule, from, to) in &merged {
-            self.run_rule(rule, buf, from..to, scratch, hits);
+            let anchored = self.rules[rule].keyword_led;
+            if anchored {
+                for at in from..to {
+                    self.run_rule(rule, buf, at..at + 1, true, scratch, hits);
+                }
+            } else {
+                self.run_rule(rule, buf, from..to, false, scratch, hits);
+            }
         }
         regions.extend(merged);
         regions.clear();
@@ -842,12 +868,14 @@ impl Matcher {
     }
 
     /// Runs one rule over matches that start inside `accept` (they may end
-    /// up to MAX_MATCH bytes past it).
+    /// up to MAX_MATCH bytes past it); `anchored`: only a match that starts
+    /// right at `accept.start`.
     fn run_rule(
         &self,
         index: usize,
         buf: &[u8],
         accept: Range<usize>,
+        anchored: bool,
         scratch: &mut Scratch,
         hits: &mut Vec<Hit>,
     ) {
@@ -855,7 +883,10 @@ impl Matcher {
         let search_end = (accept.end + MAX_MATCH).min(buf.len());
         let mut at = accept.start;
         while at < accept.end {
-            let input = Input::new(buf).range(at..search_end);
+            let mut input = Input::new(buf).range(at..search_end);
+            if anchored {
+                input = input.anchored(regex_automata::Anchored::Yes);
+            }
             let caps = &mut scratch.captures[index];
             rule.regex
                 .search_captures_with(&mut scratch.caches[index], &input, caps);
@@ -1034,6 +1065,44 @@ fn stands_alone(buf: &[u8], start: usize, end: usize) -> bool {
         }
     }
     true
+}
+
+/// Whether every match of `pattern` starts with one of `keywords` (ASCII
+/// case ignored): then a keyword-gated rule need only be tried where a
+/// keyword starts, not across the text around it. Judged from the
+/// pattern's prefix literals; `false` when they cannot be listed.
+fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    if keywords.is_empty() {
+        return false;
+    }
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    else {
+        return false;
+    };
+    let longest = keywords.iter().map(String::len).max().unwrap_or(0);
+    let mut extractor = Extractor::new();
+    extractor
+        .kind(ExtractKind::Prefix)
+        .limit_literal_len(longest.max(1))
+        .limit_class(64)
+        .limit_total(4096);
+    let seq = extractor.extract(&hir);
+    let Some(literals) = seq.literals() else {
+        return false;
+    };
+    !literals.is_empty()
+        && literals.iter().all(|lit| {
+            let bytes = lit.as_bytes();
+            keywords.iter().any(|k| {
+                let k = k.as_bytes();
+                !k.is_empty() && bytes.len() >= k.len() && bytes[..k.len()].eq_ignore_ascii_case(k)
+            })
+        })
 }
 
 #[cfg(test)]
@@ -1355,6 +1424,24 @@ exclude = ["visit", "invoice"]
                 parts.len()
             );
         }
+    }
+
+    #[test]
+    fn keyword_led_patterns_are_recognised() {
+        let specs = crate::rules::load_specs(true, &[]).unwrap();
+        let led: Vec<&str> = specs
+            .iter()
+            .filter(|s| starts_with_keyword(&s.pattern, &s.keywords))
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(led, ["mrn-labeled", "mrn-patient-id"]);
+        let kw = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(starts_with_keyword(r"(?i)\bdob:\s*\d+", &kw(&["dob"])));
+        // A match may start before the keyword, or without it.
+        assert!(!starts_with_keyword(r"\d+\s*dob", &kw(&["dob"])));
+        assert!(!starts_with_keyword(r"(?:dob|birth)\d", &kw(&["dob"])));
+        assert!(!starts_with_keyword(r"(?i)\bd\w*", &kw(&["dob"])));
+        assert!(!starts_with_keyword(r"x", &[]));
     }
 
     #[test]
