@@ -238,6 +238,18 @@ struct Separators {
 }
 
 impl Separators {
+    /// No separator is a word byte (`_` is ASCII punctuation but one).
+    fn cut_at_non_word(&self) -> bool {
+        [
+            self.field,
+            self.component,
+            self.repetition,
+            self.subcomponent,
+        ]
+        .iter()
+        .all(|&c| c != '_')
+    }
+
     /// From a header segment (`MSH|^~\&|...`). `None` when MSH-2 is
     /// missing or not made of distinct separator characters.
     fn from_header(text: &str) -> Option<Separators> {
@@ -280,6 +292,11 @@ enum FieldKind {
     Phone,
     /// Plain SSN.
     Ssn,
+}
+
+/// Whether [`field_kind`] knows any field of this segment.
+fn has_known_fields(segment: &str) -> bool {
+    matches!(segment, "PID" | "NK1" | "GT1" | "IN1" | "IN2" | "MRG")
 }
 
 fn field_kind(segment: &str, field: usize) -> Option<FieldKind> {
@@ -498,6 +515,13 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
         }
     };
     let occurrence = state.occurrence(id);
+    // A segment without candidates gives findings only from known fields
+    // (and embedded documents), when its separators cut at non-word bytes
+    // so that no field alone holds what the whole segment does not.
+    let quiet = quiet && separators.cut_at_non_word();
+    if quiet && !is_header && id != "OBX" && !has_known_fields(id) {
+        return;
+    }
     // The field label (`msg 2 PID(3)-19`), built only for fields that are
     // reported: most segments report nothing.
     let message = state.message;
@@ -560,6 +584,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
                 Some(kind) => {
                     known_field(ctx, &separators, kind, &label(number), value, offset, &at)
                 }
+                None if quiet => {}
                 None => text_labelled(ctx, || label(number), value, at(offset)),
             }
         }
@@ -899,6 +924,16 @@ PID|1||4455667^^^GHH^MR~412-56-7890^^^SSA^SS||EVERYMAN^ADAM^A||19610615|M|||2222
 NK1|1|EVERYMAN^EVE|SPO||(555)555-3003\r\
 NK1|2|EVERYMAN^ABEL|SON\r\
 OBX|1|TX|NOTE||Patient doing well\r";
+
+    #[test]
+    fn known_fields_are_listed_by_segment() {
+        for id in [
+            "PID", "NK1", "GT1", "IN1", "IN2", "MRG", "OBX", "OBR", "PV1", "MSH", "EVN",
+        ] {
+            let any = (0..100).any(|n| field_kind(id, n).is_some());
+            assert_eq!(any, has_known_fields(id), "{id}");
+        }
+    }
 
     #[test]
     fn detects_hl7_starts() {

@@ -373,7 +373,7 @@ pub fn scan(
             let cells = &batch.cells[pending.cells.clone()];
             let text = &batch.text;
             ctx.within_known_block(text[pending.text.clone()].as_bytes(), is_quiet, |ctx| {
-                scan_row(ctx, &mut headers, row, pending.line, text, cells);
+                scan_row(ctx, &mut headers, row, pending.line, text, cells, is_quiet);
             });
         }
         if let Some(result) = outcome {
@@ -445,6 +445,8 @@ impl Batch {
 
 /// One row: the header row names the columns; in later rows a cell of a
 /// classified column is a field value, any other cell is matched as text.
+/// In a `quiet` row (no candidate anywhere in it) only the field values can
+/// give findings.
 fn scan_row(
     ctx: &mut Ctx,
     headers: &mut Vec<(String, Option<Entity>)>,
@@ -452,10 +454,20 @@ fn scan_row(
     line: u64,
     text: &str,
     cells: &[std::ops::Range<usize>],
+    quiet: bool,
 ) {
+    if quiet && row > 1 && headers.iter().all(|h| h.1.is_none()) {
+        return;
+    }
     let mut column = 1u64;
     for (index, range) in cells.iter().enumerate() {
         let cell = &text[range.clone()];
+        if quiet && row > 1 && headers.get(index).is_none_or(|h| h.1.is_none()) {
+            // Columns are counted in characters, so this cell still moves
+            // the next one along.
+            column += cell.chars().count() as u64 + 1;
+            continue;
+        }
         let at = Location { line, column };
         let width = if cell.is_ascii() {
             cell.len()
