@@ -295,8 +295,8 @@ enum FieldKind {
 }
 
 /// Whether [`field_kind`] knows any field of this segment.
-fn has_known_fields(segment: &str) -> bool {
-    matches!(segment, "PID" | "NK1" | "GT1" | "IN1" | "IN2" | "MRG")
+fn has_known_fields(segment: &[u8; 3]) -> bool {
+    matches!(segment, b"PID" | b"NK1" | b"GT1" | b"IN1" | b"IN2" | b"MRG")
 }
 
 fn field_kind(segment: &str, field: usize) -> Option<FieldKind> {
@@ -484,10 +484,12 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
         ctx.text("", text, at(0));
         return;
     };
-    let is_header = matches!(id, "MSH" | "FHS" | "BHS");
+    // Compared as a byte array: in registers, not with a memcmp call each.
+    let key: [u8; 3] = id.as_bytes().try_into().unwrap_or_default();
+    let is_header = matches!(&key, b"MSH" | b"FHS" | b"BHS");
     if is_header {
         let separators = Separators::from_header(text);
-        if id == "MSH" {
+        if &key == b"MSH" {
             state.message += 1;
             state.seen.clear();
             state.broken = separators.is_none();
@@ -508,7 +510,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
         }
     }
     let separators = match state.separators {
-        Some(s) if !state.broken || matches!(id, "FHS" | "BHS") => s,
+        Some(s) if !state.broken || matches!(&key, b"FHS" | b"BHS") => s,
         _ => {
             ctx.text(id, text, at(0));
             return;
@@ -519,8 +521,16 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     // (and embedded documents), when its separators cut at non-word bytes
     // so that no field alone holds what the whole segment does not.
     let quiet = quiet && separators.cut_at_non_word();
-    if quiet && !is_header && id != "OBX" && !has_known_fields(id) {
-        return;
+    let is_obx = &key == b"OBX";
+    if quiet && !is_header && !has_known_fields(&key) {
+        // An OBX only for an embedded document (OBX-2 = ED in OBX-5).
+        let value_type = || {
+            let obx2 = text.split(separators.field).nth(2).unwrap_or("");
+            obx2.split(separators.component).next().unwrap_or("").trim()
+        };
+        if !is_obx || !value_type().eq_ignore_ascii_case("ED") {
+            return;
+        }
     }
     // The field label (`msg 2 PID(3)-19`), built only for fields that are
     // reported: most segments report nothing.
@@ -552,7 +562,6 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
         fields.push((number, start, start + part.len()));
         start += part.len() + separators.field.len_utf8();
     }
-    let is_obx = id == "OBX";
     let value_type = if is_obx {
         fields
             .iter()
@@ -931,7 +940,8 @@ OBX|1|TX|NOTE||Patient doing well\r";
             "PID", "NK1", "GT1", "IN1", "IN2", "MRG", "OBX", "OBR", "PV1", "MSH", "EVN",
         ] {
             let any = (0..100).any(|n| field_kind(id, n).is_some());
-            assert_eq!(any, has_known_fields(id), "{id}");
+            let key: [u8; 3] = id.as_bytes().try_into().unwrap();
+            assert_eq!(any, has_known_fields(&key), "{id}");
         }
     }
 
