@@ -156,6 +156,8 @@ impl EndFinder {
         let bytes: [&[u8]; LANES] = std::array::from_fn(|k| &buf[lane[k].at..lane[k].at + common]);
         let mut state: [LazyStateID; LANES] = std::array::from_fn(|k| lane[k].state);
         let base: [usize; LANES] = std::array::from_fn(|k| lane[k].at);
+        // Whether no state is tagged, so the unchecked transitions apply.
+        let mut clean = !state.iter().any(|s| s.is_tagged());
         for (i, (((&b0, &b1), &b2), &b3)) in bytes[0]
             .iter()
             .zip(bytes[1])
@@ -167,7 +169,7 @@ impl EndFinder {
             // Untagged states have their transitions in the table; a tagged
             // one (a match, or a transition not computed yet) takes the
             // slow path below.
-            if !state.iter().any(|s| s.is_tagged()) {
+            if clean {
                 let next = [
                     dfa.next_state_untagged(cache, state[0], b0),
                     dfa.next_state_untagged(cache, state[1], b1),
@@ -192,6 +194,7 @@ impl EndFinder {
                 state[k] = sid;
                 note_matches(dfa, cache, sid, base[k] + i, &lane[k].report, &mut lanes[k]);
             }
+            clean = !state.iter().any(|s| s.is_tagged());
         }
         for k in 0..LANES {
             lane[k].state = state[k];
