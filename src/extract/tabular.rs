@@ -328,6 +328,7 @@ pub fn scan(
     // by one.
     let mut batch = Batch::default();
     let mut quiet: Vec<bool> = Vec::new();
+    let mut parts: Vec<std::ops::Range<usize>> = Vec::new();
     loop {
         batch.clear();
         let mut outcome: Option<Result<(), ExtractError>> = None;
@@ -363,13 +364,18 @@ pub fn scan(
             batch.push(&record, line);
         }
         quiet.clear();
-        let parts: Vec<std::ops::Range<usize>> =
-            batch.rows.iter().map(|r| r.text.clone()).collect();
+        parts.clear();
+        parts.extend(batch.rows.iter().map(|r| r.text.clone()));
         ctx.scanner
             .matcher
             .quiet_parts(batch.text.as_bytes(), &parts, ctx.scratch, &mut quiet);
+        // Without classified columns a quiet row has nothing to report.
+        let plain = row > 0 && headers.iter().all(|h| h.1.is_none());
         for (pending, &is_quiet) in batch.rows.iter().zip(&quiet) {
             row += 1;
+            if is_quiet && plain {
+                continue;
+            }
             let cells = &batch.cells[pending.cells.clone()];
             let text = &batch.text;
             ctx.within_known_block(text[pending.text.clone()].as_bytes(), is_quiet, |ctx| {
