@@ -24,13 +24,23 @@ fn note() -> String {
         .unwrap()
 }
 
-/// `files` copies of the note in folders of 100.
+/// `files` copies of the note in folders of 100. Each ends in a sparse run
+/// of NUL bytes (no disk space, nothing found in it) so that a file takes
+/// a while to scan however fast the matcher gets: the tests below signal
+/// the scan mid-way, which a tree scanned in a blink would not allow.
 fn big_tree(root: &Path, files: usize) {
+    const PADDING: u64 = 256 << 10;
     let text = note();
     for i in 0..files {
         let dir = root.join(format!("d{:04}", i / 100));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("note{i:05}.txt")), &text).unwrap();
+        let path = dir.join(format!("note{i:05}.txt"));
+        // Blank lines first: the head that tells text from binary holds
+        // no NUL byte.
+        let head = format!("{text}{}", "\n".repeat(phiscan::extract::HEAD_LEN));
+        std::fs::write(&path, &head).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(head.len() as u64 + PADDING).unwrap();
     }
 }
 
