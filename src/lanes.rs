@@ -156,34 +156,36 @@ impl EndFinder {
         let bytes: [&[u8]; LANES] = std::array::from_fn(|k| &buf[lane[k].at..lane[k].at + common]);
         let mut state: [LazyStateID; LANES] = std::array::from_fn(|k| lane[k].state);
         let base: [usize; LANES] = std::array::from_fn(|k| lane[k].at);
-        // Whether no state is tagged, so the unchecked transitions apply.
-        let mut clean = !state.iter().any(|s| s.is_tagged());
-        for (i, (((&b0, &b1), &b2), &b3)) in bytes[0]
-            .iter()
-            .zip(bytes[1])
-            .zip(bytes[2])
-            .zip(bytes[3])
-            .enumerate()
-        {
-            let input = [b0, b1, b2, b3];
-            // Untagged states have their transitions in the table; a tagged
-            // one (a match, or a transition not computed yet) takes the
-            // slow path below.
-            if clean {
-                let next = [
-                    dfa.next_state_untagged(cache, state[0], b0),
-                    dfa.next_state_untagged(cache, state[1], b1),
-                    dfa.next_state_untagged(cache, state[2], b2),
-                    dfa.next_state_untagged(cache, state[3], b3),
-                ];
-                if !next.iter().any(|s| s.is_tagged()) {
+        let [b0, b1, b2, b3] = bytes;
+        let (b0, b1, b2, b3) = (&b0[..common], &b1[..common], &b2[..common], &b3[..common]);
+        let mut i = 0;
+        while i < common {
+            // The fast run: while every state is untagged its transitions
+            // are in the table, read without a check; the cache is only
+            // read, so the compiler keeps its table in registers.
+            if !state.iter().any(|s| s.is_tagged()) {
+                let table: &Cache = cache;
+                while i < common {
+                    let next = [
+                        dfa.next_state_untagged(table, state[0], b0[i]),
+                        dfa.next_state_untagged(table, state[1], b1[i]),
+                        dfa.next_state_untagged(table, state[2], b2[i]),
+                        dfa.next_state_untagged(table, state[3], b3[i]),
+                    ];
+                    if next.iter().any(|s| s.is_tagged()) {
+                        break;
+                    }
                     state = next;
-                    continue;
+                    i += 1;
+                }
+                if i == common {
+                    break;
                 }
             }
             // Slow path: every lane by the checked transition, which
             // computes missing states (and may clear the cache: then the
-            // other lanes' states are void).
+            // other lanes' states are void) and reports matches.
+            let input = [b0[i], b1[i], b2[i], b3[i]];
             for k in 0..LANES {
                 let sid = dfa
                     .next_state(cache, state[k], input[k])
@@ -194,7 +196,7 @@ impl EndFinder {
                 state[k] = sid;
                 note_matches(dfa, cache, sid, base[k] + i, &lane[k].report, &mut lanes[k]);
             }
-            clean = !state.iter().any(|s| s.is_tagged());
+            i += 1;
         }
         for k in 0..LANES {
             lane[k].state = state[k];
