@@ -248,6 +248,7 @@ impl Lane {
         })
     }
 
+    /// Reads the next byte.
     #[inline(always)]
     fn step(
         &mut self,
@@ -257,10 +258,7 @@ impl Lane {
         ends: &mut Vec<End>,
     ) -> Result<(), GaveUp> {
         let pos = self.at;
-        self.state = dfa
-            .next_state(cache, self.state, buf[pos])
-            .map_err(|_| GaveUp)?;
-        note_matches(dfa, cache, self.state, pos, &self.report, ends);
+        self.read(dfa, cache, Some(buf[pos]), pos, ends)?;
         self.at = pos + 1;
         Ok(())
     }
@@ -276,8 +274,26 @@ impl Lane {
         if self.report.end <= buf.len() {
             return Ok(());
         }
-        self.state = dfa.next_eoi_state(cache, self.state).map_err(|_| GaveUp)?;
-        note_matches(dfa, cache, self.state, buf.len(), &self.report, ends);
+        self.read(dfa, cache, None, buf.len(), ends)
+    }
+
+    /// One transition (a byte, or the end of input), which reveals the
+    /// matches ending at `end`.
+    #[inline(always)]
+    fn read(
+        &mut self,
+        dfa: &DFA,
+        cache: &mut Cache,
+        byte: Option<u8>,
+        end: usize,
+        ends: &mut Vec<End>,
+    ) -> Result<(), GaveUp> {
+        self.state = match byte {
+            Some(b) => dfa.next_state(cache, self.state, b),
+            None => dfa.next_eoi_state(cache, self.state),
+        }
+        .map_err(|_| GaveUp)?;
+        note_matches(dfa, cache, self.state, end, &self.report, ends);
         Ok(())
     }
 }
