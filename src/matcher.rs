@@ -114,7 +114,6 @@ pub struct Scratch {
     ends: Vec<End>,
     /// Free rules to run on the current region.
     region_rules: Vec<usize>,
-    any_candidate: Option<Box<meta::Cache>>,
     words: Vec<WordHit>,
     /// (rule, start, end) areas around gate words, for gated rules.
     gate_regions: Vec<(usize, usize, usize)>,
@@ -239,10 +238,6 @@ pub struct Matcher {
     /// each of its patterns is.
     ends: EndFinder,
     end_kinds: Vec<EndKind>,
-    /// Free rules' patterns and the gate words (with the word boundaries
-    /// their edges need): whether a text holds any candidate at all, in
-    /// one pass (see [`Matcher::enter_block`]).
-    any_candidate: Option<Regex>,
     words: Option<Words>,
     /// Word id → gated rules it opens.
     gated_by_word: Vec<Vec<usize>>,
@@ -481,10 +476,6 @@ impl Matcher {
         let end_refs: Vec<&str> = end_patterns.iter().map(String::as_str).collect();
         let ends =
             EndFinder::new(&end_refs, JOINED_NFA_LIMIT, END_CACHE_BYTES).map_err(too_large)?;
-        // Only a speed-up: a pack too large for it runs without.
-        let any_candidate = (!end_refs.is_empty())
-            .then(|| compile(&end_refs, JOINED_NFA_LIMIT, MatchKind2::LeftmostFirst).ok())
-            .flatten();
         let longest_word = words.as_ref().map_or(0, |w| w.longest);
         let widest_window = rules
             .iter()
@@ -514,7 +505,6 @@ impl Matcher {
             rules,
             ends,
             end_kinds,
-            any_candidate,
             words,
             gated_by_word,
             max_gate_reach,
@@ -549,10 +539,6 @@ impl Matcher {
             end_cache: Box::new(self.ends.new_cache()),
             ends: Vec::new(),
             region_rules: Vec::new(),
-            any_candidate: self
-                .any_candidate
-                .as_ref()
-                .map(|r| Box::new(r.create_cache())),
             words: Vec::new(),
             gate_regions: Vec::new(),
             words_area: 0..0,
@@ -644,7 +630,7 @@ impl Matcher {
     /// Whether `buf` is a part of the current quiet block whose neighbours
     /// there are non-word bytes: then word boundaries fall alike in both,
     /// every match or gate word in `buf` is one in the block too (see
-    /// `any_candidate`), and the block has none.
+    /// [`Matcher::quiet_parts`]), and the block has none.
     fn in_quiet_block(&self, buf: &[u8], scratch: &Scratch) -> bool {
         let Some(quiet) = &scratch.quiet else {
             return false;
@@ -661,17 +647,17 @@ impl Matcher {
     }
 
     /// Whether any rule could match somewhere in `buf`: a free rule's
-    /// pattern matches, or a gate word occurs. Without the combined regex
-    /// (a pack too large for it) every text may.
+    /// pattern matches, or a gate word occurs.
     fn has_candidates(&self, buf: &[u8], scratch: &mut Scratch) -> bool {
-        match (&self.any_candidate, scratch.any_candidate.as_mut()) {
-            // Half a search: where a match ends is enough, so the reverse
-            // scan for its start is skipped.
-            (Some(any), Some(cache)) => any
-                .search_half_with(cache, &Input::new(buf).earliest(true))
-                .is_some(),
-            _ => true,
-        }
+        let mut ends = std::mem::take(&mut scratch.ends);
+        ends.clear();
+        let found = self
+            .ends
+            .find(buf, 0..buf.len(), &mut scratch.end_cache, &mut ends)
+            .is_err()
+            || !ends.is_empty();
+        scratch.ends = ends;
+        found
     }
 
     /// Appends to `hits` every match in `buf` whose value starts inside

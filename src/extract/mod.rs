@@ -224,18 +224,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// Runs `f`, in which texts that are parts of `block` (fields of one
-    /// record, cut at separators) are matched only when `block` as a whole
-    /// holds a candidate. See [`crate::matcher::Matcher::enter_block`].
-    pub fn within_block<R>(&mut self, block: &[u8], f: impl FnOnce(&mut Ctx<'a>) -> R) -> R {
-        let matcher = &self.scanner.matcher;
-        let entered = matcher.enter_block(block, self.scratch);
-        let result = f(self);
-        matcher.leave_block(entered, self.scratch);
-        result
-    }
-
-    /// [`Ctx::within_block`] for a block already judged by
-    /// [`crate::matcher::Matcher::quiet_parts`].
+    /// record, cut at separators) are matched only when `block` holds a
+    /// candidate; `quiet` is the verdict of
+    /// [`crate::matcher::Matcher::quiet_parts`] on it. See
+    /// [`crate::matcher::Matcher::enter_known_block`].
     pub fn within_known_block<R>(
         &mut self,
         block: &[u8],
