@@ -549,30 +549,26 @@ impl Matcher {
 
     /// Starts a block: until [`Matcher::leave_block`], `find` skips every
     /// text that is a part of `block` (a sub-slice of it whose neighbouring
-    /// bytes in `block` cannot touch a match or word) when `block` holds no
-    /// candidate at all. Structured formats match many short fields (cells,
-    /// HL7 components), and most records hold nothing: one search over the
-    /// record then replaces one per field. `block` must not change until
-    /// the block is left (callers pass a borrowed record). Returns whether
-    /// the block was entered; pass that to `leave_block`.
-    pub fn enter_block(&self, block: &[u8], scratch: &mut Scratch) -> bool {
-        if scratch.quiet.is_some()
+    /// bytes in `block` cannot touch a match or word), when `quiet` says
+    /// that `block` holds no candidate at all ([`Matcher::quiet_parts`]).
+    /// Structured formats match many short fields (cells, HL7 components),
+    /// and most records hold nothing: one verdict over the record then
+    /// replaces one search per field. `block` must not change until the
+    /// block is left (callers pass a borrowed record). Returns whether the
+    /// block was entered; pass that to `leave_block`.
+    pub fn enter_block(&self, block: &[u8], quiet: bool, scratch: &mut Scratch) -> bool {
+        if !quiet
             || !self.parts_follow_whole
+            || scratch.quiet.is_some()
             || block.len() > MAX_QUIET_BLOCK
-            || self.has_candidates(block, scratch)
         {
             return false;
         }
-        self.enter_quiet_block(block, scratch)
-    }
-
-    /// [`Matcher::enter_block`] for a block that [`Matcher::quiet_parts`]
-    /// found quiet (`quiet`), without searching it again.
-    pub fn enter_known_block(&self, block: &[u8], quiet: bool, scratch: &mut Scratch) -> bool {
-        if !quiet || scratch.quiet.is_some() || block.len() > MAX_QUIET_BLOCK {
-            return false;
-        }
-        self.enter_quiet_block(block, scratch)
+        let at = block.as_ptr() as usize;
+        scratch.quiet = Some(at..at + block.len());
+        scratch.quiet_bytes.clear();
+        scratch.quiet_bytes.extend_from_slice(block);
+        true
     }
 
     /// Which `parts` of `buf` hold no candidate at all, in one pass over
@@ -588,36 +584,23 @@ impl Matcher {
         scratch: &mut Scratch,
         quiet: &mut Vec<bool>,
     ) {
-        let mut ends = std::mem::take(&mut scratch.ends);
-        ends.clear();
-        let known = self.parts_follow_whole
-            && self
-                .ends
-                .find(buf, 0..buf.len(), &mut scratch.end_cache, &mut ends)
-                .is_ok();
+        let ends = if self.parts_follow_whole {
+            self.ends_in(buf, 0..buf.len(), scratch)
+        } else {
+            None
+        };
+        let Some(ends) = ends else {
+            quiet.extend(parts.iter().map(|_| false));
+            return;
+        };
         let mut next = 0;
         for part in parts {
-            if !known {
-                quiet.push(false);
-                continue;
-            }
             while next < ends.len() && ends[next].end <= part.start {
                 next += 1;
             }
             quiet.push(ends.get(next).is_none_or(|e| e.end > part.end));
         }
         scratch.ends = ends;
-    }
-
-    fn enter_quiet_block(&self, block: &[u8], scratch: &mut Scratch) -> bool {
-        if !self.parts_follow_whole {
-            return false;
-        }
-        let at = block.as_ptr() as usize;
-        scratch.quiet = Some(at..at + block.len());
-        scratch.quiet_bytes.clear();
-        scratch.quiet_bytes.extend_from_slice(block);
-        true
     }
 
     /// Ends a block started by [`Matcher::enter_block`].
@@ -646,18 +629,33 @@ impl Matcher {
             && block.get(offset + buf.len()).is_none_or(|&b| edge_safe(b))
     }
 
-    /// Whether any rule could match somewhere in `buf`: a free rule's
-    /// pattern matches, or a gate word occurs.
-    fn has_candidates(&self, buf: &[u8], scratch: &mut Scratch) -> bool {
+    /// Every (end, pattern) of the end finder in `area` of `buf`, in the
+    /// scratch's vector (give it back: `scratch.ends = ends`); `None` when
+    /// the search gave up.
+    fn ends_in(&self, buf: &[u8], area: Range<usize>, scratch: &mut Scratch) -> Option<Vec<End>> {
         let mut ends = std::mem::take(&mut scratch.ends);
         ends.clear();
-        let found = self
-            .ends
-            .find(buf, 0..buf.len(), &mut scratch.end_cache, &mut ends)
-            .is_err()
-            || !ends.is_empty();
-        scratch.ends = ends;
-        found
+        match self.ends.find(buf, area, &mut scratch.end_cache, &mut ends) {
+            Ok(()) => Some(ends),
+            Err(_) => {
+                scratch.ends = ends;
+                None
+            }
+        }
+    }
+
+    /// Whether any rule could match somewhere in `buf` searched alone: the
+    /// reference the batch verdicts are tested against.
+    #[cfg(test)]
+    fn has_candidates(&self, buf: &[u8], scratch: &mut Scratch) -> bool {
+        match self.ends_in(buf, 0..buf.len(), scratch) {
+            Some(ends) => {
+                let found = !ends.is_empty();
+                scratch.ends = ends;
+                found
+            }
+            None => true,
+        }
     }
 
     /// Appends to `hits` every match in `buf` whose value starts inside
@@ -682,22 +680,16 @@ impl Matcher {
         // it; gate words count as far as any gated rule reaches.
         let reach = self.max_gate_reach + MAX_MATCH;
         let area = owned.start.saturating_sub(reach)..(owned.end + reach).min(buf.len());
-        let mut ends = std::mem::take(&mut scratch.ends);
-        ends.clear();
-        if self
-            .ends
-            .find(buf, area, &mut scratch.end_cache, &mut ends)
-            .is_err()
-        {
+        let Some(ends) = self.ends_in(buf, area, scratch) else {
             // Never expected (see `GaveUp`): then every rule runs
             // everywhere, which finds a superset of what gates allow.
             for index in 0..self.rules.len() {
                 self.run_rule(index, buf, owned.clone(), false, scratch, hits);
             }
-        } else {
-            self.find_free(buf, owned.clone(), &ends, scratch, hits);
-            self.find_gated(buf, owned, &ends, scratch, hits);
-        }
+            return;
+        };
+        self.find_free(buf, owned.clone(), &ends, scratch, hits);
+        self.find_gated(buf, owned, &ends, scratch, hits);
         scratch.ends = ends;
     }
 
@@ -1257,6 +1249,10 @@ exclude = ["visit", "invoice"]
 
     /// Every (cell, cut) of the records, matched with and without the
     /// record entered as a block, must give the same hits.
+    fn default_matcher() -> Matcher {
+        Matcher::new(crate::rules::load_specs(true, &[]).unwrap()).unwrap()
+    }
+
     /// A repeatable generator: `next(n)` is in `0..n`.
     fn pseudo_random(mut seed: u64) -> impl FnMut(usize) -> usize {
         move |n| {
@@ -1269,8 +1265,7 @@ exclude = ["visit", "invoice"]
 
     #[test]
     fn blocks_skip_only_texts_that_cannot_match() {
-        let specs = crate::rules::load_specs(true, &[]).unwrap();
-        let m = Matcher::new(specs).unwrap();
+        let m = default_matcher();
         let tokens = [
             "412-56-7890",
             "412567890",
@@ -1325,7 +1320,10 @@ exclude = ["visit", "invoice"]
                 parts.push(a..b);
             }
             parts.push(0..bytes.len());
-            let is_entered = m.enter_block(bytes, &mut blocked);
+            let mut quiet = Vec::new();
+            let whole = std::iter::once(0..bytes.len()).collect::<Vec<_>>();
+            m.quiet_parts(bytes, &whole, &mut blocked, &mut quiet);
+            let is_entered = m.enter_block(bytes, quiet[0], &mut blocked);
             entered += usize::from(is_entered);
             for part in parts {
                 let text = &bytes[part.clone()];
@@ -1350,8 +1348,7 @@ exclude = ["visit", "invoice"]
     /// lanes.
     #[test]
     fn quiet_parts_agree_with_one_search_per_part() {
-        let specs = crate::rules::load_specs(true, &[]).unwrap();
-        let m = Matcher::new(specs).unwrap();
+        let m = default_matcher();
         let tokens = [
             "412-56-7890",
             "ssn",

@@ -389,18 +389,15 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
         fields: Vec::new(),
     };
     let mut after_cr = false;
-    // Segments are read in batches and their texts joined by newlines: one
-    // pass over a batch tells which segments hold no candidate at all
-    // (most), whose fields are then not matched one by one.
-    let mut batch = String::new();
-    let mut pending: Vec<(std::ops::Range<usize>, bool)> = Vec::new();
-    let mut parts: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut quiet: Vec<bool> = Vec::new();
+    // Segments are read in batches: those without a candidate (most) do
+    // not have their fields matched one by one.
+    let mut batch = super::RecordBatch::default();
+    let mut truncated: Vec<bool> = Vec::new();
     loop {
         batch.clear();
-        pending.clear();
+        truncated.clear();
         let mut outcome = None;
-        while pending.len() < BATCH_SEGMENTS && batch.len() < BATCH_BYTES {
+        while !batch.is_full() {
             let piece = match segments.next_piece(b"\r\n") {
                 Ok(Some(piece)) => piece,
                 Ok(None) => {
@@ -418,20 +415,16 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
                 continue;
             }
             after_cr = piece.terminator == Some(b'\r');
-            let start = batch.len();
-            batch.push_str(&decode_text(piece.bytes));
-            pending.push((start..batch.len(), piece.truncated));
-            batch.push('\n');
+            let start = batch.text.len();
+            batch.text.push_str(&decode_text(piece.bytes));
+            batch.end_record(start);
+            truncated.push(piece.truncated);
         }
-        parts.clear();
-        parts.extend(pending.iter().map(|(range, _)| range.clone()));
-        quiet.clear();
-        ctx.scanner
-            .matcher
-            .quiet_parts(batch.as_bytes(), &parts, ctx.scratch, &mut quiet);
-        for ((range, truncated), &is_quiet) in pending.iter().zip(&quiet) {
+        batch.judge(ctx);
+        for (i, &truncated) in truncated.iter().enumerate() {
+            let (range, is_quiet) = batch.record(i);
             state.line += 1;
-            if *truncated {
+            if truncated {
                 ctx.not_examined(
                     None,
                     SkipReason::Limit,
@@ -441,17 +434,13 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
                     ),
                 );
             }
-            segment(ctx, &mut state, &batch[range.clone()], *truncated, is_quiet);
+            segment(ctx, &mut state, &batch.text[range], truncated, is_quiet);
         }
         if let Some(result) = outcome {
             return result;
         }
     }
 }
-
-/// Segments read ahead: at most this many, or about this many bytes.
-const BATCH_SEGMENTS: usize = 512;
-const BATCH_BYTES: usize = 256 << 10;
 
 /// One segment; `quiet` when [`crate::matcher::Matcher::quiet_parts`]
 /// found no candidate in it.
@@ -579,7 +568,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     };
     // Most segments hold nothing: one search over the segment tells whether
     // any of its fields and components can.
-    ctx.within_known_block(text.as_bytes(), quiet, |ctx| {
+    ctx.within_block(text.as_bytes(), quiet, |ctx| {
         for &(number, offset, end) in fields.iter().skip(1) {
             let value = &text[offset..end];
             if value.is_empty() || (is_header && number <= 2) {

@@ -30,6 +30,59 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Records (CSV rows, HL7 segments) read ahead and joined into one text,
+/// each followed by a newline, so that one pass of
+/// [`crate::matcher::Matcher::quiet_parts`] tells which of them hold no
+/// candidate at all (most records), instead of one search per record.
+#[derive(Default)]
+pub struct RecordBatch {
+    /// The records' texts; extractors append a record here, then call
+    /// [`RecordBatch::end_record`].
+    pub text: String,
+    records: Vec<std::ops::Range<usize>>,
+    quiet: Vec<bool>,
+}
+
+impl RecordBatch {
+    /// Records read ahead at most, and about how many bytes of them.
+    const MAX_RECORDS: usize = 512;
+    const MAX_BYTES: usize = 256 << 10;
+
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.records.clear();
+        self.quiet.clear();
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.records.len() >= Self::MAX_RECORDS || self.text.len() >= Self::MAX_BYTES
+    }
+
+    /// Ends the record written to `text` from `start` on (the length
+    /// `text` had before it).
+    pub fn end_record(&mut self, start: usize) {
+        self.records.push(start..self.text.len());
+        // Records are cut by a non-word byte: see `quiet_parts`.
+        self.text.push('\n');
+    }
+
+    /// Judges every record; then [`RecordBatch::record`] tells.
+    pub fn judge(&mut self, ctx: &mut Ctx) {
+        self.quiet.clear();
+        ctx.scanner.matcher.quiet_parts(
+            self.text.as_bytes(),
+            &self.records,
+            ctx.scratch,
+            &mut self.quiet,
+        );
+    }
+
+    /// Record `i`: its text range in `text`, and whether it is quiet.
+    pub fn record(&self, i: usize) -> (std::ops::Range<usize>, bool) {
+        (self.records[i].clone(), self.quiet.get(i) == Some(&true))
+    }
+}
+
 /// Bytes of a stream's start used to recognise its format.
 pub const HEAD_LEN: usize = 8192;
 
@@ -224,18 +277,17 @@ impl<'a> Ctx<'a> {
     }
 
     /// Runs `f`, in which texts that are parts of `block` (fields of one
-    /// record, cut at separators) are matched only when `block` holds a
-    /// candidate; `quiet` is the verdict of
-    /// [`crate::matcher::Matcher::quiet_parts`] on it. See
-    /// [`crate::matcher::Matcher::enter_known_block`].
-    pub fn within_known_block<R>(
+    /// record, cut at separators) are not matched when `quiet`, the
+    /// verdict of [`crate::matcher::Matcher::quiet_parts`] on `block`, says
+    /// it holds no candidate. See [`crate::matcher::Matcher::enter_block`].
+    pub fn within_block<R>(
         &mut self,
         block: &[u8],
         quiet: bool,
         f: impl FnOnce(&mut Ctx<'a>) -> R,
     ) -> R {
         let matcher = &self.scanner.matcher;
-        let entered = matcher.enter_known_block(block, quiet, self.scratch);
+        let entered = matcher.enter_block(block, quiet, self.scratch);
         let result = f(self);
         matcher.leave_block(entered, self.scratch);
         result

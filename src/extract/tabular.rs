@@ -322,17 +322,13 @@ pub fn scan(
     let mut record = csv::ByteRecord::new();
     let mut headers: Vec<(String, Option<Entity>)> = Vec::new();
     let mut row = 0u64;
-    // Rows are read in batches and their texts joined (cells and rows cut
-    // by newlines): one pass over a batch tells which rows hold no
-    // candidate at all (most rows), whose cells are then not matched one
-    // by one.
+    // Rows are read in batches (cells cut by newlines): those without a
+    // candidate (most) do not have their cells matched one by one.
     let mut batch = Batch::default();
-    let mut quiet: Vec<bool> = Vec::new();
-    let mut parts: Vec<std::ops::Range<usize>> = Vec::new();
     loop {
         batch.clear();
         let mut outcome: Option<Result<(), ExtractError>> = None;
-        while batch.rows.len() < BATCH_ROWS && batch.text.len() < BATCH_BYTES {
+        while !batch.records.is_full() {
             match reader.read_byte_record(&mut record) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -363,22 +359,18 @@ pub fn scan(
             let line = record.position().map_or(number, |p| p.line());
             batch.push(&record, line);
         }
-        quiet.clear();
-        parts.clear();
-        parts.extend(batch.rows.iter().map(|r| r.text.clone()));
-        ctx.scanner
-            .matcher
-            .quiet_parts(batch.text.as_bytes(), &parts, ctx.scratch, &mut quiet);
+        batch.records.judge(ctx);
         // Without classified columns a quiet row has nothing to report.
         let plain = row > 0 && headers.iter().all(|h| h.1.is_none());
-        for (pending, &is_quiet) in batch.rows.iter().zip(&quiet) {
+        for (i, pending) in batch.rows.iter().enumerate() {
             row += 1;
+            let (range, is_quiet) = batch.records.record(i);
             if is_quiet && plain {
                 continue;
             }
             let cells = &batch.cells[pending.cells.clone()];
-            let text = &batch.text;
-            ctx.within_known_block(text[pending.text.clone()].as_bytes(), is_quiet, |ctx| {
+            let text = &batch.records.text;
+            ctx.within_block(text[range].as_bytes(), is_quiet, |ctx| {
                 scan_row(ctx, &mut headers, row, pending.line, text, cells, is_quiet);
             });
         }
@@ -388,36 +380,32 @@ pub fn scan(
     }
 }
 
-/// Rows read ahead: at most this many, or about this many bytes of text.
-const BATCH_ROWS: usize = 512;
-const BATCH_BYTES: usize = 256 << 10;
-
-/// Rows read ahead, as one text.
+/// Rows read ahead: their texts (cells joined by newlines), cells and
+/// lines.
 #[derive(Default)]
 struct Batch {
-    text: String,
-    /// Every row's cells, as ranges of `text`.
+    records: super::RecordBatch,
+    /// Every row's cells, as ranges of `records.text`.
     cells: Vec<std::ops::Range<usize>>,
     rows: Vec<PendingRow>,
 }
 
 struct PendingRow {
     line: u64,
-    /// The row's cells joined by newlines, in `Batch::text`.
-    text: std::ops::Range<usize>,
     /// Its cells, in `Batch::cells`.
     cells: std::ops::Range<usize>,
 }
 
 impl Batch {
     fn clear(&mut self) {
-        self.text.clear();
+        self.records.clear();
         self.cells.clear();
         self.rows.clear();
     }
 
     fn push(&mut self, record: &csv::ByteRecord, line: u64) {
-        let start = self.text.len();
+        let text = &mut self.records.text;
+        let start = text.len();
         let first_cell = self.cells.len();
         // An ASCII record (the usual case) is decoded once, not per cell.
         let ascii = record
@@ -428,22 +416,19 @@ impl Batch {
         let mut offset = 0;
         for (i, raw) in record.iter().enumerate() {
             if i > 0 {
-                self.text.push('\n');
+                text.push('\n');
             }
-            let cell_start = self.text.len();
+            let cell_start = text.len();
             match ascii {
-                Some(all) => self.text.push_str(&all[offset..offset + raw.len()]),
-                None => self.text.push_str(&super::hl7::decode_text(raw)),
+                Some(all) => text.push_str(&all[offset..offset + raw.len()]),
+                None => text.push_str(&super::hl7::decode_text(raw)),
             }
             offset += raw.len();
-            self.cells.push(cell_start..self.text.len());
+            self.cells.push(cell_start..text.len());
         }
-        let end = self.text.len();
-        // Rows are cut by a newline too.
-        self.text.push('\n');
+        self.records.end_record(start);
         self.rows.push(PendingRow {
             line,
-            text: start..end,
             cells: first_cell..self.cells.len(),
         });
     }
