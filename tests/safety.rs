@@ -56,6 +56,38 @@ fn phiscan(args: &[&str]) -> Command {
     cmd
 }
 
+/// Where a resumable scan writes its reports.
+enum Reports<'a> {
+    /// `-o FILE` (CSV).
+    File(&'a Path),
+    /// `--output-dir DIR --format FORMATS`.
+    Dir(&'a Path, &'a str),
+}
+
+/// Arguments of a scan of `target` that `--resume STATE` can continue,
+/// then `extra`.
+fn resume_args(target: &str, reports: Reports, state: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![target.to_string()];
+    match reports {
+        Reports::File(file) => args.extend(["-o".into(), file.display().to_string()]),
+        Reports::Dir(dir, formats) => args.extend([
+            "--format".into(),
+            formats.into(),
+            "--output-dir".into(),
+            dir.display().to_string(),
+        ]),
+    }
+    args.extend(["--resume".into(), state.display().to_string()]);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+/// `phiscan scan` with owned arguments.
+fn phiscan_with(args: &[String]) -> Command {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    phiscan(&args)
+}
+
 fn send_signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
         .args([signal, &child.id().to_string()])
@@ -321,18 +353,13 @@ fn resume_matches_an_uninterrupted_run(cut: &str) {
     big_tree(&tree, 2500);
     let out = dir.path().join("out");
     let state = dir.path().join("scan.state");
-    let args = [
+    let args = resume_args(
         tree.to_str().unwrap(),
-        "--format",
-        "csv,jsonl,sarif",
-        "--output-dir",
-        out.to_str().unwrap(),
-        "--resume",
-        state.to_str().unwrap(),
-        "--threads",
-        "2",
-    ];
-    let mut child = phiscan(&args).spawn().unwrap();
+        Reports::Dir(&out, "csv,jsonl,sarif"),
+        &state,
+        &["--threads", "2"],
+    );
+    let mut child = phiscan_with(&args).spawn().unwrap();
     wait_for_rows(&mut child, &out.join("phiscan.csv"), 300);
     if cut == "KILL" {
         child.kill().unwrap();
@@ -348,7 +375,7 @@ fn resume_matches_an_uninterrupted_run(cut: &str) {
     // The state names no file and holds no value.
     assert!(!state_text.contains(".txt") && !state_text.contains("tree"));
     // Resumed: runs to the end.
-    let done = phiscan(&args).output().unwrap();
+    let done = phiscan_with(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(1), "{stderr}");
     assert!(
@@ -405,18 +432,13 @@ fn resume_completes_a_row_that_reached_the_csv_but_not_the_jsonl() {
     big_tree(&tree, 20);
     let out = dir.path().join("out");
     let state = dir.path().join("s");
-    let args = [
+    let args = resume_args(
         tree.to_str().unwrap(),
-        "--format",
-        "csv,jsonl",
-        "--output-dir",
-        out.to_str().unwrap(),
-        "--resume",
-        state.to_str().unwrap(),
-        "--threads",
-        "1",
-    ];
-    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+        Reports::Dir(&out, "csv,jsonl"),
+        &state,
+        &["--threads", "1"],
+    );
+    assert_eq!(phiscan_with(&args).output().unwrap().status.code(), Some(1));
     let csv_before = std::fs::read_to_string(out.join("phiscan.csv")).unwrap();
     let jsonl = std::fs::read_to_string(out.join("phiscan.jsonl")).unwrap();
     let mut lines: Vec<&str> = jsonl.lines().collect();
@@ -428,7 +450,7 @@ fn resume_completes_a_row_that_reached_the_csv_but_not_the_jsonl() {
     st.pop();
     std::fs::write(&state, st.join("\n") + "\n").unwrap();
 
-    let done = phiscan(&args).output().unwrap();
+    let done = phiscan_with(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("files scanned: 1 "), "{stderr}");
@@ -457,18 +479,12 @@ fn resume_rescans_a_file_that_changed() {
     std::fs::write(tree.join("b.txt"), "nothing here\n").unwrap();
     let report = dir.path().join("r.csv");
     let state = dir.path().join("s");
-    let args = [
-        tree.to_str().unwrap(),
-        "-o",
-        report.to_str().unwrap(),
-        "--resume",
-        state.to_str().unwrap(),
-    ];
-    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+    let args = resume_args(tree.to_str().unwrap(), Reports::File(&report), &state, &[]);
+    assert_eq!(phiscan_with(&args).output().unwrap().status.code(), Some(1));
     assert_eq!(csv_rows(&report).len(), FINDINGS_PER_NOTE);
     // b.txt changes (size differs): scanned again; a.txt is skipped.
     std::fs::write(tree.join("b.txt"), "Patient email: jane.roe@example.org\n").unwrap();
-    let out = phiscan(&args).output().unwrap();
+    let out = phiscan_with(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("files scanned: 1 "), "{stderr}");
     assert!(stderr.contains("resumed: 1 files skipped"), "{stderr}");
@@ -501,26 +517,23 @@ fn resume_starts_afresh_when_no_file_was_completed() {
     std::fs::write(tree.join("a.txt"), note()).unwrap();
     let report = dir.path().join("r.csv");
     let state = dir.path().join("s");
-    let args = [
-        tree.to_str().unwrap(),
-        "-o",
-        report.to_str().unwrap(),
-        "--resume",
-        state.to_str().unwrap(),
-    ];
+    let args = resume_args(tree.to_str().unwrap(), Reports::File(&report), &state, &[]);
     // A start that fails (bad rule file) leaves no state file.
     let bad = rule_file(dir.path(), "bad.toml", "bad", "(a{1000}){1000}");
-    let mut failing = args.to_vec();
-    failing.extend(["--rules", bad.to_str().unwrap()]);
-    assert_eq!(phiscan(&failing).output().unwrap().status.code(), Some(2));
+    let mut failing = args.clone();
+    failing.extend(["--rules".to_string(), bad.display().to_string()]);
+    assert_eq!(
+        phiscan_with(&failing).output().unwrap().status.code(),
+        Some(2)
+    );
     assert!(!state.exists() && !report.exists());
     // Killed with rows written but no file completed: the state holds its
     // header only; the rerun writes the report anew, each row once.
-    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+    assert_eq!(phiscan_with(&args).output().unwrap().status.code(), Some(1));
     let header = std::fs::read_to_string(&state).unwrap();
     let header = header.lines().next().unwrap().to_string();
     std::fs::write(&state, header + "\n").unwrap();
-    assert_eq!(phiscan(&args).output().unwrap().status.code(), Some(1));
+    assert_eq!(phiscan_with(&args).output().unwrap().status.code(), Some(1));
     let rows = csv_rows(&report);
     assert_eq!(rows.len(), FINDINGS_PER_NOTE);
     assert!(row_counts(&rows).values().all(|&n| n == 1));
@@ -847,19 +860,13 @@ fn resume_over_ftp_completes_the_crawl_without_duplicate_rows() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let state = dir.path().join("ftp.state");
-    let args = [
-        url.as_str(),
-        "--format",
-        "csv,jsonl",
-        "--output-dir",
-        out.to_str().unwrap(),
-        "--resume",
-        state.to_str().unwrap(),
-        "--connections",
-        "2",
-        "--no-anon-check",
-    ];
-    let mut child = phiscan(&args).spawn().unwrap();
+    let args = resume_args(
+        &url,
+        Reports::Dir(&out, "csv,jsonl"),
+        &state,
+        &["--connections", "2", "--no-anon-check"],
+    );
+    let mut child = phiscan_with(&args).spawn().unwrap();
     wait_for_rows(
         &mut child,
         &out.join("phiscan.csv"),
@@ -870,7 +877,7 @@ fn resume_over_ftp_completes_the_crawl_without_duplicate_rows() {
     assert_eq!(code, Some(130), "{stderr}");
     let first = csv_rows(&out.join("phiscan.csv")).len();
     let retrieved_first = retrieved();
-    let done = phiscan(&args).output().unwrap();
+    let done = phiscan_with(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(1), "{stderr}");
     assert!(
