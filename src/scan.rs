@@ -148,10 +148,11 @@ impl Scanner {
         };
         let limit = if max_bytes == 0 { u64::MAX } else { max_bytes };
         let mut limited = (&mut counted).take(limit);
+        let held = report::HeldEvents::new(events);
         let result = self.with_scratch(|scratch| {
             let mut ctx = Ctx {
                 scanner: self,
-                events,
+                events: &held,
                 target,
                 path: path.to_string(),
                 depth: 0,
@@ -160,6 +161,7 @@ impl Scanner {
             };
             extract::scan_input(&mut ctx, &mut limited, size)
         });
+        held.flush();
         let bytes = counted.count;
         let truncated = max_bytes > 0 && size.map_or(bytes >= max_bytes, |s| s > max_bytes);
         // Past the time limit the reader fails and extractors stop matching:

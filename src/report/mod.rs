@@ -163,6 +163,46 @@ impl EventSink for crossbeam_channel::Sender<Event> {
     }
 }
 
+/// Holds a file's events and passes them on in bursts: one event at a time
+/// would wake the output thread for nearly every finding.
+pub struct HeldEvents<'a> {
+    inner: &'a dyn EventSink,
+    held: std::sync::Mutex<Vec<Event>>,
+}
+
+impl<'a> HeldEvents<'a> {
+    /// Most events held before they are passed on.
+    const BURST: usize = 256;
+
+    pub fn new(inner: &'a dyn EventSink) -> Self {
+        HeldEvents {
+            inner,
+            held: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Passes on every held event.
+    pub fn flush(&self) {
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()));
+        for event in held {
+            self.inner.send(event);
+        }
+    }
+}
+
+impl EventSink for HeldEvents<'_> {
+    fn send(&self, event: Event) {
+        let full = {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            held.push(event);
+            held.len() >= Self::BURST
+        };
+        if full {
+            self.flush();
+        }
+    }
+}
+
 /// A report format. Rows are written (and flushed) as they come, so a scan
 /// killed at any moment leaves whole rows only.
 pub trait ReportWriter: Send {
