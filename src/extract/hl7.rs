@@ -155,6 +155,10 @@ pub(crate) struct SegmentReader<R> {
     inner: R,
     cap: usize,
     buf: Vec<u8>,
+    /// Bytes of `inner`'s buffer that the last piece borrowed: consumed at
+    /// the next call. A piece that lies whole in that buffer (the usual
+    /// case) is lent from it, not copied.
+    lent: usize,
 }
 
 /// One piece read by [`SegmentReader`].
@@ -172,6 +176,7 @@ impl<R: BufRead> SegmentReader<R> {
             inner,
             cap,
             buf: Vec::new(),
+            lent: 0,
         }
     }
 
@@ -179,6 +184,21 @@ impl<R: BufRead> SegmentReader<R> {
     /// searched with memchr), or `None` at end of stream.
     pub(crate) fn next_piece(&mut self, terminators: &[u8]) -> io::Result<Option<Piece<'_>>> {
         self.buf.clear();
+        self.inner.consume(std::mem::take(&mut self.lent));
+        let whole = match self.inner.fill_buf() {
+            Ok(available) => find_terminator(available, terminators).filter(|&pos| pos <= self.cap),
+            Err(_) => None,
+        };
+        if let Some(pos) = whole {
+            // Filled above: this returns the same buffer without reading.
+            let available = self.inner.fill_buf()?;
+            self.lent = pos + 1;
+            return Ok(Some(Piece {
+                bytes: &available[..pos],
+                truncated: false,
+                terminator: Some(available[pos]),
+            }));
+        }
         let mut truncated = false;
         let mut any = false;
         loop {
@@ -198,11 +218,7 @@ impl<R: BufRead> SegmentReader<R> {
                 }));
             }
             any = true;
-            let found = match terminators {
-                [a] => memchr::memchr(*a, available),
-                [a, b] => memchr::memchr2(*a, *b, available),
-                _ => available.iter().position(|b| terminators.contains(b)),
-            };
+            let found = find_terminator(available, terminators);
             let take = found.unwrap_or(available.len());
             let room = self.cap.saturating_sub(self.buf.len());
             let kept = take.min(room);
@@ -225,6 +241,16 @@ impl<R: BufRead> SegmentReader<R> {
                 }
             }
         }
+    }
+}
+
+/// Where the first byte of `terminators` in `bytes` is (one or two are
+/// searched with memchr).
+fn find_terminator(bytes: &[u8], terminators: &[u8]) -> Option<usize> {
+    match terminators {
+        [a] => memchr::memchr(*a, bytes),
+        [a, b] => memchr::memchr2(*a, *b, bytes),
+        _ => bytes.iter().position(|b| terminators.contains(b)),
     }
 }
 
@@ -514,8 +540,8 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     if quiet && !is_header && !has_known_fields(&key) {
         // An OBX only for an embedded document (OBX-2 = ED in OBX-5).
         let value_type = || {
-            let obx2 = text.split(separators.field).nth(2).unwrap_or("");
-            obx2.split(separators.component).next().unwrap_or("").trim()
+            let obx2 = nth_part(text, separators.field, 2);
+            nth_part(obx2, separators.component, 0).trim()
         };
         if !is_obx || !value_type().eq_ignore_ascii_case("ED") {
             return;
@@ -541,15 +567,13 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     // segment.
     let mut fields = std::mem::take(&mut state.fields);
     fields.clear();
-    let mut start = 0usize;
-    for (number, part) in text.split(separators.field).enumerate() {
+    for (number, (start, part)) in parts(text, separators.field).enumerate() {
         let number = if is_header && number >= 1 {
             number + 1
         } else {
             number
         };
         fields.push((number, start, start + part.len()));
-        start += part.len() + separators.field.len_utf8();
     }
     let value_type = if is_obx {
         fields
@@ -598,6 +622,26 @@ fn parts(text: &str, sep: char) -> impl Iterator<Item = (usize, &str)> {
         offset += part.len() + sep.len_utf8();
         (at, part)
     })
+}
+
+/// Part `n` (0-based) of `text` split on `sep`; empty when there are
+/// fewer. Separators are ASCII, so a byte search finds them without the
+/// per-call cost of `str::split`.
+fn nth_part(text: &str, sep: char, n: usize) -> &str {
+    let Ok(sep) = u8::try_from(sep) else {
+        return text.split(sep).nth(n).unwrap_or("");
+    };
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for _ in 0..n {
+        match memchr::memchr(sep, &bytes[start..]) {
+            Some(at) => start += at + 1,
+            None => return "",
+        }
+    }
+    let end = memchr::memchr(sep, &bytes[start..]).map_or(bytes.len(), |at| start + at);
+    // Cut at ASCII bytes: always on character boundaries.
+    text.get(start..end).unwrap_or("")
 }
 
 fn known_field(
