@@ -15,6 +15,7 @@ pub mod pdf;
 
 // Healthcare formats (field-aware).
 pub mod ccda;
+mod delimited;
 pub mod dicom;
 pub mod hl7;
 pub mod tabular;
@@ -45,8 +46,8 @@ pub struct RecordBatch {
 
 impl RecordBatch {
     /// Records read ahead at most, and about how many bytes of them.
-    const MAX_RECORDS: usize = 512;
-    const MAX_BYTES: usize = 256 << 10;
+    pub const MAX_RECORDS: usize = 512;
+    pub const MAX_BYTES: usize = 256 << 10;
 
     pub fn clear(&mut self) {
         self.text.clear();
@@ -56,6 +57,27 @@ impl RecordBatch {
 
     pub fn is_full(&self) -> bool {
         self.records.len() >= Self::MAX_RECORDS || self.text.len() >= Self::MAX_BYTES
+    }
+
+    /// Takes `raw` as the text, without a copy, when it is UTF-8: records
+    /// at `records`, each followed by `\n` as `end_record` leaves them.
+    /// Returns `false`, taking nothing, when `raw` is not UTF-8. `raw` gets
+    /// the old text's buffer, emptied.
+    pub fn adopt(&mut self, raw: &mut Vec<u8>, records: &[std::ops::Range<usize>]) -> bool {
+        match String::from_utf8(std::mem::take(raw)) {
+            Ok(text) => {
+                *raw = std::mem::replace(&mut self.text, text).into_bytes();
+                raw.clear();
+                self.records.clear();
+                self.records.extend_from_slice(records);
+                self.quiet.clear();
+                true
+            }
+            Err(e) => {
+                *raw = e.into_bytes();
+                false
+            }
+        }
     }
 
     /// Ends the record written to `text` from `start` on (the length

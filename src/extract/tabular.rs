@@ -8,6 +8,7 @@
 //! in the file, column = character offset of the cell (quotes not counted).
 //! Rows are streamed; one record may hold at most [`MAX_RECORD`] bytes.
 
+use super::delimited::{RecordError, RecordReader};
 use super::{Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
@@ -312,14 +313,8 @@ pub fn scan(
     rest: &mut dyn Read,
 ) -> Result<(), ExtractError> {
     let body = head.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(head);
-    let cap = ByteCap::new(MAX_RECORD);
-    let input = CappedReader::new(body.chain(rest), cap.clone());
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input);
-    let mut record = csv::ByteRecord::new();
+    let max_record = usize::try_from(MAX_RECORD).unwrap_or(usize::MAX);
+    let mut reader = RecordReader::new(body.chain(rest), delimiter, max_record);
     let mut headers: Vec<(String, Option<Entity>)> = Vec::new();
     let mut row = 0u64;
     // Rows are read in batches (cells cut by newlines): those without a
@@ -328,50 +323,82 @@ pub fn scan(
     loop {
         batch.clear();
         let mut outcome: Option<Result<(), ExtractError>> = None;
-        while !batch.records.is_full() {
-            match reader.read_byte_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => {
+        while !batch.is_full() {
+            let start = batch.raw.len();
+            let first_cell = batch.cells.len();
+            match reader.read_record(&mut batch.raw, &mut batch.cells) {
+                Ok(Some(line)) => {
+                    batch.raw_rows.push(start..batch.raw.len());
+                    batch.raw.push(b'\n');
+                    batch.rows.push(PendingRow {
+                        line,
+                        cells: first_cell..batch.cells.len(),
+                    });
+                }
+                Ok(None) => {
                     outcome = Some(Ok(()));
                     break;
                 }
                 Err(e) => {
                     let row = row + batch.rows.len() as u64;
-                    outcome = Some(Err(if cap.exceeded() {
-                        ExtractError::Limit(format!(
+                    outcome = Some(Err(match e {
+                        RecordError::TooLong => ExtractError::Limit(format!(
                             "row {} is longer than {MAX_RECORD} bytes",
                             row + 1
-                        ))
-                    } else {
-                        match e.into_kind() {
-                            csv::ErrorKind::Io(io) => ExtractError::Io(io),
-                            other => ExtractError::Corrupt {
-                                format: "CSV",
-                                message: format!("row {}: {other:?}", row + 1),
-                            },
-                        }
+                        )),
+                        RecordError::Io(io) => ExtractError::Io(io),
                     }));
                     break;
                 }
             }
-            cap.reset();
-            let number = row + batch.rows.len() as u64 + 1;
-            let line = record.position().map_or(number, |p| p.line());
-            batch.push(&record, line);
         }
+        batch.decode();
         batch.records.judge(ctx);
         // Without classified columns a quiet row has nothing to report.
         let plain = row > 0 && headers.iter().all(|h| h.1.is_none());
-        for (i, pending) in batch.rows.iter().enumerate() {
+        let Batch {
+            records,
+            cells,
+            row_cells,
+            cell_quiet,
+            rows,
+            ..
+        } = &mut batch;
+        for (i, pending) in rows.iter().enumerate() {
             row += 1;
-            let (range, is_quiet) = batch.records.record(i);
+            let (range, is_quiet) = records.record(i);
             if is_quiet && plain {
                 continue;
             }
-            let cells = &batch.cells[pending.cells.clone()];
-            let text = &batch.records.text;
-            ctx.within_block(text[range].as_bytes(), is_quiet, |ctx| {
-                scan_row(ctx, &mut headers, row, pending.line, text, cells, is_quiet);
+            let cells = &cells[pending.cells.clone()];
+            let text = &records.text;
+            let row_text = text[range.clone()].as_bytes();
+            // A row with a candidate: which of its cells hold one (the
+            // others need not be matched).
+            cell_quiet.clear();
+            if is_quiet {
+                cell_quiet.resize(cells.len(), true);
+            } else {
+                row_cells.clear();
+                row_cells.extend(
+                    cells
+                        .iter()
+                        .map(|c| c.start - range.start..c.end - range.start),
+                );
+                ctx.scanner
+                    .matcher
+                    .quiet_parts(row_text, row_cells, ctx.scratch, cell_quiet);
+            }
+            ctx.within_block(row_text, is_quiet, |ctx| {
+                scan_row(
+                    ctx,
+                    &mut headers,
+                    row,
+                    pending.line,
+                    text,
+                    cells,
+                    cell_quiet,
+                );
             });
         }
         if let Some(result) = outcome {
@@ -385,8 +412,16 @@ pub fn scan(
 #[derive(Default)]
 struct Batch {
     records: super::RecordBatch,
-    /// Every row's cells, as ranges of `records.text`.
+    /// The rows as read, not yet decoded, in the layout of `records.text`.
+    raw: Vec<u8>,
+    raw_rows: Vec<std::ops::Range<usize>>,
+    /// Every row's cells: ranges of `raw`, then (after `decode`) of
+    /// `records.text`.
     cells: Vec<std::ops::Range<usize>>,
+    /// The cells of the row at hand, as ranges of its text, and their
+    /// verdicts (no candidate in the cell).
+    row_cells: Vec<std::ops::Range<usize>>,
+    cell_quiet: Vec<bool>,
     rows: Vec<PendingRow>,
 }
 
@@ -399,45 +434,58 @@ struct PendingRow {
 impl Batch {
     fn clear(&mut self) {
         self.records.clear();
+        self.raw.clear();
+        self.raw_rows.clear();
         self.cells.clear();
         self.rows.clear();
     }
 
-    fn push(&mut self, record: &csv::ByteRecord, line: u64) {
-        let text = &mut self.records.text;
-        let start = text.len();
-        let first_cell = self.cells.len();
-        // An ASCII record (the usual case) is decoded once, not per cell.
-        let ascii = record
-            .as_slice()
-            .is_ascii()
-            .then(|| std::str::from_utf8(record.as_slice()).ok())
-            .flatten();
-        let mut offset = 0;
-        for (i, raw) in record.iter().enumerate() {
-            if i > 0 {
-                text.push('\n');
-            }
-            let cell_start = text.len();
-            match ascii {
-                Some(all) => text.push_str(&all[offset..offset + raw.len()]),
-                None => text.push_str(&super::hl7::decode_text(raw)),
-            }
-            offset += raw.len();
-            self.cells.push(cell_start..text.len());
+    fn is_full(&self) -> bool {
+        use super::RecordBatch;
+        self.rows.len() >= RecordBatch::MAX_RECORDS || self.raw.len() >= RecordBatch::MAX_BYTES
+    }
+
+    /// Makes the raw rows the batch's text: as they are when all of them
+    /// are UTF-8 (the usual case); else row by row, a row that is not
+    /// UTF-8 decoded cell by cell (Windows-1252 where a cell is not UTF-8).
+    fn decode(&mut self) {
+        if self.records.adopt(&mut self.raw, &self.raw_rows) {
+            return;
         }
-        self.records.end_record(start);
-        self.rows.push(PendingRow {
-            line,
-            cells: first_cell..self.cells.len(),
-        });
+        let raw = std::mem::take(&mut self.raw);
+        for (pending, raw_row) in self.rows.iter().zip(&self.raw_rows) {
+            let text = &mut self.records.text;
+            let start = text.len();
+            let cells = &mut self.cells[pending.cells.clone()];
+            match std::str::from_utf8(&raw[raw_row.clone()]) {
+                Ok(row) => {
+                    text.push_str(row);
+                    for cell in cells {
+                        *cell =
+                            cell.start - raw_row.start + start..cell.end - raw_row.start + start;
+                    }
+                }
+                Err(_) => {
+                    for (i, cell) in cells.iter_mut().enumerate() {
+                        if i > 0 {
+                            text.push('\n');
+                        }
+                        let cell_start = text.len();
+                        text.push_str(&super::hl7::decode_text(&raw[cell.clone()]));
+                        *cell = cell_start..text.len();
+                    }
+                }
+            }
+            self.records.end_record(start);
+        }
+        self.raw = raw;
     }
 }
 
 /// One row: the header row names the columns; in later rows a cell of a
 /// classified column is a field value, any other cell is matched as text.
-/// In a `quiet` row (no candidate anywhere in it) only the field values can
-/// give findings.
+/// A quiet cell (no candidate in it, `cell_quiet`) can give findings only
+/// as a field value, so other quiet cells are not matched.
 fn scan_row(
     ctx: &mut Ctx,
     headers: &mut Vec<(String, Option<Entity>)>,
@@ -445,14 +493,12 @@ fn scan_row(
     line: u64,
     text: &str,
     cells: &[std::ops::Range<usize>],
-    quiet: bool,
+    cell_quiet: &[bool],
 ) {
-    if quiet && row > 1 && headers.iter().all(|h| h.1.is_none()) {
-        return;
-    }
     let mut column = 1u64;
     for (index, range) in cells.iter().enumerate() {
         let cell = &text[range.clone()];
+        let quiet = cell_quiet.get(index) == Some(&true);
         if quiet && row > 1 && headers.get(index).is_none_or(|h| h.1.is_none()) {
             // Columns are counted in characters, so this cell still moves
             // the next one along.
@@ -470,7 +516,7 @@ fn scan_row(
             let name = cell.trim().to_string();
             let entity = classify_header(&name);
             headers.push((name, entity));
-            if !cell.trim().is_empty() {
+            if !quiet && !cell.trim().is_empty() {
                 ctx.text("header row", cell, at);
             }
             continue;
@@ -484,7 +530,11 @@ fn scan_row(
             None => format!("column {} row {row}", index + 1),
         };
         match header.and_then(|h| h.1) {
-            Some(entity) => super::hl7::report_field(ctx, RULE, &label(), entity, cell, at),
+            // A quiet value is still a field value; only its matching as
+            // text is left out.
+            Some(entity) => ctx.within_block(cell.as_bytes(), quiet, |ctx| {
+                super::hl7::report_field(ctx, RULE, &label(), entity, cell, at)
+            }),
             None => super::hl7::text_labelled(ctx, label, cell, at),
         }
     }
@@ -572,6 +622,29 @@ mod tests {
         assert_eq!(
             value(&s, Entity::Ssn, "column \"ssn\" row 2"),
             "412-56-7890"
+        );
+    }
+
+    #[test]
+    fn rows_keep_their_lines_with_crlf_blank_lines_and_quoted_newlines() {
+        // Windows line ends, a blank line and a cell over two lines: each
+        // finding is on the line its row starts on in the file.
+        let csv = "id,ssn,note\r\n\
+                   1,412-56-7890,\"two\r\nlines\"\r\n\
+                   \r\n\
+                   2,412-56-7891,x\r\n";
+        let s = scan_bytes("patients.csv", csv.as_bytes());
+        let lines: Vec<(String, u64, u64)> = s
+            .field_rows(RULE)
+            .iter()
+            .map(|r| (r.field.clone(), r.line, r.column))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("column \"ssn\" row 2".to_string(), 2, 3),
+                ("column \"ssn\" row 3".to_string(), 5, 3),
+            ]
         );
     }
 

@@ -1,0 +1,417 @@
+//! Splits delimited text (CSV, TSV ...) into records and cells, straight
+//! into the joined layout the matcher judges (cells cut by `\n`).
+//!
+//! It reads as the csv crate does with flexible rows and default quoting
+//! (the unit tests compare the two on random input): a `"` opens a quoted
+//! cell only at the start of a cell, `""` inside one is a quote, bytes
+//! after the closing quote are kept as they are, `\r`, `\n` and `\r\n` end
+//! a record, blank lines are no records, and an unclosed quote runs to the
+//! end of the input. It is ours rather than the csv crate's because the
+//! crate hands over one record at a time through its own buffers and
+//! walks every byte through a state machine; here cell ends are found 8
+//! bytes at a time and whole spans are copied, which made CSV exports
+//! about twice as fast to scan (see BENCHMARKS.md).
+
+use std::io::{self, Read};
+use std::ops::Range;
+
+/// Why a record could not be read.
+#[derive(Debug)]
+pub(crate) enum RecordError {
+    Io(io::Error),
+    /// The record holds more than the cap; nothing of it was kept.
+    TooLong,
+}
+
+/// Reads records from a byte stream.
+pub(crate) struct RecordReader<R> {
+    inner: R,
+    delimiter: u8,
+    max_record: usize,
+    /// Unread input is `buf[pos..end]`.
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    eof: bool,
+    /// 1-based line of `buf[pos]`.
+    line: u64,
+}
+
+/// How far one parse of a record got.
+enum Parsed {
+    /// A whole record: bytes it took and the newlines among them.
+    Record { used: usize, newlines: u64 },
+    /// The record runs past the input read so far.
+    NeedMore,
+}
+
+const READ_SIZE: usize = 256 << 10;
+
+impl<R: Read> RecordReader<R> {
+    pub(crate) fn new(inner: R, delimiter: u8, max_record: usize) -> Self {
+        RecordReader {
+            inner,
+            delimiter,
+            max_record,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            eof: false,
+            line: 1,
+        }
+    }
+
+    /// Appends the next record to `out`, its cells separated by `\n`, and
+    /// pushes each cell's range in `out` to `cells`. Returns the line the
+    /// record starts on, or `None` at the end of the input. On an error
+    /// `out` and `cells` are as they were.
+    pub(crate) fn read_record(
+        &mut self,
+        out: &mut Vec<u8>,
+        cells: &mut Vec<Range<usize>>,
+    ) -> Result<Option<u64>, RecordError> {
+        let (out_len, cells_len) = (out.len(), cells.len());
+        loop {
+            // Blank lines (and the `\n` of `\r\n`) are no records.
+            while let Some(&b) = self.buf[self.pos..self.end].first() {
+                if b != b'\n' && b != b'\r' {
+                    break;
+                }
+                self.line += u64::from(b == b'\n');
+                self.pos += 1;
+            }
+            if self.pos == self.end {
+                if self.eof {
+                    return Ok(None);
+                }
+                self.fill()?;
+                continue;
+            }
+            let data = &self.buf[self.pos..self.end];
+            match parse_record(data, self.eof, self.delimiter, out, cells) {
+                Parsed::Record { used, .. } if used > self.max_record => {
+                    out.truncate(out_len);
+                    cells.truncate(cells_len);
+                    return Err(RecordError::TooLong);
+                }
+                Parsed::Record { used, newlines } => {
+                    let line = self.line;
+                    self.pos += used;
+                    self.line += newlines;
+                    return Ok(Some(line));
+                }
+                Parsed::NeedMore => {
+                    out.truncate(out_len);
+                    cells.truncate(cells_len);
+                    // At least twice as much before parsing again, so a
+                    // long record is parsed a bounded number of times.
+                    let want = ((self.end - self.pos) * 2).min(self.max_record + 1);
+                    while !self.eof && self.end - self.pos < want {
+                        self.fill()?;
+                    }
+                    if self.end - self.pos > self.max_record {
+                        return Err(RecordError::TooLong);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads more input after what is unread, keeping it; grows the
+    /// buffer when the unread part fills it (a long record).
+    fn fill(&mut self) -> Result<(), RecordError> {
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        if self.buf.len() - self.end < READ_SIZE / 2 {
+            let grown = (self.buf.len() * 2).max(READ_SIZE);
+            self.buf.resize(grown, 0);
+        }
+        loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(RecordError::Io(e)),
+            }
+        }
+    }
+}
+
+/// Parses the record at the start of `data` (which is not empty and does
+/// not start with a line end) into `out` and `cells`. `at_eof`: nothing
+/// follows `data`. On `NeedMore` the caller drops what was appended.
+fn parse_record(
+    data: &[u8],
+    at_eof: bool,
+    delimiter: u8,
+    out: &mut Vec<u8>,
+    cells: &mut Vec<Range<usize>>,
+) -> Parsed {
+    let mut i = 0;
+    let mut newlines = 0u64;
+    loop {
+        let cell_start = out.len();
+        if data.get(i) == Some(&b'"') {
+            i += 1;
+            loop {
+                let Some(quote) = memchr::memchr(b'"', &data[i..]) else {
+                    if !at_eof {
+                        return Parsed::NeedMore;
+                    }
+                    // An unclosed quote runs to the end.
+                    newlines += count_newlines(&data[i..]);
+                    out.extend_from_slice(&data[i..]);
+                    cells.push(cell_start..out.len());
+                    return Parsed::Record {
+                        used: data.len(),
+                        newlines,
+                    };
+                };
+                let span = &data[i..i + quote];
+                newlines += count_newlines(span);
+                out.extend_from_slice(span);
+                i += quote + 1;
+                match data.get(i) {
+                    Some(b'"') => {
+                        out.push(b'"');
+                        i += 1;
+                    }
+                    Some(_) => break,
+                    None if at_eof => break,
+                    None => return Parsed::NeedMore,
+                }
+            }
+        }
+        // Unquoted, or what follows a closing quote: kept up to the next
+        // delimiter or line end, quotes and all.
+        match next_stop(data, i, delimiter) {
+            None if !at_eof => return Parsed::NeedMore,
+            None => {
+                out.extend_from_slice(&data[i..]);
+                cells.push(cell_start..out.len());
+                return Parsed::Record {
+                    used: data.len(),
+                    newlines,
+                };
+            }
+            Some(stop) => {
+                out.extend_from_slice(&data[i..stop]);
+                cells.push(cell_start..out.len());
+                if data[stop] == delimiter {
+                    out.push(b'\n');
+                    i = stop + 1;
+                    continue;
+                }
+                newlines += u64::from(data[stop] == b'\n');
+                return Parsed::Record {
+                    used: stop + 1,
+                    newlines,
+                };
+            }
+        }
+    }
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Each byte of `x` that is zero has its high bit set in the result, and
+/// no other bit is set (no carry crosses a byte).
+fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// The first delimiter, `\r` or `\n` at or after `from`: 8 bytes a step.
+fn next_stop(data: &[u8], from: usize, delimiter: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let (d, cr, lf) = (
+        ONES * u64::from(delimiter),
+        ONES * u64::from(b'\r'),
+        ONES * u64::from(b'\n'),
+    );
+    let mut i = from;
+    while let Some(word) = data.get(i..i + 8) {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        let hits = zero_bytes(w ^ d) | zero_bytes(w ^ cr) | zero_bytes(w ^ lf);
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    data.get(i..)?
+        .iter()
+        .position(|&b| b == delimiter || b == b'\r' || b == b'\n')
+        .map(|k| i + k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records as (line, cells) read with a reader whose input arrives in
+    /// pieces of `chunk` bytes (so records cross reads).
+    fn ours(input: &[u8], delimiter: u8, chunk: usize) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut reader = RecordReader::new(Trickle { data: input, chunk }, delimiter, 1 << 20);
+        let mut records = Vec::new();
+        let (mut out, mut cells) = (Vec::new(), Vec::new());
+        while let Some(line) = reader.read_record(&mut out, &mut cells).unwrap() {
+            records.push((
+                line,
+                cells.iter().map(|c| out[c.clone()].to_vec()).collect(),
+            ));
+            out.clear();
+            cells.clear();
+        }
+        records
+    }
+
+    /// The same with the csv crate; lines counted from where each record's
+    /// first byte is (the crate gives where its read began).
+    fn theirs(input: &[u8], delimiter: u8) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(input);
+        let mut records = Vec::new();
+        let mut record = csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).unwrap() {
+            let at = record.position().map_or(0, |p| p.byte() as usize);
+            let first = at
+                + input[at..]
+                    .iter()
+                    .position(|&b| b != b'\r' && b != b'\n')
+                    .unwrap_or(0);
+            let line = 1 + count_newlines(&input[..first]);
+            records.push((line, record.iter().map(<[u8]>::to_vec).collect()));
+        }
+        records
+    }
+
+    struct Trickle<'a> {
+        data: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.chunk.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reads_as_the_csv_crate_on_random_input() {
+        let alphabet: &[&[u8]] = &[
+            b"a",
+            b"bc",
+            b"12",
+            b",",
+            b",",
+            b";",
+            b"\"",
+            b"\"",
+            b"\"\"",
+            b"\n",
+            b"\r\n",
+            b"\r",
+            b" ",
+            b"\t",
+            "é".as_bytes(),
+            b"\xe9",
+            b"x\"y",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..3000 {
+            let len = (next() % 60) as usize;
+            let input: Vec<u8> = (0..len)
+                .flat_map(|_| alphabet[(next() % alphabet.len() as u64) as usize].to_vec())
+                .collect();
+            let delimiter = [b',', b';', b'\t'][round % 3];
+            let expected = theirs(&input, delimiter);
+            for chunk in [1, 3, 4096] {
+                assert_eq!(
+                    ours(&input, delimiter, chunk),
+                    expected,
+                    "input {:?}, delimiter {:?}, chunk {chunk}",
+                    String::from_utf8_lossy(&input),
+                    delimiter as char
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reads_plain_and_quoted_records_with_their_lines() {
+        let input = b"id,note\r\n1,\"two\nlines\"\r\n\r\n2,\"say \"\"hi\"\"\",x\n3";
+        let records = ours(input, b',', 5);
+        let text = |r: &(u64, Vec<Vec<u8>>)| {
+            (
+                r.0,
+                r.1.iter()
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let got: Vec<_> = records.iter().map(text).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, vec!["id".to_string(), "note".to_string()]),
+                (2, vec!["1".to_string(), "two\nlines".to_string()]),
+                (5, vec!["2".into(), "say \"hi\"".into(), "x".into()]),
+                (6, vec!["3".to_string()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_record_over_the_cap_is_an_error_and_keeps_nothing() {
+        let input = format!("a,b\n{}\nc\n", "x".repeat(5000));
+        let mut reader = RecordReader::new(input.as_bytes(), b',', 1000);
+        let (mut out, mut cells) = (Vec::new(), Vec::new());
+        assert_eq!(reader.read_record(&mut out, &mut cells).unwrap(), Some(1));
+        let (len, count) = (out.len(), cells.len());
+        assert!(matches!(
+            reader.read_record(&mut out, &mut cells),
+            Err(RecordError::TooLong)
+        ));
+        assert_eq!((out.len(), cells.len()), (len, count));
+    }
+
+    #[test]
+    fn next_stop_agrees_with_a_byte_search() {
+        let data = b"abcdefgh,ijklmnopqrstu\rvwxyz0123456789\n;;";
+        for from in 0..data.len() {
+            for d in [b',', b';'] {
+                let expected = data[from..]
+                    .iter()
+                    .position(|&b| b == d || b == b'\r' || b == b'\n')
+                    .map(|k| from + k);
+                assert_eq!(next_stop(data, from, d), expected, "from {from}");
+            }
+        }
+        // High bytes next to a needle do not make false hits.
+        let high = [0x80u8, 0xac, 0x8a, 0x8d, 0xff, 0x2c, 0x00, 0x01];
+        assert_eq!(next_stop(&high, 0, b','), Some(5));
+    }
+}
