@@ -36,10 +36,21 @@ const HEX_LEN: usize = 32;
 pub const MIN_KEY_LEN: usize = 16;
 
 /// The secret key. Never printed: `Debug` shows only its public id.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct FingerprintKey {
     secret: Vec<u8>,
+    /// HMAC state with the key taken in, cloned for each MAC: keying
+    /// anew took two of the four SHA-256 blocks of every fingerprint.
+    keyed: HmacSha256,
 }
+
+impl PartialEq for FingerprintKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.secret == other.secret
+    }
+}
+
+impl Eq for FingerprintKey {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -56,18 +67,21 @@ impl FingerprintKey {
         if secret.len() < MIN_KEY_LEN {
             return Err(KeyError::TooShort);
         }
-        Ok(FingerprintKey {
-            secret: secret.as_bytes().to_vec(),
-        })
+        Ok(FingerprintKey::with_secret(secret.as_bytes().to_vec()))
     }
 
     /// A new random key (256 bits from the OS), as 64 hex digits.
     pub fn generate() -> Result<FingerprintKey, KeyError> {
         let mut bytes = [0u8; 32];
         getrandom::getrandom(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
-        Ok(FingerprintKey {
-            secret: hex(&bytes).into_bytes(),
-        })
+        Ok(FingerprintKey::with_secret(hex(&bytes).into_bytes()))
+    }
+
+    fn with_secret(secret: Vec<u8>) -> FingerprintKey {
+        // HMAC accepts keys of any length: this cannot fail.
+        let keyed = HmacSha256::new_from_slice(&secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        FingerprintKey { secret, keyed }
     }
 
     /// The key as text, for storing it in a baseline or key file.
@@ -82,11 +96,7 @@ impl FingerprintKey {
     }
 
     fn mac(&self, parts: &[&[u8]]) -> String {
-        // HMAC accepts keys of any length; new_from_slice cannot fail.
-        let mut mac = match HmacSha256::new_from_slice(&self.secret) {
-            Ok(m) => m,
-            Err(_) => return String::new(),
-        };
+        let mut mac = self.keyed.clone();
         // Each part is length-prefixed, so ("ab", "c") and ("a", "bc")
         // cannot collide.
         for part in parts {
@@ -113,9 +123,7 @@ impl Default for FingerprintKey {
                 .unwrap_or(0);
             let local = 0u8;
             let seed = format!("{now}:{}:{:p}", std::process::id(), &local);
-            FingerprintKey {
-                secret: seed.into_bytes(),
-            }
+            FingerprintKey::with_secret(seed.into_bytes())
         })
     }
 }
