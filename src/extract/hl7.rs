@@ -419,11 +419,19 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
     // not have their fields matched one by one.
     let mut batch = super::RecordBatch::default();
     let mut truncated: Vec<bool> = Vec::new();
+    // Segments as read, each followed by `\n`; decoded once per batch.
+    let mut raw: Vec<u8> = Vec::new();
+    let mut raw_segments: Vec<std::ops::Range<usize>> = Vec::new();
+    let full = |raw: &Vec<u8>, count: usize| {
+        count >= super::RecordBatch::MAX_RECORDS || raw.len() >= super::RecordBatch::MAX_BYTES
+    };
     loop {
         batch.clear();
         truncated.clear();
+        raw.clear();
+        raw_segments.clear();
         let mut outcome = None;
-        while !batch.is_full() {
+        while !full(&raw, raw_segments.len()) {
             let piece = match segments.next_piece(b"\r\n") {
                 Ok(Some(piece)) => piece,
                 Ok(None) => {
@@ -441,10 +449,19 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
                 continue;
             }
             after_cr = piece.terminator == Some(b'\r');
-            let start = batch.text.len();
-            batch.text.push_str(&decode_text(piece.bytes));
-            batch.end_record(start);
+            let start = raw.len();
+            raw.extend_from_slice(piece.bytes);
+            raw_segments.push(start..raw.len());
+            raw.push(b'\n');
             truncated.push(piece.truncated);
+        }
+        if !batch.adopt(&mut raw, &raw_segments) {
+            // Some segment is not UTF-8: each one decoded alone.
+            for range in &raw_segments {
+                let start = batch.text.len();
+                batch.text.push_str(&decode_text(&raw[range.clone()]));
+                batch.end_record(start);
+            }
         }
         batch.judge(ctx);
         for (i, &truncated) in truncated.iter().enumerate() {
@@ -994,6 +1011,25 @@ PID|1||4455667^^^GHH^MR~412-56-7890^^^SSA^SS||EVERYMAN^ADAM^A||19610615|M|||2222
 NK1|1|EVERYMAN^EVE|SPO||(555)555-3003\r\
 NK1|2|EVERYMAN^ABEL|SON\r\
 OBX|1|TX|NOTE||Patient doing well\r";
+
+    #[test]
+    fn latin1_segments_are_decoded_alone_and_keep_their_columns() {
+        // One Windows-1252 segment among UTF-8 ones: the batch is decoded
+        // segment by segment, and columns count characters.
+        let mut msg = b"MSH|^~\\&|LAB|CLINIC|EHR|CLINIC|202401011200||ADT^A01|1|P|2.5\r".to_vec();
+        msg.extend_from_slice(
+            b"PID|1||4455667^^^H^MR||M\xfcLLER^J\xd6RG||19610615||||||||||||412-56-7890\r",
+        );
+        msg.extend_from_slice("NK1|1|MÜLLER^ANNA|SPO\r".as_bytes());
+        let s = scan("adt.hl7", &msg);
+        assert_eq!(value(&s, Entity::PersonName, "PID-5"), "MüLLER JÖRG");
+        assert_eq!(value(&s, Entity::PersonName, "NK1-2"), "MÜLLER ANNA");
+        let ssn = s.row(Entity::Ssn, "PID-19");
+        assert_eq!(ssn.line, 2);
+        let pid = "PID|1||4455667^^^H^MR||MüLLER^JÖRG||19610615||||||||||||412-56-7890";
+        let at = pid.find("412-56-7890").unwrap();
+        assert_eq!(ssn.column as usize, pid[..at].chars().count() + 1);
+    }
 
     #[test]
     fn parts_split_as_str_split_does() {
