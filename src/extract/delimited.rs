@@ -149,6 +149,10 @@ impl<R: Read> RecordReader<R> {
 /// Parses the record at the start of `data` (which is not empty and does
 /// not start with a line end) into `out` and `cells`. `at_eof`: nothing
 /// follows `data`. On `NeedMore` the caller drops what was appended.
+///
+/// Unquoted cells are not copied one by one: a stretch of them is copied
+/// in one go (a span), and the delimiters in it are then overwritten
+/// with `\n`. A quoted cell ends the span before it.
 fn parse_record(
     data: &[u8],
     at_eof: bool,
@@ -158,9 +162,12 @@ fn parse_record(
 ) -> Parsed {
     let mut i = 0;
     let mut newlines = 0u64;
+    let mut span = Span::new(0, out, cells);
     loop {
-        let cell_start = out.len();
+        let mut cell_start = span.out_at(i);
         if data.get(i) == Some(&b'"') {
+            span.flush(data, i, out, cells);
+            cell_start = out.len();
             i += 1;
             loop {
                 let Some(quote) = memchr::memchr(b'"', &data[i..]) else {
@@ -176,9 +183,9 @@ fn parse_record(
                         newlines,
                     };
                 };
-                let span = &data[i..i + quote];
-                newlines += count_newlines(span);
-                out.extend_from_slice(span);
+                let quoted = &data[i..i + quote];
+                newlines += count_newlines(quoted);
+                out.extend_from_slice(quoted);
                 i += quote + 1;
                 match data.get(i) {
                     Some(b'"') => {
@@ -190,34 +197,62 @@ fn parse_record(
                     None => return Parsed::NeedMore,
                 }
             }
+            span = Span::new(i, out, cells);
         }
         // Unquoted, or what follows a closing quote: kept up to the next
         // delimiter or line end, quotes and all.
-        match next_stop(data, i, delimiter) {
-            None if !at_eof => return Parsed::NeedMore,
-            None => {
-                out.extend_from_slice(&data[i..]);
-                cells.push(cell_start..out.len());
-                return Parsed::Record {
-                    used: data.len(),
-                    newlines,
-                };
-            }
-            Some(stop) => {
-                out.extend_from_slice(&data[i..stop]);
-                cells.push(cell_start..out.len());
-                if data[stop] == delimiter {
-                    out.push(b'\n');
-                    i = stop + 1;
-                    continue;
-                }
-                newlines += u64::from(data[stop] == b'\n');
-                return Parsed::Record {
-                    used: stop + 1,
-                    newlines,
-                };
+        let stop = next_stop(data, i, delimiter);
+        let end = stop.unwrap_or(data.len());
+        if stop.is_none() && !at_eof {
+            return Parsed::NeedMore;
+        }
+        cells.push(cell_start..span.out_at(end));
+        match stop {
+            Some(stop) if data[stop] == delimiter => i = stop + 1,
+            _ => {
+                span.flush(data, end, out, cells);
+                let used = stop.map_or(data.len(), |stop| stop + 1);
+                newlines += u64::from(stop.is_some_and(|stop| data[stop] == b'\n'));
+                return Parsed::Record { used, newlines };
             }
         }
+    }
+}
+
+/// Bytes of `data` from `from` on that are to be copied to `out` as they
+/// are, except that the delimiters ending the cells pushed since become
+/// `\n`.
+struct Span {
+    from: usize,
+    /// Where `data[from]` goes in `out`.
+    out_from: usize,
+    /// The first cell ended in the span.
+    first_cell: usize,
+}
+
+impl Span {
+    fn new(from: usize, out: &[u8], cells: &[Range<usize>]) -> Span {
+        Span {
+            from,
+            out_from: out.len(),
+            first_cell: cells.len(),
+        }
+    }
+
+    /// Where `data[at]` goes in `out`.
+    fn out_at(&self, at: usize) -> usize {
+        self.out_from + (at - self.from)
+    }
+
+    /// Copies `data[from..to]` and turns the delimiters in it to `\n`.
+    fn flush(&mut self, data: &[u8], to: usize, out: &mut Vec<u8>, cells: &[Range<usize>]) {
+        out.extend_from_slice(&data[self.from..to]);
+        for cell in &cells[self.first_cell..] {
+            if let Some(b) = out.get_mut(cell.end) {
+                *b = b'\n';
+            }
+        }
+        *self = Span::new(to, out, cells);
     }
 }
 
