@@ -43,8 +43,12 @@ impl<W: Write> CsvReport<W> {
     }
 
     fn write_row(&mut self, fields: &[&str]) -> io::Result<()> {
+        // One writer per row (it holds the row's bytes until they go out
+        // whole); its own buffer is kept small because it is zeroed anew
+        // for every row (8 KiB by default), and overflows into `row`.
         let mut row = csv::WriterBuilder::new()
             .quote_style(csv::QuoteStyle::Necessary)
+            .buffer_capacity(256)
             .from_writer(std::mem::take(&mut self.row));
         row.write_record(fields).map_err(io::Error::other)?;
         self.row = row.into_inner().map_err(|e| e.into_error())?;
