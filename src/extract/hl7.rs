@@ -554,7 +554,9 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     // so that no field alone holds what the whole segment does not.
     let quiet = quiet && separators.cut_at_non_word();
     let is_obx = &key == b"OBX";
-    if quiet && !is_header && !has_known_fields(&key) {
+    // Header segments (their separators already taken) have no known
+    // field either.
+    if quiet && !has_known_fields(&key) {
         // An OBX only for an embedded document (OBX-2 = ED in OBX-5).
         let value_type = || {
             let obx2 = nth_part(text, separators.field, 2);
@@ -1069,7 +1071,8 @@ OBX|1|TX|NOTE||Patient doing well\r";
     #[test]
     fn known_fields_are_listed_by_segment() {
         for id in [
-            "PID", "NK1", "GT1", "IN1", "IN2", "MRG", "OBX", "OBR", "PV1", "MSH", "EVN",
+            "PID", "NK1", "GT1", "IN1", "IN2", "MRG", "OBX", "OBR", "PV1", "MSH", "FHS", "BHS",
+            "EVN",
         ] {
             let any = (0..100).any(|n| field_kind(id, n).is_some());
             let key: [u8; 3] = id.as_bytes().try_into().unwrap();
