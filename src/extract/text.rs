@@ -364,10 +364,24 @@ impl<'a> Decoded<'a> {
                 self.raw.extend_from_slice(self.head);
                 self.head = &[];
             }
-            if self.raw.is_empty() && !self.raw_eof {
+            if self.decoder.is_some() && self.raw.is_empty() && !self.raw_eof {
                 self.read_raw(want - buf.len());
             }
             match &mut self.decoder {
+                // UTF-8 is read straight into `buf`: no copy, no zeroing.
+                None if self.raw.is_empty() && !self.raw_eof => {
+                    let want = (want - buf.len()).clamp(4096, CHUNK) as u64;
+                    let before = buf.len();
+                    // `read_to_end` keeps what was read before an error.
+                    match (&mut *self.rest).take(want).read_to_end(buf) {
+                        Ok(_) if buf.len() - before < want as usize => self.raw_eof = true,
+                        Ok(_) => {}
+                        Err(e) => {
+                            self.raw_eof = true;
+                            self.error = Some(e);
+                        }
+                    }
+                }
                 None => {
                     buf.extend_from_slice(&self.raw);
                     self.raw.clear();
@@ -523,6 +537,57 @@ required = true
                 _ => None,
             })
             .collect()
+    }
+
+    /// Gives `data` in reads of at most `step` bytes, then fails.
+    struct FailsAfter<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for FailsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.data.is_empty() {
+                return Err(std::io::Error::other("connection reset"));
+            }
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn text_read_before_a_read_error_is_matched_and_the_file_is_failed() {
+        // The value sits past the first read and in a later chunk too.
+        let mut text = "x".repeat(10_000);
+        text.push_str(" 123-45-6788\n");
+        text.push_str(&"y".repeat(CHUNK));
+        text.push_str(" 987-65-4320\n");
+        let scanner = scanner(true);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let target: Arc<str> = "t".into();
+        let mut data = FailsAfter {
+            data: text.as_bytes(),
+            step: 3000,
+        };
+        let outcome = scanner.scan_file(&target, "f.txt", &mut data, None, 0, &tx);
+        assert!(outcome.failed);
+        assert_eq!(outcome.bytes, text.len() as u64);
+        drop(tx);
+        let events: Vec<Event> = rx.iter().collect();
+        let found: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Finding(f) => Some(f.matched.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(found, ["123-45-6788", "987-65-4320"]);
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::NotExamined { detail, .. } if detail.contains("connection reset")
+        )));
     }
 
     #[test]
