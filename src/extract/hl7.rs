@@ -281,7 +281,14 @@ impl Separators {
     fn from_header(text: &str) -> Option<Separators> {
         let mut chars = text.chars().skip(3);
         let field = chars.next().filter(|c| c.is_ascii_punctuation())?;
-        let encoding: Vec<char> = chars.take_while(|&c| c != field).take(6).collect();
+        // At most 6 taken (5 allowed): an array, not an allocation per MSH.
+        let mut taken = ['\0'; 6];
+        let mut len = 0;
+        for c in chars.take_while(|&c| c != field).take(6) {
+            taken[len] = c;
+            len += 1;
+        }
+        let encoding = &taken[..len];
         if encoding.len() < 2 || encoding.len() > 5 {
             return None;
         }
@@ -688,7 +695,27 @@ fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
 /// Part `n` (0-based) of `text` split on `sep`; empty when there are
 /// fewer.
 fn nth_part(text: &str, sep: char, n: usize) -> &str {
-    parts(text, sep).nth(n).map_or("", |(_, part)| part)
+    let sep = match u8::try_from(sep) {
+        Ok(sep) if sep.is_ascii() => sep,
+        _ => return text.split(sep).nth(n).unwrap_or(""),
+    };
+    // One pass over the bytes up to the part (OBX-2 is a few bytes in).
+    let mut seen = 0;
+    let mut start = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if b == sep {
+            if seen == n {
+                return text.get(start..i).unwrap_or("");
+            }
+            seen += 1;
+            start = i + 1;
+        }
+    }
+    if seen == n {
+        text.get(start..).unwrap_or("")
+    } else {
+        ""
+    }
 }
 
 fn known_field(
