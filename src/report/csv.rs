@@ -1,7 +1,7 @@
 //! The CSV report. Its columns are a contract: later versions may append
 //! columns, never rename or reorder them.
 
-use super::{Finding, ReportWriter, Summary};
+use super::{Finding, HeldRows, ReportWriter, Summary};
 use std::io::{self, Write};
 
 pub const HEADER: [&str; 11] = [
@@ -20,10 +20,11 @@ pub const HEADER: [&str; 11] = [
 
 pub struct CsvReport<W: Write> {
     out: W,
-    /// One row, encoded here first so that it reaches `out` in a single
-    /// write: the csv crate's own buffer would pass a long row on in pieces,
-    /// and a kill between two pieces would leave half a row.
+    /// One row, encoded here first so that only whole rows reach `held`
+    /// (and `out`): the csv crate's own buffer would pass a long row on in
+    /// pieces, and a kill between two pieces would leave half a row.
     row: Vec<u8>,
+    held: HeldRows,
 }
 
 impl<W: Write> CsvReport<W> {
@@ -31,6 +32,7 @@ impl<W: Write> CsvReport<W> {
     pub fn new(out: W) -> io::Result<Self> {
         let mut report = CsvReport::appending(out);
         report.write_row(&HEADER)?;
+        report.held.write_to(&mut report.out)?;
         Ok(report)
     }
 
@@ -39,6 +41,7 @@ impl<W: Write> CsvReport<W> {
         CsvReport {
             out,
             row: Vec::new(),
+            held: HeldRows::default(),
         }
     }
 
@@ -52,10 +55,7 @@ impl<W: Write> CsvReport<W> {
             .from_writer(std::mem::take(&mut self.row));
         row.write_record(fields).map_err(io::Error::other)?;
         self.row = row.into_inner().map_err(|e| e.into_error())?;
-        let result = self
-            .out
-            .write_all(&self.row)
-            .and_then(|()| self.out.flush());
+        let result = self.held.push(&self.row, &mut self.out);
         self.row.clear();
         result
     }
@@ -67,7 +67,7 @@ fn opt(n: Option<u64>) -> String {
 
 impl<W: Write + Send> ReportWriter for CsvReport<W> {
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
-        // Flushed per row: a scan killed at any moment leaves whole rows.
+        // Whole rows only: a scan killed at any moment leaves whole rows.
         self.write_row(&[
             &*f.target,
             &f.path,
@@ -87,7 +87,67 @@ impl<W: Write + Send> ReportWriter for CsvReport<W> {
         true
     }
 
+    fn flush_rows(&mut self) -> io::Result<()> {
+        self.held.write_to(&mut self.out)
+    }
+
     fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
-        self.out.flush()
+        self.held.write_to(&mut self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::{sample_findings, sample_summary};
+
+    /// Counts the writes that reach it; keeps the bytes.
+    #[derive(Default)]
+    struct Writes {
+        bytes: Vec<u8>,
+        writes: usize,
+        /// Writes that did not end at the end of a row.
+        cut: usize,
+    }
+
+    impl Write for &mut Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.bytes.extend_from_slice(buf);
+            self.writes += 1;
+            self.cut += usize::from(buf.last() != Some(&b'\n'));
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn rows_are_held_and_written_whole_in_few_writes() {
+        let mut out = Writes::default();
+        let findings = sample_findings();
+        {
+            let mut w = CsvReport::new(&mut out).unwrap();
+            // Enough rows to pass the hold limit more than once.
+            for _ in 0..2000 {
+                for f in &findings {
+                    w.finding(f).unwrap();
+                }
+            }
+            w.flush_rows().unwrap();
+            w.finish(&sample_summary()).unwrap();
+        }
+        let rows = 2000 * findings.len();
+        let text = String::from_utf8(out.bytes).unwrap();
+        assert_eq!(text.lines().count(), rows + 1);
+        // Every write ended a row: a kill between writes leaves whole rows.
+        assert_eq!(out.cut, 0);
+        assert!(
+            out.writes >= 3 && out.writes < rows / 10,
+            "{} writes",
+            out.writes
+        );
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(reader.records().filter(|r| r.is_ok()).count(), rows);
     }
 }

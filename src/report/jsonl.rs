@@ -2,15 +2,16 @@
 //! (same masking: the `Finding` is already masked), then one summary object.
 //! Every line has a `type`: `"finding"` or `"summary"`.
 
-use super::{Finding, ReportWriter, Summary};
+use super::{Finding, HeldRows, ReportWriter, Summary};
 use serde::Serialize;
 use std::io::{self, Write};
 
 pub struct JsonlReport<W: Write> {
     out: W,
-    /// One line, encoded here first so that it reaches `out` in a single
-    /// write (a kill never leaves half a line).
+    /// One line, encoded here first so that only whole lines reach `held`
+    /// (a kill never leaves half a line).
     line: Vec<u8>,
+    held: HeldRows,
 }
 
 #[derive(Serialize)]
@@ -26,6 +27,7 @@ impl<W: Write> JsonlReport<W> {
         JsonlReport {
             out,
             line: Vec::new(),
+            held: HeldRows::default(),
         }
     }
 
@@ -33,8 +35,7 @@ impl<W: Write> JsonlReport<W> {
         self.line.clear();
         serde_json::to_writer(&mut self.line, &Line { kind, body }).map_err(io::Error::other)?;
         self.line.push(b'\n');
-        self.out.write_all(&self.line)?;
-        self.out.flush()
+        self.held.push(&self.line, &mut self.out)
     }
 }
 
@@ -47,8 +48,13 @@ impl<W: Write + Send> ReportWriter for JsonlReport<W> {
         true
     }
 
+    fn flush_rows(&mut self) -> io::Result<()> {
+        self.held.write_to(&mut self.out)
+    }
+
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {
-        self.line("summary", &summary.to_json())
+        self.line("summary", &summary.to_json())?;
+        self.held.write_to(&mut self.out)
     }
 }
 

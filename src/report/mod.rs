@@ -12,7 +12,7 @@ pub mod summary;
 
 use crate::entity::{Confidence, Entity};
 use serde::Serialize;
-use std::io;
+use std::io::{self, Write};
 use std::sync::Arc;
 
 pub use summary::Summary;
@@ -203,8 +203,10 @@ impl EventSink for HeldEvents<'_> {
     }
 }
 
-/// A report format. Rows are written (and flushed) as they come, so a scan
-/// killed at any moment leaves whole rows only.
+/// A report format. Streamed formats write whole rows only, held briefly
+/// and written together (see [`HeldRows`]), so a scan killed at any moment
+/// leaves whole rows only; a file's rows are out before `--resume` counts
+/// it as done.
 pub trait ReportWriter: Send {
     fn finding(&mut self, finding: &Finding) -> io::Result<()>;
     /// Whether a resumed run appends to this report (CSV, JSONL) rather
@@ -212,8 +214,45 @@ pub trait ReportWriter: Send {
     fn appends(&self) -> bool {
         false
     }
+    /// Writes out the rows held so far (see [`HeldRows`]). The output
+    /// thread calls this before it records a file as done for `--resume`
+    /// and whenever it has no event waiting.
+    fn flush_rows(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     /// Called once at the end with the final summary.
     fn finish(&mut self, summary: &Summary) -> io::Result<()>;
+}
+
+/// Whole rows of a streamed report, held and written together: one write
+/// per row was a system call per finding. Only whole rows are ever
+/// written, so a scan killed at any moment still leaves whole rows.
+#[derive(Default)]
+pub struct HeldRows {
+    bytes: Vec<u8>,
+}
+
+impl HeldRows {
+    /// Held rows are written once they pass this many bytes.
+    const LIMIT: usize = 64 << 10;
+
+    /// Holds one whole row; writes the held rows once they pass the limit.
+    pub fn push(&mut self, row: &[u8], out: &mut impl Write) -> io::Result<()> {
+        self.bytes.extend_from_slice(row);
+        if self.bytes.len() >= Self::LIMIT {
+            self.write_to(out)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the held rows, in one write, and flushes `out`.
+    pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if !self.bytes.is_empty() {
+            out.write_all(&self.bytes)?;
+            self.bytes.clear();
+        }
+        out.flush()
+    }
 }
 
 /// What happens to a finding before it reaches the writers.
@@ -438,17 +477,27 @@ pub fn run_output_with(
             Some(state),
         ) = (&event, control.state.as_deref_mut())
         {
+            // The file's rows are written before it counts as done.
+            flush_rows(writers)?;
             state.file_done(target, path, *size, *mtime)?;
         }
         summary.record(&event);
         if let Some(p) = progress {
             p.update(summary);
         }
+        if events.is_empty() {
+            flush_rows(writers)?;
+        }
     }
+    flush_rows(writers)?;
     if let Some(state) = control.state {
         state.sync()?;
     }
     Ok(())
+}
+
+fn flush_rows(writers: &mut [Box<dyn ReportWriter>]) -> io::Result<()> {
+    writers.iter_mut().try_for_each(|w| w.flush_rows())
 }
 
 /// Report formats (`--format`).
