@@ -34,8 +34,11 @@ FILES=$(find "$CORPUS" -type f | wc -l)
 cat $(find "$CORPUS" -type f) > /dev/null
 
 echo "== corpus: $FILES files, $BYTES bytes; $THREADS threads; $(wc -l < "$DATA/patterns.txt") patterns"
+# ripgrep twice: `-c` (the baseline of the target) stops reading a line at
+# its first match; `--count-matches` finds every match, as phiscan must.
 hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$DATA/scan.json" \
   -n ripgrep "rg --no-ignore --hidden -j $THREADS -c -f $DATA/patterns.txt $CORPUS > /dev/null" \
+  -n ripgrep-every-match "rg --no-ignore --hidden -j $THREADS --count-matches -f $DATA/patterns.txt $CORPUS > /dev/null" \
   -n phiscan "$BIN scan --threads $THREADS -q -o /dev/null $CORPUS || [ \$? -eq 1 ]"
 
 python3 - "$DATA/scan.json" "$BYTES" <<'PY'
@@ -43,9 +46,12 @@ import json, sys
 runs = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 size = int(sys.argv[2])
 rg, ps = runs["ripgrep"]["median"], runs["phiscan"]["median"]
-print(f"ripgrep median {rg:.3f}s ({size/rg/1e6:.0f} MB/s)")
+every = runs["ripgrep-every-match"]["median"]
+print(f"ripgrep -c median {rg:.3f}s ({size/rg/1e6:.0f} MB/s)")
+print(f"ripgrep --count-matches median {every:.3f}s ({size/every/1e6:.0f} MB/s)")
 print(f"phiscan median {ps:.3f}s ({size/ps/1e6:.0f} MB/s)")
-print(f"ratio phiscan/ripgrep wall time: {ps/rg:.2f}x (target <= 1.5x; >= 400 MB/s)")
+print(f"ratio phiscan/ripgrep -c wall time: {ps/rg:.2f}x (target <= 1.5x; >= 400 MB/s)")
+print(f"ratio phiscan/ripgrep --count-matches wall time: {ps/every:.2f}x")
 PY
 
 echo "== findings on the corpus"
