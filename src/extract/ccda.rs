@@ -16,13 +16,14 @@
 //! (`recordTarget/patientRole/id/@extension`); line and column are those of
 //! the value in the file.
 
-use super::tabular::{ByteCap, CappedReader};
 use super::{Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
 use crate::report::SkipReason;
 use quick_xml::events::{BytesStart, Event};
-use std::io::{BufReader, Read};
+use std::cell::Cell;
+use std::io::{self, BufReader, Read};
+use std::rc::Rc;
 
 /// Rule id of findings in known C-CDA elements.
 pub const RULE: &str = "ccda-field";
@@ -401,6 +402,64 @@ fn text_node(ctx: &mut Ctx, doc: &mut Doc, text: &str, start: Cursor) {
     ctx.text(&doc.field(), trimmed, at);
 }
 
+/// A reader that fails once more than `cap` bytes were read since the last
+/// [`ByteCap::reset`]: bounds what one record or token may take in a
+/// parser's buffer.
+pub(crate) struct CappedReader<R> {
+    inner: R,
+    cap: ByteCap,
+}
+
+/// The shared counter of a [`CappedReader`].
+#[derive(Clone)]
+pub(crate) struct ByteCap {
+    used: Rc<Cell<u64>>,
+    exceeded: Rc<Cell<bool>>,
+    limit: u64,
+}
+
+impl ByteCap {
+    pub(crate) fn new(limit: u64) -> ByteCap {
+        ByteCap {
+            used: Rc::new(Cell::new(0)),
+            exceeded: Rc::new(Cell::new(false)),
+            limit,
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        self.used.set(0);
+    }
+
+    pub(crate) fn exceeded(&self) -> bool {
+        self.exceeded.get()
+    }
+}
+
+impl<R: Read> CappedReader<R> {
+    pub(crate) fn new(inner: R, cap: ByteCap) -> Self {
+        CappedReader { inner, cap }
+    }
+}
+
+impl<R: Read> Read for CappedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let used = self.cap.used.get();
+        let room = self.cap.limit.saturating_sub(used);
+        if room == 0 && !buf.is_empty() {
+            self.cap.exceeded.set(true);
+            return Err(io::Error::other(format!(
+                "a single record or token is longer than {} bytes",
+                self.cap.limit
+            )));
+        }
+        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.cap.used.set(used + n as u64);
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::hl7::testutil::{scan as scan_bytes, value};
@@ -426,6 +485,16 @@ mod tests {
   <component><nonXMLBody><text mediaType="text/plain" representation="B64">U1NOIDQxMi01Ni03ODkwCg==</text></nonXMLBody></component>
 </ClinicalDocument>
 "#;
+
+    #[test]
+    fn capped_reader_fails_past_its_cap_and_keeps_what_fitted() {
+        let cap = ByteCap::new(10);
+        let mut r = CappedReader::new(&b"0123456789abc"[..], cap.clone());
+        let mut out = Vec::new();
+        assert!(r.read_to_end(&mut out).is_err());
+        assert!(cap.exceeded());
+        assert_eq!(out.len(), 10);
+    }
 
     #[test]
     fn detects_clinical_documents() {

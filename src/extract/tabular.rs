@@ -12,9 +12,7 @@ use super::delimited::{RecordError, RecordReader};
 use super::{Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
-use std::cell::Cell;
-use std::io::{self, Read};
-use std::rc::Rc;
+use std::io::Read;
 
 /// Rule id of findings in classified columns.
 pub const RULE: &str = "csv-column";
@@ -245,64 +243,6 @@ fn sample_records(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
-}
-
-/// A reader that fails once more than `cap` bytes were read since the last
-/// [`ByteCap::reset`]: bounds what one record or token may take in a
-/// parser's buffer.
-pub(crate) struct CappedReader<R> {
-    inner: R,
-    cap: ByteCap,
-}
-
-/// The shared counter of a [`CappedReader`].
-#[derive(Clone)]
-pub(crate) struct ByteCap {
-    used: Rc<Cell<u64>>,
-    exceeded: Rc<Cell<bool>>,
-    limit: u64,
-}
-
-impl ByteCap {
-    pub(crate) fn new(limit: u64) -> ByteCap {
-        ByteCap {
-            used: Rc::new(Cell::new(0)),
-            exceeded: Rc::new(Cell::new(false)),
-            limit,
-        }
-    }
-
-    pub(crate) fn reset(&self) {
-        self.used.set(0);
-    }
-
-    pub(crate) fn exceeded(&self) -> bool {
-        self.exceeded.get()
-    }
-}
-
-impl<R: Read> CappedReader<R> {
-    pub(crate) fn new(inner: R, cap: ByteCap) -> Self {
-        CappedReader { inner, cap }
-    }
-}
-
-impl<R: Read> Read for CappedReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let used = self.cap.used.get();
-        let room = self.cap.limit.saturating_sub(used);
-        if room == 0 && !buf.is_empty() {
-            self.cap.exceeded.set(true);
-            return Err(io::Error::other(format!(
-                "a single record or token is longer than {} bytes",
-                self.cap.limit
-            )));
-        }
-        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want])?;
-        self.cap.used.set(used + n as u64);
-        Ok(n)
-    }
 }
 
 /// Extracts a delimited table: `head` already read, `rest` the remainder.
@@ -650,14 +590,6 @@ mod tests {
 
     #[test]
     fn over_long_record_is_a_limit_not_an_allocation() {
-        let cap = ByteCap::new(10);
-        let mut r = CappedReader::new(&b"0123456789abc"[..], cap.clone());
-        let mut out = Vec::new();
-        assert!(r.read_to_end(&mut out).is_err());
-        assert!(cap.exceeded());
-        assert_eq!(out.len(), 10);
-        cap.reset();
-
         let mut big = b"ssn,notes\n1,".to_vec();
         // The parser reads ahead one buffer, so go well past the cap.
         big.resize(big.len() + MAX_RECORD as usize + (64 << 10), b'x');
