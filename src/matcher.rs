@@ -1249,8 +1249,6 @@ exclude = ["visit", "invoice"]
         assert_eq!(values(&m, &two).len(), 2);
     }
 
-    /// Every (cell, cut) of the records, matched with and without the
-    /// record entered as a block, must give the same hits.
     fn default_matcher() -> Matcher {
         Matcher::new(crate::rules::load_specs(true, &[]).unwrap()).unwrap()
     }
@@ -1265,6 +1263,8 @@ exclude = ["visit", "invoice"]
         }
     }
 
+    /// Every (cell, cut) of the records, matched with and without the
+    /// record entered as a block, must give the same hits.
     #[test]
     fn blocks_skip_only_texts_that_cannot_match() {
         let m = default_matcher();

@@ -426,19 +426,11 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
     // not have their fields matched one by one.
     let mut batch = super::RecordBatch::default();
     let mut truncated: Vec<bool> = Vec::new();
-    // Segments as read, each followed by `\n`; decoded once per batch.
-    let mut raw: Vec<u8> = Vec::new();
-    let mut raw_segments: Vec<std::ops::Range<usize>> = Vec::new();
-    let full = |raw: &Vec<u8>, count: usize| {
-        count >= super::RecordBatch::MAX_RECORDS || raw.len() >= super::RecordBatch::MAX_BYTES
-    };
     loop {
         batch.clear();
         truncated.clear();
-        raw.clear();
-        raw_segments.clear();
         let mut outcome = None;
-        while !full(&raw, raw_segments.len()) {
+        while !batch.is_full() {
             let piece = match segments.next_piece(b"\r\n") {
                 Ok(Some(piece)) => piece,
                 Ok(None) => {
@@ -456,20 +448,13 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
                 continue;
             }
             after_cr = piece.terminator == Some(b'\r');
-            let start = raw.len();
-            raw.extend_from_slice(piece.bytes);
-            raw_segments.push(start..raw.len());
-            raw.push(b'\n');
+            let start = batch.raw.len();
+            batch.raw.extend_from_slice(piece.bytes);
+            batch.end_raw_record(start);
             truncated.push(piece.truncated);
         }
-        if !batch.adopt(&mut raw, &raw_segments) {
-            // Some segment is not UTF-8: each one decoded alone.
-            for range in &raw_segments {
-                let start = batch.text.len();
-                batch.text.push_str(&decode_text(&raw[range.clone()]));
-                batch.end_record(start);
-            }
-        }
+        // Some segment is not UTF-8: each one decoded alone.
+        batch.decode(|_, bytes, _, text| text.push_str(&decode_text(bytes)));
         batch.judge(ctx);
         for (i, &truncated) in truncated.iter().enumerate() {
             let (range, is_quiet) = batch.record(i);
@@ -565,11 +550,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     // field either.
     if quiet && !has_known_fields(&key) {
         // An OBX only for an embedded document (OBX-2 = ED in OBX-5).
-        let value_type = || {
-            let obx2 = nth_part(text, separators.field, 2);
-            nth_part(obx2, separators.component, 0).trim()
-        };
-        if !is_obx || !value_type().eq_ignore_ascii_case("ED") {
+        if !is_obx || !obx_value_type(text, &separators).eq_ignore_ascii_case("ED") {
             return;
         }
     }
@@ -602,17 +583,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
         fields.push((number, start, start + part.len()));
     }
     let value_type = if is_obx {
-        fields
-            .iter()
-            .find(|f| f.0 == 2)
-            .map(|f| {
-                text[f.1..f.2]
-                    .split(separators.component)
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-            })
-            .unwrap_or("")
+        obx_value_type(text, &separators)
     } else {
         ""
     };
@@ -690,6 +661,12 @@ fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
         Some(at) => Some(at),
         None => memchr::memchr(needle, &hay[head..]).map(|at| head + at),
     }
+}
+
+/// OBX-2, the value type of an OBX segment's OBX-5 (first component).
+fn obx_value_type<'a>(obx: &'a str, separators: &Separators) -> &'a str {
+    let obx2 = nth_part(obx, separators.field, 2);
+    nth_part(obx2, separators.component, 0).trim()
 }
 
 /// Part `n` (0-based) of `text` split on `sep`; empty when there are

@@ -35,10 +35,16 @@ use std::time::{Duration, Instant};
 /// each followed by a newline, so that one pass of
 /// [`crate::matcher::Matcher::quiet_parts`] tells which of them hold no
 /// candidate at all (most records), instead of one search per record.
+///
+/// Records are read as bytes into `raw` ([`RecordBatch::end_raw_record`]
+/// after each), then [`RecordBatch::decode`] makes them the text: without
+/// a copy when the whole batch is UTF-8 (the usual case).
 #[derive(Default)]
 pub struct RecordBatch {
-    /// The records' texts; extractors append a record here, then call
-    /// [`RecordBatch::end_record`].
+    /// The records as read, each followed by `\n`.
+    pub raw: Vec<u8>,
+    raw_records: Vec<std::ops::Range<usize>>,
+    /// The records' texts, after `decode`.
     pub text: String,
     records: Vec<std::ops::Range<usize>>,
     quiet: Vec<bool>,
@@ -46,46 +52,56 @@ pub struct RecordBatch {
 
 impl RecordBatch {
     /// Records read ahead at most, and about how many bytes of them.
-    pub const MAX_RECORDS: usize = 512;
-    pub const MAX_BYTES: usize = 256 << 10;
+    const MAX_RECORDS: usize = 512;
+    const MAX_BYTES: usize = 256 << 10;
 
     pub fn clear(&mut self) {
+        self.raw.clear();
+        self.raw_records.clear();
         self.text.clear();
         self.records.clear();
         self.quiet.clear();
     }
 
+    /// Whether enough records were read for one batch.
     pub fn is_full(&self) -> bool {
-        self.records.len() >= Self::MAX_RECORDS || self.text.len() >= Self::MAX_BYTES
+        self.raw_records.len() >= Self::MAX_RECORDS || self.raw.len() >= Self::MAX_BYTES
     }
 
-    /// Takes `raw` as the text, without a copy, when it is UTF-8: records
-    /// at `records`, each followed by `\n` as `end_record` leaves them.
-    /// Returns `false`, taking nothing, when `raw` is not UTF-8. `raw` gets
-    /// the old text's buffer, emptied.
-    pub fn adopt(&mut self, raw: &mut Vec<u8>, records: &[std::ops::Range<usize>]) -> bool {
-        match String::from_utf8(std::mem::take(raw)) {
+    /// Ends the record appended to `raw` from `start` on (the length `raw`
+    /// had before it). Records are cut by a non-word byte: see
+    /// `quiet_parts`.
+    pub fn end_raw_record(&mut self, start: usize) {
+        self.raw_records.push(start..self.raw.len());
+        self.raw.push(b'\n');
+    }
+
+    /// Makes the records read the text. When some record is not UTF-8,
+    /// each is passed to `decode_record` (its index, its bytes, where they
+    /// start in `raw`), which appends its text to the `String` given.
+    pub fn decode(&mut self, mut decode_record: impl FnMut(usize, &[u8], usize, &mut String)) {
+        let raw = std::mem::take(&mut self.raw);
+        match String::from_utf8(raw) {
             Ok(text) => {
-                *raw = std::mem::replace(&mut self.text, text).into_bytes();
-                raw.clear();
-                self.records.clear();
-                self.records.extend_from_slice(records);
-                self.quiet.clear();
-                true
+                // The old text's buffer is kept for the next batch's bytes.
+                self.raw = std::mem::replace(&mut self.text, text).into_bytes();
+                self.raw.clear();
+                self.records.clone_from(&self.raw_records);
             }
             Err(e) => {
-                *raw = e.into_bytes();
-                false
+                let raw = e.into_bytes();
+                self.text.clear();
+                self.records.clear();
+                for (i, range) in self.raw_records.iter().enumerate() {
+                    let start = self.text.len();
+                    decode_record(i, &raw[range.clone()], range.start, &mut self.text);
+                    self.records.push(start..self.text.len());
+                    self.text.push('\n');
+                }
+                self.raw = raw;
             }
         }
-    }
-
-    /// Ends the record written to `text` from `start` on (the length
-    /// `text` had before it).
-    pub fn end_record(&mut self, start: usize) {
-        self.records.push(start..self.text.len());
-        // Records are cut by a non-word byte: see `quiet_parts`.
-        self.text.push('\n');
+        self.quiet.clear();
     }
 
     /// Judges every record; then [`RecordBatch::record`] tells.

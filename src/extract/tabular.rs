@@ -263,13 +263,12 @@ pub fn scan(
     loop {
         batch.clear();
         let mut outcome: Option<Result<(), ExtractError>> = None;
-        while !batch.is_full() {
-            let start = batch.raw.len();
+        while !batch.records.is_full() {
+            let start = batch.records.raw.len();
             let first_cell = batch.cells.len();
-            match reader.read_record(&mut batch.raw, &mut batch.cells) {
+            match reader.read_record(&mut batch.records.raw, &mut batch.cells) {
                 Ok(Some(line)) => {
-                    batch.raw_rows.push(start..batch.raw.len());
-                    batch.raw.push(b'\n');
+                    batch.records.end_raw_record(start);
                     batch.rows.push(PendingRow {
                         line,
                         cells: first_cell..batch.cells.len(),
@@ -352,11 +351,8 @@ pub fn scan(
 #[derive(Default)]
 struct Batch {
     records: super::RecordBatch,
-    /// The rows as read, not yet decoded, in the layout of `records.text`.
-    raw: Vec<u8>,
-    raw_rows: Vec<std::ops::Range<usize>>,
-    /// Every row's cells: ranges of `raw`, then (after `decode`) of
-    /// `records.text`.
+    /// Every row's cells: ranges of `records.raw`, then (after `decode`)
+    /// of `records.text`.
     cells: Vec<std::ops::Range<usize>>,
     /// The cells of the row at hand, as ranges of its text, and their
     /// verdicts (no candidate in the cell).
@@ -374,51 +370,44 @@ struct PendingRow {
 impl Batch {
     fn clear(&mut self) {
         self.records.clear();
-        self.raw.clear();
-        self.raw_rows.clear();
         self.cells.clear();
         self.rows.clear();
     }
 
-    fn is_full(&self) -> bool {
-        use super::RecordBatch;
-        self.rows.len() >= RecordBatch::MAX_RECORDS || self.raw.len() >= RecordBatch::MAX_BYTES
-    }
-
-    /// Makes the raw rows the batch's text: as they are when all of them
-    /// are UTF-8 (the usual case); else row by row, a row that is not
-    /// UTF-8 decoded cell by cell (Windows-1252 where a cell is not UTF-8).
+    /// Makes the rows read the batch's text, moving the cells along. When
+    /// some row is not UTF-8, rows are decoded one by one: a UTF-8 row as
+    /// it is, any other cell by cell (Windows-1252 where a cell is not
+    /// UTF-8).
     fn decode(&mut self) {
-        if self.records.adopt(&mut self.raw, &self.raw_rows) {
-            return;
-        }
-        let raw = std::mem::take(&mut self.raw);
-        for (pending, raw_row) in self.rows.iter().zip(&self.raw_rows) {
-            let text = &mut self.records.text;
+        let Batch {
+            records,
+            cells,
+            rows,
+            ..
+        } = self;
+        records.decode(|i, bytes, raw_start, text| {
             let start = text.len();
-            let cells = &mut self.cells[pending.cells.clone()];
-            match std::str::from_utf8(&raw[raw_row.clone()]) {
+            let cells = &mut cells[rows[i].cells.clone()];
+            match std::str::from_utf8(bytes) {
                 Ok(row) => {
                     text.push_str(row);
                     for cell in cells {
-                        *cell =
-                            cell.start - raw_row.start + start..cell.end - raw_row.start + start;
+                        *cell = cell.start - raw_start + start..cell.end - raw_start + start;
                     }
                 }
                 Err(_) => {
-                    for (i, cell) in cells.iter_mut().enumerate() {
-                        if i > 0 {
+                    for (k, cell) in cells.iter_mut().enumerate() {
+                        if k > 0 {
                             text.push('\n');
                         }
+                        let raw_cell = cell.start - raw_start..cell.end - raw_start;
                         let cell_start = text.len();
-                        text.push_str(&super::hl7::decode_text(&raw[cell.clone()]));
+                        text.push_str(&super::hl7::decode_text(&bytes[raw_cell]));
                         *cell = cell_start..text.len();
                     }
                 }
             }
-            self.records.end_record(start);
-        }
-        self.raw = raw;
+        });
     }
 }
 
