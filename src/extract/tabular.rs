@@ -578,6 +578,36 @@ mod tests {
     }
 
     #[test]
+    fn a_windows_1252_row_among_utf8_rows_keeps_its_cells_and_columns() {
+        // The batch is not UTF-8, so rows are decoded one by one: the UTF-8
+        // rows' cells move along, the 1252 row is decoded cell by cell.
+        let mut csv = "patient_name,ssn,note\nJosé Ruiz,412-56-7890,ok\n"
+            .as_bytes()
+            .to_vec();
+        csv.extend_from_slice(b"M\xfcller Hans,412-56-7891,\"caf\xe9\"\n");
+        csv.extend_from_slice("Zoë Li,412-56-7892,x\n".as_bytes());
+        let s = scan_bytes("patients.csv", &csv);
+        let name = |row: u64| {
+            value(
+                &s,
+                Entity::PersonName,
+                &format!("column \"patient_name\" row {row}"),
+            )
+        };
+        assert_eq!(name(2), "José Ruiz");
+        assert_eq!(name(3), "Müller Hans");
+        assert_eq!(name(4), "Zoë Li");
+        let ssn = |row: u64| s.row(Entity::Ssn, &format!("column \"ssn\" row {row}"));
+        assert_eq!(
+            value(&s, Entity::Ssn, "column \"ssn\" row 3"),
+            "412-56-7891"
+        );
+        // Columns count characters: after "Müller Hans," and "Zoë Li,".
+        assert_eq!((ssn(3).line, ssn(3).column), (3, 13));
+        assert_eq!((ssn(4).line, ssn(4).column), (4, 8));
+    }
+
+    #[test]
     fn over_long_record_is_a_limit_not_an_allocation() {
         let mut big = b"ssn,notes\n1,".to_vec();
         // The parser reads ahead one buffer, so go well past the cap.
