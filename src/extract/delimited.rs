@@ -292,12 +292,13 @@ fn next_stop(data: &[u8], from: usize, delimiter: u8) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testio::Pieces;
     use super::*;
 
     /// Records as (line, cells) read with a reader whose input arrives in
     /// pieces of `chunk` bytes (so records cross reads).
     fn ours(input: &[u8], delimiter: u8, chunk: usize) -> Vec<(u64, Vec<Vec<u8>>)> {
-        let mut reader = RecordReader::new(Trickle { data: input, chunk }, delimiter, 1 << 20);
+        let mut reader = RecordReader::new(Pieces::new(input, chunk), delimiter, 1 << 20);
         let mut records = Vec::new();
         let (mut out, mut cells) = (Vec::new(), Vec::new());
         while let Some(line) = reader.read_record(&mut out, &mut cells).unwrap() {
@@ -332,20 +333,6 @@ mod tests {
             records.push((line, record.iter().map(<[u8]>::to_vec).collect()));
         }
         records
-    }
-
-    struct Trickle<'a> {
-        data: &'a [u8],
-        chunk: usize,
-    }
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.chunk.min(buf.len()).min(self.data.len());
-            buf[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
-            Ok(n)
-        }
     }
 
     #[test]

@@ -121,6 +121,50 @@ impl RecordBatch {
     }
 }
 
+/// Readers for extractor tests.
+#[cfg(test)]
+pub(crate) mod testio {
+    use std::io::{self, Read};
+
+    /// Gives `data` in reads of at most `step` bytes (so that records and
+    /// chunks cross reads); at the end, end of input or an error.
+    pub struct Pieces<'a> {
+        data: &'a [u8],
+        step: usize,
+        error: Option<&'static str>,
+    }
+
+    impl<'a> Pieces<'a> {
+        pub fn new(data: &'a [u8], step: usize) -> Self {
+            Pieces {
+                data,
+                step,
+                error: None,
+            }
+        }
+
+        /// Fails with `message` once `data` is given, instead of ending.
+        pub fn then_fail(self, message: &'static str) -> Self {
+            Pieces {
+                error: Some(message),
+                ..self
+            }
+        }
+    }
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if let (true, Some(message)) = (self.data.is_empty(), self.error) {
+                return Err(io::Error::other(message));
+            }
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+}
+
 /// Bytes of a stream's start used to recognise its format.
 pub const HEAD_LEN: usize = 8192;
 

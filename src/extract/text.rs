@@ -441,6 +441,7 @@ impl<'a> Decoded<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testio::Pieces;
     use super::*;
     use crate::matcher::Matcher;
     use crate::report::Event;
@@ -539,24 +540,6 @@ required = true
             .collect()
     }
 
-    /// Gives `data` in reads of at most `step` bytes, then fails.
-    struct FailsAfter<'a> {
-        data: &'a [u8],
-        step: usize,
-    }
-
-    impl Read for FailsAfter<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            if self.data.is_empty() {
-                return Err(std::io::Error::other("connection reset"));
-            }
-            let n = self.step.min(buf.len()).min(self.data.len());
-            buf[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
-            Ok(n)
-        }
-    }
-
     #[test]
     fn text_read_before_a_read_error_is_matched_and_the_file_is_failed() {
         // The value sits past the first read and in a later chunk too.
@@ -567,10 +550,7 @@ required = true
         let scanner = scanner(true);
         let (tx, rx) = crossbeam_channel::unbounded();
         let target: Arc<str> = "t".into();
-        let mut data = FailsAfter {
-            data: text.as_bytes(),
-            step: 3000,
-        };
+        let mut data = Pieces::new(text.as_bytes(), 3000).then_fail("connection reset");
         let outcome = scanner.scan_file(&target, "f.txt", &mut data, None, 0, &tx);
         assert!(outcome.failed);
         assert_eq!(outcome.bytes, text.len() as u64);
