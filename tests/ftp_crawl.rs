@@ -5,6 +5,7 @@ mod common;
 
 use common::{start_scripted, start_unftp, Node, Script};
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// A small share with nested folders, PHI-like text, a binary file and a
@@ -219,6 +220,34 @@ fn ftps_self_signed_is_refused_without_insecure_and_accepted_with_it() {
     assert_eq!(accepted.summary.bytes_read, n_bytes);
     assert!(accepted.entity("FTP_NO_TLS").is_empty());
     assert!(accepted.summary.targets[&url].info["tls"].contains("PROT P"));
+}
+
+#[test]
+fn ftps_handshake_that_breaks_is_retried_and_a_certificate_verdict_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = tempfile::tempdir().unwrap();
+    let (n_files, n_bytes) = build_share(dir.path());
+    let upstream = start_unftp(dir.path(), Some(common::self_signed_cert(certs.path())));
+    // Connection 1 works (and meets the certificate); connection 2 breaks
+    // after AUTH TLS; connection 3 works.
+    let (port, connections) = common::start_tls_race_proxy(upstream, &[2]);
+    let url = format!("ftps://127.0.0.1:{port}/");
+
+    let refused = common::scan(&[&url], |c| c.ftp.connections = 1);
+    let skipped = refused.skipped();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].2.contains("certificate"), "{skipped:?}");
+    // The same certificate would be refused again: no second attempt.
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+
+    let accepted = common::scan(&[&url], |c| {
+        c.ftp.connections = 1;
+        c.ftp.insecure = true;
+    });
+    assert_eq!(accepted.skipped(), vec![]);
+    assert_eq!(accepted.summary.files_scanned, n_files as u64);
+    assert_eq!(accepted.summary.bytes_read, n_bytes);
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
 }
 
 #[test]

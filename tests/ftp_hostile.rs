@@ -654,13 +654,32 @@ fn active_mode_ignores_data_connections_from_another_address() {
 fn tls_case(auth: AuthTls) -> common::Outcome {
     let mut script = Script::new(three_files());
     script.advertise_tls = true;
-    script.auth_tls = auth;
+    script.auth_tls = auth.clone();
     let (port, log) = start_scripted(script);
     let out = scan_quick(&format!("ftps://127.0.0.1:{port}/"), 1, |_| {});
     // No login was attempted in clear text after TLS failed.
     assert!(logged(&log, b"USER").is_empty());
     assert!(logged(&log, b"PASS").is_empty());
+    // A handshake that broke off is tried again (`retries` is 1); a refusal
+    // of AUTH TLS is final.
+    let attempts = if auth == AuthTls::Refuse { 1 } else { 2 };
+    assert_eq!(logged(&log, b"AUTH").len(), attempts);
     out
+}
+
+#[test]
+fn server_that_refuses_auth_tls_is_reported_and_not_asked_again() {
+    let out = tls_case(AuthTls::Refuse);
+    assert_eq!(out.summary.files_scanned, 0);
+    let skipped = out.skipped();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].1, "network");
+    assert!(
+        skipped[0]
+            .2
+            .starts_with("TLS failed: the server refused AUTH TLS: 534"),
+        "{skipped:?}"
+    );
 }
 
 #[test]

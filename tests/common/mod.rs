@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -61,6 +61,84 @@ pub fn start_unftp(root: &Path, tls: Option<(PathBuf, PathBuf)>) -> u16 {
     });
     wait_for(port);
     port
+}
+
+/// A control-connection proxy in front of an FTPS server. Connections whose
+/// number (from 1) is in `faulty` break the way libunftp sometimes does when
+/// its switch to TLS loses the race with the client's ClientHello: the
+/// "234" to AUTH TLS is passed on, the client's first TLS bytes are read as a
+/// command and answered "500" in plain text, and the connection closes.
+/// Returns the proxy's port and the number of connections it has accepted.
+/// Data connections go straight to the server (clients connect to the port
+/// PASV/EPSV names, on the control connection's peer).
+pub fn start_tls_race_proxy(upstream: u16, faulty: &[usize]) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let faulty = faulty.to_vec();
+    thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let break_after_auth = faulty.contains(&n);
+            thread::spawn(move || {
+                let _ = proxy(client, server, break_after_auth);
+            });
+        }
+    });
+    (port, accepted)
+}
+
+fn proxy(client: TcpStream, server: TcpStream, break_after_auth: bool) -> std::io::Result<()> {
+    let auth_answered = Arc::new(AtomicBool::new(false));
+    let answered = auth_answered.clone();
+    let (mut to_client, mut from_server) = (client.try_clone()?, server.try_clone()?);
+    let server_to_client = thread::spawn(move || -> std::io::Result<()> {
+        // Raw bytes: after AUTH TLS they are TLS records, not lines.
+        let mut buf = [0u8; 16 * 1024];
+        let mut line_start = true;
+        loop {
+            let n = from_server.read(&mut buf)?;
+            if n == 0 {
+                // Pass the close on, as the server would have done it.
+                return to_client.shutdown(std::net::Shutdown::Both);
+            }
+            to_client.write_all(&buf[..n])?;
+            if !break_after_auth {
+                continue;
+            }
+            for (i, &b) in buf[..n].iter().enumerate() {
+                if line_start && buf[i..n].starts_with(b"234") {
+                    answered.store(true, Ordering::SeqCst);
+                    // The server waits for a handshake that will not reach it.
+                    return Ok(());
+                }
+                line_start = b == b'\n';
+            }
+        }
+    });
+    let (mut from_client, mut to_server) = (client.try_clone()?, server.try_clone()?);
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = from_client.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if auth_answered.load(Ordering::SeqCst) {
+            // The ClientHello, taken for a command.
+            let mut to_client = client.try_clone()?;
+            to_client.write_all(b"500 Command not recognized\r\n")?;
+            break;
+        }
+        to_server.write_all(&buf[..n])?;
+    }
+    let _ = client.shutdown(std::net::Shutdown::Both);
+    let _ = server.shutdown(std::net::Shutdown::Both);
+    let _ = server_to_client.join();
+    Ok(())
 }
 
 /// A self-signed certificate for 127.0.0.1 / localhost, written as PEM.

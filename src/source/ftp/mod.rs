@@ -361,7 +361,7 @@ fn run<T: TlsStream + Send + 'static>(
                 Failure::Tls(d) if !opts.insecure && d.contains("certificate") => {
                     format!("TLS failed: {d} (use --insecure to accept a certificate that cannot be verified: self-signed, expired or for another name)")
                 }
-                Failure::Tls(d) => format!("TLS failed: {d}"),
+                Failure::Tls(d) | Failure::TlsBroken(d) => format!("TLS failed: {d}"),
                 Failure::Permanent { detail, .. } if info.is_some() => {
                     format!("cannot log in as {}: {detail}", creds.user)
                 }
@@ -506,8 +506,7 @@ fn open_with_retries<T: TlsStream + Send + 'static>(
     loop {
         match connector.open(creds, info) {
             Ok(s) => return Ok(s),
-            Err(f @ (Failure::Permanent { .. } | Failure::Tls(_))) => return Err(f),
-            Err(f) if attempt >= retries => return Err(f),
+            Err(f) if !f.is_retryable() || attempt >= retries => return Err(f),
             Err(_) => {
                 backoff(attempt);
                 attempt += 1;
@@ -761,11 +760,10 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
             match result {
                 Ok(r) => return Ok(r),
                 Err(f) => {
-                    if matches!(f, Failure::Connection(_) | Failure::Tls(_)) {
+                    if f.breaks_connection() {
                         *slot = None;
                     }
-                    let retryable = matches!(f, Failure::Transient { .. } | Failure::Connection(_));
-                    if !retryable || attempt >= self.opts.retries {
+                    if !f.is_retryable() || attempt >= self.opts.retries {
                         return Err(f);
                     }
                     backoff(attempt);
@@ -1258,7 +1256,7 @@ impl<T: TlsStream + Send + 'static> Sampled<'_, T> {
                 if !reached_end && session::is_truncation_reply(&r) => {}
             Err(e) => {
                 let f = session::classify(e);
-                if matches!(f, Failure::Connection(_) | Failure::Tls(_)) {
+                if f.breaks_connection() {
                     self.broken = true;
                 }
                 if reached_end || self.finish_failure.is_none() {
@@ -1289,7 +1287,7 @@ impl<T: TlsStream + Send + 'static> Read for Sampled<'_, T> {
                     }
                     Err(f) => {
                         // The head was read; a refused tail is noted, not fatal.
-                        if matches!(f, Failure::Connection(_) | Failure::Tls(_)) {
+                        if f.breaks_connection() {
                             self.broken = true;
                         }
                         self.finish_failure = Some(Failure::Permanent {

@@ -46,8 +46,14 @@ pub enum Failure {
     Transient { code: u32, detail: String },
     /// The connection broke or timed out: reconnect, then retry.
     Connection(String),
-    /// TLS failed (certificate rejected, handshake error).
+    /// TLS gave a verdict that the next attempt would repeat: the
+    /// certificate was rejected, the server sent an alert or refused AUTH TLS.
     Tls(String),
+    /// The TLS handshake broke off without a verdict (plain text where a TLS
+    /// record was due, the connection closed or timed out): reconnect, then
+    /// retry. libunftp, for one, sometimes reads the ClientHello as a command
+    /// when it arrives before the server has switched to TLS.
+    TlsBroken(String),
 }
 
 impl Failure {
@@ -56,8 +62,26 @@ impl Failure {
             Failure::Permanent { detail, .. }
             | Failure::Transient { detail, .. }
             | Failure::Connection(detail)
-            | Failure::Tls(detail) => detail,
+            | Failure::Tls(detail)
+            | Failure::TlsBroken(detail) => detail,
         }
+    }
+
+    /// The connection is unusable after this failure.
+    pub fn breaks_connection(&self) -> bool {
+        matches!(
+            self,
+            Failure::Connection(_) | Failure::Tls(_) | Failure::TlsBroken(_)
+        )
+    }
+
+    /// A new attempt (after a pause, on a new connection if this one broke)
+    /// may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Failure::Transient { .. } | Failure::Connection(_) | Failure::TlsBroken(_)
+        )
     }
 
     pub fn code(&self) -> Option<u32> {
@@ -456,14 +480,18 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
         *info_out = Some(info.clone());
         self.rate.acquire(3);
         watch.arm(reply_limit);
-        let mut ftp = (self.securer)(ftp).map_err(|e| match classify(e) {
-            _ if watch.fired() => Failure::Tls(late_reply(reply_limit)),
-            Failure::Permanent { detail, .. } => {
-                Failure::Tls(format!("the server refused AUTH TLS: {detail}"))
+        let mut ftp = (self.securer)(ftp).map_err(|e| {
+            if watch.fired() {
+                return Failure::TlsBroken(late_reply(reply_limit));
             }
-            Failure::Transient { detail, .. }
-            | Failure::Connection(detail)
-            | Failure::Tls(detail) => Failure::Tls(detail),
+            let verdict = is_tls_verdict(&e);
+            match classify(e) {
+                Failure::Permanent { detail, .. } => {
+                    Failure::Tls(format!("the server refused AUTH TLS: {detail}"))
+                }
+                f if verdict => Failure::Tls(f.detail().to_string()),
+                f => Failure::TlsBroken(f.detail().to_string()),
+            }
         })?;
         let ipv6 = self.addrs.first().is_some_and(|a| a.is_ipv6());
         if self.active {
@@ -493,6 +521,37 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             watch,
             timeout: self.timeout,
         })
+    }
+}
+
+/// Whether a failure while securing the connection (AUTH TLS, the
+/// handshake, PBSZ, PROT) is a decision that another attempt would meet
+/// again. The handshake runs inside the first command after AUTH TLS, so
+/// rustls's errors arrive wrapped in an I/O error.
+fn is_tls_verdict(e: &FtpError) -> bool {
+    use suppaftp::rustls::Error as TlsError;
+    match e {
+        FtpError::ConnectionError(io) => {
+            match io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<TlsError>())
+            {
+                // Bytes that are no TLS record where one was due: a race or
+                // a garbled stream, not a decision.
+                Some(
+                    TlsError::InvalidMessage(_)
+                    | TlsError::InappropriateMessage { .. }
+                    | TlsError::InappropriateHandshakeMessage { .. },
+                ) => false,
+                // The certificate, an alert, no common protocol version.
+                Some(_) => true,
+                // Closed, reset or timed out mid-handshake.
+                None => false,
+            }
+        }
+        // Set-up errors on our side (the server's name, the configuration).
+        FtpError::SecureError(_) => true,
+        _ => false,
     }
 }
 
