@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-static NEXT_PASSIVE_BASE: AtomicU16 = AtomicU16::new(41000);
+/// Passive port ranges, 200 per server, below Linux's ephemeral range
+/// (32768-60999): a control port from [`free_port`] or a client's own port
+/// can then never be one a server is about to listen on.
+static NEXT_PASSIVE_BASE: AtomicU16 = AtomicU16::new(20000);
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -23,44 +26,56 @@ fn free_port() -> u16 {
         .expect("no free port")
 }
 
-fn wait_for(port: u16) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    panic!("server on port {port} did not start");
-}
-
 /// Starts libunftp on 127.0.0.1 serving `root` (anonymous logins), with
 /// FTPS when a certificate and key (PEM files) are given. Returns the port.
 pub fn start_unftp(root: &Path, tls: Option<(PathBuf, PathBuf)>) -> u16 {
-    let root = root.to_path_buf();
-    let port = free_port();
     let base = NEXT_PASSIVE_BASE.fetch_add(200, Ordering::SeqCst);
-    thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        rt.block_on(async move {
-            let mut builder = libunftp::ServerBuilder::new(Box::new(move || {
-                unftp_sbe_fs::Filesystem::new(root.clone()).expect("served folder")
-            }))
-            .greeting("phiscan test server")
-            .passive_ports(base..=base + 199);
-            if let Some((cert, key)) = tls {
-                builder = builder.ftps(cert, key);
-            }
-            let server = builder.build().expect("libunftp server");
-            let _ = server.listen(format!("127.0.0.1:{port}")).await;
+    // The free port is released before libunftp binds it; should something
+    // else take it meanwhile, listening fails and another port is tried,
+    // rather than the test talking to whatever holds the port.
+    for _ in 0..5 {
+        let port = free_port();
+        let (failed_tx, failed) = std::sync::mpsc::channel::<String>();
+        let root = root.to_path_buf();
+        let tls = tls.clone();
+        thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            rt.block_on(async move {
+                let mut builder = libunftp::ServerBuilder::new(Box::new(move || {
+                    unftp_sbe_fs::Filesystem::new(root.clone()).expect("served folder")
+                }))
+                .greeting("phiscan test server")
+                .passive_ports(base..=base + 199);
+                if let Some((cert, key)) = tls {
+                    builder = builder.ftps(cert, key);
+                }
+                let server = builder.build().expect("libunftp server");
+                if let Err(e) = server.listen(format!("127.0.0.1:{port}")).await {
+                    let _ = failed_tx.send(e.to_string());
+                }
+            });
         });
-    });
-    wait_for(port);
-    port
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if failed.try_recv().is_ok() {
+                break;
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Connected: to libunftp, unless its listen failed just now.
+                thread::sleep(Duration::from_millis(20));
+                if failed.try_recv().is_err() {
+                    return port;
+                }
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("libunftp did not start");
 }
 
 /// A control-connection proxy in front of an FTPS server. Connections whose
