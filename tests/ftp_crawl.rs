@@ -198,13 +198,34 @@ fn max_bytes_truncation_keeps_every_connection_in_step() {
     assert_eq!(out.summary.files_truncated, 40);
 }
 
-#[test]
-fn ftps_self_signed_is_refused_without_insecure_and_accepted_with_it() {
+/// The test share served by libunftp over FTPS with a self-signed
+/// certificate; the folders live as long as this.
+struct FtpsShare {
+    _dir: tempfile::TempDir,
+    _certs: tempfile::TempDir,
+    files: u64,
+    bytes: u64,
+    port: u16,
+}
+
+fn ftps_share() -> FtpsShare {
     let dir = tempfile::tempdir().unwrap();
     let certs = tempfile::tempdir().unwrap();
-    let (n_files, n_bytes) = build_share(dir.path());
+    let (files, bytes) = build_share(dir.path());
     let port = start_unftp(dir.path(), Some(common::self_signed_cert(certs.path())));
-    let url = format!("ftps://127.0.0.1:{port}/");
+    FtpsShare {
+        _dir: dir,
+        _certs: certs,
+        files: files as u64,
+        bytes,
+        port,
+    }
+}
+
+#[test]
+fn ftps_self_signed_is_refused_without_insecure_and_accepted_with_it() {
+    let share = ftps_share();
+    let url = format!("ftps://127.0.0.1:{}/", share.port);
 
     let refused = common::scan(&[&url], |_| {});
     assert_eq!(refused.summary.files_scanned, 0);
@@ -216,21 +237,18 @@ fn ftps_self_signed_is_refused_without_insecure_and_accepted_with_it() {
 
     let accepted = common::scan(&[&url], |c| c.ftp.insecure = true);
     assert_eq!(accepted.skipped(), vec![]);
-    assert_eq!(accepted.summary.files_scanned, n_files as u64);
-    assert_eq!(accepted.summary.bytes_read, n_bytes);
+    assert_eq!(accepted.summary.files_scanned, share.files);
+    assert_eq!(accepted.summary.bytes_read, share.bytes);
     assert!(accepted.entity("FTP_NO_TLS").is_empty());
     assert!(accepted.summary.targets[&url].info["tls"].contains("PROT P"));
 }
 
 #[test]
 fn ftps_handshake_that_breaks_is_retried_and_a_certificate_verdict_is_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = tempfile::tempdir().unwrap();
-    let (n_files, n_bytes) = build_share(dir.path());
-    let upstream = start_unftp(dir.path(), Some(common::self_signed_cert(certs.path())));
+    let share = ftps_share();
     // Connection 1 works (and meets the certificate); connection 2 breaks
     // after AUTH TLS; connection 3 works.
-    let (port, connections) = common::start_tls_race_proxy(upstream, &[2]);
+    let (port, connections) = common::start_tls_race_proxy(share.port, &[2]);
     let url = format!("ftps://127.0.0.1:{port}/");
 
     let refused = common::scan(&[&url], |c| c.ftp.connections = 1);
@@ -245,8 +263,8 @@ fn ftps_handshake_that_breaks_is_retried_and_a_certificate_verdict_is_not() {
         c.ftp.insecure = true;
     });
     assert_eq!(accepted.skipped(), vec![]);
-    assert_eq!(accepted.summary.files_scanned, n_files as u64);
-    assert_eq!(accepted.summary.bytes_read, n_bytes);
+    assert_eq!(accepted.summary.files_scanned, share.files);
+    assert_eq!(accepted.summary.bytes_read, share.bytes);
     assert_eq!(connections.load(Ordering::SeqCst), 3);
 }
 

@@ -651,7 +651,10 @@ fn active_mode_ignores_data_connections_from_another_address() {
 
 // ---------------------------------------------------------------- TLS
 
-fn tls_case(auth: AuthTls) -> common::Outcome {
+/// Scans a scripted server that offers AUTH TLS and answers it as `auth`
+/// says; checks that nothing was scanned or sent in clear text and that the
+/// server is reported once as not examined (network); returns the detail.
+fn tls_failure(auth: AuthTls) -> String {
     let mut script = Script::new(three_files());
     script.advertise_tls = true;
     script.auth_tls = auth.clone();
@@ -664,42 +667,33 @@ fn tls_case(auth: AuthTls) -> common::Outcome {
     // of AUTH TLS is final.
     let attempts = if auth == AuthTls::Refuse { 1 } else { 2 };
     assert_eq!(logged(&log, b"AUTH").len(), attempts);
-    out
+    assert_eq!(out.summary.files_scanned, 0);
+    let mut skipped = out.skipped();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    let (_, reason, detail) = skipped.remove(0);
+    assert_eq!(reason, "network");
+    detail
 }
 
 #[test]
 fn server_that_refuses_auth_tls_is_reported_and_not_asked_again() {
-    let out = tls_case(AuthTls::Refuse);
-    assert_eq!(out.summary.files_scanned, 0);
-    let skipped = out.skipped();
-    assert_eq!(skipped.len(), 1, "{skipped:?}");
-    assert_eq!(skipped[0].1, "network");
+    let detail = tls_failure(AuthTls::Refuse);
     assert!(
-        skipped[0]
-            .2
-            .starts_with("TLS failed: the server refused AUTH TLS: 534"),
-        "{skipped:?}"
+        detail.starts_with("TLS failed: the server refused AUTH TLS: 534"),
+        "{detail}"
     );
 }
 
 #[test]
 fn server_that_drops_the_connection_after_auth_tls_is_refused_clearly() {
-    let out = tls_case(AuthTls::AcceptThenClose);
-    assert_eq!(out.summary.files_scanned, 0);
-    let skipped = out.skipped();
-    assert_eq!(skipped.len(), 1, "{skipped:?}");
-    assert_eq!(skipped[0].1, "network");
-    assert!(skipped[0].2.starts_with("TLS failed: "), "{skipped:?}");
+    let detail = tls_failure(AuthTls::AcceptThenClose);
+    assert!(detail.starts_with("TLS failed: "), "{detail}");
 }
 
 #[test]
 fn server_that_answers_auth_tls_with_plain_text_is_refused_clearly() {
-    let out = tls_case(AuthTls::AcceptThenPlaintext);
-    assert_eq!(out.summary.files_scanned, 0);
-    let skipped = out.skipped();
-    assert_eq!(skipped.len(), 1, "{skipped:?}");
-    assert_eq!(skipped[0].1, "network");
-    assert!(skipped[0].2.starts_with("TLS failed: "), "{skipped:?}");
+    let detail = tls_failure(AuthTls::AcceptThenPlaintext);
+    assert!(detail.starts_with("TLS failed: "), "{detail}");
 }
 
 /// A test CA, and a certificate for 127.0.0.1 it signed, valid or expired.
