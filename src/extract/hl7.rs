@@ -558,15 +558,16 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     // reported: most segments report nothing.
     let message = state.message;
     let label = |number: usize| {
-        let mut label = String::new();
+        use std::fmt::Write;
+        let mut label = String::with_capacity(24);
         if message >= 2 {
-            label.push_str(&format!("msg {message} "));
+            let _ = write!(label, "msg {message} ");
         }
         label.push_str(id);
         if occurrence >= 2 {
-            label.push_str(&format!("({occurrence})"));
+            let _ = write!(label, "({occurrence})");
         }
-        label.push_str(&format!("-{number}"));
+        let _ = write!(label, "-{number}");
         label
     };
     // Field offsets: for header segments the separator itself is field 1.
@@ -709,7 +710,15 @@ fn known_field(
             continue;
         }
         let base = offset + rep_offset;
-        let components: Vec<(usize, &str)> = parts(rep, seps.component).take(10).collect();
+        // The first ten components, on the stack: one allocation per
+        // reported field was a measurable part of an HL7 scan.
+        let mut held = [(0usize, ""); 10];
+        let mut count = 0;
+        for (slot, part) in held.iter_mut().zip(parts(rep, seps.component)) {
+            *slot = part;
+            count += 1;
+        }
+        let components = &held[..count];
         let component = |n: usize| components.get(n - 1).map_or("", |c| c.1);
         let component_at = |n: usize| base + components.get(n - 1).map_or(0, |c| c.0);
         match kind {
@@ -720,7 +729,7 @@ fn known_field(
                 _ => ctx.text(label, rep, at(base)),
             },
             FieldKind::Name => {
-                let name = joined(&components, 3, seps.subcomponent, " ");
+                let name = joined(components, 3, seps.subcomponent, " ");
                 if !name.is_empty() {
                     report_field(ctx, RULE, label, Entity::PersonName, &name, at(base));
                 }
@@ -732,7 +741,7 @@ fn known_field(
                 report_field(ctx, RULE, label, Entity::Dob, date, at(base));
             }
             FieldKind::Address => {
-                let address = joined(&components, 6, seps.subcomponent, ", ");
+                let address = joined(components, 6, seps.subcomponent, ", ");
                 if !address.is_empty() {
                     report_field(ctx, RULE, label, Entity::Address, &address, at(base));
                 }
