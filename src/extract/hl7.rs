@@ -244,6 +244,34 @@ impl<R: BufRead> SegmentReader<R> {
     }
 }
 
+impl<R: BufRead> SegmentReader<R> {
+    /// Gives `each` every piece that lies whole in the buffer read so far
+    /// (or, when that is empty, in the next read), ended by `a` or `b`,
+    /// with its terminator, while `each` returns `true`; they are consumed.
+    /// A piece that crosses the buffer's end, one over the cap, and read
+    /// errors are left to [`SegmentReader::next_piece`]. One search over
+    /// the buffer instead of one call per piece: HL7 segments are short.
+    pub(crate) fn whole_pieces(&mut self, a: u8, b: u8, mut each: impl FnMut(&[u8], u8) -> bool) {
+        self.buf.clear();
+        self.inner.consume(std::mem::take(&mut self.lent));
+        let Ok(available) = self.inner.fill_buf() else {
+            return;
+        };
+        let mut start = 0;
+        for end in memchr::memchr2_iter(a, b, available) {
+            if end - start > self.cap {
+                break;
+            }
+            let more = each(&available[start..end], available[end]);
+            start = end + 1;
+            if !more {
+                break;
+            }
+        }
+        self.inner.consume(start);
+    }
+}
+
 /// Where the first byte of `terminators` in `bytes` is (one or two are
 /// searched with memchr).
 fn find_terminator(bytes: &[u8], terminators: &[u8]) -> Option<usize> {
@@ -431,6 +459,30 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
         truncated.clear();
         let mut outcome = None;
         while !batch.is_full() {
+            // The segments whole in the buffer, then the one that crosses
+            // its end (or the stream's end) by next_piece.
+            // Whether the batch has room left.
+            let mut push = |bytes: &[u8], terminator: Option<u8>, cut: bool| {
+                // CRLF ends one segment, not two.
+                if bytes.is_empty() && terminator == Some(b'\n') && after_cr {
+                    after_cr = false;
+                } else {
+                    after_cr = terminator == Some(b'\r');
+                    let start = batch.raw.len();
+                    batch.raw.extend_from_slice(bytes);
+                    batch.end_raw_record(start);
+                    truncated.push(cut);
+                }
+                !batch.is_full()
+            };
+            let mut room = true;
+            segments.whole_pieces(b'\r', b'\n', |bytes, terminator| {
+                room = push(bytes, Some(terminator), false);
+                room
+            });
+            if !room {
+                break;
+            }
             let piece = match segments.next_piece(b"\r\n") {
                 Ok(Some(piece)) => piece,
                 Ok(None) => {
@@ -442,16 +494,7 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
                     break;
                 }
             };
-            // CRLF ends one segment, not two.
-            if piece.bytes.is_empty() && piece.terminator == Some(b'\n') && after_cr {
-                after_cr = false;
-                continue;
-            }
-            after_cr = piece.terminator == Some(b'\r');
-            let start = batch.raw.len();
-            batch.raw.extend_from_slice(piece.bytes);
-            batch.end_raw_record(start);
-            truncated.push(piece.truncated);
+            push(piece.bytes, piece.terminator, piece.truncated);
         }
         // Some segment is not UTF-8: each one decoded alone.
         batch.decode(|_, bytes, _, text| text.push_str(&decode_text(bytes)));
@@ -1050,6 +1093,7 @@ pub(crate) mod testutil {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testio::Pieces;
     use super::testutil::{scan, value};
     use super::*;
     use crate::report::SkipReason;
@@ -1257,6 +1301,62 @@ OBX|1|TX|NOTE||Patient doing well\r";
             (&b"xy"[..], false, None)
         );
         assert!(reader.next_piece(b"\r").unwrap().is_none());
+    }
+
+    /// Pieces as scan() reads them: those whole in the buffer first, then
+    /// one by next_piece; or by next_piece alone.
+    fn read_pieces(
+        input: &[u8],
+        step: usize,
+        buffer: usize,
+        cap: usize,
+        whole: bool,
+    ) -> Vec<(Vec<u8>, bool, Option<u8>)> {
+        let inner = std::io::BufReader::with_capacity(buffer, Pieces::new(input, step));
+        let mut reader = SegmentReader::new(inner, cap);
+        let mut out = Vec::new();
+        loop {
+            if whole {
+                reader.whole_pieces(b'\r', b'\n', |bytes, t| {
+                    out.push((bytes.to_vec(), false, Some(t)));
+                    true
+                });
+            }
+            match reader.next_piece(b"\r\n").unwrap() {
+                Some(p) => out.push((p.bytes.to_vec(), p.truncated, p.terminator)),
+                None => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_whole_in_the_buffer_are_read_as_one_at_a_time() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            let len = (next() % 400) as usize;
+            let input: Vec<u8> = (0..len)
+                .map(|_| match next() % 10 {
+                    0 => b'\r',
+                    1 => b'\n',
+                    _ => b'a' + (next() % 26) as u8,
+                })
+                .collect();
+            let step = 1 + (next() % 50) as usize;
+            let buffer = 1 + (next() % 64) as usize;
+            let cap = 1 + (next() % 40) as usize;
+            assert_eq!(
+                read_pieces(&input, step, buffer, cap, true),
+                read_pieces(&input, step, buffer, cap, false),
+                "{:?} step {step} buffer {buffer} cap {cap}",
+                String::from_utf8_lossy(&input)
+            );
+        }
     }
 
     #[test]
