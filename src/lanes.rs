@@ -509,6 +509,7 @@ fn push_ends(dfa: &DFA, cache: &Cache, sid: LazyStateID, end: usize, ends: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     const PATTERNS: &[&str] = &[
         r"\b\d{3}-\d{2}-\d{4}\b",
@@ -564,7 +565,7 @@ mod tests {
         ends
     }
 
-    fn random_text(seed: &mut u64, len: usize) -> Vec<u8> {
+    fn random_text(rng: &mut Rng, len: usize) -> Vec<u8> {
         const PIECES: &[&[u8]] = &[
             b"123-45-6789",
             b"dob",
@@ -581,10 +582,7 @@ mod tests {
         ];
         let mut out = Vec::with_capacity(len);
         while out.len() < len {
-            *seed ^= *seed << 13;
-            *seed ^= *seed >> 7;
-            *seed ^= *seed << 17;
-            out.extend_from_slice(PIECES[(*seed % PIECES.len() as u64) as usize]);
+            out.extend_from_slice(PIECES[rng.below(PIECES.len())]);
         }
         out.truncate(len);
         out
@@ -593,9 +591,9 @@ mod tests {
     #[test]
     fn one_lane_finds_every_end_brute_force_does() {
         let f = finder();
-        let mut seed = 0x9E37_79B9_7F4A_7C15;
+        let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
         for len in [0, 1, 5, 40, 300] {
-            let buf = random_text(&mut seed, len);
+            let buf = random_text(&mut rng, len);
             for area in [0..len, len / 3..len, 0..len / 2, len / 4..len / 4 + len / 3] {
                 assert_eq!(
                     found(&f, &buf, area.clone()),
@@ -609,10 +607,10 @@ mod tests {
     #[test]
     fn lanes_find_what_one_walk_finds() {
         let f = finder();
-        let mut seed = 0x2545_F491_4F6C_DD1D;
+        let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
         // Four lanes of any length; rounds and their tails.
         for len in [4 * MIN_LANE * LANES, 40_000, 100_003, 3 * ROUND + 777] {
-            let buf = random_text(&mut seed, len);
+            let buf = random_text(&mut rng, len);
             for area in [0..len, 17..len - 5, 4096..len, 1..len / 2 + 1] {
                 // The reference: one lane from the start of the text, no
                 // warm-up cut, kept to the same area.
@@ -639,9 +637,9 @@ mod tests {
     fn a_tiny_cache_falls_back_to_one_lane_with_the_same_ends() {
         let small = EndFinder::new(PATTERNS, 1 << 20, 0).unwrap();
         let f = finder();
-        let mut seed = 7;
+        let mut rng = Rng::new(7);
         // Long enough for rounds, which give way to one lane too.
-        let buf = random_text(&mut seed, 2 * ROUND + 5000);
+        let buf = random_text(&mut rng, 2 * ROUND + 5000);
         assert_eq!(
             found(&small, &buf, 0..buf.len()),
             found(&f, &buf, 0..buf.len())

@@ -20,4 +20,6 @@ pub mod resume;
 pub mod rules;
 pub mod scan;
 pub mod source;
+#[cfg(test)]
+mod test_rng;
 pub mod validators;

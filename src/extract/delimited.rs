@@ -392,13 +392,8 @@ mod tests {
             b"\xe9",
             b"x\"y",
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::Rng::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next();
         for round in 0..3000 {
             let len = (next() % 60) as usize;
             let input: Vec<u8> = (0..len)
@@ -458,7 +453,7 @@ mod tests {
 
     #[test]
     fn next_quote_agrees_with_a_byte_search() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = crate::test_rng::Rng::new(0x9e37_79b9_7f4a_7c15);
         let pool: Vec<u8> = (0x00..=0x0f)
             .chain([b'"', b'a', b' ', 0x80, 0xff])
             .collect();
@@ -468,9 +463,7 @@ mod tests {
             let quotes = round % 3 != 0;
             let data: Vec<u8> = (0..round % 101)
                 .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
+                    let seed = rng.next();
                     let b = pool[(seed % pool.len() as u64) as usize];
                     if b == b'"' && (!quotes || seed % 7 != 0) {
                         b'a'
@@ -515,18 +508,13 @@ mod tests {
         let high = [0x80u8, 0xac, 0x8a, 0x8d, 0xff, 0x2c, 0x00, 0x01];
         assert_eq!(next_stop(&high, 0, b','), Some(5));
         // Random bytes, control and high ones often, every start.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = crate::test_rng::Rng::new(0x2545_f491_4f6c_dd1d);
         let pool: Vec<u8> = (0x00..=0x0f)
             .chain([b',', b';', b'\t', b'a', 0x7f, 0x80, 0x8a, 0xff])
             .collect();
         for round in 0..2000 {
             let data: Vec<u8> = (0..round % 41)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    pool[(seed % pool.len() as u64) as usize]
-                })
+                .map(|_| pool[rng.below(pool.len())])
                 .collect();
             for d in [b',', b';', b'\t', 0x0b] {
                 for from in 0..=data.len() {

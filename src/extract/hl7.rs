@@ -1331,13 +1331,8 @@ OBX|1|TX|NOTE||Patient doing well\r";
 
     #[test]
     fn pieces_whole_in_the_buffer_are_read_as_one_at_a_time() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::Rng::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = || rng.next();
         for _ in 0..300 {
             let len = (next() % 400) as usize;
             let input: Vec<u8> = (0..len)
