@@ -242,9 +242,7 @@ impl<R: BufRead> SegmentReader<R> {
             }
         }
     }
-}
 
-impl<R: BufRead> SegmentReader<R> {
     /// Gives `each` every piece that lies whole in the buffer read so far
     /// (or, when that is empty, in the next read), ended by `a` or `b`,
     /// with its terminator, while `each` returns `true`; they are consumed.
@@ -460,8 +458,8 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
         let mut outcome = None;
         while !batch.is_full() {
             // The segments whole in the buffer, then the one that crosses
-            // its end (or the stream's end) by next_piece.
-            // Whether the batch has room left.
+            // its end (or the stream's end) by next_piece. `push` says
+            // whether the batch has room left.
             let mut push = |bytes: &[u8], terminator: Option<u8>, cut: bool| {
                 // CRLF ends one segment, not two.
                 if bytes.is_empty() && terminator == Some(b'\n') && after_cr {
@@ -546,12 +544,18 @@ fn skip_quiet(state: &mut State, text: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         && after.is_ascii_punctuation()
         && !matches!(&key, b"MSH" | b"FHS" | b"BHS")
-        && !has_known_fields(&key)
-        && (&key != b"OBX" || !obx_value_type(text, &separators).eq_ignore_ascii_case("ED"));
+        && gives_nothing_when_quiet(&key, text, &separators);
     if plain {
         state.occurrence(&text[..3]);
     }
     plain
+}
+
+/// Whether a quiet segment with this id can give no finding: it has no
+/// known field, and is no OBX holding an embedded document (OBX-2 = ED).
+fn gives_nothing_when_quiet(key: &[u8; 3], text: &str, separators: &Separators) -> bool {
+    !has_known_fields(key)
+        && (key != b"OBX" || !obx_value_type(text, separators).eq_ignore_ascii_case("ED"))
 }
 
 /// One segment; `quiet` when [`crate::matcher::Matcher::quiet_parts`]
@@ -625,11 +629,8 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     let is_obx = &key == b"OBX";
     // Header segments (their separators already taken) have no known
     // field either.
-    if quiet && !has_known_fields(&key) {
-        // An OBX only for an embedded document (OBX-2 = ED in OBX-5).
-        if !is_obx || !obx_value_type(text, &separators).eq_ignore_ascii_case("ED") {
-            return;
-        }
+    if quiet && gives_nothing_when_quiet(&key, text, &separators) {
+        return;
     }
     // The field label (`msg 2 PID(3)-19`), built only for fields that are
     // reported: most segments report nothing.
