@@ -59,6 +59,23 @@ pub struct EndCache {
     lanes: [Vec<End>; ROUND_LANES],
 }
 
+impl EndCache {
+    /// The ends of the last lockstep walk, lane after lane (so in order),
+    /// appended to `ends` when the walk held (`kept`). When it did not (the
+    /// cache was cleared while lanes held states in it: those are void),
+    /// they are dropped, and the caller walks again in one lane, which
+    /// survives clears.
+    fn take_lanes(&mut self, kept: bool, ends: &mut Vec<End>) {
+        for lane in &mut self.lanes {
+            if kept {
+                ends.append(lane);
+            } else {
+                lane.clear();
+            }
+        }
+    }
+}
+
 /// The search could not run (it never should: the DFA has no quit bytes
 /// and never gives up its cache). Callers treat every place as a match.
 #[derive(Debug)]
@@ -122,40 +139,21 @@ impl EndFinder {
             }
             // No round reads the last byte, so none reads the end of input.
             while ends_wanted.start + ROUND < ends_wanted.end.min(buf.len()) {
-                if !self.round(buf, ends_wanted.start, cache) {
-                    // The cache was cleared while lanes held states in it:
-                    // those are void, so walk again in one lane, which
-                    // survives clears.
-                    for lane in &mut cache.lanes {
-                        lane.clear();
-                    }
-                    self.one_lane(
-                        buf,
-                        ends_wanted.start..ends_wanted.start + ROUND,
-                        cache,
-                        ends,
-                    )?;
-                } else {
-                    for lane in &mut cache.lanes {
-                        ends.append(lane);
-                    }
+                let kept = self.round(buf, ends_wanted.start, cache);
+                cache.take_lanes(kept, ends);
+                if !kept {
+                    let round = ends_wanted.start..ends_wanted.start + ROUND;
+                    self.one_lane(buf, round, cache, ends)?;
                 }
                 ends_wanted.start += ROUND;
             }
         }
         let per_lane = ends_wanted.len() / LANES;
         if per_lane >= MIN_LANE {
-            let before = cache.cache.clear_count();
-            if self.lanes(buf, &ends_wanted, per_lane, cache).is_ok()
-                && cache.cache.clear_count() == before
-            {
-                for lane in &mut cache.lanes {
-                    ends.append(lane);
-                }
+            let kept = self.lanes(buf, &ends_wanted, per_lane, cache).is_ok();
+            cache.take_lanes(kept, ends);
+            if kept {
                 return Ok(());
-            }
-            for lane in &mut cache.lanes {
-                lane.clear();
             }
         }
         self.one_lane(buf, ends_wanted, cache, ends)
