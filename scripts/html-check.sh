@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the HTML report in a real headless browser (Debian chromium):
-# installs chromium when missing (apt), then runs tests/report_html.rs,
+# installs chromium when missing (apt), then runs tests/it/report_html.rs,
 # which loads the page from disk, compares the numbers it shows with the
 # report, applies a filter, and saves a screenshot to $PHISCAN_ARTIFACTS
 # (default: artifacts/) for CI to upload.
@@ -20,5 +20,5 @@ fi
 export PHISCAN_ARTIFACTS="${PHISCAN_ARTIFACTS:-$PWD/artifacts}"
 export PHISCAN_REQUIRE_CHROMIUM=1
 mkdir -p "$PHISCAN_ARTIFACTS"
-cargo test --test report_html -- --nocapture
+cargo test --test it report_html:: -- --nocapture
 echo "screenshot: $PHISCAN_ARTIFACTS/phiscan-report.png"

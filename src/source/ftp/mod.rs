@@ -12,7 +12,7 @@
 //! anonymous login, anonymous write (`--check-write`), no TLS.
 //!
 //! Against a hostile or broken server (each case is a test in
-//! `tests/ftp_hostile.rs`), every limit reached is reported with the path:
+//! `tests/it/ftp_hostile.rs`), every limit reached is reported with the path:
 //! - one listing keeps at most `MAX_DIR_ENTRIES` entries and 64 MiB; the
 //!   rest of a larger or endless listing is not read (a million entries in
 //!   one folder cost about as much memory as half a million names);

@@ -4,7 +4,7 @@
 //! and that the crawl ends (hangs are bounded by the scan's own `--timeout`
 //! of 2 s and a generous outer limit; nothing here asserts speed).
 
-mod common;
+use crate::common;
 
 use common::{start_scripted, AuthTls, DataFault, Misreply, Node, Script};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! protocol over real sockets, for behaviour libunftp cannot be made to show
 //! (Latin-1 names, DOS or garbage listings, stalls, files that vanish,
 //! refused folders, a password check).
-#![allow(dead_code)]
+#![allow(dead_code)] // each test module uses a part
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,7 +1,7 @@
 //! Interruptions, partial results, resumed scans, hostile rule files, and
 //! phiscan writing nothing it should not: each test runs the real binary.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

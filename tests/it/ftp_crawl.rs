@@ -1,7 +1,7 @@
 //! The FTP crawler against real FTP servers in-process: libunftp (plain and
 //! FTPS) serving folders, and a scripted server for failure cases.
 
-mod common;
+use crate::common;
 
 use common::{start_scripted, start_unftp, Node, Script};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The `phiscan` binary against FTP servers: passwords never leak, and
 //! logins come from the URL, the environment, or a netrc file.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use common::{start_scripted, Node, Script};

@@ -1,0 +1,17 @@
+//! The integration tests, in one binary: one link step instead of one per
+//! file (ripgrep and Nosey Parker do the same).
+
+mod common;
+mod cli_scan;
+mod extract_docs;
+mod extract_health;
+mod ftp_cli;
+mod ftp_crawl;
+mod ftp_hostile;
+mod leaks;
+mod limits;
+mod report_e2e;
+mod report_fixtures;
+mod report_html;
+mod rules_examples;
+mod safety;
