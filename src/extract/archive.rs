@@ -116,8 +116,8 @@ impl<R: Read> Read for Expand<'_, R> {
 }
 
 /// Scans a decompressed member and reports a limit it ran into.
-fn member_from<R: Read>(ctx: &mut Ctx, name: &str, expand: &mut Expand<R>, size: Option<u64>) {
-    ctx.member(name, expand, size);
+fn member_from<R: Read>(ctx: &mut Ctx, name: &str, expand: &mut Expand<R>) {
+    ctx.member(name, expand);
     if let Some(e) = expand.tripped.take() {
         ctx.not_examined(Some(name), super::reason_of(&e), e.to_string());
     }
@@ -226,7 +226,7 @@ pub fn scan_gzip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), 
         // Damaged within its first bytes: what did decompress is still
         // matched, then the file is reported.
         let name = gunzipped_name(ctx.name());
-        ctx.member(&name, &mut inner_head.as_slice(), None);
+        ctx.member(&name, &mut inner_head.as_slice());
         return Err(uncarry(e.into()));
     }
     // A gzipped tar (`.tgz`, `.tar.gz`) is one container to its users:
@@ -241,7 +241,7 @@ pub fn scan_gzip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), 
     }
     let name = gunzipped_name(ctx.name());
     let mut stream = Cursor::new(inner_head).chain(&mut expand);
-    ctx.member(&name, &mut stream, None);
+    ctx.member(&name, &mut stream);
     drop(stream);
     if let Some(e) = expand.tripped.take() {
         ctx.not_examined(Some(&name), super::reason_of(&e), e.to_string());
@@ -284,8 +284,7 @@ pub fn scan_tar(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), E
             )));
         }
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let size = entry.header().size().ok();
-        ctx.member(&name, &mut entry, size);
+        ctx.member(&name, &mut entry);
         if budget_used_up(ctx) {
             return Err(budget_error(ctx));
         }
@@ -435,7 +434,7 @@ pub fn scan_zip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), E
         let over_budget = declared_over_budget(ctx, &mut archive, index);
         match open_member(ctx, &mut archive, index) {
             Ok(None) => {}
-            Ok(Some((mut reader, size))) => member_from(ctx, &name, &mut reader, Some(size)),
+            Ok(Some((mut reader, _))) => member_from(ctx, &name, &mut reader),
             Err(ExtractError::Limit(m)) if over_budget => {
                 ctx.not_examined(Some(&name), SkipReason::Limit, m);
                 return Err(budget_error(ctx));
@@ -477,10 +476,9 @@ fn scan_zip_local_headers(
             continue;
         }
         let name = file.name().to_string();
-        let size = file.size();
         let compressed = file.compressed_size();
         let mut reader = Expand::new(&mut file, ctx, Compressed::Known(compressed), "zip");
-        member_from(ctx, &name, &mut reader, Some(size));
+        member_from(ctx, &name, &mut reader);
         if budget_used_up(ctx) {
             return Err(budget_error(ctx));
         }
@@ -551,156 +549,9 @@ fn zip_error(e: ZipError) -> ExtractError {
     }
 }
 
-/// Helpers for the extractors' unit tests: a scanner with a small, fixed
-/// rule pack (so the tests do not move with the built-in pack) and the
-/// events of scanning some bytes as a top-level file.
-#[cfg(test)]
-pub(crate) mod testing {
-    use crate::config::ExtractLimits;
-    use crate::entity::Entity;
-    use crate::matcher::Matcher;
-    use crate::report::{Event, SkipReason};
-    use crate::scan::{ScanOptions, Scanner};
-    use std::sync::Arc;
-
-    pub const RULES: &str = r#"
-[[rules]]
-id = "test-ssn"
-entity = "SSN"
-description = "dashed SSN"
-pattern = '''\b(?P<value>\d{3}-\d{2}-\d{4})\b'''
-confidence = "HIGH"
-
-[[rules]]
-id = "test-npi"
-entity = "NPI"
-description = "ten digits after NPI"
-pattern = '''\b(?P<value>\d{10})\b'''
-confidence = "HIGH"
-[rules.context]
-words = ["npi"]
-required = true
-
-[[rules]]
-id = "test-dob"
-entity = "DOB"
-description = "date after DOB"
-pattern = '''\b(?P<value>\d{2}/\d{2}/\d{4})\b'''
-confidence = "HIGH"
-[rules.context]
-words = ["dob"]
-required = true
-
-[[rules]]
-id = "test-iso-date"
-entity = "DOB"
-description = "any ISO date (only spreadsheet date cells produce them in these tests)"
-pattern = '''\b(?P<value>\d{4}-\d{2}-\d{2})\b'''
-confidence = "LOW"
-"#;
-
-    pub fn scanner(limits: ExtractLimits) -> Scanner {
-        let specs = crate::rules::parse_rule_file("test.toml", RULES).expect("test rules parse");
-        let matcher = Matcher::new(specs).expect("test rules compile");
-        Scanner::new(
-            matcher,
-            ScanOptions {
-                unmask: true,
-                limits,
-                ..ScanOptions::default()
-            },
-        )
-    }
-
-    pub fn scan_with(limits: ExtractLimits, name: &str, data: &[u8]) -> Vec<Event> {
-        scan_using(&scanner(limits), name, data)
-    }
-
-    /// Scans with a scanner built once (building one compiles the rules).
-    pub fn scan_using(scanner: &Scanner, name: &str, data: &[u8]) -> Vec<Event> {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let target: Arc<str> = "t".into();
-        let mut reader = data;
-        scanner.scan_file(&target, name, &mut reader, Some(data.len() as u64), 0, &tx);
-        drop(tx);
-        rx.into_iter().collect()
-    }
-
-    pub fn scan(name: &str, data: &[u8]) -> Vec<Event> {
-        scan_with(ExtractLimits::default(), name, data)
-    }
-
-    /// (path, entity, field, value) of every finding.
-    pub fn findings(events: &[Event]) -> Vec<(String, Entity, String, String)> {
-        events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Finding(f) => {
-                    Some((f.path.clone(), f.entity, f.field.clone(), f.matched.clone()))
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// (path, reason) of every not-examined event.
-    pub fn skipped(events: &[Event]) -> Vec<(String, SkipReason)> {
-        events
-            .iter()
-            .filter_map(|e| match e {
-                Event::NotExamined { path, reason, .. } => Some((path.clone(), *reason)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub fn finding(
-        path: &str,
-        entity: Entity,
-        field: &str,
-        value: &str,
-    ) -> (String, Entity, String, String) {
-        (path.into(), entity, field.into(), value.into())
-    }
-
-    /// A zip of (name, bytes), deflated.
-    pub fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-        use std::io::Write;
-        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        for (name, data) in members {
-            writer.start_file(*name, options).expect("zip member");
-            writer.write_all(data).expect("zip write");
-        }
-        writer.finish().expect("zip finish").into_inner()
-    }
-
-    pub fn gzip_of(data: &[u8]) -> Vec<u8> {
-        use std::io::Write;
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder.write_all(data).expect("gzip write");
-        encoder.finish().expect("gzip finish")
-    }
-
-    pub fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (name, data) in members {
-            let mut header = tar::Header::new_ustar();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o644);
-            header.set_entry_type(tar::EntryType::Regular);
-            builder
-                .append_data(&mut header, name, *data)
-                .expect("tar member");
-        }
-        builder.into_inner().expect("tar finish")
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::testing::*;
+    use super::super::testkit::*;
     use crate::config::ExtractLimits;
     use crate::entity::Entity;
     use crate::report::SkipReason;
@@ -888,13 +739,13 @@ mod tests {
         let gz = gzip_of(NOTE);
         let tar = tar_of(&[("a.txt", NOTE)]);
         let tgz = gzip_of(&tar);
-        let scanner = scanner(ExtractLimits::default());
+        let engine = engine(ExtractLimits::default());
         for data in [&zip, &gz, &tar, &tgz] {
             for cut in 0..data.len() {
-                let _ = scan_using(&scanner, "f", &data[..cut]);
+                let _ = scan_using(&engine, "f", &data[..cut]);
                 let mut flipped = data.to_vec();
                 flipped[cut] ^= 0xA5;
-                let _ = scan_using(&scanner, "f", &flipped);
+                let _ = scan_using(&engine, "f", &flipped);
             }
         }
     }

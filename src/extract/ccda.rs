@@ -392,8 +392,7 @@ fn text_node(ctx: &mut Ctx, doc: &mut Doc, text: &str, start: Cursor) {
                     ctx.not_examined(Some(&name), SkipReason::Limit, e.to_string());
                     return;
                 }
-                let size = bytes.len() as u64;
-                ctx.member(&name, &mut bytes.as_slice(), Some(size));
+                ctx.member(&name, &mut bytes.as_slice());
             }
             Err(message) => ctx.not_examined(Some(&name), SkipReason::Corrupt, message),
         }
@@ -462,7 +461,7 @@ impl<R: Read> Read for CappedReader<R> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::hl7::testutil::{scan as scan_bytes, value};
+    use super::super::testkit::{scan_builtin as scan_bytes, value};
     use super::*;
 
     const DOC: &str = r#"<?xml version="1.0" encoding="UTF-8"?>

@@ -440,7 +440,7 @@ fn person_name(pn: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::hl7::testutil::{scan as scan_bytes, value};
+    use super::super::testkit::{scan_builtin as scan_bytes, value};
     use super::*;
 
     /// Element writer for tests (the fixture generator has its own).

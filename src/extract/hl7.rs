@@ -141,8 +141,7 @@ pub(crate) fn text_labelled(
     at: Location,
 ) {
     let mut hits = Vec::new();
-    ctx.scanner
-        .matcher
+    ctx.matcher
         .find(text.as_bytes(), 0..text.len(), ctx.scratch, &mut hits);
     if !hits.is_empty() {
         ctx.text(&label(), text, at);
@@ -923,8 +922,7 @@ fn embedded(
         ctx.not_examined(Some(&name), SkipReason::Limit, e.to_string());
         return;
     }
-    let size = decoded.len() as u64;
-    ctx.member(&name, &mut decoded.as_slice(), Some(size));
+    ctx.member(&name, &mut decoded.as_slice());
 }
 
 fn extension(subtype: &str, type_of_data: &str) -> &'static str {
@@ -986,116 +984,9 @@ fn decode_hex(data: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// Test helpers shared by the healthcare extractors' unit tests: scan
-/// bytes through the real scanner and collect what reaches the report.
-#[cfg(test)]
-pub(crate) mod testutil {
-    use crate::config::ScanConfig;
-    use crate::entity::Entity;
-    use crate::report::{Event, SkipReason};
-    use std::sync::Arc;
-
-    /// A finding reduced to what the tests check.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub struct Row {
-        pub path: String,
-        pub entity: Entity,
-        pub rule: String,
-        pub field: String,
-        pub line: u64,
-        pub column: u64,
-    }
-
-    pub struct Scanned {
-        pub events: Vec<Event>,
-    }
-
-    impl Scanned {
-        pub fn rows(&self) -> Vec<Row> {
-            self.events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::Finding(f) => Some(Row {
-                        path: f.path.clone(),
-                        entity: f.entity,
-                        rule: f.rule.to_string(),
-                        field: f.field.clone(),
-                        line: f.line.unwrap_or(0),
-                        column: f.column.unwrap_or(0),
-                    }),
-                    _ => None,
-                })
-                .collect()
-        }
-
-        /// Rows of field rules only (text-rule rows depend on the rule pack).
-        pub fn field_rows(&self, rule: &str) -> Vec<Row> {
-            self.rows().into_iter().filter(|r| r.rule == rule).collect()
-        }
-
-        pub fn has(&self, entity: Entity, field: &str) -> bool {
-            self.rows()
-                .iter()
-                .any(|r| r.entity == entity && r.field == field)
-        }
-
-        pub fn row(&self, entity: Entity, field: &str) -> Row {
-            self.rows()
-                .into_iter()
-                .find(|r| r.entity == entity && r.field == field)
-                .unwrap_or_else(|| panic!("no {entity} row in {field}: {:#?}", self.rows()))
-        }
-
-        pub fn not_examined(&self) -> Vec<(String, SkipReason, String)> {
-            self.events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::NotExamined {
-                        path,
-                        reason,
-                        detail,
-                        ..
-                    } => Some((path.clone(), *reason, detail.clone())),
-                    _ => None,
-                })
-                .collect()
-        }
-    }
-
-    pub fn scan(path: &str, bytes: &[u8]) -> Scanned {
-        let scanner = crate::scan::build_scanner(&ScanConfig {
-            unmask: true,
-            ..ScanConfig::default()
-        })
-        .expect("built-in rules load");
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let target: Arc<str> = "t".into();
-        let mut data = bytes;
-        scanner.scan_file(&target, path, &mut data, Some(bytes.len() as u64), 0, &tx);
-        drop(tx);
-        Scanned {
-            events: rx.into_iter().collect(),
-        }
-    }
-
-    /// The matched value (tests scan unmasked) of the row for `entity` in `field`.
-    pub fn value(s: &Scanned, entity: Entity, field: &str) -> String {
-        s.events
-            .iter()
-            .find_map(|e| match e {
-                Event::Finding(f) if f.entity == entity && f.field == field => {
-                    Some(f.matched.clone())
-                }
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no {entity} value in {field}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::testio::Pieces;
-    use super::testutil::{scan, value};
+    use super::super::testkit::{scan_builtin as scan, value, Pieces};
     use super::*;
     use crate::report::SkipReason;
 

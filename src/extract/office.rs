@@ -1016,7 +1016,7 @@ impl OdfWalk {
 
 #[cfg(test)]
 mod tests {
-    use super::super::archive::testing::*;
+    use super::super::testkit::*;
     use crate::entity::Entity;
     use crate::report::SkipReason;
 

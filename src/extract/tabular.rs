@@ -324,8 +324,7 @@ pub fn scan(
                         .iter()
                         .map(|c| c.start - range.start..c.end - range.start),
                 );
-                ctx.scanner
-                    .matcher
+                ctx.matcher
                     .quiet_parts(row_text, row_cells, ctx.scratch, cell_quiet);
             }
             ctx.within_block(row_text, is_quiet, |ctx| {
@@ -471,7 +470,7 @@ fn scan_row(
 
 #[cfg(test)]
 mod tests {
-    use super::super::hl7::testutil::{scan as scan_bytes, value};
+    use super::super::testkit::{scan_builtin as scan_bytes, value};
     use super::*;
     use crate::report::SkipReason;
 

@@ -217,7 +217,7 @@ fn scan_segment(
 
 #[cfg(test)]
 mod tests {
-    use super::super::hl7::testutil::{scan, value};
+    use super::super::testkit::{scan_builtin as scan, value};
     use super::*;
 
     fn isa(element: char, component: char, terminator: char) -> String {

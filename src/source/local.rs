@@ -1,8 +1,9 @@
 //! Local files and folders (mirrors of shares).
 
 use super::ScanEnv;
+use crate::engine::FileMeta;
 use crate::report::SkipReason;
-use crate::scan::not_examined;
+use crate::report::{Event, EventSink};
 use rayon::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ pub fn scan(env: &ScanEnv, target: &Arc<str>, root: &Path) {
     });
     env.pool.install(|| {
         // `take_while`: an interrupted scan stops walking.
-        let walker = walker.take_while(|_| !env.scanner.stopped());
+        let walker = walker.take_while(|_| !env.engine.stopped());
         walker.par_bridge().for_each(|entry| {
             let entry = match entry {
                 Ok(e) => e,
@@ -30,12 +31,9 @@ pub fn scan(env: &ScanEnv, target: &Arc<str>, root: &Path) {
                         .path()
                         .map(|p| rel_path(root, p, root_is_file))
                         .unwrap_or_default();
-                    not_examined(
+                    EventSink::send(
                         env.events,
-                        target,
-                        &path,
-                        SkipReason::Unreadable,
-                        e.to_string(),
+                        Event::not_examined(target, path, SkipReason::Unreadable, e.to_string()),
                     );
                     return;
                 }
@@ -45,7 +43,7 @@ pub fn scan(env: &ScanEnv, target: &Arc<str>, root: &Path) {
             }
             let rel = rel_path(root, entry.path(), root_is_file);
             if entry.file_type().is_dir() {
-                env.scanner.scan_name(target, &rel, env.events);
+                env.engine.scan_name(target, &rel, env.events);
                 return;
             }
             if !entry.file_type().is_file() || !env.filter.allows_file(&rel) {
@@ -53,7 +51,7 @@ pub fn scan(env: &ScanEnv, target: &Arc<str>, root: &Path) {
                 // not files to read.
                 return;
             }
-            env.scanner.scan_name(target, &rel, env.events);
+            env.engine.scan_name(target, &rel, env.events);
             match std::fs::File::open(entry.path()) {
                 Ok(mut file) => {
                     let meta = file.metadata().ok();
@@ -63,16 +61,18 @@ pub fn scan(env: &ScanEnv, target: &Arc<str>, root: &Path) {
                         .and_then(|m| m.modified().ok())
                         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                         .map(|d| d.as_secs() as i64);
-                    env.scanner.scan_file_meta(
-                        target, &rel, &mut file, size, mtime, max_bytes, env.events,
-                    );
+                    let meta = FileMeta {
+                        target,
+                        path: &rel,
+                        size,
+                        mtime,
+                    };
+                    env.engine
+                        .scan_file(&meta, &mut file, max_bytes, env.events);
                 }
-                Err(e) => not_examined(
+                Err(e) => EventSink::send(
                     env.events,
-                    target,
-                    &rel,
-                    SkipReason::Unreadable,
-                    e.to_string(),
+                    Event::not_examined(target, rel, SkipReason::Unreadable, e.to_string()),
                 ),
             }
         });

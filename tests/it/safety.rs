@@ -951,3 +951,52 @@ fn control_characters_in_local_names_never_reach_a_report_or_the_terminal() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad\u{fffd}[2J.zip"), "{stderr}");
 }
+
+/// A transfer the server cuts mid-file is not examined, so `--resume` must
+/// not record it as done: the rerun (against a server that cuts only the
+/// first transfer) reads it again and finds the SSN in its second half,
+/// while the files read whole the first time are skipped.
+#[test]
+fn resume_retries_a_file_whose_transfer_was_cut() {
+    use common::{start_scripted, Node, Script};
+    let mut body = vec![b'y'; 40_000];
+    body.extend_from_slice(b"\nSSN: 412-56-7890\n");
+    let mut root = Node::dir();
+    root.add(b"a.txt", b"nothing here\n");
+    root.add(b"b.txt", b"nor here\n");
+    root.add(b"cut.txt", &body);
+    let mut script = Script::new(root);
+    script.cut = Some(b"/cut.txt".to_vec());
+    script.cut_once = true;
+    let (port, _) = start_scripted(script);
+    let url = format!("ftp://127.0.0.1:{port}/");
+    let dir = tempfile::tempdir().unwrap();
+    let (report, state) = (dir.path().join("r.csv"), dir.path().join("state"));
+    let args = resume_args(
+        &url,
+        Reports::File(&report),
+        &state,
+        &["--connections", "1"],
+    );
+
+    let first = phiscan_with(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    // The cut file was not examined (the exit status is 1 for the server's
+    // exposure rows, FTP_ANONYMOUS_LOGIN and FTP_NO_TLS).
+    assert!(stderr.contains("not examined: 1  network=1"), "{stderr}");
+    assert!(
+        stderr.contains("transfer failed after 20009 bytes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("files scanned: 2 "), "{stderr}");
+    assert!(!std::fs::read_to_string(&report).unwrap().contains(",SSN,"));
+
+    let second = phiscan_with(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("resumed: 2 files skipped"), "{stderr}");
+    assert!(stderr.contains("files scanned: 1 "), "{stderr}");
+    assert!(stderr.contains("not examined: 0"), "{stderr}");
+    let rows = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(rows.matches(",SSN,").count(), 1, "{rows}");
+    assert!(rows.contains("cut.txt"), "{rows}");
+}
