@@ -18,7 +18,7 @@
 //! the next. Parts are read through the zip member limits (ratio, expansion
 //! budget) and each part is capped at `max_document_bytes`.
 
-use super::archive::open_member;
+use super::zipped::open_member;
 use super::{carry, uncarry, Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
