@@ -128,7 +128,7 @@ impl FingerprintKey {
 
 impl Default for FingerprintKey {
     /// A one-off random key: fingerprints are only comparable within one
-    /// run. `scan::run` always sets the configured key instead.
+    /// run. A scan always uses the key its plan resolved instead.
     fn default() -> Self {
         FingerprintKey::generate().unwrap_or_else(|_| {
             // No OS randomness: derive a per-process key from time and

@@ -201,11 +201,6 @@ impl Summary {
         self.elapsed_secs = elapsed.as_secs_f64();
     }
 
-    /// Human-readable summary for stderr.
-    pub fn to_text(&self) -> String {
-        self.to_text_styled(false)
-    }
-
     /// Human-readable summary; `color` adds ANSI colors (callers decide:
     /// only on a terminal, never with `NO_COLOR`).
     pub fn to_text_styled(&self, color: bool) -> String {
