@@ -9,7 +9,7 @@
 //! records a file as done on that verdict only.
 
 use crate::error::ExtractError;
-use crate::extract::{self, Budget, Ctx, Location, ScanOptions};
+use crate::extract::{self, name_for_matching, Budget, Ctx, Location, ScanOptions};
 use crate::matcher::{Matcher, Scratch};
 use crate::report::{self, Event, EventSink, SkipReason};
 use crate::resume::Completed;
@@ -297,15 +297,6 @@ impl Engine {
         });
         changed.then_some(out)
     }
-}
-
-/// A file or folder name as the rules see it. Underscores separate words in
-/// names (`SMITH_JOHN_DOB_1980-01-02`); as word characters they would hide
-/// every value from the rules' word boundaries. Same length as `name`.
-fn name_for_matching(name: &str) -> Vec<u8> {
-    name.bytes()
-        .map(|b| if b == b'_' { b' ' } else { b })
-        .collect()
 }
 
 struct CountingReader<'a, R: ?Sized> {

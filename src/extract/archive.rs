@@ -171,6 +171,7 @@ pub fn scan_tar(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), E
             )));
         }
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        ctx.stored_name(&name);
         ctx.member(&name, &mut entry);
         if budget_used_up(ctx) {
             return Err(budget_error(ctx));
@@ -220,7 +221,10 @@ pub fn scan_zip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), E
         let over_budget = declared_over_budget(ctx, &mut archive, index);
         match open_member(ctx, &mut archive, index) {
             Ok(None) => {}
-            Ok(Some((mut reader, _))) => member_from(ctx, &name, &mut reader),
+            Ok(Some((mut reader, _))) => {
+                ctx.stored_name(&name);
+                member_from(ctx, &name, &mut reader)
+            }
             Err(ExtractError::Limit(m)) if over_budget => {
                 ctx.not_examined(Some(&name), SkipReason::Limit, m);
                 return Err(budget_error(ctx));
@@ -262,6 +266,7 @@ fn scan_zip_local_headers(
             continue;
         }
         let name = file.name().to_string();
+        ctx.stored_name(&name);
         let compressed = file.compressed_size();
         let mut reader = Expand::new(&mut file, ctx, Compressed::Known(compressed), "zip");
         member_from(ctx, &name, &mut reader);

@@ -33,7 +33,7 @@ pub mod x12;
 mod zipped;
 
 pub use batch::RecordBatch;
-pub use ctx::{Budget, Ctx, Location, ScanOptions};
+pub use ctx::{name_for_matching, Budget, Ctx, Location, ScanOptions};
 pub use detect::{detect, Kind};
 pub use errors::{carry, reason_of, uncarry};
 

@@ -1000,3 +1000,124 @@ fn resume_retries_a_file_whose_transfer_was_cut() {
     assert_eq!(rows.matches(",SSN,").count(), 1, "{rows}");
     assert!(rows.contains("cut.txt"), "{rows}");
 }
+
+/// Hostile names and headers (issue 20, items 1, 2 and 11): values in a CSV
+/// header, a sheet-like label or an archive member's name are masked in
+/// every column of every format (and the member's name is a finding of
+/// its own); control and bidi-override characters never reach any output
+/// raw; CSV cells a spreadsheet would evaluate start with `'`, while JSONL
+/// keeps the values exact.
+#[test]
+fn hostile_names_and_headers_are_masked_neutralised_and_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    let ssn = "SSN 536-22-1299\n";
+    let formula = "=HYPERLINK(\"evil.example\",\"Open\").txt";
+    for name in [
+        formula,
+        "@SUM(A1).txt",
+        "+cmd|' calc'!A0.txt",
+        "invoice\u{202e}txt.exe",
+    ] {
+        std::fs::write(share.join(name), ssn).unwrap();
+    }
+    std::fs::write(share.join("lead.txt"), "=cmd 536-22-1299 SSN\n").unwrap();
+    std::fs::write(
+        share.join("h.csv"),
+        "name,dob,ssn 536-22-1234\u{1b}[31m\u{202e}\nJohn,01/02/1980,536-22-1299\n",
+    )
+    .unwrap();
+    {
+        let file = std::fs::File::create(share.join("m.zip")).unwrap();
+        let mut zip = zip::ZipWriter::new(file);
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file("SMITH_JOHN_DOB_1971-04-17.txt", options)
+            .unwrap();
+        std::io::Write::write_all(&mut zip, b"nothing\n").unwrap();
+        zip.finish().unwrap();
+    }
+    let out = dir.path().join("out");
+    let run = phiscan(&[
+        share.to_str().unwrap(),
+        "--format",
+        "csv,jsonl,sarif,html",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--summary-json",
+        dir.path().join("summary.json").to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let mut outputs = vec![
+        (
+            "stdout".to_string(),
+            String::from_utf8_lossy(&run.stdout).into_owned(),
+        ),
+        (
+            "stderr".to_string(),
+            String::from_utf8_lossy(&run.stderr).into_owned(),
+        ),
+        (
+            "summary.json".to_string(),
+            std::fs::read_to_string(dir.path().join("summary.json")).unwrap(),
+        ),
+    ];
+    for f in [
+        "phiscan.csv",
+        "phiscan.jsonl",
+        "phiscan.sarif",
+        "phiscan.html",
+    ] {
+        outputs.push((f.to_string(), std::fs::read_to_string(out.join(f)).unwrap()));
+    }
+    for (name, text) in &outputs {
+        for raw in [
+            "536-22-1234",
+            "536-22-1299",
+            "1971-04-17",
+            "\u{202e}",
+            "\u{1b}",
+        ] {
+            assert!(!text.contains(raw), "{name} holds {raw:?}");
+        }
+    }
+    let csv_text = &outputs[3].1;
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    for row in &rows {
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a spreadsheet would evaluate {cell:?}"
+            );
+        }
+    }
+    let formula_rows: Vec<_> = rows.iter().filter(|r| r[1].contains("HYPERLINK")).collect();
+    assert!(!formula_rows.is_empty());
+    assert!(formula_rows.iter().all(|r| r[1].starts_with("'=")));
+    assert!(rows.iter().any(|r| r[9].starts_with("'=cmd")), "{csv_text}");
+    // The header's value is masked inside the field label.
+    assert!(
+        rows.iter()
+            .any(|r| r[7].contains("column \"ssn ***-**-1234") && r[7].contains("<U+202E>")),
+        "{csv_text}"
+    );
+    // The member's name is a finding, masked.
+    assert!(
+        rows.iter().any(|r| &r[7] == "path"
+            && &r[1] == "m.zip!SMITH_JOHN_DOB_1971-**-**.txt"
+            && &r[2] == "DOB"),
+        "{csv_text}"
+    );
+    assert!(rows.iter().any(|r| &r[1] == "invoice<U+202E>txt.exe"));
+    // JSONL keeps the exact name.
+    let jsonl = &outputs[4].1;
+    assert!(
+        jsonl
+            .lines()
+            .any(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["path"] == formula),
+        "{jsonl}"
+    );
+}
