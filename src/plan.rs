@@ -55,7 +55,7 @@ impl ScanPlan {
         // leaves no state file behind.
         let resume = match &config.resume {
             Some(state) => Some(
-                Resume::open(state, &reports)
+                Resume::open(state, &reports, &engine.options.fingerprint_key)
                     .map_err(|e| ConfigError::Invalid(format!("--resume: {e}")))?,
             ),
             None => None,
@@ -229,7 +229,7 @@ fn report_paths(config: &ScanConfig) -> Result<Vec<(ReportFormat, Option<PathBuf
             .collect());
     }
     match formats.as_slice() {
-        [one] => Ok(vec![(*one, config.output.clone())]),
+        [one] => Ok(vec![(*one, report_file(config))]),
         _ => Err(ConfigError::Invalid(format!(
             "{} formats need --output-dir DIR (one file each)",
             formats.len()
@@ -240,9 +240,14 @@ fn report_paths(config: &ScanConfig) -> Result<Vec<(ReportFormat, Option<PathBuf
 /// Where a generated fingerprint key is kept: beside the report file, or
 /// beside the report folder. `None` for a report on stdout.
 fn key_file(config: &ScanConfig) -> Option<PathBuf> {
-    match (&config.output_dir, &config.output) {
+    match (&config.output_dir, report_file(config)) {
         (Some(dir), _) => Some(crate::baseline::key_file_for_dir(dir)),
-        (None, Some(out)) => Some(crate::baseline::key_file_for_report(out)),
+        (None, Some(out)) => Some(crate::baseline::key_file_for_report(&out)),
         (None, None) => None,
     }
+}
+
+/// The report file of `-o FILE`; `None` for stdout (no `-o`, or `-o -`).
+fn report_file(config: &ScanConfig) -> Option<PathBuf> {
+    config.output.clone().filter(|p| p.as_os_str() != "-")
 }

@@ -45,21 +45,19 @@ fn open_writers_at(
                 .as_ref()
                 .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
         let out: Box<dyn io::Write + Send> = match &path {
-            Some(p) if appending => Box::new(io::BufWriter::new(
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(p)
-                    .map_err(|source| ConfigError::Output {
+            Some(p) => {
+                let opened = if appending {
+                    crate::outfile::append(p)
+                } else {
+                    crate::outfile::create(p)
+                };
+                Box::new(io::BufWriter::new(opened.map_err(|source| {
+                    ConfigError::Output {
                         path: p.clone(),
                         source,
-                    })?,
-            )),
-            Some(p) => Box::new(io::BufWriter::new(std::fs::File::create(p).map_err(
-                |source| ConfigError::Output {
-                    path: p.clone(),
-                    source,
-                },
-            )?)),
+                    }
+                })?))
+            }
             None => Box::new(io::stdout()),
         };
         let output_err = |source| ConfigError::Output {
@@ -293,6 +291,6 @@ fn wait_for_sources(sources: SourcesThread, stop: &AtomicBool) {
 
 fn write_summary_json(path: &Path, summary: &Summary) -> io::Result<()> {
     let text = serde_json::to_string_pretty(&summary.to_json()).map_err(io::Error::other)?;
-    std::fs::write(path, text + "\n")
+    crate::outfile::write(path, (text + "\n").as_bytes())
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }

@@ -169,6 +169,13 @@ pub fn normalize_value(value: &str) -> String {
         .collect()
 }
 
+/// The key of a completed file in a `--resume` state file: keyed like the
+/// fingerprints, so the state file reveals no name to whoever lacks the
+/// key (a salt stored beside the hashes did not: names could be guessed).
+pub fn resume_entry(key: &FingerprintKey, target: &str, path: &str) -> String {
+    key.mac(&[b"resume entry", target.as_bytes(), path.as_bytes()])
+}
+
 /// Fingerprint of a value alone (for allowlists by exact value).
 pub fn value_fingerprint(key: &FingerprintKey, value: &str) -> String {
     let norm = normalize_value(value);

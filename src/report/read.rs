@@ -369,10 +369,7 @@ fn truncate(path: &Path, len: u64, current: u64) -> Result<(), ReadError> {
     if len == current {
         return Ok(());
     }
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_err(path))?;
+    let f = crate::outfile::existing_for_truncation(path).map_err(io_err(path))?;
     f.set_len(len).map_err(io_err(path))
 }
 

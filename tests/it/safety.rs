@@ -1121,3 +1121,96 @@ fn hostile_names_and_headers_are_masked_neutralised_and_visible() {
         "{jsonl}"
     );
 }
+
+/// Outputs (issue 20, items 6 and 7): every file a scan writes is readable
+/// by its owner only, and a symbolic link planted where a report, a report
+/// folder's file or the key file goes is refused (exit status 2, the link
+/// named), its target left untouched.
+#[cfg(unix)]
+#[test]
+fn outputs_are_private_and_links_in_their_place_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    std::fs::write(share.join("note.txt"), "SSN 536-22-1299\n").unwrap();
+    let out = dir.path().join("out");
+    let state = dir.path().join("scan.state");
+    let summary = dir.path().join("summary.json");
+    let run = Command::new(bin())
+        .args([
+            "scan",
+            share.to_str().unwrap(),
+            "--format",
+            "csv,jsonl,sarif,html",
+        ])
+        .args(["--output-dir", out.to_str().unwrap()])
+        .args(["--summary-json", summary.to_str().unwrap()])
+        .args(["--resume", state.to_str().unwrap()])
+        .env_remove("PHISCAN_FINGERPRINT_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let key_file = dir.path().join("out.key");
+    let mut written = vec![summary.clone(), state.clone(), key_file];
+    for f in [
+        "phiscan.csv",
+        "phiscan.jsonl",
+        "phiscan.sarif",
+        "phiscan.html",
+    ] {
+        written.push(out.join(f));
+    }
+    for path in &written {
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
+
+    let victim = dir.path().join("victim.txt");
+    type MakeCommand<'a> = Box<dyn Fn() -> Command + 'a>;
+    let cases: [(&str, MakeCommand); 3] = [
+        (
+            "report.csv",
+            Box::new(|| {
+                let mut c = phiscan(&[share.to_str().unwrap(), "-o"]);
+                c.arg(dir.path().join("report.csv"));
+                c
+            }),
+        ),
+        (
+            "d/phiscan.csv",
+            Box::new(|| {
+                let mut c = phiscan(&[share.to_str().unwrap(), "--output-dir"]);
+                c.arg(dir.path().join("d"));
+                c
+            }),
+        ),
+        (
+            "r2.csv.key",
+            Box::new(|| {
+                let mut c = Command::new(bin());
+                c.args(["scan", share.to_str().unwrap(), "-o"])
+                    .arg(dir.path().join("r2.csv"))
+                    .env_remove("PHISCAN_FINGERPRINT_KEY");
+                c
+            }),
+        ),
+    ];
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    for (link, command) in cases {
+        std::fs::write(&victim, "precious").unwrap();
+        let link = dir.path().join(link);
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let run = command().output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{}: {stderr}", link.display());
+        assert!(stderr.contains("symbolic link"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        std::fs::remove_file(&link).unwrap();
+    }
+}
