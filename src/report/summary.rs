@@ -105,8 +105,7 @@ impl Summary {
             } => {
                 *self.not_examined.entry(*reason).or_default() += 1;
                 self.target(target).not_examined += 1;
-                if self.not_examined_examples.len() < MAX_EXAMPLES && *reason != SkipReason::Binary
-                {
+                if self.not_examined_examples.len() < MAX_EXAMPLES {
                     self.not_examined_examples.push(NotExaminedExample {
                         target: target.to_string(),
                         path: path.clone(),

@@ -1214,3 +1214,62 @@ fn outputs_are_private_and_links_in_their_place_are_refused() {
         std::fs::remove_file(&link).unwrap();
     }
 }
+
+/// What a walk meets besides regular files is named, never dropped (issue
+/// 20, items 5 and 12): text padded with NUL runs is read as text; a FIFO
+/// given as a target, a FIFO and a symbolic link in a tree are named in
+/// the not-examined list and make a scan without findings incomplete
+/// (exit 3), and nothing waits on the FIFO.
+#[cfg(unix)]
+#[test]
+fn links_fifos_and_padded_text_are_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let mut padded = b"Patient SSN 536-22-1299\n".to_vec();
+    padded.resize(64 << 10, 0);
+    std::fs::write(tree.join("padded.log"), &padded).unwrap();
+    let fifo = tree.join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::symlink("/etc/hostname", tree.join("link.txt")).unwrap();
+
+    let run = |target: &Path| {
+        let out = phiscan(&[target.to_str().unwrap(), "--file-timeout", "20"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.stdout,
+        )
+    };
+    let (code, stderr, stdout) = run(&tree);
+    assert_eq!(code, Some(1), "{stderr}");
+    let stdout = String::from_utf8_lossy(&stdout);
+    assert!(stdout.contains("padded.log,SSN"), "{stdout}");
+    assert!(
+        stderr.contains("not examined: 2  unsupported=2"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pipe [unsupported] a FIFO"), "{stderr}");
+    assert!(
+        stderr.contains("link.txt [unsupported] a symbolic link"),
+        "{stderr}"
+    );
+
+    // Without the padded file nothing is found: incomplete, not clean.
+    std::fs::remove_file(tree.join("padded.log")).unwrap();
+    let (code, stderr, _) = run(&tree);
+    assert_eq!(code, Some(3), "{stderr}");
+    // A FIFO as the target itself, without waiting on it.
+    let (code, stderr, _) = run(&fifo);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("not examined: 1  unsupported=1"),
+        "{stderr}"
+    );
+}
