@@ -812,6 +812,29 @@ impl Matcher {
     ) {
         let mut regions = std::mem::take(&mut scratch.gate_regions);
         regions.clear();
+        self.gate_regions(owned, ends, &mut regions);
+        self.merge_gate_regions(&mut regions);
+        for &(rule, from, to) in &regions {
+            if self.rules[rule].keyword_led {
+                for at in from..to {
+                    self.run_rule(rule, buf, at..at + 1, true, scratch, hits);
+                }
+            } else {
+                self.run_rule(rule, buf, from..to, false, scratch, hits);
+            }
+        }
+        scratch.gate_regions = regions;
+    }
+
+    /// (rule, from, to) for each gate word among `ends` and each rule it
+    /// opens, cut to `owned`: where a match of that rule can start. A
+    /// keyword-led rule is tried only right where its keyword starts.
+    fn gate_regions(
+        &self,
+        owned: Range<usize>,
+        ends: &[End],
+        regions: &mut Vec<(usize, usize, usize)>,
+    ) {
         for x in ends {
             let EndKind::Word { word, len } = self.end_kinds[x.pattern as usize] else {
                 continue;
@@ -832,13 +855,15 @@ impl Matcher {
                 }
             }
         }
-        if regions.is_empty() {
-            scratch.gate_regions = regions;
-            return;
-        }
+    }
+
+    /// Sorts `regions` by rule and start, and merges each rule's regions
+    /// that overlap or lie within BLOCK_GAP of each other, in place.
+    fn merge_gate_regions(&self, regions: &mut Vec<(usize, usize, usize)>) {
         regions.sort_unstable();
-        let mut merged: Vec<(usize, usize, usize)> = Vec::new();
-        for (rule, from, to) in regions.drain(..) {
+        let mut kept: usize = 0;
+        for i in 0..regions.len() {
+            let (rule, from, to) = regions[i];
             // Keyword-led rules are tried at each keyword on its own: merged,
             // they would search the text in between too.
             let joins = |end: usize| {
@@ -848,26 +873,15 @@ impl Matcher {
                     from <= end + BLOCK_GAP
                 }
             };
-            match merged.last_mut() {
-                Some((r, _, end)) if *r == rule && joins(*end) => {
-                    *end = (*end).max(to);
+            match kept.checked_sub(1).map(|k| &mut regions[k]) {
+                Some((r, _, end)) if *r == rule && joins(*end) => *end = (*end).max(to),
+                _ => {
+                    regions[kept] = (rule, from, to);
+                    kept += 1;
                 }
-                _ => merged.push((rule, from, to)),
             }
         }
-        for &(rule, from, to) in &merged {
-            let anchored = self.rules[rule].keyword_led;
-            if anchored {
-                for at in from..to {
-                    self.run_rule(rule, buf, at..at + 1, true, scratch, hits);
-                }
-            } else {
-                self.run_rule(rule, buf, from..to, false, scratch, hits);
-            }
-        }
-        regions.extend(merged);
-        regions.clear();
-        scratch.gate_regions = regions;
+        regions.truncate(kept);
     }
 
     /// Runs one rule over matches that start inside `accept` (they may end
@@ -922,17 +936,10 @@ impl Matcher {
             }
             let confidence = match &rule.context {
                 None => rule.confidence,
-                Some(ctx) => {
-                    let need = m.start().saturating_sub(ctx.window + MAX_MATCH)
-                        ..(m.end() + ctx.window + 1).min(buf.len());
-                    self.ensure_words(buf, need, scratch);
-                    match self.judge_context(ctx, buf, &scratch.words, m.start(), m.end()) {
-                        ContextVerdict::Rejected => continue,
-                        ContextVerdict::Absent if ctx.required => continue,
-                        ContextVerdict::Absent => rule.confidence,
-                        ContextVerdict::Present => ctx.confidence.unwrap_or(rule.confidence),
-                    }
-                }
+                Some(ctx) => match self.context_confidence(rule, ctx, buf, m.range(), scratch) {
+                    Some(confidence) => confidence,
+                    None => continue,
+                },
             };
             hits.push(Hit {
                 rule: index,
@@ -940,6 +947,28 @@ impl Matcher {
                 end: value.end,
                 confidence,
             });
+        }
+    }
+
+    /// The confidence of a match of `rule` at `span` by the words around
+    /// it; `None`: not a finding (an exclude word decides, or a required
+    /// context word is missing).
+    fn context_confidence(
+        &self,
+        rule: &CompiledRule,
+        ctx: &Context,
+        buf: &[u8],
+        span: Range<usize>,
+        scratch: &mut Scratch,
+    ) -> Option<Confidence> {
+        let need = span.start.saturating_sub(ctx.window + MAX_MATCH)
+            ..(span.end + ctx.window + 1).min(buf.len());
+        self.ensure_words(buf, need, scratch);
+        match self.judge_context(ctx, buf, &scratch.words, span.start, span.end) {
+            ContextVerdict::Rejected => None,
+            ContextVerdict::Absent if ctx.required => None,
+            ContextVerdict::Absent => Some(rule.confidence),
+            ContextVerdict::Present => Some(ctx.confidence.unwrap_or(rule.confidence)),
         }
     }
 
@@ -1111,6 +1140,7 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     fn matcher(toml: &str) -> Matcher {
         Matcher::new(&RulePack::parse("test.toml", toml).unwrap()).unwrap()
@@ -1275,16 +1305,6 @@ exclude = ["visit", "invoice"]
         Matcher::new(&RulePack::load(true, &[]).unwrap()).unwrap()
     }
 
-    /// A repeatable generator: `next(n)` is in `0..n`.
-    fn pseudo_random(mut seed: u64) -> impl FnMut(usize) -> usize {
-        move |n| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        }
-    }
-
     /// Every (cell, cut) of the records, matched with and without the
     /// record entered as a block, must give the same hits.
     #[test]
@@ -1319,7 +1339,8 @@ exclude = ["visit", "invoice"]
             " ",
             "",
         ];
-        let mut next = pseudo_random(0x9e37_79b9);
+        let mut rng = Rng::new(0x9e37_79b9);
+        let mut next = |n| rng.below(n);
         let mut plain = m.new_scratch();
         let mut blocked = m.new_scratch();
         let mut entered = 0;
@@ -1394,7 +1415,8 @@ exclude = ["visit", "invoice"]
             "A12345",
             "",
         ];
-        let mut next = pseudo_random(0x2545_f491);
+        let mut rng = Rng::new(0x2545_f491);
+        let mut next = |n| rng.below(n);
         let mut scratch = m.new_scratch();
         for batch in 0..20 {
             let mut text = String::new();
