@@ -15,6 +15,7 @@ use crate::matcher::Matcher;
 use crate::report::fingerprint::FingerprintKey;
 use crate::report::{ReportFormat, RuleInfo};
 use crate::resume::Resume;
+use crate::rules::RulePack;
 use crate::source::{self, PathFilter, Target};
 use std::path::{Path, PathBuf};
 
@@ -37,7 +38,8 @@ impl ScanPlan {
     pub fn build(config: &ScanConfig) -> Result<ScanPlan, ConfigError> {
         let reports = report_paths(config)?;
         let (key, key_source, baseline) = resolve_key(config)?;
-        let engine = build_engine_with_key(config, key)?;
+        let pack = RulePack::load(config.default_rules, &config.rule_paths)?;
+        let engine = build_engine_with_key(config, &pack, key)?;
         let targets = config
             .targets
             .iter()
@@ -47,7 +49,7 @@ impl ScanPlan {
             return Err(ConfigError::Invalid("no target given".into()));
         }
         let filter = PathFilter::new(&config.include, &config.exclude)?;
-        let mut allow_specs = crate::rules::load_allows(config.default_rules, &config.rule_paths)?;
+        let mut allow_specs = pack.allows().to_vec();
         allow_specs.extend(config.allow.iter().cloned());
         let allowlist =
             Allowlist::new(&allow_specs).map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -90,16 +92,18 @@ pub fn build_engine(config: &ScanConfig) -> Result<Engine, ConfigError> {
         }
         None => FingerprintKey::default(),
     };
-    build_engine_with_key(config, key)
+    let pack = RulePack::load(config.default_rules, &config.rule_paths)?;
+    build_engine_with_key(config, &pack, key)
 }
 
-/// [`build_engine`] with the fingerprint key already decided.
+/// [`build_engine`] with the rule pack loaded and the fingerprint key
+/// already decided.
 fn build_engine_with_key(
     config: &ScanConfig,
+    pack: &RulePack,
     fingerprint_key: FingerprintKey,
 ) -> Result<Engine, ConfigError> {
-    let specs = crate::rules::load_specs(config.default_rules, &config.rule_paths)?;
-    let matcher = Matcher::new(specs)?;
+    let matcher = Matcher::new(pack)?;
     Ok(Engine::new(
         matcher,
         ScanOptions {
