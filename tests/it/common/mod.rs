@@ -1021,11 +1021,13 @@ impl Outcome {
             .collect()
     }
 
-    /// Not-examined examples as (path, reason, detail).
+    /// Not-examined examples as (path, reason, detail), binary files left
+    /// out (they are named in the summary, but are no failure to read).
     pub fn skipped(&self) -> Vec<(String, String, String)> {
         self.summary
             .not_examined_examples
             .iter()
+            .filter(|e| e.reason != phiscan::report::SkipReason::Binary)
             .map(|e| {
                 (
                     e.path.clone(),
