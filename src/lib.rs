@@ -28,6 +28,7 @@ pub mod report;
 pub mod resume;
 pub mod rules;
 pub mod scan;
+pub mod secret;
 pub mod source;
 #[cfg(test)]
 mod test_rng;
