@@ -12,7 +12,6 @@
 pub mod allowlist;
 pub mod baseline;
 pub mod config;
-pub mod config_file;
 pub mod decode;
 pub mod engine;
 pub mod entity;
@@ -28,6 +27,8 @@ pub mod report;
 pub mod resume;
 pub mod rules;
 pub mod scan;
+pub mod secret;
+pub mod settings;
 pub mod source;
 #[cfg(test)]
 mod test_rng;

@@ -89,7 +89,7 @@ pub fn scan(env: &ScanEnv, target: &FtpTarget) {
         target,
         std::env::var(url::PASSWORD_ENV).ok(),
         netrc.as_deref(),
-        &opts.anonymous_password,
+        opts.anonymous_password.expose(),
     );
     let rate = Arc::new(RateLimiter::new(opts.rate));
     if target.secure {
@@ -623,7 +623,7 @@ fn check_anonymous<T: TlsStream + Send + 'static>(
 ) {
     let anon = Credentials {
         user: "anonymous".into(),
-        password: url::Secret::new(opts.anonymous_password.clone()),
+        password: opts.anonymous_password.clone(),
         anonymous: true,
     };
     let mut info = None;

@@ -995,7 +995,7 @@ pub fn scan(targets: &[&str], tweak: impl FnOnce(&mut phiscan::config::ScanConfi
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.csv");
     let mut config = phiscan::config::ScanConfig {
-        targets: targets.iter().map(|t| t.to_string()).collect(),
+        targets: targets.iter().map(|&t| t.into()).collect(),
         output: Some(out.clone()),
         quiet: true,
         ..Default::default()
