@@ -14,9 +14,11 @@ pub mod baseline;
 pub mod config;
 pub mod config_file;
 pub mod decode;
+pub mod discover;
 pub mod engine;
 pub mod entity;
 pub mod error;
+pub mod exposure;
 pub mod extract;
 #[allow(unsafe_code)]
 pub mod lanes;
