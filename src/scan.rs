@@ -31,7 +31,7 @@ pub enum ScanError {
 
 /// Opens the writers for `paths`. `append`: a resumed run continues the
 /// CSV and JSONL reports (no second header) and rewrites SARIF and HTML.
-fn open_writers_at(
+pub fn open_writers_at(
     paths: &[(ReportFormat, Option<PathBuf>)],
     rules: &[RuleInfo],
     append: bool,

@@ -9,6 +9,7 @@
 //! ([`crate::exposure`]) with blocking code: services are few, and each
 //! check is a short conversation.
 
+pub mod audit;
 pub mod sweep;
 pub mod targets;
 

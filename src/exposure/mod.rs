@@ -415,6 +415,12 @@ pub fn check_service(
         .unwrap_or_default();
     let feat_lists_tls = feat_text.contains("AUTH TLS") || feat_text.contains("AUTH SSL");
     let mlsd = feat_text.contains("MLST");
+    // MLST facts the server knows but does not send unless asked (`fact`
+    // without `*`), RFC 3659 7.8: the mode bits.
+    let mlst_mode_off = feat_text
+        .split(" | ")
+        .find(|l| l.trim_start().starts_with("MLST"))
+        .is_some_and(|l| l.contains("UNIX.MODE;") || l.trim_end().ends_with("UNIX.MODE"));
     report.software = software(&report.banner, &report.syst);
 
     // TLS: sent, not read from FEAT.
@@ -549,7 +555,7 @@ pub fn check_service(
         }
     };
     match session.as_mut() {
-        Some(s) => tree::anonymous_checks(s, mlsd, opts, &rep, &mut report),
+        Some(s) => tree::anonymous_checks(s, mlsd, mlst_mode_off, opts, &rep, &mut report),
         None => {
             let why = match &report.verdicts[&Check::AnonymousLogin] {
                 Verdict::NotTested(_) => "the anonymous login could not be checked",

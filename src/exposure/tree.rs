@@ -88,6 +88,19 @@ fn mlsd_perm_writable(line: &str) -> bool {
     })
 }
 
+/// The `unix.mode` fact of a raw MLSD line, octal, with or without `0o`.
+fn mlsd_mode(line: &str) -> Option<u32> {
+    let facts = line.split_once(' ').map_or("", |(f, _)| f);
+    facts.split(';').find_map(|f| {
+        let (k, v) = f.split_once('=')?;
+        if !k.eq_ignore_ascii_case("unix.mode") {
+            return None;
+        }
+        let v = v.strip_prefix("0o").unwrap_or(v);
+        u32::from_str_radix(v, 8).ok()
+    })
+}
+
 fn list(
     c: &mut Control,
     dir: &str,
@@ -113,7 +126,14 @@ fn list(
         } else {
             listing::parse_list(&line)
         };
-        if let Line::Entry(e) = parsed {
+        if let Line::Entry(mut e) = parsed {
+            if mlsd && e.mode.is_none() {
+                // pyftpdlib writes the mode the Python way (`0o777`).
+                if let Some(m) = mlsd_mode(&line) {
+                    e.world_writable = m & 0o002 != 0;
+                    e.mode = Some(format!("{m:04o}"));
+                }
+            }
             out.push((e, mlsd && mlsd_perm_writable(&line)));
         }
     }
@@ -124,6 +144,7 @@ fn list(
 pub fn anonymous_checks(
     s: &mut Session,
     mlsd: bool,
+    ask_mode: bool,
     opts: &ExposureOptions,
     rep: &Reporter,
     report: &mut ServiceReport,
@@ -134,6 +155,11 @@ pub fn anonymous_checks(
             c.protect_data()?;
         }
         let _ = c.cmd("TYPE I")?;
+        if mlsd && ask_mode {
+            // Ask for the mode bits too: some servers (pyftpdlib) send only
+            // type, size, perm and modify unless asked (RFC 3659 7.9).
+            let _ = c.cmd("OPTS MLST type;size;perm;unix.mode;")?;
+        }
         let r = c.cmd("PWD")?;
         Ok(quoted_path(&r.wire).unwrap_or_else(|| "/".into()))
     })();
@@ -694,5 +720,11 @@ mod tests {
         assert!(mlsd_perm_writable("type=dir;perm=flcdmpe; incoming"));
         assert!(!mlsd_perm_writable("type=dir;perm=el; pub"));
         assert!(!mlsd_perm_writable("type=dir; cm"));
+        assert_eq!(
+            mlsd_mode("perm=el;type=dir;unix.mode=0o777; incoming"),
+            Some(0o777)
+        );
+        assert_eq!(mlsd_mode("type=dir;UNIX.mode=0755; pub"), Some(0o755));
+        assert_eq!(mlsd_mode("type=dir; pub"), None);
     }
 }

@@ -627,3 +627,72 @@ fn exclusions_and_order() {
     let e = discover::run(&big, Arc::new(AtomicBool::new(false)), &tx).unwrap_err();
     assert!(e.to_string().contains("--allow-large"), "{e}");
 }
+
+#[test]
+fn the_command_writes_every_format_and_says_what_it_swept() {
+    let b = block();
+    let server = es::start(at(b, 100, 0), Config::new("(vsFTPd 3.0.3)"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("phiscan")
+        .unwrap()
+        .args([
+            "discover",
+            &format!("{}.{}.{}.96/29", b[0], b[1], b[2]),
+            "--ports",
+            &server.addr.port().to_string(),
+            "--rate",
+            "unlimited",
+            "--format",
+            "csv,jsonl,sarif,html",
+            "--output-dir",
+        ])
+        .arg(dir.path())
+        .arg("--summary-json")
+        .arg(dir.path().join("summary.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // An anonymous login is an exposure: exit status 1.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .contains("discovery: 8 of 8 addresses swept, 8 ports probed, 1 open, 1 FTP services"),
+        "{stderr}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("phiscan.csv")).unwrap();
+    for entity in ["FTP_SERVICE", "FTP_ANONYMOUS_LOGIN", "FTP_NO_TLS"] {
+        assert!(csv.contains(entity), "{entity} missing: {csv}");
+        for f in ["phiscan.jsonl", "phiscan.sarif", "phiscan.html"] {
+            let text = std::fs::read_to_string(dir.path().join(f)).unwrap();
+            assert!(
+                text.contains(entity) || text.contains(&entity.to_lowercase()),
+                "{entity} not in {f}"
+            );
+        }
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["discovery"]["ftp_services"], 1);
+    assert_eq!(summary["inventory_by_entity"]["FTP_SERVICE"], 1);
+
+    // Bad input: a clear error and status 2, nothing swept.
+    for (args, says) in [
+        (
+            vec!["discover", "ftp://127.0.0.1/"],
+            "not an address to sweep",
+        ),
+        (vec!["discover", "127.0.0.1", "--rate", "0"], "--rate"),
+        (vec!["discover", "127.0.0.0/8"], "--allow-large"),
+        (vec!["discover", "127.0.0.1", "--ports", "99999"], "--ports"),
+    ] {
+        let out = assert_cmd::Command::cargo_bin("phiscan")
+            .unwrap()
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
