@@ -256,6 +256,7 @@ fn spawn_sources(
                 match target {
                     Target::Local { display, path } => source::local::scan(&env, display, path),
                     Target::Ftp(ftp) => source::ftp::scan(&env, ftp),
+                    Target::Network(spec) => crate::discover::crawl::scan_network(&env, spec),
                 }
             }
         })

@@ -91,7 +91,6 @@ pub fn run_with_reports(
         .map_err(|_| ScanError::Output(io::Error::other("output thread panicked")))?;
     let discovered = discovered?;
     result.map_err(ScanError::Output)?;
-    summary.discovery = Some(counts(&discovered));
     summary.interrupted |= discovered.interrupted;
     summary.set_elapsed(started.elapsed());
     writers

@@ -10,6 +10,7 @@
 //! check is a short conversation.
 
 pub mod audit;
+pub mod crawl;
 pub mod sweep;
 pub mod targets;
 
@@ -250,7 +251,7 @@ pub fn run(
             source,
         })?;
     }
-    Ok(DiscoverSummary {
+    let summary = DiscoverSummary {
         addresses: space.len(),
         addresses_done: counts.addresses_done.load(Ordering::SeqCst),
         ports_probed: counts.ports_probed.load(Ordering::SeqCst),
@@ -261,7 +262,9 @@ pub fn run(
         reports,
         login_urls,
         interrupted: stop.load(Ordering::SeqCst),
-    })
+    };
+    events.send(crate::report::Event::Discovery(audit::counts(&summary)));
+    Ok(summary)
 }
 
 /// The URLs to crawl: anonymous logins as they are, default logins with

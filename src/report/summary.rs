@@ -146,6 +146,15 @@ impl Summary {
                     });
                 }
             }
+            Event::Discovery(d) => {
+                let total = self.discovery.get_or_insert_with(DiscoveryCounts::default);
+                total.addresses += d.addresses;
+                total.addresses_done += d.addresses_done;
+                total.ports_probed += d.ports_probed;
+                total.ports_open += d.ports_open;
+                total.ftp_services += d.ftp_services;
+                total.not_ftp += d.not_ftp;
+            }
             Event::TargetInfo { target, key, value } => {
                 self.target(target)
                     .info

@@ -696,3 +696,60 @@ fn the_command_writes_every_format_and_says_what_it_swept() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn scan_of_addresses_discovers_then_crawls_in_one_report() {
+    let b = block();
+    let share = tempfile::tempdir().unwrap();
+    std::fs::write(share.path().join("patients.txt"), "SSN 512-34-7890\n").unwrap();
+    let open = es::start_unftp_at(at(b, 110, 0), share.path());
+    let closed = es::start(
+        at(b, 111, 0),
+        Config {
+            logins: vec![],
+            ..Config::new("(vsFTPd 3.0.3)")
+        },
+    );
+    let outcome = crate::common::scan(
+        &[
+            &format!("{}:{}", open.ip(), open.port()),
+            &format!("{}:{}", closed.addr.ip(), closed.addr.port()),
+        ],
+        |c| c.ftp.timeout_secs = 5,
+    );
+    let u_open = url(open, "ftp");
+    let u_closed = url(closed.addr, "ftp");
+    let rows = |target: &str, entity: &str| {
+        outcome
+            .rows
+            .iter()
+            .filter(|r| r[0] == target && r[2] == entity)
+            .count()
+    };
+    // Discovered: both services; anonymous login once, not once per stage.
+    assert_eq!(rows(&u_open, "FTP_SERVICE"), 1, "{}", outcome.csv);
+    assert_eq!(rows(&u_closed, "FTP_SERVICE"), 1);
+    assert_eq!(rows(&u_open, "FTP_ANONYMOUS_LOGIN"), 1, "{}", outcome.csv);
+    assert_eq!(rows(&u_open, "FTP_NO_TLS"), 1, "{}", outcome.csv);
+    // Crawled: the open one only, its file scanned and its SSN reported.
+    assert_eq!(
+        rows(&u_open, "SSN"),
+        1,
+        "{}\n{:?}\n{}",
+        outcome.csv,
+        outcome.skipped(),
+        outcome.summary.to_text()
+    );
+    assert!(outcome
+        .rows
+        .iter()
+        .any(|r| r[0] == u_open && r[1] == "patients.txt"));
+    assert_eq!(outcome.summary.files_scanned, 1);
+    let d = outcome
+        .summary
+        .discovery
+        .as_ref()
+        .expect("discovery counts");
+    assert_eq!((d.addresses, d.ftp_services), (2, 2));
+    assert_eq!(outcome.summary.inventory_by_entity.values().sum::<u64>(), 2);
+}
