@@ -237,7 +237,6 @@ DelayEngine off
 AuthPAM off
 TransferLog NONE
 UseReverseDNS off
-IdentLookups off
 PidFile $RUN/proftpd/proftpd.pid
 ScoreboardFile $RUN/proftpd/proftpd.scoreboard
 <Anonymous $RUN/proftpd-share>

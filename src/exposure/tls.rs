@@ -258,19 +258,6 @@ pub fn judge(captured: &Captured, name: &ServerName<'_>, now: i64) -> Option<Cer
         Some(rustls::Error::InvalidCertificate(e)) => {
             use rustls::CertificateError as C;
             match e {
-                C::UnknownIssuer | C::BadSignature | C::UnhandledCriticalExtension => {
-                    if self_signed {
-                        r.problems.push((
-                            CertProblem::SelfSigned,
-                            "self-signed: no trusted authority vouches for it".into(),
-                        ));
-                    } else {
-                        r.problems.push((
-                            CertProblem::Untrusted,
-                            "the chain does not lead to a trusted authority".into(),
-                        ));
-                    }
-                }
                 // Dates and names are judged below, whatever the chain.
                 C::Expired
                 | C::ExpiredContext { .. }
@@ -278,9 +265,23 @@ pub fn judge(captured: &Captured, name: &ServerName<'_>, now: i64) -> Option<Cer
                 | C::NotValidYetContext { .. }
                 | C::NotValidForName
                 | C::NotValidForNameContext { .. } => {}
+                // Issued by itself: no authority vouches for it, whatever
+                // else WebPKI says of it (a CA certificate used as a
+                // server's, as `openssl req -x509` makes them).
+                _ if self_signed => r.problems.push((
+                    CertProblem::SelfSigned,
+                    "self-signed: no trusted authority vouches for it".into(),
+                )),
+                C::UnknownIssuer => r.problems.push((
+                    CertProblem::Untrusted,
+                    "the chain does not lead to a trusted authority".into(),
+                )),
                 other => r.problems.push((
                     CertProblem::Untrusted,
-                    format!("the chain is not trusted: {other:?}"),
+                    format!(
+                        "the chain is not trusted: {}",
+                        rustls::Error::InvalidCertificate(other.clone())
+                    ),
                 )),
             }
         }
@@ -400,6 +401,16 @@ mod tests {
         );
         assert!(r.key.starts_with("EC "), "{}", r.key);
         assert_eq!(r.sha256.len(), 32 * 3 - 1);
+        // Whatever WebPKI objects to (a CA certificate used by a server, as
+        // `openssl req -x509` makes), one issued by itself is self-signed.
+        let odd = Captured {
+            webpki_error: Some(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadEncoding,
+            )),
+            ..captured.clone()
+        };
+        let r = judge(&odd, &name, now()).unwrap();
+        assert_eq!(r.problems[0].0, CertProblem::SelfSigned);
         let ok_name = ServerName::try_from("files.clinic.example").unwrap();
         let r = judge(&captured, &ok_name, now()).unwrap();
         assert_eq!(r.problems.len(), 1);
