@@ -29,8 +29,11 @@ pub const DEFAULT_PORTS: [u16; 3] = [21, 990, 2121];
 pub const DEFAULT_RATE: f64 = 100.0;
 /// Connections open at once by default.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
-/// How long a port may stay silent before implicit TLS is tried.
-pub const DEFAULT_GREETING_WAIT: Duration = Duration::from_millis(1500);
+/// How long a port may stay silent before implicit TLS is tried. Short:
+/// FTP servers greet at once, and a slower one costs only a second
+/// connection (the TLS hello fails on its plain greeting, and the checks
+/// then wait the whole `--timeout` for it).
+pub const DEFAULT_GREETING_WAIT: Duration = Duration::from_millis(500);
 
 /// What to sweep and check.
 #[derive(Clone, Debug)]

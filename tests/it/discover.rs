@@ -753,3 +753,26 @@ fn scan_of_addresses_discovers_then_crawls_in_one_report() {
     assert_eq!((d.addresses, d.ftp_services), (2, 2));
     assert_eq!(outcome.summary.inventory_by_entity.values().sum::<u64>(), 2);
 }
+
+#[test]
+fn a_slow_greeting_is_plain_ftp_not_implicit_tls() {
+    let b = block();
+    // Silent for longer than the sweep waits: the checks try a TLS hello,
+    // get the plain greeting, and take the port as plain FTP.
+    let server = es::start(
+        at(b, 120, 0),
+        Config {
+            greeting_delay: Duration::from_millis(1500),
+            ..Config::new("slow but plain")
+        },
+    );
+    let r = run(config(
+        &[server.addr.ip().to_string()],
+        &[server.addr.port()],
+    ));
+    let u = url(server.addr, "ftp");
+    assert_eq!(r.summary.services, 1, "{:?}", r.summary);
+    assert_eq!(r.rows(&u, "FTP_SERVICE").len(), 1);
+    assert_eq!(r.rows(&u, "FTP_ANONYMOUS_LOGIN").len(), 1);
+    assert!(r.rows(&u, "FTP_SERVICE")[0].context.contains("TLS: none"));
+}

@@ -73,6 +73,9 @@ pub struct Config {
     /// Absolute paths (no trailing slash; "" is the root) to items.
     pub tree: BTreeMap<String, Item>,
     pub mlsd: bool,
+    /// Wait this long before the greeting (a slow server, e.g. one doing
+    /// reverse DNS).
+    pub greeting_delay: Duration,
 }
 
 impl Config {
@@ -98,6 +101,7 @@ impl Config {
             port: Port::RefuseForeign,
             tree,
             mlsd: false,
+            greeting_delay: Duration::ZERO,
         }
     }
 
@@ -327,6 +331,7 @@ fn serve(
     } else {
         Stream::Plain(tcp)
     };
+    thread::sleep(config.greeting_delay);
     say(&mut s, &format!("220 {}", config.banner))?;
     let mut user: Option<String> = None;
     let mut logged_in = false;
