@@ -738,7 +738,7 @@ fn scan_of_addresses_discovers_then_crawls_in_one_report() {
         "{}\n{:?}\n{}",
         outcome.csv,
         outcome.skipped(),
-        outcome.summary.to_text()
+        outcome.summary.to_text_styled(false)
     );
     assert!(outcome
         .rows
