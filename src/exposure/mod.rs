@@ -100,6 +100,18 @@ impl Service {
         })
     }
 
+    /// A service by host name or address: its first address.
+    pub fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Service, String> {
+        use std::net::ToSocketAddrs;
+        let addr = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{host} has no address"))?;
+        let name = host.parse::<IpAddr>().is_err().then(|| host.to_string());
+        Service::new(addr, name, timeout)
+    }
+
     fn server_name(&self) -> ServerName<'static> {
         match &self.name {
             Some(n) => ServerName::try_from(n.clone())
@@ -355,6 +367,20 @@ pub fn check_service(
     events: &dyn EventSink,
     key: &FingerprintKey,
 ) -> Option<ServiceReport> {
+    check_service_as(svc, greeted, opts, events, key, None)
+}
+
+/// [`check_service`] with the rows' target given (`None`: the service's
+/// URL). For the crawl of an `ftp://host/path` target, whose rows carry
+/// the URL as the user wrote it.
+pub fn check_service_as(
+    svc: &Service,
+    greeted: bool,
+    opts: &ExposureOptions,
+    events: &dyn EventSink,
+    key: &FingerprintKey,
+    target: Option<Arc<str>>,
+) -> Option<ServiceReport> {
     // How the service speaks: a greeting in plain text, or TLS first.
     let (channel, first) = if greeted {
         (Channel::Plain, svc.open(Channel::Plain))
@@ -370,7 +396,7 @@ pub fn check_service(
     let rep = Reporter {
         events,
         key,
-        target: url.clone().into(),
+        target: target.unwrap_or_else(|| url.clone().into()),
     };
     let mut report = ServiceReport {
         url: url.clone(),

@@ -776,3 +776,44 @@ fn a_slow_greeting_is_plain_ftp_not_implicit_tls() {
     assert_eq!(r.rows(&u, "FTP_ANONYMOUS_LOGIN").len(), 1);
     assert!(r.rows(&u, "FTP_SERVICE")[0].context.contains("TLS: none"));
 }
+
+#[test]
+fn checks_for_a_crawl_target_carry_its_url() {
+    let b = block();
+    let server = es::start(at(b, 130, 0), Config::new("(vsFTPd 3.0.3)"));
+    let svc = Service::resolve(
+        &server.addr.ip().to_string(),
+        server.addr.port(),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let display = format!(
+        "ftp://{}:{}/pub/exports",
+        server.addr.ip(),
+        server.addr.port()
+    );
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let key = phiscan::report::fingerprint::FingerprintKey::default();
+    let report = exposure::check_service_as(
+        &svc,
+        true,
+        &ExposureOptions::default(),
+        &tx,
+        &key,
+        Some(display.as_str().into()),
+    )
+    .unwrap();
+    drop(tx);
+    let rows: Vec<Finding> = rx
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Finding(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert!(rows.iter().all(|f| *f.target == *display), "{rows:?}");
+    assert!(rows
+        .iter()
+        .any(|f| f.entity.as_str() == "FTP_ANONYMOUS_LOGIN"));
+    assert_eq!(report.verdicts[&Check::AnonymousLogin], Verdict::Found(1));
+}
