@@ -17,6 +17,7 @@ pub mod targets;
 use crate::exposure::{self, ExposureOptions, ServiceReport};
 use crate::report::fingerprint::FingerprintKey;
 use crate::report::EventSink;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -172,7 +173,9 @@ pub fn run(
     let reports: Mutex<Vec<ServiceReport>> = Mutex::new(Vec::new());
     let (tx, rx) = crossbeam_channel::unbounded::<sweep::Open>();
     let done = AtomicBool::new(false);
-    let progress = config.progress.then(|| {
+    // On a terminal a bar; elsewhere (a CI log) a plain line a second.
+    let terminal = std::io::stderr().is_terminal();
+    let progress = (config.progress && terminal).then(|| {
         let bar = indicatif::ProgressBar::with_draw_target(
             Some(space.len()),
             indicatif::ProgressDrawTarget::stderr_with_hz(4),
@@ -185,7 +188,17 @@ pub fn run(
         );
         bar
     });
+    let line = |counts: &sweep::SweepCounts, services: u64| {
+        format!(
+            "phiscan discover: {}/{} addresses, {} open ports, {} FTP services checked",
+            counts.addresses_done.load(Ordering::Relaxed),
+            space.len(),
+            counts.ports_open.load(Ordering::Relaxed),
+            services
+        )
+    };
     let sweep_result = std::thread::scope(|scope| {
+        let mut probes = Vec::new();
         for i in 0..config.probe_threads.clamp(1, 64) {
             let rx = rx.clone();
             let (services, not_ftp, reports, stop) = (&services, &not_ftp, &reports, &stop);
@@ -207,22 +220,36 @@ pub fn run(
                         }
                     }
                 });
-            if spawned.is_err() && i == 0 {
-                return Err(std::io::Error::other("cannot start the probe threads"));
+            match spawned {
+                Ok(h) => probes.push(h),
+                Err(_) if i == 0 => {
+                    return Err(std::io::Error::other("cannot start the probe threads"))
+                }
+                Err(_) => {}
             }
         }
         drop(rx);
-        if let Some(bar) = &progress {
-            let (counts, done, services) = (&counts, &done, &services);
+        if config.progress {
+            let (counts, done, services, bar, line) = (&counts, &done, &services, &progress, &line);
             scope.spawn(move || {
+                let mut last_line = std::time::Instant::now();
                 while !done.load(Ordering::SeqCst) {
-                    bar.set_position(counts.addresses_done.load(Ordering::Relaxed));
-                    bar.set_message(format!(
-                        "| {} open ports, {} FTP services checked",
-                        counts.ports_open.load(Ordering::Relaxed),
-                        services.load(Ordering::Relaxed)
-                    ));
-                    std::thread::sleep(Duration::from_millis(200));
+                    let found = services.load(Ordering::Relaxed);
+                    match bar {
+                        Some(bar) => {
+                            bar.set_position(counts.addresses_done.load(Ordering::Relaxed));
+                            bar.set_message(format!(
+                                "| {} open ports, {found} FTP services checked",
+                                counts.ports_open.load(Ordering::Relaxed),
+                            ));
+                        }
+                        None if last_line.elapsed() >= Duration::from_secs(1) => {
+                            eprintln!("{}", line(counts, found));
+                            last_line = std::time::Instant::now();
+                        }
+                        None => {}
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
                 }
             });
         }
@@ -230,11 +257,17 @@ pub fn run(
             let _ = tx.send(open);
         });
         drop(tx);
+        // The services found last are still being checked.
+        for p in probes {
+            let _ = p.join();
+        }
+        done.store(true, Ordering::SeqCst);
         result
     });
-    done.store(true, Ordering::SeqCst);
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
+    match progress {
+        Some(bar) => bar.finish_and_clear(),
+        None if config.progress => eprintln!("{}", line(&counts, services.load(Ordering::SeqCst))),
+        None => {}
     }
     sweep_result.map_err(DiscoverError::Sweep)?;
     let mut reports = reports.into_inner().unwrap_or_else(|p| p.into_inner());

@@ -642,6 +642,7 @@ fn the_command_writes_every_format_and_says_what_it_swept() {
             &server.addr.port().to_string(),
             "--rate",
             "unlimited",
+            "--progress",
             "--format",
             "csv,jsonl,sarif,html",
             "--output-dir",
@@ -657,6 +658,12 @@ fn the_command_writes_every_format_and_says_what_it_swept() {
     assert!(
         stderr
             .contains("discovery: 8 of 8 addresses swept, 8 ports probed, 1 open, 1 FTP services"),
+        "{stderr}"
+    );
+    // --progress where stderr is no terminal: plain lines, the last one
+    // with every address done.
+    assert!(
+        stderr.contains("phiscan discover: 8/8 addresses, 1 open ports, 1 FTP services checked"),
         "{stderr}"
     );
     let csv = std::fs::read_to_string(dir.path().join("phiscan.csv")).unwrap();
@@ -816,4 +823,25 @@ fn checks_for_a_crawl_target_carry_its_url() {
         .iter()
         .any(|f| f.entity.as_str() == "FTP_ANONYMOUS_LOGIN"));
     assert_eq!(report.verdicts[&Check::AnonymousLogin], Verdict::Found(1));
+}
+
+#[test]
+fn a_stop_ends_the_sweep_early_and_says_so() {
+    let b = block();
+    let mut c = config(&[format!("{}.{}.0.0/16", b[0], b[1])], &[2121]);
+    c.rate = Some(200.0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let started = std::time::Instant::now();
+    let (tx, _rx) = crossbeam_channel::unbounded();
+    let s = discover::run(&c, stop, &tx).unwrap();
+    assert!(s.interrupted);
+    assert_eq!(s.addresses, 65536);
+    assert!(s.addresses_done < 1000, "{}", s.addresses_done);
+    // At 200 connections a second, the whole /16 would take 5.5 minutes.
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
