@@ -18,6 +18,8 @@ use suppaftp::rustls::{self, pki_types::ServerName, ClientConnection, StreamOwne
 
 /// Longest reply read (all its lines).
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;
+/// A listing or file head must arrive within this many timeouts.
+pub const TRANSFER_DEADLINE_FACTOR: u32 = 6;
 
 /// How a control connection is secured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -424,8 +426,11 @@ impl Control {
         let mut data = self.data_ready(s)?;
         let mut chunk = [0u8; 8192];
         let mut cut = false;
+        // Each read waits at most the timeout; the whole transfer at most
+        // this long, however the server paces its bytes.
+        let deadline = Instant::now() + self.timeout * TRANSFER_DEADLINE_FACTOR;
         loop {
-            if sink.len() >= max {
+            if sink.len() >= max || Instant::now() > deadline {
                 cut = true;
                 break;
             }
