@@ -100,7 +100,7 @@ pub fn run_with_reports(
     if let Some(path) = &output.summary_json {
         let text = serde_json::to_string_pretty(&summary.to_json())
             .map_err(|e| ScanError::Output(io::Error::other(e)))?;
-        std::fs::write(path, text + "\n").map_err(|e| {
+        crate::outfile::write(path, (text + "\n").as_bytes()).map_err(|e| {
             ScanError::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
         })?;
     }

@@ -282,9 +282,12 @@ pub fn run(
             text.push_str(url);
             text.push('\n');
         }
-        std::fs::write(path, text).map_err(|source| DiscoverError::TargetsOut {
-            path: path.clone(),
-            source,
+        // Like every file phiscan writes: owner-only, never through a link.
+        crate::outfile::write(path, text.as_bytes()).map_err(|source| {
+            DiscoverError::TargetsOut {
+                path: path.clone(),
+                source,
+            }
         })?;
     }
     let summary = DiscoverSummary {
