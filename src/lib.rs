@@ -13,9 +13,11 @@ pub mod allowlist;
 pub mod baseline;
 pub mod config;
 pub mod decode;
+pub mod discover;
 pub mod engine;
 pub mod entity;
 pub mod error;
+pub mod exposure;
 pub mod extract;
 #[allow(unsafe_code)]
 pub mod lanes;

@@ -4,6 +4,8 @@
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
+use phiscan::config::ScanConfig;
+use phiscan::discover::DiscoverConfig;
 use phiscan::entity::Confidence;
 use phiscan::report::fingerprint::FingerprintKey;
 use phiscan::report::summary::Summary;
@@ -89,6 +91,13 @@ enum Command {
     /// Scan files, folders or FTP servers and write a masked report.
     #[command(after_help = EXAMPLES)]
     Scan(Box<Settings>),
+    /// Find the FTP servers on a network and judge each one's exposure.
+    ///
+    /// Sweep only networks you are allowed to audit. Without the --check-*
+    /// flags nothing is written to any server: it connects, reads the
+    /// greeting, sends SYST, FEAT and AUTH TLS, tries the anonymous logins
+    /// and lists what an anonymous user can see.
+    Discover(Box<DiscoverArgs>),
     /// List or test rule packs.
     Rules {
         #[command(subcommand)]
@@ -126,6 +135,156 @@ enum Command {
     },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(clap::Args)]
+struct DiscoverArgs {
+    /// Addresses, CIDR blocks (10.20.0.0/22), ranges (192.168.5.10-192.168.5.40
+    /// or 192.168.5.10-40), host names, host:port.
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+    /// File of targets, one per line (`#` starts a comment).
+    #[arg(long = "targets", id = "targets_file", value_name = "FILE")]
+    targets_file: Option<PathBuf>,
+    /// Ports to try on every address (comma list, ranges allowed).
+    #[arg(long, value_name = "PORTS", default_value = "21,990,2121")]
+    ports: String,
+    /// New connections per second, or `unlimited`.
+    #[arg(long, value_name = "N", default_value = "100")]
+    rate: String,
+    /// Most connections open at once.
+    #[arg(long, value_name = "N", default_value_t = phiscan::discover::DEFAULT_MAX_IN_FLIGHT)]
+    max_in_flight: usize,
+    /// Seconds to wait to connect, for a reply, or for data.
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    timeout: u64,
+    /// Never contact these addresses or blocks (repeatable).
+    #[arg(long, value_name = "ADDR|CIDR")]
+    exclude: Vec<String>,
+    /// Allow sweeping more than a /16 (65,536 addresses) in one run.
+    #[arg(long)]
+    allow_large: bool,
+    /// Test anonymous write access: MKD and STOR of a uniquely named empty
+    /// probe in each folder that looks writable, removed again (changes the
+    /// server; a probe that cannot be removed is reported).
+    #[arg(long)]
+    check_write: bool,
+    /// Try the built-in default logins (and --creds), one attempt each.
+    #[arg(long)]
+    check_default_creds: bool,
+    /// More logins for --check-default-creds: `user:password` per line.
+    #[arg(long, value_name = "FILE", requires = "check_default_creds")]
+    creds: Option<PathBuf>,
+    /// Test FTP bounce: PORT to a listener on another address of this machine.
+    #[arg(long)]
+    check_bounce: bool,
+    /// The address of this machine the bounce listener uses (default: a
+    /// second loopback address for servers on loopback; others need it).
+    #[arg(long, value_name = "ADDR", requires = "check_bounce")]
+    bounce_via: Option<std::net::IpAddr>,
+    /// Write the URL of every server that accepted a login here, for
+    /// `phiscan scan --targets FILE`.
+    #[arg(long, value_name = "FILE")]
+    targets_out: Option<PathBuf>,
+    /// Report formats: csv, jsonl, sarif, html (several need --output-dir).
+    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = phiscan::settings::parse_format)]
+    formats: Vec<phiscan::report::ReportFormat>,
+    /// Write each format to DIR/phiscan.<format>.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Write the report here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write the machine-readable summary (JSON) here.
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
+    #[command(flatten)]
+    key: KeyArg,
+    /// Lowest confidence of an exposure that makes the exit status 1 [default: LOW].
+    #[arg(long, value_name = "LEVEL", value_parser = phiscan::settings::parse_confidence)]
+    fail_on: Option<Confidence>,
+    /// No summary or progress on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Show progress even when stderr is not a terminal.
+    #[arg(long)]
+    progress: bool,
+}
+
+impl DiscoverArgs {
+    /// The sweep's configuration, and the report side's (writers, key,
+    /// fail-on) as a scan configuration.
+    fn into_configs(self) -> anyhow::Result<(DiscoverConfig, ScanConfig)> {
+        let mut targets = self.targets;
+        if let Some(file) = &self.targets_file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read targets file {}", file.display()))?;
+            targets.extend(phiscan::settings::targets_in(&text).map(str::to_string));
+        }
+        if targets.is_empty() {
+            anyhow::bail!("no TARGET given (on the command line or with --targets)");
+        }
+        let ports = phiscan::discover::targets::parse_ports(&self.ports)
+            .map_err(|e| anyhow::anyhow!("--ports: {e}"))?;
+        let rate = if self.rate.eq_ignore_ascii_case("unlimited") {
+            None
+        } else {
+            match self.rate.parse::<f64>() {
+                Ok(r) if r.is_finite() && r > 0.0 => Some(r),
+                _ => anyhow::bail!(
+                    "--rate must be a positive number of connections per second, or unlimited"
+                ),
+            }
+        };
+        let key = match &self.key.fingerprint_key {
+            Some(k) => FingerprintKey::from_secret(k.expose()).context("--fingerprint-key")?,
+            None => FingerprintKey::generate().context("fingerprint key")?,
+        };
+        let extra_logins = match &self.creds {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                phiscan::exposure::data::parse_creds(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            }
+            None => Vec::new(),
+        };
+        let timeout = std::time::Duration::from_secs(self.timeout);
+        let progress = self.progress || (!self.quiet && std::io::stderr().is_terminal());
+        let discover = DiscoverConfig {
+            targets,
+            excludes: self.exclude,
+            ports,
+            rate,
+            max_in_flight: self.max_in_flight.max(1),
+            timeout,
+            allow_large: self.allow_large,
+            exposure: phiscan::exposure::ExposureOptions {
+                timeout,
+                check_write: self.check_write,
+                check_default_creds: self.check_default_creds,
+                extra_logins,
+                check_bounce: self.check_bounce,
+                bounce_via: self.bounce_via,
+                ..Default::default()
+            },
+            targets_out: self.targets_out,
+            fingerprint_key: key,
+            progress,
+            ..DiscoverConfig::default()
+        };
+        let output = ScanConfig {
+            output: self.output,
+            output_dir: self.output_dir,
+            formats: self.formats,
+            summary_json: self.summary_json,
+            fingerprint_key: self.key.fingerprint_key,
+            fail_on: self.fail_on.unwrap_or(Confidence::Low),
+            quiet: self.quiet,
+            ..ScanConfig::default()
+        };
+        Ok((discover, output))
+    }
 }
 
 #[derive(Subcommand)]
@@ -187,6 +346,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Scan(settings) => scan(*settings),
+        Command::Discover(args) => discover(*args),
         Command::Rules { command } => match command {
             RulesCommand::List(pack) => rules_list(pack),
             RulesCommand::Patterns(pack) => rules_patterns(pack),
@@ -250,6 +410,25 @@ fn scan(flags: Settings) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::of_scan(&summary, config.fail_on))
+}
+
+/// `phiscan discover`: a sweep, the exposure checks of every service
+/// found, the reports and the summary on stderr.
+fn discover(args: DiscoverArgs) -> anyhow::Result<Exit> {
+    let (discover, output) = args.into_configs()?;
+    let (summary, _) =
+        match phiscan::discover::audit::run_with_reports(&discover, &output, stop_on_signals()?) {
+            Ok(s) => s,
+            Err(phiscan::discover::audit::AuditError::Scan(ScanError::Output(e))) => {
+                eprintln!("phiscan: {e}");
+                return Ok(Exit::Incomplete);
+            }
+            Err(e) => return Err(e.into()),
+        };
+    if !output.quiet {
+        eprint!("{}", summary.to_text_styled(stderr_color()));
+    }
+    Ok(Exit::of_scan(&summary, output.fail_on))
 }
 
 /// `phiscan rules list`: one tab-separated row per rule.

@@ -214,7 +214,9 @@ fn rule_infos(matcher: &Matcher) -> Vec<RuleInfo> {
 
 /// Where each requested format goes: `--output-dir DIR/phiscan.<ext>`, or
 /// `--output FILE` / stdout for a single format.
-fn report_paths(config: &ScanConfig) -> Result<Vec<(ReportFormat, Option<PathBuf>)>, ConfigError> {
+pub fn report_paths(
+    config: &ScanConfig,
+) -> Result<Vec<(ReportFormat, Option<PathBuf>)>, ConfigError> {
     let formats = formats(config);
     if let Some(dir) = &config.output_dir {
         if config.output.is_some() {

@@ -521,7 +521,7 @@ impl Layers {
 
 /// The targets of a `--targets` file: one per line, `#` comments, blank
 /// lines ignored.
-fn targets_in(text: &str) -> impl Iterator<Item = &str> {
+pub fn targets_in(text: &str) -> impl Iterator<Item = &str> {
     text.lines()
         .map(|l| l.split_once('#').map_or(l, |(before, _)| before).trim())
         .filter(|l| !l.is_empty())
@@ -531,11 +531,11 @@ fn targets_in(text: &str) -> impl Iterator<Item = &str> {
 // (serde): the file accepts what the flag accepts, and a bad value in the
 // file is an error that toml places at its line.
 
-fn parse_confidence(s: &str) -> Result<Confidence, String> {
+pub fn parse_confidence(s: &str) -> Result<Confidence, String> {
     Confidence::parse(s).ok_or_else(|| format!("{s:?} is not LOW, MEDIUM or HIGH"))
 }
 
-fn parse_format(s: &str) -> Result<ReportFormat, String> {
+pub fn parse_format(s: &str) -> Result<ReportFormat, String> {
     ReportFormat::parse(s).ok_or_else(|| format!("{s:?} is not csv, jsonl, sarif or html"))
 }
 

@@ -5,6 +5,8 @@
 //! refused folders, a password check).
 #![allow(dead_code)] // each test module uses a part
 
+pub mod exposure_server;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
