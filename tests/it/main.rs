@@ -5,6 +5,7 @@ mod common;
 mod cli_scan;
 mod extract_docs;
 mod extract_health;
+mod extract_pdf;
 mod ftp_cli;
 mod ftp_crawl;
 mod ftp_hostile;

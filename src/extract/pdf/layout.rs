@@ -124,6 +124,9 @@ pub enum TextLayer {
     Unmapped,
     /// Only isolated characters: no run of two letters or digits.
     Fragmented,
+    /// Images cover most of the page and its text is a few words at most
+    /// (a scan, perhaps with a stamp or a page number).
+    Scanned,
 }
 
 /// Judges a page's text: `mapped`/`unmapped` glyph counts from the

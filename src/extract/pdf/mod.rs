@@ -148,7 +148,7 @@ fn scan_bytes(ctx: &mut Ctx, data: &[u8], reader: &mut dyn PageReader) -> Result
         let mut text = String::new();
         layout::lay_out(&mut run.glyphs, &mut text);
         drop(std::mem::take(&mut run.glyphs));
-        let mut layer = layout::judge(&text, run.mapped, run.unmapped);
+        let layer = layout::judge(&text, run.mapped, run.unmapped);
         if !text.trim().is_empty() {
             any_text = true;
             emit(ctx, &format!("page {number}"), &text);
@@ -158,27 +158,26 @@ fn scan_bytes(ctx: &mut Ctx, data: &[u8], reader: &mut dyn PageReader) -> Result
             .into_iter()
             .map(|i| images::hand_over(&doc, i))
             .collect();
-        let view = PdfPage {
+        let mut view = PdfPage {
             number,
             text_layer: layer,
             images,
             media_box: page.media_box,
         };
-        let mostly_image = view.images_cover(0.5) && word_count(&text) < SCAN_WORDS;
-        if layer == TextLayer::Usable && mostly_image {
-            layer = TextLayer::Empty;
+        // A scan with a stamp or page number on it is still a scan.
+        if view.images_cover(0.5) && word_count(&text) < SCAN_WORDS {
+            view.text_layer = TextLayer::Scanned;
         }
         let read_otherwise = reader.read_page(ctx, &view);
         if !read_otherwise {
-            match layer {
+            match view.text_layer {
+                TextLayer::Scanned => unread.scanned.push(number),
                 TextLayer::Usable => {}
                 TextLayer::Empty if !view.images.is_empty() => unread.scanned.push(number),
                 TextLayer::Empty => {}
                 TextLayer::Unmapped => unread.unmapped.push(number),
                 // A page number alone is no broken text layer.
-                TextLayer::Fragmented if run.mapped >= 20 || !view.images.is_empty() => {
-                    unread.fragmented.push(number)
-                }
+                TextLayer::Fragmented if run.mapped >= 20 => unread.fragmented.push(number),
                 TextLayer::Fragmented => {}
             }
         }
