@@ -29,8 +29,13 @@ const MAX_SAVED_STATES: usize = 256;
 /// Images noted per page, and the bytes of one inline image kept.
 const MAX_PAGE_IMAGES: usize = 256;
 const MAX_INLINE_IMAGE: usize = 1 << 20;
-/// Fonts loaded and kept per file.
-const MAX_FONTS: usize = 4096;
+/// Annotations drawn per page.
+const MAX_ANNOTATIONS: usize = 4096;
+/// Bytes of one form field's value kept.
+const MAX_FIELD_VALUE: usize = 64 << 10;
+/// Fonts kept per file, counted in map and width entries (about 40 bytes
+/// each); past it the cache is emptied.
+const MAX_FONT_ENTRIES: usize = 1 << 20;
 
 type Matrix = [f64; 6];
 const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
@@ -113,6 +118,7 @@ pub(super) struct PageRun {
 #[derive(Default)]
 pub(super) struct FontCache {
     fonts: HashMap<u32, Rc<Font>>,
+    entries: usize,
 }
 
 /// Runs a page's content.
@@ -225,6 +231,99 @@ impl<'a, 'd> Interpreter<'a, 'd> {
         resources: &Obj,
     ) -> Result<(), ExtractError> {
         self.content(Window::new(streams), resources, IDENTITY, 0)
+    }
+
+    /// Draws the normal appearance of each annotation of a page (filled-in
+    /// form fields, stamps, free text) where it sits. Widgets with a value
+    /// but no appearance (`NeedAppearances`) add `name: value` lines to
+    /// `values`.
+    pub fn annotations(&mut self, annots: &Obj, values: &mut String) -> Result<(), ExtractError> {
+        let doc = self.doc;
+        let Obj::Array(items) = &*doc.resolve(annots) else {
+            return Ok(());
+        };
+        for item in items.iter().take(MAX_ANNOTATIONS) {
+            if self.run.cut.is_some() {
+                break;
+            }
+            let annot = doc.resolve(item);
+            let flags = annot.get(b"F").and_then(Obj::as_num).unwrap_or(0.0) as u32;
+            // Hidden (2) and no-view (32) annotations are not shown.
+            if flags & (2 | 32) != 0 {
+                continue;
+            }
+            let ap = doc.entry(&annot, b"AP");
+            let form = match ap.get(b"N") {
+                Some(Obj::Ref(n)) if doc.stream(*n).is_some() => Some(*n),
+                Some(states) => {
+                    // A dictionary of states (check boxes): the one `/AS` names.
+                    let states = doc.resolve(states);
+                    match (annot.get(b"AS"), states.get(b"AS")) {
+                        (Some(Obj::Name(state)), _) => match states.get(state) {
+                            Some(Obj::Ref(k)) => Some(*k),
+                            _ => None,
+                        },
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            let drawn = match form.and_then(|n| doc.stream(n)) {
+                Some((dict, raw))
+                    if dict.get(b"BBox").is_some() || dict.name_is(b"Subtype", b"Form") =>
+                {
+                    let rect = numbers(&doc.entry(&annot, b"Rect"));
+                    let bbox = numbers(&doc.entry(&dict, b"BBox"));
+                    let matrix = match doc.entry(&dict, b"Matrix").clone() {
+                        Obj::Array(items) => matrix_of(&items).unwrap_or(IDENTITY),
+                        _ => IDENTITY,
+                    };
+                    let place = match (rect.as_slice(), bbox.as_slice()) {
+                        ([rx0, ry0, rx1, ry1], [bx0, by0, bx1, by1]) => {
+                            let (bx0, by0) = apply(&matrix, *bx0, *by0);
+                            let (bx1, by1) = apply(&matrix, *bx1, *by1);
+                            let (bw, bh) = (bx1 - bx0, by1 - by0);
+                            let sx = if bw.abs() > 1e-6 {
+                                (rx1 - rx0) / bw
+                            } else {
+                                1.0
+                            };
+                            let sy = if bh.abs() > 1e-6 {
+                                (ry1 - ry0) / bh
+                            } else {
+                                1.0
+                            };
+                            [
+                                sx,
+                                0.0,
+                                0.0,
+                                sy,
+                                rx0.min(*rx1) - bx0.min(bx1) * sx,
+                                ry0.min(*ry1) - by0.min(by1) * sy,
+                            ]
+                        }
+                        _ => IDENTITY,
+                    };
+                    let resources = dict
+                        .get(b"Resources")
+                        .map(|r| doc.owned(r))
+                        .unwrap_or(Obj::Null);
+                    let window = Window::new(vec![(dict.clone(), raw)]);
+                    self.content(window, &resources, mul(&matrix, &place), 1)?;
+                    true
+                }
+                _ => false,
+            };
+            if !drawn && annot.name_is(b"Subtype", b"Widget") {
+                if let Some((name, value)) = field_value(doc, &annot) {
+                    values.push_str(&name);
+                    values.push_str(": ");
+                    values.push_str(&value);
+                    values.push('\n');
+                }
+            }
+        }
+        Ok(())
     }
 
     fn cut(&mut self, why: String) {
@@ -412,9 +511,12 @@ impl<'a, 'd> Interpreter<'a, 'd> {
         let dict = doc.resolve(entry);
         let font = Rc::new(Font::load(doc, &dict));
         if let Obj::Ref(n) = entry {
-            if self.fonts.fonts.len() >= MAX_FONTS {
+            let entries = font.entries();
+            if self.fonts.entries + entries > MAX_FONT_ENTRIES {
                 self.fonts.fonts.clear();
+                self.fonts.entries = 0;
             }
+            self.fonts.entries += entries;
             self.fonts.fonts.insert(*n, font.clone());
         }
         font
@@ -620,4 +722,70 @@ fn keep(data: &mut Vec<u8>, cut: &mut bool, bytes: &[u8]) {
     if bytes.len() > room {
         *cut = true;
     }
+}
+
+fn apply(m: &Matrix, x: f64, y: f64) -> (f64, f64) {
+    (x * m[0] + y * m[2] + m[4], x * m[1] + y * m[3] + m[5])
+}
+
+fn numbers(obj: &Obj) -> Vec<f64> {
+    match obj {
+        Obj::Array(items) => items
+            .iter()
+            .filter_map(Obj::as_num)
+            .filter(|n| n.is_finite())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A form field's name and text value (`/T`, `/V`), inherited from its
+/// parents (a few levels).
+fn field_value(doc: &Document, widget: &Obj) -> Option<(String, String)> {
+    let mut name = None;
+    let mut value = None;
+    let mut node = widget.clone();
+    for _ in 0..8 {
+        if name.is_none() {
+            if let Obj::Str(t) = &*doc.entry(&node, b"T") {
+                name = Some(text_string(t));
+            }
+        }
+        if value.is_none() {
+            match &*doc.entry(&node, b"V") {
+                Obj::Str(v) => value = Some(text_string(v)),
+                Obj::Name(v) => value = Some(String::from_utf8_lossy(v).into_owned()),
+                _ => {}
+            }
+        }
+        match node.get(b"Parent") {
+            Some(p @ Obj::Ref(_)) => node = doc.owned(p),
+            _ => break,
+        }
+    }
+    let mut value = value.filter(|v| !v.trim().is_empty())?;
+    if value.len() > MAX_FIELD_VALUE {
+        let mut end = MAX_FIELD_VALUE;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        value.truncate(end);
+    }
+    Some((name.unwrap_or_default(), value))
+}
+
+/// A PDF text string: UTF-16BE after a byte-order mark, UTF-8 after its
+/// mark, else PDFDocEncoding (read as Latin-1, which it matches for text).
+pub(super) fn text_string(bytes: &[u8]) -> String {
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        let units: Vec<u16> = rest
+            .chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect();
+        return String::from_utf16_lossy(&units);
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return String::from_utf8_lossy(rest).into_owned();
+    }
+    bytes.iter().map(|&b| char::from(b)).collect()
 }

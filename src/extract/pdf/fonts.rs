@@ -65,7 +65,8 @@ pub(super) struct Font {
     widths: Widths,
     /// Glyph space → text space (1/1000, or a Type 3 font's matrix).
     pub scale_x: f64,
-    /// The font's height relative to a standard font (Type 3 matrices).
+    /// The em in text space units per unit font size: 1, or a Type 3
+    /// font's glyph box height.
     pub scale_y: f64,
     /// The space glyph's width in text space (per unit font size), when
     /// the font has one.
@@ -125,6 +126,20 @@ impl Font {
         }
         f.space_width = f.find_space_width();
         f
+    }
+
+    /// Entries held (map, widths, fallback), for the cache's bound.
+    pub fn entries(&self) -> usize {
+        let widths = match &self.widths {
+            Widths::Simple { widths, .. } => widths.len(),
+            Widths::Cid { map, .. } => map.len(),
+            _ => 0,
+        };
+        let fallback = match &self.fallback {
+            Fallback::Cids(map) => map.len(),
+            _ => 0,
+        };
+        1 + self.map.len() + widths + fallback
     }
 
     /// Splits `bytes` into codes: (code, its bytes' length) each.
@@ -319,7 +334,26 @@ fn simple(doc: &Document, font: &Obj, subtype: &[u8], base: &str) -> Font {
             _ => Vec::new(),
         };
         if m.len() == 6 && m[0].is_finite() && m[3].is_finite() && m[0] != 0.0 {
-            (m[0], (m[3] / 0.001).abs().clamp(1e-6, 1e6))
+            // Text space has one unit per em for the fonts whose glyphs
+            // fill it; a Type 3 font's glyphs may not (bitmap fonts drawn
+            // at size 1): their box's height in text space is the em then.
+            let bbox: Vec<f64> = match doc.entry(font, b"FontBBox").clone() {
+                Obj::Array(items) => items
+                    .iter()
+                    .filter_map(|i| doc.resolve(i).as_num())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let height = match bbox.as_slice() {
+                [_, y0, _, y1] => ((y1 - y0) * m[3]).abs(),
+                _ => 0.0,
+            };
+            let em = if height.is_finite() && height > 0.0 {
+                height.clamp(0.05, 20.0)
+            } else {
+                1.0
+            };
+            (m[0], em)
         } else {
             (0.001, 1.0)
         }

@@ -13,8 +13,9 @@ use super::syntax::Obj;
 use std::borrow::Cow;
 use std::io::Read;
 
-/// Bytes of a `JBIG2Globals` stream kept.
+/// Bytes of a parameter stream (`JBIG2Globals`) kept, each and per page.
 const MAX_GLOBALS: usize = 1 << 20;
+pub(super) const MAX_PAGE_PARM_STREAMS: usize = 4 << 20;
 
 /// A value of a filter's `DecodeParms`.
 #[derive(Clone, Debug, PartialEq)]
@@ -150,7 +151,12 @@ fn expand(key: &str) -> &str {
     }
 }
 
-pub(super) fn hand_over<'d>(doc: &Document<'d>, drawn: DrawnImage) -> PageImage<'d> {
+/// `streams_left`: bytes of parameter streams the page may still hold.
+pub(super) fn hand_over<'d>(
+    doc: &Document<'d>,
+    drawn: DrawnImage,
+    streams_left: &mut usize,
+) -> PageImage<'d> {
     let dict = drawn.dict;
     let get = |key: &str| -> Obj {
         let long = dict.get(key.as_bytes()).cloned();
@@ -227,13 +233,19 @@ pub(super) fn hand_over<'d>(doc: &Document<'d>, drawn: DrawnImage) -> PageImage<
                             Obj::Num(n) => Parm::Number(*n),
                             Obj::Bool(b) => Parm::Bool(*b),
                             Obj::Name(n) => Parm::Name(String::from_utf8_lossy(n).into_owned()),
-                            Obj::Ref(n) => match doc.read_object(*n, MAX_GLOBALS) {
-                                Ok(Some((bytes, _))) => Parm::Stream(bytes),
-                                _ => match doc.owned(v) {
-                                    Obj::Num(n) => Parm::Number(n),
-                                    Obj::Bool(b) => Parm::Bool(b),
+                            Obj::Ref(n) if doc.stream(*n).is_some() => {
+                                match doc.read_object(*n, MAX_GLOBALS.min(*streams_left)) {
+                                    Ok(Some((bytes, false))) => {
+                                        *streams_left -= bytes.len();
+                                        Parm::Stream(bytes)
+                                    }
                                     _ => Parm::Other,
-                                },
+                                }
+                            }
+                            Obj::Ref(_) => match doc.owned(v) {
+                                Obj::Num(n) => Parm::Number(n),
+                                Obj::Bool(b) => Parm::Bool(b),
+                                _ => Parm::Other,
                             },
                             _ => Parm::Other,
                         };

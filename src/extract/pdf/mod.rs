@@ -140,33 +140,12 @@ fn scan_bytes(ctx: &mut Ctx, data: &[u8], reader: &mut dyn PageReader) -> Result
             cut.get_or_insert_with(|| format!("the time limit, before page {number}"));
             break;
         }
-        let streams = page_streams(&doc, page.num);
-        let mut interpreter = Interpreter::new(&doc, &mut fonts);
-        let result = interpreter.page(streams, &page.resources);
-        let mut run = interpreter.run;
-        unsupported += run.unsupported;
-        let mut text = String::new();
-        layout::lay_out(&mut run.glyphs, &mut text);
-        drop(std::mem::take(&mut run.glyphs));
-        let layer = layout::judge(&text, run.mapped, run.unmapped);
+        let read = read_page(&doc, &mut fonts, page, number);
+        let (text, view, run_cut, result) = (read.text, read.view, read.cut, read.result);
+        unsupported += read.unsupported;
         if !text.trim().is_empty() {
             any_text = true;
             emit(ctx, &format!("page {number}"), &text);
-        }
-        let images: Vec<PageImage> = run
-            .images
-            .into_iter()
-            .map(|i| images::hand_over(&doc, i))
-            .collect();
-        let mut view = PdfPage {
-            number,
-            text_layer: layer,
-            images,
-            media_box: page.media_box,
-        };
-        // A scan with a stamp or page number on it is still a scan.
-        if view.images_cover(0.5) && word_count(&text) < SCAN_WORDS {
-            view.text_layer = TextLayer::Scanned;
         }
         let read_otherwise = reader.read_page(ctx, &view);
         if !read_otherwise {
@@ -177,11 +156,11 @@ fn scan_bytes(ctx: &mut Ctx, data: &[u8], reader: &mut dyn PageReader) -> Result
                 TextLayer::Empty => {}
                 TextLayer::Unmapped => unread.unmapped.push(number),
                 // A page number alone is no broken text layer.
-                TextLayer::Fragmented if run.mapped >= 20 => unread.fragmented.push(number),
+                TextLayer::Fragmented if read.mapped >= 20 => unread.fragmented.push(number),
                 TextLayer::Fragmented => {}
             }
         }
-        if let Some(why) = run.cut {
+        if let Some(why) = run_cut {
             cut.get_or_insert(format!("page {number}: {why}"));
         }
         if let Err(e) = result {
@@ -221,6 +200,63 @@ fn scan_bytes(ctx: &mut Ctx, data: &[u8], reader: &mut dyn PageReader) -> Result
         ctx.not_examined(None, SkipReason::NoText, reasons.join("; "));
     }
     Ok(())
+}
+
+/// One page read: its text laid out, what it hands over, and how it went.
+struct PageRead<'d> {
+    text: String,
+    view: PdfPage<'d>,
+    mapped: usize,
+    unsupported: usize,
+    cut: Option<String>,
+    result: Result<(), ExtractError>,
+}
+
+fn read_page<'d>(
+    doc: &Document<'d>,
+    fonts: &mut FontCache,
+    page: &document::PageRef,
+    number: usize,
+) -> PageRead<'d> {
+    let streams = page_streams(doc, page.num);
+    let mut interpreter = Interpreter::new(doc, fonts);
+    let mut values = String::new();
+    let mut result = interpreter.page(streams, &page.resources);
+    if result.is_ok() {
+        if let Some(annots) = doc.get(page.num).and_then(|p| p.get(b"Annots").cloned()) {
+            result = interpreter.annotations(&annots, &mut values);
+        }
+    }
+    let mut run = interpreter.run;
+    let mut text = String::new();
+    layout::lay_out(&mut run.glyphs, &mut text);
+    drop(std::mem::take(&mut run.glyphs));
+    text.push_str(&values);
+    let layer = layout::judge(&text, run.mapped, run.unmapped);
+    let mut streams_left = images::MAX_PAGE_PARM_STREAMS;
+    let images: Vec<PageImage> = run
+        .images
+        .into_iter()
+        .map(|i| images::hand_over(doc, i, &mut streams_left))
+        .collect();
+    let mut view = PdfPage {
+        number,
+        text_layer: layer,
+        images,
+        media_box: page.media_box,
+    };
+    // A scan with a stamp or page number on it is still a scan.
+    if view.images_cover(0.5) && word_count(&text) < SCAN_WORDS {
+        view.text_layer = TextLayer::Scanned;
+    }
+    PageRead {
+        text,
+        view,
+        mapped: run.mapped,
+        unsupported: run.unsupported,
+        cut: run.cut,
+        result,
+    }
 }
 
 /// A page's content streams (one, or an array of them).
@@ -299,6 +335,7 @@ fn page_list(pages: &[usize]) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::archive::testing::*;
+    use super::{read_page, Document, FontCache, Parm, PdfPage, TextLayer};
     use crate::config::ExtractLimits;
     use crate::entity::Entity;
     use crate::report::{Event, SkipReason};
@@ -498,6 +535,192 @@ endcmap end end";
             vec![finding("log.txt", Entity::Ssn, "", "219-45-6780")]
         );
         assert!(skipped(&events).is_empty());
+    }
+
+    /// Each page's text and hand-over, read as `scan` reads them.
+    fn read_all(data: &[u8], mut each: impl FnMut(&str, &PdfPage)) {
+        let budget = crate::extract::Budget::default();
+        let doc = Document::parse(data, &budget, 1 << 30, 100).expect("parse");
+        let mut fonts = FontCache::default();
+        for (i, page) in doc.pages().iter().enumerate() {
+            let read = read_page(&doc, &mut fonts, page, i + 1);
+            assert!(read.result.is_ok());
+            each(&read.text, &read.view);
+        }
+    }
+
+    fn texts(data: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        read_all(data, |text, _| out.push(text.to_string()));
+        out
+    }
+
+    #[test]
+    fn form_fields_without_appearances_give_their_values() {
+        let mut objects = one_page(b"BT /F1 12 Tf 72 700 Td (Intake) Tj ET", "<< >>");
+        objects[2] =
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Annots [5 0 R 6 0 R] >>".to_vec();
+        objects.push(
+            b"<< /Type /Annot /Subtype /Widget /Parent 7 0 R /Rect [240 690 500 710] >>".to_vec(),
+        );
+        // Hidden: not read.
+        objects.push(
+            b"<< /Type /Annot /Subtype /Widget /F 2 /T (ssn2) /V (219-45-6781) /Rect [0 0 1 1] >>"
+                .to_vec(),
+        );
+        objects.push(
+            b"<< /FT /Tx /T (ssn) /V <FEFF003200310039002D00340035002D0036003700380030> >>"
+                .to_vec(),
+        );
+        let data = pdf(&objects, "<< /Root 1 0 R >>");
+        assert_eq!(texts(&data), ["Intake\nssn: 219-45-6780\n"]);
+        assert_eq!(
+            findings(&scan("f.pdf", &data)),
+            vec![finding("f.pdf", Entity::Ssn, "page 1", "219-45-6780")]
+        );
+    }
+
+    #[test]
+    fn simple_fonts_with_mac_roman_and_differences() {
+        let objects = {
+            let mut o = one_page(
+                br"BT /F1 12 Tf 72 700 Td (ABC\310 219-45-6780 Jos\216) Tj ET",
+                "<< /Font << /F1 5 0 R >> >>",
+            );
+            o.push(b"<< /Type /Font /Subtype /Type1 /BaseFont /Times-Roman /Encoding << /BaseEncoding /MacRomanEncoding /Differences [65 /S /S /N 200 /colon] >> >>".to_vec());
+            o
+        };
+        let data = pdf(&objects, "<< /Root 1 0 R >>");
+        assert_eq!(texts(&data), ["SSN: 219-45-6780 Jos\u{e9}\n"]);
+    }
+
+    #[test]
+    fn type3_fonts_by_their_matrix_and_widths() {
+        // Glyph space is 1/100 of text space; every glyph 50 units wide, so
+        // `(AB)` is one word and a gap of 2.8 text units (past its 20) is a space.
+        let mut objects = one_page(
+            b"BT /T3 10 Tf 72 700 Td (ABCD) Tj 22.8 0 Td (EFGHIJHKLMN) Tj ET",
+            "<< /Font << /T3 5 0 R >> >>",
+        );
+        objects.push(b"<< /Type /Font /Subtype /Type3 /FontMatrix [0.01 0 0 0.01 0 0] /FontBBox [0 0 50 50] /FirstChar 65 /LastChar 78 /Widths [50 50 50 50 50 50 50 50 50 50 50 50 50 50] /CharProcs << >> /Encoding << /Type /Encoding /Differences [65 /S /S /N /colon /two /one /nine /hyphen /four /five /six /seven /eight /zero] >> >>".to_vec());
+        let data = pdf(&objects, "<< /Root 1 0 R >>");
+        assert_eq!(texts(&data), ["SSN: 219-45-6780\n"]);
+    }
+
+    #[test]
+    fn kerning_gaps_that_are_word_spaces_become_spaces() {
+        let data = pdf(
+            &one_page(
+                b"BT /F1 10 Tf 72 700 Td [(Social)-300(Security)-20(Number:)-250(21)15(9-45-6780)] TJ ET",
+                "<< /Font << /F1 5 0 R >> >>",
+            )
+            .into_iter()
+            .chain([b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec()])
+            .collect::<Vec<_>>(),
+            "<< /Root 1 0 R >>",
+        );
+        assert_eq!(texts(&data), ["Social SecurityNumber: 219-45-6780\n"]);
+    }
+
+    #[test]
+    fn rotated_and_scaled_text_reads_along_its_baseline() {
+        let data = pdf(
+            &one_page(
+                b"BT /F1 1 Tf 0 12 -12 0 300 100 Tm 80 Tz (SSN: 219-45-6780) Tj ET",
+                "<< >>",
+            ),
+            "<< /Root 1 0 R >>",
+        );
+        assert_eq!(texts(&data), ["SSN: 219-45-6780\n"]);
+    }
+
+    fn ascii85(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for chunk in data.chunks(4) {
+            let mut group = [0u8; 4];
+            group[..chunk.len()].copy_from_slice(chunk);
+            let mut v = u32::from_be_bytes(group);
+            let mut digits = [0u8; 5];
+            for d in digits.iter_mut().rev() {
+                *d = (v % 85) as u8 + b'!';
+                v /= 85;
+            }
+            out.extend_from_slice(&digits[..chunk.len() + 1]);
+        }
+        out.extend_from_slice(b"~>");
+        out
+    }
+
+    #[test]
+    fn content_through_ascii85_and_lzw() {
+        let content = b"BT /F1 12 Tf 72 700 Td (SSN: 219-45-6780) Tj ET";
+        let lzw = weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+            .encode(content)
+            .expect("lzw");
+        let mut objects = one_page(b"", "<< >>");
+        objects[3] = stream("/Filter [/ASCII85Decode /LZWDecode]", &ascii85(&lzw));
+        let data = pdf(&objects, "<< /Root 1 0 R >>");
+        assert_eq!(
+            findings(&scan("l.pdf", &data)),
+            vec![finding("l.pdf", Entity::Ssn, "page 1", "219-45-6780")]
+        );
+    }
+
+    #[test]
+    fn images_are_handed_over_with_their_filters() {
+        let jpeg = b"\xFF\xD8\xFF\xE0 not really a jpeg \xFF\xD9";
+        let objects = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R /Resources << /XObject << /Im 5 0 R >> >> >>".to_vec(),
+            stream("", b"q 100 0 0 100 0 0 cm /Im Do Q q 10 0 0 10 0 0 cm BI /W 2 /H 2 /BPC 1 /IM true /F /AHx ID\n00FF>\nEI Q"),
+            stream(
+                "/Type /XObject /Subtype /Image /Width 4 /Height 2 /BitsPerComponent 8 /ColorSpace [/ICCBased 6 0 R] /Filter [/FlateDecode /DCTDecode] /DecodeParms [null << /ColorTransform 0 >>]",
+                &zlib(jpeg),
+            ),
+            stream("/N 3", b""),
+        ];
+        let data = pdf(&objects, "<< /Root 1 0 R >>");
+        let mut seen = 0;
+        read_all(&data, |text, page| {
+            seen += 1;
+            assert_eq!(text, "");
+            assert_eq!(page.text_layer, TextLayer::Scanned);
+            assert_eq!(page.images.len(), 2);
+            let image = &page.images[0];
+            assert_eq!(image.object, Some(5));
+            assert_eq!(
+                (image.width, image.height, image.bits_per_component),
+                (4, 2, 8)
+            );
+            assert_eq!(
+                (image.color_space.as_str(), image.components),
+                ("ICCBased", Some(3))
+            );
+            let names: Vec<&str> = image.filters.iter().map(|f| f.name.as_str()).collect();
+            assert_eq!(names, ["FlateDecode", "DCTDecode"]);
+            assert_eq!(
+                image.filters[1].parms,
+                [("ColorTransform".to_string(), Parm::Number(0.0))]
+            );
+            let (bytes, codec) = image.decode_leading(1 << 20);
+            assert_eq!(bytes, jpeg);
+            assert_eq!(codec.map(|c| c.name), Some("DCTDecode".to_string()));
+            let inline = &page.images[1];
+            assert_eq!(inline.object, None);
+            assert!(inline.image_mask);
+            assert_eq!(
+                (inline.width, inline.height, inline.bits_per_component),
+                (2, 2, 1)
+            );
+            assert_eq!(&*inline.raw, b"00FF>");
+            assert_eq!(inline.decode_leading(16), (vec![0x00, 0xFF], None));
+        });
+        assert_eq!(seen, 1);
+        assert_eq!(
+            skipped(&scan("s.pdf", &data)),
+            vec![("s.pdf".to_string(), SkipReason::NoText)]
+        );
     }
 
     #[test]
