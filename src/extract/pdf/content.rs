@@ -35,7 +35,7 @@ const MAX_ANNOTATIONS: usize = 4096;
 const MAX_FIELD_VALUE: usize = 64 << 10;
 /// Fonts kept per file, counted in map and width entries (about 40 bytes
 /// each); past it the cache is emptied.
-const MAX_FONT_ENTRIES: usize = 1 << 20;
+const MAX_FONT_ENTRIES: usize = 1 << 19;
 
 type Matrix = [f64; 6];
 const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];

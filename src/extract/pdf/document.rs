@@ -18,11 +18,14 @@ use std::rc::Rc;
 
 /// Parsed objects kept (counted in items: numbers, names, entries ...);
 /// past it the cache is emptied.
-const MAX_CACHED_ITEMS: usize = 1 << 20;
+const MAX_CACHED_ITEMS: usize = 1 << 19;
 /// Bytes of one decoded object stream; the objects past it are lost.
-const MAX_OBJECT_STREAM: usize = 64 << 20;
+const MAX_OBJECT_STREAM: usize = 32 << 20;
 /// Decoded object-stream bytes kept at once.
-const MAX_OBJECT_STREAMS_HELD: usize = 64 << 20;
+const MAX_OBJECT_STREAMS_HELD: usize = 32 << 20;
+/// Objects indexed per file (about 60 bytes each); later ones are not
+/// seen and the file is reported cut.
+const MAX_OBJECTS: usize = 1 << 20;
 /// Object streams opened per file.
 const MAX_OBJECT_STREAMS: usize = 1 << 16;
 
@@ -124,6 +127,10 @@ impl<'d> Document<'d> {
                     doc.trailers.push(value.clone());
                 }
             }
+            if doc.index.len() >= MAX_OBJECTS && !doc.index.contains_key(&num) {
+                *doc.cut.borrow_mut() = Some(format!("more than {MAX_OBJECTS} objects"));
+                break;
+            }
             doc.index.insert(num, (body, Loc::Direct { body, stream }));
         }
         for at in memchr::memmem::find_iter(data, b"trailer") {
@@ -156,7 +163,8 @@ impl<'d> Document<'d> {
                     {
                         let n = n as u32;
                         let later = doc.index.get(&n).is_none_or(|(p, _)| *p < position);
-                        if later {
+                        let room = doc.index.len() < MAX_OBJECTS || doc.index.contains_key(&n);
+                        if later && room {
                             let loc = Loc::Packed {
                                 stream: num,
                                 offset: offset as usize,

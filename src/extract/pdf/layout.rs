@@ -55,11 +55,78 @@ pub(super) fn lay_out(glyphs: &mut [Glyph], out: &mut String) {
             end += 1;
         }
         let line = &mut glyphs[start..end];
-        line.sort_unstable_by(|a, b| a.u.total_cmp(&b.u).then(a.seq.cmp(&b.seq)));
-        write_line(line, out);
+        for part in overlapping_runs_apart(line) {
+            write_line(&part, out);
+        }
         start = end;
     }
 }
+
+/// Runs of glyphs (in drawing order, each moving forward) that overlap
+/// one another on one baseline are text drawn over text (a `'` or `T*`
+/// with no leading set): each such run goes to a line of its own, after.
+/// Runs side by side (labels drawn first, values after) stay on one line.
+/// Each returned line is sorted by position.
+fn overlapping_runs_apart(line: &mut [Glyph]) -> Vec<Vec<Glyph>> {
+    line.sort_unstable_by_key(|g| g.seq);
+    let mut runs: Vec<(usize, usize, f32, f32)> = Vec::new();
+    for (i, g) in line.iter().enumerate() {
+        let many = runs.len() > MAX_RUNS;
+        match runs.last_mut() {
+            Some(run) if g.u >= line[i - 1].u - 0.5 * g.size || many => {
+                run.1 = i + 1;
+                run.2 = run.2.min(g.u);
+                run.3 = run.3.max(g.u + g.w);
+            }
+            _ => runs.push((i, i + 1, g.u, g.u + g.w)),
+        }
+    }
+    let mut parts: Vec<Vec<Glyph>> = Vec::new();
+    if runs.len() == 1 || runs.len() > MAX_RUNS {
+        let mut all = line.to_vec();
+        all.sort_unstable_by(|a, b| a.u.total_cmp(&b.u).then(a.seq.cmp(&b.seq)));
+        parts.push(all);
+        return parts;
+    }
+    let mut spans: Vec<Vec<(f32, f32, usize, usize)>> = Vec::new();
+    for &(from, to, lo, hi) in &runs {
+        let size = line[from].size;
+        let overlaps =
+            |&(a, b, _, _): &(f32, f32, usize, usize)| lo < b - 0.5 * size && hi > a + 0.5 * size;
+        // The same glyphs drawn again a little offset (fake bold, shadows).
+        let same = |&(_, _, f, t): &(f32, f32, usize, usize)| {
+            to - from <= 512
+                && t - f <= 512
+                && line[from..to].iter().all(|b| {
+                    line[f..t]
+                        .iter()
+                        .any(|a| a.ch == b.ch && (a.u - b.u).abs() < 0.3 * size)
+                })
+        };
+        if spans.iter().flatten().any(|r| overlaps(r) && same(r)) {
+            continue;
+        }
+        let clear = |span: &Vec<(f32, f32, usize, usize)>| !span.iter().any(overlaps);
+        let k = match spans.iter().position(clear) {
+            Some(k) => k,
+            None => {
+                spans.push(Vec::new());
+                parts.push(Vec::new());
+                spans.len() - 1
+            }
+        };
+        spans[k].push((lo, hi, from, to));
+        parts[k].extend_from_slice(&line[from..to]);
+    }
+    for part in &mut parts {
+        part.sort_unstable_by(|a, b| a.u.total_cmp(&b.u).then(a.seq.cmp(&b.seq)));
+    }
+    parts
+}
+
+/// Runs per line told apart at most (a hostile line of a million runs is
+/// sorted as one).
+const MAX_RUNS: usize = 256;
 
 fn write_line(line: &[Glyph], out: &mut String) {
     let line_start = out.len();
@@ -219,6 +286,16 @@ mod tests {
         let mut out = String::new();
         lay_out(&mut glyphs, &mut out);
         assert_eq!(out, "SSN: 219-45-6780\nDOB: 03/14/1962\n");
+    }
+
+    #[test]
+    fn text_drawn_over_text_is_its_own_line() {
+        let mut seq = 0;
+        let mut glyphs = run("NPI: 1234567893", 72.0, 700.0, 0.0, &mut seq);
+        glyphs.extend(run("DOB: 03/14/1962", 72.0, 700.0, 0.0, &mut seq));
+        let mut out = String::new();
+        lay_out(&mut glyphs, &mut out);
+        assert_eq!(out, "NPI: 1234567893\nDOB: 03/14/1962\n");
     }
 
     #[test]

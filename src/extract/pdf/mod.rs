@@ -24,7 +24,8 @@
 //! budget and the ratio limit applies per stream; content is decoded
 //! through a window of at most 4 MiB and a page keeps at most 2^20 glyphs;
 //! parsed objects and decoded object streams are cached within fixed
-//! bounds. Per thread that is the document plus about 120 MiB at worst.
+//! bounds. Per thread that is the document plus about 230 MiB at worst
+//! (docs/LIMITS.md).
 
 mod content;
 mod document;
