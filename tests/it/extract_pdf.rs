@@ -285,3 +285,70 @@ fn identity_h_without_any_map_is_reported_not_read_as_empty() {
         )]
     );
 }
+
+/// The fuzz target's path (`scan_file` on a PDF) over mutations of every
+/// producer's file: no panic, and every one ends with an outcome (scanned
+/// or not examined). The libFuzzer runs are in fuzz/README.md; this keeps
+/// the class closed in `cargo test`.
+#[test]
+fn mutated_producer_pdfs_never_panic_and_are_accounted_for() {
+    use phiscan::report::Event;
+    let scanner =
+        phiscan::scan::build_scanner(&phiscan::config::ScanConfig::default()).expect("rules");
+    let target: std::sync::Arc<str> = "mutations".into();
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut files: Vec<_> = std::fs::read_dir(fixtures())
+        .expect("fixtures")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    for file in files {
+        let original = std::fs::read(&file).expect("fixture readable");
+        for round in 0..24 {
+            let mut bytes = original.clone();
+            for _ in 0..=(next() % 6) {
+                let len = bytes.len().max(1) as u64;
+                let at = (next() % len) as usize;
+                match next() % 5 {
+                    0 => bytes.truncate(at.max(bytes.len() / 2)),
+                    1 => {
+                        if let Some(b) = bytes.get_mut(at) {
+                            *b ^= 1 << (next() % 8);
+                        }
+                    }
+                    2 => {
+                        let end = (at + (next() % 512) as usize).min(bytes.len());
+                        let chunk = bytes[at.min(end)..end].to_vec();
+                        bytes.splice(at.min(end)..at.min(end), chunk);
+                    }
+                    3 => {
+                        let end = (at + (next() % 64) as usize).min(bytes.len());
+                        bytes.drain(at.min(end)..end);
+                    }
+                    _ => {
+                        if let Some(b) = bytes.get_mut(at) {
+                            *b = b"()<>[]/0 9-R\n%"[(next() % 14) as usize];
+                        }
+                    }
+                }
+            }
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let mut data = bytes.as_slice();
+            scanner.scan_file(&target, &name, &mut data, Some(bytes.len() as u64), 0, &tx);
+            drop(tx);
+            let ended = rx.iter().any(|e| match e {
+                Event::FileScanned { .. } => true,
+                Event::NotExamined { path, .. } => path == name,
+                _ => false,
+            });
+            assert!(ended, "{} round {round}: no outcome", file.display());
+        }
+    }
+}
