@@ -579,7 +579,8 @@ impl<'a, 'd> Interpreter<'a, 'd> {
         let (cx, cy) = (trm[2], trm[3]);
         let along = (ax * ax + ay * ay).sqrt();
         let em = (cx * cx + cy * cy).sqrt() * font.scale_y;
-        if !(along.is_finite() && em.is_finite()) || along == 0.0 {
+        let finite = [along, em, trm[4], trm[5]].iter().all(|v| v.is_finite());
+        if !finite || along == 0.0 {
             return;
         }
         let angle = ay.atan2(ax);
