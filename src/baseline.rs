@@ -14,15 +14,14 @@
 //! trade-off in the fingerprint module).
 
 use crate::report::fingerprint::{FingerprintKey, KeyError};
+use crate::report::read::{ReadError, Tail};
 use crate::report::Finding;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub const FORMAT_VERSION: u32 = 1;
-/// Largest baseline or report line read (bounded memory on hostile input).
-const MAX_LINE: u64 = 1 << 20;
 /// Largest baseline file read (about two million findings).
 const MAX_BASELINE_BYTES: u64 = 256 << 20;
 
@@ -187,22 +186,7 @@ pub fn write_key_file(path: &Path, key: &FingerprintKey) -> std::io::Result<()> 
 /// Writes a file readable by its owner only (key files, baselines that
 /// store their key).
 pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    // `mode` applies only to new files: tighten an existing one too.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    f.write_all(text.as_bytes())
+    crate::outfile::write(path, text.as_bytes())
 }
 
 /// Builds a baseline from a CSV or JSONL report. `explicit_key` is the key
@@ -231,7 +215,19 @@ pub fn create(
             }
         }
     };
-    let read = read_report(report)?;
+    let mut findings = Vec::new();
+    let read = crate::report::read::read_report(report, Tail::Strict, &mut |f| {
+        findings.push(BaselineEntry {
+            fingerprint: f.fingerprint,
+            path: f.path,
+            rule: f.rule.to_string(),
+            entity: f.entity.as_str().to_string(),
+        })
+    })
+    .map_err(|e| match e {
+        ReadError::Io { path, source } => BaselineError::Io { path, source },
+        ReadError::Format { path, message } => BaselineError::Format { path, message },
+    })?;
     if let Some(id) = &read.key_id {
         if *id != key.id() {
             return Err(BaselineError::KeyMismatch {
@@ -241,7 +237,6 @@ pub fn create(
             });
         }
     }
-    let mut findings = read.entries;
     findings.sort();
     findings.dedup();
     Ok(BaselineFile {
@@ -249,128 +244,6 @@ pub fn create(
         key_id: key.id(),
         key: store.then(|| key.secret()),
         findings,
-    })
-}
-
-struct ReportRead {
-    entries: Vec<BaselineEntry>,
-    /// From a JSONL report's summary line.
-    key_id: Option<String>,
-}
-
-fn fmt_err(path: &Path, message: String) -> BaselineError {
-    BaselineError::Format {
-        path: path.to_path_buf(),
-        message,
-    }
-}
-
-/// Reads the findings' fingerprints from a CSV or JSONL report.
-fn read_report(path: &Path) -> Result<ReportRead, BaselineError> {
-    let io_err = |source| BaselineError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io_err)?;
-    let mut reader = BufReader::new(file);
-    let first = {
-        let buf = reader.fill_buf().map_err(io_err)?;
-        buf.iter().copied().find(|b| !b.is_ascii_whitespace())
-    };
-    if first == Some(b'{') {
-        read_jsonl(path, reader)
-    } else {
-        read_csv(path, reader)
-    }
-}
-
-fn read_jsonl(path: &Path, reader: impl BufRead) -> Result<ReportRead, BaselineError> {
-    let mut entries = Vec::new();
-    let mut key_id = None;
-    let mut reader = reader.take(u64::MAX);
-    let mut line = String::new();
-    let mut n = 0u64;
-    loop {
-        line.clear();
-        n += 1;
-        let got = (&mut reader)
-            .take(MAX_LINE)
-            .read_line(&mut line)
-            .map_err(|source| BaselineError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if got == 0 {
-            break;
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .map_err(|e| fmt_err(path, format!("line {n}: not JSON: {e}")))?;
-        match v.get("type").and_then(|t| t.as_str()) {
-            Some("summary") => {
-                key_id = v
-                    .get("fingerprint_key_id")
-                    .and_then(|k| k.as_str())
-                    .filter(|k| !k.is_empty())
-                    .map(str::to_string);
-            }
-            _ => {
-                let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
-                let fingerprint = s("fingerprint");
-                if fingerprint.is_empty() {
-                    return Err(fmt_err(
-                        path,
-                        format!("line {n}: finding has no fingerprint"),
-                    ));
-                }
-                entries.push(BaselineEntry {
-                    fingerprint,
-                    path: s("path"),
-                    rule: s("rule"),
-                    entity: s("entity"),
-                });
-            }
-        }
-    }
-    Ok(ReportRead { entries, key_id })
-}
-
-fn read_csv(path: &Path, reader: impl Read) -> Result<ReportRead, BaselineError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(reader);
-    let headers = csv
-        .headers()
-        .map_err(|e| fmt_err(path, format!("not a CSV report: {e}")))?
-        .clone();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let fp = col("fingerprint").ok_or_else(|| {
-        fmt_err(
-            path,
-            "the report has no fingerprint column (made by an older phiscan?)".into(),
-        )
-    })?;
-    let (p, r, e) = (col("path"), col("rule"), col("entity"));
-    let mut entries = Vec::new();
-    for (i, rec) in csv.records().enumerate() {
-        let rec = rec.map_err(|e| fmt_err(path, format!("row {}: {e}", i + 2)))?;
-        let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("").to_string();
-        let fingerprint = get(Some(fp));
-        if fingerprint.is_empty() {
-            return Err(fmt_err(path, format!("row {}: empty fingerprint", i + 2)));
-        }
-        entries.push(BaselineEntry {
-            fingerprint,
-            path: get(p),
-            rule: get(r),
-            entity: get(e),
-        });
-    }
-    Ok(ReportRead {
-        entries,
-        key_id: None,
     })
 }
 

@@ -1,8 +1,9 @@
 //! phiscan: finds PHI/PII on FTP shares and local mirrors of them.
 //!
-//! Data flows one way: [`source`] (local walk, FTP crawl) → [`extract`]
-//! (bytes → text and fields) → [`matcher`] (rule pack → hits) → [`report`]
-//! (CSV and summary). [`scan::run`] ties them together.
+//! Data flows one way: [`source`] (local walk, FTP crawl) → [`engine`] (one
+//! file at a time) → [`extract`] (bytes → text and fields) → [`matcher`]
+//! (rule pack → hits) → [`report`] (CSV/JSONL/SARIF/HTML and the summary).
+//! [`plan`] resolves a configuration once; [`scan::run`] starts the threads.
 
 // `unsafe` is allowed in one module only: `lanes`, the end finder's inner
 // loop, where each use carries its SAFETY argument.
@@ -13,6 +14,7 @@ pub mod baseline;
 pub mod config;
 pub mod config_file;
 pub mod decode;
+pub mod engine;
 pub mod entity;
 pub mod error;
 pub mod extract;
@@ -20,6 +22,8 @@ pub mod extract;
 pub mod lanes;
 pub mod mask;
 pub mod matcher;
+pub mod outfile;
+pub mod plan;
 pub mod report;
 pub mod resume;
 pub mod rules;

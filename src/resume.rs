@@ -6,28 +6,33 @@
 //! drops rows the report already holds (those of files that were in flight
 //! when the scan stopped, which are scanned again).
 //!
-//! Entries are keyed by a salted hash of target and path (plus size and
-//! modification time where known, so that a changed file is scanned again):
-//! the state file holds no file names and no matched values.
+//! Entries are a MAC of target and path under the fingerprint key (plus
+//! size and modification time where known, so that a changed file is
+//! scanned again): the state file holds no file names and no matched
+//! values, and without the key its entries cannot be matched to names.
 
-use crate::report::{Finding, ReportFormat};
+use crate::report::fingerprint::{self, FingerprintKey};
+use crate::report::read::{self, Readable, Tail};
+use crate::report::{Checkpoint, EarlierRows, Event, Finding, ReportFormat, ReportWriter, Summary};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// First line of a state file.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Header {
     phiscan_resume: u32,
-    salt: String,
+    /// Public id of the fingerprint key the entries are keyed with.
+    key_id: String,
 }
 
 /// One completed file.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Line {
-    /// Salted hash of target and path.
+    /// MAC of target and path (see [`fingerprint::resume_entry`]).
     k: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     s: Option<u64>,
@@ -35,7 +40,8 @@ struct Line {
     m: Option<i64>,
 }
 
-const VERSION: u32 = 1;
+/// Version 1 keyed its entries with a salt stored in the file itself.
+const VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResumeError {
@@ -57,15 +63,15 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ResumeError + '_ {
 }
 
 /// What a previous run completed: read once, then only looked up.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Completed {
-    salt: String,
+    key: FingerprintKey,
     files: HashMap<String, (Option<u64>, Option<i64>)>,
 }
 
 impl Completed {
     fn key(&self, target: &str, path: &str) -> String {
-        entry_key(&self.salt, target, path)
+        fingerprint::resume_entry(&self.key, target, path)
     }
 
     /// Whether the file was scanned by the previous run and (as far as size
@@ -108,36 +114,25 @@ fn same<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
     }
 }
 
-fn entry_key(salt: &str, target: &str, path: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(salt.as_bytes());
-    h.update([0]);
-    h.update(target.as_bytes());
-    h.update([0]);
-    h.update(path.as_bytes());
-    let digest = h.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The open state file: the output thread appends to it.
 #[derive(Debug)]
 pub struct StateFile {
     path: PathBuf,
     file: File,
-    salt: String,
+    key: FingerprintKey,
     line: Vec<u8>,
 }
 
 impl StateFile {
     /// Opens (or creates) the state file and reads what it holds. `None`
-    /// in the second place: no previous run (a new or empty file).
-    pub fn open(path: &Path) -> Result<(StateFile, Option<Completed>), ResumeError> {
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(io_err(path))?;
+    /// in the second place: no previous run (a new or empty file). `key`:
+    /// the scan's fingerprint key, which must be the one the file was
+    /// started with.
+    pub fn open(
+        path: &Path,
+        key: &FingerprintKey,
+    ) -> Result<(StateFile, Option<Completed>), ResumeError> {
+        let mut file = crate::outfile::read_append(path).map_err(io_err(path))?;
         let mut text = Vec::new();
         file.read_to_end(&mut text).map_err(io_err(path))?;
         let bad = |message: &str| ResumeError::State {
@@ -152,16 +147,15 @@ impl StateFile {
         if whole == 0 {
             // New, empty, or killed while writing the header: start afresh.
             file.set_len(0).map_err(io_err(path))?;
-            let salt = new_salt().map_err(|e| bad(&e))?;
             let mut state = StateFile {
                 path: path.to_path_buf(),
                 file,
-                salt: salt.clone(),
+                key: key.clone(),
                 line: Vec::new(),
             };
             let header = Header {
                 phiscan_resume: VERSION,
-                salt,
+                key_id: key.id(),
             };
             state.append(&header)?;
             return Ok((state, None));
@@ -172,18 +166,32 @@ impl StateFile {
         }
         let mut lines = BufReader::new(&text[..whole]).lines();
         let first = lines.next().transpose().map_err(io_err(path))?;
+        let version = first
+            .as_deref()
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .and_then(|v| v.get("phiscan_resume")?.as_u64())
+            .ok_or_else(|| bad("not a phiscan --resume state file"))?;
+        if version != u64::from(VERSION) {
+            return Err(bad(&format!(
+                "state file version {version} (this phiscan writes {VERSION}): delete it to \
+                 start over"
+            )));
+        }
         let header: Header = first
             .as_deref()
             .and_then(|l| serde_json::from_str(l).ok())
             .ok_or_else(|| bad("not a phiscan --resume state file"))?;
-        if header.phiscan_resume != VERSION {
+        if header.key_id != key.id() {
             return Err(bad(&format!(
-                "state file version {} (this phiscan writes {VERSION})",
-                header.phiscan_resume
+                "the state was recorded with fingerprint key {}, this scan uses {}: use the \
+                 same key (PHISCAN_FINGERPRINT_KEY, or the key file beside the report), or \
+                 delete the state file to start over",
+                header.key_id,
+                key.id()
             )));
         }
         let mut completed = Completed {
-            salt: header.salt.clone(),
+            key: key.clone(),
             files: HashMap::new(),
         };
         for (i, l) in lines.enumerate() {
@@ -196,7 +204,7 @@ impl StateFile {
             StateFile {
                 path: path.to_path_buf(),
                 file,
-                salt: header.salt,
+                key: key.clone(),
                 line: Vec::new(),
             },
             Some(completed),
@@ -224,7 +232,7 @@ impl StateFile {
         mtime: Option<i64>,
     ) -> io::Result<()> {
         let line = Line {
-            k: entry_key(&self.salt, target, path),
+            k: fingerprint::resume_entry(&self.key, target, path),
             s: size,
             m: mtime,
         };
@@ -238,12 +246,6 @@ impl StateFile {
     pub fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
-}
-
-fn new_salt() -> Result<String, String> {
-    let mut bytes = [0u8; 16];
-    getrandom::getrandom(&mut bytes).map_err(|e| format!("no random source: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Identity of a report row: two rows with the same identity are the same
@@ -270,164 +272,6 @@ pub fn row_id(f: &Finding) -> [u8; 16] {
     id
 }
 
-/// Reads a CSV report for resuming, streaming (memory stays bounded by one
-/// row): cuts off a partial last row (a kill mid-write) and hands every
-/// whole row to `on_row`. Returns whether a header is present.
-pub fn read_csv_report(path: &Path, on_row: &mut dyn FnMut(Finding)) -> Result<bool, ResumeError> {
-    let file = File::open(path).map_err(io_err(path))?;
-    let len = file.metadata().map_err(io_err(path))?.len();
-    let ends_whole = len == 0 || last_byte(path, len)? == Some(b'\n');
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(BufReader::new(file));
-    let mut record = csv::StringRecord::new();
-    // A row counts once the next one starts (or the file ends in a newline):
-    // only then is it known to be whole.
-    let mut pending: Option<(Option<Finding>, u64)> = None;
-    let mut valid_end = 0u64;
-    let mut header = false;
-    loop {
-        let more = matches!(reader.read_record(&mut record), Ok(true));
-        let whole_record = more && record.len() >= crate::report::csv::HEADER.len();
-        if more && !whole_record && reader.position().byte() < len {
-            // A short row in the middle: not a report phiscan wrote.
-            return Err(ResumeError::State {
-                path: path.to_path_buf(),
-                message: format!("line {}: not a phiscan CSV row", reader.position().line()),
-            });
-        }
-        let cut = !whole_record;
-        if let Some((row, end)) = pending.take() {
-            if !(cut && !more && !ends_whole) {
-                if let Some(f) = row {
-                    on_row(f);
-                }
-                valid_end = end;
-            }
-        }
-        if cut {
-            break;
-        }
-        let end = reader.position().byte();
-        if !header {
-            if record.get(0) != Some("target") {
-                return Err(ResumeError::State {
-                    path: path.to_path_buf(),
-                    message: "not a phiscan CSV report (no header row)".into(),
-                });
-            }
-            header = true;
-            pending = Some((None, end));
-        } else {
-            pending = Some((finding_from_csv(&record), end));
-        }
-    }
-    // A last row without its newline is cut.
-    if let Some((row, end)) = pending.take() {
-        if ends_whole {
-            if let Some(f) = row {
-                on_row(f);
-            }
-            valid_end = end;
-        }
-    }
-    truncate(path, valid_end, len)?;
-    Ok(header)
-}
-
-fn last_byte(path: &Path, len: u64) -> Result<Option<u8>, ResumeError> {
-    let mut f = File::open(path).map_err(io_err(path))?;
-    f.seek(io::SeekFrom::Start(len - 1)).map_err(io_err(path))?;
-    let mut b = [0u8; 1];
-    f.read_exact(&mut b).map_err(io_err(path))?;
-    Ok(Some(b[0]))
-}
-
-/// Reads a JSONL report for resuming, streaming: hands every finding line
-/// to `on_row`, cuts off a partial last line and the previous run's
-/// trailing summary line.
-pub fn read_jsonl_report(path: &Path, on_row: &mut dyn FnMut(Finding)) -> Result<(), ResumeError> {
-    let file = File::open(path).map_err(io_err(path))?;
-    let len = file.metadata().map_err(io_err(path))?.len();
-    let mut reader = BufReader::new(file);
-    let mut line = Vec::new();
-    let mut valid_end = 0u64;
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(io_err(path))?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            break;
-        }
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&line) else {
-            break;
-        };
-        if value.get("type").and_then(|t| t.as_str()) != Some("finding") {
-            // The summary of the interrupted run: the resumed run writes its own.
-            break;
-        }
-        if let Some(f) = finding_from_json(&value) {
-            on_row(f);
-        }
-        valid_end += n as u64;
-    }
-    truncate(path, valid_end, len)
-}
-
-fn truncate(path: &Path, len: u64, current: u64) -> Result<(), ResumeError> {
-    if len == current {
-        return Ok(());
-    }
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_err(path))?;
-    f.set_len(len).map_err(io_err(path))
-}
-
-fn finding_from_csv(r: &csv::StringRecord) -> Option<Finding> {
-    let num = |i: usize| -> Option<Option<u64>> {
-        let s = r.get(i)?;
-        if s.is_empty() {
-            Some(None)
-        } else {
-            s.parse().ok().map(Some)
-        }
-    };
-    Some(Finding {
-        target: r.get(0)?.into(),
-        path: r.get(1)?.to_string(),
-        entity: crate::entity::Entity::parse(r.get(2)?)?,
-        rule: r.get(3)?.into(),
-        confidence: crate::entity::Confidence::parse(r.get(4)?)?,
-        line: num(5)?,
-        column: num(6)?,
-        field: r.get(7)?.to_string(),
-        matched: r.get(8)?.to_string(),
-        context: r.get(9)?.to_string(),
-        fingerprint: r.get(10)?.to_string(),
-        value_fingerprint: String::new(),
-    })
-}
-
-fn finding_from_json(v: &serde_json::Value) -> Option<Finding> {
-    let s = |k: &str| v.get(k).and_then(|x| x.as_str());
-    Some(Finding {
-        target: s("target")?.into(),
-        path: s("path")?.to_string(),
-        entity: crate::entity::Entity::parse(s("entity")?)?,
-        rule: s("rule")?.into(),
-        confidence: crate::entity::Confidence::parse(s("confidence")?)?,
-        line: v.get("line").and_then(|x| x.as_u64()),
-        column: v.get("column").and_then(|x| x.as_u64()),
-        field: s("field")?.to_string(),
-        matched: s("match")?.to_string(),
-        context: s("context")?.to_string(),
-        fingerprint: s("fingerprint")?.to_string(),
-        value_fingerprint: String::new(),
-    })
-}
-
 /// The report a resumed run reads its previous rows from: CSV if asked
 /// for, else JSONL (SARIF and HTML are whole documents, rebuilt from it).
 pub fn appendable(formats: &[(ReportFormat, Option<PathBuf>)]) -> Option<(ReportFormat, PathBuf)> {
@@ -441,15 +285,233 @@ pub fn appendable(formats: &[(ReportFormat, Option<PathBuf>)]) -> Option<(Report
         })
 }
 
+/// A resumed run's report side: the state file, what the earlier run
+/// completed, and where its rows are.
+pub struct Resume {
+    state: StateFile,
+    /// Files an earlier run completed; `None` when there was none.
+    pub completed: Option<Arc<Completed>>,
+    /// The report the earlier run's findings are read from (CSV, else
+    /// JSONL), when there was an earlier run.
+    primary: Option<(Readable, PathBuf)>,
+    /// Rows of the other appendable report (CSV and JSONL both asked
+    /// for): a kill between the two writes of a row leaves it in one only.
+    other_rows: HashSet<[u8; 16]>,
+}
+
+impl Resume {
+    /// Opens the state file; when it records an earlier run, checks that
+    /// run's report is there and repairs the other appendable one (a
+    /// partial last row is cut off). `reports`: every format asked for and
+    /// its file (`None`: stdout).
+    pub fn open(
+        state_path: &Path,
+        reports: &[(ReportFormat, Option<PathBuf>)],
+        key: &FingerprintKey,
+    ) -> Result<Resume, String> {
+        if reports.iter().any(|(_, p)| p.is_none()) {
+            return Err(
+                "the report must go to a file (-o FILE or --output-dir DIR) to be appended to"
+                    .into(),
+            );
+        }
+        let Some((primary_format, primary)) = appendable(reports) else {
+            return Err(
+                "needs csv or jsonl among the formats: SARIF and HTML are rebuilt from them".into(),
+            );
+        };
+        let (state, completed) = StateFile::open(state_path, key).map_err(|e| e.to_string())?;
+        // No file completed yet: nothing to continue, start the report afresh
+        // (rows of files that were in flight are written again by this run).
+        let completed = completed.filter(|c| !c.is_empty());
+        let mut other_rows = HashSet::new();
+        if let Some(done) = &completed {
+            if !primary.exists() {
+                return Err(format!(
+                    "{} lists {} files scanned by an earlier run, but its report {} is missing \
+                     (remove the state file to start over)",
+                    state_path.display(),
+                    done.len(),
+                    primary.display()
+                ));
+            }
+            for (format, path) in reports {
+                let Some(path) = path.as_ref().filter(|p| p.exists()) else {
+                    continue;
+                };
+                if *format == primary_format {
+                    continue;
+                }
+                if let Some(readable) = readable(*format) {
+                    read_rows(readable, path, &mut |f| {
+                        other_rows.insert(row_id(&f));
+                    })?;
+                }
+            }
+        }
+        Ok(Resume {
+            state,
+            primary: completed.as_ref().map(|_| {
+                let readable = readable(primary_format).expect("appendable formats are readable");
+                (readable, primary)
+            }),
+            completed: completed.map(Arc::new),
+            other_rows,
+        })
+    }
+
+    /// Whether an earlier run completed files (the reports are appended to).
+    pub fn continues(&self) -> bool {
+        self.completed.is_some()
+    }
+
+    /// Hands the earlier run's rows to the writers that are rewritten
+    /// whole (SARIF, HTML) and to the summary, and returns the checkpoint
+    /// the output loop records completed files with. Streamed: a large
+    /// report costs 16 bytes a row, not its size. `formats`: the writers'
+    /// formats, in their order.
+    pub fn replay(
+        self,
+        formats: &[ReportFormat],
+        writers: &mut [Box<dyn ReportWriter>],
+        summary: &mut Summary,
+    ) -> Result<ResumeCheckpoint, ReplayError> {
+        let mut checkpoint = ResumeCheckpoint {
+            state: self.state,
+            writer_sets: Vec::new(),
+            row_sets: Vec::new(),
+        };
+        let Some((primary, path)) = &self.primary else {
+            return Ok(checkpoint);
+        };
+        let mut ids = HashSet::new();
+        let mut failed = None;
+        read_rows(*primary, path, &mut |f| {
+            ids.insert(row_id(&f));
+            for w in writers.iter_mut().filter(|w| !w.appends()) {
+                if let Err(e) = w.finding(&f) {
+                    failed.get_or_insert(e);
+                }
+            }
+            summary.findings_from_earlier_run += 1;
+            summary.record(&Event::Finding(f));
+        })
+        .map_err(ReplayError::Read)?;
+        if let Some(e) = failed {
+            return Err(ReplayError::Write(e));
+        }
+        // The primary report holds the rows of `ids`; the other appendable
+        // one those it was found to hold.
+        checkpoint.writer_sets = formats
+            .iter()
+            .map(|f| match readable(*f) {
+                Some(r) if r != *primary => Some(1),
+                _ => Some(0),
+            })
+            .collect();
+        checkpoint.row_sets = vec![ids, self.other_rows];
+        Ok(checkpoint)
+    }
+}
+
+/// Why replaying an earlier run failed.
+#[derive(Debug)]
+pub enum ReplayError {
+    /// Its report could not be read.
+    Read(String),
+    /// A rewritten report could not be written.
+    Write(io::Error),
+}
+
+fn readable(format: ReportFormat) -> Option<Readable> {
+    match format {
+        ReportFormat::Csv => Some(Readable::Csv),
+        ReportFormat::Jsonl => Some(Readable::Jsonl),
+        ReportFormat::Sarif | ReportFormat::Html => None,
+    }
+}
+
+fn read_rows(format: Readable, path: &Path, on_row: &mut dyn FnMut(Finding)) -> Result<(), String> {
+    let result = match format {
+        Readable::Csv => read::read_csv(path, Tail::Repair, on_row),
+        Readable::Jsonl => read::read_jsonl(path, Tail::Repair, on_row),
+    };
+    result.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The output loop's view of `--resume`: rows an earlier run wrote, and
+/// the state file completed files are recorded in.
+pub struct ResumeCheckpoint {
+    state: StateFile,
+    /// Per writer, the set of rows it holds already (an index into
+    /// `row_sets`); empty when there was no earlier run.
+    writer_sets: Vec<Option<usize>>,
+    /// The first set is also what the summary has counted.
+    row_sets: Vec<HashSet<[u8; 16]>>,
+}
+
+impl Checkpoint for ResumeCheckpoint {
+    fn earlier_rows(&self, finding: &Finding) -> EarlierRows {
+        if self.row_sets.is_empty() {
+            return EarlierRows::default();
+        }
+        let id = row_id(finding);
+        let mut held_by = 0u64;
+        for (i, set) in self.writer_sets.iter().enumerate() {
+            if set.is_some_and(|s| self.row_sets[s].contains(&id)) {
+                held_by |= 1 << i;
+            }
+        }
+        EarlierRows {
+            held_by,
+            counted: self.row_sets[0].contains(&id),
+        }
+    }
+
+    fn file_done(
+        &mut self,
+        target: &str,
+        path: &str,
+        size: Option<u64>,
+        mtime: Option<i64>,
+    ) -> io::Result<()> {
+        self.state.file_done(target, path, size, mtime)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.state.sync()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key() -> FingerprintKey {
+        FingerprintKey::from_secret("resume-test-key-0123456789").unwrap()
+    }
+
+    #[test]
+    fn another_key_cannot_read_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let (mut state, _) = StateFile::open(&path, &key()).unwrap();
+        state.file_done("share", "a.txt", None, None).unwrap();
+        drop(state);
+        let other = FingerprintKey::from_secret("another-test-key-0123456789").unwrap();
+        let err = StateFile::open(&path, &other).unwrap_err().to_string();
+        assert!(err.contains("recorded with fingerprint key"), "{err}");
+        // A version 1 state (salted hashes) is refused with a way out.
+        std::fs::write(&path, "{\"phiscan_resume\":1,\"salt\":\"00\"}\n").unwrap();
+        let err = StateFile::open(&path, &key()).unwrap_err().to_string();
+        assert!(err.contains("delete it to start over"), "{err}");
+    }
 
     #[test]
     fn state_survives_a_cut_last_line_and_holds_no_names() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state");
-        let (mut state, prev) = StateFile::open(&path).unwrap();
+        let (mut state, prev) = StateFile::open(&path, &key()).unwrap();
         assert!(prev.is_none());
         state
             .file_done("share", "SMITH_JOHN_DOB_1980-01-02.txt", Some(10), Some(5))
@@ -464,7 +526,7 @@ mod tests {
         f.write_all(b"{\"k\":\"12").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("SMITH") && !text.contains("1980"), "{text}");
-        let (_state, prev) = StateFile::open(&path).unwrap();
+        let (_state, prev) = StateFile::open(&path, &key()).unwrap();
         let prev = prev.unwrap();
         assert_eq!(prev.len(), 2);
         let name = "SMITH_JOHN_DOB_1980-01-02.txt";
@@ -484,54 +546,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state");
         std::fs::write(&path, "hello\n").unwrap();
-        let err = StateFile::open(&path).unwrap_err().to_string();
+        let err = StateFile::open(&path, &key()).unwrap_err().to_string();
         assert!(err.contains("not a phiscan --resume state file"), "{err}");
-    }
-
-    #[test]
-    fn csv_report_loses_its_cut_row_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.csv");
-        let whole =
-            "target,path,entity,rule,confidence,line,column,field,match,context,fingerprint\n\
-                     share,a.txt,SSN,ssn,HIGH,1,5,,***-**-6789,\"SSN ***-**-6789\nnext\",fp1\n";
-        std::fs::write(&path, format!("{whole}share,b.txt,SSN,ssn,HI")).unwrap();
-        let mut rows = Vec::new();
-        assert!(read_csv_report(&path, &mut |f| rows.push(f)).unwrap());
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].context, "SSN ***-**-6789\nnext");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
-        // A whole file stays as it is.
-        let mut rows = Vec::new();
-        assert!(read_csv_report(&path, &mut |f| rows.push(f)).unwrap());
-        assert_eq!(rows.len(), 1);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
-        // A row cut inside a quoted field (newline included) is cut too.
-        std::fs::write(
-            &path,
-            format!("{whole}share,b.txt,SSN,ssn,HIGH,1,5,,x,\"a\nb"),
-        )
-        .unwrap();
-        let mut rows = Vec::new();
-        assert!(read_csv_report(&path, &mut |f| rows.push(f)).unwrap());
-        assert_eq!(rows.len(), 1);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
-    }
-
-    #[test]
-    fn jsonl_report_loses_its_cut_line_and_summary() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.jsonl");
-        let row = r#"{"type":"finding","target":"t","path":"a","entity":"SSN","rule":"ssn","confidence":"HIGH","line":1,"column":2,"field":"","match":"***","context":"c","fingerprint":"f"}"#;
-        std::fs::write(
-            &path,
-            format!("{row}\n{{\"type\":\"summary\",\"interrupted\":true}}\n{{\"type\":\"fin"),
-        )
-        .unwrap();
-        let mut rows = Vec::new();
-        read_jsonl_report(&path, &mut |f| rows.push(f)).unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].line, Some(1));
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{row}\n"));
     }
 }

@@ -324,7 +324,7 @@ fn next_stop(data: &[u8], from: usize, delimiter: u8) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testio::Pieces;
+    use super::super::testkit::Pieces;
     use super::*;
 
     /// Records as (line, cells) read with a reader whose input arrives in

@@ -702,7 +702,7 @@ impl Convert for Rtf {
 
 #[cfg(test)]
 mod tests {
-    use super::super::archive::testing::*;
+    use super::super::testkit::*;
     use crate::config::ExtractLimits;
     use crate::entity::Entity;
     use crate::report::Event;
@@ -781,7 +781,7 @@ mod tests {
 
     #[test]
     fn hostile_markup_never_panics() {
-        let scanner = scanner(ExtractLimits::default());
+        let engine = engine(ExtractLimits::default());
         let cases: Vec<Vec<u8>> = vec![
             b"{\\rtf".to_vec(),
             b"{\\rtf1 \\u-99999999999999999999 \\'zz \\bin-5 \\uc99999 \\'".to_vec(),
@@ -798,7 +798,7 @@ mod tests {
             } else {
                 "x.html"
             };
-            let _ = scan_using(&scanner, name, &case);
+            let _ = scan_using(&engine, name, &case);
         }
     }
 }

@@ -84,8 +84,7 @@ pub fn scan_stream(
         let eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP);
         let owned_end = if eof { buf.len() } else { buf.len() - OVERLAP };
         hits.clear();
-        ctx.scanner
-            .matcher
+        ctx.matcher
             .find(&buf, owned_start..owned_end, ctx.scratch, &mut hits);
         report_hits(ctx, field, &buf, &mut hits, &mut cursor, None);
         cursor.advance_to(&buf, owned_end);
@@ -106,8 +105,7 @@ pub fn scan_stream(
 /// Matches one block of text (an extractor's paragraph, cell or field).
 pub fn scan_block(ctx: &mut Ctx, field: &str, text: &[u8], at: Location, skip: Option<Entity>) {
     let mut hits = Vec::new();
-    ctx.scanner
-        .matcher
+    ctx.matcher
         .find(text, 0..text.len(), ctx.scratch, &mut hits);
     let mut cursor = LineCursor::new(0, at);
     report_hits(ctx, field, text, &mut hits, &mut cursor, skip);
@@ -156,7 +154,7 @@ fn report_hits(
     hits.sort_unstable_by_key(|h| (h.start, h.rule));
     let others = Others::of(hits);
     for hit in hits.iter() {
-        let rule = ctx.scanner.matcher.rule(hit.rule);
+        let rule = ctx.matcher.rule(hit.rule);
         if Some(rule.entity) == skip {
             continue;
         }
@@ -190,7 +188,7 @@ fn build_finding(
     at: Location,
     others: Others,
 ) -> Finding {
-    let unmask = ctx.scanner.options.unmask;
+    let unmask = ctx.options.unmask;
     let value = String::from_utf8_lossy(&buf[span.clone()]);
     let before = snippet(
         ctx,
@@ -210,17 +208,13 @@ fn build_finding(
         crate::mask::mask_value(entity, &value)
     };
     let context = crate::mask::render_context(&before, &shown, &after, unmask);
-    let fp = crate::report::fingerprint::compute(
-        &ctx.scanner.options.fingerprint_key,
-        &ctx.path,
-        rule,
-        &value,
-    );
+    let fp =
+        crate::report::fingerprint::compute(&ctx.options.fingerprint_key, &ctx.path, rule, &value);
     Finding {
         target: ctx.target.clone(),
         path: ctx.path.clone(),
         entity,
-        rule: ctx.scanner.matcher.rule_id_arc(rule),
+        rule: ctx.matcher.rule_id_arc(rule),
         confidence,
         line: Some(at.line),
         column: Some(at.column),
@@ -270,7 +264,7 @@ impl<'a> Others<'a> {
 /// as its own entity (a birth date next to an SSN must not show in the SSN's
 /// row any more than in its own). `others` is sorted by start.
 fn snippet(ctx: &Ctx, buf: &[u8], range: std::ops::Range<usize>, others: Others) -> String {
-    if ctx.scanner.options.unmask {
+    if ctx.options.unmask {
         return String::from_utf8_lossy(&buf[range]).into_owned();
     }
     let mut out = String::new();
@@ -286,7 +280,7 @@ fn snippet(ctx: &Ctx, buf: &[u8], range: std::ops::Range<usize>, others: Others)
             continue;
         }
         out.push_str(&String::from_utf8_lossy(&buf[pos..start]));
-        let entity = ctx.scanner.matcher.rule(h.rule).entity;
+        let entity = ctx.matcher.rule(h.rule).entity;
         out.push_str(&crate::mask::mask_value(
             entity,
             &String::from_utf8_lossy(&buf[start..end]),
@@ -441,23 +435,23 @@ impl<'a> Decoded<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testio::Pieces;
+    use super::super::testkit::{scan_reader, Pieces};
     use super::*;
+    use crate::engine::Engine;
+    use crate::extract::ScanOptions;
     use crate::matcher::Matcher;
     use crate::report::Event;
-    use crate::rules::parse_rule_file;
-    use crate::scan::{ScanOptions, Scanner};
-    use std::sync::Arc;
+    use crate::rules::RulePack;
+    use crate::test_rng::Rng;
 
     #[test]
     fn nearby_hits_are_every_hit_overlapping_the_range() {
         // Hits of mixed lengths, sorted by start as report_hits sorts them.
         let mut hits = Vec::new();
-        let mut seed = 7u64;
+        let mut rng = Rng::new(7);
         for _ in 0..400 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-            let start = (seed >> 33) as usize % 5000;
-            let len = 1 + (seed >> 20) as usize % 300;
+            let start = rng.below(5000);
+            let len = 1 + rng.below(300);
             hits.push(Hit {
                 rule: 0,
                 start,
@@ -506,9 +500,9 @@ words = ["ssn"]
 required = true
 "#;
 
-    fn scanner(unmask: bool) -> Scanner {
-        let matcher = Matcher::new(parse_rule_file("t.toml", PACK).unwrap()).unwrap();
-        Scanner::new(
+    fn engine(unmask: bool) -> Engine {
+        let matcher = Matcher::new(&RulePack::parse("t.toml", PACK).unwrap()).unwrap();
+        Engine::new(
             matcher,
             ScanOptions {
                 unmask,
@@ -519,20 +513,15 @@ required = true
 
     /// (value, line, column) of every finding from scanning `bytes` as a file.
     fn scan(bytes: &[u8]) -> Vec<(String, u64, u64)> {
-        let scanner = scanner(true);
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let target: Arc<str> = "t".into();
-        let outcome = scanner.scan_file(
-            &target,
+        let (outcome, events) = scan_reader(
+            &engine(true),
             "f.txt",
             &mut &bytes[..],
             Some(bytes.len() as u64),
-            0,
-            &tx,
         );
         assert!(!outcome.failed);
-        drop(tx);
-        rx.iter()
+        events
+            .into_iter()
             .filter_map(|e| match e {
                 Event::Finding(f) => Some((f.matched, f.line.unwrap(), f.column.unwrap())),
                 _ => None,
@@ -547,15 +536,10 @@ required = true
         text.push_str(" 123-45-6788\n");
         text.push_str(&"y".repeat(CHUNK));
         text.push_str(" 987-65-4320\n");
-        let scanner = scanner(true);
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let target: Arc<str> = "t".into();
         let mut data = Pieces::new(text.as_bytes(), 3000).then_fail("connection reset");
-        let outcome = scanner.scan_file(&target, "f.txt", &mut data, None, 0, &tx);
+        let (outcome, events) = scan_reader(&engine(true), "f.txt", &mut data, None);
         assert!(outcome.failed);
         assert_eq!(outcome.bytes, text.len() as u64);
-        drop(tx);
-        let events: Vec<Event> = rx.iter().collect();
         let found: Vec<String> = events
             .iter()
             .filter_map(|e| match e {
@@ -637,14 +621,10 @@ required = true
 
     #[test]
     fn masked_by_default() {
-        let scanner = scanner(false);
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let target: Arc<str> = "t".into();
         let data = b"SSN 123-45-6788 x";
-        scanner.scan_file(&target, "f", &mut &data[..], None, 0, &tx);
-        drop(tx);
-        let findings: Vec<_> = rx
-            .iter()
+        let (_, events) = scan_reader(&engine(false), "f", &mut &data[..], None);
+        let findings: Vec<_> = events
+            .into_iter()
             .filter_map(|e| match e {
                 Event::Finding(f) => Some(f),
                 _ => None,
@@ -666,16 +646,15 @@ required = true
 
 #[cfg(test)]
 mod snippet_tests {
+    use super::super::testkit::scan_reader;
+    use crate::engine::Engine;
+    use crate::plan::build_engine;
     use crate::report::Event;
-    use crate::scan::{build_scanner, Scanner};
-    use std::sync::Arc;
 
-    fn contexts(scanner: &Scanner, data: &[u8]) -> Vec<String> {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let target: Arc<str> = "t".into();
-        scanner.scan_file(&target, "f", &mut &data[..], None, 0, &tx);
-        drop(tx);
-        rx.iter()
+    fn contexts(engine: &Engine, data: &[u8]) -> Vec<String> {
+        scan_reader(engine, "f", &mut &data[..], None)
+            .1
+            .into_iter()
             .filter_map(|e| match e {
                 Event::Finding(f) => Some(f.context),
                 _ => None,
@@ -685,9 +664,9 @@ mod snippet_tests {
 
     #[test]
     fn other_findings_in_a_snippet_are_masked_too() {
-        let scanner = build_scanner(&crate::config::ScanConfig::default()).unwrap();
+        let engine = build_engine(&crate::config::ScanConfig::default()).unwrap();
         let got = contexts(
-            &scanner,
+            &engine,
             b"Name: Maria, DOB January 2, 1980, SSN 512-34-7890, mail maria@example.org\n",
         );
         assert!(got.len() >= 3, "{got:?}");

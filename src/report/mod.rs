@@ -7,7 +7,9 @@ pub mod fingerprint;
 pub mod html;
 pub mod jsonl;
 pub mod progress;
+pub mod read;
 pub mod sarif;
+mod shown;
 pub mod summary;
 
 use crate::entity::{Confidence, Entity};
@@ -149,6 +151,23 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// A file, member or server path that was not examined, and why.
+    pub fn not_examined(
+        target: &Arc<str>,
+        path: impl Into<String>,
+        reason: SkipReason,
+        detail: impl Into<String>,
+    ) -> Event {
+        Event::NotExamined {
+            target: target.clone(),
+            path: path.into(),
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
 /// Where events go. Implemented for channel senders; extractors and sources
 /// only ever see this.
 pub trait EventSink: Sync {
@@ -270,120 +289,58 @@ pub trait FindingFilter: Send {
     fn disposition(&self, finding: &Finding) -> Disposition;
 }
 
-/// Reports everything.
-pub struct NoFilter;
-
-impl FindingFilter for NoFilter {
-    fn disposition(&self, _finding: &Finding) -> Disposition {
-        Disposition::Report
-    }
-}
-
-/// Runs the output side: writes each finding to every writer and folds all
-/// events into the summary. Returns when every sender is gone.
-pub fn run_output(
-    events: crossbeam_channel::Receiver<Event>,
-    writers: &mut [Box<dyn ReportWriter>],
-    summary: &mut Summary,
-) -> io::Result<()> {
-    run_output_filtered(events, writers, summary, &NoFilter, None)
-}
-
-/// [`run_output`] with baseline/allowlist filtering and optional progress.
-/// Filtered findings are counted in the summary, never written.
-pub fn run_output_filtered(
-    events: crossbeam_channel::Receiver<Event>,
-    writers: &mut [Box<dyn ReportWriter>],
-    summary: &mut Summary,
-    filter: &dyn FindingFilter,
-    progress: Option<&progress::Progress>,
-) -> io::Result<()> {
-    run_output_with(
-        events,
-        writers,
-        summary,
-        filter,
-        progress,
-        OutputControl::default(),
-    )
-}
-
 /// Masks values in a path or detail; `Some(masked)` when it changed it.
 pub type PathMask<'a> = dyn Fn(&str) -> Option<String> + Sync + 'a;
 
-/// Interruption and `--resume` for [`run_output_with`].
+/// Which rows of an earlier run (`--resume`) a finding repeats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EarlierRows {
+    /// Bit `i` set: writer `i` holds this row already; it is not written
+    /// to it again.
+    pub held_by: u64,
+    /// The summary counted it already (from the earlier run's report).
+    pub counted: bool,
+}
+
+/// Bookkeeping of a scan done in pieces (`--resume`), as the output loop
+/// sees it: which rows were written before, and where completed files are
+/// recorded.
+pub trait Checkpoint: Send {
+    fn earlier_rows(&self, finding: &Finding) -> EarlierRows;
+    /// Records a completed file; its rows are written out before this call.
+    fn file_done(
+        &mut self,
+        target: &str,
+        path: &str,
+        size: Option<u64>,
+        mtime: Option<i64>,
+    ) -> io::Result<()>;
+    /// Makes what was recorded durable (end of scan or interruption).
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+/// Interruption, path masking and `--resume` for [`run_output`].
 #[derive(Default)]
 pub struct OutputControl<'a> {
     /// Masks values in report paths and details (see
-    /// `Scanner::shown_path`): `Some(masked)` when it changed something.
+    /// `Engine::shown_path`): `Some(masked)` when it changed something.
     pub shown_path: Option<&'a PathMask<'a>>,
     /// Set on SIGINT/SIGTERM: stop taking events, even while sources still
     /// send (the summary is then marked interrupted).
     pub stop: Option<&'a std::sync::atomic::AtomicBool>,
-    /// Per writer (in the writers' order), the rows it already holds from
-    /// an earlier run (`--resume`): not written to it again.
-    pub previous_rows: Vec<Option<&'a std::collections::HashSet<[u8; 16]>>>,
-    /// Rows the summary already counted (the earlier run's).
-    pub counted_rows: Option<&'a std::collections::HashSet<[u8; 16]>>,
-    /// Completed files are recorded here, after their rows are written.
-    pub state: Option<&'a mut crate::resume::StateFile>,
-}
-
-/// Paths (or details) as shown, remembered: one file's rows share a path,
-/// so most lookups find it without allocating.
-struct ShownPaths {
-    seen: std::collections::HashMap<String, Option<String>>,
-    /// What control characters become.
-    control: char,
-}
-
-impl ShownPaths {
-    /// Most texts remembered; then the memory starts over.
-    const MAX: usize = 10_000;
-
-    fn new(control: char) -> ShownPaths {
-        ShownPaths {
-            seen: std::collections::HashMap::new(),
-            control,
-        }
-    }
-
-    /// Masks `text` and replaces its control characters (a hostile name
-    /// must not carry terminal escapes or line breaks into a report or onto
-    /// a terminal).
-    fn apply(&mut self, mask: &PathMask<'_>, text: &mut String) {
-        if let Some(shown) = self.seen.get(text.as_str()) {
-            if let Some(shown) = shown {
-                text.clone_from(shown);
-            }
-            return;
-        }
-        let masked = mask(text);
-        let base = masked.as_deref().unwrap_or(text);
-        let shown = if base.chars().any(char::is_control) {
-            Some(
-                base.chars()
-                    .map(|c| if c.is_control() { self.control } else { c })
-                    .collect(),
-            )
-        } else {
-            masked
-        };
-        if self.seen.len() >= Self::MAX {
-            self.seen.clear();
-        }
-        self.seen.insert(text.clone(), shown.clone());
-        if let Some(shown) = shown {
-            *text = shown;
-        }
-    }
+    /// `--resume`: completed files are recorded here, after their rows are
+    /// written; rows an earlier run wrote are not written again.
+    pub checkpoint: Option<&'a mut dyn Checkpoint>,
 }
 
 /// How often the output thread looks at the stop flag while idle.
 const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// [`run_output_filtered`] with interruption and resume.
-pub fn run_output_with(
+/// Runs the output side: writes each finding to every writer, filtered by
+/// baseline and allowlists (filtered findings are counted in the summary,
+/// never written), and folds all events into the summary. Returns when
+/// every sender is gone or the scan is stopped.
+pub fn run_output(
     events: crossbeam_channel::Receiver<Event>,
     writers: &mut [Box<dyn ReportWriter>],
     summary: &mut Summary,
@@ -396,8 +353,7 @@ pub fn run_output_with(
             .stop
             .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     };
-    let mut shown_paths = ShownPaths::new('\u{fffd}');
-    let mut shown_details = ShownPaths::new(' ');
+    let mut shown = shown::Shown::new(control.shown_path);
     loop {
         let mut event = match events.recv_timeout(STOP_POLL) {
             Ok(e) => e,
@@ -417,37 +373,23 @@ pub fn run_output_with(
             summary.interrupted = true;
             break;
         }
-        if let Some(mask) = control.shown_path {
-            match &mut event {
-                Event::Finding(f) => shown_paths.apply(mask, &mut f.path),
-                Event::NotExamined { path, detail, .. } => {
-                    shown_paths.apply(mask, path);
-                    shown_details.apply(mask, detail);
-                }
-                _ => {}
-            }
-        }
+        shown.event(&mut event);
         if let Event::Finding(f) = &event {
             match filter.disposition(f) {
                 Disposition::Report => {
-                    let id = control
-                        .counted_rows
-                        .is_some()
-                        .then(|| crate::resume::row_id(f));
+                    let earlier = control
+                        .checkpoint
+                        .as_deref()
+                        .map(|c| c.earlier_rows(f))
+                        .unwrap_or_default();
                     for (i, w) in writers.iter_mut().enumerate() {
-                        let held = match (&id, control.previous_rows.get(i)) {
-                            (Some(id), Some(Some(rows))) => rows.contains(id),
-                            _ => false,
-                        };
-                        if !held {
+                        if earlier.held_by & (1 << i) == 0 {
                             w.finding(f)?;
                         }
                     }
-                    if let (Some(id), Some(counted)) = (&id, control.counted_rows) {
-                        if counted.contains(id) {
-                            // Counted from the earlier run's report.
-                            continue;
-                        }
+                    if earlier.counted {
+                        // Counted from the earlier run's report.
+                        continue;
                     }
                 }
                 Disposition::Baselined => {
@@ -474,12 +416,12 @@ pub fn run_output_with(
                 mtime,
                 ..
             },
-            Some(state),
-        ) = (&event, control.state.as_deref_mut())
+            Some(checkpoint),
+        ) = (&event, control.checkpoint.as_deref_mut())
         {
             // The file's rows are written before it counts as done.
             flush_rows(writers)?;
-            state.file_done(target, path, *size, *mtime)?;
+            checkpoint.file_done(target, path, *size, *mtime)?;
         }
         summary.record(&event);
         if let Some(p) = progress {
@@ -490,8 +432,8 @@ pub fn run_output_with(
         }
     }
     flush_rows(writers)?;
-    if let Some(state) = control.state {
-        state.sync()?;
+    if let Some(checkpoint) = control.checkpoint {
+        checkpoint.sync()?;
     }
     Ok(())
 }

@@ -1,14 +1,14 @@
 //! Where files come from: local trees (`local`) and FTP/FTPS servers (`ftp`).
 //! A source lists files, applies the path filter, and hands each file's bytes
-//! to [`Scanner::scan_file`](crate::scan::Scanner::scan_file).
+//! to the [`Engine`].
 
 pub mod ftp;
 pub mod local;
 
 use crate::config::ScanConfig;
+use crate::engine::Engine;
 use crate::error::ConfigError;
 use crate::report::Event;
-use crate::scan::Scanner;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ impl PathFilter {
 
 /// What a source needs to run.
 pub struct ScanEnv<'a> {
-    pub scanner: &'a Scanner,
+    pub engine: &'a Engine,
     pub config: &'a ScanConfig,
     pub filter: &'a PathFilter,
     pub events: &'a crossbeam_channel::Sender<Event>,

@@ -319,7 +319,7 @@ fn values_are_masked_in_the_report() {
 fn mutated_fixtures_never_panic_and_are_accounted_for() {
     use phiscan::report::Event;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats/health");
-    let scanner = phiscan::scan::build_scanner(&ScanConfig::default()).expect("rules load");
+    let engine = phiscan::plan::build_engine(&ScanConfig::default()).expect("rules load");
     let target: std::sync::Arc<str> = "mutations".into();
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
@@ -361,8 +361,13 @@ fn mutated_fixtures_never_panic_and_are_accounted_for() {
             }
             let (tx, rx) = crossbeam_channel::unbounded();
             let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            let mut data = bytes.as_slice();
-            scanner.scan_file(&target, &name, &mut data, Some(bytes.len() as u64), 0, &tx);
+            let meta = phiscan::engine::FileMeta {
+                target: &target,
+                path: &name,
+                size: Some(bytes.len() as u64),
+                mtime: None,
+            };
+            engine.scan_file(&meta, &mut bytes.as_slice(), 0, &tx);
             drop(tx);
             let ended = rx.iter().any(|e| match e {
                 Event::FileScanned { .. } => true,

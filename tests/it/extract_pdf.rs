@@ -293,8 +293,8 @@ fn identity_h_without_any_map_is_reported_not_read_as_empty() {
 #[test]
 fn mutated_producer_pdfs_never_panic_and_are_accounted_for() {
     use phiscan::report::Event;
-    let scanner =
-        phiscan::scan::build_scanner(&phiscan::config::ScanConfig::default()).expect("rules");
+    let engine =
+        phiscan::plan::build_engine(&phiscan::config::ScanConfig::default()).expect("rules");
     let target: std::sync::Arc<str> = "mutations".into();
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
@@ -340,8 +340,13 @@ fn mutated_producer_pdfs_never_panic_and_are_accounted_for() {
             }
             let (tx, rx) = crossbeam_channel::unbounded();
             let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            let mut data = bytes.as_slice();
-            scanner.scan_file(&target, &name, &mut data, Some(bytes.len() as u64), 0, &tx);
+            let meta = phiscan::engine::FileMeta {
+                target: &target,
+                path: &name,
+                size: Some(bytes.len() as u64),
+                mtime: None,
+            };
+            engine.scan_file(&meta, &mut bytes.as_slice(), 0, &tx);
             drop(tx);
             let ended = rx.iter().any(|e| match e {
                 Event::FileScanned { .. } => true,

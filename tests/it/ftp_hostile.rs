@@ -470,7 +470,8 @@ fn data_connection_that_never_closes_keeps_what_arrived_and_is_reported() {
     let (reason, detail) = only_victim(&out);
     assert_eq!(reason, "network");
     assert_eq!(detail, "transfer failed after 16 bytes: timed out");
-    // All 16 listed bytes came and were scanned: the SSN is reported.
+    // All 16 listed bytes came and were matched: the SSN is reported, but
+    // the file counts as not examined, not as scanned.
     assert_eq!(
         out.entity("SSN")
             .iter()
@@ -478,7 +479,7 @@ fn data_connection_that_never_closes_keeps_what_arrived_and_is_reported() {
             .count(),
         1
     );
-    assert_eq!(out.summary.files_scanned, 2);
+    assert_eq!(out.summary.files_scanned, 1);
 }
 
 #[test]
@@ -494,9 +495,9 @@ fn endless_file_with_max_bytes_0_is_bounded_by_skip_larger_than() {
         detail.contains("more than --skip-larger-than 1048576"),
         "{detail}"
     );
-    assert_eq!(out.summary.files_scanned, 2);
-    // a.txt, and one byte past the limit (to tell "more" from "exactly").
-    assert_eq!(out.summary.bytes_read, 16 + (1 << 20) + 1);
+    // Only a.txt counts as scanned: the victim's verdict is "too large".
+    assert_eq!(out.summary.files_scanned, 1);
+    assert_eq!(out.summary.bytes_read, 16);
 }
 
 #[test]
@@ -505,9 +506,9 @@ fn endless_file_with_max_bytes_0_is_bounded_by_its_listed_size() {
     let (reason, detail) = only_victim(&out);
     assert_eq!(reason, "limit");
     assert!(detail.contains("more than the 16 bytes listed"), "{detail}");
-    assert_eq!(out.summary.files_scanned, 2);
-    // a.txt, and the listed size plus a slack of 1 MiB, plus one byte.
-    assert_eq!(out.summary.bytes_read, 16 + 16 + (1 << 20) + 1);
+    // Only a.txt counts as scanned: the victim's verdict is "limit".
+    assert_eq!(out.summary.files_scanned, 1);
+    assert_eq!(out.summary.bytes_read, 16);
 }
 
 #[test]
@@ -535,7 +536,7 @@ fn endless_file_without_a_listed_size_is_bounded_by_skip_larger_than() {
         detail.contains("more than --skip-larger-than 1048576"),
         "{detail}"
     );
-    assert_eq!(out.summary.bytes_read, 16 + (1 << 20) + 1);
+    assert_eq!(out.summary.bytes_read, 16);
 }
 
 #[test]

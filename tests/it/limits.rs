@@ -3,8 +3,9 @@
 //! the file is reported as not examined with the reason.
 
 use phiscan::config::ScanConfig;
+use phiscan::engine::FileMeta;
+use phiscan::plan::build_engine;
 use phiscan::report::{Event, SkipReason};
-use phiscan::scan::build_scanner;
 use std::io::{self, Read};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -42,16 +43,26 @@ impl Read for Stream {
     }
 }
 
+/// A top-level file of unknown size.
+fn file<'a>(target: &'a Arc<str>, path: &'a str) -> FileMeta<'a> {
+    FileMeta {
+        target,
+        path,
+        size: None,
+        mtime: None,
+    }
+}
+
 /// Scans `stream` as one file on another thread; the events, or a failure
 /// if it has not finished within a minute (a hang).
 fn scan_stream(config: ScanConfig, mut stream: Stream) -> (Vec<Event>, bool, Duration) {
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let scanner = build_scanner(&config).unwrap();
+        let engine = build_engine(&config).unwrap();
         let (tx, rx) = crossbeam_channel::unbounded();
         let target: Arc<str> = Arc::from("stream");
         let started = Instant::now();
-        let outcome = scanner.scan_file(&target, "notes.txt", &mut stream, None, 0, &tx);
+        let outcome = engine.scan_file(&file(&target, "notes.txt"), &mut stream, 0, &tx);
         let took = started.elapsed();
         drop(tx);
         let events: Vec<Event> = rx.iter().collect();
@@ -144,10 +155,10 @@ fn no_time_limit_means_a_slow_stream_is_read_to_its_end() {
     }
     let mut config = ScanConfig::default();
     config.limits.max_seconds = 0;
-    let scanner = build_scanner(&config).unwrap();
+    let engine = build_engine(&config).unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     let target: Arc<str> = Arc::from("stream");
-    let outcome = scanner.scan_file(&target, "a.txt", &mut Slow(0), None, 0, &tx);
+    let outcome = engine.scan_file(&file(&target, "a.txt"), &mut Slow(0), 0, &tx);
     drop(tx);
     let events: Vec<Event> = rx.iter().collect();
     assert!(!outcome.failed);

@@ -1,8 +1,8 @@
 //! The integration tests, in one binary: one link step instead of one per
 //! file (ripgrep and Nosey Parker do the same).
 
-mod common;
 mod cli_scan;
+mod common;
 mod extract_docs;
 mod extract_health;
 mod extract_pdf;

@@ -283,7 +283,7 @@ impl<'d> Document<'d> {
             raw,
             &filters,
             self.max_ratio,
-            super::super::archive::RATIO_FLOOR,
+            super::super::expand::RATIO_FLOOR,
         )
     }
 

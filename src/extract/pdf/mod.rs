@@ -335,7 +335,7 @@ fn page_list(pages: &[usize]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::archive::testing::*;
+    use super::super::testkit::*;
     use super::{read_page, Document, FontCache, Parm, PdfPage, TextLayer};
     use crate::config::ExtractLimits;
     use crate::entity::Entity;
@@ -726,7 +726,7 @@ endcmap end end";
 
     #[test]
     fn damaged_pdfs_never_panic() {
-        let scanner = scanner(ExtractLimits::default());
+        let engine = engine(ExtractLimits::default());
         let data = pdf(
             &one_page(
                 b"BT /F1 1 Tf [(a) -300 (b)] TJ (c) ' 1 2 3 4 5 6 Tm ET",
@@ -735,10 +735,10 @@ endcmap end end";
             "<< /Root 1 0 R >>",
         );
         for cut in 0..data.len() {
-            let _ = scan_using(&scanner, "d.pdf", &data[..cut]);
+            let _ = scan_using(&engine, "d.pdf", &data[..cut]);
             let mut flipped = data.clone();
             flipped[cut] ^= 0x5A;
-            let _ = scan_using(&scanner, "d.pdf", &flipped);
+            let _ = scan_using(&engine, "d.pdf", &flipped);
         }
         for junk in [
             &b"%PDF-1 obj"[..],
@@ -746,9 +746,9 @@ endcmap end end";
             b"%PDF-((((((((",
             b"%PDF-<<<<<<<<[[[[[[1 0 R",
         ] {
-            let _ = scan_using(&scanner, "j.pdf", junk);
+            let _ = scan_using(&engine, "j.pdf", junk);
         }
         let deep = format!("%PDF-1.4\n1 0 obj {} endobj", "[".repeat(100_000));
-        let _ = scan_using(&scanner, "deep.pdf", deep.as_bytes());
+        let _ = scan_using(&engine, "deep.pdf", deep.as_bytes());
     }
 }

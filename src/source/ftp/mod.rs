@@ -3,7 +3,7 @@
 //! A pool of `--connections` control connections, one worker thread each,
 //! shares one queue of directories to list and files to fetch. A worker
 //! streams each file's data connection straight through
-//! [`Scanner::scan_file`](crate::scan::Scanner::scan_file), reading at most
+//! the [`Engine`](crate::engine::Engine), reading at most
 //! `--max-bytes`, then ends the transfer so the connection stays usable.
 //! Memory stays bounded: the file queue is only refilled (by listing more
 //! directories) when it runs low, and no file is ever held whole.
@@ -36,9 +36,9 @@ pub use url::{redact, FtpTarget};
 
 use super::ScanEnv;
 use crate::config::{FtpOptions, FTP_DEFAULT_MAX_BYTES};
+use crate::engine::{FileMeta, Incomplete};
 use crate::entity::{Confidence, Entity};
 use crate::report::{Event, EventSink, Finding, SkipReason};
-use crate::scan::not_examined;
 use listing::{EntryKind, Line};
 use session::{Connector, Cut, Failure, RateLimiter, Securer, ServerInfo, Session};
 use std::collections::{HashSet, VecDeque};
@@ -76,12 +76,9 @@ pub fn scan(env: &ScanEnv, target: &FtpTarget) {
         Some(path) => match url::read_netrc(path) {
             Ok(text) => Some(text),
             Err(e) => {
-                not_examined(
+                EventSink::send(
                     env.events,
-                    &display,
-                    "",
-                    SkipReason::Unreadable,
-                    e.to_string(),
+                    Event::not_examined(&display, "", SkipReason::Unreadable, e.to_string()),
                 );
                 return;
             }
@@ -99,7 +96,10 @@ pub fn scan(env: &ScanEnv, target: &FtpTarget) {
         let config = match tls_config(opts.insecure) {
             Ok(c) => c,
             Err(e) => {
-                not_examined(env.events, &display, "", SkipReason::Network, e);
+                EventSink::send(
+                    env.events,
+                    Event::not_examined(&display, "", SkipReason::Network, e),
+                );
                 return;
             }
         };
@@ -341,7 +341,10 @@ fn run<T: TlsStream + Send + 'static>(
         Ok(c) => c,
         Err(f) => {
             let detail = scrub(&format!("cannot connect to {hostport}: {}", f.detail()));
-            not_examined(env.events, &display, "", SkipReason::Network, detail);
+            EventSink::send(
+                env.events,
+                Event::not_examined(&display, "", SkipReason::Network, detail),
+            );
             return;
         }
     };
@@ -367,7 +370,10 @@ fn run<T: TlsStream + Send + 'static>(
                 }
                 other => format!("cannot connect to {hostport}: {}", other.detail()),
             };
-            not_examined(env.events, &display, "", SkipReason::Network, scrub(&what));
+            EventSink::send(
+                env.events,
+                Event::not_examined(&display, "", SkipReason::Network, scrub(&what)),
+            );
             return;
         }
     };
@@ -600,7 +606,7 @@ fn exposure(
     // exposure belongs to that server, so its name is part of the value
     // (a baseline for one server must not hide another's anonymous login).
     finding.set_fingerprints(
-        &env.scanner.options.fingerprint_key,
+        &env.engine.options.fingerprint_key,
         &format!("{display}\n{matched}"),
     );
     EventSink::send(env.events, Event::Finding(finding));
@@ -687,12 +693,9 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
     }
 
     fn skip(&self, path: &str, reason: SkipReason, detail: String) {
-        not_examined(
+        EventSink::send(
             self.env.events,
-            &self.display,
-            path,
-            reason,
-            self.scrub(&detail),
+            Event::not_examined(&self.display, path, reason, self.scrub(&detail)),
         );
     }
 
@@ -700,7 +703,7 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
         while let Some(job) = self.queue.next() {
             // Interrupted (SIGINT/SIGTERM): drain the queue without
             // listing or fetching anything more.
-            if self.env.scanner.stopped() {
+            if self.env.engine.stopped() {
                 self.queue.done();
                 continue;
             }
@@ -923,7 +926,7 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                 if !env.filter.allows_dir(&rel) {
                     return;
                 }
-                env.scanner.scan_name(&self.display, &rel, env.events);
+                env.engine.scan_name(&self.display, &rel, env.events);
                 if e.world_writable && !is_link && !self.opts.check_write {
                     exposure(
                         env,
@@ -971,7 +974,7 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                 if !env.filter.allows_file(&rel) {
                     return;
                 }
-                env.scanner.scan_name(&self.display, &rel, env.events);
+                env.engine.scan_name(&self.display, &rel, env.events);
                 self.queue_file(FileJob {
                     wire: wire_path,
                     rel,
@@ -1009,11 +1012,13 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
 
     fn fetch(&self, slot: &mut Option<Session<T>>, job: FileJob) {
         // `--resume`: an earlier run scanned it (same listed size); no RETR.
-        if self
-            .env
-            .scanner
-            .already_scanned(&self.display, &job.rel, job.size, None)
-        {
+        let meta = FileMeta {
+            target: &self.display,
+            path: &job.rel,
+            size: job.size,
+            mtime: None,
+        };
+        if self.env.engine.already_scanned(&meta) {
             EventSink::send(
                 self.env.events,
                 Event::AlreadyScanned {
@@ -1091,47 +1096,18 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
             position: 0,
         };
         let env = self.env;
-        let outcome = env.scanner.scan_file(
-            &self.display,
-            &job.rel,
-            &mut reader,
-            job.size,
-            scan_limit,
-            env.events,
-        );
-        reader.end_part(false);
+        // The transfer's own verdict (it may fail or overrun after its last
+        // byte was read) is part of the file's: a file is recorded as
+        // scanned only when it was read as far as the settings ask.
+        env.engine
+            .scan_file_then(&meta, &mut reader, scan_limit, env.events, |reader| {
+                reader.end_part(false);
+                reader.verdict().map_err(|incomplete| Incomplete {
+                    detail: self.scrub(&incomplete.detail),
+                    ..incomplete
+                })
+            });
         let broken = reader.broken;
-        let read_failed = reader.read_failed || outcome.failed;
-        if let (true, Some(o)) = (reader.overran, overrun) {
-            let (reason, detail) = match o {
-                Overrun::SkipLarger(l) => (
-                    SkipReason::TooLarge,
-                    format!("the server sent more than --skip-larger-than {l} bytes; the rest was not read"),
-                ),
-                Overrun::Listed(size, l) => (
-                    SkipReason::Limit,
-                    format!("the server sent more than the {size} bytes listed; stopped after {l}"),
-                ),
-                Overrun::Ceiling(l) => (
-                    SkipReason::Limit,
-                    format!("the server sent more than {l} bytes; the rest was not read"),
-                ),
-            };
-            self.skip(&job.rel, reason, detail);
-        }
-        if let Some(f) = reader.finish_failure.take() {
-            if !read_failed {
-                self.skip(
-                    &job.rel,
-                    SkipReason::Network,
-                    format!(
-                        "transfer failed after {} bytes: {}",
-                        reader.bytes,
-                        f.detail()
-                    ),
-                );
-            }
-        }
         if broken || reader.read_failed {
             *slot = None;
         }
@@ -1227,6 +1203,36 @@ struct Sampled<'s, T: TlsStream> {
 }
 
 impl<T: TlsStream + Send + 'static> Sampled<'_, T> {
+    /// Whether the server delivered what was asked, once the transfer ended:
+    /// not when it sent more than it may (with `--max-bytes 0`) or the
+    /// transfer failed after its data.
+    fn verdict(&mut self) -> Result<(), Incomplete> {
+        if let (true, Some(o)) = (self.overran, self.overrun) {
+            let (reason, detail) = match o {
+                Overrun::SkipLarger(l) => (
+                    SkipReason::TooLarge,
+                    format!("the server sent more than --skip-larger-than {l} bytes; the rest was not read"),
+                ),
+                Overrun::Listed(size, l) => (
+                    SkipReason::Limit,
+                    format!("the server sent more than the {size} bytes listed; stopped after {l}"),
+                ),
+                Overrun::Ceiling(l) => (
+                    SkipReason::Limit,
+                    format!("the server sent more than {l} bytes; the rest was not read"),
+                ),
+            };
+            return Err(Incomplete { reason, detail });
+        }
+        if let Some(f) = self.finish_failure.take() {
+            return Err(Incomplete {
+                reason: SkipReason::Network,
+                detail: format!("transfer failed after {} bytes: {}", self.bytes, f.detail()),
+            });
+        }
+        Ok(())
+    }
+
     /// Ends the current part. `reached_end`: all its data was read; otherwise
     /// we closed it early on purpose and a 426/450/451 reply is expected.
     fn end_part(&mut self, reached_end: bool) {

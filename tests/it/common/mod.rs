@@ -297,6 +297,8 @@ pub struct Script {
     /// RETR of this path sends half the file, closes the data connection
     /// and replies 426 (the server dropped the transfer).
     pub cut: Option<Vec<u8>>,
+    /// With `cut`: only the first RETR of that path is cut.
+    pub cut_once: bool,
     /// The first RETR of this path gets "450 busy" (a transient failure).
     pub flaky: Option<Vec<u8>>,
     /// CWD into this folder is refused with 550.
@@ -390,6 +392,7 @@ impl Script {
             vanish: None,
             flaky: None,
             cut: None,
+            cut_once: false,
             deny: None,
             world_writable: Vec::new(),
             banner: "scripted FTP server ready".into(),
@@ -414,9 +417,16 @@ impl Script {
 /// for assertions about what the client sent.
 pub type Log = Arc<Mutex<Vec<Vec<u8>>>>;
 
+/// What happened once already, across a scripted server's connections.
+#[derive(Default)]
+struct Firsts {
+    flaky_done: std::sync::atomic::AtomicBool,
+    cut_done: std::sync::atomic::AtomicBool,
+}
+
 /// Starts the scripted server; returns its port and the command log.
 pub fn start_scripted(script: Script) -> (u16, Log) {
-    let flaky_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let firsts = Arc::new(Firsts::default());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let script = Arc::new(script);
@@ -426,9 +436,9 @@ pub fn start_scripted(script: Script) -> (u16, Log) {
         for conn in listener.incoming().flatten() {
             let script = script.clone();
             let log = log2.clone();
-            let flaky_done = flaky_done.clone();
+            let firsts = firsts.clone();
             thread::spawn(move || {
-                let _ = serve(conn, &script, &log, &flaky_done);
+                let _ = serve(conn, &script, &log, &firsts);
             });
         }
     });
@@ -546,12 +556,7 @@ fn under(dir: &[u8], path: &[u8]) -> bool {
         .is_some_and(|rest| rest.starts_with(b"/"))
 }
 
-fn serve(
-    conn: TcpStream,
-    script: &Script,
-    log: &Log,
-    flaky_done: &std::sync::atomic::AtomicBool,
-) -> std::io::Result<()> {
+fn serve(conn: TcpStream, script: &Script, log: &Log, firsts: &Firsts) -> std::io::Result<()> {
     let mut w = conn.try_clone()?;
     let mut r = BufReader::new(conn);
     reply(&mut w, script, &format!("220 {}", script.banner))?;
@@ -882,7 +887,7 @@ fn serve(
                 let path = fold(script, join(&cwd, &arg));
                 let offset = std::mem::take(&mut rest);
                 if script.flaky.as_deref() == Some(&path[..])
-                    && !flaky_done.swap(true, Ordering::SeqCst)
+                    && !firsts.flaky_done.swap(true, Ordering::SeqCst)
                 {
                     passive = None;
                     reply(&mut w, script, "450 Resource busy, try again.")?;
@@ -951,7 +956,9 @@ fn serve(
                     let _ = r.read(&mut sink);
                     return Ok(());
                 }
-                if script.cut.as_deref() == Some(&path[..]) {
+                if script.cut.as_deref() == Some(&path[..])
+                    && !(script.cut_once && firsts.cut_done.swap(true, Ordering::SeqCst))
+                {
                     let _ = data.write_all(&body[..body.len() / 2]);
                     drop(data);
                     reply(&mut w, script, "426 Connection closed; transfer aborted.")?;

@@ -1,0 +1,262 @@
+//! What an extractor sees of the scan: the matcher and options (a narrow
+//! seam: no extractor knows the engine, the sources or the reports), where
+//! its findings go, where it is (file or member path, nesting depth), and
+//! the byte and time budget of the top-level file it belongs to.
+
+use crate::config::ExtractLimits;
+use crate::entity::Entity;
+use crate::error::ExtractError;
+use crate::matcher::Matcher;
+use crate::report::fingerprint::FingerprintKey;
+use crate::report::{Event, EventSink, SkipReason};
+use std::cell::Cell;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A file or folder name as the rules see it. Underscores separate words in
+/// names (`SMITH_JOHN_DOB_1980-01-02`); as word characters they would hide
+/// every value from the rules' word boundaries. Same length as `name`.
+pub fn name_for_matching(name: &str) -> Vec<u8> {
+    name.bytes()
+        .map(|b| if b == b'_' { b' ' } else { b })
+        .collect()
+}
+
+/// How findings are built, for every extractor alike.
+#[derive(Clone, Debug, Default)]
+pub struct ScanOptions {
+    pub unmask: bool,
+    pub limits: ExtractLimits,
+    /// Key of the findings' fingerprints (see `report::fingerprint`).
+    pub fingerprint_key: FingerprintKey,
+}
+
+/// A position in decoded text, both 1-based (column in characters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl Location {
+    pub const START: Location = Location { line: 1, column: 1 };
+}
+
+/// Byte and time budget shared by a top-level file and everything nested
+/// in it.
+#[derive(Debug, Default)]
+pub struct Budget {
+    pub expanded: Cell<u64>,
+    /// When extraction must stop (`ExtractLimits::max_seconds`).
+    deadline: Option<Instant>,
+    timed_out: Cell<bool>,
+    /// Calls since the clock was last read.
+    ticks: Cell<u32>,
+}
+
+impl Budget {
+    /// A budget whose time runs out `seconds` from now (0 = never).
+    pub fn with_time_limit(seconds: u64) -> Budget {
+        Budget {
+            deadline: (seconds > 0).then(|| Instant::now() + Duration::from_secs(seconds)),
+            ..Budget::default()
+        }
+    }
+
+    /// Whether the time limit has passed. Cheap enough for every field:
+    /// the clock is read on every 64th call only.
+    pub fn out_of_time(&self) -> bool {
+        if self.timed_out.get() {
+            return true;
+        }
+        let Some(deadline) = self.deadline else {
+            return false;
+        };
+        let ticks = self.ticks.get().wrapping_add(1);
+        self.ticks.set(ticks);
+        if ticks % 64 == 0 && Instant::now() >= deadline {
+            self.timed_out.set(true);
+        }
+        self.timed_out.get()
+    }
+
+    /// Like [`Budget::out_of_time`], reading the clock now (for reads,
+    /// which are few and may each take long).
+    pub fn check_time_now(&self) -> bool {
+        if let Some(deadline) = self.deadline {
+            if !self.timed_out.get() && Instant::now() >= deadline {
+                self.timed_out.set(true);
+            }
+        }
+        self.timed_out.get()
+    }
+
+    /// Whether the time limit stopped the extraction.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.get()
+    }
+}
+
+/// The extraction context of one file or member: where it is, how deep, and
+/// where its findings go.
+pub struct Ctx<'a> {
+    /// The compiled rule pack.
+    pub matcher: &'a Matcher,
+    pub options: &'a ScanOptions,
+    /// Where findings and not-examined events go.
+    pub events: &'a dyn EventSink,
+    pub target: &'a Arc<str>,
+    /// Report path of the current file or member (`a.zip!b/c.csv`).
+    pub path: String,
+    /// 0 for a top-level file, +1 for each container level.
+    pub depth: u32,
+    pub budget: &'a Budget,
+    pub scratch: &'a mut crate::matcher::Scratch,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn limits(&self) -> &ExtractLimits {
+        &self.options.limits
+    }
+
+    /// Matches a block of decoded text starting at `at`. `field` labels it
+    /// (`""` for free text). Large texts should come in pieces (paragraphs,
+    /// cells): each piece is matched on its own.
+    pub fn text(&mut self, field: &str, text: &str, at: Location) {
+        if self.budget.out_of_time() {
+            return;
+        }
+        super::text::scan_block(self, field, text.as_bytes(), at, None);
+    }
+
+    /// Runs `f`, in which texts that are parts of `block` (fields of one
+    /// record, cut at separators) are not matched when `quiet`, the
+    /// verdict of [`crate::matcher::Matcher::quiet_parts`] on `block`, says
+    /// it holds no candidate. See [`crate::matcher::Matcher::enter_block`].
+    pub fn within_block<R>(
+        &mut self,
+        block: &[u8],
+        quiet: bool,
+        f: impl FnOnce(&mut Ctx<'a>) -> R,
+    ) -> R {
+        let matcher = self.matcher;
+        let entered = matcher.enter_block(block, quiet, self.scratch);
+        let result = f(self);
+        matcher.leave_block(entered, self.scratch);
+        result
+    }
+
+    /// A value that sits in a field known to hold `entity` (HL7 PID-19, an
+    /// X12 NM109 with qualifier 34, a CSV column headed `ssn` ...). Reported
+    /// as a finding of `entity` by `rule` with HIGH confidence when the
+    /// entity's validator (if any) accepts it. The value is also matched as
+    /// text by the other rules; hits of the same entity are left out there
+    /// since this finding covers them.
+    pub fn field_value(
+        &mut self,
+        rule: &str,
+        field: &str,
+        entity: Entity,
+        value: &str,
+        at: Location,
+    ) {
+        if self.budget.out_of_time() {
+            return;
+        }
+        super::text::scan_field_value(self, rule, field, entity, value, at);
+    }
+
+    /// Matches a name stored in this file (an archive member's, a sheet's):
+    /// a name such as `SMITH_JOHN_DOB_1980-01-02.txt` is itself a finding,
+    /// reported with field `path` at the member's path (`a.zip!…`). Only
+    /// the last component is matched: the folders of a member path repeat
+    /// for every member in them.
+    pub fn stored_name(&mut self, name: &str) {
+        let name = name.trim_end_matches('/');
+        let last = name.rfind('/').map_or(0, |i| i + 1);
+        let path = format!("{}!{}", self.path, name);
+        let column = path.chars().count() - name[last..].chars().count() + 1;
+        let spaced = name_for_matching(&name[last..]);
+        let parent = std::mem::replace(&mut self.path, path);
+        super::text::scan_block(
+            self,
+            "path",
+            &spaced,
+            Location {
+                line: 1,
+                column: column as u64,
+            },
+            None,
+        );
+        self.path = parent;
+    }
+
+    /// Scans a nested member (archive entry, embedded document) under
+    /// `self.path + "!" + name`. Depth and byte limits apply.
+    pub fn member(&mut self, name: &str, data: &mut dyn Read) {
+        if self.budget.check_time_now() {
+            return;
+        }
+        let path = format!("{}!{}", self.path, name);
+        if self.depth + 1 > self.limits().max_depth {
+            let detail = format!("nested deeper than {} levels", self.limits().max_depth);
+            self.emit_not_examined(path, SkipReason::Limit, detail);
+            return;
+        }
+        let mut child = Ctx {
+            matcher: self.matcher,
+            options: self.options,
+            events: self.events,
+            target: self.target,
+            path,
+            depth: self.depth + 1,
+            budget: self.budget,
+            scratch: &mut *self.scratch,
+        };
+        if let Err(e) = super::scan_input(&mut child, data) {
+            let reason = super::reason_of(&e);
+            let path = child.path.clone();
+            child.emit_not_examined(path, reason, e.to_string());
+        }
+    }
+
+    /// Reports that `what` (a member name under this file, or `None` for
+    /// this file itself) was not examined.
+    pub fn not_examined(
+        &mut self,
+        what: Option<&str>,
+        reason: SkipReason,
+        detail: impl Into<String>,
+    ) {
+        let path = match what {
+            Some(m) => format!("{}!{}", self.path, m),
+            None => self.path.clone(),
+        };
+        self.emit_not_examined(path, reason, detail.into());
+    }
+
+    fn emit_not_examined(&self, path: String, reason: SkipReason, detail: String) {
+        self.events
+            .send(Event::not_examined(self.target, path, reason, detail));
+    }
+
+    /// Counts `n` more expanded bytes against the per-file budget.
+    pub fn charge_expanded(&self, n: u64) -> Result<(), ExtractError> {
+        let total = self.budget.expanded.get().saturating_add(n);
+        self.budget.expanded.set(total);
+        if total > self.limits().max_expanded_bytes {
+            return Err(ExtractError::Limit(format!(
+                "more than {} bytes expanded from one file",
+                self.limits().max_expanded_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// The file or member name (last path component) for format detection.
+    pub fn name(&self) -> &str {
+        let last = self.path.rsplit('!').next().unwrap_or(&self.path);
+        last.rsplit('/').next().unwrap_or(last)
+    }
+}
