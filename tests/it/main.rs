@@ -6,6 +6,7 @@ mod common;
 mod discover;
 mod extract_docs;
 mod extract_health;
+mod extract_pdf;
 mod ftp_cli;
 mod ftp_crawl;
 mod ftp_hostile;
