@@ -522,6 +522,34 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             timeout: self.timeout,
         })
     }
+
+    /// [`Connector::open`], tried again after failures that a new attempt
+    /// may cure, at most `retries` more times, with backoff.
+    pub fn open_with_retries(
+        &self,
+        creds: &Credentials,
+        retries: u32,
+        info: &mut Option<ServerInfo>,
+    ) -> Result<Session<T>, Failure> {
+        let mut attempt = 0;
+        loop {
+            match self.open(creds, info) {
+                Ok(s) => return Ok(s),
+                Err(f) if !f.is_retryable() || attempt >= retries => return Err(f),
+                Err(_) => {
+                    backoff(attempt);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The pause before retry number `attempt` (from 0): 200 ms, doubling, at
+/// most 5 s.
+pub fn backoff(attempt: u32) {
+    let ms = 200u64.saturating_mul(1 << attempt.min(5)).min(5_000);
+    std::thread::sleep(Duration::from_millis(ms));
 }
 
 /// Whether a failure while securing the connection (AUTH TLS, the

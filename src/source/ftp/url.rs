@@ -220,6 +220,18 @@ pub fn redact(s: &str) -> String {
     }
 }
 
+/// `s` with every secret (a password, as typed or in wire form) replaced
+/// by `***`: server replies may echo what was sent.
+pub fn scrub(s: &str, secrets: &[String]) -> String {
+    let mut out = s.to_string();
+    for secret in secrets {
+        if !secret.is_empty() && out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
 /// Who to log in as.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
@@ -410,6 +422,15 @@ mod tests {
         assert_eq!(redact("/local/path@x"), "/local/path@x");
         assert_eq!(redact("ftp:/u:pw@h/x"), "ftp:/u@h/x");
         assert_eq!(redact("ftp:u:pw@h"), "ftp:u@h");
+    }
+
+    #[test]
+    fn scrub_hides_secrets() {
+        let secrets = vec!["hunter2-Zq".to_string()];
+        assert_eq!(
+            scrub("530 bad pass hunter2-Zq", &secrets),
+            "530 bad pass ***"
+        );
     }
 
     #[test]
