@@ -47,7 +47,8 @@ Examples:
     phiscan scan ftp://srv1/ -o srv1.csv --resume srv1.state
 
 Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration
-error, 3 no findings but the scan was incomplete, 130 interrupted.";
+error, 3 no findings but the scan was incomplete (an FTP login that failed
+included), 130 interrupted.";
 
 #[derive(Parser)]
 #[command(
@@ -499,7 +500,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(if summary.interrupted {
                 EXIT_INTERRUPTED
-            } else if summary.findings_at_or_above(config.fail_on) > 0 {
+            } else if summary.findings_at_or_above_where_logged_in(config.fail_on) > 0 {
                 EXIT_FINDINGS
             } else if summary.incomplete() {
                 EXIT_INCOMPLETE
