@@ -6,6 +6,7 @@ mod common;
 mod extract_docs;
 mod extract_health;
 mod ftp_cli;
+mod ftp_client;
 mod ftp_crawl;
 mod ftp_hostile;
 mod leaks;

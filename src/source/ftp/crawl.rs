@@ -47,6 +47,21 @@ pub(super) struct Crawl<'a, T: TlsStream> {
     /// Strings that must never appear in a message (the password).
     pub(super) secrets: Vec<String>,
     pub(super) max_depth: u32,
+    /// How folders were listed, for the summary.
+    pub(super) listed: Listed,
+}
+
+/// How a crawl listed its folders.
+#[derive(Default)]
+pub(super) struct Listed {
+    /// Folders listed with MLSD.
+    pub mlsd: AtomicU64,
+    /// Folders listed with LIST.
+    pub list: AtomicU64,
+    /// The server's reply when it refused MLSD though FEAT offered it.
+    pub mlsd_refused: Mutex<Option<String>>,
+    /// The URL named a file, not a folder.
+    pub root_is_file: AtomicBool,
 }
 
 impl<'a, T: TlsStream + Send + 'static> Crawl<'a, T> {
@@ -74,6 +89,7 @@ impl<'a, T: TlsStream + Send + 'static> Crawl<'a, T> {
             live: AtomicUsize::new(opts.connections.clamp(1, 64)),
             secrets,
             max_depth: opts.max_depth.unwrap_or(HARD_MAX_DEPTH).min(HARD_MAX_DEPTH),
+            listed: Listed::default(),
         }
     }
 
@@ -240,10 +256,12 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
     }
 
     fn list_dir(&self, slot: &mut Option<Session<T>>, job: DirJob) {
+        // The root by its server path (what the URL named); folders below
+        // it by their report paths.
         let where_ = if job.rel.is_empty() {
-            "/"
+            wire::to_report(&job.wire)
         } else {
-            job.rel.as_str()
+            job.rel.clone()
         };
         let fresh = self
             .visited
@@ -254,8 +272,14 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
             return;
         }
         let via_link = job.via_link;
+        // Whether the last attempt failed at CWD (rather than listing).
+        let mut cwd_refused = false;
         let listed = self.with_retries(slot, |s| {
-            s.cwd(&job.wire)?;
+            cwd_refused = false;
+            if let Err(f) = s.cwd(&job.wire) {
+                cwd_refused = true;
+                return Err(f);
+            }
             if via_link {
                 // A link back to a folder already crawled would loop.
                 if let Ok(real) = s.pwd() {
@@ -270,10 +294,16 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
             let mlsd = s.mlsd;
             match s.list_cwd(MAX_DIR_ENTRIES, |line| parsed.add(line, mlsd)) {
                 Err(Failure::Permanent {
-                    code: 500..=502, ..
+                    code: 500..=502,
+                    detail,
                 }) if s.mlsd => {
                     // Advertised MLST but no MLSD: fall back to LIST.
                     s.mlsd = false;
+                    self.listed
+                        .mlsd_refused
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(detail);
                     let mut parsed = Parsed::default();
                     s.list_cwd(MAX_DIR_ENTRIES, |line| parsed.add(line, false))
                         .map(|l| Some((l, parsed, false)))
@@ -284,6 +314,11 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
         let (raw, parsed, mlsd) = match listed {
             Ok(Some(l)) => l,
             Ok(None) => return,
+            Err(f @ Failure::Permanent { .. }) if job.depth == 0 && cwd_refused => {
+                // The URL names no folder the server will enter: a file?
+                self.root_file(slot, job, &f);
+                return;
+            }
             Err(Failure::Permanent { code: 550, .. }) if via_link => {
                 // A link to a file: CWD refuses it.
                 self.fetch(
@@ -321,6 +356,11 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                 SkipReason::Limit,
                 format!("the listing of {where_} {how}; it was cut there and the rest was not examined"),
             ),
+        }
+        if mlsd {
+            self.listed.mlsd.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.listed.list.fetch_add(1, Ordering::Relaxed);
         }
         let (entries, unparsed, example, repeated) = parsed.finish();
         let unparsed = unparsed + raw.overlong;
@@ -425,17 +465,55 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                     ancestors: ancestors.clone(),
                 });
             }
-            EntryKind::File => {
-                if !env.filter.allows_file(&rel) {
-                    return;
-                }
-                env.engine.scan_name(&self.display, &rel, env.events);
-                self.queue_file(FileJob {
-                    wire: wire_path,
-                    rel,
-                    size: e.size,
-                });
+            EntryKind::File => self.take_file(rel, wire_path, e.size),
+        }
+    }
+
+    /// A file found (listed, or named by the URL): filtered, its name
+    /// matched, and queued.
+    fn take_file(&self, rel: String, wire: String, size: Option<u64>) {
+        let env = self.env;
+        if !env.filter.allows_file(&rel) {
+            return;
+        }
+        env.engine.scan_name(&self.display, &rel, env.events);
+        self.queue_file(FileJob { wire, rel, size });
+    }
+
+    /// The URL's path is no folder the server lets us enter: scanned as a
+    /// file when SIZE says it is one (or cannot say); otherwise reported
+    /// with the path and both replies.
+    fn root_file(&self, slot: &mut Option<Session<T>>, job: DirJob, cwd: &Failure) {
+        let shown = wire::to_report(&job.wire);
+        let name = job.wire.rsplit('/').next().unwrap_or(&job.wire);
+        // The file's report path is its name, as for a local file target.
+        let rel = wire::to_report(name);
+        match self.with_retries(slot, |s| s.size(&job.wire)) {
+            Ok(size) => {
+                self.listed.root_is_file.store(true, Ordering::Relaxed);
+                self.take_file(rel, job.wire, Some(size));
             }
+            // SIZE not supported: try to read it.
+            Err(Failure::Permanent {
+                code: 500..=502, ..
+            }) if !name.is_empty() => {
+                self.listed.root_is_file.store(true, Ordering::Relaxed);
+                self.take_file(rel, job.wire, None);
+            }
+            Err(f @ Failure::Permanent { .. }) => self.skip(
+                "",
+                SkipReason::Unreadable,
+                format!(
+                    "cannot open {shown} as a folder or a file: CWD: {}; SIZE: {}",
+                    cwd.detail(),
+                    f.detail()
+                ),
+            ),
+            Err(f) => self.skip(
+                "",
+                SkipReason::Network,
+                format!("cannot open {shown}: {}", f.detail()),
+            ),
         }
     }
 

@@ -146,6 +146,7 @@ fn check_anonymous<T: TlsStream + Send + 'static>(server: &Server<'_, T>, opts: 
         user: "anonymous".into(),
         password: url::Secret::new(opts.anonymous_password.clone()),
         anonymous: true,
+        password_given: true,
     };
     let mut info = None;
     if let Ok(mut s) = server.connector.open_with_retries(&anon, 1, &mut info) {

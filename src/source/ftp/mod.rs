@@ -49,13 +49,13 @@ pub mod wire;
 pub use url::{redact, FtpTarget};
 
 use super::ScanEnv;
-use crate::report::{Event, EventSink, SkipReason};
+use crate::report::{Event, EventSink, ServerAccess, SkipReason};
 use crawl::{root_path, Crawl};
 use exposure::FirstLogin;
-use session::{Connector, Failure, RateLimiter, Securer};
+use session::{Connector, Failure, RateLimiter, Security};
 use std::sync::Arc;
 use suppaftp::TlsStream;
-use url::Credentials;
+use url::{Credentials, TlsScheme};
 
 /// Scans one FTP target. Never panics on anything the server sends; every
 /// path it could not examine is reported with the reason.
@@ -82,23 +82,29 @@ pub fn scan(env: &ScanEnv, target: &FtpTarget) {
         &opts.anonymous_password,
     );
     let rate = Arc::new(RateLimiter::new(opts.rate));
-    if target.secure {
-        let config = match tls::tls_config(opts.insecure) {
-            Ok(c) => c,
-            Err(e) => {
-                EventSink::send(
-                    env.events,
-                    Event::not_examined(&display, "", SkipReason::Network, e),
-                );
-                return;
-            }
-        };
-        let securer = tls::explicit_securer(config, target.host.clone());
-        run(env, target, creds, securer, rate);
-    } else {
-        let securer: Securer<_> = Arc::new(|s: suppaftp::FtpStream| Ok(s));
-        run(env, target, creds, securer, rate);
+    if target.tls == TlsScheme::None {
+        run::<session::PlainTls>(env, target, creds, Security::Plain, rate);
+        return;
     }
+    let config = match tls::tls_config(opts.insecure) {
+        Ok(c) => c,
+        Err(e) => {
+            EventSink::send(
+                env.events,
+                Event::not_examined(&display, "", SkipReason::Network, e),
+            );
+            return;
+        }
+    };
+    let explicit = tls::explicit_securer(config.clone(), target.host.clone());
+    let security = match target.tls {
+        TlsScheme::ImplicitOrExplicit => Security::Either {
+            explicit,
+            implicit: tls::implicit_opener(config, target.host.clone()),
+        },
+        _ => Security::Explicit(explicit),
+    };
+    run(env, target, creds, security, rate);
 }
 
 /// Logs in, judges the server's exposure, then crawls.
@@ -106,11 +112,20 @@ fn run<T: TlsStream + Send + 'static>(
     env: &ScanEnv,
     target: &FtpTarget,
     creds: Credentials,
-    securer: Securer<T>,
+    security: Security<T>,
     rate: Arc<RateLimiter>,
 ) {
     let opts = &env.config.ftp;
     let display = target.display.clone();
+    let access = |access: ServerAccess| {
+        EventSink::send(
+            env.events,
+            Event::ServerAccess {
+                target: display.clone(),
+                access,
+            },
+        );
+    };
     let secrets: Vec<String> = if creds.anonymous || creds.password.expose().len() < 3 {
         Vec::new()
     } else {
@@ -121,10 +136,11 @@ fn run<T: TlsStream + Send + 'static>(
     };
     let scrub = |s: &str| url::scrub(s, &secrets);
     let hostport = format!("{}:{}", target.host, target.port);
-    let connector = match Connector::new(target, opts, securer, rate) {
+    let connector = match Connector::new(target, opts, security, rate) {
         Ok(c) => c,
         Err(f) => {
             let detail = scrub(&format!("cannot connect to {hostport}: {}", f.detail()));
+            access(ServerAccess::Unreachable);
             EventSink::send(
                 env.events,
                 Event::not_examined(&display, "", SkipReason::Network, detail),
@@ -149,16 +165,36 @@ fn run<T: TlsStream + Send + 'static>(
         Ok(s) => s,
         Err(f) => {
             exposure::check_server(&server, info.as_ref(), FirstLogin::Failed);
+            // The server greeted and TLS (if asked for) held: the login
+            // itself was refused.
+            let login_refused = matches!(f, Failure::Permanent { .. })
+                && info
+                    .as_ref()
+                    .is_some_and(|i| !matches!(i.tls, session::TlsOutcome::Failed(_)));
             let what = match &f {
                 Failure::Tls(d) if !opts.insecure && d.contains("certificate") => {
                     format!("TLS failed: {d} (use --insecure to accept a certificate that cannot be verified: self-signed, expired or for another name)")
                 }
                 Failure::Tls(d) | Failure::TlsBroken(d) => format!("TLS failed: {d}"),
-                Failure::Permanent { detail, .. } if info.is_some() => {
-                    format!("cannot log in as {}: {detail}", creds.user)
+                Failure::Permanent { detail, .. } if login_refused => {
+                    let hint = if creds.password_given {
+                        String::new()
+                    } else {
+                        format!(
+                            " (no password was given for {}: set {}, use --netrc FILE, or write it in the URL)",
+                            creds.user,
+                            url::PASSWORD_ENV
+                        )
+                    };
+                    format!("cannot log in as {}: {detail}{hint}", creds.user)
                 }
                 other => format!("cannot connect to {hostport}: {}", other.detail()),
             };
+            access(if login_refused {
+                ServerAccess::LoginFailed
+            } else {
+                ServerAccess::Unreachable
+            });
             EventSink::send(
                 env.events,
                 Event::not_examined(&display, "", SkipReason::Network, scrub(&what)),
@@ -166,6 +202,7 @@ fn run<T: TlsStream + Send + 'static>(
             return;
         }
     };
+    access(ServerAccess::LoggedIn);
 
     let home = first.pwd().unwrap_or_else(|_| "/".to_string());
     let root = root_path(&home, target);
@@ -178,5 +215,7 @@ fn run<T: TlsStream + Send + 'static>(
         },
     );
 
-    Crawl::new(env, display.clone(), connector, creds, secrets).run(root, first);
+    let crawl = Crawl::new(env, display.clone(), connector, creds, secrets);
+    crawl.run(root, first);
+    server_info::report_crawl(env, &display, &crawl.connector, &crawl.listed);
 }

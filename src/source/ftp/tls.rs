@@ -1,12 +1,14 @@
-//! TLS for `ftps://`: the rustls client configuration (system roots, or
-//! any certificate with `--insecure`).
+//! TLS for `ftps://` and `ftpes://`: the rustls client configuration
+//! (system roots, or any certificate with `--insecure`), and how each new
+//! control connection is secured, explicitly or implicitly.
 
-use super::session::Securer;
+use super::session::{ImplicitOpener, Securer, SocketHook};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use suppaftp::TlsConnector;
 
-/// suppaftp's rustls stream (it exports the connector, not the stream).
-pub(super) type RustlsStream = <suppaftp::RustlsConnector as TlsConnector>::Stream;
+type RustlsStream = super::session::RustlsTls;
 
 /// The client configuration: the system's root certificates, or with
 /// `insecure` any certificate (the handshake signature is still checked).
@@ -90,13 +92,57 @@ pub(super) fn explicit_securer(
     config: Arc<suppaftp::rustls::ClientConfig>,
     domain: String,
 ) -> Securer<RustlsStream> {
-    Arc::new(move |s: suppaftp::RustlsFtpStream| {
-        // Each control connection gets its own session cache: servers
-        // that require TLS session reuse on the data connection (vsftpd
-        // require_ssl_reuse) refuse a session resumed from another
-        // control connection, which a shared cache would hand out.
-        let mut own = (*config).clone();
-        own.resumption = suppaftp::rustls::client::Resumption::in_memory_sessions(32);
-        s.into_secure(suppaftp::RustlsConnector::from(Arc::new(own)), &domain)
+    Arc::new(move |s: suppaftp::RustlsFtpStream| s.into_secure(own_sessions(&config), &domain))
+}
+
+/// Implicit TLS for each new control connection: the handshake right after
+/// the TCP connection, then the greeting inside TLS. PBSZ 0 and PROT P
+/// follow in `session::Connector::open`.
+pub(super) fn implicit_opener(
+    config: Arc<suppaftp::rustls::ClientConfig>,
+    domain: String,
+) -> ImplicitOpener<RustlsStream> {
+    Arc::new(move |addr, hook| {
+        let connector = Hooked {
+            inner: own_sessions(&config),
+            hook,
+            control_seen: AtomicBool::new(false),
+        };
+        suppaftp::RustlsFtpStream::connect_secure_implicit(addr, connector, &domain)
     })
+}
+
+/// A connector with a session cache of its own: servers that require TLS
+/// session reuse on the data connection (vsftpd require_ssl_reuse) refuse
+/// a session resumed from another control connection, which a shared cache
+/// would hand out.
+fn own_sessions(config: &Arc<suppaftp::rustls::ClientConfig>) -> suppaftp::RustlsConnector {
+    let mut own = (**config).clone();
+    own.resumption = suppaftp::rustls::client::Resumption::in_memory_sessions(32);
+    suppaftp::RustlsConnector::from(Arc::new(own))
+}
+
+/// Hands the control connection's socket to a hook before its handshake;
+/// data connections (set up elsewhere) go straight through.
+struct Hooked {
+    inner: suppaftp::RustlsConnector,
+    hook: SocketHook,
+    control_seen: AtomicBool,
+}
+
+impl std::fmt::Debug for Hooked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hooked")
+    }
+}
+
+impl TlsConnector for Hooked {
+    type Stream = RustlsStream;
+
+    fn connect(&self, domain: &str, stream: TcpStream) -> suppaftp::FtpResult<RustlsStream> {
+        if !self.control_seen.swap(true, Ordering::SeqCst) {
+            (self.hook)(&stream).map_err(suppaftp::FtpError::ConnectionError)?;
+        }
+        self.inner.connect(domain, stream)
+    }
 }
