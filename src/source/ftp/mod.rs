@@ -9,7 +9,13 @@
 //! directories) when it runs low, and no file is ever held whole.
 //!
 //! Before the crawl the first connection reports the server's exposure:
-//! anonymous login, anonymous write (`--check-write`), no TLS.
+//! anonymous login, anonymous write (`--check-write`), no TLS. A login the
+//! server refuses ends the target there, as `ServerAccess::LoginFailed`.
+//!
+//! TLS: `ftpes://` is explicit; `ftps://` is implicit or explicit as the
+//! server speaks it, told apart on the first connection (see
+//! [`url`] and `session::Connector::open`). A URL path CWD refuses is tried
+//! as a file. EPSV refused falls back to PASV (`session::Session`).
 //!
 //! Files by concern: [`url`] (targets, where a password comes from),
 //! [`session`] (one control connection: connect, TLS, login, commands, time
@@ -21,9 +27,9 @@
 //!
 //! Against a hostile or broken server (each case is a test in
 //! `tests/it/ftp_hostile.rs`), every limit reached is reported with the path:
-//! - one listing keeps at most `crawl::MAX_DIR_ENTRIES` entries and 64 MiB; the
-//!   rest of a larger or endless listing is not read (a million entries in
-//!   one folder cost about as much memory as half a million names);
+//! - one listing keeps at most `crawl::MAX_DIR_ENTRIES` entries and 64 MiB;
+//!   the rest of a larger or endless listing is not read (a million entries
+//!   in one folder cost about as much memory as half a million names);
 //! - a name listed twice is examined once; a folder listing exactly what a
 //!   folder above it listed is a loop and is not crawled further; at most
 //!   `MAX_DIRS` folders, `HARD_MAX_DEPTH` levels, `MAX_LINK_HOPS` links;
