@@ -190,10 +190,6 @@ impl Allowlist {
         Ok(Allowlist { entries })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The label of the first entry that allows `f`.
     pub fn allowed_by(&self, f: &Finding) -> Option<&str> {
         self.entries

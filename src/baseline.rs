@@ -186,22 +186,7 @@ pub fn write_key_file(path: &Path, key: &FingerprintKey) -> std::io::Result<()> 
 /// Writes a file readable by its owner only (key files, baselines that
 /// store their key).
 pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    // `mode` applies only to new files: tighten an existing one too.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    f.write_all(text.as_bytes())
+    crate::outfile::write(path, text.as_bytes())
 }
 
 /// Builds a baseline from a CSV or JSONL report. `explicit_key` is the key

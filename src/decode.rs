@@ -55,6 +55,11 @@ pub fn sniff(head: &[u8]) -> Option<TextEncoding> {
         }
     }
     let pairs = head.len() / 2;
+    if nul_even + nul_odd > 0 {
+        if let Some(text) = padded_text(head) {
+            return sniff(&text);
+        }
+    }
     if pairs > 0 && nul_even + nul_odd > 0 {
         // ASCII-range text in UTF-16 has a NUL in every high byte: odd
         // positions for little endian, even for big endian.
@@ -75,6 +80,34 @@ pub fn sniff(head: &[u8]) -> Option<TextEncoding> {
         Err(e) if e.error_len().is_none() => Some(TextEncoding::Utf8),
         Err(_) => Some(TextEncoding::Windows1252),
     }
+}
+
+/// Runs of NUL bytes at least this long are padding, not text.
+const NUL_RUN: usize = 8;
+/// Bytes of text a padded head must hold to be taken for text.
+const MIN_PADDED_TEXT: usize = 16;
+
+/// The text of a head padded with runs of NUL bytes (preallocated logs,
+/// fixed-size records, a text file grown with `truncate`): `head` without
+/// its NUL runs, when no shorter NUL run is left (those are binary
+/// structure, or UTF-16) and enough text remains. `None` otherwise.
+fn padded_text(head: &[u8]) -> Option<Vec<u8>> {
+    let mut text = Vec::with_capacity(head.len());
+    let mut i = 0;
+    while i < head.len() {
+        if head[i] != 0 {
+            text.push(head[i]);
+            i += 1;
+            continue;
+        }
+        let run = head[i..].iter().take_while(|&&b| b == 0).count();
+        // A short run at the very end may be the start of a long one.
+        if run < NUL_RUN && i + run < head.len() {
+            return None;
+        }
+        i += run;
+    }
+    (text.len() >= MIN_PADDED_TEXT).then_some(text)
 }
 
 /// Text has few control characters. Those common in text and in healthcare
@@ -111,6 +144,27 @@ fn utf16_plausible(head: &[u8], little_endian: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_padded_with_nul_runs_is_text() {
+        let mut padded = b"Patient: SSN 536-22-1299\n".to_vec();
+        padded.extend([0u8; 4000]);
+        padded.extend(b"more notes\n");
+        assert_eq!(sniff(&padded), Some(TextEncoding::Utf8));
+        // Padding first, then text.
+        let mut lead = vec![0u8; 512];
+        lead.extend(b"log line one\nlog line two\n");
+        assert_eq!(sniff(&lead), Some(TextEncoding::Utf8));
+        // All NUL (an image's empty start): nothing to go on.
+        assert_eq!(sniff(&[0u8; 8192]), None);
+        // Short NUL runs are binary structure.
+        let mut binary = Vec::new();
+        for i in 0..500u32 {
+            binary.extend(i.to_le_bytes());
+            binary.extend(b"ab");
+        }
+        assert_eq!(sniff(&binary), None);
+    }
 
     fn utf16(s: &str, le: bool) -> Vec<u8> {
         s.encode_utf16()

@@ -9,7 +9,7 @@
 //! records a file as done on that verdict only.
 
 use crate::error::ExtractError;
-use crate::extract::{self, Budget, Ctx, Location, ScanOptions};
+use crate::extract::{self, name_for_matching, Budget, Ctx, Location, ScanOptions};
 use crate::matcher::{Matcher, Scratch};
 use crate::report::{self, Event, EventSink, SkipReason};
 use crate::resume::Completed;
@@ -146,6 +146,50 @@ impl Engine {
         self.scan_file_then(file, &mut data, max_bytes, events, |_| Ok(()))
     }
 
+    /// Opens a file with `open` and scans it: the file's time limit covers
+    /// the open too, and an open that fails (or finds something that is
+    /// not a file to read) is the file's verdict. `open` gives the reader
+    /// and the file's size and modification time.
+    pub fn scan_opened<R: Read>(
+        &self,
+        target: &Arc<str>,
+        path: &str,
+        open: impl FnOnce() -> Result<(R, Option<u64>, Option<i64>), Incomplete>,
+        max_bytes: u64,
+        events: &dyn EventSink,
+    ) -> FileOutcome {
+        if self.stopped() {
+            return FileOutcome {
+                failed: true,
+                ..FileOutcome::default()
+            };
+        }
+        let budget = self.budget();
+        match open() {
+            Ok((mut data, size, mtime)) => {
+                let file = FileMeta {
+                    target,
+                    path,
+                    size,
+                    mtime,
+                };
+                self.scan_within(&budget, &file, &mut data, max_bytes, events, |_| Ok(()))
+            }
+            Err(Incomplete { reason, detail }) => {
+                events.send(Event::not_examined(target, path, reason, detail));
+                FileOutcome {
+                    failed: true,
+                    ..FileOutcome::default()
+                }
+            }
+        }
+    }
+
+    /// The time and byte budget of one top-level file, starting now.
+    fn budget(&self) -> Budget {
+        Budget::with_time_limit(self.options.limits.max_seconds)
+    }
+
     /// Scans one top-level file, then asks its source (`conclude`, called
     /// once whatever happened, so that it can end a transfer) whether it
     /// delivered what was asked; only then is the verdict sent. Reads
@@ -153,6 +197,18 @@ impl Engine {
     /// the file.
     pub fn scan_file_then<R: Read>(
         &self,
+        file: &FileMeta,
+        data: &mut R,
+        max_bytes: u64,
+        events: &dyn EventSink,
+        conclude: impl FnOnce(&mut R) -> Result<(), Incomplete>,
+    ) -> FileOutcome {
+        self.scan_within(&self.budget(), file, data, max_bytes, events, conclude)
+    }
+
+    fn scan_within<R: Read>(
+        &self,
+        budget: &Budget,
         file: &FileMeta,
         data: &mut R,
         max_bytes: u64,
@@ -171,18 +227,17 @@ impl Engine {
             });
             return FileOutcome::default();
         }
-        let budget = Budget::with_time_limit(self.options.limits.max_seconds);
         let limit = if max_bytes == 0 { u64::MAX } else { max_bytes };
         let held = report::HeldEvents::new(events);
         let (result, bytes) = {
             let mut counted = CountingReader {
                 inner: &mut *data,
                 count: 0,
-                budget: &budget,
+                budget,
             };
             let mut limited = (&mut counted).take(limit);
             let result = self.with_scratch(|scratch| {
-                let mut ctx = self.ctx(&held, file.target, file.path, &budget, scratch);
+                let mut ctx = self.ctx(&held, file.target, file.path, budget, scratch);
                 extract::scan_input(&mut ctx, &mut limited)
             });
             (result, counted.count)
@@ -297,15 +352,6 @@ impl Engine {
         });
         changed.then_some(out)
     }
-}
-
-/// A file or folder name as the rules see it. Underscores separate words in
-/// names (`SMITH_JOHN_DOB_1980-01-02`); as word characters they would hide
-/// every value from the rules' word boundaries. Same length as `name`.
-fn name_for_matching(name: &str) -> Vec<u8> {
-    name.bytes()
-        .map(|b| if b == b'_' { b' ' } else { b })
-        .collect()
 }
 
 struct CountingReader<'a, R: ?Sized> {

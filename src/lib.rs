@@ -22,6 +22,7 @@ pub mod extract;
 pub mod lanes;
 pub mod mask;
 pub mod matcher;
+pub mod outfile;
 pub mod plan;
 pub mod report;
 pub mod resume;

@@ -9,6 +9,7 @@ use phiscan::entity::Confidence;
 use phiscan::report::fingerprint::FingerprintKey;
 use phiscan::report::progress::ProgressMode;
 use phiscan::report::ReportFormat;
+use phiscan::rules::RulePack;
 use phiscan::scan::{self, ScanError};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -591,8 +592,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Rules { command } => match command {
             RulesCommand::List(pack) => {
-                let specs = phiscan::rules::load_specs(!pack.no_default_rules, &pack.rules)?;
-                let matcher = phiscan::matcher::Matcher::new(specs)?;
+                let rule_pack = RulePack::load(!pack.no_default_rules, &pack.rules)?;
+                let matcher = phiscan::matcher::Matcher::new(&rule_pack)?;
                 let mut out = csv::WriterBuilder::new()
                     .delimiter(b'\t')
                     .from_writer(std::io::stdout());
@@ -609,8 +610,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 Ok(EXIT_CLEAN)
             }
             RulesCommand::Patterns(pack) => {
-                let specs = phiscan::rules::load_specs(!pack.no_default_rules, &pack.rules)?;
-                for spec in specs {
+                let rule_pack = RulePack::load(!pack.no_default_rules, &pack.rules)?;
+                for spec in rule_pack.rules() {
                     // phiscan compiles patterns with ASCII classes; group
                     // names repeat across rules, which a joined pattern
                     // cannot have.
@@ -627,8 +628,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     Some(p) => (false, vec![p]),
                     None => (true, vec![]),
                 };
-                let specs = phiscan::rules::load_specs(default_rules, &paths)?;
-                let matcher = phiscan::matcher::Matcher::new(specs).context("compiling rules")?;
+                let rule_pack = RulePack::load(default_rules, &paths)?;
+                let matcher =
+                    phiscan::matcher::Matcher::new(&rule_pack).context("compiling rules")?;
                 let failures = phiscan::rules::check::check(&matcher);
                 let examples: usize = matcher
                     .rules()

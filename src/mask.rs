@@ -127,9 +127,31 @@ fn push_escaped(out: &mut String, chars: impl Iterator<Item = char>) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+            c => push_visible(out, c, ' '),
         }
+    }
+}
+
+/// Whether `c` changes the direction text is shown in (Unicode bidi
+/// embeddings, overrides, isolates and marks): a name holding U+202E shows
+/// `invoice\u{202e}fdp.zip` as `invoicepiz.pdf`.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Pushes `c` as reports show it: a control character becomes `control`,
+/// a bidi control its visible name (`<U+202E>`).
+pub fn push_visible(out: &mut String, c: char, control: char) {
+    if c.is_control() {
+        out.push(control);
+    } else if is_bidi_control(c) {
+        use std::fmt::Write;
+        let _ = write!(out, "<U+{:04X}>", c as u32);
+    } else {
+        out.push(c);
     }
 }
 

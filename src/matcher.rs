@@ -17,13 +17,12 @@
 use crate::entity::{Confidence, Entity};
 use crate::error::ConfigError;
 use crate::lanes::{End, EndCache, EndFinder};
-use crate::rules::RuleSpec;
+use crate::rules::{self, ContextSpec, RulePack, RuleSpec, MAX_COMPILED_PATTERN_BYTES};
 use crate::validators::{self, Validator};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::captures::Captures;
-use regex_automata::util::syntax;
-use regex_automata::{Input, MatchKind as MatchKind2};
+use regex_automata::Input;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -45,9 +44,8 @@ const MAX_QUIET_BLOCK: usize = 1 << 20;
 /// starts this far before its match, so a wide slack searched the same
 /// bytes again and again (1024 bytes made the notes scan 15 % slower).
 const WORDS_SLACK: usize = 64;
-/// Limits that keep a rule file from compiling into something huge: the
-/// rule loader's, checked again here for specs built in code.
-use crate::rules::{MAX_COMPILED_PATTERN_BYTES as RULE_NFA_LIMIT, MAX_PATTERN_LEN};
+/// Largest compiled form of the candidate finder's patterns together (free
+/// rules' patterns and gate words).
 const JOINED_NFA_LIMIT: usize = 64 << 20;
 /// Memory each thread's lazy DFA for [`EndFinder`] may keep (the default
 /// pack needs under 2 MiB of states).
@@ -251,42 +249,13 @@ pub struct Matcher {
     parts_follow_whole: bool,
 }
 
-fn rule_error(spec: &RuleSpec, message: String) -> ConfigError {
-    ConfigError::RuleFile {
-        path: spec.source.clone(),
-        message: format!("rule {:?}: {message}", spec.id),
-    }
-}
-
-fn compile(patterns: &[&str], nfa_limit: usize, kind: MatchKind2) -> Result<Regex, String> {
-    Regex::builder()
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .configure(
-            Regex::config()
-                .match_kind(kind)
-                // The joined patterns make a large lazy DFA; a cache too
-                // small for it is rebuilt over and over (seen: 10x slower).
-                .hybrid_cache_capacity(if patterns.len() > 1 {
-                    32 << 20
-                } else {
-                    2 << 20
-                })
-                .utf8_empty(false)
-                .nfa_size_limit(Some(nfa_limit))
-                .onepass_size_limit(Some(nfa_limit))
-                .dfa_size_limit(Some(nfa_limit)),
-        )
-        .build_many(patterns)
-        .map_err(|e| e.to_string())
-}
-
 /// Whether `pattern` asserts the start or end of a text or line anywhere.
 fn is_anchored(pattern: &str) -> Result<bool, String> {
     use regex_automata::nfa::thompson;
     use regex_automata::util::look::Look;
     let nfa = thompson::Compiler::new()
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .configure(thompson::Config::new().nfa_size_limit(Some(RULE_NFA_LIMIT)))
+        .syntax(rules::pattern_syntax())
+        .configure(thompson::Config::new().nfa_size_limit(Some(MAX_COMPILED_PATTERN_BYTES)))
         .build(pattern)
         .map_err(|e| e.to_string())?;
     let looks = nfa.look_set_any();
@@ -333,166 +302,220 @@ fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-impl Matcher {
-    pub fn new(specs: Vec<RuleSpec>) -> Result<Matcher, ConfigError> {
-        let mut word_ids: HashMap<String, u32> = HashMap::new();
-        let mut intern = |w: &str| -> u32 {
-            let key = w.to_lowercase();
-            let next = word_ids.len() as u32;
-            *word_ids.entry(key).or_insert(next)
+/// Ids of the rules' keywords, context and exclude words: one per word,
+/// whatever its case, numbered in the order rules name them.
+#[derive(Default)]
+struct WordIds(HashMap<String, u32>);
+
+impl WordIds {
+    fn intern(&mut self, word: &str) -> u32 {
+        let next = self.0.len() as u32;
+        *self.0.entry(word.to_lowercase()).or_insert(next)
+    }
+
+    fn intern_all(&mut self, words: &[String]) -> Vec<u32> {
+        words.iter().map(|w| self.intern(w)).collect()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// (lowercase word, id) pairs, in no particular order.
+    fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.0.iter().map(|(w, &id)| (w.as_str(), id))
+    }
+}
+
+impl CompiledRule {
+    /// Compiles one rule of a loaded pack; its words get ids from `word_ids`.
+    fn new(spec: &RuleSpec, word_ids: &mut WordIds) -> Result<CompiledRule, ConfigError> {
+        let (regex, value_group) = compile_rule_pattern(spec)?;
+        let validator = validator_of(spec)?;
+        check_words(spec, &spec.keywords, "keyword")?;
+        let keywords = word_ids.intern_all(&spec.keywords);
+        let context = match &spec.context {
+            Some(c) => Some(Context::new(spec, c, word_ids)?),
+            None => None,
         };
-        let mut rules = Vec::with_capacity(specs.len());
-        for spec in specs {
-            if spec.pattern.len() > MAX_PATTERN_LEN {
-                return Err(rule_error(
-                    &spec,
-                    format!("pattern longer than {MAX_PATTERN_LEN} characters"),
-                ));
+        // Required context words act as keywords: without one the rule
+        // cannot report anything.
+        let gate = match &context {
+            Some(c) if c.required && keywords.is_empty() => c.words.clone(),
+            _ => keywords,
+        };
+        Ok(CompiledRule {
+            id: spec.id.as_str().into(),
+            entity: spec.entity,
+            confidence: spec.confidence,
+            regex,
+            value_group,
+            validator,
+            keyword_led: starts_with_keyword(&spec.pattern, &spec.keywords),
+            gate,
+            // Known once every rule's words are (see `set_gate_reach`).
+            gate_reach: 0,
+            context,
+            spec: spec.clone(),
+        })
+    }
+}
+
+/// A rule's regex, and the index of its `value` group if it has one.
+fn compile_rule_pattern(spec: &RuleSpec) -> Result<(Regex, Option<usize>), ConfigError> {
+    let regex = rules::compile_pattern(&spec.pattern)
+        .map_err(|e| spec.error(format!("bad pattern: {e}")))?;
+    if regex.is_match(Input::new("")) {
+        return Err(spec.error("pattern matches the empty string".into()));
+    }
+    let value_group = regex
+        .group_info()
+        .to_index(regex_automata::PatternID::ZERO, "value");
+    Ok((regex, value_group))
+}
+
+fn validator_of(spec: &RuleSpec) -> Result<Option<Validator>, ConfigError> {
+    let Some(name) = &spec.validator else {
+        return Ok(None);
+    };
+    match validators::by_name(name) {
+        Some(v) => Ok(Some(v)),
+        None => Err(spec.error(format!(
+            "unknown validator {name:?} (known: {})",
+            validators::names().join(", ")
+        ))),
+    }
+}
+
+fn check_words(spec: &RuleSpec, words: &[String], what: &str) -> Result<(), ConfigError> {
+    match words.iter().find(|w| w.trim().is_empty()) {
+        Some(_) => Err(spec.error(format!("empty {what}"))),
+        None => Ok(()),
+    }
+}
+
+impl Context {
+    fn new(
+        spec: &RuleSpec,
+        c: &ContextSpec,
+        word_ids: &mut WordIds,
+    ) -> Result<Context, ConfigError> {
+        check_words(spec, &c.words, "context word")?;
+        check_words(spec, &c.exclude, "exclude word")?;
+        if c.words.is_empty() && c.required {
+            return Err(spec.error("required context has no words".into()));
+        }
+        Ok(Context {
+            words: word_ids.intern_all(&c.words),
+            exclude: word_ids.intern_all(&c.exclude),
+            window: c.window,
+            required: c.required,
+            confidence: c.confidence,
+        })
+    }
+}
+
+/// Word id → the gated rules it opens.
+fn gated_by_word(rules: &[CompiledRule], word_count: usize) -> Vec<Vec<usize>> {
+    let mut gated: Vec<Vec<usize>> = vec![Vec::new(); word_count];
+    for (index, rule) in rules.iter().enumerate() {
+        for &w in &rule.gate {
+            if !gated[w as usize].contains(&index) {
+                gated[w as usize].push(index);
             }
-            let regex = compile(
-                &[spec.pattern.as_str()],
-                RULE_NFA_LIMIT,
-                MatchKind2::LeftmostFirst,
-            )
-            .map_err(|e| rule_error(&spec, format!("bad pattern: {e}")))?;
-            if regex.is_match(Input::new("")) {
-                return Err(rule_error(&spec, "pattern matches the empty string".into()));
-            }
-            let value_group = regex
-                .group_info()
-                .to_index(regex_automata::PatternID::ZERO, "value");
-            let validator = match &spec.validator {
-                None => None,
-                Some(name) => Some(validators::by_name(name).ok_or_else(|| {
-                    rule_error(
-                        &spec,
-                        format!(
-                            "unknown validator {name:?} (known: {})",
-                            validators::names().join(", ")
-                        ),
-                    )
-                })?),
-            };
-            let check_words = |words: &[String], what: &str| -> Result<(), ConfigError> {
-                match words.iter().find(|w| w.trim().is_empty()) {
-                    Some(_) => Err(rule_error(&spec, format!("empty {what}"))),
-                    None => Ok(()),
+        }
+    }
+    gated
+}
+
+/// The candidate finder: one [`EndFinder`] over every free rule's pattern,
+/// then each gate word's case variants with the word boundaries their
+/// edges need; and what each of its patterns stands for.
+///
+/// Gated rules stay off it: they are searched only around their gate
+/// words, which are rare, while their patterns (dates, bare 9-digit
+/// numbers) match on nearly every line of logs and exports.
+fn candidate_finder(
+    rules: &[CompiledRule],
+    word_ids: &WordIds,
+    gated_by_word: &[Vec<usize>],
+) -> Result<(EndFinder, Vec<EndKind>), ConfigError> {
+    let mut patterns: Vec<String> = Vec::new();
+    let mut kinds: Vec<EndKind> = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        if rule.gate.is_empty() {
+            patterns.push(rule.spec.pattern.clone());
+            kinds.push(EndKind::Rule(i));
+        }
+    }
+    let mut gate_words: Vec<(&str, u32)> = word_ids
+        .iter()
+        .filter(|&(_, id)| !gated_by_word[id as usize].is_empty())
+        .collect();
+    gate_words.sort();
+    for (word, id) in gate_words {
+        for v in variants(word) {
+            let edge = |b: Option<&u8>| {
+                if b.is_some_and(|&b| is_word_byte(b)) {
+                    r"\b"
+                } else {
+                    ""
                 }
             };
-            check_words(&spec.keywords, "keyword")?;
-            let mut gate: Vec<u32> = spec.keywords.iter().map(|w| intern(w)).collect();
-            let context = match &spec.context {
-                None => None,
-                Some(c) => {
-                    check_words(&c.words, "context word")?;
-                    check_words(&c.exclude, "exclude word")?;
-                    if c.words.is_empty() && c.required {
-                        return Err(rule_error(&spec, "required context has no words".into()));
-                    }
-                    let words: Vec<u32> = c.words.iter().map(|w| intern(w)).collect();
-                    // Required context words act as keywords: without one
-                    // the rule cannot report anything.
-                    if c.required && gate.is_empty() {
-                        gate = words.clone();
-                    }
-                    Some(Context {
-                        words,
-                        exclude: c.exclude.iter().map(|w| intern(w)).collect(),
-                        window: c.window,
-                        required: c.required,
-                        confidence: c.confidence,
-                    })
-                }
-            };
-            rules.push(CompiledRule {
-                id: spec.id.as_str().into(),
-                entity: spec.entity,
-                confidence: spec.confidence,
-                regex,
-                value_group,
-                validator,
-                keyword_led: starts_with_keyword(&spec.pattern, &spec.keywords),
-                gate,
-                gate_reach: 0,
-                context,
-                spec,
+            patterns.push(format!(
+                "{}{}{}",
+                edge(v.as_bytes().first()),
+                regex::escape(&v),
+                edge(v.as_bytes().last())
+            ));
+            kinds.push(EndKind::Word {
+                word: id,
+                len: v.len(),
             });
         }
+    }
+    let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+    let finder = EndFinder::new(&refs, JOINED_NFA_LIMIT, END_CACHE_BYTES).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "the rule pack's patterns together are too large: {e}"
+        ))
+    })?;
+    Ok((finder, kinds))
+}
 
-        let words = Words::build(word_ids.iter().map(|(w, &id)| (w.as_str(), id)))?;
-        // Gated rules stay off the candidate regex: they are searched only
-        // around their gate words, which are rare, while their patterns
-        // (dates, bare 9-digit numbers) match on nearly every line of logs
-        // and exports.
-        let mut gated_by_word: Vec<Vec<usize>> = vec![Vec::new(); word_ids.len()];
-        for (index, rule) in rules.iter().enumerate() {
-            for &w in &rule.gate {
-                if !gated_by_word[w as usize].contains(&index) {
-                    gated_by_word[w as usize].push(index);
-                }
-            }
-        }
-        let free: Vec<usize> = (0..rules.len())
-            .filter(|&i| rules[i].gate.is_empty())
-            .collect();
-        // Free rules' patterns, then each gate word's case variants with
-        // the word boundaries their edges need.
-        let mut end_patterns: Vec<String> = Vec::new();
-        let mut end_kinds: Vec<EndKind> = Vec::new();
-        for &i in &free {
-            end_patterns.push(rules[i].spec.pattern.clone());
-            end_kinds.push(EndKind::Rule(i));
-        }
-        let mut gate_list: Vec<(&String, u32)> = word_ids
-            .iter()
-            .filter(|(_, &id)| !gated_by_word[id as usize].is_empty())
-            .map(|(w, &id)| (w, id))
-            .collect();
-        gate_list.sort();
-        for (word, id) in gate_list {
-            for v in variants(word) {
-                let edge = |b: Option<&u8>| {
-                    if b.is_some_and(|&b| is_word_byte(b)) {
-                        r"\b"
-                    } else {
-                        ""
-                    }
-                };
-                end_patterns.push(format!(
-                    "{}{}{}",
-                    edge(v.as_bytes().first()),
-                    regex::escape(&v),
-                    edge(v.as_bytes().last())
-                ));
-                end_kinds.push(EndKind::Word {
-                    word: id,
-                    len: v.len(),
-                });
-            }
-        }
-        let too_large = |e: String| {
-            ConfigError::Invalid(format!(
-                "the rule pack's patterns together are too large: {e}"
-            ))
+/// How far from a gate word each rule's matches can be: a required context
+/// word labels matches within its window; a plain keyword opens the text
+/// around it as far as any label can reach.
+fn set_gate_reach(rules: &mut [CompiledRule], words: Option<&Words>) {
+    let longest_word = words.map_or(0, |w| w.longest);
+    let widest_window = rules
+        .iter()
+        .filter_map(|r| r.context.as_ref().map(|c| c.window))
+        .max()
+        .unwrap_or(0);
+    let word_reach = widest_window + longest_word;
+    for rule in rules {
+        rule.gate_reach = match &rule.context {
+            Some(c) if c.required && rule.spec.keywords.is_empty() => c.window,
+            _ => word_reach,
         };
-        let end_refs: Vec<&str> = end_patterns.iter().map(String::as_str).collect();
-        let ends =
-            EndFinder::new(&end_refs, JOINED_NFA_LIMIT, END_CACHE_BYTES).map_err(too_large)?;
-        let longest_word = words.as_ref().map_or(0, |w| w.longest);
-        let widest_window = rules
+    }
+}
+
+impl Matcher {
+    /// Compiles a loaded pack's rules (rule by rule, in pack order, so the
+    /// first bad rule is the one reported), then the automata over them.
+    pub fn new(pack: &RulePack) -> Result<Matcher, ConfigError> {
+        let mut word_ids = WordIds::default();
+        let mut rules = pack
+            .rules()
             .iter()
-            .filter_map(|r| r.context.as_ref().map(|c| c.window))
-            .max()
-            .unwrap_or(0);
-        let word_reach = widest_window + longest_word;
-        for rule in &mut rules {
-            // A required context word labels matches within its window; a
-            // plain keyword opens the text around it as far as any label.
-            rule.gate_reach = match &rule.context {
-                Some(c) if c.required && rule.spec.keywords.is_empty() => c.window,
-                _ => word_reach,
-            };
-        }
+            .map(|spec| CompiledRule::new(spec, &mut word_ids))
+            .collect::<Result<Vec<_>, _>>()?;
+        let words = Words::build(word_ids.iter())?;
+        let gated_by_word = gated_by_word(&rules, word_ids.len());
+        let (ends, end_kinds) = candidate_finder(&rules, &word_ids, &gated_by_word)?;
+        set_gate_reach(&mut rules, words.as_ref());
         let max_gate_reach = rules
             .iter()
             .filter(|r| !r.gate.is_empty())
@@ -789,6 +812,29 @@ impl Matcher {
     ) {
         let mut regions = std::mem::take(&mut scratch.gate_regions);
         regions.clear();
+        self.gate_regions(owned, ends, &mut regions);
+        self.merge_gate_regions(&mut regions);
+        for &(rule, from, to) in &regions {
+            if self.rules[rule].keyword_led {
+                for at in from..to {
+                    self.run_rule(rule, buf, at..at + 1, true, scratch, hits);
+                }
+            } else {
+                self.run_rule(rule, buf, from..to, false, scratch, hits);
+            }
+        }
+        scratch.gate_regions = regions;
+    }
+
+    /// (rule, from, to) for each gate word among `ends` and each rule it
+    /// opens, cut to `owned`: where a match of that rule can start. A
+    /// keyword-led rule is tried only right where its keyword starts.
+    fn gate_regions(
+        &self,
+        owned: Range<usize>,
+        ends: &[End],
+        regions: &mut Vec<(usize, usize, usize)>,
+    ) {
         for x in ends {
             let EndKind::Word { word, len } = self.end_kinds[x.pattern as usize] else {
                 continue;
@@ -809,13 +855,15 @@ impl Matcher {
                 }
             }
         }
-        if regions.is_empty() {
-            scratch.gate_regions = regions;
-            return;
-        }
+    }
+
+    /// Sorts `regions` by rule and start, and merges each rule's regions
+    /// that overlap or lie within BLOCK_GAP of each other, in place.
+    fn merge_gate_regions(&self, regions: &mut Vec<(usize, usize, usize)>) {
         regions.sort_unstable();
-        let mut merged: Vec<(usize, usize, usize)> = Vec::new();
-        for (rule, from, to) in regions.drain(..) {
+        let mut kept: usize = 0;
+        for i in 0..regions.len() {
+            let (rule, from, to) = regions[i];
             // Keyword-led rules are tried at each keyword on its own: merged,
             // they would search the text in between too.
             let joins = |end: usize| {
@@ -825,26 +873,15 @@ impl Matcher {
                     from <= end + BLOCK_GAP
                 }
             };
-            match merged.last_mut() {
-                Some((r, _, end)) if *r == rule && joins(*end) => {
-                    *end = (*end).max(to);
+            match kept.checked_sub(1).map(|k| &mut regions[k]) {
+                Some((r, _, end)) if *r == rule && joins(*end) => *end = (*end).max(to),
+                _ => {
+                    regions[kept] = (rule, from, to);
+                    kept += 1;
                 }
-                _ => merged.push((rule, from, to)),
             }
         }
-        for &(rule, from, to) in &merged {
-            let anchored = self.rules[rule].keyword_led;
-            if anchored {
-                for at in from..to {
-                    self.run_rule(rule, buf, at..at + 1, true, scratch, hits);
-                }
-            } else {
-                self.run_rule(rule, buf, from..to, false, scratch, hits);
-            }
-        }
-        regions.extend(merged);
-        regions.clear();
-        scratch.gate_regions = regions;
+        regions.truncate(kept);
     }
 
     /// Runs one rule over matches that start inside `accept` (they may end
@@ -899,17 +936,10 @@ impl Matcher {
             }
             let confidence = match &rule.context {
                 None => rule.confidence,
-                Some(ctx) => {
-                    let need = m.start().saturating_sub(ctx.window + MAX_MATCH)
-                        ..(m.end() + ctx.window + 1).min(buf.len());
-                    self.ensure_words(buf, need, scratch);
-                    match self.judge_context(ctx, buf, &scratch.words, m.start(), m.end()) {
-                        ContextVerdict::Rejected => continue,
-                        ContextVerdict::Absent if ctx.required => continue,
-                        ContextVerdict::Absent => rule.confidence,
-                        ContextVerdict::Present => ctx.confidence.unwrap_or(rule.confidence),
-                    }
-                }
+                Some(ctx) => match self.context_confidence(rule, ctx, buf, m.range(), scratch) {
+                    Some(confidence) => confidence,
+                    None => continue,
+                },
             };
             hits.push(Hit {
                 rule: index,
@@ -917,6 +947,28 @@ impl Matcher {
                 end: value.end,
                 confidence,
             });
+        }
+    }
+
+    /// The confidence of a match of `rule` at `span` by the words around
+    /// it; `None`: not a finding (an exclude word decides, or a required
+    /// context word is missing).
+    fn context_confidence(
+        &self,
+        rule: &CompiledRule,
+        ctx: &Context,
+        buf: &[u8],
+        span: Range<usize>,
+        scratch: &mut Scratch,
+    ) -> Option<Confidence> {
+        let need = span.start.saturating_sub(ctx.window + MAX_MATCH)
+            ..(span.end + ctx.window + 1).min(buf.len());
+        self.ensure_words(buf, need, scratch);
+        match self.judge_context(ctx, buf, &scratch.words, span.start, span.end) {
+            ContextVerdict::Rejected => None,
+            ContextVerdict::Absent if ctx.required => None,
+            ContextVerdict::Absent => Some(rule.confidence),
+            ContextVerdict::Present => Some(ctx.confidence.unwrap_or(rule.confidence)),
         }
     }
 
@@ -1088,10 +1140,10 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::parse_rule_file;
+    use crate::test_rng::Rng;
 
     fn matcher(toml: &str) -> Matcher {
-        Matcher::new(parse_rule_file("test.toml", toml).unwrap()).unwrap()
+        Matcher::new(&RulePack::parse("test.toml", toml).unwrap()).unwrap()
     }
 
     fn values(m: &Matcher, text: &str) -> Vec<(String, String, Confidence)> {
@@ -1250,17 +1302,7 @@ exclude = ["visit", "invoice"]
     }
 
     fn default_matcher() -> Matcher {
-        Matcher::new(crate::rules::load_specs(true, &[]).unwrap()).unwrap()
-    }
-
-    /// A repeatable generator: `next(n)` is in `0..n`.
-    fn pseudo_random(mut seed: u64) -> impl FnMut(usize) -> usize {
-        move |n| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        }
+        Matcher::new(&RulePack::load(true, &[]).unwrap()).unwrap()
     }
 
     /// Every (cell, cut) of the records, matched with and without the
@@ -1297,7 +1339,8 @@ exclude = ["visit", "invoice"]
             " ",
             "",
         ];
-        let mut next = pseudo_random(0x9e37_79b9);
+        let mut rng = Rng::new(0x9e37_79b9);
+        let mut next = |n| rng.below(n);
         let mut plain = m.new_scratch();
         let mut blocked = m.new_scratch();
         let mut entered = 0;
@@ -1372,7 +1415,8 @@ exclude = ["visit", "invoice"]
             "A12345",
             "",
         ];
-        let mut next = pseudo_random(0x2545_f491);
+        let mut rng = Rng::new(0x2545_f491);
+        let mut next = |n| rng.below(n);
         let mut scratch = m.new_scratch();
         for batch in 0..20 {
             let mut text = String::new();
@@ -1413,8 +1457,9 @@ exclude = ["visit", "invoice"]
 
     #[test]
     fn keyword_led_patterns_are_recognised() {
-        let specs = crate::rules::load_specs(true, &[]).unwrap();
-        let led: Vec<&str> = specs
+        let pack = RulePack::load(true, &[]).unwrap();
+        let led: Vec<&str> = pack
+            .rules()
             .iter()
             .filter(|s| starts_with_keyword(&s.pattern, &s.keywords))
             .map(|s| s.id.as_str())
@@ -1429,20 +1474,32 @@ exclude = ["visit", "invoice"]
         assert!(!starts_with_keyword(r"x", &[]));
     }
 
+    /// What only compiling a rule tells (its pattern's syntax and size
+    /// are the pack's checks, see `rules`).
     #[test]
     fn bad_rules_are_clear_config_errors() {
-        let bad = |toml: &str| match Matcher::new(parse_rule_file("bad.toml", toml).unwrap()) {
-            Err(e) => e.to_string(),
-            Ok(_) => panic!("accepted: {toml}"),
+        let bad = |rest: &str| {
+            let toml = format!(
+                "[[rules]]\nid = \"r\"\nentity = \"SSN\"\ndescription = \"d\"\n\
+                 confidence = \"LOW\"\n{rest}"
+            );
+            match Matcher::new(&RulePack::parse("bad.toml", &toml).unwrap()) {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("accepted: {toml}"),
+            }
         };
-        let base =
-            "[[rules]]\nid = \"r\"\nentity = \"SSN\"\ndescription = \"d\"\nconfidence = \"LOW\"\n";
-        assert!(bad(&format!("{base}pattern = '(\\d'")).contains("bad pattern"));
-        assert!(bad(&format!("{base}pattern = '\\d*'")).contains("empty string"));
-        assert!(bad(&format!("{base}pattern = '\\d'\nvalidator = \"nope\""))
-            .contains("unknown validator"));
-        let huge = format!("{base}pattern = '((\\w{{100}}){{100}}){{100}}'");
-        assert!(bad(&huge).contains("bad pattern"), "{}", bad(&huge));
-        assert!(bad(&format!("{base}pattern = '{}'", "a".repeat(5000))).contains("longer than"));
+        assert_eq!(
+            bad("pattern = '\\d*'"),
+            "bad.toml:2: rule \"r\": pattern matches the empty string"
+        );
+        assert!(bad("pattern = '\\d'\nvalidator = \"nope\"")
+            .starts_with("bad.toml:2: rule \"r\": unknown validator \"nope\" (known: "));
+        assert!(bad("pattern = '\\d'\nkeywords = [\" \"]").ends_with("empty keyword"));
+        let context = "pattern = '\\d'\n[rules.context]\n";
+        assert!(bad(&format!("{context}words = [\"\"]")).ends_with("empty context word"));
+        assert!(bad(&format!("{context}words = [\"a\"]\nexclude = [\"\"]"))
+            .ends_with("empty exclude word"));
+        assert!(bad(&format!("{context}words = []\nrequired = true"))
+            .ends_with("required context has no words"));
     }
 }

@@ -15,6 +15,7 @@ use crate::matcher::Matcher;
 use crate::report::fingerprint::FingerprintKey;
 use crate::report::{ReportFormat, RuleInfo};
 use crate::resume::Resume;
+use crate::rules::RulePack;
 use crate::source::{self, PathFilter, Target};
 use std::path::{Path, PathBuf};
 
@@ -37,7 +38,8 @@ impl ScanPlan {
     pub fn build(config: &ScanConfig) -> Result<ScanPlan, ConfigError> {
         let reports = report_paths(config)?;
         let (key, key_source, baseline) = resolve_key(config)?;
-        let engine = build_engine_with_key(config, key)?;
+        let pack = RulePack::load(config.default_rules, &config.rule_paths)?;
+        let engine = build_engine_with_key(config, &pack, key)?;
         let targets = config
             .targets
             .iter()
@@ -47,7 +49,7 @@ impl ScanPlan {
             return Err(ConfigError::Invalid("no target given".into()));
         }
         let filter = PathFilter::new(&config.include, &config.exclude)?;
-        let mut allow_specs = crate::rules::load_allows(config.default_rules, &config.rule_paths)?;
+        let mut allow_specs = pack.allows().to_vec();
         allow_specs.extend(config.allow.iter().cloned());
         let allowlist =
             Allowlist::new(&allow_specs).map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -55,7 +57,7 @@ impl ScanPlan {
         // leaves no state file behind.
         let resume = match &config.resume {
             Some(state) => Some(
-                Resume::open(state, &reports)
+                Resume::open(state, &reports, &engine.options.fingerprint_key)
                     .map_err(|e| ConfigError::Invalid(format!("--resume: {e}")))?,
             ),
             None => None,
@@ -90,16 +92,18 @@ pub fn build_engine(config: &ScanConfig) -> Result<Engine, ConfigError> {
         }
         None => FingerprintKey::default(),
     };
-    build_engine_with_key(config, key)
+    let pack = RulePack::load(config.default_rules, &config.rule_paths)?;
+    build_engine_with_key(config, &pack, key)
 }
 
-/// [`build_engine`] with the fingerprint key already decided.
+/// [`build_engine`] with the rule pack loaded and the fingerprint key
+/// already decided.
 fn build_engine_with_key(
     config: &ScanConfig,
+    pack: &RulePack,
     fingerprint_key: FingerprintKey,
 ) -> Result<Engine, ConfigError> {
-    let specs = crate::rules::load_specs(config.default_rules, &config.rule_paths)?;
-    let matcher = Matcher::new(specs)?;
+    let matcher = Matcher::new(pack)?;
     Ok(Engine::new(
         matcher,
         ScanOptions {
@@ -229,7 +233,7 @@ fn report_paths(config: &ScanConfig) -> Result<Vec<(ReportFormat, Option<PathBuf
             .collect());
     }
     match formats.as_slice() {
-        [one] => Ok(vec![(*one, config.output.clone())]),
+        [one] => Ok(vec![(*one, report_file(config))]),
         _ => Err(ConfigError::Invalid(format!(
             "{} formats need --output-dir DIR (one file each)",
             formats.len()
@@ -240,9 +244,14 @@ fn report_paths(config: &ScanConfig) -> Result<Vec<(ReportFormat, Option<PathBuf
 /// Where a generated fingerprint key is kept: beside the report file, or
 /// beside the report folder. `None` for a report on stdout.
 fn key_file(config: &ScanConfig) -> Option<PathBuf> {
-    match (&config.output_dir, &config.output) {
+    match (&config.output_dir, report_file(config)) {
         (Some(dir), _) => Some(crate::baseline::key_file_for_dir(dir)),
-        (None, Some(out)) => Some(crate::baseline::key_file_for_report(out)),
+        (None, Some(out)) => Some(crate::baseline::key_file_for_report(&out)),
         (None, None) => None,
     }
+}
+
+/// The report file of `-o FILE`; `None` for stdout (no `-o`, or `-o -`).
+fn report_file(config: &ScanConfig) -> Option<PathBuf> {
+    config.output.clone().filter(|p| p.as_os_str() != "-")
 }

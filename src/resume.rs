@@ -6,10 +6,12 @@
 //! drops rows the report already holds (those of files that were in flight
 //! when the scan stopped, which are scanned again).
 //!
-//! Entries are keyed by a salted hash of target and path (plus size and
-//! modification time where known, so that a changed file is scanned again):
-//! the state file holds no file names and no matched values.
+//! Entries are a MAC of target and path under the fingerprint key (plus
+//! size and modification time where known, so that a changed file is
+//! scanned again): the state file holds no file names and no matched
+//! values, and without the key its entries cannot be matched to names.
 
+use crate::report::fingerprint::{self, FingerprintKey};
 use crate::report::read::{self, Readable, Tail};
 use crate::report::{Checkpoint, EarlierRows, Event, Finding, ReportFormat, ReportWriter, Summary};
 use sha2::{Digest, Sha256};
@@ -23,13 +25,14 @@ use std::sync::Arc;
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Header {
     phiscan_resume: u32,
-    salt: String,
+    /// Public id of the fingerprint key the entries are keyed with.
+    key_id: String,
 }
 
 /// One completed file.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Line {
-    /// Salted hash of target and path.
+    /// MAC of target and path (see [`fingerprint::resume_entry`]).
     k: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     s: Option<u64>,
@@ -37,7 +40,8 @@ struct Line {
     m: Option<i64>,
 }
 
-const VERSION: u32 = 1;
+/// Version 1 keyed its entries with a salt stored in the file itself.
+const VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResumeError {
@@ -59,15 +63,15 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ResumeError + '_ {
 }
 
 /// What a previous run completed: read once, then only looked up.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Completed {
-    salt: String,
+    key: FingerprintKey,
     files: HashMap<String, (Option<u64>, Option<i64>)>,
 }
 
 impl Completed {
     fn key(&self, target: &str, path: &str) -> String {
-        entry_key(&self.salt, target, path)
+        fingerprint::resume_entry(&self.key, target, path)
     }
 
     /// Whether the file was scanned by the previous run and (as far as size
@@ -110,36 +114,25 @@ fn same<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
     }
 }
 
-fn entry_key(salt: &str, target: &str, path: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(salt.as_bytes());
-    h.update([0]);
-    h.update(target.as_bytes());
-    h.update([0]);
-    h.update(path.as_bytes());
-    let digest = h.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The open state file: the output thread appends to it.
 #[derive(Debug)]
 pub struct StateFile {
     path: PathBuf,
     file: File,
-    salt: String,
+    key: FingerprintKey,
     line: Vec<u8>,
 }
 
 impl StateFile {
     /// Opens (or creates) the state file and reads what it holds. `None`
-    /// in the second place: no previous run (a new or empty file).
-    pub fn open(path: &Path) -> Result<(StateFile, Option<Completed>), ResumeError> {
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(io_err(path))?;
+    /// in the second place: no previous run (a new or empty file). `key`:
+    /// the scan's fingerprint key, which must be the one the file was
+    /// started with.
+    pub fn open(
+        path: &Path,
+        key: &FingerprintKey,
+    ) -> Result<(StateFile, Option<Completed>), ResumeError> {
+        let mut file = crate::outfile::read_append(path).map_err(io_err(path))?;
         let mut text = Vec::new();
         file.read_to_end(&mut text).map_err(io_err(path))?;
         let bad = |message: &str| ResumeError::State {
@@ -154,16 +147,15 @@ impl StateFile {
         if whole == 0 {
             // New, empty, or killed while writing the header: start afresh.
             file.set_len(0).map_err(io_err(path))?;
-            let salt = new_salt().map_err(|e| bad(&e))?;
             let mut state = StateFile {
                 path: path.to_path_buf(),
                 file,
-                salt: salt.clone(),
+                key: key.clone(),
                 line: Vec::new(),
             };
             let header = Header {
                 phiscan_resume: VERSION,
-                salt,
+                key_id: key.id(),
             };
             state.append(&header)?;
             return Ok((state, None));
@@ -174,18 +166,32 @@ impl StateFile {
         }
         let mut lines = BufReader::new(&text[..whole]).lines();
         let first = lines.next().transpose().map_err(io_err(path))?;
+        let version = first
+            .as_deref()
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .and_then(|v| v.get("phiscan_resume")?.as_u64())
+            .ok_or_else(|| bad("not a phiscan --resume state file"))?;
+        if version != u64::from(VERSION) {
+            return Err(bad(&format!(
+                "state file version {version} (this phiscan writes {VERSION}): delete it to \
+                 start over"
+            )));
+        }
         let header: Header = first
             .as_deref()
             .and_then(|l| serde_json::from_str(l).ok())
             .ok_or_else(|| bad("not a phiscan --resume state file"))?;
-        if header.phiscan_resume != VERSION {
+        if header.key_id != key.id() {
             return Err(bad(&format!(
-                "state file version {} (this phiscan writes {VERSION})",
-                header.phiscan_resume
+                "the state was recorded with fingerprint key {}, this scan uses {}: use the \
+                 same key (PHISCAN_FINGERPRINT_KEY, or the key file beside the report), or \
+                 delete the state file to start over",
+                header.key_id,
+                key.id()
             )));
         }
         let mut completed = Completed {
-            salt: header.salt.clone(),
+            key: key.clone(),
             files: HashMap::new(),
         };
         for (i, l) in lines.enumerate() {
@@ -198,7 +204,7 @@ impl StateFile {
             StateFile {
                 path: path.to_path_buf(),
                 file,
-                salt: header.salt,
+                key: key.clone(),
                 line: Vec::new(),
             },
             Some(completed),
@@ -226,7 +232,7 @@ impl StateFile {
         mtime: Option<i64>,
     ) -> io::Result<()> {
         let line = Line {
-            k: entry_key(&self.salt, target, path),
+            k: fingerprint::resume_entry(&self.key, target, path),
             s: size,
             m: mtime,
         };
@@ -240,12 +246,6 @@ impl StateFile {
     pub fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
-}
-
-fn new_salt() -> Result<String, String> {
-    let mut bytes = [0u8; 16];
-    getrandom::getrandom(&mut bytes).map_err(|e| format!("no random source: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Identity of a report row: two rows with the same identity are the same
@@ -307,6 +307,7 @@ impl Resume {
     pub fn open(
         state_path: &Path,
         reports: &[(ReportFormat, Option<PathBuf>)],
+        key: &FingerprintKey,
     ) -> Result<Resume, String> {
         if reports.iter().any(|(_, p)| p.is_none()) {
             return Err(
@@ -319,7 +320,7 @@ impl Resume {
                 "needs csv or jsonl among the formats: SARIF and HTML are rebuilt from them".into(),
             );
         };
-        let (state, completed) = StateFile::open(state_path).map_err(|e| e.to_string())?;
+        let (state, completed) = StateFile::open(state_path, key).map_err(|e| e.to_string())?;
         // No file completed yet: nothing to continue, start the report afresh
         // (rows of files that were in flight are written again by this run).
         let completed = completed.filter(|c| !c.is_empty());
@@ -486,11 +487,31 @@ impl Checkpoint for ResumeCheckpoint {
 mod tests {
     use super::*;
 
+    fn key() -> FingerprintKey {
+        FingerprintKey::from_secret("resume-test-key-0123456789").unwrap()
+    }
+
+    #[test]
+    fn another_key_cannot_read_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let (mut state, _) = StateFile::open(&path, &key()).unwrap();
+        state.file_done("share", "a.txt", None, None).unwrap();
+        drop(state);
+        let other = FingerprintKey::from_secret("another-test-key-0123456789").unwrap();
+        let err = StateFile::open(&path, &other).unwrap_err().to_string();
+        assert!(err.contains("recorded with fingerprint key"), "{err}");
+        // A version 1 state (salted hashes) is refused with a way out.
+        std::fs::write(&path, "{\"phiscan_resume\":1,\"salt\":\"00\"}\n").unwrap();
+        let err = StateFile::open(&path, &key()).unwrap_err().to_string();
+        assert!(err.contains("delete it to start over"), "{err}");
+    }
+
     #[test]
     fn state_survives_a_cut_last_line_and_holds_no_names() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state");
-        let (mut state, prev) = StateFile::open(&path).unwrap();
+        let (mut state, prev) = StateFile::open(&path, &key()).unwrap();
         assert!(prev.is_none());
         state
             .file_done("share", "SMITH_JOHN_DOB_1980-01-02.txt", Some(10), Some(5))
@@ -505,7 +526,7 @@ mod tests {
         f.write_all(b"{\"k\":\"12").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("SMITH") && !text.contains("1980"), "{text}");
-        let (_state, prev) = StateFile::open(&path).unwrap();
+        let (_state, prev) = StateFile::open(&path, &key()).unwrap();
         let prev = prev.unwrap();
         assert_eq!(prev.len(), 2);
         let name = "SMITH_JOHN_DOB_1980-01-02.txt";
@@ -525,7 +546,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state");
         std::fs::write(&path, "hello\n").unwrap();
-        let err = StateFile::open(&path).unwrap_err().to_string();
+        let err = StateFile::open(&path, &key()).unwrap_err().to_string();
         assert!(err.contains("not a phiscan --resume state file"), "{err}");
     }
 }

@@ -4,13 +4,15 @@
 //! findings go through a channel to one output thread, which writes the
 //! reports and keeps the summary.
 
+use crate::allowlist::Suppressor;
 use crate::config::ScanConfig;
+use crate::engine::Engine;
 use crate::error::ConfigError;
 use crate::plan::{KeySource, ScanPlan};
 use crate::report::progress::Progress;
 use crate::report::{self, Event, ReportFormat, ReportWriter, RuleInfo, Summary};
-use crate::resume::ReplayError;
-use crate::source::{self, Target};
+use crate::resume::{Completed, ReplayError, ResumeCheckpoint};
+use crate::source::{self, PathFilter, Target};
 use std::io;
 use std::path::Path;
 use std::path::PathBuf;
@@ -43,21 +45,19 @@ fn open_writers_at(
                 .as_ref()
                 .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
         let out: Box<dyn io::Write + Send> = match &path {
-            Some(p) if appending => Box::new(io::BufWriter::new(
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(p)
-                    .map_err(|source| ConfigError::Output {
+            Some(p) => {
+                let opened = if appending {
+                    crate::outfile::append(p)
+                } else {
+                    crate::outfile::create(p)
+                };
+                Box::new(io::BufWriter::new(opened.map_err(|source| {
+                    ConfigError::Output {
                         path: p.clone(),
                         source,
-                    })?,
-            )),
-            Some(p) => Box::new(io::BufWriter::new(std::fs::File::create(p).map_err(
-                |source| ConfigError::Output {
-                    path: p.clone(),
-                    source,
-                },
-            )?)),
+                    }
+                })?))
+            }
             None => Box::new(io::stdout()),
         };
         let output_err = |source| ConfigError::Output {
@@ -93,116 +93,20 @@ const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 /// process is about to exit), and whatever it still sends goes nowhere.
 pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, ScanError> {
     let started = Instant::now();
-    let plan = ScanPlan::build(config)?;
-    let formats: Vec<ReportFormat> = plan.reports.iter().map(|(f, _)| *f).collect();
-    let appending = plan.resume.as_ref().is_some_and(|r| r.continues());
-    let mut writers = open_writers_at(&plan.reports, &plan.rule_infos(), appending)?;
-    let key = plan.engine.options.fingerprint_key.clone();
-    let mut summary = Summary {
-        fingerprint_key_id: key.id(),
-        fingerprint_key_source: plan.key_source.as_str().to_string(),
-        ..Summary::default()
-    };
-    let completed = plan.resume.as_ref().and_then(|r| r.completed.clone());
-    // The earlier run's rows count in this summary (and exit status), and
-    // SARIF/HTML, rewritten whole, hold them again.
-    let checkpoint = match plan.resume {
-        Some(resume) => Some(
-            resume
-                .replay(&formats, &mut writers, &mut summary)
-                .map_err(|e| match e {
-                    ReplayError::Read(e) => ConfigError::Invalid(format!("--resume: {e}")).into(),
-                    ReplayError::Write(e) => ScanError::Output(e),
-                })?,
-        ),
-        None => None,
-    };
-    if let Some(path) = plan
-        .key_file
-        .filter(|_| plan.key_source == KeySource::Generated)
-    {
-        // Keep the generated key beside the report so that `baseline
-        // create` (and `--resume`) can use it; readable by the owner only.
-        crate::baseline::write_key_file(&path, &key)
-            .map_err(|source| ConfigError::Output { path, source })?;
-    }
+    let mut plan = ScanPlan::build(config)?;
+    let outputs = Outputs::open(&mut plan)?;
+    let completed = outputs.completed.clone();
     let engine = Arc::new(plan.engine.for_scan(stop.clone(), completed));
-    let progress = Progress::start(config.progress, config.quiet);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads.unwrap_or(0))
         .thread_name(|i| format!("phiscan-worker-{i}"))
         .build()
         .map_err(|e| ConfigError::Invalid(format!("cannot start worker threads: {e}")))?;
-
     let (tx, rx) = crossbeam_channel::bounded::<Event>(4096);
-    let output_stop = stop.clone();
-    let output_engine = engine.clone();
-    let suppressor = plan.suppressor;
-    let output = std::thread::Builder::new()
-        .name("phiscan-output".into())
-        .spawn(move || {
-            let mut checkpoint = checkpoint;
-            let result = report::run_output(
-                rx,
-                &mut writers,
-                &mut summary,
-                &suppressor,
-                progress.as_ref(),
-                report::OutputControl {
-                    shown_path: Some(&|p: &str| output_engine.shown_path(p)),
-                    stop: Some(&output_stop),
-                    checkpoint: checkpoint
-                        .as_mut()
-                        .map(|c| c as &mut dyn report::Checkpoint),
-                },
-            );
-            if let Some(p) = &progress {
-                p.finish(&summary);
-            }
-            (summary, writers, result)
-        })
-        .map_err(|e| ScanError::Output(io::Error::other(e)))?;
-
-    // Sources run on their own thread so that an interruption need not wait
-    // for a slow transfer to end.
-    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
-    let source_config = config.clone();
-    let targets = plan.targets;
-    let filter = plan.filter;
-    let sources = std::thread::Builder::new()
-        .name("phiscan-sources".into())
-        .spawn(move || {
-            let _done = done_tx;
-            for target in &targets {
-                if engine.stopped() {
-                    break;
-                }
-                let env = source::ScanEnv {
-                    engine: &engine,
-                    config: &source_config,
-                    filter: &filter,
-                    events: &tx,
-                    pool: &pool,
-                };
-                match target {
-                    Target::Local { display, path } => source::local::scan(&env, display, path),
-                    Target::Ftp(ftp) => source::ftp::scan(&env, ftp),
-                }
-            }
-        })
-        .map_err(|e| ScanError::Output(io::Error::other(e)))?;
-    loop {
-        match done_rx.recv_timeout(STOP_POLL) {
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) if !stop.load(Ordering::SeqCst) => {}
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => break,
-            Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                if let Err(panic) = sources.join() {
-                    std::panic::resume_unwind(panic);
-                }
-                break;
-            }
-        }
-    }
+    let progress = Progress::start(config.progress, config.quiet);
+    let output = spawn_output(outputs, rx, plan.suppressor, progress, &engine, &stop)?;
+    let sources = spawn_sources(config, plan.targets, plan.filter, engine, tx, pool)?;
+    wait_for_sources(sources, &stop);
     let (mut summary, mut writers, result) = output
         .join()
         .map_err(|_| ScanError::Output(io::Error::other("output thread panicked")))?;
@@ -219,8 +123,174 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
     Ok(summary)
 }
 
+/// The report side before the scan starts: writers open, the summary begun
+/// (with an earlier run's rows when resuming), the generated key kept.
+struct Outputs {
+    writers: Vec<Box<dyn ReportWriter>>,
+    summary: Summary,
+    checkpoint: Option<ResumeCheckpoint>,
+    /// Files an earlier run completed (`--resume`).
+    completed: Option<Arc<Completed>>,
+}
+
+impl Outputs {
+    /// Takes the plan's `--resume` state.
+    fn open(plan: &mut ScanPlan) -> Result<Outputs, ScanError> {
+        let formats: Vec<ReportFormat> = plan.reports.iter().map(|(f, _)| *f).collect();
+        let appending = plan.resume.as_ref().is_some_and(|r| r.continues());
+        let mut writers = open_writers_at(&plan.reports, &plan.rule_infos(), appending)?;
+        let key = &plan.engine.options.fingerprint_key;
+        let mut summary = Summary {
+            fingerprint_key_id: key.id(),
+            fingerprint_key_source: plan.key_source.as_str().to_string(),
+            ..Summary::default()
+        };
+        let completed = plan.resume.as_ref().and_then(|r| r.completed.clone());
+        // The earlier run's rows count in this summary (and exit status),
+        // and SARIF/HTML, rewritten whole, hold them again.
+        let checkpoint = match plan.resume.take() {
+            Some(resume) => Some(
+                resume
+                    .replay(&formats, &mut writers, &mut summary)
+                    .map_err(|e| match e {
+                        ReplayError::Read(e) => {
+                            ConfigError::Invalid(format!("--resume: {e}")).into()
+                        }
+                        ReplayError::Write(e) => ScanError::Output(e),
+                    })?,
+            ),
+            None => None,
+        };
+        if let Some(path) = plan
+            .key_file
+            .clone()
+            .filter(|_| plan.key_source == KeySource::Generated)
+        {
+            // Keep the generated key beside the report so that `baseline
+            // create` (and `--resume`) can use it; readable by the owner only.
+            crate::baseline::write_key_file(&path, key)
+                .map_err(|source| ConfigError::Output { path, source })?;
+        }
+        Ok(Outputs {
+            writers,
+            summary,
+            checkpoint,
+            completed,
+        })
+    }
+}
+
+type OutputThread = std::thread::JoinHandle<(Summary, Vec<Box<dyn ReportWriter>>, io::Result<()>)>;
+
+/// Starts the output thread: it writes the reports and keeps the summary
+/// until every sender is gone or the scan stops.
+fn spawn_output(
+    outputs: Outputs,
+    events: crossbeam_channel::Receiver<Event>,
+    suppressor: Suppressor,
+    progress: Option<Progress>,
+    engine: &Arc<Engine>,
+    stop: &Arc<AtomicBool>,
+) -> Result<OutputThread, ScanError> {
+    let stop = stop.clone();
+    let engine = engine.clone();
+    std::thread::Builder::new()
+        .name("phiscan-output".into())
+        .spawn(move || {
+            let Outputs {
+                mut writers,
+                mut summary,
+                mut checkpoint,
+                ..
+            } = outputs;
+            let result = report::run_output(
+                events,
+                &mut writers,
+                &mut summary,
+                &suppressor,
+                progress.as_ref(),
+                report::OutputControl {
+                    shown_path: Some(&|p: &str| engine.shown_path(p)),
+                    stop: Some(&stop),
+                    checkpoint: checkpoint
+                        .as_mut()
+                        .map(|c| c as &mut dyn report::Checkpoint),
+                },
+            );
+            if let Some(p) = &progress {
+                p.finish(&summary);
+            }
+            (summary, writers, result)
+        })
+        .map_err(|e| ScanError::Output(io::Error::other(e)))
+}
+
+/// Starts the sources on their own thread, so that an interruption need
+/// not wait for a slow transfer to end. The receiver ends (disconnects)
+/// when they are done.
+fn spawn_sources(
+    config: &ScanConfig,
+    targets: Vec<Target>,
+    filter: PathFilter,
+    engine: Arc<Engine>,
+    events: crossbeam_channel::Sender<Event>,
+    pool: rayon::ThreadPool,
+) -> Result<SourcesThread, ScanError> {
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+    let config = config.clone();
+    let handle = std::thread::Builder::new()
+        .name("phiscan-sources".into())
+        .spawn(move || {
+            let _done = done_tx;
+            for target in &targets {
+                if engine.stopped() {
+                    break;
+                }
+                let env = source::ScanEnv {
+                    engine: &engine,
+                    config: &config,
+                    filter: &filter,
+                    events: &events,
+                    pool: &pool,
+                };
+                match target {
+                    Target::Local { display, path } => source::local::scan(&env, display, path),
+                    Target::Ftp(ftp) => source::ftp::scan(&env, ftp),
+                }
+            }
+        })
+        .map_err(|e| ScanError::Output(io::Error::other(e)))?;
+    Ok(SourcesThread {
+        handle,
+        done: done_rx,
+    })
+}
+
+struct SourcesThread {
+    handle: std::thread::JoinHandle<()>,
+    /// Disconnects when the thread ends.
+    done: crossbeam_channel::Receiver<()>,
+}
+
+/// Waits until the sources are done, or the scan is stopped (then they are
+/// left to wind down on their own).
+fn wait_for_sources(sources: SourcesThread, stop: &AtomicBool) {
+    loop {
+        match sources.done.recv_timeout(STOP_POLL) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) if !stop.load(Ordering::SeqCst) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => break,
+            Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                if let Err(panic) = sources.handle.join() {
+                    std::panic::resume_unwind(panic);
+                }
+                break;
+            }
+        }
+    }
+}
+
 fn write_summary_json(path: &Path, summary: &Summary) -> io::Result<()> {
     let text = serde_json::to_string_pretty(&summary.to_json()).map_err(io::Error::other)?;
-    std::fs::write(path, text + "\n")
+    crate::outfile::write(path, (text + "\n").as_bytes())
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }

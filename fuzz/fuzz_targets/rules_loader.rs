@@ -8,15 +8,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(specs) = phiscan::rules::parse_rule_file("fuzz.toml", text) else {
+    // Parsed and checked against the pattern limits, as `--rules` loads.
+    let Ok(pack) = phiscan::rules::RulePack::parse("fuzz.toml", text) else {
         return;
     };
-    for spec in &specs {
-        if phiscan::rules::check_pattern(spec).is_err() {
-            return;
-        }
-    }
-    if let Ok(matcher) = phiscan::matcher::Matcher::new(specs) {
+    if let Ok(matcher) = phiscan::matcher::Matcher::new(&pack) {
         // The rules' own examples run through the compiled pack.
         let _ = phiscan::rules::check::check(&matcher);
     }

@@ -8,7 +8,7 @@
 //!   used up the member being read and the rest of the container are
 //!   reported as not examined (`limit`);
 //! - a member producing more than `max_ratio` times its compressed size
-//!   (checked once it is past [`RATIO_FLOOR`]) is cut off (`limit`);
+//!   (checked once it is past [`super::expand::RATIO_FLOOR`]) is cut off (`limit`);
 //! - at most `max_entries` members are opened per container;
 //! - nesting depth is enforced by [`Ctx::member`].
 //!
@@ -20,121 +20,22 @@
 //! Locations: a member's findings carry the member's own lines and fields;
 //! the container adds nothing but the `!` path.
 
-use super::{carry, uncarry, Budget, Ctx};
+use super::expand::{Compressed, Expand};
+use super::zipped::{declared_entries, declared_over_budget, open_member, spool, Spooled};
+use super::{uncarry, Ctx};
 use crate::error::ExtractError;
 use crate::report::SkipReason;
 use std::cell::Cell;
-use std::io::{self, Cursor, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::{self, Cursor, ErrorKind, Read, Seek, SeekFrom};
 use std::rc::Rc;
 use zip::result::ZipError;
 use zip::ZipArchive;
-
-/// Expanded bytes a member may produce before the ratio limit applies:
-/// small, very regular files (a page of blanks) legitimately compress far
-/// better than `max_ratio`, and are harmless at this size.
-pub const RATIO_FLOOR: u64 = 1 << 20;
-
-/// Compressed bytes behind a decompressor, for the ratio limit.
-#[derive(Clone)]
-enum Compressed {
-    /// Known up front (zip central directory).
-    Known(u64),
-    /// Counted as the decompressor consumes them (gzip).
-    Counted(Rc<Cell<u64>>),
-}
-
-/// The output side of a decompressor: charges every byte to the expansion
-/// budget, enforces the ratio limit, and turns the decoder's data errors
-/// into `corrupt`.
-///
-/// A limit ends the stream cleanly (end of file) and is kept in
-/// `tripped`: whatever reads the member matches what came before the cut,
-/// and the container then reports the member as not (fully) examined.
-pub(crate) struct Expand<'b, R> {
-    inner: R,
-    budget: &'b Budget,
-    max_expanded: u64,
-    max_ratio: u64,
-    compressed: Compressed,
-    produced: u64,
-    format: &'static str,
-    pub(crate) tripped: Option<ExtractError>,
-}
-
-impl<'b, R: Read> Expand<'b, R> {
-    fn new(inner: R, ctx: &Ctx<'b>, compressed: Compressed, format: &'static str) -> Self {
-        Expand {
-            inner,
-            budget: ctx.budget,
-            max_expanded: ctx.limits().max_expanded_bytes,
-            max_ratio: ctx.limits().max_ratio,
-            compressed,
-            produced: 0,
-            format,
-            tripped: None,
-        }
-    }
-
-    fn check_limits(&self) -> Option<ExtractError> {
-        if self.budget.expanded.get() > self.max_expanded {
-            return Some(ExtractError::Limit(format!(
-                "more than {} bytes expanded from one file",
-                self.max_expanded
-            )));
-        }
-        let compressed = match &self.compressed {
-            Compressed::Known(n) => *n,
-            Compressed::Counted(c) => c.get(),
-        };
-        if self.produced > RATIO_FLOOR && self.produced > compressed.saturating_mul(self.max_ratio)
-        {
-            return Some(ExtractError::Limit(format!(
-                "{} data expands more than {}:1 (compression bomb?); read up to {} bytes",
-                self.format, self.max_ratio, self.produced
-            )));
-        }
-        None
-    }
-}
-
-impl<R: Read> Read for Expand<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.tripped.is_some() {
-            return Ok(0);
-        }
-        let n = match self.inner.read(buf) {
-            Ok(n) => n,
-            Err(e) => return Err(decoder_error(e, self.format)),
-        };
-        self.produced = self.produced.saturating_add(n as u64);
-        let total = self.budget.expanded.get().saturating_add(n as u64);
-        self.budget.expanded.set(total);
-        // These n bytes are passed on; the next read ends the stream.
-        self.tripped = self.check_limits();
-        Ok(n)
-    }
-}
 
 /// Scans a decompressed member and reports a limit it ran into.
 fn member_from<R: Read>(ctx: &mut Ctx, name: &str, expand: &mut Expand<R>) {
     ctx.member(name, expand);
     if let Some(e) = expand.tripped.take() {
         ctx.not_examined(Some(name), super::reason_of(&e), e.to_string());
-    }
-}
-
-/// A data error from a decoder means the container is damaged; errors from
-/// below it (network, a limit carried up) pass unchanged.
-fn decoder_error(e: io::Error, format: &'static str) -> io::Error {
-    let carried = e.get_ref().is_some_and(|inner| inner.is::<ExtractError>());
-    match e.kind() {
-        ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::UnexpectedEof if !carried => {
-            carry(ExtractError::Corrupt {
-                format,
-                message: e.to_string(),
-            })
-        }
-        _ => e,
     }
 }
 
@@ -164,20 +65,6 @@ impl<R: Read> Read for Watched<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf).inspect_err(|_| self.failed.set(true))
     }
-}
-
-/// Whether member `index` declares more bytes than the budget has left
-/// (then the rest of the archive cannot be read either).
-fn declared_over_budget<R: Read + Seek>(
-    ctx: &Ctx,
-    archive: &mut ZipArchive<R>,
-    index: usize,
-) -> bool {
-    let left = ctx
-        .limits()
-        .max_expanded_bytes
-        .saturating_sub(ctx.budget.expanded.get());
-    archive.by_index_raw(index).is_ok_and(|f| f.size() > left)
 }
 
 fn budget_used_up(ctx: &Ctx) -> bool {
@@ -284,113 +171,13 @@ pub fn scan_tar(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), E
             )));
         }
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        ctx.stored_name(&name);
         ctx.member(&name, &mut entry);
         if budget_used_up(ctx) {
             return Err(budget_error(ctx));
         }
     }
     Ok(())
-}
-
-/// Bytes of an end-of-central-directory search: the record (22) plus the
-/// longest comment (65535).
-const EOCD_SEARCH: u64 = 22 + 65535;
-
-/// How many members the archive's end record declares, if it has one.
-/// Checked before the zip crate sizes its tables by it.
-fn declared_entries<R: Read + Seek>(r: &mut R) -> io::Result<Option<u64>> {
-    let len = r.seek(SeekFrom::End(0))?;
-    let from = len.saturating_sub(EOCD_SEARCH);
-    r.seek(SeekFrom::Start(from))?;
-    let mut tail = Vec::new();
-    r.take(EOCD_SEARCH).read_to_end(&mut tail)?;
-    let Some(pos) = memchr::memmem::rfind(&tail, b"PK\x05\x06") else {
-        return Ok(None);
-    };
-    let count16 = tail
-        .get(pos + 10..pos + 12)
-        .map(|b| u16::from_le_bytes([b[0], b[1]]));
-    let Some(count16) = count16 else {
-        return Ok(None);
-    };
-    if count16 != 0xFFFF {
-        return Ok(Some(u64::from(count16)));
-    }
-    // Zip64: the locator sits just before the end record and points at the
-    // zip64 end record, which holds the 64-bit count.
-    let locator = pos
-        .checked_sub(20)
-        .and_then(|at| tail.get(at..at + 20))
-        .filter(|l| l.starts_with(b"PK\x06\x07"));
-    let Some(locator) = locator else {
-        return Ok(None);
-    };
-    let mut offset = [0u8; 8];
-    offset.copy_from_slice(&locator[8..16]);
-    let offset = u64::from_le_bytes(offset);
-    if offset >= len {
-        return Ok(None);
-    }
-    r.seek(SeekFrom::Start(offset))?;
-    let mut record = [0u8; 40];
-    if r.read_exact(&mut record).is_err() || !record.starts_with(b"PK\x06\x06") {
-        return Ok(None);
-    }
-    let mut count = [0u8; 8];
-    count.copy_from_slice(&record[32..40]);
-    Ok(Some(u64::from_le_bytes(count)))
-}
-
-/// Either an archive held in memory or one spilled to a temporary file.
-enum Spooled {
-    Memory(Cursor<Vec<u8>>),
-    File(std::fs::File),
-}
-
-impl Read for Spooled {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Spooled::Memory(c) => c.read(buf),
-            Spooled::File(f) => f.read(buf),
-        }
-    }
-}
-
-impl Seek for Spooled {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        match self {
-            Spooled::Memory(c) => c.seek(pos),
-            Spooled::File(f) => f.seek(pos),
-        }
-    }
-}
-
-/// Reads the whole stream for random access: into memory up to
-/// `in_memory` bytes, into an anonymous temporary file beyond that.
-fn spool(head: &[u8], rest: &mut dyn Read, in_memory: u64) -> Result<Spooled, ExtractError> {
-    let mut data = head.to_vec();
-    rest.take(
-        in_memory
-            .saturating_sub(head.len() as u64)
-            .saturating_add(1),
-    )
-    .read_to_end(&mut data)?;
-    if data.len() as u64 <= in_memory {
-        return Ok(Spooled::Memory(Cursor::new(data)));
-    }
-    let mut file = tempfile::tempfile()?;
-    file.write_all(&data)?;
-    drop(data);
-    io::copy(rest, &mut file)?;
-    file.seek(SeekFrom::Start(0))?;
-    Ok(Spooled::File(file))
-}
-
-fn zip_corrupt(e: impl std::fmt::Display) -> ExtractError {
-    ExtractError::Corrupt {
-        format: "zip",
-        message: e.to_string(),
-    }
 }
 
 /// A zip archive; Office Open XML and OpenDocument files (which are zip
@@ -434,7 +221,10 @@ pub fn scan_zip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), E
         let over_budget = declared_over_budget(ctx, &mut archive, index);
         match open_member(ctx, &mut archive, index) {
             Ok(None) => {}
-            Ok(Some((mut reader, _))) => member_from(ctx, &name, &mut reader),
+            Ok(Some((mut reader, _))) => {
+                ctx.stored_name(&name);
+                member_from(ctx, &name, &mut reader)
+            }
             Err(ExtractError::Limit(m)) if over_budget => {
                 ctx.not_examined(Some(&name), SkipReason::Limit, m);
                 return Err(budget_error(ctx));
@@ -476,6 +266,7 @@ fn scan_zip_local_headers(
             continue;
         }
         let name = file.name().to_string();
+        ctx.stored_name(&name);
         let compressed = file.compressed_size();
         let mut reader = Expand::new(&mut file, ctx, Compressed::Known(compressed), "zip");
         member_from(ctx, &name, &mut reader);
@@ -487,66 +278,6 @@ fn scan_zip_local_headers(
         format: "zip",
         message: format!("{why}; {found} member(s) read from local headers, then: {stopped}"),
     })
-}
-
-/// A zip member's decompressed reader and its declared size.
-pub(crate) type OpenMember<'z, 'b, R> = (Expand<'b, zip::read::ZipFile<'z, R>>, u64);
-
-/// Opens member `index` for reading, decompressed and bounded. `None` for
-/// directories. Encrypted members and those whose declared sizes already
-/// break a limit are errors, reported by the caller for that member.
-pub(crate) fn open_member<'z, 'b, R: Read + Seek>(
-    ctx: &Ctx<'b>,
-    archive: &'z mut ZipArchive<R>,
-    index: usize,
-) -> Result<Option<OpenMember<'z, 'b, R>>, ExtractError> {
-    let (is_dir, encrypted, size, compressed) = {
-        let raw = archive.by_index_raw(index).map_err(zip_error)?;
-        (
-            raw.is_dir(),
-            raw.encrypted(),
-            raw.size(),
-            raw.compressed_size(),
-        )
-    };
-    if is_dir {
-        return Ok(None);
-    }
-    if encrypted {
-        return Err(ExtractError::Encrypted);
-    }
-    let limits = ctx.limits();
-    if size > RATIO_FLOOR && size > compressed.saturating_mul(limits.max_ratio) {
-        return Err(ExtractError::Limit(format!(
-            "declared to expand {size} bytes from {compressed}, more than {}:1 (compression bomb?)",
-            limits.max_ratio
-        )));
-    }
-    let remaining = limits
-        .max_expanded_bytes
-        .saturating_sub(ctx.budget.expanded.get());
-    if size > remaining {
-        return Err(ExtractError::Limit(format!(
-            "declared size {size} bytes exceeds what is left of the {} bytes expansion budget",
-            limits.max_expanded_bytes
-        )));
-    }
-    let file = archive.by_index(index).map_err(zip_error)?;
-    Ok(Some((
-        Expand::new(file, ctx, Compressed::Known(compressed), "zip"),
-        size,
-    )))
-}
-
-fn zip_error(e: ZipError) -> ExtractError {
-    match e {
-        ZipError::Io(e) => ExtractError::Io(e),
-        ZipError::UnsupportedArchive(m) if m == ZipError::PASSWORD_REQUIRED => {
-            ExtractError::Encrypted
-        }
-        ZipError::UnsupportedArchive(m) => ExtractError::Unsupported(m.to_string()),
-        other => zip_corrupt(other),
-    }
 }
 
 #[cfg(test)]

@@ -262,7 +262,7 @@ fn element(ctx: &mut Ctx, doc: &mut Doc, e: &BytesStart, start: Cursor) {
                 };
                 match entity {
                     Some(entity) => {
-                        super::hl7::report_field(ctx, RULE, &label, entity, &extension, at)
+                        super::fields::report_field(ctx, RULE, &label, entity, &extension, at)
                     }
                     None => ctx.text(&label, &extension, at),
                 }
@@ -287,7 +287,7 @@ fn element(ctx: &mut Ctx, doc: &mut Doc, e: &BytesStart, start: Cursor) {
                             column: at.column + s.len() as u64,
                             ..at
                         };
-                        super::hl7::report_field(ctx, RULE, &label, entity, number, at);
+                        super::fields::report_field(ctx, RULE, &label, entity, number, at);
                     }
                     _ => ctx.text(&label, &value, at),
                 }
@@ -300,7 +300,7 @@ fn element(ctx: &mut Ctx, doc: &mut Doc, e: &BytesStart, start: Cursor) {
                     let value = value.trim();
                     let digits = value.bytes().take_while(u8::is_ascii_digit).count();
                     let date = if digits >= 8 { &value[..8] } else { value };
-                    super::hl7::report_field(ctx, RULE, &label, Entity::Dob, date, at);
+                    super::fields::report_field(ctx, RULE, &label, Entity::Dob, date, at);
                 } else {
                     ctx.text(&label, &value, at);
                 }
@@ -351,7 +351,7 @@ fn end_element(ctx: &mut Ctx, doc: &mut Doc) {
     {
         if let Some(c) = doc.collecting.take() {
             if let (Some(at), false) = (c.at, c.text.trim().is_empty()) {
-                super::hl7::report_field(ctx, RULE, &c.field, c.entity, c.text.trim(), at);
+                super::fields::report_field(ctx, RULE, &c.field, c.entity, c.text.trim(), at);
             }
         }
     }
@@ -386,7 +386,7 @@ fn text_node(ctx: &mut Ctx, doc: &mut Doc, text: &str, start: Cursor) {
             _ => "bin",
         };
         let name = format!("nonXMLBody.{ext}");
-        match super::hl7::decode_base64(trimmed) {
+        match super::fields::decode_base64(trimmed) {
             Ok(bytes) => {
                 if let Err(e) = ctx.charge_expanded(bytes.len() as u64) {
                     ctx.not_examined(Some(&name), SkipReason::Limit, e.to_string());

@@ -14,6 +14,15 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A file or folder name as the rules see it. Underscores separate words in
+/// names (`SMITH_JOHN_DOB_1980-01-02`); as word characters they would hide
+/// every value from the rules' word boundaries. Same length as `name`.
+pub fn name_for_matching(name: &str) -> Vec<u8> {
+    name.bytes()
+        .map(|b| if b == b'_' { b' ' } else { b })
+        .collect()
+}
+
 /// How findings are built, for every extractor alike.
 #[derive(Clone, Debug, Default)]
 pub struct ScanOptions {
@@ -156,6 +165,31 @@ impl<'a> Ctx<'a> {
             return;
         }
         super::text::scan_field_value(self, rule, field, entity, value, at);
+    }
+
+    /// Matches a name stored in this file (an archive member's, a sheet's):
+    /// a name such as `SMITH_JOHN_DOB_1980-01-02.txt` is itself a finding,
+    /// reported with field `path` at the member's path (`a.zip!…`). Only
+    /// the last component is matched: the folders of a member path repeat
+    /// for every member in them.
+    pub fn stored_name(&mut self, name: &str) {
+        let name = name.trim_end_matches('/');
+        let last = name.rfind('/').map_or(0, |i| i + 1);
+        let path = format!("{}!{}", self.path, name);
+        let column = path.chars().count() - name[last..].chars().count() + 1;
+        let spaced = name_for_matching(&name[last..]);
+        let parent = std::mem::replace(&mut self.path, path);
+        super::text::scan_block(
+            self,
+            "path",
+            &spaced,
+            Location {
+                line: 1,
+                column: column as u64,
+            },
+            None,
+        );
+        self.path = parent;
     }
 
     /// Scans a nested member (archive entry, embedded document) under

@@ -10,7 +10,7 @@
 //! PatientName`); line is 1 and column the 1-based byte offset of the value
 //! in the file (a binary format has no lines).
 
-use super::hl7::decode_text;
+use super::fields::decode_text;
 use super::{Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
@@ -409,7 +409,7 @@ fn value(
                 } else {
                     part.to_string()
                 };
-                super::hl7::report_field(ctx, RULE, &field, *entity, &shown, at(here + lead));
+                super::fields::report_field(ctx, RULE, &field, *entity, &shown, at(here + lead));
             }
         }
         None => {

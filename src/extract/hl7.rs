@@ -14,13 +14,14 @@
 //! - OBX-5 documents of type ED are decoded and scanned as members named
 //!   `msgK-OBX-5.ext` (`msg1-OBX(2)-5.pdf`).
 
+use super::fields::{char_column, decode_base64, decode_text, report_field, text_labelled};
+use super::segments::SegmentReader;
+use super::tables::{Hl7FieldKind, Hl7Fields};
 use super::{Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
 use crate::report::SkipReason;
-use base64::Engine;
-use std::borrow::Cow;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 
 /// Rule id of findings in known HL7 fields.
 pub const RULE: &str = "hl7-field";
@@ -61,221 +62,6 @@ pub fn looks_like(head: &[u8]) -> bool {
             Separators::from_header(&String::from_utf8_lossy(line)).is_some()
         }
         _ => false,
-    }
-}
-
-/// Bytes as text: UTF-8 when valid, else Windows-1252 (covers Latin-1,
-/// the usual encoding of HL7 and X12 feeds).
-pub(crate) fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => {
-            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-            text
-        }
-    }
-}
-
-/// 1-based character column of byte offset `offset` in `text`.
-pub(crate) fn char_column(text: &str, offset: usize) -> u64 {
-    let prefix = text.get(..offset).unwrap_or(text);
-    if prefix.is_ascii() {
-        prefix.len() as u64 + 1
-    } else {
-        prefix.chars().count() as u64 + 1
-    }
-}
-
-/// Values that stand for "no data" in de-identified or incomplete records
-/// (`ANONYMOUS`, `UNKNOWN`, `N/A` ...), compared without punctuation.
-pub(crate) fn is_placeholder(value: &str) -> bool {
-    let key: String = value
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_uppercase)
-        .collect();
-    matches!(
-        key.as_str(),
-        "" | "ANON"
-            | "ANONYMOUS"
-            | "ANONYMIZED"
-            | "UNKNOWN"
-            | "UNK"
-            | "NONE"
-            | "NULL"
-            | "NA"
-            | "REMOVED"
-            | "REDACTED"
-            | "DEIDENTIFIED"
-            | "XXX"
-            | "XXXX"
-            | "TEST"
-            | "0"
-    )
-}
-
-/// Reports a value found in a known field ([`Ctx::field_value`]), unless it
-/// is a placeholder: then it is only matched as text.
-pub(crate) fn report_field(
-    ctx: &mut Ctx,
-    rule: &str,
-    field: &str,
-    entity: Entity,
-    value: &str,
-    at: Location,
-) {
-    if is_placeholder(value) {
-        ctx.text(field, value, at);
-    } else {
-        ctx.field_value(rule, field, entity, value, at);
-    }
-}
-
-/// Matches `text` as [`Ctx::text`] does, building its field label only when
-/// something matched: structured formats have many short values, and
-/// formatting a label for each would cost more than matching it.
-pub(crate) fn text_labelled(
-    ctx: &mut Ctx,
-    label: impl FnOnce() -> String,
-    text: &str,
-    at: Location,
-) {
-    let mut hits = Vec::new();
-    ctx.matcher
-        .find(text.as_bytes(), 0..text.len(), ctx.scratch, &mut hits);
-    if !hits.is_empty() {
-        ctx.text(&label(), text, at);
-    }
-}
-
-/// Splits a stream on terminator bytes, keeping at most `cap` bytes of
-/// each piece.
-pub(crate) struct SegmentReader<R> {
-    inner: R,
-    cap: usize,
-    buf: Vec<u8>,
-    /// Bytes of `inner`'s buffer that the last piece borrowed: consumed at
-    /// the next call. A piece that lies whole in that buffer (the usual
-    /// case) is lent from it, not copied.
-    lent: usize,
-}
-
-/// One piece read by [`SegmentReader`].
-pub(crate) struct Piece<'a> {
-    pub bytes: &'a [u8],
-    /// More bytes followed that were skipped (longer than the cap).
-    pub truncated: bool,
-    /// The terminator that ended it (`None` at end of stream).
-    pub terminator: Option<u8>,
-}
-
-impl<R: BufRead> SegmentReader<R> {
-    pub(crate) fn new(inner: R, cap: usize) -> Self {
-        SegmentReader {
-            inner,
-            cap,
-            buf: Vec::new(),
-            lent: 0,
-        }
-    }
-
-    /// The next piece, ended by any byte of `terminators` (one or two are
-    /// searched with memchr), or `None` at end of stream.
-    pub(crate) fn next_piece(&mut self, terminators: &[u8]) -> io::Result<Option<Piece<'_>>> {
-        self.buf.clear();
-        self.inner.consume(std::mem::take(&mut self.lent));
-        let whole = match self.inner.fill_buf() {
-            Ok(available) => find_terminator(available, terminators).filter(|&pos| pos <= self.cap),
-            Err(_) => None,
-        };
-        if let Some(pos) = whole {
-            // Filled above: this returns the same buffer without reading.
-            let available = self.inner.fill_buf()?;
-            self.lent = pos + 1;
-            return Ok(Some(Piece {
-                bytes: &available[..pos],
-                truncated: false,
-                terminator: Some(available[pos]),
-            }));
-        }
-        let mut truncated = false;
-        let mut any = false;
-        loop {
-            let available = match self.inner.fill_buf() {
-                Ok(a) => a,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if available.is_empty() {
-                if !any {
-                    return Ok(None);
-                }
-                return Ok(Some(Piece {
-                    bytes: &self.buf,
-                    truncated,
-                    terminator: None,
-                }));
-            }
-            any = true;
-            let found = find_terminator(available, terminators);
-            let take = found.unwrap_or(available.len());
-            let room = self.cap.saturating_sub(self.buf.len());
-            let kept = take.min(room);
-            self.buf
-                .extend_from_slice(available.get(..kept).unwrap_or_default());
-            truncated |= kept < take;
-            match found {
-                Some(pos) => {
-                    let terminator = available.get(pos).copied();
-                    self.inner.consume(pos + 1);
-                    return Ok(Some(Piece {
-                        bytes: &self.buf,
-                        truncated,
-                        terminator,
-                    }));
-                }
-                None => {
-                    let n = available.len();
-                    self.inner.consume(n);
-                }
-            }
-        }
-    }
-
-    /// Gives `each` every piece that lies whole in the buffer read so far
-    /// (or, when that is empty, in the next read), ended by `a` or `b`,
-    /// with its terminator, while `each` returns `true`; they are consumed.
-    /// A piece that crosses the buffer's end, one over the cap, and read
-    /// errors are left to [`SegmentReader::next_piece`]. One search over
-    /// the buffer instead of one call per piece: HL7 segments are short.
-    pub(crate) fn whole_pieces(&mut self, a: u8, b: u8, mut each: impl FnMut(&[u8], u8) -> bool) {
-        self.buf.clear();
-        self.inner.consume(std::mem::take(&mut self.lent));
-        let Ok(available) = self.inner.fill_buf() else {
-            return;
-        };
-        let mut start = 0;
-        for end in memchr::memchr2_iter(a, b, available) {
-            if end - start > self.cap {
-                break;
-            }
-            let more = each(&available[start..end], available[end]);
-            start = end + 1;
-            if !more {
-                break;
-            }
-        }
-        self.inner.consume(start);
-    }
-}
-
-/// Where the first byte of `terminators` in `bytes` is (one or two are
-/// searched with memchr).
-fn find_terminator(bytes: &[u8], terminators: &[u8]) -> Option<usize> {
-    match terminators {
-        [a] => memchr::memchr(*a, bytes),
-        [a, b] => memchr::memchr2(*a, *b, bytes),
-        _ => bytes.iter().position(|b| terminators.contains(b)),
     }
 }
 
@@ -331,75 +117,6 @@ impl Separators {
             // Escape is encoding[2]; the subcomponent separator is optional.
             subcomponent: encoding.get(3).copied().unwrap_or('&'),
         })
-    }
-}
-
-/// What a known field holds.
-#[derive(Clone, Copy, Debug)]
-enum FieldKind {
-    /// CX identifier list: the type code (CX.5) decides the entity;
-    /// without one, the given default (None = plain text).
-    Ids(Option<Entity>),
-    /// XPN/XCN name.
-    Name,
-    /// TS/DTM date of birth.
-    BirthDate,
-    /// XAD address.
-    Address,
-    /// XTN telephone (or e-mail).
-    Phone,
-    /// Plain SSN.
-    Ssn,
-}
-
-/// Whether [`field_kind`] knows any field of this segment.
-fn has_known_fields(segment: &[u8; 3]) -> bool {
-    matches!(segment, b"PID" | b"NK1" | b"GT1" | b"IN1" | b"IN2" | b"MRG")
-}
-
-fn field_kind(segment: &str, field: usize) -> Option<FieldKind> {
-    use FieldKind::*;
-    // As a byte array: compared in registers, not with one memcmp per arm
-    // (this runs for every field of every segment).
-    let id: [u8; 3] = segment.as_bytes().try_into().ok()?;
-    Some(match (&id, field) {
-        (b"PID", 2..=4) => Ids(Some(Entity::Mrn)),
-        (b"PID", 21) => Ids(None),
-        (b"PID", 5 | 6 | 9) => Name,
-        (b"PID", 7) => BirthDate,
-        (b"PID", 11) => Address,
-        (b"PID", 13 | 14) => Phone,
-        (b"PID", 19) => Ssn,
-        (b"NK1", 2 | 30) => Name,
-        (b"NK1", 4 | 32) => Address,
-        (b"NK1", 5 | 6 | 31) => Phone,
-        (b"NK1", 16) => BirthDate,
-        (b"NK1", 33) => Ids(None),
-        (b"NK1", 37) => Ssn,
-        (b"GT1", 3 | 4) => Name,
-        (b"GT1", 5) => Address,
-        (b"GT1", 6 | 7) => Phone,
-        (b"GT1", 8) => BirthDate,
-        (b"GT1", 12) => Ssn,
-        (b"IN1", 16) => Name,
-        (b"IN1", 18) => BirthDate,
-        (b"IN1", 19) => Address,
-        (b"IN2", 2) => Ssn,
-        (b"MRG", 1) => Ids(Some(Entity::Mrn)),
-        (b"MRG", 7) => Name,
-        _ => return None,
-    })
-}
-
-/// Entity of a CX identifier by its type code (HL7 table 0203).
-fn id_entity(type_code: &str, default: Option<Entity>) -> Option<Entity> {
-    match type_code.trim().to_ascii_uppercase().as_str() {
-        "SS" | "SSN" => Some(Entity::Ssn),
-        "MR" | "MRN" | "MRT" | "PI" | "PT" => Some(Entity::Mrn),
-        "MC" => Some(Entity::Mbi),
-        "NPI" => Some(Entity::Npi),
-        "" => default,
-        _ => None,
     }
 }
 
@@ -553,7 +270,7 @@ fn skip_quiet(state: &mut State, text: &str) -> bool {
 /// Whether a quiet segment with this id can give no finding: it has no
 /// known field, and is no OBX holding an embedded document (OBX-2 = ED).
 fn gives_nothing_when_quiet(key: &[u8; 3], text: &str, separators: &Separators) -> bool {
-    !has_known_fields(key)
+    !Hl7Fields::get().knows_segment(key)
         && (key != b"OBX" || !obx_value_type(text, separators).eq_ignore_ascii_case("ED"))
 }
 
@@ -650,6 +367,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     // Field offsets: for header segments the separator itself is field 1.
     // The vector is the state's, reused: one allocation per file, not per
     // segment.
+    let known = Hl7Fields::get();
     let mut fields = std::mem::take(&mut state.fields);
     fields.clear();
     for (number, (start, part)) in parts(text, separators.field).enumerate() {
@@ -677,7 +395,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
                 embedded(ctx, state, &separators, occurrence, value, truncated);
                 continue;
             }
-            match field_kind(id, number) {
+            match known.kind(id, number) {
                 Some(kind) => {
                     known_field(ctx, &separators, kind, &label(number), value, offset, &at)
                 }
@@ -776,7 +494,7 @@ fn nth_part(text: &str, sep: char, n: usize) -> &str {
 fn known_field(
     ctx: &mut Ctx,
     seps: &Separators,
-    kind: FieldKind,
+    kind: Hl7FieldKind,
     label: &str,
     value: &str,
     offset: usize,
@@ -799,31 +517,33 @@ fn known_field(
         let component = |n: usize| components.get(n - 1).map_or("", |c| c.1);
         let component_at = |n: usize| base + components.get(n - 1).map_or(0, |c| c.0);
         match kind {
-            FieldKind::Ids(default) => match id_entity(component(5), default) {
-                Some(entity) if !component(1).trim().is_empty() => {
-                    report_field(ctx, RULE, label, entity, component(1), at(base))
+            Hl7FieldKind::Ids(default) => {
+                match Hl7Fields::get().identifier_entity(component(5), default) {
+                    Some(entity) if !component(1).trim().is_empty() => {
+                        report_field(ctx, RULE, label, entity, component(1), at(base))
+                    }
+                    _ => ctx.text(label, rep, at(base)),
                 }
-                _ => ctx.text(label, rep, at(base)),
-            },
-            FieldKind::Name => {
+            }
+            Hl7FieldKind::Name => {
                 let name = joined(components, 3, seps.subcomponent, " ");
                 if !name.is_empty() {
                     report_field(ctx, RULE, label, Entity::PersonName, &name, at(base));
                 }
             }
-            FieldKind::BirthDate => {
+            Hl7FieldKind::BirthDate => {
                 let date = component(1).trim();
                 let digits = date.bytes().take_while(u8::is_ascii_digit).count();
                 let date = if digits >= 8 { &date[..8] } else { date };
                 report_field(ctx, RULE, label, Entity::Dob, date, at(base));
             }
-            FieldKind::Address => {
+            Hl7FieldKind::Address => {
                 let address = joined(components, 6, seps.subcomponent, ", ");
                 if !address.is_empty() {
                     report_field(ctx, RULE, label, Entity::Address, &address, at(base));
                 }
             }
-            FieldKind::Phone => {
+            Hl7FieldKind::Phone => {
                 let number = component(1).trim();
                 let email = component(4).trim();
                 if !number.is_empty() {
@@ -841,7 +561,9 @@ fn known_field(
                     report_field(ctx, RULE, label, Entity::Email, email, at(component_at(4)));
                 }
             }
-            FieldKind::Ssn => report_field(ctx, RULE, label, Entity::Ssn, component(1), at(base)),
+            Hl7FieldKind::Ssn => {
+                report_field(ctx, RULE, label, Entity::Ssn, component(1), at(base))
+            }
         }
     }
 }
@@ -942,32 +664,6 @@ fn extension(subtype: &str, type_of_data: &str) -> &'static str {
     }
 }
 
-/// Base64 as HL7 senders write it: escape sequences (`\.br\`, `\X0D\`) and
-/// whitespace may sit between the characters; padding may be missing.
-pub(crate) fn decode_base64(data: &str) -> Result<Vec<u8>, String> {
-    let mut clean = Vec::with_capacity(data.len());
-    let mut in_escape = false;
-    for b in data.bytes() {
-        if b == b'\\' {
-            in_escape = !in_escape;
-        } else if !in_escape && (b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')) {
-            clean.push(b);
-        }
-    }
-    while clean.last() == Some(&b'=') {
-        clean.pop();
-    }
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
-            .with_decode_allow_trailing_bits(true),
-    );
-    engine
-        .decode(&clean)
-        .map_err(|e| format!("Base64 data could not be decoded: {e}"))
-}
-
 fn decode_hex(data: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = data.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if digits.len() % 2 != 0 {
@@ -1048,18 +744,6 @@ OBX|1|TX|NOTE||Patient doing well\r";
                     assert_eq!(nth_part(text, sep, n), nth);
                 }
             }
-        }
-    }
-
-    #[test]
-    fn known_fields_are_listed_by_segment() {
-        for id in [
-            "PID", "NK1", "GT1", "IN1", "IN2", "MRG", "OBX", "OBR", "PV1", "MSH", "FHS", "BHS",
-            "EVN",
-        ] {
-            let any = (0..100).any(|n| field_kind(id, n).is_some());
-            let key: [u8; 3] = id.as_bytes().try_into().unwrap();
-            assert_eq!(any, has_known_fields(&key), "{id}");
         }
     }
 
@@ -1153,6 +837,7 @@ OBX|1|TX|NOTE||Patient doing well\r";
 
     #[test]
     fn embedded_documents_are_decoded_and_scanned_as_members() {
+        use base64::Engine;
         let doc = base64::engine::general_purpose::STANDARD.encode(b"Patient SSN 412-56-7890\n");
         let msg = format!(
             "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5\rPID|1||123^^^H^MR\r\

@@ -9,6 +9,10 @@ mod batch;
 mod ctx;
 mod detect;
 mod errors;
+mod expand;
+mod fields;
+mod segments;
+mod tables;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod text;
@@ -26,9 +30,10 @@ pub mod dicom;
 pub mod hl7;
 pub mod tabular;
 pub mod x12;
+mod zipped;
 
 pub use batch::RecordBatch;
-pub use ctx::{Budget, Ctx, Location, ScanOptions};
+pub use ctx::{name_for_matching, Budget, Ctx, Location, ScanOptions};
 pub use detect::{detect, Kind};
 pub use errors::{carry, reason_of, uncarry};
 

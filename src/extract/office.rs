@@ -18,7 +18,7 @@
 //! the next. Parts are read through the zip member limits (ratio, expansion
 //! budget) and each part is capped at `max_document_bytes`.
 
-use super::archive::open_member;
+use super::zipped::open_member;
 use super::{carry, uncarry, Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
@@ -564,6 +564,10 @@ fn scan_xlsx<R: Read + Seek>(
         } else {
             name.clone()
         };
+        // A sheet named after a patient is a finding itself.
+        if let Ok(spaced) = String::from_utf8(super::name_for_matching(&sheet_name)) {
+            ctx.text("sheet name", &spaced, Location::START);
+        }
         part_or_report(ctx, &part, |ctx| {
             with_part(ctx, archive, &part, |ctx, reader| {
                 let cells = CellContext {

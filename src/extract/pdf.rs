@@ -17,7 +17,7 @@
 //! the ratio limit applies per stream. Encrypted files → `encrypted`; files
 //! with pages but no text (scans) → `no_text`.
 
-use super::archive::RATIO_FLOOR;
+use super::expand::RATIO_FLOOR;
 use super::{Ctx, Location};
 use crate::error::ExtractError;
 use crate::report::SkipReason;

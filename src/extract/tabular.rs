@@ -9,6 +9,7 @@
 //! Rows are streamed; one record may hold at most [`MAX_RECORD`] bytes.
 
 use super::delimited::{RecordError, RecordReader};
+use super::tables::ColumnNames;
 use super::{Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
@@ -50,135 +51,11 @@ fn header_words(name: &str) -> Vec<String> {
     words
 }
 
-/// The entity a column holds, judged by its header; `None` when the header
-/// names nothing we report (`appointment_date` is not a birth date).
+/// The entity a column holds, judged by its header (the table in
+/// `rules/fields/columns.toml`); `None` when the header names nothing we
+/// report (`appointment_date` is not a birth date).
 pub fn classify_header(name: &str) -> Option<Entity> {
-    let words = header_words(name);
-    if words.is_empty() || words.len() > 6 {
-        return None;
-    }
-    let has = |w: &str| words.iter().any(|x| x == w);
-    let joined = words.concat();
-    let contains = |s: &str| joined.contains(s);
-    if has("email") || contains("email") || (has("e") && has("mail")) {
-        return Some(Entity::Email);
-    }
-    if has("ssn")
-        || contains("socialsecurity")
-        || (has("soc") && has("sec"))
-        || (has("ss") && (has("no") || has("num") || has("number") || has("nbr")))
-    {
-        return Some(Entity::Ssn);
-    }
-    if has("npi") {
-        return Some(Entity::Npi);
-    }
-    if has("dea") {
-        return Some(Entity::Dea);
-    }
-    if has("mbi") || contains("medicareid") || contains("medicarebeneficiary") {
-        return Some(Entity::Mbi);
-    }
-    if has("mrn")
-        || contains("medicalrecord")
-        || contains("medrec")
-        || matches!(
-            joined.as_str(),
-            "patientid"
-                | "ptid"
-                | "patientidentifier"
-                | "patientnumber"
-                | "patientno"
-                | "chartnumber"
-                | "chartno"
-        )
-    {
-        return Some(Entity::Mrn);
-    }
-    let not_birth = [
-        "appointment",
-        "appt",
-        "visit",
-        "admit",
-        "admission",
-        "discharge",
-        "service",
-        "created",
-        "updated",
-        "modified",
-        "death",
-        "scheduled",
-    ];
-    if (has("dob")
-        || contains("birthdate")
-        || contains("dateofbirth")
-        || contains("birthday")
-        || (has("birth") && (has("date") || has("dt")))
-        || joined == "bdate")
-        && !not_birth.iter().any(|w| has(w))
-    {
-        return Some(Entity::Dob);
-    }
-    if contains("phone")
-        || has("tel")
-        || has("mobile")
-        || has("cell")
-        || has("fax")
-        || contains("telephone")
-    {
-        return Some(Entity::Phone);
-    }
-    if contains("creditcard") || contains("cardnumber") || has("ccn") {
-        return Some(Entity::CreditCard);
-    }
-    let name_words = [
-        "first",
-        "last",
-        "given",
-        "family",
-        "middle",
-        "full",
-        "patient",
-        "pt",
-        "guarantor",
-        "subscriber",
-        "member",
-        "insured",
-        "maiden",
-        "contact",
-        "mother",
-        "father",
-        "spouse",
-        "emergency",
-        "sur",
-        "person",
-    ];
-    if matches!(
-        joined.as_str(),
-        "firstname"
-            | "lastname"
-            | "fname"
-            | "lname"
-            | "surname"
-            | "givenname"
-            | "familyname"
-            | "middlename"
-            | "fullname"
-            | "patientname"
-            | "ptname"
-            | "patient"
-    ) || (has("name") && name_words.iter().any(|w| has(w)))
-    {
-        return Some(Entity::PersonName);
-    }
-    if (contains("address") || has("addr") || has("street"))
-        && !["ip", "mac", "web", "url", "ipv4", "ipv6"]
-            .iter()
-            .any(|w| has(w))
-    {
-        return Some(Entity::Address);
-    }
-    None
+    ColumnNames::get().classify(&header_words(name))
 }
 
 /// The delimiter of a table with a header row, or `None` when `head` is not
@@ -239,7 +116,7 @@ fn sample_records(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
         .map_while(Result::ok)
         .map(|r| {
             r.iter()
-                .map(|f| super::hl7::decode_text(f).trim().to_string())
+                .map(|f| super::fields::decode_text(f).trim().to_string())
                 .collect()
         })
         .collect()
@@ -401,7 +278,7 @@ impl Batch {
                         }
                         let raw_cell = cell.start - raw_start..cell.end - raw_start;
                         let cell_start = text.len();
-                        text.push_str(&super::hl7::decode_text(&bytes[raw_cell]));
+                        text.push_str(&super::fields::decode_text(&bytes[raw_cell]));
                         *cell = cell_start..text.len();
                     }
                 }
@@ -461,9 +338,9 @@ fn scan_row(
             // A quiet value is still a field value; only its matching as
             // text is left out.
             Some(entity) => ctx.within_block(cell.as_bytes(), quiet, |ctx| {
-                super::hl7::report_field(ctx, RULE, &label(), entity, cell, at)
+                super::fields::report_field(ctx, RULE, &label(), entity, cell, at)
             }),
-            None => super::hl7::text_labelled(ctx, label, cell, at),
+            None => super::fields::text_labelled(ctx, label, cell, at),
         }
     }
 }

@@ -88,8 +88,8 @@ confidence = "LOW"
 "#;
 
 pub fn engine(limits: ExtractLimits) -> Engine {
-    let specs = crate::rules::parse_rule_file("test.toml", RULES).expect("test rules parse");
-    let matcher = Matcher::new(specs).expect("test rules compile");
+    let pack = crate::rules::RulePack::parse("test.toml", RULES).expect("test rules parse");
+    let matcher = Matcher::new(&pack).expect("test rules compile");
     Engine::new(
         matcher,
         ScanOptions {

@@ -441,7 +441,7 @@ mod tests {
     use crate::extract::ScanOptions;
     use crate::matcher::Matcher;
     use crate::report::Event;
-    use crate::rules::parse_rule_file;
+    use crate::rules::RulePack;
     use crate::test_rng::Rng;
 
     #[test]
@@ -501,7 +501,7 @@ required = true
 "#;
 
     fn engine(unmask: bool) -> Engine {
-        let matcher = Matcher::new(parse_rule_file("t.toml", PACK).unwrap()).unwrap();
+        let matcher = Matcher::new(&RulePack::parse("t.toml", PACK).unwrap()).unwrap();
         Engine::new(
             matcher,
             ScanOptions {

@@ -9,7 +9,8 @@
 //! line = segment number in the file (ISA = 1), column = 1-based character
 //! offset of the element in its segment.
 
-use super::hl7::{char_column, decode_text, text_labelled, SegmentReader};
+use super::fields::{char_column, decode_text, text_labelled};
+use super::segments::SegmentReader;
 use super::{Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
@@ -156,7 +157,7 @@ fn scan_segment(
     let mut report = |ctx: &mut Ctx, n: usize, entity: Entity, value: &str| {
         if let (Some(slot), Some(&(offset, _))) = (consumed.get_mut(n), elements.get(n)) {
             *slot = true;
-            super::hl7::report_field(ctx, RULE, &label(n), entity, value, at(offset));
+            super::fields::report_field(ctx, RULE, &label(n), entity, value, at(offset));
         }
     };
     match id {

@@ -1,5 +1,12 @@
 //! The CSV report. Its columns are a contract: later versions may append
 //! columns, never rename or reorder them.
+//!
+//! Spreadsheets evaluate a cell that starts with `=`, `+`, `-` or `@` (and
+//! some a tab or carriage return) as a formula: a file named
+//! `=HYPERLINK("https://…")` would become a live link in an auditor's
+//! spreadsheet. Such cells are written with a `'` in front, as OWASP
+//! recommends, and so are cells that start with `'` themselves, so that
+//! reading a cell back ([`cell_value`]) gives the value exactly.
 
 use super::{Finding, HeldRows, ReportWriter, Summary};
 use std::io::{self, Write};
@@ -65,20 +72,42 @@ fn opt(n: Option<u64>) -> String {
     n.map(|n| n.to_string()).unwrap_or_default()
 }
 
+/// Starts of a cell that a spreadsheet would evaluate, and `'`, the mark
+/// that neutralises them.
+fn needs_mark(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\''])
+}
+
+/// A cell as written: with a `'` in front when a spreadsheet would
+/// evaluate it.
+fn neutral(cell: &str) -> std::borrow::Cow<'_, str> {
+    if needs_mark(cell) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// A cell's value as read back from a report: without the `'` written in
+/// front of it.
+pub fn cell_value(cell: &str) -> &str {
+    cell.strip_prefix('\'').unwrap_or(cell)
+}
+
 impl<W: Write + Send> ReportWriter for CsvReport<W> {
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
         // Whole rows only: a scan killed at any moment leaves whole rows.
         self.write_row(&[
-            &*f.target,
-            &f.path,
+            &neutral(&f.target),
+            &neutral(&f.path),
             f.entity.as_str(),
-            &f.rule,
+            &neutral(&f.rule),
             f.confidence.as_str(),
             &opt(f.line),
             &opt(f.column),
-            &f.field,
-            &f.matched,
-            &f.context,
+            &neutral(&f.field),
+            &neutral(&f.matched),
+            &neutral(&f.context),
             &f.fingerprint,
         ])
     }
@@ -100,6 +129,37 @@ impl<W: Write + Send> ReportWriter for CsvReport<W> {
 mod tests {
     use super::*;
     use crate::report::test_support::{sample_findings, sample_summary};
+
+    #[test]
+    fn cells_a_spreadsheet_would_evaluate_are_neutralised_and_read_back() {
+        let mut f = sample_findings().remove(0);
+        f.path = "=HYPERLINK(\"https://x\",\"Open\")".into();
+        f.field = "+cmd|' /C calc'!A0".into();
+        f.context = "@SUM(A1) and more".into();
+        f.rule = "-rule".into();
+        f.target = "'quoted".into();
+        let mut out = Vec::new();
+        {
+            let mut w = CsvReport::new(&mut out).unwrap();
+            w.finding(&f).unwrap();
+            w.finish(&sample_summary()).unwrap();
+        }
+        let mut reader = ::csv::Reader::from_reader(out.as_slice());
+        let row = reader.records().next().unwrap().unwrap();
+        for (cell, want) in [
+            (&row[0], "'quoted"),
+            (&row[1], "=HYPERLINK(\"https://x\",\"Open\")"),
+            (&row[3], "-rule"),
+            (&row[7], "+cmd|' /C calc'!A0"),
+            (&row[9], "@SUM(A1) and more"),
+        ] {
+            assert!(cell.starts_with('\''), "{cell}");
+            assert_eq!(cell_value(cell), want);
+        }
+        // Other cells are written as they are.
+        assert_eq!(&row[8], f.matched);
+        assert_eq!(cell_value(&row[8]), f.matched);
+    }
 
     /// Counts the writes that reach it; keeps the bytes.
     #[derive(Default)]

@@ -128,7 +128,7 @@ impl FingerprintKey {
 
 impl Default for FingerprintKey {
     /// A one-off random key: fingerprints are only comparable within one
-    /// run. `scan::run` always sets the configured key instead.
+    /// run. A scan always uses the key its plan resolved instead.
     fn default() -> Self {
         FingerprintKey::generate().unwrap_or_else(|_| {
             // No OS randomness: derive a per-process key from time and
@@ -167,6 +167,13 @@ pub fn normalize_value(value: &str) -> String {
         .filter(|c| c.is_alphanumeric() || *c == '@')
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+/// The key of a completed file in a `--resume` state file: keyed like the
+/// fingerprints, so the state file reveals no name to whoever lacks the
+/// key (a salt stored beside the hashes did not: names could be guessed).
+pub fn resume_entry(key: &FingerprintKey, target: &str, path: &str) -> String {
+    key.mac(&[b"resume entry", target.as_bytes(), path.as_bytes()])
 }
 
 /// Fingerprint of a value alone (for allowlists by exact value).

@@ -8,6 +8,7 @@
 //! [`MAX_TABLE_ROWS`] rows (the page says so when there are more), so memory
 //! stays bounded whatever the number of findings.
 
+use super::summary::TargetSummary;
 use super::{Finding, ReportWriter, Summary};
 use crate::entity::Entity;
 use std::collections::{BTreeMap, HashMap};
@@ -27,8 +28,8 @@ pub struct HtmlReport<W: Write> {
     total: u64,
     by_dir: HashMap<String, u64>,
     by_file: HashMap<(String, String), u64>,
+    /// Findings in directories beyond the [`MAX_TRACKED`] counted.
     other_dirs: u64,
-    other_files: u64,
     exposure: BTreeMap<String, Vec<Entity>>,
 }
 
@@ -41,14 +42,13 @@ impl<W: Write> HtmlReport<W> {
             by_dir: HashMap::new(),
             by_file: HashMap::new(),
             other_dirs: 0,
-            other_files: 0,
             exposure: BTreeMap::new(),
         }
     }
 }
 
 /// HTML-escapes text for element content and quoted attributes.
-pub fn esc(s: &str) -> String {
+fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -82,14 +82,16 @@ fn dir_of(path: &str) -> &str {
     }
 }
 
-fn bump<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u64>, key: K, other: &mut u64) {
+/// Counts one more for `key`; false when `map` is full and `key` not in it.
+fn bump<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u64>, key: K) -> bool {
     if let Some(n) = map.get_mut(&key) {
         *n += 1;
     } else if map.len() < MAX_TRACKED {
         map.insert(key, 1);
     } else {
-        *other += 1;
+        return false;
     }
+    true
 }
 
 fn top<K: Clone + Ord>(map: &HashMap<K, u64>) -> Vec<(K, u64)> {
@@ -190,18 +192,23 @@ const SCRIPT: &str = r#"
 "#;
 
 impl<W: Write> HtmlReport<W> {
+    /// The page, section by section.
     fn render(&self, summary: &Summary) -> String {
         let mut h = String::with_capacity(64 * 1024);
+        page_head(&mut h);
+        self.overview(&mut h, summary);
+        self.targets(&mut h, summary);
+        self.charts(&mut h, summary);
+        self.top_files(&mut h);
+        not_examined(&mut h, summary);
+        self.findings(&mut h, summary);
+        page_end(&mut h);
+        h
+    }
+
+    /// Cards with the totals, then the scan's status.
+    fn overview(&self, h: &mut String, summary: &Summary) {
         let total = summary.total_findings();
-        h.push_str(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
-             style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\
-             <meta name=\"viewport\" content=\"width=device-width\">\
-             <title>phiscan report</title><style>",
-        );
-        h.push_str(STYLE);
-        h.push_str("</style></head><body>\n<h1>phiscan report</h1>\n");
         let _ = write!(
             h,
             "<div class=\"cards\">\
@@ -234,71 +241,23 @@ impl<W: Write> HtmlReport<W> {
                 "shown as written by the scan"
             },
         );
+    }
 
-        // Targets and their exposure.
+    /// One row per target: its counts and its exposure.
+    fn targets(&self, h: &mut String, summary: &Summary) {
         h.push_str("<h2>Targets</h2>\n<table id=\"targets\"><thead><tr><th>Target</th>\
                     <th>Files scanned</th><th>Findings</th><th>Not examined</th>\
                     <th>Anonymous login</th><th>Anonymous write</th><th>TLS</th><th>Other facts</th>\
                     </tr></thead><tbody>\n");
-        for (name, t) in &summary.targets {
-            let exposure = self.exposure.get(name);
-            let has = |e: Entity| exposure.is_some_and(|v| v.contains(&e));
-            let fact = |keys: &[&str]| -> Option<String> {
-                keys.iter().find_map(|k| t.info.get(*k).cloned())
-            };
-            // A server target (it has a banner) was checked; a local one
-            // has no such exposure.
-            let server = t.info.contains_key("banner");
-            let yes_no = |found: bool, keys: &[&str]| -> String {
-                if found {
-                    "<span class=\"bad\">yes</span>".to_string()
-                } else if let Some(v) = fact(keys) {
-                    esc(&v)
-                } else if server {
-                    "not found".to_string()
-                } else {
-                    "<span class=\"muted\">n/a</span>".to_string()
-                }
-            };
-            let tls = if has(Entity::FtpNoTls) {
-                "<span class=\"bad\">none</span>".to_string()
-            } else {
-                fact(&["tls"])
-                    .map(|v| esc(&v))
-                    .unwrap_or_else(|| "<span class=\"muted\">n/a</span>".to_string())
-            };
-            let others: Vec<String> = t
-                .info
-                .iter()
-                .filter(|(k, _)| {
-                    !matches!(
-                        k.as_str(),
-                        "tls" | "anonymous_login" | "anonymous_write" | "write_check"
-                    )
-                })
-                .map(|(k, v)| format!("{}: {}", esc(k), esc(v)))
-                .collect();
-            let _ = writeln!(
-                h,
-                "<tr data-target=\"{tn}\"><td class=\"mono\">{tn}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td></tr>",
-                t.files_scanned,
-                t.findings,
-                t.not_examined,
-                yes_no(has(Entity::FtpAnonymousLogin), &["anonymous_login"]),
-                yes_no(
-                    has(Entity::FtpAnonymousWrite) || has(Entity::FtpWorldWritable),
-                    &["anonymous_write", "write_check"]
-                ),
-                tls,
-                others.join("<br>"),
-                tn = esc(name),
-            );
+        for (name, target) in &summary.targets {
+            let exposure = self.exposure.get(name).map_or(&[][..], Vec::as_slice);
+            target_row(h, name, target, exposure);
         }
         h.push_str("</tbody></table>\n");
+    }
 
-        // Charts.
+    /// Findings by entity and by directory, as bar charts.
+    fn charts(&self, h: &mut String, summary: &Summary) {
         h.push_str("<h2>Findings by entity</h2>\n");
         let by_entity: Vec<(String, u64)> = summary
             .findings_by_entity
@@ -324,7 +283,9 @@ impl<W: Write> HtmlReport<W> {
             dirs.push(("(other directories)".into(), self.other_dirs));
         }
         h.push_str(&bar_chart("chart-directory", &dirs));
+    }
 
+    fn top_files(&self, h: &mut String) {
         h.push_str(
             "\n<h2>Files with the most findings</h2>\n<table id=\"top-files\"><thead><tr>\
                     <th>Target</th><th>File</th><th>Findings</th></tr></thead><tbody>\n",
@@ -338,39 +299,10 @@ impl<W: Write> HtmlReport<W> {
             );
         }
         h.push_str("</tbody></table>\n");
+    }
 
-        // Not examined.
-        h.push_str(
-            "<h2>Not examined</h2>\n<table id=\"not-examined-reasons\"><thead><tr>\
-                    <th>Reason</th><th>Count</th></tr></thead><tbody>\n",
-        );
-        for (reason, n) in &summary.not_examined {
-            let _ = writeln!(
-                h,
-                "<tr data-reason=\"{r}\"><td>{r}</td><td class=\"num\">{n}</td></tr>",
-                r = reason.as_str()
-            );
-        }
-        h.push_str("</tbody></table>\n");
-        if !summary.not_examined_examples.is_empty() {
-            h.push_str(
-                "<table id=\"not-examined-list\"><thead><tr><th>Target</th><th>Path</th>\
-                        <th>Reason</th><th>Detail</th></tr></thead><tbody>\n",
-            );
-            for ex in &summary.not_examined_examples {
-                let _ = writeln!(
-                    h,
-                    "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&ex.target),
-                    esc(&ex.path),
-                    ex.reason.as_str(),
-                    esc(&ex.detail)
-                );
-            }
-            h.push_str("</tbody></table>\n");
-        }
-
-        // Findings table.
+    /// The findings table with its filter controls.
+    fn findings(&self, h: &mut String, summary: &Summary) {
         let _ = write!(
             h,
             "<h2>Findings</h2>\n<div id=\"controls\"><input id=\"filter\" type=\"search\" \
@@ -406,29 +338,142 @@ impl<W: Write> HtmlReport<W> {
              <th>Match</th><th>Context</th></tr></thead><tbody>\n",
         );
         for f in &self.rows {
-            let _ = writeln!(
-                h,
-                "<tr data-entity=\"{e}\" data-confidence=\"{c}\"><td class=\"mono\">{}</td>\
-                 <td class=\"mono\">{}</td><td>{e}</td><td class=\"mono\">{}</td><td>{c}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>\
-                 <td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
-                esc(&f.target),
-                esc(&f.path),
-                esc(&f.rule),
-                f.line.map(|n| n.to_string()).unwrap_or_default(),
-                f.column.map(|n| n.to_string()).unwrap_or_default(),
-                esc(&f.field),
-                esc(&f.matched),
-                esc(&f.context),
-                e = f.entity.as_str(),
-                c = f.confidence.as_str(),
-            );
+            finding_row(h, f);
         }
-        h.push_str("</tbody></table>\n<script>");
-        h.push_str(SCRIPT);
-        h.push_str("</script>\n</body></html>\n");
-        h
+        h.push_str("</tbody></table>\n");
     }
+}
+
+/// Everything up to the page's first heading: the policy that forbids
+/// every fetch, and the style.
+fn page_head(h: &mut String) {
+    h.push_str(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+         style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>phiscan report</title><style>",
+    );
+    h.push_str(STYLE);
+    h.push_str("</style></head><body>\n<h1>phiscan report</h1>\n");
+}
+
+/// The filtering script, and the end of the page.
+fn page_end(h: &mut String) {
+    h.push_str("<script>");
+    h.push_str(SCRIPT);
+    h.push_str("</script>\n</body></html>\n");
+}
+
+/// A target's row. Each exposure column says "yes" when a finding showed
+/// it, else the fact the scan recorded, else "not found" for a server
+/// (one with a banner was checked) and "n/a" for a local target.
+fn target_row(h: &mut String, name: &str, target: &TargetSummary, exposure: &[Entity]) {
+    let has = |e: Entity| exposure.contains(&e);
+    let fact = |keys: &[&str]| -> Option<String> {
+        keys.iter().find_map(|k| target.info.get(*k).cloned())
+    };
+    let server = target.info.contains_key("banner");
+    let yes_no = |found: bool, keys: &[&str]| -> String {
+        if found {
+            "<span class=\"bad\">yes</span>".to_string()
+        } else if let Some(v) = fact(keys) {
+            esc(&v)
+        } else if server {
+            "not found".to_string()
+        } else {
+            "<span class=\"muted\">n/a</span>".to_string()
+        }
+    };
+    let tls = if has(Entity::FtpNoTls) {
+        "<span class=\"bad\">none</span>".to_string()
+    } else {
+        fact(&["tls"])
+            .map(|v| esc(&v))
+            .unwrap_or_else(|| "<span class=\"muted\">n/a</span>".to_string())
+    };
+    let others: Vec<String> = target
+        .info
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "tls" | "anonymous_login" | "anonymous_write" | "write_check"
+            )
+        })
+        .map(|(k, v)| format!("{}: {}", esc(k), esc(v)))
+        .collect();
+    let _ = writeln!(
+        h,
+        "<tr data-target=\"{tn}\"><td class=\"mono\">{tn}</td><td class=\"num\">{}</td>\
+         <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td>\
+         <td>{}</td><td>{}</td></tr>",
+        target.files_scanned,
+        target.findings,
+        target.not_examined,
+        yes_no(has(Entity::FtpAnonymousLogin), &["anonymous_login"]),
+        yes_no(
+            has(Entity::FtpAnonymousWrite) || has(Entity::FtpWorldWritable),
+            &["anonymous_write", "write_check"]
+        ),
+        tls,
+        others.join("<br>"),
+        tn = esc(name),
+    );
+}
+
+/// Counts by reason, then the examples the summary kept.
+fn not_examined(h: &mut String, summary: &Summary) {
+    h.push_str(
+        "<h2>Not examined</h2>\n<table id=\"not-examined-reasons\"><thead><tr>\
+                <th>Reason</th><th>Count</th></tr></thead><tbody>\n",
+    );
+    for (reason, n) in &summary.not_examined {
+        let _ = writeln!(
+            h,
+            "<tr data-reason=\"{r}\"><td>{r}</td><td class=\"num\">{n}</td></tr>",
+            r = reason.as_str()
+        );
+    }
+    h.push_str("</tbody></table>\n");
+    if summary.not_examined_examples.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<table id=\"not-examined-list\"><thead><tr><th>Target</th><th>Path</th>\
+                <th>Reason</th><th>Detail</th></tr></thead><tbody>\n",
+    );
+    for ex in &summary.not_examined_examples {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&ex.target),
+            esc(&ex.path),
+            ex.reason.as_str(),
+            esc(&ex.detail)
+        );
+    }
+    h.push_str("</tbody></table>\n");
+}
+
+fn finding_row(h: &mut String, f: &Finding) {
+    let _ = writeln!(
+        h,
+        "<tr data-entity=\"{e}\" data-confidence=\"{c}\"><td class=\"mono\">{}</td>\
+         <td class=\"mono\">{}</td><td>{e}</td><td class=\"mono\">{}</td><td>{c}</td>\
+         <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>\
+         <td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
+        esc(&f.target),
+        esc(&f.path),
+        esc(&f.rule),
+        f.line.map(|n| n.to_string()).unwrap_or_default(),
+        f.column.map(|n| n.to_string()).unwrap_or_default(),
+        esc(&f.field),
+        esc(&f.matched),
+        esc(&f.context),
+        e = f.entity.as_str(),
+        c = f.confidence.as_str(),
+    );
 }
 
 impl<W: Write + Send> ReportWriter for HtmlReport<W> {
@@ -445,12 +490,12 @@ impl<W: Write + Send> ReportWriter for HtmlReport<W> {
                 "" => f.target.to_string(),
                 d => format!("{}/{d}", f.target.trim_end_matches('/')),
             };
-            bump(&mut self.by_dir, dir, &mut self.other_dirs);
-            bump(
-                &mut self.by_file,
-                (f.target.to_string(), f.path.clone()),
-                &mut self.other_files,
-            );
+            if !bump(&mut self.by_dir, dir) {
+                self.other_dirs += 1;
+            }
+            // Files beyond the tracked ones are left out of the top list,
+            // which has no "other" line.
+            bump(&mut self.by_file, (f.target.to_string(), f.path.clone()));
         }
         if self.rows.len() < MAX_TABLE_ROWS {
             self.rows.push(f.clone());

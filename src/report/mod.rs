@@ -9,6 +9,7 @@ pub mod jsonl;
 pub mod progress;
 pub mod read;
 pub mod sarif;
+mod shown;
 pub mod summary;
 
 use crate::entity::{Confidence, Entity};
@@ -361,56 +362,6 @@ pub struct OutputControl<'a> {
     pub checkpoint: Option<&'a mut dyn Checkpoint>,
 }
 
-/// Paths (or details) as shown, remembered: one file's rows share a path,
-/// so most lookups find it without allocating.
-struct ShownPaths {
-    seen: std::collections::HashMap<String, Option<String>>,
-    /// What control characters become.
-    control: char,
-}
-
-impl ShownPaths {
-    /// Most texts remembered; then the memory starts over.
-    const MAX: usize = 10_000;
-
-    fn new(control: char) -> ShownPaths {
-        ShownPaths {
-            seen: std::collections::HashMap::new(),
-            control,
-        }
-    }
-
-    /// Masks `text` and replaces its control characters (a hostile name
-    /// must not carry terminal escapes or line breaks into a report or onto
-    /// a terminal).
-    fn apply(&mut self, mask: &PathMask<'_>, text: &mut String) {
-        if let Some(shown) = self.seen.get(text.as_str()) {
-            if let Some(shown) = shown {
-                text.clone_from(shown);
-            }
-            return;
-        }
-        let masked = mask(text);
-        let base = masked.as_deref().unwrap_or(text);
-        let shown = if base.chars().any(char::is_control) {
-            Some(
-                base.chars()
-                    .map(|c| if c.is_control() { self.control } else { c })
-                    .collect(),
-            )
-        } else {
-            masked
-        };
-        if self.seen.len() >= Self::MAX {
-            self.seen.clear();
-        }
-        self.seen.insert(text.clone(), shown.clone());
-        if let Some(shown) = shown {
-            *text = shown;
-        }
-    }
-}
-
 /// How often the output thread looks at the stop flag while idle.
 const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
@@ -431,8 +382,7 @@ pub fn run_output(
             .stop
             .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     };
-    let mut shown_paths = ShownPaths::new('\u{fffd}');
-    let mut shown_details = ShownPaths::new(' ');
+    let mut shown = shown::Shown::new(control.shown_path);
     loop {
         let mut event = match events.recv_timeout(STOP_POLL) {
             Ok(e) => e,
@@ -452,16 +402,7 @@ pub fn run_output(
             summary.interrupted = true;
             break;
         }
-        if let Some(mask) = control.shown_path {
-            match &mut event {
-                Event::Finding(f) => shown_paths.apply(mask, &mut f.path),
-                Event::NotExamined { path, detail, .. } => {
-                    shown_paths.apply(mask, path);
-                    shown_details.apply(mask, detail);
-                }
-                _ => {}
-            }
-        }
+        shown.event(&mut event);
         if let Event::Finding(f) = &event {
             match filter.disposition(f) {
                 Disposition::Report => {

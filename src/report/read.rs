@@ -120,7 +120,7 @@ impl Columns {
     fn finding(&self, r: &csv::StringRecord) -> Result<Finding, String> {
         let [target, path, entity, rule, confidence, line, column, field, matched, context, fingerprint] =
             self.0;
-        let get = |i: usize| r.get(i).unwrap_or("");
+        let get = |i: usize| super::csv::cell_value(r.get(i).unwrap_or(""));
         let num = |i: usize, name: &str| -> Result<Option<u64>, String> {
             match get(i) {
                 "" => Ok(None),
@@ -369,10 +369,7 @@ fn truncate(path: &Path, len: u64, current: u64) -> Result<(), ReadError> {
     if len == current {
         return Ok(());
     }
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_err(path))?;
+    let f = crate::outfile::existing_for_truncation(path).map_err(io_err(path))?;
     f.set_len(len).map_err(io_err(path))
 }
 

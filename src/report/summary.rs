@@ -109,8 +109,7 @@ impl Summary {
             } => {
                 *self.not_examined.entry(*reason).or_default() += 1;
                 self.target(target).not_examined += 1;
-                if self.not_examined_examples.len() < MAX_EXAMPLES && *reason != SkipReason::Binary
-                {
+                if self.not_examined_examples.len() < MAX_EXAMPLES {
                     self.not_examined_examples.push(NotExaminedExample {
                         target: target.to_string(),
                         path: path.clone(),
@@ -233,11 +232,6 @@ impl Summary {
 
     pub fn set_elapsed(&mut self, elapsed: Duration) {
         self.elapsed_secs = elapsed.as_secs_f64();
-    }
-
-    /// Human-readable summary for stderr.
-    pub fn to_text(&self) -> String {
-        self.to_text_styled(false)
     }
 
     /// Human-readable summary; `color` adds ANSI colors (callers decide:

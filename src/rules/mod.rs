@@ -1,10 +1,15 @@
-//! Rule packs: TOML data (see `rules/*.toml`), loaded and checked here,
-//! compiled by `matcher`.
+//! Rule packs: TOML data (see `rules/*.toml`) holding detection rules
+//! (`[[rules]]`) and allowlist entries (`[[allow]]`). A [`RulePack`] reads
+//! and parses each file once and checks it once; `matcher` compiles its
+//! rules, `allowlist` its entries, `rules test` runs its examples.
 
 pub mod check;
 
+use crate::allowlist::AllowSpec;
 use crate::entity::{Confidence, Entity};
 use crate::error::ConfigError;
+use regex_automata::meta::{BuildError, Regex};
+use regex_automata::util::syntax;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -31,7 +36,7 @@ pub const DEFAULT_WINDOW: usize = 48;
 /// Largest rule file read (rule files are input too: a huge one is an
 /// error, not a long wait).
 pub const MAX_RULE_FILE_BYTES: u64 = 16 << 20;
-/// Longest pattern, in bytes (the matcher checks the same).
+/// Longest pattern, in bytes.
 pub const MAX_PATTERN_LEN: usize = 4096;
 /// Largest compiled form of one pattern (NFA / DFA), in bytes: bounded
 /// repetitions multiply a pattern's size (`(a{1000}){1000}`), and such a
@@ -40,28 +45,22 @@ pub const MAX_COMPILED_PATTERN_BYTES: usize = 4 << 20;
 /// Deepest nesting of groups and repetitions in a pattern.
 pub const MAX_PATTERN_NESTING: u32 = 100;
 
-/// Checks that a rule's pattern compiles within the size limits, with the
-/// syntax the matcher uses; the error says which limit and why.
-pub fn check_pattern(spec: &RuleSpec) -> Result<(), ConfigError> {
-    use regex_automata::meta::Regex;
-    use regex_automata::util::syntax;
-    let err = |message: String| ConfigError::RuleFile {
-        path: spec.source.clone(),
-        message: format!("rule {:?}: {message}", spec.id),
-    };
-    if spec.pattern.len() > MAX_PATTERN_LEN {
-        return Err(err(format!(
-            "pattern is {} bytes long; the limit is {MAX_PATTERN_LEN}",
-            spec.pattern.len()
-        )));
-    }
-    let built = Regex::builder()
-        .syntax(
-            syntax::Config::new()
-                .unicode(false)
-                .utf8(false)
-                .nest_limit(MAX_PATTERN_NESTING),
-        )
+/// The syntax rule patterns are written in: ASCII classes unless a pattern
+/// asks for Unicode (`(?u:…)`), matched against bytes that need not be
+/// UTF-8.
+pub fn pattern_syntax() -> syntax::Config {
+    syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .nest_limit(MAX_PATTERN_NESTING)
+}
+
+/// Compiles one rule pattern as the matcher runs it, within the size
+/// limits: the pack's check and the matcher build the same regex. (The
+/// error is boxed: it is large, and only ever read once.)
+pub fn compile_pattern(pattern: &str) -> Result<Regex, Box<BuildError>> {
+    Regex::builder()
+        .syntax(pattern_syntax())
         .configure(
             Regex::config()
                 .utf8_empty(false)
@@ -69,10 +68,22 @@ pub fn check_pattern(spec: &RuleSpec) -> Result<(), ConfigError> {
                 .onepass_size_limit(Some(MAX_COMPILED_PATTERN_BYTES))
                 .dfa_size_limit(Some(MAX_COMPILED_PATTERN_BYTES)),
         )
-        .build(&spec.pattern);
-    match built {
+        .build(pattern)
+        .map_err(Box::new)
+}
+
+/// Checks that a rule's pattern compiles within the size limits; the error
+/// says which limit and why.
+fn check_pattern(spec: &RuleSpec) -> Result<(), ConfigError> {
+    if spec.pattern.len() > MAX_PATTERN_LEN {
+        return Err(spec.error(format!(
+            "pattern is {} bytes long; the limit is {MAX_PATTERN_LEN}",
+            spec.pattern.len()
+        )));
+    }
+    match compile_pattern(&spec.pattern) {
         Ok(_) => Ok(()),
-        Err(e) if e.size_limit().is_some() => Err(err(format!(
+        Err(e) if e.size_limit().is_some() => Err(spec.error(format!(
             "pattern too large: it compiles to more than {} MiB (bounded repetitions \
              such as {{1000}} multiply its size); simplify it",
             MAX_COMPILED_PATTERN_BYTES >> 20
@@ -97,20 +108,20 @@ pub fn check_pattern(spec: &RuleSpec) -> Result<(), ConfigError> {
             } else {
                 format!("bad pattern: {what}")
             };
-            Err(err(what))
+            Err(spec.error(what))
         }
     }
 }
 
-/// One rule file: `[[rules]]` tables, and optional `[[allow]]` tables
-/// (allowlist entries, see `allowlist`).
+/// One rule file as written: `[[rules]]` tables, and optional `[[allow]]`
+/// tables (allowlist entries, see `allowlist`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuleFile {
+struct RuleFile {
     #[serde(default)]
-    pub rules: Vec<RuleSpec>,
+    rules: Vec<RuleSpec>,
     #[serde(default)]
-    pub allow: Vec<crate::allowlist::AllowSpec>,
+    allow: Vec<AllowSpec>,
 }
 
 /// A rule as written in TOML.
@@ -170,25 +181,109 @@ fn default_window() -> usize {
     DEFAULT_WINDOW
 }
 
-/// Parses one rule file's text. `name` is used in error messages.
-pub fn parse_rule_file(name: &str, text: &str) -> Result<Vec<RuleSpec>, ConfigError> {
-    let file: RuleFile = toml::from_str(text).map_err(|e| ConfigError::RuleFile {
-        path: name.to_string(),
-        // toml's message names the line and column.
-        message: e.to_string().trim_end().to_string(),
-    })?;
-    let mut rules = file.rules;
-    for r in &mut rules {
-        r.source = match line_of_rule(text, &r.id) {
-            Some(line) => format!("{name}:{line}"),
-            None => name.to_string(),
-        };
+impl RuleSpec {
+    /// An error about this rule, naming its file and line.
+    pub(crate) fn error(&self, message: String) -> ConfigError {
+        ConfigError::RuleFile {
+            path: self.source.clone(),
+            message: format!("rule {:?}: {message}", self.id),
+        }
     }
-    Ok(rules)
+}
+
+/// A loaded rule pack: the rules and allowlist entries of every rule file,
+/// in file order, each knowing where it came from. Every file was read and
+/// parsed once; the rules' patterns compile within the limits and their
+/// ids are unique (what only compiling the whole pack can tell, such as an
+/// unknown validator, the matcher checks).
+#[derive(Clone, Debug, Default)]
+pub struct RulePack {
+    rules: Vec<RuleSpec>,
+    allows: Vec<AllowSpec>,
+}
+
+impl RulePack {
+    /// Loads the built-in files (unless `default_rules` is false), then
+    /// every `.toml` file named in `paths` (files, or folders of them, in
+    /// name order).
+    pub fn load(default_rules: bool, paths: &[PathBuf]) -> Result<RulePack, ConfigError> {
+        let mut pack = RulePack::default();
+        if default_rules {
+            for (name, text) in BUILTIN {
+                pack.add_file(name, text)?;
+            }
+        }
+        for path in paths {
+            for file in rule_files(path)? {
+                let text = read_rule_file(&file)?;
+                pack.add_file(&file.display().to_string(), &text)?;
+            }
+        }
+        pack.check()?;
+        Ok(pack)
+    }
+
+    /// The pack of one rule file's text, checked as [`RulePack::load`]
+    /// checks; `name` stands for the file in error messages.
+    pub fn parse(name: &str, text: &str) -> Result<RulePack, ConfigError> {
+        let mut pack = RulePack::default();
+        pack.add_file(name, text)?;
+        pack.check()?;
+        Ok(pack)
+    }
+
+    /// Rules, in file order.
+    pub fn rules(&self) -> &[RuleSpec] {
+        &self.rules
+    }
+
+    /// Allowlist entries, in file order.
+    pub fn allows(&self) -> &[AllowSpec] {
+        &self.allows
+    }
+
+    /// Parses one file's text and adds its rules (with `name:line` of each
+    /// rule's id) and allowlist entries (with `name`).
+    fn add_file(&mut self, name: &str, text: &str) -> Result<(), ConfigError> {
+        let file: RuleFile = toml::from_str(text).map_err(|e| ConfigError::RuleFile {
+            path: name.to_string(),
+            // toml's message names the line and column.
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        for mut rule in file.rules {
+            rule.source = match line_of_rule(text, &rule.id) {
+                Some(line) => format!("{name}:{line}"),
+                None => name.to_string(),
+            };
+            self.rules.push(rule);
+        }
+        for mut allow in file.allow {
+            allow.source = name.to_string();
+            self.allows.push(allow);
+        }
+        Ok(())
+    }
+
+    /// Every pattern first (in file order), then unique ids.
+    fn check(&self) -> Result<(), ConfigError> {
+        for rule in &self.rules {
+            check_pattern(rule)?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for rule in &self.rules {
+            if !seen.insert(rule.id.as_str()) {
+                return Err(ConfigError::RuleFile {
+                    path: rule.source.clone(),
+                    message: format!("rule id {:?} is defined twice", rule.id),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Line (1-based) of `id = "<id>"` in a rule file, for error messages.
-pub fn line_of_rule(text: &str, id: &str) -> Option<usize> {
+fn line_of_rule(text: &str, id: &str) -> Option<usize> {
     text.lines()
         .position(|l| {
             let l = l.trim();
@@ -197,68 +292,6 @@ pub fn line_of_rule(text: &str, id: &str) -> Option<usize> {
         })
         .map(|i| i + 1)
 }
-
-/// Loads the pack: built-in rules (unless `default_rules` is false) plus
-/// every `.toml` file named in `paths` (files, or folders of them).
-pub fn load_specs(default_rules: bool, paths: &[PathBuf]) -> Result<Vec<RuleSpec>, ConfigError> {
-    let mut specs = Vec::new();
-    if default_rules {
-        for (name, text) in BUILTIN {
-            specs.extend(parse_rule_file(name, text)?);
-        }
-    }
-    for path in paths {
-        for file in rule_files(path)? {
-            let text = read_rule_file(&file)?;
-            specs.extend(parse_rule_file(&file.display().to_string(), &text)?);
-        }
-    }
-    for spec in &specs {
-        check_pattern(spec)?;
-    }
-    let mut seen = std::collections::HashSet::new();
-    for s in &specs {
-        if !seen.insert(s.id.clone()) {
-            return Err(ConfigError::RuleFile {
-                path: s.source.clone(),
-                message: format!("rule id {:?} is defined twice", s.id),
-            });
-        }
-    }
-    Ok(specs)
-}
-
-/// The `[[allow]]` entries of the same pack [`load_specs`] loads.
-pub fn load_allows(
-    default_rules: bool,
-    paths: &[PathBuf],
-) -> Result<Vec<crate::allowlist::AllowSpec>, ConfigError> {
-    let parse = |name: &str, text: &str| -> Result<Vec<crate::allowlist::AllowSpec>, ConfigError> {
-        let file: RuleFile = toml::from_str(text).map_err(|e| ConfigError::RuleFile {
-            path: name.to_string(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
-        let mut allows = file.allow;
-        for a in &mut allows {
-            a.source = name.to_string();
-        }
-        Ok(allows)
-    };
-    let mut allows = Vec::new();
-    if default_rules {
-        for (name, text) in BUILTIN {
-            allows.extend(parse(name, text)?);
-        }
-    }
-    for path in paths {
-        for file in rule_files(path)? {
-            let text = read_rule_file(&file)?;
-            allows.extend(parse(&file.display().to_string(), &text)?);
-        }
-    }
-    Ok(allows)
-}
-
 /// Reads a rule file, refusing one larger than [`MAX_RULE_FILE_BYTES`].
 fn read_rule_file(file: &Path) -> Result<String, ConfigError> {
     use std::io::Read;
@@ -303,30 +336,122 @@ fn rule_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
 mod tests {
     use super::*;
 
+    const RULE: &str = "[[rules]]\nid = \"a\"\nentity = \"SSN\"\ndescription = \"d\"\n\
+                        pattern = '\\d{3}-\\d{2}-\\d{4}'\nconfidence = \"LOW\"\n";
+
     #[test]
-    fn errors_name_file_and_line() {
-        let text = "# pack\n\n[[rules]]\nid = \"a\"\nentity = \"SSN\"\ndescription = \"d\"\npattern = '(x'\nconfidence = \"LOW\"\n";
-        let specs = parse_rule_file("pack.toml", text).unwrap();
-        assert_eq!(specs[0].source, "pack.toml:4");
-        let err = crate::matcher::Matcher::new(specs)
-            .err()
-            .unwrap()
+    fn builtin_pack_loads() {
+        let pack = RulePack::load(true, &[]).unwrap();
+        assert!(pack.rules().len() >= 10);
+        assert!(pack.rules().iter().all(|s| s.source.starts_with("rules/")));
+    }
+
+    #[test]
+    fn one_file_gives_its_rules_and_allow_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "# site pack\n{RULE}\n[[allow]]\nname = \"test data\"\npaths = [\"fixtures/**\"]\n\n\
+             [[allow]]\nrules = [\"a\"]\nmatches = ['^000']\n"
+        );
+        std::fs::write(dir.path().join("site.toml"), &text).unwrap();
+        // Not a rule file: only `.toml` files in a folder are read.
+        std::fs::write(dir.path().join("notes.txt"), "[[rules]]\n").unwrap();
+        let pack = RulePack::load(false, &[dir.path().to_path_buf()]).unwrap();
+        let name = dir.path().join("site.toml").display().to_string();
+        let rules: Vec<(&str, &str)> = pack
+            .rules()
+            .iter()
+            .map(|r| (r.id.as_str(), r.source.as_str()))
+            .collect();
+        assert_eq!(rules, [("a", format!("{name}:3").as_str())]);
+        let allows: Vec<(Option<&str>, &str)> = pack
+            .allows()
+            .iter()
+            .map(|a| (a.name.as_deref(), a.source.as_str()))
+            .collect();
+        assert_eq!(
+            allows,
+            [(Some("test data"), name.as_str()), (None, name.as_str())]
+        );
+        assert_eq!(pack.allows()[1].matches, ["^000"]);
+
+        // Built-in files first, then the user's.
+        let both = RulePack::load(true, &[dir.path().join("site.toml")]).unwrap();
+        assert_eq!(
+            both.rules().len(),
+            RulePack::load(true, &[]).unwrap().rules().len() + 1
+        );
+        assert_eq!(both.rules().last().unwrap().source, format!("{name}:3"));
+        assert_eq!(both.allows().len(), 2);
+    }
+
+    #[test]
+    fn a_malformed_file_is_one_error_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a-good.toml"), RULE).unwrap();
+        // A bad key in an allow entry: rules and entries are parsed together.
+        let bad = dir.path().join("b-bad.toml");
+        std::fs::write(&bad, "# entries\n\n[[allow]]\npaths = [\"x\"]\nbogus = 1\n").unwrap();
+        let err = RulePack::load(false, &[dir.path().to_path_buf()])
+            .unwrap_err()
             .to_string();
+        let name = bad.display().to_string();
         assert!(
-            err.starts_with("pack.toml:4: rule \"a\": bad pattern"),
+            err.starts_with(&format!("{name}: TOML parse error at line 5")),
             "{err}"
         );
-        let err = parse_rule_file("bad.toml", "[[rules]]\nid = \"a\"\nbogus = 1\n").unwrap_err();
+        assert_eq!(err.matches(&name).count(), 1, "{err}");
+        assert!(err.contains("unknown field `bogus`"), "{err}");
+
+        let err = RulePack::parse("bad.toml", "[[rules]]\nid = \"a\"\nbogus = 1\n").unwrap_err();
         assert!(
-            err.to_string().contains("bad.toml") && err.to_string().contains("line"),
+            err.to_string()
+                .starts_with("bad.toml: TOML parse error at line 3"),
             "{err}"
         );
     }
 
     #[test]
-    fn builtin_pack_loads() {
-        let specs = load_specs(true, &[]).unwrap();
-        assert!(specs.len() >= 10);
-        assert!(specs.iter().all(|s| s.source.starts_with("rules/")));
+    fn rule_errors_name_the_rule_file_and_line() {
+        let text = format!("# pack\n\n{}", RULE.replace(r"\d{3}-", "(x"));
+        let err = RulePack::parse("pack.toml", &text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("pack.toml:4: rule \"a\": bad pattern: unclosed group"),
+            "{err}"
+        );
+        let twice = format!("{RULE}\n{RULE}");
+        let err = RulePack::parse("pack.toml", &twice)
+            .unwrap_err()
+            .to_string();
+        // `line_of_rule` finds an id's first line: both are named there.
+        assert_eq!(err, "pack.toml:2: rule id \"a\" is defined twice");
+    }
+
+    #[test]
+    fn a_too_long_or_too_large_pattern_is_refused_at_load() {
+        let long = RULE.replace(r"\d{3}-", &"a".repeat(5000));
+        let err = RulePack::parse("long.toml", &long).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "long.toml:2: rule \"a\": pattern is {} bytes long; the limit is 4096",
+                5000 + r"\d{2}-\d{4}".len()
+            )
+        );
+        let huge = RULE.replace(r"\d{3}-", "((\\w{100}){100}){100}");
+        let err = RulePack::parse("huge.toml", &huge).unwrap_err().to_string();
+        assert!(
+            err.starts_with("huge.toml:2: rule \"a\": pattern too large"),
+            "{err}"
+        );
+        let deep = RULE.replace(
+            r"\d{3}-",
+            &format!("{}a{}", "(".repeat(150), ")".repeat(150)),
+        );
+        let err = RulePack::parse("deep.toml", &deep).unwrap_err().to_string();
+        assert!(
+            err.ends_with("pattern nested more than 100 levels deep"),
+            "{err}"
+        );
     }
 }

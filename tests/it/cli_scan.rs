@@ -578,9 +578,9 @@ fn rules_list_shows_every_rule() {
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("id\tentity\tconfidence\tdescription"));
     let listed: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
-    let specs = phiscan::rules::load_specs(true, &[]).unwrap();
-    assert_eq!(listed.len(), specs.len());
-    for (row, spec) in listed.iter().zip(&specs) {
+    let pack = phiscan::rules::RulePack::load(true, &[]).unwrap();
+    assert_eq!(listed.len(), pack.rules().len());
+    for (row, spec) in listed.iter().zip(pack.rules()) {
         assert_eq!(row[0], spec.id);
         assert_eq!(row[1], spec.entity.as_str());
         assert_eq!(row[2], spec.confidence.as_str());

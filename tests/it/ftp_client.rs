@@ -289,7 +289,7 @@ fn failed_login_is_login_failed_not_findings_even_with_exposure_rows() {
             .findings_at_or_above_where_logged_in(phiscan::entity::Confidence::Low),
         0
     );
-    assert!(out.summary.to_text().contains(&format!(
+    assert!(out.summary.to_text_styled(false).contains(&format!(
         "{shown} login failed: nothing on this server was read"
     )));
 }

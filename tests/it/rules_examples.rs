@@ -2,12 +2,12 @@
 //! the same check `phiscan rules test` runs.
 
 use phiscan::matcher::Matcher;
-use phiscan::rules::{check::check, load_specs};
+use phiscan::rules::{check::check, RulePack};
 
 #[test]
 fn builtin_pack_passes_its_own_examples() {
-    let specs = load_specs(true, &[]).expect("built-in rules parse");
-    let matcher = Matcher::new(specs).expect("built-in rules compile");
+    let pack = RulePack::load(true, &[]).expect("built-in rules parse");
+    let matcher = Matcher::new(&pack).expect("built-in rules compile");
     let failures = check(&matcher);
     let report: Vec<String> = failures
         .iter()
@@ -24,7 +24,8 @@ fn builtin_pack_passes_its_own_examples() {
 #[test]
 fn builtin_pack_covers_the_entities_of_the_issue() {
     use phiscan::entity::Entity;
-    let specs = load_specs(true, &[]).expect("built-in rules parse");
+    let pack = RulePack::load(true, &[]).expect("built-in rules parse");
+    let specs = pack.rules();
     for entity in [
         Entity::Ssn,
         Entity::Mrn,
@@ -52,7 +53,7 @@ fn builtin_pack_covers_the_entities_of_the_issue() {
         }
     }
     // Rule ids are kebab-case.
-    for s in &specs {
+    for s in specs {
         assert!(
             s.id.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
@@ -81,8 +82,8 @@ negative_examples = ["512-34-7890"]   # valid: the rule fires
 "#,
     )
     .unwrap();
-    let specs = load_specs(false, &[path]).unwrap();
-    let failures = check(&Matcher::new(specs).unwrap());
+    let pack = RulePack::load(false, &[path]).unwrap();
+    let failures = check(&Matcher::new(&pack).unwrap());
     let messages: Vec<&str> = failures.iter().map(|f| f.message.as_str()).collect();
     assert_eq!(
         messages,
@@ -95,7 +96,7 @@ negative_examples = ["512-34-7890"]   # valid: the rule fires
 
 /// Values of `rule` found in `text` by the built-in pack.
 fn builtin_values(text: &str, rule: &str) -> Vec<String> {
-    let matcher = Matcher::new(load_specs(true, &[]).unwrap()).unwrap();
+    let matcher = Matcher::new(&RulePack::load(true, &[]).unwrap()).unwrap();
     let mut scratch = matcher.new_scratch();
     let mut hits = Vec::new();
     matcher.find(text.as_bytes(), 0..text.len(), &mut scratch, &mut hits);
@@ -162,7 +163,7 @@ confidence = "LOW"
 words = ["ssn"]
 exclude = ["mr#"]
 "#;
-    let matcher = Matcher::new(phiscan::rules::parse_rule_file("t.toml", pack).unwrap()).unwrap();
+    let matcher = Matcher::new(&RulePack::parse("t.toml", pack).unwrap()).unwrap();
     let mut scratch = matcher.new_scratch();
     let mut hits = Vec::new();
     let text = "MR# 7788990";

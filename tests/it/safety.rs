@@ -1000,3 +1000,276 @@ fn resume_retries_a_file_whose_transfer_was_cut() {
     assert_eq!(rows.matches(",SSN,").count(), 1, "{rows}");
     assert!(rows.contains("cut.txt"), "{rows}");
 }
+
+/// Hostile names and headers (issue 20, items 1, 2 and 11): values in a CSV
+/// header, a sheet-like label or an archive member's name are masked in
+/// every column of every format (and the member's name is a finding of
+/// its own); control and bidi-override characters never reach any output
+/// raw; CSV cells a spreadsheet would evaluate start with `'`, while JSONL
+/// keeps the values exact.
+#[test]
+fn hostile_names_and_headers_are_masked_neutralised_and_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    let ssn = "SSN 536-22-1299\n";
+    let formula = "=HYPERLINK(\"evil.example\",\"Open\").txt";
+    for name in [
+        formula,
+        "@SUM(A1).txt",
+        "+cmd|' calc'!A0.txt",
+        "invoice\u{202e}txt.exe",
+    ] {
+        std::fs::write(share.join(name), ssn).unwrap();
+    }
+    std::fs::write(share.join("lead.txt"), "=cmd 536-22-1299 SSN\n").unwrap();
+    std::fs::write(
+        share.join("h.csv"),
+        "name,dob,ssn 536-22-1234\u{1b}[31m\u{202e}\nJohn,01/02/1980,536-22-1299\n",
+    )
+    .unwrap();
+    {
+        let file = std::fs::File::create(share.join("m.zip")).unwrap();
+        let mut zip = zip::ZipWriter::new(file);
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file("SMITH_JOHN_DOB_1971-04-17.txt", options)
+            .unwrap();
+        std::io::Write::write_all(&mut zip, b"nothing\n").unwrap();
+        zip.finish().unwrap();
+    }
+    let out = dir.path().join("out");
+    let run = phiscan(&[
+        share.to_str().unwrap(),
+        "--format",
+        "csv,jsonl,sarif,html",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--summary-json",
+        dir.path().join("summary.json").to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let mut outputs = vec![
+        (
+            "stdout".to_string(),
+            String::from_utf8_lossy(&run.stdout).into_owned(),
+        ),
+        (
+            "stderr".to_string(),
+            String::from_utf8_lossy(&run.stderr).into_owned(),
+        ),
+        (
+            "summary.json".to_string(),
+            std::fs::read_to_string(dir.path().join("summary.json")).unwrap(),
+        ),
+    ];
+    for f in [
+        "phiscan.csv",
+        "phiscan.jsonl",
+        "phiscan.sarif",
+        "phiscan.html",
+    ] {
+        outputs.push((f.to_string(), std::fs::read_to_string(out.join(f)).unwrap()));
+    }
+    for (name, text) in &outputs {
+        for raw in [
+            "536-22-1234",
+            "536-22-1299",
+            "1971-04-17",
+            "\u{202e}",
+            "\u{1b}",
+        ] {
+            assert!(!text.contains(raw), "{name} holds {raw:?}");
+        }
+    }
+    let csv_text = &outputs[3].1;
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    for row in &rows {
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a spreadsheet would evaluate {cell:?}"
+            );
+        }
+    }
+    let formula_rows: Vec<_> = rows.iter().filter(|r| r[1].contains("HYPERLINK")).collect();
+    assert!(!formula_rows.is_empty());
+    assert!(formula_rows.iter().all(|r| r[1].starts_with("'=")));
+    assert!(rows.iter().any(|r| r[9].starts_with("'=cmd")), "{csv_text}");
+    // The header's value is masked inside the field label.
+    assert!(
+        rows.iter()
+            .any(|r| r[7].contains("column \"ssn ***-**-1234") && r[7].contains("<U+202E>")),
+        "{csv_text}"
+    );
+    // The member's name is a finding, masked.
+    assert!(
+        rows.iter().any(|r| &r[7] == "path"
+            && &r[1] == "m.zip!SMITH_JOHN_DOB_1971-**-**.txt"
+            && &r[2] == "DOB"),
+        "{csv_text}"
+    );
+    assert!(rows.iter().any(|r| &r[1] == "invoice<U+202E>txt.exe"));
+    // JSONL keeps the exact name.
+    let jsonl = &outputs[4].1;
+    assert!(
+        jsonl
+            .lines()
+            .any(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["path"] == formula),
+        "{jsonl}"
+    );
+}
+
+/// Outputs (issue 20, items 6 and 7): every file a scan writes is readable
+/// by its owner only, and a symbolic link planted where a report, a report
+/// folder's file or the key file goes is refused (exit status 2, the link
+/// named), its target left untouched.
+#[cfg(unix)]
+#[test]
+fn outputs_are_private_and_links_in_their_place_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    std::fs::write(share.join("note.txt"), "SSN 536-22-1299\n").unwrap();
+    let out = dir.path().join("out");
+    let state = dir.path().join("scan.state");
+    let summary = dir.path().join("summary.json");
+    let run = Command::new(bin())
+        .args([
+            "scan",
+            share.to_str().unwrap(),
+            "--format",
+            "csv,jsonl,sarif,html",
+        ])
+        .args(["--output-dir", out.to_str().unwrap()])
+        .args(["--summary-json", summary.to_str().unwrap()])
+        .args(["--resume", state.to_str().unwrap()])
+        .env_remove("PHISCAN_FINGERPRINT_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let key_file = dir.path().join("out.key");
+    let mut written = vec![summary.clone(), state.clone(), key_file];
+    for f in [
+        "phiscan.csv",
+        "phiscan.jsonl",
+        "phiscan.sarif",
+        "phiscan.html",
+    ] {
+        written.push(out.join(f));
+    }
+    for path in &written {
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
+
+    let victim = dir.path().join("victim.txt");
+    type MakeCommand<'a> = Box<dyn Fn() -> Command + 'a>;
+    let cases: [(&str, MakeCommand); 3] = [
+        (
+            "report.csv",
+            Box::new(|| {
+                let mut c = phiscan(&[share.to_str().unwrap(), "-o"]);
+                c.arg(dir.path().join("report.csv"));
+                c
+            }),
+        ),
+        (
+            "d/phiscan.csv",
+            Box::new(|| {
+                let mut c = phiscan(&[share.to_str().unwrap(), "--output-dir"]);
+                c.arg(dir.path().join("d"));
+                c
+            }),
+        ),
+        (
+            "r2.csv.key",
+            Box::new(|| {
+                let mut c = Command::new(bin());
+                c.args(["scan", share.to_str().unwrap(), "-o"])
+                    .arg(dir.path().join("r2.csv"))
+                    .env_remove("PHISCAN_FINGERPRINT_KEY");
+                c
+            }),
+        ),
+    ];
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    for (link, command) in cases {
+        std::fs::write(&victim, "precious").unwrap();
+        let link = dir.path().join(link);
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let run = command().output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{}: {stderr}", link.display());
+        assert!(stderr.contains("symbolic link"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        std::fs::remove_file(&link).unwrap();
+    }
+}
+
+/// What a walk meets besides regular files is named, never dropped (issue
+/// 20, items 5 and 12): text padded with NUL runs is read as text; a FIFO
+/// given as a target, a FIFO and a symbolic link in a tree are named in
+/// the not-examined list and make a scan without findings incomplete
+/// (exit 3), and nothing waits on the FIFO.
+#[cfg(unix)]
+#[test]
+fn links_fifos_and_padded_text_are_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let mut padded = b"Patient SSN 536-22-1299\n".to_vec();
+    padded.resize(64 << 10, 0);
+    std::fs::write(tree.join("padded.log"), &padded).unwrap();
+    let fifo = tree.join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::symlink("/etc/hostname", tree.join("link.txt")).unwrap();
+
+    let run = |target: &Path| {
+        let out = phiscan(&[target.to_str().unwrap(), "--file-timeout", "20"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.stdout,
+        )
+    };
+    let (code, stderr, stdout) = run(&tree);
+    assert_eq!(code, Some(1), "{stderr}");
+    let stdout = String::from_utf8_lossy(&stdout);
+    assert!(stdout.contains("padded.log,SSN"), "{stdout}");
+    assert!(
+        stderr.contains("not examined: 2  unsupported=2"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pipe [unsupported] a FIFO"), "{stderr}");
+    assert!(
+        stderr.contains("link.txt [unsupported] a symbolic link"),
+        "{stderr}"
+    );
+
+    // Without the padded file nothing is found: incomplete, not clean.
+    std::fs::remove_file(tree.join("padded.log")).unwrap();
+    let (code, stderr, _) = run(&tree);
+    assert_eq!(code, Some(3), "{stderr}");
+    // A FIFO as the target itself, without waiting on it.
+    let (code, stderr, _) = run(&fifo);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("not examined: 1  unsupported=1"),
+        "{stderr}"
+    );
+}
