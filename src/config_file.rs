@@ -148,7 +148,10 @@ impl ConfigFile {
                 .iter()
                 .map(|t| {
                     let lower = t.to_ascii_lowercase();
-                    if lower.starts_with("ftp://") || lower.starts_with("ftps://") {
+                    if ["ftp://", "ftps://", "ftpes://"]
+                        .iter()
+                        .any(|scheme| lower.starts_with(scheme))
+                    {
                         t.clone()
                     } else {
                         self.resolve(Path::new(t)).display().to_string()
@@ -262,7 +265,7 @@ pub const EXAMPLE: &str = r#"# phiscan.toml: settings for `phiscan scan` in this
 # PHISCAN_FINGERPRINT_KEY environment variable.
 
 # What to scan when no TARGET is given on the command line: local folders
-# or files, ftp:// or ftps:// URLs.
+# or files, ftp://, ftps:// or ftpes:// URLs.
 targets = ["./mirror"]
 
 # Extra rule files or folders of them, added to the built-in pack.

@@ -1082,6 +1082,11 @@ impl<T: TlsStream + Send + 'static> Session<T> {
         &mut self,
         mut op: impl FnMut(&mut ImplFtpStream<T>) -> Result<R, FtpError>,
     ) -> Result<R, Failure> {
+        if self.data_mode == DataMode::Epsv && self.shared.epsv_refused().is_some() {
+            // Refused on another connection since this one was opened.
+            self.data_mode = DataMode::Pasv;
+            self.ftp.set_mode(Mode::Passive);
+        }
         self.data_opened.store(false, Ordering::SeqCst);
         let result = match self.guarded(&mut op) {
             Err(Failure::Permanent { detail, .. })

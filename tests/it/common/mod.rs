@@ -1034,11 +1034,14 @@ impl Outcome {
             .collect()
     }
 
-    /// Not-examined examples as (path, reason, detail).
+    /// Not-examined examples as (path, reason, detail), plain binary files
+    /// left out (no extractor reads them; they do not make a scan
+    /// incomplete, and the summary lists them among its examples).
     pub fn skipped(&self) -> Vec<(String, String, String)> {
         self.summary
             .not_examined_examples
             .iter()
+            .filter(|e| e.reason != phiscan::report::SkipReason::Binary)
             .map(|e| {
                 (
                     e.path.clone(),
