@@ -392,6 +392,11 @@ port=$(free_port)
 PIDS+=($!)
 check_server pyftpdlib-epsv "$port" "$!" MLSD ftp "" "$EPSV_REFUSED"
 
+# Discovery and the exposure checks, each verdict checked on real daemons
+# (vsftpd implicit TLS and upload folder, proftpd upload-only, pure-ftpd
+# without a certificate), with nmap's ftp-anon/ftp-syst/ftp-bounce beside.
+PHISCAN="$PHISCAN" PHISCAN_INTEROP_DIR="$WORK" "$REPO/scripts/interop-discover.sh" || FAILED=1
+
 if [ "$FAILED" = 0 ]; then
     echo "interop: all servers match the local scan"
     rm -rf "$RUN"

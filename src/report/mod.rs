@@ -143,6 +143,8 @@ pub enum Event {
         reason: SkipReason,
         detail: String,
     },
+    /// What a network sweep (`discover`) covered; added up in the summary.
+    Discovery(summary::DiscoveryCounts),
     /// Facts about a server target for the summary (banner, TLS, ...).
     TargetInfo {
         target: Arc<str>,

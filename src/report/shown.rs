@@ -104,6 +104,7 @@ impl<'a> Shown<'a> {
             Event::TargetInfo { value, .. } => clean(value, ' '),
             Event::FileScanned { .. }
             | Event::AlreadyScanned { .. }
+            | Event::Discovery(_)
             | Event::ServerAccess { .. } => {}
         }
     }

@@ -16,8 +16,14 @@ use std::sync::Arc;
 /// A scan target, parsed.
 #[derive(Debug)]
 pub enum Target {
-    Local { display: Arc<str>, path: PathBuf },
+    Local {
+        display: Arc<str>,
+        path: PathBuf,
+    },
     Ftp(ftp::FtpTarget),
+    /// An address, block or range (`10.20.0.0/22`): discovered, then every
+    /// FTP server that lets us in is crawled (`discover::crawl`).
+    Network(String),
 }
 
 /// Parses a target as the user wrote it: `ftp://…`/`ftps://…`/`ftpes://…`
@@ -34,6 +40,9 @@ pub fn parse_target(s: &str) -> Result<Target, ConfigError> {
     }
     let path = PathBuf::from(s);
     if std::fs::symlink_metadata(&path).is_err() {
+        if crate::discover::crawl::is_network_target(s) {
+            return Ok(Target::Network(s.to_string()));
+        }
         return Err(ConfigError::MissingTarget(path));
     }
     Ok(Target::Local {

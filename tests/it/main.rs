@@ -3,6 +3,7 @@
 
 mod cli_scan;
 mod common;
+mod discover;
 mod extract_docs;
 mod extract_health;
 mod ftp_cli;

@@ -7,7 +7,7 @@
 
 use super::crawl::root_path;
 use super::session::{Connector, ServerInfo, Session};
-use super::url::{self, Credentials, FtpTarget};
+use super::url::{Credentials, FtpTarget};
 use super::wire;
 use crate::config::FtpOptions;
 use crate::entity::{Confidence, Entity};
@@ -144,7 +144,7 @@ fn exposure(
 fn check_anonymous<T: TlsStream + Send + 'static>(server: &Server<'_, T>, opts: &FtpOptions) {
     let anon = Credentials {
         user: "anonymous".into(),
-        password: url::Secret::new(opts.anonymous_password.clone()),
+        password: opts.anonymous_password.clone(),
         anonymous: true,
         password_given: true,
     };

@@ -85,7 +85,7 @@ pub fn scan(env: &ScanEnv, target: &FtpTarget) {
         target,
         std::env::var(url::PASSWORD_ENV).ok(),
         netrc.as_deref(),
-        &opts.anonymous_password,
+        opts.anonymous_password.expose(),
     );
     let rate = Arc::new(RateLimiter::new(opts.rate));
     if target.tls == TlsScheme::None {

@@ -11,32 +11,13 @@
 //! for the client's TLS hello (see `session::Connector`).
 
 use crate::error::ConfigError;
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
 /// Environment variable a password may come from.
 pub const PASSWORD_ENV: &str = "PHISCAN_FTP_PASSWORD";
 
-/// A password. Its `Debug` never shows it, so it cannot leak through a
-/// `{:?}` of a target or a configuration.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use crate::secret::{redact, Secret};
 
 /// How a target's connections are secured, as its scheme says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,31 +198,6 @@ fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
         }
     }
     Ok(out)
-}
-
-/// The target with any password removed. Works on strings that do not
-/// parse, so that error messages about them are safe too.
-pub fn redact(s: &str) -> String {
-    // After `scheme://`, or after `scheme:` when the slashes are mistyped.
-    let start = match s.find("://") {
-        Some(i) => i + 3,
-        None => match s.find(':') {
-            Some(i) if i > 0 && s[..i].bytes().all(|b| b.is_ascii_alphabetic()) => {
-                i + 1 + s[i + 1..].bytes().take_while(|&b| b == b'/').count()
-            }
-            _ => return s.to_string(),
-        },
-    };
-    // The last '@' anywhere: a password may hold unencoded '/' or '@'.
-    match s.rfind('@') {
-        Some(at) if at > start => {
-            let userinfo = &s[start..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            let user = user.split('/').next().unwrap_or("");
-            format!("{}{}@{}", &s[..start], user, &s[at + 1..])
-        }
-        _ => s.to_string(),
-    }
 }
 
 /// `s` with every secret (a password, as typed or in wire form) replaced
@@ -435,16 +391,6 @@ mod tests {
             let err = FtpTarget::parse(s).expect_err(s).to_string();
             assert!(!err.contains("XYZZY"), "{s} -> {err}");
         }
-    }
-
-    #[test]
-    fn redact_removes_passwords() {
-        assert_eq!(redact("ftp://u:p@h/x"), "ftp://u@h/x");
-        assert_eq!(redact("ftp://u:p/q@r@h/x"), "ftp://u@h/x");
-        assert_eq!(redact("ftp://h/x"), "ftp://h/x");
-        assert_eq!(redact("/local/path@x"), "/local/path@x");
-        assert_eq!(redact("ftp:/u:pw@h/x"), "ftp:/u@h/x");
-        assert_eq!(redact("ftp:u:pw@h"), "ftp:u@h");
     }
 
     #[test]
