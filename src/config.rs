@@ -87,7 +87,7 @@ impl TargetSpec {
                 .get(..prefix.len())
                 .is_some_and(|s| s.eq_ignore_ascii_case(prefix))
         };
-        starts("ftp://") || starts("ftps://")
+        starts("ftp://") || starts("ftps://") || starts("ftpes://")
     }
 
     /// Relative paths are taken against `base`; URLs are left as they are.

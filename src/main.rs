@@ -39,7 +39,7 @@ impl Exit {
     fn of_scan(summary: &Summary, fail_on: Confidence) -> Exit {
         if summary.interrupted {
             Exit::Interrupted
-        } else if summary.findings_at_or_above(fail_on) > 0 {
+        } else if summary.findings_at_or_above_where_logged_in(fail_on) > 0 {
             Exit::Findings
         } else if summary.incomplete() {
             Exit::Incomplete
@@ -72,7 +72,8 @@ Examples:
     phiscan scan ftp://srv1/ -o srv1.csv --resume srv1.state
 
 Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration
-error, 3 no findings but the scan was incomplete, 130 interrupted.";
+error, 3 no findings but the scan was incomplete (an FTP login that failed
+included), 130 interrupted.";
 
 #[derive(Parser)]
 #[command(

@@ -599,7 +599,7 @@ pub const EXAMPLE: &str = r#"# phiscan.toml: settings for `phiscan scan` in this
 # PHISCAN_FINGERPRINT_KEY environment variable.
 
 # What to scan when no TARGET is given on the command line: local folders
-# or files, ftp:// or ftps:// URLs.
+# or files, ftp://, ftps:// or ftpes:// URLs.
 targets = ["./mirror"]
 
 # Extra rule files or folders of them, added to the built-in pack.

@@ -2,7 +2,7 @@
 //! found. Built only from events, so every source and extractor feeds it the
 //! same way.
 
-use super::{Event, Finding, SkipReason};
+use super::{Event, Finding, ServerAccess, SkipReason};
 use crate::entity::{Confidence, Entity};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -28,6 +28,10 @@ pub struct TargetSummary {
     pub inventory: u64,
     /// Server facts such as `banner` or `tls`.
     pub info: BTreeMap<String, String>,
+    /// Server targets: how far phiscan got (logged in, login failed,
+    /// unreachable). Absent for local targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<ServerAccess>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -160,6 +164,9 @@ impl Summary {
                     .info
                     .insert((*key).to_string(), value.clone());
             }
+            Event::ServerAccess { target, access } => {
+                self.target(target).access = Some(*access);
+            }
         }
     }
 
@@ -234,7 +241,34 @@ impl Summary {
 
     /// True when something we meant to examine was not examined.
     pub fn incomplete(&self) -> bool {
-        self.interrupted || self.not_examined.keys().any(|r| r.makes_incomplete())
+        self.interrupted
+            || self.not_examined.keys().any(|r| r.makes_incomplete())
+            || self.servers_not_read() > 0
+    }
+
+    /// Server targets that could not be read at all: login failed or
+    /// unreachable.
+    pub fn servers_not_read(&self) -> u64 {
+        self.targets
+            .values()
+            .filter(|t| t.access.is_some_and(|a| a != ServerAccess::LoggedIn))
+            .count() as u64
+    }
+
+    /// Findings at or above `level` that make the exit status 1: those of
+    /// targets whose login failed are left out (what such a server showed
+    /// before the login, e.g. FTP_NO_TLS, does not turn a failed login into
+    /// "findings"; the scan is incomplete instead).
+    pub fn findings_at_or_above_where_logged_in(&self, level: Confidence) -> u64 {
+        let failed: u64 = self
+            .targets
+            .values()
+            .filter(|t| t.access == Some(ServerAccess::LoginFailed))
+            .flat_map(|t| &t.findings_by_confidence)
+            .filter(|(c, _)| **c >= level)
+            .map(|(_, n)| n)
+            .sum();
+        self.findings_at_or_above(level).saturating_sub(failed)
     }
 
     pub fn set_elapsed(&mut self, elapsed: Duration) {
@@ -335,6 +369,16 @@ impl Summary {
             s.push('\n');
         }
         for (name, t) in &self.targets {
+            if let Some(access) = t.access.filter(|a| *a != ServerAccess::LoggedIn) {
+                let _ = writeln!(
+                    s,
+                    "  {name} {}",
+                    paint(
+                        "1;33",
+                        format!("{}: nothing on this server was read", access.as_str())
+                    )
+                );
+            }
             for (k, v) in &t.info {
                 let _ = writeln!(s, "  {name} {k}: {v}");
             }

@@ -26,13 +26,16 @@ pub enum Target {
     Network(String),
 }
 
-/// Parses a target as the user wrote it: `ftp://…`/`ftps://…` URLs or a
-/// local path (which must exist).
+/// Parses a target as the user wrote it: `ftp://…`/`ftps://…`/`ftpes://…`
+/// URLs or a local path (which must exist).
 pub fn parse_target(s: &str) -> Result<Target, ConfigError> {
-    let lower = s.get(..5).unwrap_or("").to_ascii_lowercase();
-    // `ftp:`/`ftps:` with a mistyped `//` is still a URL (whose password
-    // must not reach an error message), not a local path.
-    if lower.starts_with("ftp:") || lower.starts_with("ftps:") {
+    let lower = s.get(..6).unwrap_or(s).to_ascii_lowercase();
+    // `ftp:`/`ftps:`/`ftpes:` with a mistyped `//` is still a URL (whose
+    // password must not reach an error message), not a local path.
+    if ["ftp:", "ftps:", "ftpes:"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme))
+    {
         return ftp::FtpTarget::parse(s).map(Target::Ftp);
     }
     let path = PathBuf::from(s);

@@ -8,6 +8,7 @@ mod extract_docs;
 mod extract_health;
 mod extract_pdf;
 mod ftp_cli;
+mod ftp_client;
 mod ftp_crawl;
 mod ftp_hostile;
 mod leaks;

@@ -1,5 +1,14 @@
-//! `ftp://` / `ftps://` targets: parsing, password redaction, and where a
-//! password comes from (URL, `PHISCAN_FTP_PASSWORD`, a netrc-style file).
+//! `ftp://` / `ftps://` / `ftpes://` targets: parsing, password redaction,
+//! and where a password comes from (URL, `PHISCAN_FTP_PASSWORD`, a
+//! netrc-style file).
+//!
+//! Schemes: `ftp://` is plain FTP. `ftpes://` is explicit TLS (a plain
+//! greeting, then AUTH TLS), as FileZilla writes it. `ftps://` is TLS
+//! either way: curl, lftp and FileZilla read it as implicit TLS (TLS from
+//! the first byte, usually port 990), while phiscan read it as explicit
+//! until implicit TLS was supported; so for `ftps://` the server decides —
+//! one that greets in plain text is explicit, one that stays silent waits
+//! for the client's TLS hello (see `session::Connector`).
 
 use crate::error::ConfigError;
 use std::path::Path;
@@ -10,13 +19,26 @@ pub const PASSWORD_ENV: &str = "PHISCAN_FTP_PASSWORD";
 
 pub use crate::secret::{redact, Secret};
 
-/// An `ftp://` or `ftps://` target.
+/// How a target's connections are secured, as its scheme says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsScheme {
+    /// `ftp://`: no TLS.
+    None,
+    /// `ftpes://`: explicit TLS (AUTH TLS after a plain greeting).
+    Explicit,
+    /// `ftps://`: implicit or explicit TLS, whichever the server speaks.
+    ImplicitOrExplicit,
+}
+
+/// An `ftp://`, `ftps://` or `ftpes://` target.
 #[derive(Debug)]
 pub struct FtpTarget {
     /// The URL without its password, as written to reports.
     pub display: Arc<str>,
-    /// `ftps://`: explicit TLS (AUTH TLS) with a protected data channel.
+    /// TLS on the control and data connections (`ftps://`, `ftpes://`):
+    /// `tls` is not [`TlsScheme::None`].
     pub secure: bool,
+    pub tls: TlsScheme,
     /// Host name or IP address (IPv6 without brackets).
     pub host: String,
     pub port: u16,
@@ -43,11 +65,12 @@ impl FtpTarget {
     pub fn parse(s: &str) -> Result<FtpTarget, ConfigError> {
         let (scheme, rest) = s
             .split_once("://")
-            .ok_or_else(|| bad(s, "expected ftp://host/ or ftps://host/"))?;
-        let secure = match scheme.to_ascii_lowercase().as_str() {
-            "ftp" => false,
-            "ftps" => true,
-            _ => return Err(bad(s, "the scheme must be ftp or ftps")),
+            .ok_or_else(|| bad(s, "expected ftp://host/, ftps://host/ or ftpes://host/"))?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "ftp" => TlsScheme::None,
+            "ftps" => TlsScheme::ImplicitOrExplicit,
+            "ftpes" => TlsScheme::Explicit,
+            _ => return Err(bad(s, "the scheme must be ftp, ftps or ftpes")),
         };
         // The authority ends at the first '/' after the last '@' of the
         // userinfo; an unencoded '/' in a password still ends it, which
@@ -119,7 +142,8 @@ impl FtpTarget {
         display.push_str(if path_only.is_empty() { "/" } else { path_only });
         Ok(FtpTarget {
             display: display.into(),
-            secure,
+            secure: tls != TlsScheme::None,
+            tls,
             host: host.to_string(),
             port,
             user,
@@ -176,12 +200,27 @@ fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// `s` with every secret (a password, as typed or in wire form) replaced
+/// by `***`: server replies may echo what was sent.
+pub fn scrub(s: &str, secrets: &[String]) -> String {
+    let mut out = s.to_string();
+    for secret in secrets {
+        if !secret.is_empty() && out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
 /// Who to log in as.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     pub user: String,
     pub password: Secret,
     pub anonymous: bool,
+    /// A password came from somewhere (URL, environment, netrc, or the
+    /// anonymous default); `false`: an empty one is sent.
+    pub password_given: bool,
 }
 
 /// Picks the login for a target: the URL's user and password; a password
@@ -206,10 +245,19 @@ pub fn credentials(
             })
         })
     };
-    let anonymous = |user: &str, password: Secret| Credentials {
-        anonymous: is_anonymous(user),
-        user: user.to_string(),
-        password,
+    // `None`: no password from anywhere (an anonymous user gets the
+    // anonymous default, anyone else an empty one).
+    let login = |user: &str, password: Option<Secret>| {
+        let anonymous = is_anonymous(user);
+        let password_given = password.is_some() || anonymous;
+        let password = password
+            .unwrap_or_else(|| Secret::new(if anonymous { anonymous_password } else { "" }));
+        Credentials {
+            anonymous,
+            user: user.to_string(),
+            password,
+            password_given,
+        }
     };
     match &target.user {
         Some(user) => {
@@ -217,26 +265,13 @@ pub fn credentials(
                 .password
                 .clone()
                 .or_else(|| env_password.map(Secret::new))
-                .or_else(|| for_host(Some(user)).and_then(|e| e.password.clone()))
-                .unwrap_or_else(|| {
-                    Secret::new(if is_anonymous(user) {
-                        anonymous_password
-                    } else {
-                        ""
-                    })
-                });
-            anonymous(user, password)
+                .or_else(|| for_host(Some(user)).and_then(|e| e.password.clone()));
+            login(user, password)
         }
         None => match for_host(None).and_then(|e| e.login.clone().map(|l| (l, e.password.clone())))
         {
-            Some((login, password)) => {
-                let password = env_password
-                    .map(Secret::new)
-                    .or(password)
-                    .unwrap_or_else(|| Secret::new(""));
-                anonymous(&login, password)
-            }
-            None => anonymous("anonymous", Secret::new(anonymous_password)),
+            Some((user, password)) => login(&user, env_password.map(Secret::new).or(password)),
+            None => login("anonymous", Some(Secret::new(anonymous_password))),
         },
     }
 }
@@ -359,6 +394,15 @@ mod tests {
     }
 
     #[test]
+    fn scrub_hides_secrets() {
+        let secrets = vec!["hunter2-Zq".to_string()];
+        assert_eq!(
+            scrub("530 bad pass hunter2-Zq", &secrets),
+            "530 bad pass ***"
+        );
+    }
+
+    #[test]
     fn credentials_come_from_url_env_netrc_or_anonymous() {
         let netrc = "# comment\nmachine h login bob password fromnetrc\nmacdef init\ncd /\n\ndefault login anonymous password guest@\n";
         let t = FtpTarget::parse("ftp://h/").unwrap();
@@ -383,5 +427,31 @@ mod tests {
             (c.user.as_str(), c.password.expose(), c.anonymous),
             ("anonymous", "x@", true)
         );
+        assert!(c.password_given);
+    }
+
+    #[test]
+    fn a_user_without_a_password_from_anywhere_is_marked() {
+        let t = FtpTarget::parse("ftp://bob@h/").unwrap();
+        let c = credentials(&t, None, None, "x@");
+        assert_eq!((c.password.expose(), c.password_given), ("", false));
+        let c = credentials(&t, Some("pw".into()), None, "x@");
+        assert!(c.password_given);
+        let netrc = "machine h login bob password pw\n";
+        assert!(credentials(&t, None, Some(netrc), "x@").password_given);
+        // An empty password in the URL was given on purpose.
+        let t = FtpTarget::parse("ftp://bob:@h/").unwrap();
+        assert!(credentials(&t, None, None, "x@").password_given);
+    }
+
+    #[test]
+    fn schemes_say_how_tls_is_used() {
+        let tls = |s: &str| FtpTarget::parse(s).map(|t| (t.tls, t.secure)).unwrap();
+        assert_eq!(tls("ftp://h/"), (TlsScheme::None, false));
+        assert_eq!(tls("ftps://h:990/"), (TlsScheme::ImplicitOrExplicit, true));
+        assert_eq!(tls("FTPES://h/"), (TlsScheme::Explicit, true));
+        let t = FtpTarget::parse("ftpes://u:pw@h/x").unwrap();
+        assert_eq!((&*t.display, t.port), ("ftpes://u@h/x", 21));
+        assert!(FtpTarget::parse("ftpx://h/").is_err());
     }
 }

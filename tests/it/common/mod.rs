@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test module uses a part
 
 pub mod exposure_server;
+pub mod implicit_tls;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -332,6 +333,11 @@ pub struct Script {
     pub pasv_host: Option<String>,
     /// Do not offer (or answer) EPSV, so that clients use PASV.
     pub no_epsv: bool,
+    /// Offer EPSV in FEAT, but answer the command with this reply (a
+    /// server or firewall that refuses it).
+    pub epsv_refusal: Option<String>,
+    /// Wait this long before the greeting (a slow server).
+    pub greeting_delay: Duration,
     /// EPSV reply text; `{port}` becomes the real data port.
     pub epsv_reply: Option<String>,
     /// Active mode: connect to the client from this local address.
@@ -408,6 +414,8 @@ impl Script {
             data_fault: Vec::new(),
             pasv_host: None,
             no_epsv: false,
+            epsv_refusal: None,
+            greeting_delay: Duration::ZERO,
             epsv_reply: None,
             active_from: None,
             auth_tls: AuthTls::Refuse,
@@ -561,6 +569,7 @@ fn under(dir: &[u8], path: &[u8]) -> bool {
 fn serve(conn: TcpStream, script: &Script, log: &Log, firsts: &Firsts) -> std::io::Result<()> {
     let mut w = conn.try_clone()?;
     let mut r = BufReader::new(conn);
+    thread::sleep(script.greeting_delay);
     reply(&mut w, script, &format!("220 {}", script.banner))?;
     let mut cwd: Vec<u8> = b"/".to_vec();
     let mut logged_in = false;
@@ -683,6 +692,9 @@ fn serve(conn: TcpStream, script: &Script, log: &Log, firsts: &Firsts) -> std::i
                 }
             }
             "EPSV" if script.no_epsv => reply(&mut w, script, "502 EPSV not implemented.")?,
+            "EPSV" if script.epsv_refusal.is_some() => {
+                reply(&mut w, script, script.epsv_refusal.as_deref().unwrap_or(""))?
+            }
             "EPSV" | "PASV" => {
                 let l = TcpListener::bind("127.0.0.1:0")?;
                 let p = l.local_addr()?.port();
