@@ -337,7 +337,11 @@ enum RulesCommand {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let exit = run(Cli::parse()).unwrap_or_else(|e| {
+    let cli = Cli::parse();
+    // Parsed: the arguments' copies live in `cli`, so the originals that
+    // `ps` shows can lose their passwords now.
+    phiscan::argv::hide_secrets();
+    let exit = run(cli).unwrap_or_else(|e| {
         eprintln!("phiscan: {e:#}");
         Exit::Usage
     });

@@ -1273,3 +1273,47 @@ fn links_fifos_and_padded_text_are_accounted_for() {
         "{stderr}"
     );
 }
+
+/// Issue 20 item 9: a password typed in the URL (even one holding a raw
+/// `/`) and a `--fingerprint-key` value vanish from `/proc/PID/cmdline`
+/// (what `ps` shows) while the scan is still running. The server accepts
+/// the connection and never greets, so the scan waits on it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn passwords_leave_the_process_arguments() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("ftp://alice:pw/SECRET-xyzzy@127.0.0.1:{port}/");
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args(["scan", &url, "--fingerprint-key", KEY, "--output-dir"])
+        .arg(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let cmdline = format!("/proc/{}/cmdline", child.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = Vec::new();
+    let hidden = loop {
+        // Held open by the listener's backlog: the scan is waiting for a
+        // greeting, so the process is alive while we look.
+        last = std::fs::read(&cmdline).unwrap_or(last);
+        let text = String::from_utf8_lossy(&last).to_string();
+        if text.contains("127.0.0.1") && !text.contains("xyzzy") && !text.contains(KEY) {
+            break true;
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().ok();
+    child.wait().ok();
+    drop(listener);
+    let text = String::from_utf8_lossy(&last).replace('\0', " ");
+    assert!(hidden, "still visible in cmdline: {text}");
+    // The rest of the argument is intact: ps still says what runs where.
+    assert!(text.contains("ftp://alice:"), "{text}");
+    assert!(text.contains(&format!("@127.0.0.1:{port}/")), "{text}");
+}

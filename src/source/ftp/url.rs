@@ -72,17 +72,7 @@ impl FtpTarget {
             "ftpes" => TlsScheme::Explicit,
             _ => return Err(bad(s, "the scheme must be ftp, ftps or ftpes")),
         };
-        // The authority ends at the first '/' after the last '@' of the
-        // userinfo; an unencoded '/' in a password still ends it, which
-        // then fails below as a bad host rather than leaking anything.
-        let (authority, path) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        let (userinfo, hostport) = match authority.rfind('@') {
-            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-            None => (None, authority),
-        };
+        let (userinfo, hostport, path) = split_authority(rest);
         let (user_raw, user, password) = match userinfo {
             None => (None, None, None),
             Some(ui) => {
@@ -152,6 +142,57 @@ impl FtpTarget {
             absolute,
         })
     }
+}
+
+/// Where the password sits in a URL as typed (`ftp://user:PASSWORD@host/`),
+/// as a byte range of `url`: what [`crate::argv`] overwrites so that `ps`
+/// stops showing it.
+pub fn password_span(url: &str) -> Option<std::ops::Range<usize>> {
+    let start = url.find("://")? + 3;
+    let (userinfo, _, _) = split_authority(&url[start..]);
+    let colon = userinfo?.find(':')?;
+    let end = start + userinfo?.len();
+    Some(start + colon + 1..end).filter(|r| !r.is_empty())
+}
+
+/// Splits what follows `scheme://` into user-info, `host[:port]` and path.
+///
+/// The user-info ends at the last `@` before the host (RFC 3986 3.2.1). A
+/// password typed with a raw `/` (`ftp://alice:pw/rest@host/`) would, read
+/// strictly, end the authority at that `/` and make `alice` the host and
+/// the password's tail a path shown in every report. So when the text
+/// before the first `/` has no `@` but a later `@` is followed by a valid
+/// `host[:port]` and preceded by `user:`, that `@` ends the user-info: a
+/// path holding `@` after a `host:port` must then spell it `%40`. Erring
+/// this way can only hide a path, never show a password.
+fn split_authority(rest: &str) -> (Option<&str>, &str, &str) {
+    let first_slash = rest.find('/').unwrap_or(rest.len());
+    let strict = &rest[..first_slash];
+    if let Some(at) = strict.rfind('@') {
+        return (
+            Some(&rest[..at]),
+            &rest[at + 1..first_slash],
+            &rest[first_slash..],
+        );
+    }
+    let looks_like_password = strict.contains(':') && !strict.starts_with('[');
+    if looks_like_password {
+        for (at, _) in rest.match_indices('@').rev() {
+            let after = &rest[at + 1..];
+            let host_end = after.find('/').unwrap_or(after.len());
+            let hostport = &after[..host_end];
+            let valid_host = split_host_port(hostport).is_some_and(|(h, p)| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c))
+                    && p.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
+            });
+            if valid_host {
+                return (Some(&rest[..at]), hostport, &after[host_end..]);
+            }
+        }
+    }
+    (None, strict, &rest[first_slash..])
 }
 
 fn trim_slashes(b: &[u8]) -> &[u8] {
@@ -364,6 +405,39 @@ mod tests {
     }
 
     #[test]
+    fn a_raw_slash_in_a_password_stays_in_the_password() {
+        let t = FtpTarget::parse("ftp://alice:1234/S3cr3tPW-xyzzy@127.0.0.1/").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 21));
+        assert_eq!(t.user.as_deref(), Some("alice"));
+        assert_eq!(
+            t.password.as_ref().map(Secret::expose),
+            Some("1234/S3cr3tPW-xyzzy")
+        );
+        assert!(!t.display.contains("xyzzy"), "{}", t.display);
+        assert_eq!(&*t.display, "ftp://alice@127.0.0.1/");
+        let t = FtpTarget::parse("ftp://u:a/b@c@h:2121/dir/").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("h", 2121));
+        assert_eq!(t.password.as_ref().map(Secret::expose), Some("a/b@c"));
+        assert_eq!(t.path, b"dir");
+        // An '@' in a path after a plain host is still a path.
+        let t = FtpTarget::parse("ftp://h/pub/me@example.org/").unwrap();
+        assert_eq!((t.host.as_str(), t.user.as_deref()), ("h", None));
+        assert_eq!(t.path, b"pub/me@example.org");
+    }
+
+    #[test]
+    fn password_span_covers_the_password_as_typed() {
+        let url = "ftp://alice:1234/S3cr3tPW-xyzzy@127.0.0.1/x";
+        assert_eq!(&url[password_span(url).unwrap()], "1234/S3cr3tPW-xyzzy");
+        let url = "ftps://bob:p%40ss@h:990/";
+        assert_eq!(&url[password_span(url).unwrap()], "p%40ss");
+        assert_eq!(password_span("ftp://bob@h/"), None);
+        assert_eq!(password_span("ftp://bob:@h/"), None);
+        assert_eq!(password_span("ftp://h/a:b@c/"), None);
+        assert_eq!(password_span("/srv/mirror"), None);
+    }
+
+    #[test]
     fn defaults_and_ipv6() {
         let t = FtpTarget::parse("ftps://[::1]").unwrap();
         assert!(t.secure);
@@ -382,7 +456,7 @@ mod tests {
             "ftp://u:pw-XYZZY@:21/",
             "ftp://u:pw-XYZZY@host:99999/",
             "ftp://u:pw-XYZZY@host:abc/",
-            "ftp://u:pw/XYZZY@host/",
+            "ftp://u:pw/XYZZY@host:99999/",
             "ftp://u:pw-XYZZY@host/%zz",
             "sftp://u:pw-XYZZY@host/",
             "ftp:/u:pw-XYZZY@host/",
