@@ -168,6 +168,9 @@ pub struct Origins {
     pub output: Origin,
     pub summary_json: Origin,
     pub baseline: Origin,
+    /// The settings file was found inside a scanned target and not named
+    /// with `--config`: what it was not allowed to set.
+    pub distrusted: Option<crate::trust::Distrusted>,
 }
 
 /// Bounds on what extractors may read or expand, per top-level file.

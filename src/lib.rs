@@ -37,4 +37,5 @@ pub mod settings;
 pub mod source;
 #[cfg(test)]
 mod test_rng;
+pub mod trust;
 pub mod validators;

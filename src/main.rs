@@ -382,7 +382,19 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
 /// `phiscan scan`: the flags over the settings file, one scan, its summary
 /// on stderr.
 fn scan(flags: Settings) -> anyhow::Result<Exit> {
-    let config = Layers::read(flags)?.resolve()?;
+    let quiet = flags.quiet == Some(true);
+    let layers = Layers::read(flags)?;
+    // Which file steered the scan is said every time: a phiscan.toml in
+    // the working folder acts without being named (issue 20 item 4).
+    if let Some(file) = &layers.file {
+        if !quiet {
+            eprintln!("phiscan: settings from {}", file.path.display());
+        }
+    }
+    if let Some(d) = &layers.distrusted {
+        eprintln!("phiscan: warning: {}", d.warning());
+    }
+    let config = layers.resolve()?;
     let summary = match scan::run_until(&config, stop_on_signals()?) {
         Ok(s) => s,
         Err(ScanError::Config(e)) => return Err(e.into()),

@@ -94,7 +94,15 @@ const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, ScanError> {
     let started = Instant::now();
     let mut plan = ScanPlan::build(config)?;
-    let outputs = Outputs::open(&mut plan)?;
+    let mut outputs = Outputs::open(&mut plan)?;
+    outputs.summary.settings_file = config.origins.settings_file.as_ref().map(|path| {
+        let distrusted = config.origins.distrusted.as_ref();
+        crate::report::summary::SettingsFileUse {
+            path: path.display().to_string(),
+            trusted: distrusted.is_none(),
+            ignored: distrusted.map(|d| d.ignored.clone()).unwrap_or_default(),
+        }
+    });
     let completed = outputs.completed.clone();
     let engine = Arc::new(plan.engine.for_scan(stop.clone(), completed));
     let pool = rayon::ThreadPoolBuilder::new()

@@ -378,6 +378,9 @@ impl Default for FtpOptions {
 pub struct SettingsFile {
     pub path: PathBuf,
     pub settings: Settings,
+    /// Every key the file sets (`ftp.insecure`, …), to name what an
+    /// untrusted file was not allowed to set.
+    pub keys: Vec<String>,
 }
 
 impl SettingsFile {
@@ -423,6 +426,7 @@ impl SettingsFile {
         Ok(SettingsFile {
             path: path.to_path_buf(),
             settings,
+            keys: crate::trust::keys_of(text),
         })
     }
 
@@ -438,17 +442,87 @@ impl SettingsFile {
 pub struct Layers {
     pub flags: Settings,
     pub file: Option<SettingsFile>,
+    /// The file was found inside a scanned target (`crate::trust`).
+    pub distrusted: Option<crate::trust::Distrusted>,
 }
 
 impl Layers {
     /// The flags, and the file they name (`--config`), else
     /// `./phiscan.toml` when there is one.
+    ///
+    /// A file found by itself (not named with `--config`) that lies inside
+    /// a scanned local target keeps only what cannot weaken the audit
+    /// ([`Layers::distrust_file_inside_targets`]).
     pub fn read(flags: Settings) -> Result<Layers, SettingsError> {
+        let named = flags.config.is_some();
         let file = match flags.config.clone().or_else(SettingsFile::find_default) {
             Some(path) => Some(SettingsFile::load(&path)?),
             None => None,
         };
-        Ok(Layers::new(flags, file))
+        let mut layers = Layers::new(flags, file);
+        if !named {
+            layers.distrust_file_inside_targets(Path::new("."));
+        }
+        Ok(layers)
+    }
+
+    /// When the settings file lies inside a local target of this scan (from
+    /// the flags, the `--targets` file or the file itself), drops every
+    /// setting of the file except [`crate::trust::KEPT_WHEN_UNTRUSTED`]
+    /// and outputs that stay inside `working_folder`, and records what
+    /// was dropped.
+    pub fn distrust_file_inside_targets(&mut self, working_folder: &Path) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
+        let listed = self
+            .flags
+            .targets_file
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default();
+        let targets = self
+            .flags
+            .targets
+            .iter()
+            .chain(file.settings.targets.iter())
+            .flatten()
+            .map(TargetSpec::as_str)
+            .chain(targets_in(&listed));
+        let Some(inside_target) = crate::trust::target_holding(&file.path, targets) else {
+            return;
+        };
+        let old = std::mem::take(&mut file.settings);
+        let s = &mut file.settings;
+        s.formats = old.formats;
+        s.progress = old.progress;
+        s.threads = old.threads;
+        s.ftp.connections = old.ftp.connections;
+        s.ftp.timeout_secs = old.ftp.timeout_secs;
+        s.ftp.rate = old.ftp.rate;
+        s.ftp.retries = old.ftp.retries;
+        let inside =
+            |p: Option<PathBuf>| p.filter(|p| crate::trust::stays_inside(p, working_folder));
+        s.output = inside(old.output);
+        s.output_dir = inside(old.output_dir);
+        s.summary_json = inside(old.summary_json);
+        let kept_output = |key: &str| match key {
+            "output" => s.output.is_some(),
+            "output_dir" => s.output_dir.is_some(),
+            "summary_json" => s.summary_json.is_some(),
+            _ => false,
+        };
+        let ignored = file
+            .keys
+            .iter()
+            .filter(|k| !crate::trust::KEPT_WHEN_UNTRUSTED.contains(&k.as_str()) && !kept_output(k))
+            .cloned()
+            .collect();
+        self.distrusted = Some(crate::trust::Distrusted {
+            path: file.path.clone(),
+            inside_target,
+            ignored,
+        });
     }
 
     pub fn new(mut flags: Settings, mut file: Option<SettingsFile>) -> Layers {
@@ -463,7 +537,11 @@ impl Layers {
                 f.settings.output_dir = None;
             }
         }
-        Layers { flags, file }
+        Layers {
+            flags,
+            file,
+            distrusted: None,
+        }
     }
 
     /// Where the value in force of one setting comes from.
@@ -497,6 +575,7 @@ impl Layers {
             },
             summary_json: self.origin(|s| &s.summary_json),
             baseline: self.origin(|s| &s.baseline),
+            distrusted: self.distrusted.clone(),
         };
         let targets_file = self.flags.targets_file.clone();
         let mut config = self.merged().into_config();

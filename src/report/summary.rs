@@ -66,9 +66,25 @@ pub struct Summary {
     /// the report, but not findings (no exit status 1).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub inventory_by_entity: BTreeMap<Entity, u64>,
+    /// The settings file read, if any, and what of it was not trusted
+    /// (`crate::trust`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings_file: Option<SettingsFileUse>,
     /// What `discover` swept, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discovery: Option<DiscoveryCounts>,
+}
+
+/// A settings file a scan read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SettingsFileUse {
+    pub path: String,
+    /// `false`: found inside a scanned target without `--config`; only
+    /// harmless settings were taken from it.
+    pub trusted: bool,
+    /// Its keys that were ignored because it was not trusted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -1317,3 +1317,82 @@ fn passwords_leave_the_process_arguments() {
     assert!(text.contains("ftp://alice:"), "{text}");
     assert!(text.contains(&format!("@127.0.0.1:{port}/")), "{text}");
 }
+
+/// Issue 20 item 4: a `phiscan.toml` planted in a scanned folder cannot
+/// turn the rules off, allowlist its own findings, enable writes or TLS
+/// shortcuts, or put the report outside the working folder; loading it
+/// is announced on stderr and in the summary. Named with `--config`, or
+/// lying outside the targets (as `phiscan init` writes it), it is trusted.
+#[test]
+fn a_settings_file_inside_the_target_cannot_weaken_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    std::fs::write(share.join("p.txt"), "SSN 536-22-1234\n").unwrap();
+    std::fs::write(
+        share.join("phiscan.toml"),
+        "default_rules = false\noutput = \"../hijacked-output.txt\"\n\
+         summary_json = \"summary.json\"\n\
+         [[allow]]\npaths = [\"**\"]\n[ftp]\ninsecure = true\ncheck_write = true\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(bin())
+            .current_dir(&share)
+            .args(["scan", "."])
+            .args(extra)
+            .env("PHISCAN_FINGERPRINT_KEY", KEY)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.contains("***-**-1234"), "finding lost: {stdout}");
+    assert!(!dir.path().join("hijacked-output.txt").exists());
+    assert!(stderr.contains("settings from phiscan.toml"), "{stderr}");
+    for key in [
+        "default_rules",
+        "allow",
+        "output",
+        "ftp.insecure",
+        "ftp.check_write",
+    ] {
+        assert!(stderr.contains(key), "{key} not named: {stderr}");
+    }
+    // An output inside the working folder is harmless and kept.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(share.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["settings_file"]["trusted"], false, "{summary}");
+    assert!(summary["settings_file"]["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k == "default_rules"));
+
+    // Named with --config it is the user's own choice, and obeyed.
+    std::fs::remove_file(share.join("summary.json")).unwrap();
+    let out = run(&["--config", "phiscan.toml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(dir.path().join("hijacked-output.txt").exists(), "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(share.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["settings_file"]["trusted"], true, "{summary}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not trusted"));
+
+    // Beside the target rather than in it (`phiscan init`'s layout): trusted.
+    std::fs::rename(share.join("phiscan.toml"), dir.path().join("phiscan.toml")).unwrap();
+    std::fs::remove_file(dir.path().join("hijacked-output.txt")).unwrap();
+    let out = Command::new(bin())
+        .current_dir(dir.path())
+        .args(["scan", "share"])
+        .env("PHISCAN_FINGERPRINT_KEY", KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("not trusted"), "{stderr}");
+    assert!(stderr.contains("settings from phiscan.toml"), "{stderr}");
+}
