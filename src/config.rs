@@ -29,6 +29,9 @@ pub struct ScanConfig {
     /// Bytes read per file. `None` = the source's default (local: whole
     /// file, FTP: [`FTP_DEFAULT_MAX_BYTES`]); `Some(0)` = whole file.
     pub max_bytes: Option<u64>,
+    /// Report rows written per file and per scan (`--max-rows-per-file`,
+    /// `--max-rows`).
+    pub row_caps: crate::report::RowCaps,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     /// Write matched values in full. Off by default: reports are masked.

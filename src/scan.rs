@@ -95,6 +95,7 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
     let started = Instant::now();
     let mut plan = ScanPlan::build(config)?;
     let mut outputs = Outputs::open(&mut plan)?;
+    outputs.row_caps = config.row_caps;
     outputs.summary.settings_file = config.origins.settings_file.as_ref().map(|path| {
         let distrusted = config.origins.distrusted.as_ref();
         crate::report::summary::SettingsFileUse {
@@ -139,6 +140,7 @@ struct Outputs {
     checkpoint: Option<ResumeCheckpoint>,
     /// Files an earlier run completed (`--resume`).
     completed: Option<Arc<Completed>>,
+    row_caps: report::RowCaps,
 }
 
 impl Outputs {
@@ -184,6 +186,7 @@ impl Outputs {
             summary,
             checkpoint,
             completed,
+            row_caps: report::RowCaps::DEFAULT,
         })
     }
 }
@@ -209,6 +212,7 @@ fn spawn_output(
                 mut writers,
                 mut summary,
                 mut checkpoint,
+                row_caps,
                 ..
             } = outputs;
             let result = report::run_output(
@@ -223,6 +227,7 @@ fn spawn_output(
                     checkpoint: checkpoint
                         .as_mut()
                         .map(|c| c as &mut dyn report::Checkpoint),
+                    row_caps,
                 },
             );
             if let Some(p) = &progress {

@@ -143,6 +143,14 @@ layer! {
         /// Bytes read per file; 0 = whole file (default: whole file locally, 8 MiB over FTP).
         #[arg(long, value_name = "N")]
         pub max_bytes: Option<u64>,
+        /// Report rows written per file at most (archive members count
+        /// toward their archive); later findings are counted in the summary
+        /// only. 0 = no cap. [default: 5000]
+        #[arg(long, value_name = "N")]
+        pub max_rows_per_file: Option<u64>,
+        /// Report rows written per scan at most; 0 = no cap. [default: 1000000]
+        #[arg(long, value_name = "N")]
+        pub max_rows: Option<u64>,
         /// Seconds spent on one file at most (reading and matching); the rest
         /// is reported as not examined. 0 = no limit. Default: 300.
         #[arg(long, value_name = "SECS")]
@@ -277,6 +285,8 @@ impl Settings {
             default_rules,
             threads,
             max_bytes,
+            max_rows_per_file,
+            max_rows,
             file_timeout,
             include,
             exclude,
@@ -296,6 +306,10 @@ impl Settings {
             default_rules: default_rules.unwrap_or(true),
             threads,
             max_bytes,
+            row_caps: crate::report::RowCaps {
+                per_file: max_rows_per_file.unwrap_or(crate::report::RowCaps::DEFAULT.per_file),
+                per_scan: max_rows.unwrap_or(crate::report::RowCaps::DEFAULT.per_scan),
+            },
             include: include.unwrap_or_default(),
             exclude: exclude.unwrap_or_default(),
             unmask: unmask.unwrap_or(false),

@@ -79,6 +79,8 @@ pub fn run_with_reports(
                     shown_path: None,
                     stop: Some(&output_stop),
                     checkpoint: None,
+                    // One row per service and check: nothing to cap.
+                    row_caps: report::RowCaps::NONE,
                 },
             );
             (summary, writers, result)

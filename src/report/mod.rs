@@ -362,6 +362,80 @@ pub struct OutputControl<'a> {
     /// `--resume`: completed files are recorded here, after their rows are
     /// written; rows an earlier run wrote are not written again.
     pub checkpoint: Option<&'a mut dyn Checkpoint>,
+    /// Rows written per file and per scan.
+    pub row_caps: RowCaps,
+}
+
+/// How many report rows are written, per file and per scan: one hostile
+/// file (a 9 MB zip of repeated SSNs) would otherwise write millions of
+/// rows. Findings past a cap are still counted in the summary (and the
+/// exit status); the row that reached the cap says so in its context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowCaps {
+    /// Rows per top-level file (members count toward their archive);
+    /// 0 = no cap.
+    pub per_file: u64,
+    /// Rows per scan; 0 = no cap.
+    pub per_scan: u64,
+}
+
+impl RowCaps {
+    pub const DEFAULT: RowCaps = RowCaps {
+        per_file: 5000,
+        per_scan: 1_000_000,
+    };
+    pub const NONE: RowCaps = RowCaps {
+        per_file: 0,
+        per_scan: 0,
+    };
+}
+
+impl Default for RowCaps {
+    fn default() -> Self {
+        RowCaps::DEFAULT
+    }
+}
+
+/// Rows written so far, to apply [`RowCaps`].
+#[derive(Default)]
+struct RowCounts {
+    scan: u64,
+    /// Rows per (target, top-level file). Server-level rows have an empty
+    /// path and count per server.
+    per_file: std::collections::HashMap<(Arc<str>, String), u64>,
+}
+
+/// What to do with one row under the caps.
+enum RowVerdict {
+    Write,
+    /// The row that reaches a cap: written, its context replaced by a note.
+    WriteLast(&'static str),
+    /// Past a cap: counted in the summary only.
+    Drop,
+}
+
+impl RowCounts {
+    fn verdict(&mut self, caps: RowCaps, f: &Finding) -> RowVerdict {
+        let top = f.path.split('!').next().unwrap_or("").to_string();
+        let file = self.per_file.entry((f.target.clone(), top)).or_insert(0);
+        let over = |n: u64, cap: u64| cap != 0 && n >= cap;
+        if over(*file, caps.per_file) || over(self.scan, caps.per_scan) {
+            return RowVerdict::Drop;
+        }
+        *file += 1;
+        self.scan += 1;
+        if over(self.scan, caps.per_scan) {
+            RowVerdict::WriteLast(
+                "[row cap per scan reached (--max-rows): later findings are counted in the summary only]",
+            )
+        } else if over(*file, caps.per_file) {
+            RowVerdict::WriteLast(
+                "[row cap per file reached (--max-rows-per-file): later findings in this file are counted in the summary only]",
+            )
+        } else {
+            RowVerdict::Write
+        }
+    }
 }
 
 /// How often the output thread looks at the stop flag while idle.
@@ -385,6 +459,7 @@ pub fn run_output(
             .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     };
     let mut shown = shown::Shown::new(control.shown_path);
+    let mut rows = RowCounts::default();
     loop {
         let mut event = match events.recv_timeout(STOP_POLL) {
             Ok(e) => e,
@@ -413,9 +488,24 @@ pub fn run_output(
                         .as_deref()
                         .map(|c| c.earlier_rows(f))
                         .unwrap_or_default();
+                    let capped;
+                    let row = match rows.verdict(control.row_caps, f) {
+                        RowVerdict::Write => Some(f),
+                        RowVerdict::WriteLast(note) => {
+                            capped = Finding {
+                                context: note.to_string(),
+                                ..f.clone()
+                            };
+                            Some(&capped)
+                        }
+                        RowVerdict::Drop => {
+                            summary.rows_not_written += 1;
+                            None
+                        }
+                    };
                     for (i, w) in writers.iter_mut().enumerate() {
-                        if earlier.held_by & (1 << i) == 0 {
-                            w.finding(f)?;
+                        if let Some(row) = row.filter(|_| earlier.held_by & (1 << i) == 0) {
+                            w.finding(row)?;
                         }
                     }
                     if earlier.counted {

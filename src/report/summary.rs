@@ -66,6 +66,10 @@ pub struct Summary {
     /// the report, but not findings (no exit status 1).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub inventory_by_entity: BTreeMap<Entity, u64>,
+    /// Findings counted but not written as rows: past `--max-rows-per-file`
+    /// or `--max-rows`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rows_not_written: u64,
     /// The settings file read, if any, and what of it was not trusted
     /// (`crate::trust`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -322,6 +326,14 @@ impl Summary {
             "  files scanned: {}  bytes read: {}  truncated by --max-bytes: {}",
             self.files_scanned, self.bytes_read, self.files_truncated
         );
+        if self.rows_not_written > 0 {
+            let _ = writeln!(
+                s,
+                "  report rows capped: {} findings counted here but not written \
+                 (--max-rows-per-file, --max-rows)",
+                self.rows_not_written
+            );
+        }
         if self.files_already_scanned > 0 || self.findings_from_earlier_run > 0 {
             let _ = writeln!(
                 s,

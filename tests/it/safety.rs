@@ -1396,3 +1396,75 @@ fn a_settings_file_inside_the_target_cannot_weaken_the_scan() {
     assert!(!stderr.contains("not trusted"), "{stderr}");
     assert!(stderr.contains("settings from phiscan.toml"), "{stderr}");
 }
+
+/// Issue 20 item 10: rows are capped per file (archive members count
+/// toward their archive) and per scan; what is past a cap is counted in
+/// the summary, and the row that reached it says so.
+#[test]
+fn report_rows_are_capped_per_file_and_per_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let ssns: String = (0..30)
+        .map(|i| format!("SSN: 536-22-{:04}\n", 1000 + i))
+        .collect();
+    std::fs::write(tree.join("a.txt"), &ssns).unwrap();
+    // The same lines split over three members of one zip.
+    let zip_file = std::fs::File::create(tree.join("b.zip")).unwrap();
+    let mut zip = zip::ZipWriter::new(zip_file);
+    for m in 0..3 {
+        zip.start_file(
+            format!("m{m}.txt"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut zip, &ssns.as_bytes()[m * 170..(m + 1) * 170]).unwrap();
+    }
+    zip.finish().unwrap();
+    let run = |caps: &[&str]| {
+        let out = Command::new(bin())
+            .arg("scan")
+            .arg(&tree)
+            .args(caps)
+            .args(["--summary-json"])
+            .arg(dir.path().join("s.json"))
+            .env("PHISCAN_FINGERPRINT_KEY", KEY)
+            .output()
+            .unwrap();
+        let csv = String::from_utf8(out.stdout).unwrap();
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).unwrap())
+                .unwrap();
+        let rows: Vec<String> = csv.lines().skip(1).map(str::to_string).collect();
+        (rows, summary)
+    };
+    let (all, summary) = run(&[]);
+    let total = summary["findings_by_entity"]["SSN"].as_u64().unwrap();
+    assert_eq!(
+        all.len() as u64,
+        total,
+        "default caps leave small files whole"
+    );
+    assert!(total >= 40, "{total}");
+
+    let (rows, summary) = run(&["--max-rows-per-file", "10"]);
+    let per = |name: &str| rows.iter().filter(|r| r.contains(name)).count();
+    assert_eq!((per("a.txt"), per("b.zip")), (10, 10), "{rows:#?}");
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.contains("row cap per file reached"))
+            .count(),
+        2
+    );
+    assert_eq!(summary["findings_by_entity"]["SSN"].as_u64(), Some(total));
+    assert_eq!(summary["rows_not_written"].as_u64(), Some(total - 20));
+
+    let (rows, summary) = run(&["--max-rows", "15", "--max-rows-per-file", "0"]);
+    assert_eq!(rows.len(), 15);
+    assert!(
+        rows[14].contains("row cap per scan reached"),
+        "{}",
+        rows[14]
+    );
+    assert_eq!(summary["rows_not_written"].as_u64(), Some(total - 15));
+}
