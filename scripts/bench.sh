@@ -1,29 +1,114 @@
 #!/usr/bin/env bash
-# Scan-engine benchmark (issue 2): phiscan vs ripgrep running the same
-# candidate patterns on the same files with the same thread count, in one
-# run; then peak memory while scanning one large file.
+# Scan-engine benchmarks: phiscan vs ripgrep running the same candidate
+# patterns (`phiscan rules patterns`) on the same files, timed in one run.
 #
 #   scripts/bench.sh [CORPUS_MIB=1024] [SINGLE_MIB=4096]
+#       The mixed corpus (issue 2), both tools on all threads; then peak
+#       memory while scanning one large file.
+#   scripts/bench.sh matrix [KIND_MIB=64] [HUGE_MIB=512]
+#       The content matrix (issue 17): each kind of `gen_kinds list`
+#       timed on one thread against `rg -j1 --count-matches` (every match,
+#       the work phiscan does) and `rg -j1 -c`, in both orders in one run;
+#       then one HUGE_MIB text file with 1 and 2 threads. KINDS="a b"
+#       times some kinds only; RUNS (default 6) runs per command.
 #
 # Needs ripgrep, hyperfine and GNU time (installed with apt when missing).
 # Data goes to bench-data/ (git-ignored); it is reused between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CORPUS_MIB=${1:-1024}
-SINGLE_MIB=${2:-4096}
 THREADS=${THREADS:-$(nproc)}
 DATA=bench-data
-CORPUS=$DATA/corpus
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need rg || ! need hyperfine || [ ! -x /usr/bin/time ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep hyperfine time >/dev/null
 fi
 
+if [ "${1:-}" = matrix ]; then
+  KIND_MIB=${2:-64}
+  HUGE_MIB=${3:-512}
+  cargo build --release --quiet --bin phiscan --example gen_kinds
+  BIN=target/release/phiscan
+  GEN=target/release/examples/gen_kinds
+  M=$DATA/matrix
+  mkdir -p "$M"
+  $BIN rules patterns > "$DATA/patterns.txt"
+  # Kinds as NAME=GENERATOR:DENSITY: the same generator at two densities
+  # where the density changes the work (prose: keywords in every
+  # sentence, values in many or in few of them).
+  ALL="prose=prose:1 prose-sparse=prose:0.1 logs=logs:1 csv=csv:1 hl7=hl7:1 x12=x12:1 base64=base64:1 json=json:1 utf16=utf16:1"
+  RUN_KINDS=()
+  for spec in $ALL; do
+    name=${spec%%=*}
+    if [ -n "${KINDS:-}" ] && ! [[ " $KINDS " == *" $name "* ]]; then continue; fi
+    gen=${spec#*=}
+    dir=$M/$name
+    if [ ! -f "$dir/.done-$KIND_MIB" ]; then
+      rm -rf "$dir"
+      $GEN "$dir" "${gen%%:*}" "$KIND_MIB" "${gen#*:}"
+      touch "$dir/.done-$KIND_MIB"
+    fi
+    RUN_KINDS+=("$name")
+  done
+  HALF=$(( (${RUNS:-6} + 1) / 2 ))
+  for name in "${RUN_KINDS[@]}"; do
+    dir=$M/$name
+    du -sb --exclude='.done-*' "$dir" | cut -f1 > "$M/$name.bytes"
+    cat "$dir"/* > /dev/null
+    EVERY="rg --no-ignore --hidden -j1 --count-matches -f $DATA/patterns.txt $dir > /dev/null"
+    FIRST="rg --no-ignore --hidden -j1 -c -f $DATA/patterns.txt $dir > /dev/null"
+    PS="$BIN scan --threads 1 -q -o /dev/null $dir"
+    echo "== $name: $(cat "$M/$name.bytes") bytes"
+    hyperfine -N --ignore-failure --warmup 1 --runs "$HALF" --export-json "$M/$name-ab.json" \
+      -n rg-count-matches "$EVERY" -n rg-c "$FIRST" -n phiscan "$PS" 2>&1 | grep -E 'Time|±' || true
+    hyperfine -N --ignore-failure --warmup 1 --runs "$HALF" --export-json "$M/$name-ba.json" \
+      -n phiscan "$PS" -n rg-c "$FIRST" -n rg-count-matches "$EVERY" >/dev/null 2>&1
+  done
+  python3 scripts/bench-matrix.py "$DATA" "${RUN_KINDS[@]}"
+  if [ -n "${KINDS:-}" ] && ! [[ " $KINDS " == *" huge "* ]]; then exit 0; fi
+  huge=$M/huge
+  if [ ! -f "$huge/.done-$HUGE_MIB" ]; then
+    rm -rf "$huge"
+    $GEN "$huge" huge "$HUGE_MIB"
+    touch "$huge/.done-$HUGE_MIB"
+  fi
+  file=$(ls "$huge"/*.txt)
+  cat "$file" > /dev/null
+  echo "== one $(du -h "$file" | cut -f1) file: phiscan on 1 and 2 threads, ripgrep (one thread per file)"
+  P1="$BIN scan --threads 1 -q -o /dev/null $file"
+  P2="$BIN scan --threads 2 -q -o /dev/null $file"
+  EVERY="rg --no-ignore -j1 --count-matches -f $DATA/patterns.txt $file > /dev/null"
+  hyperfine -N --ignore-failure --warmup 1 --runs "$HALF" --export-json "$M/huge-ab.json" \
+    -n phiscan-1 "$P1" -n phiscan-2 "$P2" -n rg-count-matches "$EVERY"
+  hyperfine -N --ignore-failure --warmup 1 --runs "$HALF" --export-json "$M/huge-ba.json" \
+    -n rg-count-matches "$EVERY" -n phiscan-2 "$P2" -n phiscan-1 "$P1" >/dev/null 2>&1
+  python3 - "$M" "$(stat -c %s "$file")" <<'PY'
+import json, statistics, sys
+m, size = sys.argv[1], int(sys.argv[2])
+t = {}
+for o in ("ab", "ba"):
+    for r in json.load(open(f"{m}/huge-{o}.json"))["results"]:
+        t.setdefault(r["command"], []).extend(r["times"])
+med = {k: statistics.median(v) for k, v in t.items()}
+p1, p2, rg = med["phiscan-1"], med["phiscan-2"], med["rg-count-matches"]
+print(f"huge: phiscan 1 thread {p1:.3f} s ({size/p1/1e6:.0f} MB/s), 2 threads {p2:.3f} s "
+      f"({size/p2/1e6:.0f} MB/s): {p1/p2:.2f}x; rg --count-matches {rg:.3f} s; "
+      f"phiscan-1/rg {p1/rg:.2f}x, phiscan-2/rg {p2/rg:.2f}x")
+PY
+  /usr/bin/time -f "phiscan --threads 2, one file: %e s, peak RSS %M KiB" \
+    $BIN scan --threads 2 -q -o /dev/null "$file" || true
+  exit 0
+fi
+
+CORPUS_MIB=${1:-1024}
+SINGLE_MIB=${2:-4096}
+CORPUS=$DATA/corpus
+
 cargo build --release --quiet --bin phiscan --example gen_corpus
 BIN=target/release/phiscan
 if [ ! -f "$DATA/.corpus-$CORPUS_MIB-$SINGLE_MIB" ]; then
-  rm -rf "$DATA" && mkdir -p "$CORPUS"
+  # Only the corpus: the matrix's kinds stay.
+  rm -rf "$CORPUS" "$DATA/single.txt" "$DATA"/.corpus-* && mkdir -p "$CORPUS"
   target/release/examples/gen_corpus "$CORPUS" "$CORPUS_MIB" "$SINGLE_MIB"
   touch "$DATA/.corpus-$CORPUS_MIB-$SINGLE_MIB"
 fi

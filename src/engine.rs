@@ -103,15 +103,18 @@ impl Engine {
     }
 
     fn with_scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
-        SCRATCH.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.as_ref().is_none_or(|(id, _)| *id != self.id) {
-                *slot = Some((self.id, self.matcher.new_scratch()));
-            }
-            let (_, scratch) = slot.as_mut().expect("scratch was just set");
-            scratch.leave_blocks();
-            f(scratch)
-        })
+        // Taken out of the slot while in use, not borrowed: a thread that
+        // waits on the rounds of a large file (extract::text) may run
+        // another file's scan meanwhile, which then makes its own.
+        let taken = SCRATCH.with(|cell| cell.borrow_mut().take());
+        let mut scratch = match taken {
+            Some((id, scratch)) if id == self.id => scratch,
+            _ => self.matcher.new_scratch(),
+        };
+        scratch.leave_blocks();
+        let result = f(&mut scratch);
+        SCRATCH.with(|cell| *cell.borrow_mut() = Some((self.id, scratch)));
+        result
     }
 
     fn ctx<'a>(

@@ -16,7 +16,7 @@
 
 use crate::entity::{Confidence, Entity};
 use crate::error::ConfigError;
-use crate::lanes::{End, EndCache, EndFinder};
+use crate::lanes::{self, End, EndCache, EndFinder};
 use crate::rules::{self, ContextSpec, RulePack, RuleSpec, MAX_COMPILED_PATTERN_BYTES};
 use crate::validators::{self, Validator};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -39,11 +39,11 @@ const BLOCK: usize = 4096;
 const BLOCK_GAP: usize = 512;
 /// Largest block [`Matcher::enter_block`] copies.
 const MAX_QUIET_BLOCK: usize = 1 << 20;
-/// Context words are searched this far beyond what a match needs, so that
-/// matches close together share one search. Kept small: a new search
-/// starts this far before its match, so a wide slack searched the same
-/// bytes again and again (1024 bytes made the notes scan 15 % slower).
-const WORDS_SLACK: usize = 64;
+/// Context words are searched in blocks of this many bytes, each once per
+/// buffer: the words around dense matches came from one search per match
+/// over its whole window, so that each byte of keyword-dense text was
+/// searched five to ten times over.
+const WORD_BLOCK: usize = 512;
 /// Largest compiled form of the candidate finder's patterns together (free
 /// rules' patterns and gate words).
 const JOINED_NFA_LIMIT: usize = 64 << 20;
@@ -76,6 +76,11 @@ pub struct CompiledRule {
     /// Every match starts with one of the keywords: the rule is tried only
     /// where a gate word starts, anchored there.
     keyword_led: bool,
+    /// The longest match of the pattern, when it is at most
+    /// [`lanes::WARM_UP`] bytes: then an end finder over the pattern sees
+    /// every match whole, and the rule is tried only around the ends it
+    /// reports ([`Matcher::run_rule_at_ends`]).
+    ends_len: Option<usize>,
     context: Option<Context>,
 }
 
@@ -94,6 +99,14 @@ pub struct Hit {
     pub start: usize,
     pub end: usize,
     pub confidence: Confidence,
+}
+
+/// The words found in `words[words]` start in bytes `index * WORD_BLOCK`
+/// to `(index + 1) * WORD_BLOCK` of the buffer.
+#[derive(Clone, Debug)]
+struct WordBlock {
+    index: usize,
+    words: Range<usize>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -117,8 +130,16 @@ pub struct Scratch {
     words: Vec<WordHit>,
     /// (rule, start, end) areas around gate words, for gated rules.
     gate_regions: Vec<(usize, usize, usize)>,
-    /// The part of the current buffer `words` covers.
-    words_area: Range<usize>,
+    /// The gated end finder's cache (made on first use), the stretches it
+    /// walks and the ends it found; one rule's ends.
+    gated_cache: Option<Box<EndCache>>,
+    gated_spans: Vec<Range<usize>>,
+    gated_found: Vec<End>,
+    rule_ends: Vec<usize>,
+    /// The blocks of the current buffer whose words `words` holds, in
+    /// order of their place in the buffer (their words are in `words` in
+    /// the order they were searched).
+    word_blocks: Vec<WordBlock>,
     /// Addresses of a block known to hold no candidate, and a copy of its
     /// bytes (see [`Matcher::enter_block`]).
     quiet: Option<Range<usize>>,
@@ -138,6 +159,10 @@ struct Words {
     prefixes: Vec<Vec<usize>>,
     pattern_len: Vec<usize>,
     longest: usize,
+    /// How far before a block its search starts: a leftmost-first search
+    /// that starts inside a word, or inside a run of overlapping words,
+    /// may see other words there than one from further back.
+    lead: usize,
 }
 
 impl Words {
@@ -159,6 +184,7 @@ impl Words {
         // over a shorter word starting at the same place.
         patterns.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         patterns.dedup_by(|a, b| a.0 == b.0);
+        let longest = patterns.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostFirst)
             // A full DFA is the fastest per byte, and a few hundred short
@@ -195,7 +221,8 @@ impl Words {
             edges,
             prefixes,
             pattern_len: patterns.iter().map(|(p, _)| p.len()).collect(),
-            longest: patterns.iter().map(|(p, _)| p.len()).max().unwrap_or(0),
+            longest,
+            lead: (2 * longest).max(64),
         }))
     }
 
@@ -241,6 +268,10 @@ pub struct Matcher {
     words: Option<Words>,
     /// Word id → gated rules it opens.
     gated_by_word: Vec<Vec<usize>>,
+    /// Where the patterns of gated rules with `ends_len` (not keyword-led)
+    /// end, and rule index → its pattern there.
+    gated: Option<EndFinder>,
+    gated_pattern: Vec<Option<u32>>,
     /// Widest gate reach of any rule.
     max_gate_reach: usize,
     /// No pattern is anchored to the start or end of a text or line, so a
@@ -352,6 +383,7 @@ impl CompiledRule {
             value_group,
             validator,
             keyword_led: starts_with_keyword(&spec.pattern, &spec.keywords),
+            ends_len: longest_match(&spec.pattern).filter(|&n| n <= lanes::WARM_UP),
             gate,
             // Known once every rule's words are (see `set_gate_reach`).
             gate_reach: 0,
@@ -483,6 +515,30 @@ fn candidate_finder(
     Ok((finder, kinds))
 }
 
+/// The end finder over the patterns of gated rules tried around their
+/// ends (`ends_len`, not keyword-led), and each rule's pattern there.
+fn gated_finder(
+    rules: &[CompiledRule],
+) -> Result<(Option<EndFinder>, Vec<Option<u32>>), ConfigError> {
+    let mut patterns: Vec<&str> = Vec::new();
+    let mut of_rule = vec![None; rules.len()];
+    for (i, rule) in rules.iter().enumerate() {
+        if !rule.gate.is_empty() && !rule.keyword_led && rule.ends_len.is_some() {
+            of_rule[i] = Some(patterns.len() as u32);
+            patterns.push(&rule.spec.pattern);
+        }
+    }
+    if patterns.is_empty() {
+        return Ok((None, of_rule));
+    }
+    let finder = EndFinder::new(&patterns, JOINED_NFA_LIMIT, END_CACHE_BYTES).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "the rule pack's gated patterns together are too large: {e}"
+        ))
+    })?;
+    Ok((Some(finder), of_rule))
+}
+
 /// How far from a gate word each rule's matches can be: a required context
 /// word labels matches within its window; a plain keyword opens the text
 /// around it as far as any label can reach.
@@ -525,7 +581,10 @@ impl Matcher {
         let parts_follow_whole = rules
             .iter()
             .all(|r| !is_anchored(&r.spec.pattern).unwrap_or(true));
+        let (gated, gated_pattern) = gated_finder(&rules)?;
         Ok(Matcher {
+            gated,
+            gated_pattern,
             parts_follow_whole,
             rules,
             ends,
@@ -566,7 +625,11 @@ impl Matcher {
             region_rules: Vec::new(),
             words: Vec::new(),
             gate_regions: Vec::new(),
-            words_area: 0..0,
+            gated_cache: None,
+            gated_spans: Vec::new(),
+            gated_found: Vec::new(),
+            rule_ends: Vec::new(),
+            word_blocks: Vec::new(),
             quiet: None,
             quiet_bytes: Vec::new(),
         }
@@ -699,7 +762,8 @@ impl Matcher {
         }
         // Words are looked for lazily, around matches; none are known yet
         // in this buffer.
-        scratch.words_area = 0..0;
+        scratch.words.clear();
+        scratch.word_blocks.clear();
         // One pass finds where free rules' matches and gate words end:
         // free matches that start in `owned` end at most MAX_MATCH past
         // it; gate words count as far as any gated rule reaches.
@@ -772,7 +836,24 @@ impl Matcher {
             rules.dedup();
             let accept = region_start.max(owned.start)..region_end.min(owned.end);
             for &rule in &rules {
-                self.run_rule(rule, buf, accept.clone(), false, scratch, hits);
+                if self.rules[rule].ends_len.is_none() {
+                    self.run_rule(rule, buf, accept.clone(), false, scratch, hits);
+                    continue;
+                }
+                // Every match that starts at `accept.start` or later ends
+                // after it, among the ends from `i` on (those before end
+                // at or before `at`).
+                let mut rule_ends = std::mem::take(&mut scratch.rule_ends);
+                rule_ends.clear();
+                rule_ends.extend(
+                    ends[i..]
+                        .iter()
+                        .take_while(|x| x.end <= last_end)
+                        .filter(|x| matches!(self.end_kinds[x.pattern as usize], EndKind::Rule(r) if r == rule))
+                        .map(|x| x.end),
+                );
+                self.run_rule_at_ends(rule, buf, accept.clone(), &rule_ends, scratch, hits);
+                scratch.rule_ends = rule_ends;
             }
             at = at.max(region_end);
             next = i + 1;
@@ -781,27 +862,66 @@ impl Matcher {
     }
 
     /// Makes sure `scratch.words` holds every keyword and context word that
-    /// starts in `need`: found with some slack around it, so that the
-    /// matches of one dense stretch share one search.
+    /// starts in `need`: the words of each block of [`WORD_BLOCK`] bytes
+    /// that `need` touches, found once per buffer. Each block's search
+    /// starts a little before it (`Words::lead`), so that a word across the
+    /// block's start is found as a search from further back finds it.
     fn ensure_words(&self, buf: &[u8], need: Range<usize>, scratch: &mut Scratch) {
-        let have = &scratch.words_area;
-        if have.start <= need.start && need.end <= have.end && have.start < have.end {
+        let Some(words) = &self.words else { return };
+        let need = need.start..need.end.min(buf.len());
+        if need.is_empty() {
             return;
         }
-        scratch.words.clear();
-        let longest = self.words.as_ref().map_or(0, |w| w.longest);
-        let area = need.start.saturating_sub(WORDS_SLACK)
-            ..(need.end + WORDS_SLACK + longest).min(buf.len());
-        scratch.words_area = area.start..area.end.saturating_sub(longest).max(area.start);
-        let Some(words) = &self.words else { return };
-        let found = &mut scratch.words;
-        words.each(buf, area, |word, start, end| {
-            found.push(WordHit { word, start, end });
-        });
+        for index in need.start / WORD_BLOCK..=(need.end - 1) / WORD_BLOCK {
+            let Err(at) = scratch
+                .word_blocks
+                .binary_search_by_key(&index, |b| b.index)
+            else {
+                continue;
+            };
+            let start = index * WORD_BLOCK;
+            let end = (start + WORD_BLOCK).min(buf.len());
+            let area = start.saturating_sub(words.lead)..(end + words.longest).min(buf.len());
+            let found = &mut scratch.words;
+            let first = found.len();
+            words.each(buf, area, |word, s, e| {
+                if (start..end).contains(&s) {
+                    found.push(WordHit {
+                        word,
+                        start: s,
+                        end: e,
+                    });
+                }
+            });
+            let block = WordBlock {
+                index,
+                words: first..found.len(),
+            };
+            scratch.word_blocks.insert(at, block);
+        }
+    }
+
+    /// The words found so far that start at `from` or later, in order.
+    fn words_from<'s>(
+        &self,
+        scratch: &'s Scratch,
+        from: usize,
+    ) -> impl Iterator<Item = &'s WordHit> {
+        let blocks = &scratch.word_blocks;
+        let first = blocks.partition_point(|b| (b.index + 1) * WORD_BLOCK <= from);
+        blocks[first..]
+            .iter()
+            .flat_map(|b| &scratch.words[b.words.clone()])
+            .filter(move |w| w.start >= from)
     }
 
     /// Gated rules: only around their gate words, each rule within its
-    /// reach of one, merged into as few regions as possible.
+    /// reach of one, merged into as few regions as possible. Where gate
+    /// words are dense (every sentence of clinical notes names a patient,
+    /// a phone, a date of birth) the regions cover the text: then the
+    /// rules whose matches the gated end finder sees whole are not each
+    /// run across it, but tried around the ends of their matches, found
+    /// for all of them in one pass.
     fn find_gated(
         &self,
         buf: &[u8],
@@ -814,16 +934,88 @@ impl Matcher {
         regions.clear();
         self.gate_regions(owned, ends, &mut regions);
         self.merge_gate_regions(&mut regions);
+        let gated_ends = self.gated_ends_in(buf, &regions, scratch);
+        let mut rule_ends = std::mem::take(&mut scratch.rule_ends);
+        // Per rule, the first of its ends not yet behind its regions.
+        let mut cursor = (usize::MAX, 0);
         for &(rule, from, to) in &regions {
-            if self.rules[rule].keyword_led {
+            let compiled = &self.rules[rule];
+            if compiled.keyword_led {
                 for at in from..to {
                     self.run_rule(rule, buf, at..at + 1, true, scratch, hits);
                 }
-            } else {
-                self.run_rule(rule, buf, from..to, false, scratch, hits);
+                continue;
             }
+            let (Some(found), Some(pattern)) = (&gated_ends, self.gated_pattern[rule]) else {
+                self.run_rule(rule, buf, from..to, false, scratch, hits);
+                continue;
+            };
+            if cursor.0 != rule {
+                cursor = (rule, 0);
+            }
+            let search_end = (to + MAX_MATCH).min(buf.len());
+            while found.get(cursor.1).is_some_and(|x| x.end <= from) {
+                cursor.1 += 1;
+            }
+            rule_ends.clear();
+            rule_ends.extend(
+                found[cursor.1..]
+                    .iter()
+                    .take_while(|x| x.end <= search_end)
+                    .filter(|x| x.pattern == pattern)
+                    .map(|x| x.end),
+            );
+            self.run_rule_at_ends(rule, buf, from..to, &rule_ends, scratch, hits);
+        }
+        scratch.rule_ends = rule_ends;
+        if let Some(found) = gated_ends {
+            scratch.gated_found = found;
         }
         scratch.gate_regions = regions;
+    }
+
+    /// Every (end, pattern) of the gated end finder where the regions of
+    /// the rules it serves can hold a match: one pass over their union.
+    /// `None` without such rules or regions, or when the search gave up
+    /// (then the rules run across their regions).
+    fn gated_ends_in(
+        &self,
+        buf: &[u8],
+        regions: &[(usize, usize, usize)],
+        scratch: &mut Scratch,
+    ) -> Option<Vec<End>> {
+        let finder = self.gated.as_ref()?;
+        let spans = &mut scratch.gated_spans;
+        spans.clear();
+        spans.extend(
+            regions
+                .iter()
+                .filter(|&&(rule, _, _)| self.gated_pattern[rule].is_some())
+                .map(|&(_, from, to)| from..(to + MAX_MATCH).min(buf.len())),
+        );
+        if spans.is_empty() {
+            return None;
+        }
+        spans.sort_unstable_by_key(|r| r.start);
+        let mut found = std::mem::take(&mut scratch.gated_found);
+        found.clear();
+        let cache = scratch
+            .gated_cache
+            .get_or_insert_with(|| Box::new(finder.new_cache()));
+        let mut i = 0;
+        while i < spans.len() {
+            let mut union = spans[i].clone();
+            i += 1;
+            while spans.get(i).is_some_and(|r| r.start <= union.end) {
+                union.end = union.end.max(spans[i].end);
+                i += 1;
+            }
+            if finder.find(buf, union, cache, &mut found).is_err() {
+                scratch.gated_found = found;
+                return None;
+            }
+        }
+        Some(found)
     }
 
     /// (rule, from, to) for each gate word among `ends` and each rule it
@@ -911,43 +1103,115 @@ impl Matcher {
             if m.start() >= accept.end {
                 break;
             }
-            at = if m.end() > m.start() {
-                m.end()
-            } else {
-                m.start() + 1
-            };
-            if !stands_alone(buf, m.start(), m.end()) {
-                // A longer token may still hold a real match further on.
-                at = m.start() + 1;
-                continue;
-            }
-            let value = rule
-                .value_group
-                .and_then(|g| caps.get_group(g))
-                .map_or(m.start()..m.end(), |s| s.start..s.end);
-            if value.is_empty() {
-                continue;
-            }
-            if let Some(validate) = rule.validator {
-                let text: Cow<str> = String::from_utf8_lossy(&buf[value.clone()]);
-                if !validate(&text) {
-                    continue;
-                }
-            }
-            let confidence = match &rule.context {
-                None => rule.confidence,
-                Some(ctx) => match self.context_confidence(rule, ctx, buf, m.range(), scratch) {
-                    Some(confidence) => confidence,
-                    None => continue,
-                },
-            };
-            hits.push(Hit {
-                rule: index,
-                start: value.start,
-                end: value.end,
-                confidence,
-            });
+            at = self.take_match(index, buf, scratch, hits);
         }
+    }
+
+    /// [`Matcher::run_rule`] (unanchored) for a rule with `ends_len`, given
+    /// `ends`: in order, every end of a match of its pattern that starts at
+    /// `accept.start` or later and ends by `accept.end + MAX_MATCH` (more
+    /// ends do no harm). Finds the same matches, searching only around
+    /// those ends: the match a search from `at` finds ends at one of them,
+    /// at the first (`e`) or later, so it starts at `e - ends_len` or
+    /// later; when it starts by `e`, all its alternatives end by
+    /// `e + ends_len`, and a search of that stretch finds it. When that
+    /// search finds none starting by `e`, no match starts between `at`
+    /// and `e`.
+    fn run_rule_at_ends(
+        &self,
+        index: usize,
+        buf: &[u8],
+        accept: Range<usize>,
+        ends: &[usize],
+        scratch: &mut Scratch,
+        hits: &mut Vec<Hit>,
+    ) {
+        let rule = &self.rules[index];
+        let Some(len) = rule.ends_len else {
+            return self.run_rule(index, buf, accept, false, scratch, hits);
+        };
+        let search_end = (accept.end + MAX_MATCH).min(buf.len());
+        let mut at = accept.start;
+        let mut next = 0;
+        while at < accept.end {
+            while ends.get(next).is_some_and(|&e| e <= at) {
+                next += 1;
+            }
+            let Some(&e) = ends.get(next) else { break };
+            if e > search_end {
+                break;
+            }
+            let from = at.max(e.saturating_sub(len));
+            if from >= accept.end {
+                break;
+            }
+            let input = Input::new(buf).range(from..(e + len).min(search_end));
+            let caps = &mut scratch.captures[index];
+            rule.regex
+                .search_captures_with(&mut scratch.caches[index], &input, caps);
+            match caps.get_match() {
+                Some(m) if m.start() <= e => {
+                    if m.start() >= accept.end {
+                        break;
+                    }
+                    at = self.take_match(index, buf, scratch, hits);
+                }
+                _ => at = e + 1,
+            }
+        }
+    }
+
+    /// What [`Matcher::run_rule`] does with the match in the rule's
+    /// captures: reports it when it stands alone, passes its validator
+    /// and its context; returns where the search goes on.
+    fn take_match(
+        &self,
+        index: usize,
+        buf: &[u8],
+        scratch: &mut Scratch,
+        hits: &mut Vec<Hit>,
+    ) -> usize {
+        let rule = &self.rules[index];
+        let caps = &scratch.captures[index];
+        let Some(m) = caps.get_match() else {
+            return buf.len();
+        };
+        let next = if m.end() > m.start() {
+            m.end()
+        } else {
+            m.start() + 1
+        };
+        if !stands_alone(buf, m.start(), m.end()) {
+            // A longer token may still hold a real match further on.
+            return m.start() + 1;
+        }
+        let value = rule
+            .value_group
+            .and_then(|g| caps.get_group(g))
+            .map_or(m.start()..m.end(), |s| s.start..s.end);
+        if value.is_empty() {
+            return next;
+        }
+        if let Some(validate) = rule.validator {
+            let text: Cow<str> = String::from_utf8_lossy(&buf[value.clone()]);
+            if !validate(&text) {
+                return next;
+            }
+        }
+        let confidence = match &rule.context {
+            None => rule.confidence,
+            Some(ctx) => match self.context_confidence(rule, ctx, buf, m.range(), scratch) {
+                Some(confidence) => confidence,
+                None => return next,
+            },
+        };
+        hits.push(Hit {
+            rule: index,
+            start: value.start,
+            end: value.end,
+            confidence,
+        });
+        next
     }
 
     /// The confidence of a match of `rule` at `span` by the words around
@@ -964,7 +1228,7 @@ impl Matcher {
         let need = span.start.saturating_sub(ctx.window + MAX_MATCH)
             ..(span.end + ctx.window + 1).min(buf.len());
         self.ensure_words(buf, need, scratch);
-        match self.judge_context(ctx, buf, &scratch.words, span.start, span.end) {
+        match self.judge_context(ctx, buf, scratch, span.start, span.end) {
             ContextVerdict::Rejected => None,
             ContextVerdict::Absent if ctx.required => None,
             ContextVerdict::Absent => Some(rule.confidence),
@@ -979,16 +1243,15 @@ impl Matcher {
         &self,
         ctx: &Context,
         buf: &[u8],
-        words: &[WordHit],
+        scratch: &Scratch,
         start: usize,
         end: usize,
     ) -> ContextVerdict {
         let from = start.saturating_sub(ctx.window + MAX_MATCH);
-        let first = words.partition_point(|w| w.start < from);
         // (distance, is_exclude) of the nearest word on each side.
         let mut before: Option<(usize, bool)> = None;
         let mut after: Option<(usize, bool)> = None;
-        for w in &words[first..] {
+        for w in self.words_from(scratch, from) {
             if w.start > end + ctx.window {
                 break;
             }
@@ -1056,12 +1319,16 @@ enum ContextVerdict {
 /// The line around `start..end`, bounded to MAX_LINE_REACH either side and
 /// never starting before `floor`.
 fn line_around(buf: &[u8], start: usize, end: usize, floor: usize) -> (usize, usize) {
-    let line_start = memchr::memrchr(b'\n', &buf[..start]).map_or(0, |i| i + 1);
-    let region_start = line_start
-        .max(start.saturating_sub(MAX_LINE_REACH))
-        .max(floor);
-    let line_end = memchr::memchr(b'\n', &buf[end..]).map_or(buf.len(), |i| end + i);
-    let region_end = line_end.min(end + MAX_LINE_REACH).max(start + 1);
+    // Newlines are looked for within reach only: in a long line (minified
+    // JSON) a search to the line's ends read megabytes per candidate.
+    let reach_start = start.saturating_sub(MAX_LINE_REACH).max(floor);
+    let region_start = match buf.get(reach_start..start) {
+        Some(before) => memchr::memrchr(b'\n', before).map_or(reach_start, |i| reach_start + i + 1),
+        None => reach_start,
+    };
+    let reach_end = (end + MAX_LINE_REACH).min(buf.len());
+    let line_end = memchr::memchr(b'\n', &buf[end..reach_end]).map_or(reach_end, |i| end + i);
+    let region_end = line_end.max(start + 1);
     (region_start, region_end)
 }
 
@@ -1135,6 +1402,24 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
                 !k.is_empty() && bytes.len() >= k.len() && bytes[..k.len()].eq_ignore_ascii_case(k)
             })
         })
+}
+
+/// The most bytes a match of `pattern` can take, when that is bounded and
+/// every match takes at least one.
+fn longest_match(pattern: &str) -> Option<usize> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    // A pattern that can match nothing is left to the plain search: an
+    // empty match has no end after its start to be found by.
+    let props = hir.properties();
+    if props.minimum_len().is_none_or(|n| n == 0) {
+        return None;
+    }
+    props.maximum_len()
 }
 
 #[cfg(test)]
@@ -1453,6 +1738,94 @@ exclude = ["visit", "invoice"]
                 parts.len()
             );
         }
+    }
+
+    /// The same matcher with every rule run across its regions, as before
+    /// rules were tried around the ends of their matches.
+    fn without_end_runs(mut m: Matcher) -> Matcher {
+        for rule in &mut m.rules {
+            rule.ends_len = None;
+        }
+        m.gated = None;
+        m
+    }
+
+    /// Rules tried around their ends find what a search across their
+    /// regions finds, in texts dense with values, gate words and near
+    /// misses (longer numbers, dates inside tokens).
+    #[test]
+    fn rules_tried_at_their_ends_find_what_a_search_across_finds() {
+        let fast = default_matcher();
+        let slow = without_end_runs(default_matcher());
+        assert!(fast.rules.iter().filter(|r| r.ends_len.is_some()).count() >= 8);
+        assert!(fast.gated.is_some());
+        let tokens = [
+            "412-56-7890",
+            "412567890",
+            "4125678901",
+            "1412-56-7890",
+            "ssn",
+            "DOB",
+            "dob:",
+            "born",
+            "date of birth",
+            "01/02/1980",
+            "1/2/80",
+            "1980-01-02",
+            "1980-01-02T10:11:12Z",
+            "19800102",
+            "March 3, 1975",
+            "3 Mar 1975",
+            "12/31/1999.5",
+            "appointment",
+            "visit",
+            "phone",
+            "tel",
+            "(555) 867-5309",
+            "555-867-5309",
+            "5558675309",
+            "15558675309",
+            "patient id",
+            "MRN",
+            "4455667",
+            "1234567893",
+            "npi",
+            "jane@example.org",
+            "x",
+            "-",
+            "/",
+            ".",
+            ",",
+            " ",
+            " ",
+            "\n",
+            "\n",
+        ];
+        let mut rng = Rng::new(0x51ed_2701);
+        let mut next = |n| rng.below(n);
+        let (mut a, mut b) = (fast.new_scratch(), slow.new_scratch());
+        let mut total = 0;
+        for round in 0..400 {
+            let mut text = String::new();
+            let len = if round % 10 == 0 { 20_000 } else { 600 };
+            while text.len() < len {
+                text.push_str(tokens[next(tokens.len())]);
+                if next(3) > 0 {
+                    text.push(' ');
+                }
+            }
+            let bytes = text.as_bytes();
+            let owned = next(bytes.len() / 4)..bytes.len() - next(bytes.len() / 4);
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            slow.find(bytes, owned.clone(), &mut b, &mut want);
+            fast.find(bytes, owned.clone(), &mut a, &mut got);
+            let key = |h: &Hit| (h.start, h.rule, h.end, h.confidence);
+            want.sort_by_key(key);
+            got.sort_by_key(key);
+            assert_eq!(got, want, "{text:?} {owned:?}");
+            total += want.len();
+        }
+        assert!(total > 10_000, "{total}");
     }
 
     #[test]

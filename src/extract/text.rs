@@ -5,10 +5,12 @@ use super::{Ctx, Location};
 use crate::decode::{sniff, TextEncoding, SNIFF_LEN};
 use crate::entity::{Confidence, Entity};
 use crate::error::ExtractError;
-use crate::matcher::Hit;
-use crate::report::{Event, Finding};
+use crate::matcher::{Hit, Scratch};
+use crate::report::{Event, EventSink, Finding};
 use encoding_rs::CoderResult;
+use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read};
+use std::sync::{Arc, Mutex};
 
 /// Bytes of text matched per round.
 pub const CHUNK: usize = 2 << 20;
@@ -66,8 +68,16 @@ fn count_chars(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
 }
 
+/// Rounds matched at once per worker thread when a file's rounds are
+/// spread over threads: one being matched and one ready to start, so that
+/// no thread waits on the reader. It bounds the memory too, at about
+/// `CHUNK + 2·OVERLAP` (and the round's findings) per round.
+const ROUNDS_PER_THREAD: usize = 2;
+
 /// Streams a text file: `head` is what was already read of it, `rest` the
-/// remainder. Memory stays at about `CHUNK + 2·OVERLAP` whatever the size.
+/// remainder. Memory stays at about `CHUNK + 2·OVERLAP` whatever the size
+/// on one thread; a file of more than one round is matched on every
+/// thread of the current rayon pool (see [`scan_rounds_in_parallel`]).
 pub fn scan_stream(
     ctx: &mut Ctx,
     field: &str,
@@ -77,11 +87,35 @@ pub fn scan_stream(
     let encoding = sniff(&head[..head.len().min(SNIFF_LEN)]).unwrap_or(TextEncoding::Windows1252);
     let mut source = Decoded::new(encoding, head, rest);
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 3 * OVERLAP);
+    let eof = source.fill(&mut buf, CHUNK + OVERLAP);
+    // Only on a pool's worker: a source on a thread of its own (an FTP
+    // crawl) keeps to it rather than take the global pool's threads.
+    let pooled = rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1;
+    let result = if !eof && pooled {
+        scan_rounds_in_parallel(ctx, field, &mut source, buf)
+    } else {
+        scan_rounds(ctx, field, &mut source, buf, eof)
+    };
+    result?;
+    match source.error.take() {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// The rounds of a stream one after the other on this thread; `buf` holds
+/// the first round's text, `eof` whether that is all.
+fn scan_rounds(
+    ctx: &mut Ctx,
+    field: &str,
+    source: &mut Decoded,
+    mut buf: Vec<u8>,
+    mut eof: bool,
+) -> Result<(), ExtractError> {
     let mut owned_start = 0usize;
     let mut cursor = LineCursor::new(0, Location::START);
     let mut hits = Vec::new();
     loop {
-        let eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP);
         let owned_end = if eof { buf.len() } else { buf.len() - OVERLAP };
         hits.clear();
         ctx.matcher
@@ -89,17 +123,194 @@ pub fn scan_stream(
         report_hits(ctx, field, &buf, &mut hits, &mut cursor, None);
         cursor.advance_to(&buf, owned_end);
         if eof {
-            return match source.error.take() {
-                Some(e) => Err(e.into()),
-                None => Ok(()),
-            };
+            return Ok(());
         }
         // Keep OVERLAP bytes before the next round's own bytes as look-behind.
         let keep_from = owned_end.saturating_sub(OVERLAP);
         buf.drain(..keep_from);
         owned_start = owned_end - keep_from;
         cursor.pos -= keep_from;
+        eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP);
     }
+}
+
+/// One round of a stream matched apart from the others: its findings, with
+/// lines counted from the round's first own byte (line 0 is the line the
+/// round starts in, its columns counted from there), and how far the round
+/// moves the position (newlines, then characters after the last one).
+struct RoundFindings {
+    events: Vec<Event>,
+    newlines: u64,
+    last_columns: u64,
+}
+
+impl RoundFindings {
+    /// Sends the findings with their real positions, given the position of
+    /// the round's first own byte (`line`, and 0-based `column`), and moves
+    /// that position past the round.
+    fn send(self, events: &dyn EventSink, line: &mut u64, column: &mut u64) {
+        for mut event in self.events {
+            if let Event::Finding(f) = &mut event {
+                match f.line {
+                    Some(0) => {
+                        f.line = Some(*line);
+                        f.column = f.column.map(|c| c + *column);
+                    }
+                    Some(n) => f.line = Some(n + *line),
+                    None => {}
+                }
+            }
+            events.send(event);
+        }
+        if self.newlines > 0 {
+            *line += self.newlines;
+            *column = self.last_columns;
+        } else {
+            *column += self.last_columns;
+        }
+    }
+}
+
+/// Collects a round's events in order, for [`RoundFindings`].
+struct Collect(Mutex<Vec<Event>>);
+
+impl EventSink for Collect {
+    fn send(&self, event: Event) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+    }
+}
+
+/// What a round needs of its file's [`Ctx`], shared by the threads that
+/// match its rounds.
+struct RoundCtx<'a> {
+    matcher: &'a crate::matcher::Matcher,
+    options: &'a super::ScanOptions,
+    target: &'a Arc<str>,
+    path: &'a str,
+    depth: u32,
+    field: &'a str,
+    /// Matcher scratch for the rounds, one per thread at a time.
+    scratches: Mutex<Vec<Scratch>>,
+}
+
+impl RoundCtx<'_> {
+    /// Matches `buf`'s bytes `owned` (the rest is look-behind and
+    /// look-ahead) exactly as [`scan_rounds`] does.
+    fn scan(&self, buf: &[u8], owned: std::ops::Range<usize>) -> RoundFindings {
+        let lock = || self.scratches.lock().unwrap_or_else(|e| e.into_inner());
+        let popped = lock().pop();
+        let mut scratch = popped.unwrap_or_else(|| self.matcher.new_scratch());
+        let collect = Collect(Mutex::new(Vec::new()));
+        // The file's time limit is its reader's: a round, once read, is
+        // matched whole, as on one thread.
+        let budget = super::Budget::with_time_limit(0);
+        let mut ctx = Ctx {
+            matcher: self.matcher,
+            options: self.options,
+            events: &collect,
+            target: self.target,
+            path: self.path.to_string(),
+            depth: self.depth,
+            budget: &budget,
+            scratch: &mut scratch,
+        };
+        let mut hits = Vec::new();
+        ctx.matcher.find(buf, owned.clone(), ctx.scratch, &mut hits);
+        let mut cursor = LineCursor {
+            pos: owned.start,
+            line: 0,
+            col: 0,
+        };
+        report_hits(&mut ctx, self.field, buf, &mut hits, &mut cursor, None);
+        cursor.advance_to(buf, owned.end);
+        lock().push(scratch);
+        RoundFindings {
+            events: collect.0.into_inner().unwrap_or_else(|e| e.into_inner()),
+            newlines: cursor.line,
+            last_columns: cursor.col,
+        }
+    }
+}
+
+/// The rounds of a stream spread over the threads of the current rayon
+/// pool: the same rounds as [`scan_rounds`] (same bytes, same own range,
+/// so the same findings), each matched as a job of its own while this
+/// thread reads the next; findings are sent in file order with the
+/// positions a serial scan gives. When enough rounds are in flight, this
+/// thread matches rounds too rather than wait idle on the others.
+fn scan_rounds_in_parallel(
+    ctx: &mut Ctx,
+    field: &str,
+    source: &mut Decoded,
+    mut buf: Vec<u8>,
+) -> Result<(), ExtractError> {
+    let round_ctx = RoundCtx {
+        matcher: ctx.matcher,
+        options: ctx.options,
+        target: ctx.target,
+        path: &ctx.path,
+        depth: ctx.depth,
+        field,
+        scratches: Mutex::new(Vec::new()),
+    };
+    let events = ctx.events;
+    let limit = ROUNDS_PER_THREAD * rayon::current_num_threads();
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, RoundFindings)>();
+    let mut ready: BTreeMap<usize, RoundFindings> = BTreeMap::new();
+    let (mut next_sent, mut line, mut column) = (0usize, 1u64, 0u64);
+    let mut send_ready = |ready: &mut BTreeMap<usize, RoundFindings>, next_sent: &mut usize| {
+        while let Some(round) = ready.remove(&*next_sent) {
+            round.send(events, &mut line, &mut column);
+            *next_sent += 1;
+        }
+    };
+    rayon::in_place_scope(|scope| {
+        let round_ctx = &round_ctx;
+        let mut owned_start = 0usize;
+        let mut eof = false;
+        for index in 0.. {
+            let owned_end = if eof { buf.len() } else { buf.len() - OVERLAP };
+            // Read rounds whose findings are not yet sent stay below the
+            // limit: wait for the oldest, running this file's rounds
+            // meanwhile.
+            while index - next_sent >= limit {
+                ready.extend(done_rx.try_iter());
+                send_ready(&mut ready, &mut next_sent);
+                if index - next_sent < limit {
+                    break;
+                }
+                // The newest jobs on this thread's own deque are this
+                // file's rounds (spawned after anything an outer job left
+                // there); when none is left, other threads hold them.
+                match rayon::yield_local() {
+                    Some(rayon::Yield::Executed) => {}
+                    _ => {
+                        if let Ok(done) = done_rx.recv() {
+                            ready.insert(done.0, done.1);
+                        }
+                    }
+                }
+            }
+            let round = buf.clone();
+            let done = done_tx.clone();
+            scope.spawn(move |_| {
+                let _ = done.send((index, round_ctx.scan(&round, owned_start..owned_end)));
+            });
+            if eof {
+                break;
+            }
+            let keep_from = owned_end.saturating_sub(OVERLAP);
+            buf.drain(..keep_from);
+            owned_start = owned_end - keep_from;
+            eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP);
+            ready.extend(done_rx.try_iter());
+            send_ready(&mut ready, &mut next_sent);
+        }
+    });
+    drop(done_tx);
+    ready.extend(done_rx.try_iter());
+    send_ready(&mut ready, &mut next_sent);
+    Ok(())
 }
 
 /// Matches one block of text (an extractor's paragraph, cell or field).
@@ -443,6 +654,92 @@ mod tests {
     use crate::report::Event;
     use crate::rules::RulePack;
     use crate::test_rng::Rng;
+
+    /// Random text of about `len` bytes dense with values, near misses,
+    /// context words, multi-byte characters and lines of every length.
+    fn random_text(rng: &mut Rng, len: usize, latin1: bool) -> Vec<u8> {
+        let tokens: &[&[u8]] = &[
+            b"412-56-7890",
+            b"412567890",
+            b"ssn",
+            b"SSN:",
+            b"DOB",
+            b"date of birth",
+            b"01/02/1980",
+            b"1980-01-02",
+            b"MRN",
+            b"MRN: 4455667",
+            b"patient",
+            b"phone",
+            b"(555) 867-5309",
+            b"npi 1234567893",
+            b"jane@example.org",
+            "José".as_bytes(),
+            "日本語".as_bytes(),
+            b"x",
+            b"-",
+            b"/",
+            b" ",
+            b"  ",
+            b"\n",
+            b"\r\n",
+        ];
+        let mut text = Vec::with_capacity(len + 64);
+        while text.len() < len {
+            // Now and then a long line, so that rounds start mid-line.
+            if rng.below(2000) == 0 {
+                let run = 1 + rng.below(40_000);
+                text.extend(std::iter::repeat_n(b'a' + rng.below(26) as u8, run));
+            }
+            if latin1 && rng.below(50) == 0 {
+                text.push(0xE9);
+            }
+            text.extend_from_slice(tokens[rng.below(tokens.len())]);
+            if rng.below(3) > 0 {
+                text.push(b' ');
+            }
+        }
+        text
+    }
+
+    /// Every event of a file scanned on a pool of `threads` threads.
+    fn events_on(engine: &Engine, threads: usize, text: &[u8]) -> Vec<String> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let (outcome, events) = pool.install(|| scan_reader(engine, "f.txt", &mut &text[..], None));
+        assert!(!outcome.failed);
+        events.iter().map(|e| format!("{e:?}")).collect()
+    }
+
+    #[test]
+    fn rounds_on_many_threads_report_what_one_thread_does() {
+        let pack = RulePack::load(true, &[]).unwrap();
+        let mut rng = Rng::new(0x17_2026);
+        for (round, latin1) in [(0, false), (1, true), (2, false)] {
+            let unmask = round == 1;
+            let engine = Engine::new(
+                Matcher::new(&pack).unwrap(),
+                ScanOptions {
+                    unmask,
+                    ..ScanOptions::default()
+                },
+            );
+            let len = 3 * CHUNK + rng.below(CHUNK);
+            let text = random_text(&mut rng, len, latin1);
+            let serial = events_on(&engine, 1, &text);
+            let findings = serial.iter().filter(|e| e.starts_with("Finding")).count();
+            assert!(findings > 10_000, "{findings}");
+            for threads in [2, 3] {
+                let parallel = events_on(&engine, threads, &text);
+                assert_eq!(parallel.len(), serial.len());
+                for (i, (p, s)) in parallel.iter().zip(&serial).enumerate() {
+                    assert_eq!(p, s, "event {i} of {} on {threads} threads", serial.len());
+                }
+            }
+        }
+    }
 
     #[test]
     fn nearby_hits_are_every_hit_overlapping_the_range() {
