@@ -32,6 +32,10 @@ pub struct TargetSummary {
     /// unreachable). Absent for local targets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access: Option<ServerAccess>,
+    /// The findings' exposure rows by confidence (the rest are PHI/PII),
+    /// for `--fail-on` by kind.
+    #[serde(skip)]
+    pub exposure_by_confidence: BTreeMap<Confidence, u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -114,6 +118,9 @@ impl Summary {
                 t.findings += 1;
                 *t.findings_by_entity.entry(f.entity).or_default() += 1;
                 *t.findings_by_confidence.entry(f.confidence).or_default() += 1;
+                if crate::fail_on::is_exposure(f.entity) {
+                    *t.exposure_by_confidence.entry(f.confidence).or_default() += 1;
+                }
             }
             Event::AlreadyScanned { target } => {
                 self.files_already_scanned += 1;
