@@ -95,6 +95,7 @@ FTP server could not be read (login failed or unreachable); 130 interrupted.";
 #[command(
     name = "phiscan",
     version,
+    propagate_version = true,
     about = "Find PHI/PII on FTP shares and local mirrors of them",
     after_help = EXAMPLES
 )]
@@ -150,8 +151,16 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff), or write one per command to a folder.
+    Man {
+        /// The command whose page to print (`scan`, `rules list`); none:
+        /// the top-level page.
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+        /// Write every page (phiscan.1, phiscan-scan.1, ...) to DIR.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -387,10 +396,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             clap_complete::generate(shell, &mut command, "phiscan", &mut std::io::stdout());
             Ok(Exit::Clean)
         }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
-            Ok(Exit::Clean)
-        }
+        Command::Man { command, out } => man(&command, out),
     }
 }
 
@@ -491,6 +497,34 @@ fn discover(args: DiscoverArgs) -> anyhow::Result<Exit> {
         eprint!("{}", summary.to_text_styled(stderr_color()));
     }
     Ok(Exit::of_scan(&summary, output.fail_on))
+}
+
+/// `phiscan man`: the page of one command on stdout, or every page in a
+/// folder.
+fn man(command: &[String], out: Option<PathBuf>) -> anyhow::Result<Exit> {
+    let mut cli = Cli::command().disable_help_subcommand(true);
+    // Built, every subcommand knows its full name (`phiscan-rules-list`).
+    cli.build();
+    if let Some(dir) = out {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        clap_mangen::generate_to(cli, &dir)
+            .with_context(|| format!("writing man pages to {}", dir.display()))?;
+        eprintln!("phiscan: man pages written to {}", dir.display());
+        return Ok(Exit::Clean);
+    }
+    let mut page = &cli;
+    for name in command {
+        page = page.find_subcommand(name).with_context(|| {
+            let names: Vec<&str> = page.get_subcommands().map(|c| c.get_name()).collect();
+            format!(
+                "no command {name:?} under {}; commands: {}",
+                page.get_display_name().unwrap_or("phiscan"),
+                names.join(", ")
+            )
+        })?;
+    }
+    clap_mangen::Man::new(page.clone()).render(&mut std::io::stdout())?;
+    Ok(Exit::Clean)
 }
 
 /// `phiscan rules list`: one tab-separated row per rule.

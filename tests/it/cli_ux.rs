@@ -320,3 +320,46 @@ fn completions_offer_the_values_of_format_and_fail_on() {
         );
     }
 }
+
+#[test]
+fn man_writes_a_page_per_command_with_every_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, page, stderr) = run(dir.path(), &["man", "scan"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(page.contains(".TH phiscan-scan 1"), "{page}");
+    for option in [
+        "fail\\-on",
+        "output\\-dir",
+        "threads",
+        "json",
+        "netrc",
+        "resume",
+    ] {
+        assert!(
+            page.contains(option),
+            "{option} missing from phiscan-scan(1)"
+        );
+    }
+    let (code, page, _) = run(dir.path(), &["man", "rules", "list"], &[]);
+    assert_eq!(code, 0);
+    assert!(page.contains(".TH phiscan-rules-list 1"), "{page}");
+    let (code, _, stderr) = run(dir.path(), &["man", "scna"], &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("commands: scan, discover"), "{stderr}");
+
+    let (code, _, stderr) = run(dir.path(), &["man", "--out", "pages"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    for name in [
+        "phiscan.1",
+        "phiscan-scan.1",
+        "phiscan-discover.1",
+        "phiscan-rules-test.1",
+        "phiscan-baseline-create.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join("pages").join(name)).unwrap();
+        assert!(
+            text.contains(".SH OPTIONS") || text.contains(".SH SUBCOMMANDS"),
+            "{name}"
+        );
+    }
+}
