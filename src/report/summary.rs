@@ -293,9 +293,10 @@ impl Summary {
             }
         };
         let mut s = String::new();
-        let mb = self.bytes_read as f64 / 1e6;
+        // MiB, as every other size phiscan prints (`--max-bytes`, limits).
+        let mib = self.bytes_read as f64 / (1024.0 * 1024.0);
         let rate = if self.elapsed_secs > 0.0 {
-            mb / self.elapsed_secs
+            mib / self.elapsed_secs
         } else {
             0.0
         };
@@ -392,7 +393,7 @@ impl Summary {
         }
         let _ = writeln!(
             s,
-            "  elapsed: {:.2}s  throughput: {:.1} MB/s",
+            "  elapsed: {:.2}s  throughput: {:.1} MiB/s",
             self.elapsed_secs, rate
         );
         s

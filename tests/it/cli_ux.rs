@@ -258,6 +258,10 @@ fn unmask_warns_and_the_summary_lists_the_files_written() {
     );
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("warning: --unmask"), "{stderr}");
+    assert!(
+        stderr.contains(" MiB/s") && !stderr.contains(" MB/s"),
+        "{stderr}"
+    );
     let written = &stderr[stderr.find("written:").expect(&stderr)..];
     for file in [
         "out/phiscan.csv",
