@@ -4,7 +4,6 @@
 //! library callers build it directly, from [`ScanConfig::default`].
 
 use crate::allowlist::AllowSpec;
-use crate::entity::Confidence;
 use crate::report::progress::ProgressMode;
 use crate::report::ReportFormat;
 pub use crate::secret::Secret;
@@ -36,8 +35,8 @@ pub struct ScanConfig {
     pub exclude: Vec<String>,
     /// Write matched values in full. Off by default: reports are masked.
     pub unmask: bool,
-    /// Lowest confidence that makes the exit status 1.
-    pub fail_on: Confidence,
+    /// The findings that make the exit status 1.
+    pub fail_on: crate::fail_on::FailOn,
     pub quiet: bool,
     pub limits: ExtractLimits,
     pub ftp: FtpOptions,

@@ -10,6 +10,13 @@ pub enum ConfigError {
     RuleFile { path: String, message: String },
     #[error("target not found: {0}")]
     MissingTarget(PathBuf),
+    /// A target named in a file (`phiscan.toml`, a `--targets` file).
+    #[error("target not found: {} (from {})", path.display(), file.display())]
+    MissingTargetIn { path: PathBuf, file: PathBuf },
+    #[error(
+        "{target}: {scheme}:// is not supported; supported: ftp, ftps, ftpes, file, local paths"
+    )]
+    UnsupportedScheme { target: String, scheme: String },
     #[error("invalid target {target:?}: {message}")]
     BadTarget { target: String, message: String },
     #[error("invalid glob {glob:?}: {message}")]

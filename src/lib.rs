@@ -22,6 +22,7 @@ pub mod entity;
 pub mod error;
 pub mod exposure;
 pub mod extract;
+pub mod fail_on;
 #[allow(unsafe_code)]
 pub mod lanes;
 pub mod mask;

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use phiscan::config::ScanConfig;
 use phiscan::discover::DiscoverConfig;
-use phiscan::entity::Confidence;
+use phiscan::fail_on::FailOn;
 use phiscan::report::fingerprint::FingerprintKey;
 use phiscan::report::summary::Summary;
 use phiscan::rules::RulePack;
@@ -22,13 +22,16 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Exit {
     Clean = 0,
-    /// Findings at or above `--fail-on`; failed rule examples.
+    /// Findings that `--fail-on` names; failed rule examples.
     Findings = 1,
     /// Usage or configuration error: every error that ends a command.
     Usage = 2,
-    /// No findings at or above `--fail-on`, but something was not examined
-    /// or the report could not be written.
+    /// No failing findings, but something was not examined, nothing at
+    /// all was scanned, or the report could not be written.
     Incomplete = 3,
+    /// No failing findings, but a server could not be read: its login
+    /// failed or it could not be reached (neither clean nor "PHI found").
+    ServerNotRead = 4,
     /// Interrupted by SIGINT or SIGTERM (128 + SIGINT, as shells report
     /// Ctrl-C).
     Interrupted = 130,
@@ -36,17 +39,29 @@ enum Exit {
 
 impl Exit {
     /// The status of a scan that ran to its summary.
-    fn of_scan(summary: &Summary, fail_on: Confidence) -> Exit {
+    fn of_scan(summary: &Summary, fail_on: FailOn) -> Exit {
         if summary.interrupted {
             Exit::Interrupted
-        } else if summary.findings_at_or_above_where_logged_in(fail_on) > 0 {
+        } else if fail_on.failing_findings(summary) > 0 {
             Exit::Findings
-        } else if summary.incomplete() {
+        } else if summary.servers_not_read() > 0 {
+            Exit::ServerNotRead
+        } else if summary.incomplete() || nothing_scanned(summary) {
             Exit::Incomplete
         } else {
             Exit::Clean
         }
     }
+}
+
+/// No file was read, listed as not examined or left from an earlier run,
+/// and no server was reached: an empty folder, or a mount that failed.
+fn nothing_scanned(summary: &Summary) -> bool {
+    summary.files_scanned == 0
+        && summary.files_already_scanned == 0
+        && summary.total_not_examined() == 0
+        && summary.discovery.is_none()
+        && summary.targets.values().all(|t| t.access.is_none())
 }
 
 const EXAMPLES: &str = "\
@@ -71,14 +86,16 @@ Examples:
   A large, slow server in pieces (Ctrl-C, then the same command again):
     phiscan scan ftp://srv1/ -o srv1.csv --resume srv1.state
 
-Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration
-error, 3 no findings but the scan was incomplete (an FTP login that failed
-included), 130 interrupted.";
+Exit status: 0 clean; 1 findings that --fail-on names (default: any PHI or
+server exposure); 2 usage or configuration error; 3 no failing findings but the
+scan was incomplete, or nothing at all was scanned; 4 no failing findings but an
+FTP server could not be read (login failed or unreachable); 130 interrupted.";
 
 #[derive(Parser)]
 #[command(
     name = "phiscan",
     version,
+    propagate_version = true,
     about = "Find PHI/PII on FTP shares and local mirrors of them",
     after_help = EXAMPLES
 )]
@@ -134,8 +151,16 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff), or write one per command to a folder.
+    Man {
+        /// The command whose page to print (`scan`, `rules list`); none:
+        /// the top-level page.
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+        /// Write every page (phiscan.1, phiscan-scan.1, ...) to DIR.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -188,7 +213,7 @@ struct DiscoverArgs {
     #[arg(long, value_name = "FILE")]
     targets_out: Option<PathBuf>,
     /// Report formats: csv, jsonl, sarif, html (several need --output-dir).
-    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = phiscan::settings::parse_format)]
+    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = phiscan::settings::FormatParser)]
     formats: Vec<phiscan::report::ReportFormat>,
     /// Write each format to DIR/phiscan.<format>.
     #[arg(long, value_name = "DIR")]
@@ -201,9 +226,10 @@ struct DiscoverArgs {
     summary_json: Option<PathBuf>,
     #[command(flatten)]
     key: KeyArg,
-    /// Lowest confidence of an exposure that makes the exit status 1 [default: LOW].
-    #[arg(long, value_name = "LEVEL", value_parser = phiscan::settings::parse_confidence)]
-    fail_on: Option<Confidence>,
+    /// Lowest confidence of an exposure that makes the exit status 1, or
+    /// NONE [default: LOW].
+    #[arg(long, value_name = "LEVEL", value_parser = phiscan::fail_on::FailOnParser)]
+    fail_on: Option<FailOn>,
     /// No summary or progress on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -238,7 +264,9 @@ impl DiscoverArgs {
             }
         };
         let key = match &self.key.fingerprint_key {
-            Some(k) => FingerprintKey::from_secret(k.expose()).context("--fingerprint-key")?,
+            Some(k) => {
+                FingerprintKey::from_secret(k.expose()).context(phiscan::settings::key_origin(k))?
+            }
             None => FingerprintKey::generate().context("fingerprint key")?,
         };
         let extra_logins = match &self.creds {
@@ -280,7 +308,7 @@ impl DiscoverArgs {
             formats: self.formats,
             summary_json: self.summary_json,
             fingerprint_key: self.key.fingerprint_key,
-            fail_on: self.fail_on.unwrap_or(Confidence::Low),
+            fail_on: self.fail_on.unwrap_or_default(),
             quiet: self.quiet,
             ..ScanConfig::default()
         };
@@ -342,7 +370,7 @@ fn main() -> ExitCode {
     // `ps` shows can lose their passwords now.
     phiscan::argv::hide_secrets();
     let exit = run(cli).unwrap_or_else(|e| {
-        eprintln!("phiscan: {e:#}");
+        eprintln!("phiscan: {}", error_chain(&e));
         Exit::Usage
     });
     ExitCode::from(exit as u8)
@@ -372,10 +400,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             clap_complete::generate(shell, &mut command, "phiscan", &mut std::io::stdout());
             Ok(Exit::Clean)
         }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
-            Ok(Exit::Clean)
-        }
+        Command::Man { command, out } => man(&command, out),
     }
 }
 
@@ -395,6 +420,12 @@ fn scan(flags: Settings) -> anyhow::Result<Exit> {
         eprintln!("phiscan: warning: {}", d.warning());
     }
     let config = layers.resolve()?;
+    if config.unmask {
+        eprintln!(
+            "phiscan: warning: --unmask writes matched values in full: the reports \
+             now hold the PHI they found; keep them as private as the data"
+        );
+    }
     let summary = match scan::run_until(&config, stop_on_signals()?) {
         Ok(s) => s,
         Err(ScanError::Config(e)) => return Err(e.into()),
@@ -425,8 +456,44 @@ fn scan(flags: Settings) -> anyhow::Result<Exit> {
                  (or write the report to a file) to baseline them"
             );
         }
+        if nothing_scanned(&summary) && !summary.interrupted {
+            eprintln!(
+                "  warning: nothing was scanned: the targets hold no files \
+                 (an empty folder, or a mount that failed?); exit status 3"
+            );
+        }
+        eprint!("{}", written_files(&config, &summary));
     }
     Ok(Exit::of_scan(&summary, config.fail_on))
+}
+
+/// Where the scan wrote its reports, summary, key file and state file,
+/// one line each (nothing for a report on stdout).
+fn written_files(config: &ScanConfig, summary: &Summary) -> String {
+    let mut files: Vec<(String, PathBuf)> = phiscan::plan::report_paths(config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(format, path)| Some((format!("{} report", format.as_str()), path?)))
+        .collect();
+    if let Some(path) = &config.summary_json {
+        files.push(("summary".into(), path.clone()));
+    }
+    if summary.fingerprint_key_source == "generated" {
+        if let Some(path) = phiscan::plan::key_file(config) {
+            files.push(("key file".into(), path));
+        }
+    }
+    if let Some(path) = &config.resume {
+        files.push(("state file".into(), path.clone()));
+    }
+    let mut text = String::new();
+    if !files.is_empty() {
+        text.push_str("  written:\n");
+    }
+    for (what, path) in files {
+        text.push_str(&format!("    {what:<12} {}\n", path.display()));
+    }
+    text
 }
 
 /// `phiscan discover`: a sweep, the exposure checks of every service
@@ -446,6 +513,34 @@ fn discover(args: DiscoverArgs) -> anyhow::Result<Exit> {
         eprint!("{}", summary.to_text_styled(stderr_color()));
     }
     Ok(Exit::of_scan(&summary, output.fail_on))
+}
+
+/// `phiscan man`: the page of one command on stdout, or every page in a
+/// folder.
+fn man(command: &[String], out: Option<PathBuf>) -> anyhow::Result<Exit> {
+    let mut cli = Cli::command().disable_help_subcommand(true);
+    // Built, every subcommand knows its full name (`phiscan-rules-list`).
+    cli.build();
+    if let Some(dir) = out {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        clap_mangen::generate_to(cli, &dir)
+            .with_context(|| format!("writing man pages to {}", dir.display()))?;
+        eprintln!("phiscan: man pages written to {}", dir.display());
+        return Ok(Exit::Clean);
+    }
+    let mut page = &cli;
+    for name in command {
+        page = page.find_subcommand(name).with_context(|| {
+            let names: Vec<&str> = page.get_subcommands().map(|c| c.get_name()).collect();
+            format!(
+                "no command {name:?} under {}; commands: {}",
+                page.get_display_name().unwrap_or("phiscan"),
+                names.join(", ")
+            )
+        })?;
+    }
+    clap_mangen::Man::new(page.clone()).render(&mut std::io::stdout())?;
+    Ok(Exit::Clean)
 }
 
 /// `phiscan rules list`: one tab-separated row per rule.
@@ -582,9 +677,26 @@ fn fingerprint(key: KeyArg, baseline: Option<PathBuf>) -> anyhow::Result<Exit> {
 
 fn key_from(arg: KeyArg) -> anyhow::Result<Option<FingerprintKey>> {
     arg.fingerprint_key
-        .map(|k| FingerprintKey::from_secret(k.expose()))
+        .map(|k| FingerprintKey::from_secret(k.expose()).context(phiscan::settings::key_origin(&k)))
         .transpose()
-        .context("--fingerprint-key")
+}
+
+/// An error and its causes, `: `-separated, each once: library errors
+/// embed their source in their own message (they are also shown alone,
+/// in reports), so anyhow's `{:#}` would print an OS error twice.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// Colors only on a terminal, and never when NO_COLOR is set (no-color.org).

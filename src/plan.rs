@@ -7,7 +7,7 @@
 
 use crate::allowlist::{Allowlist, Suppressor};
 use crate::baseline::Baseline;
-use crate::config::ScanConfig;
+use crate::config::{Origin, ScanConfig};
 use crate::engine::Engine;
 use crate::error::ConfigError;
 use crate::extract::ScanOptions;
@@ -43,7 +43,18 @@ impl ScanPlan {
         let targets = config
             .targets
             .iter()
-            .map(|t| source::parse_target(t))
+            .map(|t| {
+                source::parse_target(t).map_err(|e| match (e, &t.origin) {
+                    (ConfigError::MissingTarget(path), Origin::File(file))
+                    | (ConfigError::MissingTarget(path), Origin::TargetsFile(file)) => {
+                        ConfigError::MissingTargetIn {
+                            path,
+                            file: file.clone(),
+                        }
+                    }
+                    (e, _) => e,
+                })
+            })
             .collect::<Result<Vec<Target>, _>>()?;
         if targets.is_empty() {
             return Err(ConfigError::Invalid("no target given".into()));
@@ -148,7 +159,7 @@ fn resolve_key(
     let (key, source) = match (&config.fingerprint_key, &baseline) {
         (Some(k), _) => (
             FingerprintKey::from_secret(k.expose())
-                .map_err(|e| invalid(&format!("--fingerprint-key: {e}")))?,
+                .map_err(|e| invalid(&format!("{}: {e}", crate::settings::key_origin(k))))?,
             KeySource::Given,
         ),
         (None, Some(Baseline { key: Some(k), .. })) => (k.clone(), KeySource::Baseline),
@@ -166,13 +177,18 @@ fn resolve_key(
         (None, None) => {
             // A resumed run goes on with the key its first part generated,
             // or its fingerprints would not match the rows already written.
-            let kept = config
-                .resume
+            let kept_file = config.resume.as_ref().and(key_file(config));
+            let kept = kept_file
                 .as_ref()
-                .and(key_file(config))
-                .and_then(|p| crate::baseline::read_key_file(&p));
+                .and_then(|p| crate::baseline::read_key_file(p));
             match kept {
-                Some(k) => (k.map_err(|e| invalid(&e))?, KeySource::Generated),
+                Some(k) => (
+                    k.map_err(|e| {
+                        let file = kept_file.as_deref().unwrap_or(Path::new(""));
+                        invalid(&format!("key file {}: {e}", file.display()))
+                    })?,
+                    KeySource::Generated,
+                ),
                 None => (
                     FingerprintKey::generate().map_err(|e| invalid(&e))?,
                     KeySource::Generated,
@@ -244,7 +260,7 @@ pub fn report_paths(
 
 /// Where a generated fingerprint key is kept: beside the report file, or
 /// beside the report folder. `None` for a report on stdout.
-fn key_file(config: &ScanConfig) -> Option<PathBuf> {
+pub fn key_file(config: &ScanConfig) -> Option<PathBuf> {
     match (&config.output_dir, report_file(config)) {
         (Some(dir), _) => Some(crate::baseline::key_file_for_dir(dir)),
         (None, Some(out)) => Some(crate::baseline::key_file_for_report(&out)),

@@ -28,6 +28,7 @@
 use crate::allowlist::AllowSpec;
 use crate::config::{ExtractLimits, FtpOptions, Origin, Origins, ScanConfig, Secret, TargetSpec};
 use crate::entity::Confidence;
+use crate::fail_on::FailOn;
 use crate::report::progress::ProgressMode;
 use crate::report::ReportFormat;
 use serde::{Deserialize, Deserializer};
@@ -109,9 +110,13 @@ layer! {
         pub config: Option<PathBuf>,
         /// Report formats: csv, jsonl, sarif, html (repeatable or comma list;
         /// several need --output-dir).
-        #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = parse_format)]
+        #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = FormatParser)]
         #[serde(default, deserialize_with = "de_formats")]
         pub formats: Option<Vec<ReportFormat>>,
+        /// The JSONL report: --format jsonl.
+        #[arg(long, num_args = 0, default_missing_value = "true", conflicts_with = "formats")]
+        #[serde(skip)]
+        pub json: Option<bool>,
         /// Write each format to DIR/phiscan.<format>.
         #[arg(long, value_name = "DIR")]
         pub output_dir: Option<PathBuf>,
@@ -138,7 +143,7 @@ layer! {
         #[arg(long = "no-default-rules", num_args = 0, default_missing_value = "false")]
         pub default_rules: Option<bool>,
         /// Worker threads (default: one per CPU).
-        #[arg(long, value_name = "N")]
+        #[arg(short = 'j', long, value_name = "N")]
         pub threads: Option<usize>,
         /// Bytes read per file; 0 = whole file (default: whole file locally, 8 MiB over FTP).
         #[arg(long, value_name = "N")]
@@ -165,10 +170,12 @@ layer! {
         #[arg(long, num_args = 0, default_missing_value = "true")]
         #[serde(skip)]
         pub unmask: Option<bool>,
-        /// Lowest confidence that makes the exit status 1 [default: LOW].
-        #[arg(long, value_name = "LEVEL", value_parser = parse_confidence)]
-        #[serde(default, deserialize_with = "de_confidence")]
-        pub fail_on: Option<Confidence>,
+        /// What makes the exit status 1: a confidence (LOW, MEDIUM, HIGH:
+        /// PHI and exposure rows at or above it), NONE, or kinds with levels
+        /// (phi:MEDIUM,exposure:HIGH; a kind left out never fails) [default: LOW].
+        #[arg(long, value_name = "LEVEL", value_parser = crate::fail_on::FailOnParser)]
+        #[serde(default, deserialize_with = "de_fail_on")]
+        pub fail_on: Option<FailOn>,
         /// No summary or progress on stderr.
         #[arg(short, long, num_args = 0, default_missing_value = "true")]
         #[serde(skip)]
@@ -275,6 +282,7 @@ impl Settings {
             targets,
             config: _,
             formats,
+            json,
             output_dir,
             summary_json,
             baseline,
@@ -313,14 +321,17 @@ impl Settings {
             include: include.unwrap_or_default(),
             exclude: exclude.unwrap_or_default(),
             unmask: unmask.unwrap_or(false),
-            fail_on: fail_on.unwrap_or(Confidence::Low),
+            fail_on: fail_on.unwrap_or_default(),
             quiet: quiet.unwrap_or(false),
             limits: ExtractLimits {
                 max_seconds: file_timeout.unwrap_or(limits.max_seconds),
                 ..limits
             },
             ftp: ftp.into_options(),
-            formats: formats.unwrap_or_default(),
+            formats: match json {
+                Some(true) => vec![ReportFormat::Jsonl],
+                _ => formats.unwrap_or_default(),
+            },
             output_dir,
             summary_json,
             baseline,
@@ -624,8 +635,54 @@ pub fn targets_in(text: &str) -> impl Iterator<Item = &str> {
 // (serde): the file accepts what the flag accepts, and a bad value in the
 // file is an error that toml places at its line.
 
+/// The environment variable of the fingerprint key.
+pub const KEY_ENV: &str = "PHISCAN_FINGERPRINT_KEY";
+
+/// Where a fingerprint key came from, for messages about it: clap takes
+/// the flag, else the environment, into one value.
+pub fn key_origin(key: &Secret) -> &'static str {
+    match std::env::var(KEY_ENV) {
+        Ok(v) if v == key.expose() => "PHISCAN_FINGERPRINT_KEY (environment)",
+        _ => "--fingerprint-key",
+    }
+}
+
 pub fn parse_confidence(s: &str) -> Result<Confidence, String> {
     Confidence::parse(s).ok_or_else(|| format!("{s:?} is not LOW, MEDIUM or HIGH"))
+}
+
+/// clap's parser of `--format`: [`parse_format`], with the values shell
+/// completion offers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FormatParser;
+
+impl clap::builder::TypedValueParser for FormatParser {
+    type Value = ReportFormat;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ReportFormat, clap::Error> {
+        parse_format(value.to_str().unwrap_or_default()).map_err(|message| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("invalid value for --format: {message}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            ReportFormat::ALL
+                .into_iter()
+                .map(|f| clap::builder::PossibleValue::new(f.as_str())),
+        ))
+    }
 }
 
 pub fn parse_format(s: &str) -> Result<ReportFormat, String> {
@@ -652,9 +709,9 @@ fn parse_progress_flag(s: &str) -> Result<ProgressMode, String> {
     }
 }
 
-fn de_confidence<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Confidence>, D::Error> {
+fn de_fail_on<'de, D: Deserializer<'de>>(d: D) -> Result<Option<FailOn>, D::Error> {
     let s = String::deserialize(d)?;
-    parse_confidence(&s)
+    FailOn::parse(&s)
         .map(Some)
         .map_err(serde::de::Error::custom)
 }
@@ -703,7 +760,9 @@ targets = ["./mirror"]
 # include = ["*.csv", "*.txt"]
 exclude = ["**/.git/**"]
 
-# Lowest confidence that makes the exit status 1: LOW, MEDIUM or HIGH.
+# What makes the exit status 1: LOW, MEDIUM or HIGH (PHI and server
+# exposures at or above it), NONE (report only), or kinds with levels:
+# "phi:MEDIUM,exposure:HIGH" (a kind left out never fails the run).
 fail_on = "MEDIUM"
 
 # Reports: csv, jsonl, sarif, html. Several formats need output_dir.
@@ -802,7 +861,7 @@ mod tests {
             c.targets[0].origin,
             Origin::File("conf/phiscan.toml".into())
         );
-        assert_eq!(c.fail_on, Confidence::Medium);
+        assert_eq!(c.fail_on, FailOn::both(Confidence::Medium));
         assert_eq!(
             c.formats,
             vec![ReportFormat::Csv, ReportFormat::Sarif, ReportFormat::Html]
@@ -823,7 +882,7 @@ mod tests {
         let c = Settings::default().into_config();
         assert!(c.targets.is_empty() && c.rule_paths.is_empty());
         assert!(c.default_rules && !c.unmask && !c.quiet);
-        assert_eq!(c.fail_on, Confidence::Low);
+        assert_eq!(c.fail_on, FailOn::both(Confidence::Low));
         assert_eq!(c.progress, ProgressMode::Auto);
         assert_eq!(c.limits.max_seconds, 300);
         assert_eq!((c.threads, c.max_bytes, c.output), (None, None, None));
@@ -840,7 +899,7 @@ mod tests {
                     [ftp]\nconnections = 2\ntimeout_secs = 9\nrate = 5.0\nretries = 1\n";
         // The file alone.
         let c = resolve(&["t"], Some(text));
-        assert_eq!(c.fail_on, Confidence::High);
+        assert_eq!(c.fail_on, FailOn::both(Confidence::High));
         assert_eq!((c.threads, c.max_bytes), (Some(2), Some(10)));
         assert_eq!(c.limits.max_seconds, 7);
         assert_eq!((c.ftp.connections, c.ftp.timeout_secs), (2, 9));
@@ -864,7 +923,7 @@ mod tests {
             ],
             Some(text),
         );
-        assert_eq!(c.fail_on, Confidence::Low);
+        assert_eq!(c.fail_on, FailOn::both(Confidence::Low));
         assert_eq!((c.threads, c.max_bytes), (Some(8), Some(10)));
         assert_eq!(c.limits.max_seconds, 0);
         assert_eq!((c.ftp.connections, c.ftp.timeout_secs), (16, 60));
@@ -1109,7 +1168,7 @@ mod tests {
             &["t"],
             Some("fail_on = \"medium\"\nformats = [\" CSV \", \"Html\"]\n[ftp]\nrate = 2\n"),
         );
-        assert_eq!(c.fail_on, Confidence::Medium);
+        assert_eq!(c.fail_on, FailOn::both(Confidence::Medium));
         assert_eq!(c.formats, [ReportFormat::Csv, ReportFormat::Html]);
         assert_eq!(c.ftp.rate, Some(2.0));
         let bad = |args: &[&str]| {

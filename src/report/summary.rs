@@ -32,6 +32,10 @@ pub struct TargetSummary {
     /// unreachable). Absent for local targets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access: Option<ServerAccess>,
+    /// The findings' exposure rows by confidence (the rest are PHI/PII),
+    /// for `--fail-on` by kind.
+    #[serde(skip)]
+    pub exposure_by_confidence: BTreeMap<Confidence, u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -134,6 +138,9 @@ impl Summary {
                 t.findings += 1;
                 *t.findings_by_entity.entry(f.entity).or_default() += 1;
                 *t.findings_by_confidence.entry(f.confidence).or_default() += 1;
+                if crate::fail_on::is_exposure(f.entity) {
+                    *t.exposure_by_confidence.entry(f.confidence).or_default() += 1;
+                }
             }
             Event::AlreadyScanned { target } => {
                 self.files_already_scanned += 1;
@@ -306,9 +313,10 @@ impl Summary {
             }
         };
         let mut s = String::new();
-        let mb = self.bytes_read as f64 / 1e6;
+        // MiB, as every other size phiscan prints (`--max-bytes`, limits).
+        let mib = self.bytes_read as f64 / (1024.0 * 1024.0);
         let rate = if self.elapsed_secs > 0.0 {
-            mb / self.elapsed_secs
+            mib / self.elapsed_secs
         } else {
             0.0
         };
@@ -413,7 +421,7 @@ impl Summary {
         }
         let _ = writeln!(
             s,
-            "  elapsed: {:.2}s  throughput: {:.1} MB/s",
+            "  elapsed: {:.2}s  throughput: {:.1} MiB/s",
             self.elapsed_secs, rate
         );
         s

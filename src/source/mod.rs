@@ -38,7 +38,16 @@ pub fn parse_target(s: &str) -> Result<Target, ConfigError> {
     {
         return ftp::FtpTarget::parse(s).map(Target::Ftp);
     }
-    let path = PathBuf::from(s);
+    let path = match url_scheme(s) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("file") => file_url_path(s)?,
+        Some(scheme) => {
+            return Err(ConfigError::UnsupportedScheme {
+                target: crate::secret::redact(s),
+                scheme: scheme.to_ascii_lowercase(),
+            })
+        }
+        None => PathBuf::from(s),
+    };
     if std::fs::symlink_metadata(&path).is_err() {
         if crate::discover::crawl::is_network_target(s) {
             return Ok(Target::Network(s.to_string()));
@@ -49,6 +58,30 @@ pub fn parse_target(s: &str) -> Result<Target, ConfigError> {
         display: s.into(),
         path,
     })
+}
+
+/// The scheme of `scheme://…` (letters, digits, `+`, `-`, `.`, starting
+/// with a letter, as RFC 3986 has it); `None` for a local path. A Windows
+/// drive (`C:\\`) has no `//` and stays a path.
+fn url_scheme(s: &str) -> Option<&str> {
+    let (scheme, _) = s.split_once("://")?;
+    let mut chars = scheme.chars();
+    (chars.next()?.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
+}
+
+/// The local path of `file:///path` or `file://localhost/path`.
+fn file_url_path(s: &str) -> Result<PathBuf, ConfigError> {
+    let rest = &s["file://".len()..];
+    let path = rest.strip_prefix("localhost").unwrap_or(rest);
+    if !path.starts_with('/') {
+        return Err(ConfigError::BadTarget {
+            target: s.to_string(),
+            message: "a file:// URL names a local path: file:///path".into(),
+        });
+    }
+    Ok(PathBuf::from(path))
 }
 
 /// `--include` / `--exclude` globs over target-relative, `/`-separated paths.
@@ -125,6 +158,40 @@ mod tests {
     #[test]
     fn bad_glob_is_a_config_error() {
         assert!(PathFilter::new(&["a[".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn other_schemes_are_refused_by_name_and_file_urls_are_paths() {
+        for (url, scheme) in [
+            ("sftp://user:pw@host/x", "sftp"),
+            ("HTTP://host/", "http"),
+            ("https://host/a", "https"),
+            ("smb://server/share", "smb"),
+        ] {
+            match parse_target(url) {
+                Err(e @ ConfigError::UnsupportedScheme { .. }) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains(&format!("{scheme}:// is not supported")),
+                        "{text}"
+                    );
+                    assert!(text.contains("ftp, ftps, ftpes, file"), "{text}");
+                    assert!(!text.contains("pw"), "{text}");
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        let dir = env!("CARGO_MANIFEST_DIR");
+        for url in [format!("file://{dir}"), format!("file://localhost{dir}")] {
+            match parse_target(&url) {
+                Ok(Target::Local { path, .. }) => assert_eq!(path, PathBuf::from(dir)),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse_target("file://host/x"),
+            Err(ConfigError::BadTarget { .. })
+        ));
     }
 
     #[test]

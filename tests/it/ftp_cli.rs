@@ -46,8 +46,9 @@ fn wrong_password_is_a_clear_error_that_never_shows_the_password() {
     let (code, stdout, stderr, report) =
         run(&[&format!("ftp://bob:{wrong}@127.0.0.1:{port}/data")], &[]);
     // Reachable, so its exposure (no TLS) is still reported; but the login
-    // failed: nothing was read, and that row does not make it exit 1.
-    assert_eq!(code, 3, "{stderr}");
+    // failed: nothing was read, and that row does not make it exit 1:
+    // 4, a server not read.
+    assert_eq!(code, 4, "{stderr}");
     assert!(report.contains("FTP_NO_TLS"), "{report}");
     assert!(
         stderr.contains("login failed: nothing on this server was read"),
@@ -226,10 +227,10 @@ fn password_never_appears_at_any_verbosity_in_any_output() {
             }
             let output = cmd.output().unwrap();
             let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-            // Logged in: FTP_NO_TLS is a finding (1); login failed: 3.
+            // Logged in: FTP_NO_TLS is a finding (1); login failed: 4.
             assert_eq!(
                 output.status.code(),
-                Some(if *ok { 1 } else { 3 }),
+                Some(if *ok { 1 } else { 4 }),
                 "{args:?} {verbosity:?}: {stderr}"
             );
             assert!(!stderr.contains("panicked"), "{stderr}");
@@ -270,7 +271,7 @@ fn password_never_appears_at_any_verbosity_in_any_output() {
 }
 
 #[test]
-fn user_without_password_exits_3_and_says_how_to_give_one() {
+fn user_without_password_exits_4_and_says_how_to_give_one() {
     let port = server();
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.json");
@@ -279,7 +280,7 @@ fn user_without_password_exits_3_and_says_how_to_give_one() {
         &[&url, "--summary-json", &summary.display().to_string()],
         &[],
     );
-    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("no password was given for bob"), "{stderr}");
     assert!(stderr.contains("PHISCAN_FTP_PASSWORD"), "{stderr}");
     assert!(stderr.contains("--netrc"), "{stderr}");

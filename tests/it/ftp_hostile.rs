@@ -770,8 +770,8 @@ fn expired_certificate_is_refused_with_a_clear_error() {
     let (ca, expired) = ca_and_server_cert(&expired_dir, true);
     let port = common::start_unftp(share.path(), Some(expired));
     let (code, stderr) = scan_trusting(&ca, &format!("ftps://127.0.0.1:{port}/"));
-    // Nothing scanned, nothing found: incomplete (exit 3).
-    assert_eq!(code, Some(3), "{stderr}");
+    // No FTP session (TLS failed), nothing found: a server not read (exit 4).
+    assert_eq!(code, Some(4), "{stderr}");
     assert!(stderr.contains("[network] TLS failed: "), "{stderr}");
     assert!(stderr.to_lowercase().contains("expired"), "{stderr}");
     assert!(stderr.contains("--insecure"), "{stderr}");

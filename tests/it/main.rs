@@ -2,6 +2,7 @@
 //! file (ripgrep and Nosey Parker do the same).
 
 mod cli_scan;
+mod cli_ux;
 mod common;
 mod discover;
 mod extract_docs;
