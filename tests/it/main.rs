@@ -3,6 +3,7 @@
 
 mod cli_scan;
 mod common;
+mod detect;
 mod discover;
 mod extract_docs;
 mod extract_health;
