@@ -4,6 +4,7 @@
 //! rules, `allowlist` its entries, `rules test` runs its examples.
 
 pub mod check;
+pub mod explain;
 
 use crate::allowlist::AllowSpec;
 use crate::entity::{Confidence, Entity};

@@ -126,3 +126,30 @@ fn a_name_column_outside_a_patient_table_is_no_person_name() {
         outcome.rows
     );
 }
+
+#[test]
+fn rules_explain_says_why_each_rule_reported_or_not() {
+    let run = |text: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_phiscan"))
+            .args(["rules", "explain", text])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (status, out) = run("SSN 078-05-1120");
+    assert_eq!(status, Some(0), "{out}");
+    assert!(
+        out.contains("ssn-formatted (SSN, rules/identifiers.toml:"),
+        "{out}"
+    );
+    assert!(out.contains("  validator ssn: rejected"), "{out}");
+    let (status, out) = run("my ssn is 078-051121");
+    assert_eq!(status, Some(1), "{out}");
+    assert!(out.contains("ssn-misgrouped-with-context (SSN, "), "{out}");
+    assert!(out.contains("): REPORTED, HIGH"), "{out}");
+    let (_, out) = run("Order 212-555-0147");
+    assert!(out.contains("  exclude: \"order\" present"), "{out}");
+    let (status, out) = run("nothing here");
+    assert_eq!(status, Some(0));
+    assert!(out.starts_with("no rule saw this text"), "{out}");
+}
