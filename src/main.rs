@@ -567,6 +567,10 @@ fn init(path: PathBuf, force: bool) -> anyhow::Result<Exit> {
     std::fs::write(&path, phiscan::settings::EXAMPLE)
         .with_context(|| format!("writing {}", path.display()))?;
     eprintln!("phiscan: wrote {}", path.display());
+    println!(
+        "An example rule file of your own (rule files may name entities of their own):\n\n{}",
+        phiscan::rules::EXAMPLE_RULE_FILE
+    );
     Ok(Exit::Clean)
 }
 

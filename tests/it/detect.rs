@@ -153,3 +153,40 @@ fn rules_explain_says_why_each_rule_reported_or_not() {
     assert_eq!(status, Some(0));
     assert!(out.starts_with("no rule saw this text"), "{out}");
 }
+
+#[test]
+fn a_custom_entity_has_its_own_label_in_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("site.toml");
+    std::fs::write(&rules, phiscan::rules::EXAMPLE_RULE_FILE).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("ledger.txt"), "Patient account: PA-00123456\n").unwrap();
+    let out = dir.path().join("out");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_phiscan"))
+        .args([
+            "scan",
+            "--quiet",
+            "--format",
+            "csv,jsonl,sarif,html",
+            "--output-dir",
+        ])
+        .arg(&out)
+        .arg("--rules")
+        .arg(&rules)
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let csv = read("phiscan.csv");
+    assert!(
+        csv.contains(",PATIENT_ACCOUNT,practice-account,HIGH,"),
+        "{csv}"
+    );
+    // Masked like every other value.
+    assert!(!csv.contains("00123456"), "{csv}");
+    assert!(read("phiscan.jsonl").contains("\"entity\":\"PATIENT_ACCOUNT\""));
+    assert!(read("phiscan.sarif").contains("\"PATIENT_ACCOUNT\""));
+    assert!(read("phiscan.html").contains("PATIENT_ACCOUNT"));
+}
