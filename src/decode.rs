@@ -141,9 +141,98 @@ fn utf16_plausible(head: &[u8], little_endian: bool) -> bool {
     controls * 20 <= units.len()
 }
 
+/// A reader of UTF-8 from a stream in another encoding (UTF-16 from
+/// Windows' "Unicode text" exports): extractors that read UTF-8 bytes
+/// (tables) read such a file through it. Bounded: one chunk in, one out.
+pub struct Utf8Reader<R> {
+    inner: R,
+    decoder: Decoder,
+    raw: Vec<u8>,
+    raw_start: usize,
+    raw_eof: bool,
+    out: Vec<u8>,
+    out_start: usize,
+}
+
+impl<R: std::io::Read> Utf8Reader<R> {
+    const CHUNK: usize = 64 << 10;
+
+    /// `None` when `encoding` is UTF-8 already.
+    pub fn new(inner: R, encoding: TextEncoding) -> Option<Utf8Reader<R>> {
+        Some(Utf8Reader {
+            inner,
+            decoder: encoding.decoder()?,
+            raw: Vec::new(),
+            raw_start: 0,
+            raw_eof: false,
+            out: Vec::new(),
+            out_start: 0,
+        })
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Utf8Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use encoding_rs::CoderResult;
+        while self.out_start == self.out.len() {
+            if self.raw_start == self.raw.len() {
+                if self.raw_eof {
+                    return Ok(0);
+                }
+                self.raw.resize(Self::CHUNK, 0);
+                self.raw_start = 0;
+                let n = loop {
+                    match self.inner.read(&mut self.raw) {
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        other => break other?,
+                    }
+                };
+                self.raw.truncate(n);
+                self.raw_eof = n == 0;
+            }
+            let room = self
+                .decoder
+                .max_utf8_buffer_length(self.raw.len() - self.raw_start)
+                .unwrap_or(4 * Self::CHUNK)
+                .max(16);
+            self.out.resize(room, 0);
+            self.out_start = 0;
+            let (result, read, written, _) = self.decoder.decode_to_utf8(
+                &self.raw[self.raw_start..],
+                &mut self.out,
+                self.raw_eof,
+            );
+            self.raw_start += read;
+            self.out.truncate(written);
+            if self.raw_eof && result == CoderResult::InputEmpty && written == 0 {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.out_start);
+        buf[..n].copy_from_slice(&self.out[self.out_start..self.out_start + n]);
+        self.out_start += n;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16_is_read_as_utf8_across_chunks() {
+        use std::io::Read;
+        let text: String = (0..50_000).map(|i| format!("r\u{e9}{i}\t")).collect();
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let mut out = String::new();
+        Utf8Reader::new(bytes.as_slice(), TextEncoding::Utf16Le)
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, text);
+        assert!(Utf8Reader::new(&b"x"[..], TextEncoding::Utf8).is_none());
+    }
 
     #[test]
     fn text_padded_with_nul_runs_is_text() {

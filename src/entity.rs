@@ -1,12 +1,13 @@
 //! What a finding is about (entity) and how sure we are (confidence).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// Kind of personal data a finding is about. Spelled in reports as
-/// SCREAMING_SNAKE_CASE (`CREDIT_CARD`); rule files use the same spelling.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// SCREAMING_SNAKE_CASE (`CREDIT_CARD`); rule files use the same spelling,
+/// and may name an entity of their own (`PATIENT_ACCOUNT`, see
+/// [`Entity::Custom`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Entity {
     Ssn,
     Mrn,
@@ -31,6 +32,51 @@ pub enum Entity {
     FtpBounce,
     FtpKnownVulnerable,
     FtpAbuseSigns,
+    /// An entity a rule file names that phiscan does not know
+    /// (`PATIENT_ACCOUNT`): upper-case letters, digits and `_`, reported
+    /// under its own name.
+    Custom(CustomName),
+}
+
+/// The name of a custom entity, interned: each distinct name is stored
+/// once for the life of the process (there are as many as rule files name),
+/// so that [`Entity`] stays `Copy` and its name a `&'static str`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomName(&'static str);
+
+impl CustomName {
+    /// Longest custom entity name.
+    pub const MAX_LEN: usize = 64;
+
+    /// `name` when it is a valid custom entity name: an upper-case letter,
+    /// then upper-case letters, digits or `_`.
+    pub fn new(name: &str) -> Option<CustomName> {
+        use std::collections::HashSet;
+        use std::sync::{Mutex, OnceLock};
+        let valid = name.len() <= Self::MAX_LEN
+            && name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            return None;
+        }
+        static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+        let mut names = NAMES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(&known) = names.get(name) {
+            return Some(CustomName(known));
+        }
+        let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+        names.insert(leaked);
+        Some(CustomName(leaked))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
 }
 
 impl Entity {
@@ -81,6 +127,7 @@ impl Entity {
             Entity::FtpBounce => "FTP_BOUNCE",
             Entity::FtpKnownVulnerable => "FTP_KNOWN_VULNERABLE",
             Entity::FtpAbuseSigns => "FTP_ABUSE_SIGNS",
+            Entity::Custom(name) => name.as_str(),
         }
     }
 
@@ -90,10 +137,35 @@ impl Entity {
         self == Entity::FtpService
     }
 
+    /// A built-in entity (any case), or else a custom one (upper case).
     pub fn parse(s: &str) -> Option<Entity> {
         Entity::ALL
             .into_iter()
             .find(|e| e.as_str().eq_ignore_ascii_case(s))
+            .or_else(|| CustomName::new(s).map(Entity::Custom))
+    }
+}
+
+impl Serialize for Entity {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Entity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Entity::parse(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown entity {name:?}: a built-in one ({}) or a name of your own in upper \
+                 case (letters, digits, _), such as PATIENT_ACCOUNT",
+                Entity::ALL[..11]
+                    .iter()
+                    .map(|e| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
     }
 }
 
@@ -149,7 +221,26 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", e.as_str()));
         }
         assert_eq!(Entity::parse("credit_card"), Some(Entity::CreditCard));
-        assert_eq!(Entity::parse("NOPE"), None);
+        // Any other upper-case name is an entity of its own.
+        let account = Entity::parse("PATIENT_ACCOUNT").unwrap();
+        assert_eq!(account.as_str(), "PATIENT_ACCOUNT");
+        assert_eq!(Entity::parse("PATIENT_ACCOUNT"), Some(account));
+        assert_eq!(
+            serde_json::to_string(&account).unwrap(),
+            "\"PATIENT_ACCOUNT\""
+        );
+        let back: Entity = serde_json::from_str("\"PATIENT_ACCOUNT\"").unwrap();
+        assert_eq!(back, account);
+        for bad in [
+            "nope",
+            "Patient_Account",
+            "1ABC",
+            "A-B",
+            "",
+            &"A".repeat(65),
+        ] {
+            assert_eq!(Entity::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

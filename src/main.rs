@@ -359,6 +359,15 @@ enum RulesCommand {
         /// Rule file or folder to test (default: the built-in pack).
         path: Option<PathBuf>,
     },
+    /// Say which rules saw a value and why each reported it or not
+    /// (pattern, validator, keywords, context and exclude words, allowlist).
+    /// Give the value with the words around it: `"SSN 078-05-1120"`.
+    Explain {
+        /// The text to explain (a value, with its label if it has one).
+        text: String,
+        #[command(flatten)]
+        pack: RulePackArgs,
+    },
 }
 
 #[global_allocator]
@@ -384,6 +393,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             RulesCommand::List(pack) => rules_list(pack),
             RulesCommand::Patterns(pack) => rules_patterns(pack),
             RulesCommand::Test { path } => rules_test(path),
+            RulesCommand::Explain { text, pack } => rules_explain(&text, pack),
         },
         Command::Baseline {
             command:
@@ -578,6 +588,32 @@ fn rules_patterns(pack: RulePackArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Clean)
 }
 
+/// `phiscan rules explain TEXT`: each rule that saw the text, its checks
+/// and its verdict. Exits 1 when some rule reports a finding in it.
+fn rules_explain(text: &str, pack: RulePackArgs) -> anyhow::Result<Exit> {
+    let rule_pack = RulePack::load(!pack.no_default_rules, &pack.rules)?;
+    let matcher = phiscan::matcher::Matcher::new(&rule_pack).context("compiling rules")?;
+    let explained = phiscan::rules::explain::explain(&rule_pack, &matcher, text);
+    if explained.is_empty() {
+        println!("no rule saw this text: no pattern matched it and it holds no rule's words");
+    }
+    for e in &explained {
+        let verdict = match &e.reported {
+            Some(confidence) => format!("REPORTED, {confidence}"),
+            None => "not reported".to_string(),
+        };
+        println!("{} ({}, {}): {verdict}", e.rule, e.entity, e.source);
+        for reason in &e.reasons {
+            println!("  {reason}");
+        }
+    }
+    Ok(if explained.iter().any(|e| e.reported.is_some()) {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
+}
+
 /// `phiscan rules test`: every rule's examples; a failure exits 1.
 fn rules_test(path: Option<PathBuf>) -> anyhow::Result<Exit> {
     let (default_rules, paths) = match path {
@@ -642,6 +678,10 @@ fn init(path: PathBuf, force: bool) -> anyhow::Result<Exit> {
     std::fs::write(&path, phiscan::settings::EXAMPLE)
         .with_context(|| format!("writing {}", path.display()))?;
     eprintln!("phiscan: wrote {}", path.display());
+    println!(
+        "An example rule file of your own (rule files may name entities of their own):\n\n{}",
+        phiscan::rules::EXAMPLE_RULE_FILE
+    );
     Ok(Exit::Clean)
 }
 

@@ -11,8 +11,10 @@ const VALIDATORS: &[(&str, Validator)] = &[
     ("luhn", luhn),
     ("npi", npi),
     ("ssn", ssn),
+    ("ssn_any_grouping", ssn_any_grouping),
     ("dea", dea),
     ("mbi", mbi),
+    ("mbi_not_upper", mbi_not_upper),
     ("date", date),
     ("date_or_timestamp", date_or_timestamp),
     ("email", email),
@@ -25,8 +27,10 @@ pub fn names() -> &'static [&'static str] {
         "luhn",
         "npi",
         "ssn",
+        "ssn_any_grouping",
         "dea",
         "mbi",
+        "mbi_not_upper",
         "date",
         "date_or_timestamp",
         "email",
@@ -114,16 +118,34 @@ pub fn luhn(value: &str) -> bool {
     }
     let issuer_ok = match d[0] {
         4 => matches!(len, 13 | 16 | 19),
-        3 => matches!(prefix(&d, 2), 34 | 37) && len == 15,
-        5 => (51..=55).contains(&prefix(&d, 2)) && len == 16,
+        3 => {
+            let amex = matches!(prefix(&d, 2), 34 | 37) && len == 15;
+            let jcb = (3528..=3589).contains(&prefix(&d, 4)) && (16..=19).contains(&len);
+            let diners = ((300..=305).contains(&prefix(&d, 3))
+                || matches!(prefix(&d, 2), 36 | 38 | 39))
+                && (14..=19).contains(&len);
+            amex || jcb || diners
+        }
+        5 => ((51..=55).contains(&prefix(&d, 2)) && len == 16) || maestro(&d),
         2 => (2221..=2720).contains(&prefix(&d, 4)) && len == 16,
         6 => {
-            (prefix(&d, 4) == 6011 || (644..=649).contains(&prefix(&d, 3)) || prefix(&d, 2) == 65)
-                && (16..=19).contains(&len)
+            ((prefix(&d, 4) == 6011 || (644..=649).contains(&prefix(&d, 3)) || prefix(&d, 2) == 65)
+                && (16..=19).contains(&len))
+                || maestro(&d)
         }
         _ => false,
     };
     issuer_ok && luhn_ok(&d)
+}
+
+/// Maestro: the IIN ranges still issued (5018, 5020, 5038, 5893, 6304,
+/// 6759, 6761-6763), 13-19 digits (12-digit ones exist but a bare 12-digit
+/// run is far more often something else).
+fn maestro(d: &[u8]) -> bool {
+    matches!(
+        prefix(d, 4),
+        5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763
+    ) && (13..=19).contains(&d.len())
 }
 
 /// NPI: 10 digits, first 1 or 2, Luhn over "80840" + the digits.
@@ -132,6 +154,10 @@ pub fn npi(value: &str) -> bool {
         return false;
     };
     if d.len() != 10 || !matches!(d[0], 1 | 2) {
+        return false;
+    }
+    // One digit repeated, then the check digit (1111111112): a placeholder.
+    if d[..9].iter().all(|&x| x == d[0]) {
         return false;
     }
     let mut full = vec![8, 0, 8, 4, 0];
@@ -186,6 +212,20 @@ pub fn ssn(value: &str) -> bool {
     !SAMPLES.contains(&digits.as_str())
 }
 
+/// SSN written with its hyphens out of place (078-051121, 07805-1121): the
+/// nine digits judged as [`ssn`] judges them. Only for rules that require
+/// an SSN label, since a number grouped this way is rarely an SSN.
+pub fn ssn_any_grouping(value: &str) -> bool {
+    let Some(d) = digits_only(value, &['-']) else {
+        return false;
+    };
+    if d.len() != 9 || value.starts_with('-') || value.ends_with('-') || value.contains("--") {
+        return false;
+    }
+    let compact: String = d.iter().map(|x| char::from(b'0' + x)).collect();
+    ssn(&compact)
+}
+
 /// DEA registration number: registrant type letter, a letter (or 9), seven
 /// digits, last one a check digit.
 pub fn dea(value: &str) -> bool {
@@ -230,6 +270,12 @@ pub fn mbi(value: &str) -> bool {
         2 | 5 => letter(c) || c.is_ascii_digit(),
         _ => c.is_ascii_digit(),
     })
+}
+
+/// An MBI with a lower-case letter (`1eg4-te5-mk73`), for a rule of its
+/// own: the upper-case form stays with the `mbi` rule, reported once.
+pub fn mbi_not_upper(value: &str) -> bool {
+    value.bytes().any(|b| b.is_ascii_lowercase()) && mbi(value)
 }
 
 const MONTHS: [&str; 12] = [
@@ -474,9 +520,12 @@ pub fn email(value: &str) -> bool {
             && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
     let tld = labels.last().copied().unwrap_or("");
+    // An internationalised TLD travels as punycode (`xn--p1ai`).
+    let punycode_tld =
+        tld.len() > 4 && tld.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"));
     labels.iter().all(label_ok)
         && tld.len() >= 2
-        && tld.chars().all(|c| c.is_ascii_alphabetic())
+        && (punycode_tld || tld.chars().all(|c| c.is_ascii_alphabetic()))
         && !FILE_EXTENSIONS.contains(&tld.to_ascii_lowercase().as_str())
 }
 
@@ -531,6 +580,15 @@ mod tests {
             "6011111111111117",
             "6011000990139424",
             "4000056655665556",
+            "3530111333300000",    // JCB
+            "3566 0020 2036 0505", // JCB, grouped
+            "30569309025904",      // Diners 14 digits
+            "3056 930902 5904",
+            "38520000023237",
+            "36227206271667",
+            "6759649826438453", // Maestro
+            "5018000000000009",
+            "3782-8224-6310-005", // Amex in 4-4-4-3
         ] {
             assert!(luhn(ok), "{ok}");
         }
@@ -544,6 +602,9 @@ mod tests {
             "411111111111",     // too short
             "4111x11111111111", // letter
             "12345678903555",   // no issuer
+            "35270000000000",   // below the JCB range, 14 digits
+            "30669309025903",   // 306 is no Diners prefix
+            "5019000000000008", // 5019 is no Maestro prefix
         ] {
             assert!(!luhn(bad), "{bad}");
         }
@@ -559,6 +620,9 @@ mod tests {
         assert!(!npi("123456789"));
         assert!(!npi("12345678930"));
         assert!(!npi("123456789a"));
+        // One digit nine times and a valid check digit: a placeholder.
+        assert!(!npi("1111111112"));
+        assert!(!npi("2222222228"));
     }
 
     #[test]
@@ -598,6 +662,31 @@ mod tests {
     }
 
     #[test]
+    fn ssn_with_misplaced_hyphens() {
+        for ok in [
+            "078-051121",
+            "07805-1121",
+            "512347890",
+            "512-34-7890",
+            "5-12347890",
+        ] {
+            assert!(ssn_any_grouping(ok), "{ok}");
+        }
+        for bad in [
+            "123-456789", // sample number
+            "900-123456", // area 900
+            "512-3478901",
+            "-512347890",
+            "512--347890",
+            "512.34.7890",
+            "",
+        ] {
+            assert!(!ssn_any_grouping(bad), "{bad}");
+        }
+        assert!(ssn("078.05.1123"));
+    }
+
+    #[test]
     fn dea_check() {
         assert!(dea("AP5836727"));
         assert!(dea("BJ1234563"));
@@ -627,6 +716,14 @@ mod tests {
         ] {
             assert!(!mbi(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn mbi_in_lower_case() {
+        assert!(mbi_not_upper("1eg4-te5-mk73"));
+        assert!(mbi_not_upper("1Eg4TE5MK73"));
+        assert!(!mbi_not_upper("1EG4-TE5-MK73"));
+        assert!(!mbi_not_upper("1sg4te5mk73"));
     }
 
     #[test]
@@ -716,6 +813,7 @@ mod tests {
             "john.doe@example.com",
             "j.o'neil+phi@mail.example.org",
             "X_Y@sub.example.co.uk",
+            "a@xn--d1acufc.xn--p1ai",
         ] {
             assert!(email(ok), "{ok}");
         }
@@ -730,6 +828,8 @@ mod tests {
             "john@example.c0m",
             "john@example.c",
             "john@exa mple.com",
+            "a@example.xn--",
+            "a@example.xn-1",
         ] {
             assert!(!email(bad), "{bad}");
         }

@@ -37,9 +37,37 @@ pub const MAX_FIELDS: usize = 4096;
 const MLLP_START: u8 = 0x0B;
 const MLLP_END: u8 = 0x1C;
 
+/// How far into a file a first `MSH` is looked for after a preamble (a
+/// comment, a title line): exports and sample files put one before it.
+const PREAMBLE_REACH: usize = 4096;
+
 /// Whether `head` starts like HL7 v2: `MSH`, `FHS` or `BHS` and a field
-/// separator, after optional MLLP start byte and blank lines.
+/// separator, after optional MLLP start byte and blank lines, or after a
+/// few lines of preamble when the header that follows has valid encoding
+/// characters (so prose that merely mentions `MSH|` is not taken).
 pub fn looks_like(head: &[u8]) -> bool {
+    if starts_like(head) {
+        return true;
+    }
+    let reach = &head[..head.len().min(PREAMBLE_REACH)];
+    reach
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'\r' || b == b'\n')
+        .any(|(i, _)| {
+            let line = &reach[i + 1..];
+            let line = &line[..line
+                .iter()
+                .position(|&c| c == b'\r' || c == b'\n')
+                .unwrap_or(line.len())];
+            line.starts_with(b"MSH")
+                && line.len() > 8
+                && Separators::from_header(&String::from_utf8_lossy(line)).is_some()
+        })
+}
+
+/// [`looks_like`] at the very start.
+fn starts_like(head: &[u8]) -> bool {
     let start = head
         .iter()
         .position(|&b| !matches!(b, MLLP_START | b'\r' | b'\n' | b' ' | b'\t'))
@@ -103,6 +131,12 @@ impl Separators {
         for c in chars.take_while(|&c| c != field).take(6) {
             taken[len] = c;
             len += 1;
+        }
+        // Some exports escape the escape character (`^~\\&`): one is
+        // meant.
+        if len >= 4 && taken[2] == '\\' && taken[3] == '\\' {
+            taken.copy_within(3.., 2);
+            len -= 1;
         }
         let encoding = &taken[..len];
         if encoding.len() < 2 || encoding.len() > 5 {
@@ -342,6 +376,12 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
             return;
         }
     };
+    // A line with a segment-like start but no field separator after it
+    // (`NOTE: ...` in a comment) is text, not a segment of one field.
+    if !is_header && text.len() > 3 && !text[3..].starts_with(separators.field) {
+        ctx.text("", text, at(0));
+        return;
+    }
     let occurrence = state.occurrence(id);
     // A segment without candidates gives findings only from known fields
     // (and embedded documents), when its separators cut at non-word bytes
@@ -574,7 +614,13 @@ fn known_field(
             Hl7FieldKind::Phone => {
                 let number = component(1).trim();
                 let email = component(4).trim();
-                if !number.is_empty() {
+                // XTN.1 may hold a note ("HOME", "see chart") while the
+                // number sits in XTN.6 (area) + XTN.7 (local): the latter
+                // then decides.
+                let split_number = !component(7).trim().is_empty()
+                    && !number.contains('@')
+                    && !crate::validators::phone(number);
+                if !number.is_empty() && !split_number {
                     let entity = if number.contains('@') {
                         Entity::Email
                     } else {
@@ -582,6 +628,9 @@ fn known_field(
                     };
                     report_field(ctx, RULE, label, entity, number, at(base));
                 } else if !component(7).trim().is_empty() {
+                    if !number.is_empty() {
+                        ctx.text(label, number, at(base));
+                    }
                     let phone = format_phone(component(6).trim(), component(7).trim());
                     report_field(ctx, RULE, label, Entity::Phone, &phone, at(component_at(6)));
                 }
@@ -792,6 +841,74 @@ OBX|1|TX|NOTE||Patient doing well\r";
             skipped[0].2.contains("more than 4096 fields"),
             "{skipped:?}"
         );
+    }
+
+    #[test]
+    fn a_preamble_before_the_first_msh_does_not_hide_the_message() {
+        let file = format!("# ADT sample exported 2024-01-02\n// test feed\n\n{ADT}");
+        assert!(looks_like(file.as_bytes()));
+        let s = scan("sample.txt", file.as_bytes());
+        assert!(s.has(Entity::Mrn, "PID-3"), "{:#?}", s.rows());
+        assert!(s.has(Entity::PersonName, "PID-5"));
+        assert!(s.has(Entity::Dob, "PID-7"));
+        // Segment lines count from the top of the file.
+        assert_eq!(s.row(Entity::Dob, "PID-7").line, 6);
+        // Prose that only mentions a header, or one with bad encoding
+        // characters, is no HL7.
+        assert!(!looks_like(b"Notes\nMSH|is the header\n"));
+        assert!(!looks_like(b"Notes\nMSH-1 is the field separator\n"));
+        // A comment line shaped like a segment id is text, not a segment.
+        let note = format!("{ADT}NOTE: SSN 512-34-7890\r");
+        let s = scan("note.hl7", note.as_bytes());
+        assert!(s
+            .rows()
+            .iter()
+            .any(|r| r.entity == Entity::Ssn && r.line == 7));
+    }
+
+    #[test]
+    fn a_doubled_escape_in_msh2_is_one_escape() {
+        let doubled = ADT.replacen("^~\\&", "^~\\\\&", 1);
+        assert!(doubled.starts_with("MSH|^~\\\\&|"));
+        let s = scan("doubled.hl7", doubled.as_bytes());
+        assert!(s.not_examined().is_empty(), "{:?}", s.not_examined());
+        assert!(s.has(Entity::Mrn, "PID-3"));
+        assert!(s.has(Entity::PersonName, "PID-5"));
+        // Doubled other characters are still refused.
+        assert!(Separators::from_header("MSH|^^~\\&|").is_none());
+    }
+
+    #[test]
+    fn xtn6_and_xtn7_give_the_phone_when_xtn1_is_a_note() {
+        let msg = "MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\r\
+                   PID|1||4455667^^^H^MR||DOE^JANE||19800101||||||HOME^PRN^PH^^1^212^5550147\r";
+        let s = scan("xtn.hl7", msg.as_bytes());
+        assert_eq!(value(&s, Entity::Phone, "PID-13"), "212-555-0147");
+        let msg = msg.replace("HOME^", "(212)555-0147^");
+        let s = scan("xtn.hl7", msg.as_bytes());
+        assert_eq!(value(&s, Entity::Phone, "PID-13"), "(212)555-0147");
+    }
+
+    #[test]
+    fn structure_wins_over_free_patterns() {
+        // An MRN shaped like an SSN, and an SSN field holding a number that
+        // passes the NPI check.
+        let msg = "MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\r\
+                   PID|1||512-34-7890^^^H^MR||DOE^JANE||19800101||||||||||||1234567893\r";
+        let s = scan("structure.hl7", msg.as_bytes());
+        let rows = s.rows();
+        let in_field = |e: Entity, f: &str| {
+            rows.iter()
+                .filter(|r| r.entity == e && r.field == f)
+                .count()
+        };
+        assert_eq!(in_field(Entity::Mrn, "PID-3"), 1, "{rows:#?}");
+        assert_eq!(in_field(Entity::Ssn, "PID-3"), 0, "{rows:#?}");
+        assert_eq!(in_field(Entity::Npi, "PID-19"), 0, "{rows:#?}");
+        // A real SSN in PID-19 still is one.
+        let msg = msg.replace("1234567893", "512-34-7891");
+        let s = scan("structure.hl7", msg.as_bytes());
+        assert!(s.has(Entity::Ssn, "PID-19"));
     }
 
     #[test]

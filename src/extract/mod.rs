@@ -51,11 +51,41 @@ pub fn read_head(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
     Ok(head)
 }
 
+/// The encoding and delimiter of a UTF-16 stream whose start reads as a
+/// table with a header row; `None` for anything else.
+fn utf16_table(head: &[u8], name: &str) -> Option<(crate::decode::TextEncoding, u8)> {
+    use crate::decode::TextEncoding;
+    let encoding = crate::decode::sniff(&head[..head.len().min(crate::decode::SNIFF_LEN)])?;
+    if !matches!(encoding, TextEncoding::Utf16Le | TextEncoding::Utf16Be) {
+        return None;
+    }
+    let mut decoder = encoding.decoder()?;
+    let mut text = String::with_capacity(decoder.max_utf8_buffer_length(head.len())?);
+    let _ = decoder.decode_to_string(head, &mut text, false);
+    // Only whole lines: the head may end mid-line.
+    let whole = match text.rfind('\n') {
+        Some(end) if head.len() == HEAD_LEN => &text[..=end],
+        _ => text.as_str(),
+    };
+    tabular::looks_like(whole.as_bytes(), name).map(|d| (encoding, d))
+}
+
 /// Recognises what `data` holds and extracts it into `ctx`.
 pub fn scan_input(ctx: &mut Ctx, data: &mut dyn Read) -> Result<(), ExtractError> {
     let head = read_head(data, HEAD_LEN).map_err(|e| uncarry(e.into()))?;
     let result = match detect(&head, ctx.name()) {
-        Kind::Text => text::scan_stream(ctx, "", &head, data),
+        Kind::Text => match utf16_table(&head, ctx.name()) {
+            // A UTF-16 table (Windows "Unicode text" export) is read as a
+            // table, through a reader that turns it into UTF-8.
+            Some((encoding, delimiter)) => {
+                let mut utf8 =
+                    crate::decode::Utf8Reader::new(head.as_slice().chain(data), encoding)
+                        .ok_or_else(|| uncarry(io::Error::other("not UTF-16").into()))?;
+                let head = read_head(&mut utf8, HEAD_LEN).map_err(|e| uncarry(e.into()))?;
+                tabular::scan(ctx, delimiter, &head, &mut utf8)
+            }
+            None => text::scan_stream(ctx, "", &head, data),
+        },
         // Containers and documents.
         Kind::Gzip => archive::scan_gzip(ctx, &head, data),
         Kind::Zip => archive::scan_zip(ctx, &head, data),

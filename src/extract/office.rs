@@ -311,6 +311,8 @@ struct Flow<'f> {
     row: u64,
     row_text: String,
     row_line: u64,
+    /// Entities of the current table's columns, by its first row.
+    columns: Vec<Option<Entity>>,
 }
 
 impl<'f> Flow<'f> {
@@ -325,6 +327,7 @@ impl<'f> Flow<'f> {
             row: 0,
             row_text: String::new(),
             row_line: 0,
+            columns: Vec::new(),
         }
     }
 
@@ -344,6 +347,7 @@ impl<'f> Flow<'f> {
                         if self.table_depth == 1 {
                             self.table += 1;
                             self.row = 0;
+                            self.columns.clear();
                         }
                     }
                     b"tr" if self.table_depth == 1 => {
@@ -432,11 +436,29 @@ impl<'f> Flow<'f> {
             } else {
                 format!("{} table {} row {}", self.field, self.table, self.row)
             };
-            let at = Location {
-                line: self.row_line.max(1),
-                column: 1,
-            };
-            ctx.text(&field, self.row_text.trim_end_matches('\t'), at);
+            let line = self.row_line.max(1);
+            let row = self.row_text.trim_end_matches('\t');
+            if self.row == 1 {
+                self.columns = super::tabular::classify_headers(row.split('\t'));
+            }
+            if self.row > 1 && self.columns.iter().any(Option::is_some) {
+                // A table whose header row names entities: its cells under
+                // such a header are field values, as in a spreadsheet.
+                let mut column = 1u64;
+                for (index, cell) in row.split('\t').enumerate() {
+                    let at = Location { line, column };
+                    column += cell.chars().count() as u64 + 1;
+                    if cell.trim().is_empty() {
+                        continue;
+                    }
+                    match self.columns.get(index).copied().flatten() {
+                        Some(entity) => ctx.field_value("docx-column", &field, entity, cell, at),
+                        None => ctx.text(&field, cell, at),
+                    }
+                }
+            } else {
+                ctx.text(&field, row, Location { line, column: 1 });
+            }
         }
         self.row_text.clear();
     }

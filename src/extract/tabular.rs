@@ -58,6 +58,32 @@ pub fn classify_header(name: &str) -> Option<Entity> {
     ColumnNames::get().classify(&header_words(name))
 }
 
+/// The entities of a table's columns by their headers, with one reading
+/// only the whole header row allows: a column headed just `Name` holds
+/// patient names when other columns hold MRNs, birth dates or SSNs (in a
+/// product or clinic list it does not).
+pub fn classify_headers<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Option<Entity>> {
+    let names: Vec<&str> = names.into_iter().collect();
+    let mut entities: Vec<Option<Entity>> = names.iter().map(|n| classify_header(n)).collect();
+    name_columns_of_patient_tables(&names, &mut entities);
+    entities
+}
+
+/// See [`classify_headers`].
+fn name_columns_of_patient_tables(names: &[&str], entities: &mut [Option<Entity>]) {
+    let patients = entities
+        .iter()
+        .any(|e| matches!(e, Some(Entity::Mrn | Entity::Dob | Entity::Ssn)));
+    if !patients {
+        return;
+    }
+    for (name, entity) in names.iter().zip(entities.iter_mut()) {
+        if entity.is_none() && header_words(name) == ["name"] {
+            *entity = Some(Entity::PersonName);
+        }
+    }
+}
+
 /// The delimiter of a table with a header row, or `None` when `head` is not
 /// one. With a `.csv`/`.tsv` name any delimited text qualifies; without
 /// one, the first line must be a header naming at least one entity and the
@@ -94,7 +120,9 @@ pub fn looks_like(head: &[u8], name: &str) -> Option<u8> {
         Some(default) => Some(candidates.next().map_or(default, |(d, _)| d)),
         None => candidates.find_map(|(d, records)| {
             let header = records.first()?;
-            let names_entity = header.iter().any(|h| classify_header(h).is_some());
+            let names_entity = classify_headers(header.iter().map(String::as_str))
+                .iter()
+                .any(Option::is_some);
             let header_like = header
                 .iter()
                 .all(|h| h.chars().count() <= 64 && h.chars().any(char::is_alphabetic));
@@ -306,6 +334,13 @@ fn scan_row(
     cell_quiet: &[bool],
 ) {
     let mut column = 1u64;
+    if row == 1 {
+        // The header row decides its columns together (see
+        // `classify_headers`); its cells are still matched below.
+        let names: Vec<&str> = cells.iter().map(|r| text[r.clone()].trim()).collect();
+        let entities = classify_headers(names.iter().copied());
+        headers.extend(names.iter().map(|n| n.to_string()).zip(entities));
+    }
     for (index, range) in cells.iter().enumerate() {
         let cell = &text[range.clone()];
         let quiet = cell_quiet.get(index) == Some(&true);
@@ -323,9 +358,6 @@ fn scan_row(
         };
         column += width as u64 + 1;
         if row == 1 {
-            let name = cell.trim().to_string();
-            let entity = classify_header(&name);
-            headers.push((name, entity));
             if !quiet && !cell.trim().is_empty() {
                 ctx.text("header row", cell, at);
             }

@@ -315,9 +315,28 @@ fn scan_rounds_in_parallel(
 
 /// Matches one block of text (an extractor's paragraph, cell or field).
 pub fn scan_block(ctx: &mut Ctx, field: &str, text: &[u8], at: Location, skip: Option<Entity>) {
+    scan_block_except(ctx, field, text, at, skip, None);
+}
+
+/// [`scan_block`], leaving out hits of entities other than `entity` that
+/// span exactly `whole`: a field's structure says what its value is.
+fn scan_block_except(
+    ctx: &mut Ctx,
+    field: &str,
+    text: &[u8],
+    at: Location,
+    skip: Option<Entity>,
+    except: Option<(Entity, std::ops::Range<usize>)>,
+) {
     let mut hits = Vec::new();
     ctx.matcher
         .find(text, 0..text.len(), ctx.scratch, &mut hits);
+    if let Some((entity, whole)) = except {
+        let matcher = ctx.matcher;
+        hits.retain(|h| {
+            (h.start, h.end) != (whole.start, whole.end) || matcher.rule(h.rule).entity == entity
+        });
+    }
     let mut cursor = LineCursor::new(0, at);
     report_hits(ctx, field, text, &mut hits, &mut cursor, skip);
 }
@@ -351,7 +370,18 @@ pub fn scan_field_value(
         );
         ctx.events.send(Event::Finding(finding));
     }
-    scan_block(ctx, field, value.as_bytes(), at, valid.then_some(entity));
+    // Structure wins over free patterns: the whole value of a field known
+    // to hold an MRN is not also an SSN because it looks like one, nor is
+    // the whole value of an SSN field an NPI because it passes its check.
+    let whole = (!trimmed.is_empty()).then_some((entity, lead..lead + trimmed.len()));
+    scan_block_except(
+        ctx,
+        field,
+        value.as_bytes(),
+        at,
+        valid.then_some(entity),
+        whole,
+    );
 }
 
 fn report_hits(

@@ -4,6 +4,7 @@
 //! rules, `allowlist` its entries, `rules test` runs its examples.
 
 pub mod check;
+pub mod explain;
 
 use crate::allowlist::AllowSpec;
 use crate::entity::{Confidence, Entity};
@@ -29,6 +30,27 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../rules/financial.toml"),
     ),
 ];
+
+/// A complete rule file of one's own, with an entity phiscan does not know
+/// (any upper-case name is accepted and reported under that name): shown
+/// by `phiscan init` and README, checked by the tests.
+pub const EXAMPLE_RULE_FILE: &str = r#"# Site rules: save as rules/site.toml, scan with --rules rules/,
+# check with `phiscan rules test rules/site.toml`.
+[[rules]]
+id = "practice-account"
+# Any upper-case name is an entity of its own, with its own label in
+# every report.
+entity = "PATIENT_ACCOUNT"
+description = "Practice account number (PA- and 8 digits); HIGH next to an account label"
+pattern = '''\b(?P<value>PA-\d{8})\b'''
+confidence = "MEDIUM"
+examples = ["Account: PA-00123456", "acct PA-99887766 closed"]
+negative_examples = ["PA-1234", "XPA-00123456", "Order PA-00123456"]
+[rules.context]
+words = ["account", "acct", "patient account"]
+confidence = "HIGH"
+exclude = ["order", "invoice"]
+"#;
 
 /// Default context window, in bytes either side of the value.
 pub const DEFAULT_WINDOW: usize = 48;
@@ -381,6 +403,18 @@ mod tests {
 
     const RULE: &str = "[[rules]]\nid = \"a\"\nentity = \"SSN\"\ndescription = \"d\"\n\
                         pattern = '\\d{3}-\\d{2}-\\d{4}'\nconfidence = \"LOW\"\n";
+
+    #[test]
+    fn the_example_rule_file_loads_with_its_own_entity_and_passes_its_examples() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.toml");
+        std::fs::write(&path, EXAMPLE_RULE_FILE).unwrap();
+        let pack = RulePack::load(true, &[path]).unwrap();
+        let rule = pack.rules().last().unwrap();
+        assert_eq!(rule.entity.as_str(), "PATIENT_ACCOUNT");
+        let matcher = crate::matcher::Matcher::new(&pack).unwrap();
+        assert_eq!(check::check(&matcher), []);
+    }
 
     #[test]
     fn builtin_pack_loads() {

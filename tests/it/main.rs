@@ -4,6 +4,7 @@
 mod cli_scan;
 mod cli_ux;
 mod common;
+mod detect;
 mod discover;
 mod extract_docs;
 mod extract_health;

@@ -91,7 +91,7 @@ fn html_report_in_headless_chromium() {
     std::fs::create_dir_all(share.join("hr")).unwrap();
     std::fs::write(
         share.join("hr/staff.csv"),
-        "name,ssn\nJane,219-45-6780\n-- filler that keeps the values apart from each other --\nRick,457-55-5462\n",
+        "staff,ssn\nJane,219-45-6780\n-- filler that keeps the values apart from each other --\nRick,457-55-5462\n",
     )
     .unwrap();
     std::fs::write(share.join("contacts.txt"), "mail jane.doe@example.org\n").unwrap();
