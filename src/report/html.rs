@@ -70,6 +70,7 @@ fn is_exposure(e: Entity) -> bool {
             | Entity::FtpAnonymousWrite
             | Entity::FtpWorldWritable
             | Entity::FtpNoTls
+            | Entity::FtpTlsCert
     )
 }
 
@@ -155,7 +156,7 @@ body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em;colo
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.num{text-align:right}.muted{color:#777}
-.bad{color:#b00020;font-weight:bold}.ok{color:#1b7a1b;font-weight:bold}
+.bad{color:#b00020;font-weight:bold}.ok{color:#1b7a1b}.untested{color:#8a5a00;font-style:italic}
 .chart rect{fill:#4a78c2}.chart text{font-size:12px;fill:#222}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}
@@ -247,7 +248,7 @@ impl<W: Write> HtmlReport<W> {
     fn targets(&self, h: &mut String, summary: &Summary) {
         h.push_str("<h2>Targets</h2>\n<table id=\"targets\"><thead><tr><th>Target</th>\
                     <th>Files scanned</th><th>Findings</th><th>Not examined</th>\
-                    <th>Anonymous login</th><th>Anonymous write</th><th>TLS</th><th>Other facts</th>\
+                    <th>Anonymous login</th><th>Anonymous write</th><th>TLS</th><th>Certificate</th><th>Other facts</th>\
                     </tr></thead><tbody>\n");
         for (name, target) in &summary.targets {
             let exposure = self.exposure.get(name).map_or(&[][..], Vec::as_slice);
@@ -365,58 +366,77 @@ fn page_end(h: &mut String) {
     h.push_str("</script>\n</body></html>\n");
 }
 
-/// A target's row. Each exposure column says "yes" when a finding showed
-/// it, else the fact the scan recorded, else "not found" for a server
-/// (one with a banner was checked) and "n/a" for a local target.
+/// A check's state in a cell: "yes" when a row showed it, else the verdict
+/// the scan recorded (found / not found: why / not tested: why), else "not
+/// tested" for a server (no verdict means no check ran) and "n/a" for a
+/// local target. Never "not found" without a check that said so.
+fn check_cell(found: bool, verdict: Option<&String>, server: bool) -> String {
+    if found {
+        return "<span class=\"bad\">yes</span>".to_string();
+    }
+    match verdict {
+        Some(v) if v.starts_with("found") => format!("<span class=\"bad\">{}</span>", esc(v)),
+        Some(v) if v.starts_with("not tested") => {
+            format!("<span class=\"untested\">{}</span>", esc(v))
+        }
+        Some(v) => format!("<span class=\"ok\">{}</span>", esc(v)),
+        None if server => "<span class=\"untested\">not tested</span>".to_string(),
+        None => "<span class=\"muted\">n/a</span>".to_string(),
+    }
+}
+
+/// Facts shown in their own columns, not among the others.
+const COLUMN_FACTS: [&str; 6] = [
+    "tls",
+    "check tls",
+    "check tls_cert",
+    "check anonymous_login",
+    "check anonymous_write",
+    "write_check",
+];
+
+/// A target's row: its counts, then each check's state (see
+/// [`check_cell`]).
 fn target_row(h: &mut String, name: &str, target: &TargetSummary, exposure: &[Entity]) {
     let has = |e: Entity| exposure.contains(&e);
-    let fact = |keys: &[&str]| -> Option<String> {
-        keys.iter().find_map(|k| target.info.get(*k).cloned())
-    };
-    let server = target.info.contains_key("banner");
-    let yes_no = |found: bool, keys: &[&str]| -> String {
-        if found {
-            "<span class=\"bad\">yes</span>".to_string()
-        } else if let Some(v) = fact(keys) {
-            esc(&v)
-        } else if server {
-            "not found".to_string()
-        } else {
-            "<span class=\"muted\">n/a</span>".to_string()
+    let fact = |k: &str| target.info.get(k);
+    let server = target.access.is_some() || target.info.contains_key("banner");
+    let tls = {
+        let cell = check_cell(has(Entity::FtpNoTls), fact("check tls"), server);
+        match fact("tls") {
+            Some(how) => format!("{cell}<br><span class=\"muted\">{}</span>", esc(how)),
+            None => cell,
         }
-    };
-    let tls = if has(Entity::FtpNoTls) {
-        "<span class=\"bad\">none</span>".to_string()
-    } else {
-        fact(&["tls"])
-            .map(|v| esc(&v))
-            .unwrap_or_else(|| "<span class=\"muted\">n/a</span>".to_string())
     };
     let others: Vec<String> = target
         .info
         .iter()
-        .filter(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "tls" | "anonymous_login" | "anonymous_write" | "write_check"
-            )
-        })
+        .filter(|(k, _)| !COLUMN_FACTS.contains(&k.as_str()))
         .map(|(k, v)| format!("{}: {}", esc(k), esc(v)))
         .collect();
+    let write_note = fact("write_check")
+        .map(|v| format!("<br>{}", esc(v)))
+        .unwrap_or_default();
     let _ = writeln!(
         h,
         "<tr data-target=\"{tn}\"><td class=\"mono\">{tn}</td><td class=\"num\">{}</td>\
-         <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td>\
-         <td>{}</td><td>{}</td></tr>",
+         <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}{write_note}</td>\
+         <td>{}</td><td>{}</td><td>{}</td></tr>",
         target.files_scanned,
         target.findings,
         target.not_examined,
-        yes_no(has(Entity::FtpAnonymousLogin), &["anonymous_login"]),
-        yes_no(
+        check_cell(
+            has(Entity::FtpAnonymousLogin),
+            fact("check anonymous_login"),
+            server
+        ),
+        check_cell(
             has(Entity::FtpAnonymousWrite) || has(Entity::FtpWorldWritable),
-            &["anonymous_write", "write_check"]
+            fact("check anonymous_write"),
+            server
         ),
         tls,
+        check_cell(has(Entity::FtpTlsCert), fact("check tls_cert"), server),
         others.join("<br>"),
         tn = esc(name),
     );
@@ -573,13 +593,18 @@ mod tests {
             .lines()
             .find(|l| l.starts_with("<tr data-target=\"ftp://files.test/\""))
             .unwrap();
-        // Anonymous login: yes; anonymous write: checked, not found; TLS.
+        // Anonymous login: yes; anonymous write: no verdict, so not
+        // tested (never "not found"); TLS: no verdict, the fact beside it.
         assert!(
             row.contains(
-                "<td><span class=\"bad\">yes</span></td><td>not found</td><td>not offered</td>"
+                "<td><span class=\"bad\">yes</span></td>\
+                 <td><span class=\"untested\">not tested</span></td>\
+                 <td><span class=\"untested\">not tested</span><br>\
+                 <span class=\"muted\">not offered</span></td>"
             ),
             "{row}"
         );
+        assert!(!row.contains("not found"), "{row}");
         let local = p
             .lines()
             .find(|l| l.starts_with("<tr data-target=\"share\""))
