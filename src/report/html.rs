@@ -162,6 +162,11 @@ code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}
 .card b{display:block;font-size:1.5em}
 #controls{margin:.5em 0}#controls input{width:20em}
+.banner{background:#b00020;color:#fff;padding:.5em 1em;font-weight:bold;border-radius:4px}
+table.facts{width:auto}table.facts th{width:9em}
+td{overflow-wrap:anywhere;word-break:break-word}
+.esc{color:#8a5a00;background:#fff3d6;border-radius:2px}
+@media print{body{margin:0;max-width:none}#controls{display:none}tr{break-inside:avoid}}
 "#;
 
 /// Filters the findings table by text, entity and confidence (also from
@@ -197,6 +202,7 @@ impl<W: Write> HtmlReport<W> {
     fn render(&self, summary: &Summary) -> String {
         let mut h = String::with_capacity(64 * 1024);
         page_head(&mut h);
+        run_facts(&mut h, summary);
         self.overview(&mut h, summary);
         self.targets(&mut h, summary);
         self.charts(&mut h, summary);
@@ -219,14 +225,13 @@ impl<W: Write> HtmlReport<W> {
              <div class=\"card\">Baselined<b id=\"baselined\">{baselined}</b></div>\
              <div class=\"card\">Allowed<b id=\"allowed\">{allowed}</b></div>\
              <div class=\"card\">Bytes read<b id=\"bytes-read\">{bytes}</b></div>\
-             </div>\n<p class=\"muted\">Status: {status}. Elapsed {elapsed:.2}s. \
-             phiscan {version}. Matched values are {masked}.</p>\n",
+             </div>\n<p class=\"muted\">Status: {status}. Elapsed {elapsed:.2}s.</p>\n",
             cls = if total > 0 { "bad" } else { "ok" },
             files = summary.files_scanned,
             skipped = summary.total_not_examined(),
             baselined = summary.total_baselined(),
             allowed = summary.total_allowed(),
-            bytes = summary.bytes_read,
+            bytes = human_bytes(summary.bytes_read),
             status = if summary.interrupted {
                 "interrupted"
             } else if summary.incomplete() {
@@ -235,12 +240,6 @@ impl<W: Write> HtmlReport<W> {
                 "complete"
             },
             elapsed = summary.elapsed_secs,
-            version = env!("CARGO_PKG_VERSION"),
-            masked = if self.rows.iter().any(|f| f.matched.contains('*')) || self.rows.is_empty() {
-                "masked"
-            } else {
-                "shown as written by the scan"
-            },
         );
     }
 
@@ -442,6 +441,106 @@ fn target_row(h: &mut String, name: &str, target: &TargetSummary, exposure: &[En
     );
 }
 
+/// When and how the scan ran, with the marks a reader must not miss
+/// (values unmasked, certificates not verified) as banners first.
+fn run_facts(h: &mut String, summary: &Summary) {
+    let run = &summary.run;
+    if run.unmasked {
+        h.push_str(
+            "<p id=\"unmasked-banner\" class=\"banner\">UNMASKED: this report shows matched \
+             values as found (--unmask). It holds the personal data itself: store and share \
+             it accordingly.</p>\n",
+        );
+    }
+    if run.insecure {
+        h.push_str(
+            "<p id=\"insecure-banner\" class=\"banner\">Certificate checks were off \
+             (--insecure): an FTPS server's identity was not verified.</p>\n",
+        );
+    }
+    let targets: Vec<String> = run
+        .targets_given
+        .iter()
+        .map(|t| format!("<code>{}</code>", esc(t)))
+        .collect();
+    let settings: Vec<String> = run
+        .settings
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<code>{}</code>: <code>{}</code>",
+                esc(k),
+                esc(&v.to_string())
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        h,
+        "<table id=\"run\" class=\"facts\"><tbody>\
+         <tr><th>Started</th><td id=\"started-at\">{}</td></tr>\
+         <tr><th>Ended</th><td id=\"ended-at\">{}</td></tr>\
+         <tr><th>phiscan</th><td id=\"version\">{}</td></tr>\
+         <tr><th>Targets</th><td>{}</td></tr>\
+         <tr><th>Matched values</th><td id=\"masking\">{}</td></tr>\
+         <tr><th>Settings</th><td class=\"settings\">{}</td></tr>\
+         </tbody></table>",
+        esc(&run.started_at),
+        esc(&run.ended_at),
+        esc(env!("CARGO_PKG_VERSION")),
+        targets.join(" "),
+        if run.unmasked {
+            "<span class=\"bad\">unmasked (--unmask)</span>"
+        } else {
+            "masked"
+        },
+        settings.join("<br>"),
+    );
+}
+
+/// `1536` → `1.5 KiB`; bytes as a person reads them (exact counts stay in
+/// the JSON summary).
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Control characters and bidi overrides as visible escapes (`\n`, `\t`,
+/// `\u{202e}`), each in a marked span, so context reads as one line and
+/// never reorders.
+fn esc_visible(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        let shown = match c {
+            '\n' => Some("\\n".to_string()),
+            '\r' => Some("\\r".to_string()),
+            '\t' => Some("\\t".to_string()),
+            c if c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                Some(format!("\\u{{{:x}}}", c as u32))
+            }
+            _ => None,
+        };
+        match shown {
+            Some(e) => {
+                let _ = write!(o, "<span class=\"esc\">{e}</span>");
+            }
+            None => o.push_str(&esc(c.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    o
+}
+
 /// Counts by reason, then the examples the summary kept.
 fn not_examined(h: &mut String, summary: &Summary) {
     h.push_str(
@@ -489,8 +588,8 @@ fn finding_row(h: &mut String, f: &Finding) {
         f.line.map(|n| n.to_string()).unwrap_or_default(),
         f.column.map(|n| n.to_string()).unwrap_or_default(),
         esc(&f.field),
-        esc(&f.matched),
-        esc(&f.context),
+        esc_visible(&f.matched),
+        esc_visible(&f.context),
         e = f.entity.as_str(),
         c = f.confidence.as_str(),
     );
@@ -610,6 +709,32 @@ mod tests {
             .find(|l| l.starts_with("<tr data-target=\"share\""))
             .unwrap();
         assert!(local.contains("n/a"), "{local}");
+    }
+
+    #[test]
+    fn unmask_and_insecure_are_banners_and_context_shows_escapes() {
+        let mut summary = sample_summary();
+        summary.run.unmasked = true;
+        summary.run.insecure = true;
+        let mut f = sample_findings().remove(0);
+        f.context = "a\tb\nc\u{202e}d".into();
+        let mut buf = Vec::new();
+        {
+            let mut w = HtmlReport::new(&mut buf);
+            w.finding(&f).unwrap();
+            w.finish(&summary).unwrap();
+        }
+        let p = String::from_utf8(buf).unwrap();
+        assert!(p.contains("<p id=\"unmasked-banner\""));
+        assert!(p.contains("<p id=\"insecure-banner\""));
+        assert!(p.contains("unmasked (--unmask)"));
+        assert!(p.contains(
+            "a<span class=\"esc\">\\t</span>b<span class=\"esc\">\\n</span>c\
+             <span class=\"esc\">\\u{202e}</span>d"
+        ));
+        assert!(!p.contains('\u{202e}'));
+        assert_eq!(human_bytes(512), "512 bytes");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct Summary {
     /// What `discover` swept, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discovery: Option<DiscoveryCounts>,
+    /// When and how the run ran: version, times, targets, settings,
+    /// `unmasked`, `insecure`.
+    pub run: super::run::RunFacts,
 }
 
 fn is_zero(n: &u64) -> bool {
