@@ -46,7 +46,8 @@ fi
 # Time figures differ between any two runs: blank them.
 normalize() {
   sed -E \
-    -e 's/"(elapsed_secs|elapsed_ms|elapsed_seconds|throughput_mb_s|throughput_bytes_per_second|started_at|ended_at|duration_ms)": ?[^,}]*/"\1": X/g' \
+    -e 's/"(elapsed_secs|elapsed_ms|elapsed_seconds|throughput_mb_s|throughput_bytes_per_second|started_at|ended_at|startedAt|endedAt|duration_ms)": ?[^,}]*/"\1": X/g' \
+    -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z/TIME/g' \
     -e 's/[0-9]+(\.[0-9]+)? ?(ms|s|MB\/s|MiB\/s)\b/T/g' \
     "$1"
 }

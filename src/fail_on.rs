@@ -95,15 +95,16 @@ impl FailOn {
         Ok(fail_on)
     }
 
-    /// Findings that fail the run. Those of a server whose login failed
-    /// are left out: what it showed before the login (e.g. FTP_NO_TLS)
-    /// does not turn "could not log in" into "findings".
+    /// Findings that fail the run. Those of a server phiscan could not get
+    /// into (login failed, unreachable, TLS refused) are left out: what it
+    /// showed before the login (e.g. FTP_NO_TLS, a rejected certificate)
+    /// does not turn "could not log in" into "findings" (exit status 4).
     pub fn failing_findings(&self, summary: &Summary) -> u64 {
         let at_or_above = |level: Option<Confidence>, c: Confidence| level.is_some_and(|l| c >= l);
         summary
             .targets
             .values()
-            .filter(|t| t.access != Some(ServerAccess::LoginFailed))
+            .filter(|t| t.access.is_none_or(|a| a == ServerAccess::LoggedIn))
             .flat_map(|t| {
                 t.findings_by_confidence.iter().map(|(c, n)| {
                     let exposure = t.exposure_by_confidence.get(c).copied().unwrap_or(0);

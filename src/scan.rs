@@ -104,6 +104,18 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
             ignored: distrusted.map(|d| d.ignored.clone()).unwrap_or_default(),
         }
     });
+    outputs.summary.run = report::run::RunFacts::for_scan(
+        config,
+        plan.targets
+            .iter()
+            .map(|t| match t {
+                crate::source::Target::Local { display, .. } => display.to_string(),
+                crate::source::Target::Ftp(f) => f.display.to_string(),
+                crate::source::Target::Network(n) => n.clone(),
+            })
+            .collect(),
+        &plan.engine.matcher,
+    );
     let completed = outputs.completed.clone();
     let engine = Arc::new(plan.engine.for_scan(stop.clone(), completed));
     let pool = rayon::ThreadPoolBuilder::new()
@@ -122,6 +134,7 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
     result.map_err(ScanError::Output)?;
     // Elapsed time is known only now; writers' summaries include it.
     summary.set_elapsed(started.elapsed());
+    summary.run.set_ended_now();
     writers
         .iter_mut()
         .try_for_each(|w| w.finish(&summary))

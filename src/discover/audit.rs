@@ -62,6 +62,11 @@ pub fn run_with_reports(
             "generated"
         }
         .to_string(),
+        run: crate::report::run::RunFacts {
+            phiscan_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: crate::report::run::rfc3339(std::time::SystemTime::now()),
+            ..Default::default()
+        },
         ..Summary::default()
     };
     let (tx, rx) = crossbeam_channel::bounded::<Event>(4096);
@@ -95,6 +100,7 @@ pub fn run_with_reports(
     result.map_err(ScanError::Output)?;
     summary.interrupted |= discovered.interrupted;
     summary.set_elapsed(started.elapsed());
+    summary.run.set_ended_now();
     writers
         .iter_mut()
         .try_for_each(|w| w.finish(&summary))

@@ -70,6 +70,7 @@ fn is_exposure(e: Entity) -> bool {
             | Entity::FtpAnonymousWrite
             | Entity::FtpWorldWritable
             | Entity::FtpNoTls
+            | Entity::FtpTlsCert
     )
 }
 
@@ -155,12 +156,17 @@ body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em;colo
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.num{text-align:right}.muted{color:#777}
-.bad{color:#b00020;font-weight:bold}.ok{color:#1b7a1b;font-weight:bold}
+.bad{color:#b00020;font-weight:bold}.ok{color:#1b7a1b}.untested{color:#8a5a00;font-style:italic}
 .chart rect{fill:#4a78c2}.chart text{font-size:12px;fill:#222}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}
 .card b{display:block;font-size:1.5em}
 #controls{margin:.5em 0}#controls input{width:20em}
+.banner{background:#b00020;color:#fff;padding:.5em 1em;font-weight:bold;border-radius:4px}
+table.facts{width:auto}table.facts th{width:9em}
+td{overflow-wrap:anywhere;word-break:break-word}
+.esc{color:#8a5a00;background:#fff3d6;border-radius:2px}
+@media print{body{margin:0;max-width:none}#controls{display:none}tr{break-inside:avoid}}
 "#;
 
 /// Filters the findings table by text, entity and confidence (also from
@@ -196,6 +202,7 @@ impl<W: Write> HtmlReport<W> {
     fn render(&self, summary: &Summary) -> String {
         let mut h = String::with_capacity(64 * 1024);
         page_head(&mut h);
+        run_facts(&mut h, summary);
         self.overview(&mut h, summary);
         self.targets(&mut h, summary);
         self.charts(&mut h, summary);
@@ -218,14 +225,13 @@ impl<W: Write> HtmlReport<W> {
              <div class=\"card\">Baselined<b id=\"baselined\">{baselined}</b></div>\
              <div class=\"card\">Allowed<b id=\"allowed\">{allowed}</b></div>\
              <div class=\"card\">Bytes read<b id=\"bytes-read\">{bytes}</b></div>\
-             </div>\n<p class=\"muted\">Status: {status}. Elapsed {elapsed:.2}s. \
-             phiscan {version}. Matched values are {masked}.</p>\n",
+             </div>\n<p class=\"muted\">Status: {status}. Elapsed {elapsed:.2}s.</p>\n",
             cls = if total > 0 { "bad" } else { "ok" },
             files = summary.files_scanned,
             skipped = summary.total_not_examined(),
             baselined = summary.total_baselined(),
             allowed = summary.total_allowed(),
-            bytes = summary.bytes_read,
+            bytes = human_bytes(summary.bytes_read),
             status = if summary.interrupted {
                 "interrupted"
             } else if summary.incomplete() {
@@ -234,12 +240,6 @@ impl<W: Write> HtmlReport<W> {
                 "complete"
             },
             elapsed = summary.elapsed_secs,
-            version = env!("CARGO_PKG_VERSION"),
-            masked = if self.rows.iter().any(|f| f.matched.contains('*')) || self.rows.is_empty() {
-                "masked"
-            } else {
-                "shown as written by the scan"
-            },
         );
     }
 
@@ -247,7 +247,7 @@ impl<W: Write> HtmlReport<W> {
     fn targets(&self, h: &mut String, summary: &Summary) {
         h.push_str("<h2>Targets</h2>\n<table id=\"targets\"><thead><tr><th>Target</th>\
                     <th>Files scanned</th><th>Findings</th><th>Not examined</th>\
-                    <th>Anonymous login</th><th>Anonymous write</th><th>TLS</th><th>Other facts</th>\
+                    <th>Anonymous login</th><th>Anonymous write</th><th>TLS</th><th>Certificate</th><th>Other facts</th>\
                     </tr></thead><tbody>\n");
         for (name, target) in &summary.targets {
             let exposure = self.exposure.get(name).map_or(&[][..], Vec::as_slice);
@@ -365,61 +365,180 @@ fn page_end(h: &mut String) {
     h.push_str("</script>\n</body></html>\n");
 }
 
-/// A target's row. Each exposure column says "yes" when a finding showed
-/// it, else the fact the scan recorded, else "not found" for a server
-/// (one with a banner was checked) and "n/a" for a local target.
+/// A check's state in a cell: "yes" when a row showed it, else the verdict
+/// the scan recorded (found / not found: why / not tested: why), else "not
+/// tested" for a server (no verdict means no check ran) and "n/a" for a
+/// local target. Never "not found" without a check that said so.
+fn check_cell(found: bool, verdict: Option<&String>, server: bool) -> String {
+    if found {
+        return "<span class=\"bad\">yes</span>".to_string();
+    }
+    match verdict {
+        Some(v) if v.starts_with("found") => format!("<span class=\"bad\">{}</span>", esc(v)),
+        Some(v) if v.starts_with("not tested") => {
+            format!("<span class=\"untested\">{}</span>", esc(v))
+        }
+        Some(v) => format!("<span class=\"ok\">{}</span>", esc(v)),
+        None if server => "<span class=\"untested\">not tested</span>".to_string(),
+        None => "<span class=\"muted\">n/a</span>".to_string(),
+    }
+}
+
+/// Facts shown in their own columns, not among the others.
+const COLUMN_FACTS: [&str; 6] = [
+    "tls",
+    "check tls",
+    "check tls_cert",
+    "check anonymous_login",
+    "check anonymous_write",
+    "write_check",
+];
+
+/// A target's row: its counts, then each check's state (see
+/// [`check_cell`]).
 fn target_row(h: &mut String, name: &str, target: &TargetSummary, exposure: &[Entity]) {
     let has = |e: Entity| exposure.contains(&e);
-    let fact = |keys: &[&str]| -> Option<String> {
-        keys.iter().find_map(|k| target.info.get(*k).cloned())
-    };
-    let server = target.info.contains_key("banner");
-    let yes_no = |found: bool, keys: &[&str]| -> String {
-        if found {
-            "<span class=\"bad\">yes</span>".to_string()
-        } else if let Some(v) = fact(keys) {
-            esc(&v)
-        } else if server {
-            "not found".to_string()
-        } else {
-            "<span class=\"muted\">n/a</span>".to_string()
+    let fact = |k: &str| target.info.get(k);
+    let server = target.access.is_some() || target.info.contains_key("banner");
+    let tls = {
+        let cell = check_cell(has(Entity::FtpNoTls), fact("check tls"), server);
+        match fact("tls") {
+            Some(how) => format!("{cell}<br><span class=\"muted\">{}</span>", esc(how)),
+            None => cell,
         }
-    };
-    let tls = if has(Entity::FtpNoTls) {
-        "<span class=\"bad\">none</span>".to_string()
-    } else {
-        fact(&["tls"])
-            .map(|v| esc(&v))
-            .unwrap_or_else(|| "<span class=\"muted\">n/a</span>".to_string())
     };
     let others: Vec<String> = target
         .info
         .iter()
-        .filter(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "tls" | "anonymous_login" | "anonymous_write" | "write_check"
-            )
-        })
+        .filter(|(k, _)| !COLUMN_FACTS.contains(&k.as_str()))
         .map(|(k, v)| format!("{}: {}", esc(k), esc(v)))
         .collect();
+    let write_note = fact("write_check")
+        .map(|v| format!("<br>{}", esc(v)))
+        .unwrap_or_default();
     let _ = writeln!(
         h,
         "<tr data-target=\"{tn}\"><td class=\"mono\">{tn}</td><td class=\"num\">{}</td>\
-         <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td>\
-         <td>{}</td><td>{}</td></tr>",
+         <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}{write_note}</td>\
+         <td>{}</td><td>{}</td><td>{}</td></tr>",
         target.files_scanned,
         target.findings,
         target.not_examined,
-        yes_no(has(Entity::FtpAnonymousLogin), &["anonymous_login"]),
-        yes_no(
+        check_cell(
+            has(Entity::FtpAnonymousLogin),
+            fact("check anonymous_login"),
+            server
+        ),
+        check_cell(
             has(Entity::FtpAnonymousWrite) || has(Entity::FtpWorldWritable),
-            &["anonymous_write", "write_check"]
+            fact("check anonymous_write"),
+            server
         ),
         tls,
+        check_cell(has(Entity::FtpTlsCert), fact("check tls_cert"), server),
         others.join("<br>"),
         tn = esc(name),
     );
+}
+
+/// When and how the scan ran, with the marks a reader must not miss
+/// (values unmasked, certificates not verified) as banners first.
+fn run_facts(h: &mut String, summary: &Summary) {
+    let run = &summary.run;
+    if run.unmasked {
+        h.push_str(
+            "<p id=\"unmasked-banner\" class=\"banner\">UNMASKED: this report shows matched \
+             values as found (--unmask). It holds the personal data itself: store and share \
+             it accordingly.</p>\n",
+        );
+    }
+    if run.insecure {
+        h.push_str(
+            "<p id=\"insecure-banner\" class=\"banner\">Certificate checks were off \
+             (--insecure): an FTPS server's identity was not verified.</p>\n",
+        );
+    }
+    let targets: Vec<String> = run
+        .targets_given
+        .iter()
+        .map(|t| format!("<code>{}</code>", esc(t)))
+        .collect();
+    let settings: Vec<String> = run
+        .settings
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<code>{}</code>: <code>{}</code>",
+                esc(k),
+                esc(&v.to_string())
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        h,
+        "<table id=\"run\" class=\"facts\"><tbody>\
+         <tr><th>Started</th><td id=\"started-at\">{}</td></tr>\
+         <tr><th>Ended</th><td id=\"ended-at\">{}</td></tr>\
+         <tr><th>phiscan</th><td id=\"version\">{}</td></tr>\
+         <tr><th>Targets</th><td>{}</td></tr>\
+         <tr><th>Matched values</th><td id=\"masking\">{}</td></tr>\
+         <tr><th>Settings</th><td class=\"settings\">{}</td></tr>\
+         </tbody></table>",
+        esc(&run.started_at),
+        esc(&run.ended_at),
+        esc(env!("CARGO_PKG_VERSION")),
+        targets.join(" "),
+        if run.unmasked {
+            "<span class=\"bad\">unmasked (--unmask)</span>"
+        } else {
+            "masked"
+        },
+        settings.join("<br>"),
+    );
+}
+
+/// `1536` → `1.5 KiB`; bytes as a person reads them (exact counts stay in
+/// the JSON summary).
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Control characters and bidi overrides as visible escapes (`\n`, `\t`,
+/// `\u{202e}`), each in a marked span, so context reads as one line and
+/// never reorders.
+fn esc_visible(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        let shown = match c {
+            '\n' => Some("\\n".to_string()),
+            '\r' => Some("\\r".to_string()),
+            '\t' => Some("\\t".to_string()),
+            c if c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                Some(format!("\\u{{{:x}}}", c as u32))
+            }
+            _ => None,
+        };
+        match shown {
+            Some(e) => {
+                let _ = write!(o, "<span class=\"esc\">{e}</span>");
+            }
+            None => o.push_str(&esc(c.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    o
 }
 
 /// Counts by reason, then the examples the summary kept.
@@ -469,8 +588,8 @@ fn finding_row(h: &mut String, f: &Finding) {
         f.line.map(|n| n.to_string()).unwrap_or_default(),
         f.column.map(|n| n.to_string()).unwrap_or_default(),
         esc(&f.field),
-        esc(&f.matched),
-        esc(&f.context),
+        esc_visible(&f.matched),
+        esc_visible(&f.context),
         e = f.entity.as_str(),
         c = f.confidence.as_str(),
     );
@@ -573,18 +692,49 @@ mod tests {
             .lines()
             .find(|l| l.starts_with("<tr data-target=\"ftp://files.test/\""))
             .unwrap();
-        // Anonymous login: yes; anonymous write: checked, not found; TLS.
+        // Anonymous login: yes; anonymous write: no verdict, so not
+        // tested (never "not found"); TLS: no verdict, the fact beside it.
         assert!(
             row.contains(
-                "<td><span class=\"bad\">yes</span></td><td>not found</td><td>not offered</td>"
+                "<td><span class=\"bad\">yes</span></td>\
+                 <td><span class=\"untested\">not tested</span></td>\
+                 <td><span class=\"untested\">not tested</span><br>\
+                 <span class=\"muted\">not offered</span></td>"
             ),
             "{row}"
         );
+        assert!(!row.contains("not found"), "{row}");
         let local = p
             .lines()
             .find(|l| l.starts_with("<tr data-target=\"share\""))
             .unwrap();
         assert!(local.contains("n/a"), "{local}");
+    }
+
+    #[test]
+    fn unmask_and_insecure_are_banners_and_context_shows_escapes() {
+        let mut summary = sample_summary();
+        summary.run.unmasked = true;
+        summary.run.insecure = true;
+        let mut f = sample_findings().remove(0);
+        f.context = "a\tb\nc\u{202e}d".into();
+        let mut buf = Vec::new();
+        {
+            let mut w = HtmlReport::new(&mut buf);
+            w.finding(&f).unwrap();
+            w.finish(&summary).unwrap();
+        }
+        let p = String::from_utf8(buf).unwrap();
+        assert!(p.contains("<p id=\"unmasked-banner\""));
+        assert!(p.contains("<p id=\"insecure-banner\""));
+        assert!(p.contains("unmasked (--unmask)"));
+        assert!(p.contains(
+            "a<span class=\"esc\">\\t</span>b<span class=\"esc\">\\n</span>c\
+             <span class=\"esc\">\\u{202e}</span>d"
+        ));
+        assert!(!p.contains('\u{202e}'));
+        assert_eq!(human_bytes(512), "512 bytes");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
     }
 
     #[test]

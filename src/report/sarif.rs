@@ -271,7 +271,15 @@ impl<W: Write + Send> ReportWriter for SarifReport<W> {
                 "toolExecutionNotifications": notifications,
             }],
             "columnKind": "unicodeCodePoints",
-            "properties": { "summary": summary.to_json() },
+            // The marks a reader must not miss: values unmasked,
+            // certificates not verified.
+            "properties": {
+                "unmasked": summary.run.unmasked,
+                "insecure": summary.run.insecure,
+                "startedAt": summary.run.started_at,
+                "endedAt": summary.run.ended_at,
+                "summary": summary.to_json(),
+            },
         });
         // Splice the tail's members after the results array.
         let tail = serde_json::to_string(&tail).map_err(io::Error::other)?;

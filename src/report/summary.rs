@@ -81,6 +81,9 @@ pub struct Summary {
     /// What `discover` swept, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discovery: Option<DiscoveryCounts>,
+    /// When and how the run ran: version, times, targets, settings,
+    /// `unmasked`, `insecure`.
+    pub run: super::run::RunFacts,
 }
 
 /// A settings file a scan read.
@@ -283,14 +286,15 @@ impl Summary {
     }
 
     /// Findings at or above `level` that make the exit status 1: those of
-    /// targets whose login failed are left out (what such a server showed
-    /// before the login, e.g. FTP_NO_TLS, does not turn a failed login into
+    /// server targets phiscan could not log in to are left out (what such a
+    /// server showed before the login, e.g. FTP_NO_TLS or a rejected
+    /// certificate, does not turn a failed login or TLS handshake into
     /// "findings"; the scan is incomplete instead).
     pub fn findings_at_or_above_where_logged_in(&self, level: Confidence) -> u64 {
         let failed: u64 = self
             .targets
             .values()
-            .filter(|t| t.access == Some(ServerAccess::LoginFailed))
+            .filter(|t| t.access.is_some_and(|a| a != ServerAccess::LoggedIn))
             .flat_map(|t| &t.findings_by_confidence)
             .filter(|(c, _)| **c >= level)
             .map(|(_, n)| n)

@@ -1,6 +1,7 @@
 //! The integration tests, in one binary: one link step instead of one per
 //! file (ripgrep and Nosey Parker do the same).
 
+mod check_facts;
 mod cli_scan;
 mod cli_ux;
 mod common;

@@ -138,6 +138,11 @@ fn zero_elapsed(v: &mut Value) {
             if m.contains_key("elapsed_secs") {
                 m.insert("elapsed_secs".into(), Value::from(0));
             }
+            for time in ["started_at", "ended_at", "startedAt", "endedAt"] {
+                if m.contains_key(time) {
+                    m.insert(time.into(), Value::from("T"));
+                }
+            }
             m.values_mut().for_each(zero_elapsed);
         }
         Value::Array(a) => a.iter_mut().for_each(zero_elapsed),

@@ -152,6 +152,15 @@ confidence = "MEDIUM"
     assert_eq!(by_id(&dom, "shown-count"), csv_rows.to_string());
     assert_eq!(by_id(&dom, "files-scanned"), "2");
     assert!(!dom.contains("219-45-6780") && !dom.contains("jane.doe"));
+    // When, which phiscan, masked: the page says so.
+    let started = by_id(&dom, "started-at");
+    assert!(
+        started.len() == 20 && started.ends_with('Z') && started.as_bytes()[10] == b'T',
+        "{started}"
+    );
+    assert_eq!(by_id(&dom, "version"), env!("CARGO_PKG_VERSION"));
+    assert_eq!(by_id(&dom, "masking"), "masked");
+    assert!(!dom.contains("unmasked-banner"));
 
     // A filter from the address is applied by the script.
     let dom = run_chromium(
@@ -188,4 +197,42 @@ confidence = "MEDIUM"
     let bytes = std::fs::read(&png).expect("screenshot written");
     assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
     assert!(bytes.len() > 10_000, "screenshot suspiciously small");
+
+    // Printed to PDF (what an auditor hands over): pages, and the text
+    // readable from them, masked.
+    let pdf = shots.join("phiscan-report.pdf");
+    run_chromium(
+        &bin,
+        &d.join("profile5"),
+        &url,
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".into(),
+        ],
+    );
+    let bytes = std::fs::read(&pdf).expect("PDF written");
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    let Ok(text) = Command::new("pdftotext")
+        .args([pdf.as_os_str(), "-".as_ref()])
+        .output()
+    else {
+        eprintln!("SKIPPED: pdftotext not installed; the PDF was written");
+        return;
+    };
+    let text = String::from_utf8_lossy(&text.stdout);
+    let pages = text.matches('\x0c').count();
+    assert!((1..=6).contains(&pages), "{pages} pages");
+    for needle in [
+        "phiscan report",
+        "Targets",
+        "Findings",
+        "staff.csv",
+        "Started",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} not in the PDF's text:\n{text}"
+        );
+    }
+    assert!(!text.contains("219-45-6780") && !text.contains("jane.doe"));
 }

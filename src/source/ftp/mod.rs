@@ -166,11 +166,12 @@ fn run<T: TlsStream + Send + 'static>(
         target,
         connector: &connector,
         creds: &creds,
+        secrets: &secrets,
     };
     let mut first = match first {
         Ok(s) => s,
         Err(f) => {
-            exposure::check_server(&server, info.as_ref(), FirstLogin::Failed);
+            exposure::check_server(&server, info.as_ref(), FirstLogin::Failed(&f));
             // The server greeted and TLS (if asked for) held: the login
             // itself was refused.
             let login_refused = matches!(f, Failure::Permanent { .. })

@@ -382,6 +382,8 @@ pub enum AuthTls {
     /// "534", TLS not available.
     #[default]
     Refuse,
+    /// "502", AUTH not implemented at all.
+    NotImplemented,
     /// "234", then the connection closes before any handshake.
     AcceptThenClose,
     /// "234", then plaintext instead of a TLS handshake.
@@ -659,6 +661,7 @@ fn serve(conn: TcpStream, script: &Script, log: &Log, firsts: &Firsts) -> std::i
             }
             "AUTH" => match script.auth_tls {
                 AuthTls::Refuse => reply(&mut w, script, "534 TLS not available.")?,
+                AuthTls::NotImplemented => reply(&mut w, script, "502 Command not implemented.")?,
                 AuthTls::AcceptThenClose => {
                     reply(&mut w, script, "234 Proceed with negotiation.")?;
                     return Ok(());
