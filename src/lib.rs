@@ -31,6 +31,7 @@ pub mod rules;
 pub mod scan;
 pub mod secret;
 pub mod settings;
+pub mod shard;
 pub mod source;
 #[cfg(test)]
 mod test_rng;

@@ -79,6 +79,7 @@ pub fn run_with_reports(
                     shown_path: None,
                     stop: Some(&output_stop),
                     checkpoint: None,
+                    keep: None,
                 },
             );
             (summary, writers, result)

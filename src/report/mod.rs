@@ -362,6 +362,9 @@ pub struct OutputControl<'a> {
     /// `--resume`: completed files are recorded here, after their rows are
     /// written; rows an earlier run wrote are not written again.
     pub checkpoint: Option<&'a mut dyn Checkpoint>,
+    /// `--shard`: the events this shard reports; the others are another
+    /// shard's (see [`crate::shard`]) and are dropped unseen.
+    pub keep: Option<&'a (dyn Fn(&Event) -> bool + Sync)>,
 }
 
 /// How often the output thread looks at the stop flag while idle.
@@ -397,6 +400,12 @@ pub fn run_output(
                 continue;
             }
         };
+        if control.keep.is_some_and(|keep| !keep(&event)) {
+            if events.is_empty() {
+                flush_rows(writers)?;
+            }
+            continue;
+        }
         if stopped() {
             // Files in flight are dropped: their rows so far are written,
             // but they are not recorded as complete, so `--resume` scans
