@@ -23,6 +23,7 @@ pub mod extract;
 pub mod lanes;
 pub mod mask;
 pub mod matcher;
+pub mod merge;
 pub mod outfile;
 pub mod plan;
 pub mod report;

@@ -201,6 +201,20 @@ fn formats(config: &ScanConfig) -> Vec<ReportFormat> {
     f
 }
 
+/// A rule pack as report writers see it, without compiling it.
+pub fn pack_rule_infos(pack: &RulePack) -> Vec<RuleInfo> {
+    pack.rules()
+        .iter()
+        .map(|r| RuleInfo {
+            id: r.id.clone(),
+            entity: r.entity,
+            confidence: r.confidence,
+            description: r.description.clone(),
+            source: r.source.clone(),
+        })
+        .collect()
+}
+
 /// The rule pack as report writers see it.
 fn rule_infos(matcher: &Matcher) -> Vec<RuleInfo> {
     matcher

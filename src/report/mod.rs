@@ -66,7 +66,9 @@ impl Finding {
 }
 
 /// Why a file (or member, or server path) was not examined, in full or in part.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// Not text and no extractor for it.
@@ -160,7 +162,7 @@ pub enum Event {
 
 /// How far phiscan got with a server target. Anything but `LoggedIn`
 /// leaves the scan incomplete: nothing on that server was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServerAccess {
     /// Logged in: the crawl ran (what it could not read is reported).
