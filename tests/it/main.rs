@@ -18,3 +18,4 @@ mod report_fixtures;
 mod report_html;
 mod rules_examples;
 mod safety;
+mod shard;
