@@ -3,6 +3,7 @@
 //! run of the same scan; and every set `merge` must refuse.
 
 use crate::common::start_unftp;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -360,4 +361,100 @@ fn a_resumed_shard_merges_the_same() {
     );
     let findings = |p: &Path| summary_facts(&p.join("summary.json"))["total_findings"].clone();
     assert_eq!(findings(&clean_merged), findings(&merged));
+}
+
+/// The recipes in docs/recipes parse, and say what SHARDING.md says they
+/// do: N indexes, `--shard INDEX/N` with the same N, one key for all, a
+/// folder per shard, a merge after.
+#[test]
+fn recipes_are_well_formed() {
+    use serde_yaml::Value;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/recipes");
+    let text = std::fs::read_to_string(dir.join("k8s-indexed-job.yaml")).unwrap();
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2, "the shards' Job and the merge Job");
+    for job in &docs {
+        assert_eq!(job["apiVersion"], "batch/v1");
+        assert_eq!(job["kind"], "Job");
+        assert!(job["metadata"]["name"].is_string());
+        let pod = &job["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["restartPolicy"], "Never",
+            "a Job's pods never restart in place"
+        );
+        let containers = pod["containers"].as_sequence().unwrap();
+        assert!(!containers.is_empty());
+        let volumes: Vec<&str> = pod["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap())
+            .collect();
+        for c in containers {
+            assert!(c["name"].is_string() && c["image"].is_string());
+            for m in c["volumeMounts"].as_sequence().unwrap() {
+                assert!(volumes.contains(&m["name"].as_str().unwrap()), "{m:?}");
+            }
+        }
+    }
+    let shards = &docs[0]["spec"];
+    assert_eq!(shards["completionMode"], "Indexed");
+    let n = shards["completions"].as_u64().unwrap();
+    assert!(shards["parallelism"].as_u64().unwrap() <= n);
+    let c = &shards["template"]["spec"]["containers"][0];
+    let args = c["args"][0].as_str().unwrap();
+    assert!(
+        args.contains(&format!("--shard \"${{JOB_COMPLETION_INDEX}}/{n}\"")),
+        "{args}"
+    );
+    assert!(args.contains("--output-dir \"/out/shard-${JOB_COMPLETION_INDEX}\""));
+    let key = c["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "PHISCAN_FINGERPRINT_KEY")
+        .expect("the key comes from the environment");
+    assert!(
+        key["valueFrom"]["secretKeyRef"]["name"].is_string(),
+        "from a Secret"
+    );
+    assert!(key.get("value").is_none(), "never written in the manifest");
+    let merge = docs[1]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+        .as_str()
+        .unwrap();
+    assert!(merge.contains("phiscan merge") && merge.contains("/out/shard-*/"));
+
+    let text = std::fs::read_to_string(dir.join("github-actions-matrix.yaml")).unwrap();
+    let wf: Value = serde_yaml::from_str(&text).unwrap();
+    let indexes = wf["jobs"]["shard"]["strategy"]["matrix"]["index"]
+        .as_sequence()
+        .unwrap();
+    let n = indexes.len() as u64;
+    let listed: Vec<u64> = indexes.iter().map(|i| i.as_u64().unwrap()).collect();
+    assert_eq!(
+        listed,
+        (0..n).collect::<Vec<_>>(),
+        "indexes 0..N-1, each once"
+    );
+    let steps = wf["jobs"]["shard"]["steps"].as_sequence().unwrap();
+    let scan = steps.iter().find(|s| s["run"].is_string()).unwrap();
+    assert!(scan["run"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("--shard ${{{{ matrix.index }}}}/{n}")));
+    assert!(scan["env"]["PHISCAN_FINGERPRINT_KEY"]
+        .as_str()
+        .unwrap()
+        .contains("secrets."));
+    assert_eq!(wf["jobs"]["merge"]["needs"], "shard");
+    let merge_steps = wf["jobs"]["merge"]["steps"].as_sequence().unwrap();
+    assert!(merge_steps.iter().any(|s| s["run"]
+        .as_str()
+        .is_some_and(|r| r.contains("phiscan merge"))));
+
+    let slurm = std::fs::read_to_string(dir.join("slurm-array.sh")).unwrap();
+    assert!(slurm.contains("#SBATCH --array=0-15"));
+    assert!(slurm.contains("--shard \"${SLURM_ARRAY_TASK_ID}/16\""));
 }
