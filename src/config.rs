@@ -56,6 +56,8 @@ pub struct ScanConfig {
     /// `--resume STATE`: skip files an earlier run completed, append to its
     /// report, record completed files here.
     pub resume: Option<PathBuf>,
+    /// `--shard I/N --split-depth D`: this process scans one shard.
+    pub shard: Option<crate::shard::ShardSpec>,
     /// Where the paths above came from (each target carries its own).
     pub origins: Origins,
 }

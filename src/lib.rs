@@ -27,6 +27,7 @@ pub mod fail_on;
 pub mod lanes;
 pub mod mask;
 pub mod matcher;
+pub mod merge;
 pub mod outfile;
 pub mod plan;
 pub mod report;
@@ -35,6 +36,7 @@ pub mod rules;
 pub mod scan;
 pub mod secret;
 pub mod settings;
+pub mod shard;
 pub mod source;
 #[cfg(test)]
 mod test_rng;

@@ -126,6 +126,27 @@ enum Command {
         #[command(subcommand)]
         command: BaselineCommand,
     },
+    /// Join the output folders of `scan --shard I/N` into one scan's reports.
+    ///
+    /// Refuses (exit status 2) a set with a shard missing or repeated, or
+    /// shards that did not run the same scan (see docs/SHARDING.md).
+    Merge {
+        /// Where the merged reports and summary.json go.
+        #[arg(long, value_name = "DIR")]
+        output_dir: PathBuf,
+        /// Report formats: csv, jsonl, sarif, html [default: csv].
+        #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = phiscan::settings::parse_format)]
+        formats: Vec<phiscan::report::ReportFormat>,
+        /// What makes the exit status 1, as for `scan` [default: LOW].
+        #[arg(long, value_name = "LEVEL", value_parser = phiscan::fail_on::FailOnParser)]
+        fail_on: Option<FailOn>,
+        /// No summary on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Each shard's --output-dir.
+        #[arg(value_name = "SHARD_DIR", required = true)]
+        shards: Vec<PathBuf>,
+    },
     /// Write a commented example phiscan.toml.
     Init {
         /// Where to write it.
@@ -403,6 +424,13 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                     key,
                 },
         } => baseline_create(report, output, key),
+        Command::Merge {
+            output_dir,
+            formats,
+            fail_on,
+            quiet,
+            shards,
+        } => merge(&shards, &output_dir, &formats, fail_on, quiet),
         Command::Init { path, force } => init(path, force),
         Command::Fingerprint { key, baseline } => fingerprint(key, baseline),
         Command::Completions { shell } => {
@@ -412,6 +440,24 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Man { command, out } => man(&command, out),
     }
+}
+
+/// `phiscan merge`: the shards' folders joined, the summary on stderr.
+fn merge(
+    shards: &[PathBuf],
+    output_dir: &std::path::Path,
+    formats: &[phiscan::report::ReportFormat],
+    fail_on: Option<FailOn>,
+    quiet: bool,
+) -> anyhow::Result<Exit> {
+    // Rule metadata for SARIF and HTML: the built-in pack's.
+    let pack = RulePack::load(true, &[])?;
+    let rules = phiscan::plan::pack_rule_infos(&pack);
+    let summary = phiscan::merge::merge(shards, output_dir, formats, &rules)?;
+    if !quiet {
+        eprint!("{}", summary.to_text_styled(stderr_color()));
+    }
+    Ok(Exit::of_scan(&summary, fail_on.unwrap_or_default()))
 }
 
 /// `phiscan scan`: the flags over the settings file, one scan, its summary

@@ -32,6 +32,8 @@ pub struct ScanPlan {
     /// Where a generated key is kept (reports in files only).
     pub key_file: Option<PathBuf>,
     pub resume: Option<Resume>,
+    /// SHA-256 of the rule pack as loaded (`manifest.json` of `--shard`).
+    pub rules_digest: String,
 }
 
 impl ScanPlan {
@@ -40,6 +42,7 @@ impl ScanPlan {
         let (key, key_source, baseline) = resolve_key(config)?;
         let pack = RulePack::load(config.default_rules, &config.rule_paths)?;
         let engine = build_engine_with_key(config, &pack, key)?;
+        let rules_digest = crate::shard::sha256_hex(format!("{pack:?}").as_bytes());
         let targets = config
             .targets
             .iter()
@@ -85,6 +88,7 @@ impl ScanPlan {
             reports,
             key_file: key_file(config),
             resume,
+            rules_digest,
         })
     }
 
@@ -211,6 +215,20 @@ fn formats(config: &ScanConfig) -> Vec<ReportFormat> {
     f.sort();
     f.dedup();
     f
+}
+
+/// A rule pack as report writers see it, without compiling it.
+pub fn pack_rule_infos(pack: &RulePack) -> Vec<RuleInfo> {
+    pack.rules()
+        .iter()
+        .map(|r| RuleInfo {
+            id: r.id.clone(),
+            entity: r.entity,
+            confidence: r.confidence,
+            description: r.description.clone(),
+            source: r.source.clone(),
+        })
+        .collect()
 }
 
 /// The rule pack as report writers see it.

@@ -12,6 +12,7 @@ use crate::plan::{KeySource, ScanPlan};
 use crate::report::progress::Progress;
 use crate::report::{self, Event, ReportFormat, ReportWriter, RuleInfo, Summary};
 use crate::resume::{Completed, ReplayError, ResumeCheckpoint};
+use crate::shard::{Manifest, ShardScan, MANIFEST_FILE};
 use crate::source::{self, PathFilter, Target};
 use std::io;
 use std::path::Path;
@@ -94,6 +95,8 @@ const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, ScanError> {
     let started = Instant::now();
     let mut plan = ScanPlan::build(config)?;
+    let shard = sharded(config, &plan)?;
+    let manifest = shard.as_ref().map(|s| shard_manifest(config, &plan, s));
     let mut outputs = Outputs::open(&mut plan)?;
     outputs.row_caps = config.row_caps;
     outputs.summary.settings_file = config.origins.settings_file.as_ref().map(|path| {
@@ -125,8 +128,24 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
         .map_err(|e| ConfigError::Invalid(format!("cannot start worker threads: {e}")))?;
     let (tx, rx) = crossbeam_channel::bounded::<Event>(4096);
     let progress = Progress::start(config.progress, config.quiet);
-    let output = spawn_output(outputs, rx, plan.suppressor, progress, &engine, &stop)?;
-    let sources = spawn_sources(config, plan.targets, plan.filter, engine, tx, pool)?;
+    let output = spawn_output(
+        outputs,
+        rx,
+        plan.suppressor,
+        progress,
+        &engine,
+        &stop,
+        shard.clone(),
+    )?;
+    let sources = spawn_sources(
+        config,
+        plan.targets,
+        plan.filter,
+        engine,
+        tx,
+        pool,
+        shard.clone(),
+    )?;
     wait_for_sources(sources, &stop);
     let (mut summary, mut writers, result) = output
         .join()
@@ -142,7 +161,67 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
     if let Some(path) = &config.summary_json {
         write_summary_json(path, &summary).map_err(ScanError::Output)?;
     }
+    if let (Some(mut manifest), Some(shard), Some(dir)) = (manifest, shard, &config.output_dir) {
+        // Written last: a shard folder with a manifest holds whole reports.
+        write_summary_json(&dir.join(crate::shard::SUMMARY_FILE), &summary)
+            .map_err(ScanError::Output)?;
+        manifest.listing_digest = shard.listing_digest();
+        manifest.interrupted = summary.interrupted;
+        let text = serde_json::to_string_pretty(&manifest).map_err(io::Error::other);
+        text.and_then(|t| crate::outfile::write(&dir.join(MANIFEST_FILE), (t + "\n").as_bytes()))
+            .map_err(ScanError::Output)?;
+    }
     Ok(summary)
+}
+
+/// `--shard`: checked against the rest of the configuration.
+fn sharded(config: &ScanConfig, plan: &ScanPlan) -> Result<Option<Arc<ShardScan>>, ConfigError> {
+    let Some(spec) = config.shard else {
+        return Ok(None);
+    };
+    if config.output_dir.is_none() {
+        return Err(ConfigError::Invalid(
+            "--shard needs --output-dir DIR (the shard's reports, summary and manifest, for \
+             phiscan merge)"
+                .into(),
+        ));
+    }
+    if let Some(Target::Network(net)) = plan
+        .targets
+        .iter()
+        .find(|t| matches!(t, Target::Network(_)))
+    {
+        return Err(ConfigError::Invalid(format!(
+            "--shard cannot split the network target {net}: run `phiscan discover --shard I/N \
+             --targets-out FILE` to find its servers, then `phiscan scan --shard I/N --targets FILE`"
+        )));
+    }
+    Ok(Some(Arc::new(ShardScan::new(spec))))
+}
+
+/// The shard's manifest as far as it is known before the scan (the
+/// listing digest and the interruption are filled in at the end).
+fn shard_manifest(config: &ScanConfig, plan: &ScanPlan, shard: &ShardScan) -> Manifest {
+    Manifest {
+        phiscan_version: env!("CARGO_PKG_VERSION").to_string(),
+        shard: shard.shard,
+        split_depth: shard.split_depth,
+        targets_digest: crate::shard::targets_digest(plan.targets.iter().map(target_shown)),
+        settings_digest: crate::shard::settings_digest(config),
+        rules_digest: plan.rules_digest.clone(),
+        fingerprint_key_id: plan.engine.options.fingerprint_key.id(),
+        listing_digest: String::new(),
+        interrupted: false,
+    }
+}
+
+/// A target as its report rows name it.
+fn target_shown(target: &Target) -> &str {
+    match target {
+        Target::Local { display, .. } => display,
+        Target::Ftp(ftp) => &ftp.display,
+        Target::Network(spec) => spec,
+    }
 }
 
 /// The report side before the scan starts: writers open, the summary begun
@@ -215,6 +294,7 @@ fn spawn_output(
     progress: Option<Progress>,
     engine: &Arc<Engine>,
     stop: &Arc<AtomicBool>,
+    shard: Option<Arc<ShardScan>>,
 ) -> Result<OutputThread, ScanError> {
     let stop = stop.clone();
     let engine = engine.clone();
@@ -228,6 +308,7 @@ fn spawn_output(
                 row_caps,
                 ..
             } = outputs;
+            let keep = shard.map(|s| move |e: &Event| s.keeps(e));
             let result = report::run_output(
                 events,
                 &mut writers,
@@ -241,6 +322,7 @@ fn spawn_output(
                         .as_mut()
                         .map(|c| c as &mut dyn report::Checkpoint),
                     row_caps,
+                    keep: keep.as_ref().map(|k| k as &(dyn Fn(&Event) -> bool + Sync)),
                 },
             );
             if let Some(p) = &progress {
@@ -261,6 +343,7 @@ fn spawn_sources(
     engine: Arc<Engine>,
     events: crossbeam_channel::Sender<Event>,
     pool: rayon::ThreadPool,
+    shard: Option<Arc<ShardScan>>,
 ) -> Result<SourcesThread, ScanError> {
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
     let config = config.clone();
@@ -272,12 +355,19 @@ fn spawn_sources(
                 if engine.stopped() {
                     break;
                 }
+                if shard
+                    .as_ref()
+                    .is_some_and(|s| !s.visits_target(target_shown(target)))
+                {
+                    continue;
+                }
                 let env = source::ScanEnv {
                     engine: &engine,
                     config: &config,
                     filter: &filter,
                     events: &events,
                     pool: &pool,
+                    shard: shard.as_deref(),
                 };
                 match target {
                     Target::Local { display, path } => source::local::scan(&env, display, path),

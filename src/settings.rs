@@ -190,6 +190,17 @@ layer! {
         #[arg(long = "targets", id = "targets_file", value_name = "FILE")]
         #[serde(skip)]
         pub targets_file: Option<PathBuf>,
+        /// Run one shard of N (I from 0): targets and the files in them are
+        /// split by a fixed hash (see docs/SHARDING.md); `phiscan merge` joins
+        /// the shards' output folders. Needs --output-dir.
+        #[arg(long, value_name = "I/N")]
+        #[serde(skip)]
+        pub shard: Option<crate::shard::Shard>,
+        /// With --shard: folder levels every shard lists; each subtree below
+        /// belongs to one shard. 0 = whole targets. [default: 1]
+        #[arg(long, value_name = "D", requires = "shard")]
+        #[serde(skip)]
+        pub split_depth: Option<u32>,
         #[command(flatten)]
         #[serde(default)]
         pub ftp: FtpSettings,
@@ -303,6 +314,8 @@ impl Settings {
             quiet,
             resume,
             targets_file: _,
+            shard,
+            split_depth,
             ftp,
             allow,
         } = self;
@@ -339,6 +352,10 @@ impl Settings {
             progress: progress.unwrap_or(ProgressMode::Auto),
             allow: allow.unwrap_or_default(),
             resume,
+            shard: shard.map(|shard| crate::shard::ShardSpec {
+                shard,
+                split_depth: split_depth.unwrap_or(crate::shard::DEFAULT_SPLIT_DEPTH),
+            }),
             origins: Origins::default(),
         }
     }

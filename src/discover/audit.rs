@@ -86,6 +86,7 @@ pub fn run_with_reports(
                     checkpoint: None,
                     // One row per service and check: nothing to cap.
                     row_caps: report::RowCaps::NONE,
+                    keep: None,
                 },
             );
             (summary, writers, result)

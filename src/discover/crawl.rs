@@ -119,6 +119,7 @@ pub fn scan_network(env: &ScanEnv, spec: &str) {
             filter: env.filter,
             events: &tx,
             pool: env.pool,
+            shard: None,
         };
         for url in &urls {
             if env.engine.stopped() {

@@ -67,7 +67,9 @@ impl Finding {
 }
 
 /// Why a file (or member, or server path) was not examined, in full or in part.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// Not text and no extractor for it.
@@ -161,7 +163,7 @@ pub enum Event {
 
 /// How far phiscan got with a server target. Anything but `LoggedIn`
 /// leaves the scan incomplete: nothing on that server was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServerAccess {
     /// Logged in: the crawl ran (what it could not read is reported).
@@ -365,6 +367,9 @@ pub struct OutputControl<'a> {
     pub checkpoint: Option<&'a mut dyn Checkpoint>,
     /// Rows written per file and per scan.
     pub row_caps: RowCaps,
+    /// `--shard`: the events this shard reports; the others are another
+    /// shard's (see [`crate::shard`]) and are dropped unseen.
+    pub keep: Option<&'a (dyn Fn(&Event) -> bool + Sync)>,
 }
 
 /// How many report rows are written, per file and per scan: one hostile
@@ -473,6 +478,12 @@ pub fn run_output(
                 continue;
             }
         };
+        if control.keep.is_some_and(|keep| !keep(&event)) {
+            if events.is_empty() {
+                flush_rows(writers)?;
+            }
+            continue;
+        }
         if stopped() {
             // Files in flight are dropped: their rows so far are written,
             // but they are not recorded as complete, so `--resume` scans

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The run's facts, in the summary (and so in JSON, SARIF and HTML).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RunFacts {
     pub phiscan_version: String,
     /// RFC 3339, UTC, whole seconds.

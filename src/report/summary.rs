@@ -4,13 +4,14 @@
 
 use super::{Event, Finding, ServerAccess, SkipReason};
 use crate::entity::{Confidence, Entity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Per-target facts.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TargetSummary {
     pub files_scanned: u64,
     pub bytes_read: u64,
@@ -33,12 +34,13 @@ pub struct TargetSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access: Option<ServerAccess>,
     /// The findings' exposure rows by confidence (the rest are PHI/PII),
-    /// for `--fail-on` by kind.
-    #[serde(skip)]
+    /// for `--fail-on` by kind (also after `phiscan merge`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exposure_by_confidence: BTreeMap<Confidence, u64>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     pub files_scanned: u64,
     pub bytes_read: u64,
@@ -87,7 +89,7 @@ pub struct Summary {
 }
 
 /// A settings file a scan read.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SettingsFileUse {
     pub path: String,
     /// `false`: found inside a scanned target without `--config`; only
@@ -103,7 +105,8 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// The sweep's counts, for the summary.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DiscoveryCounts {
     /// Addresses in the targets (after exclusions), and how many were done.
     pub addresses: u64,
@@ -116,7 +119,7 @@ pub struct DiscoveryCounts {
     pub not_ftp: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NotExaminedExample {
     pub target: String,
     pub path: String,
@@ -196,6 +199,80 @@ impl Summary {
             }
             Event::ServerAccess { target, access } => {
                 self.target(target).access = Some(*access);
+            }
+        }
+    }
+
+    /// Adds another part of the same scan (`phiscan merge` of shards):
+    /// counts added, facts and not-examined examples joined (the examples
+    /// sorted by target and path, as many kept as one scan keeps), the
+    /// elapsed time the longest part's (the parts ran side by side).
+    pub fn add(&mut self, other: Summary) {
+        fn add_maps<K: Ord>(into: &mut BTreeMap<K, u64>, from: BTreeMap<K, u64>) {
+            for (k, n) in from {
+                *into.entry(k).or_default() += n;
+            }
+        }
+        self.files_scanned += other.files_scanned;
+        self.bytes_read += other.bytes_read;
+        self.files_truncated += other.files_truncated;
+        self.files_already_scanned += other.files_already_scanned;
+        self.findings_from_earlier_run += other.findings_from_earlier_run;
+        add_maps(&mut self.not_examined, other.not_examined);
+        self.not_examined_examples
+            .extend(other.not_examined_examples);
+        self.not_examined_examples.sort_by(|a, b| {
+            (&a.target, &a.path, a.reason, &a.detail)
+                .cmp(&(&b.target, &b.path, b.reason, &b.detail))
+        });
+        self.not_examined_examples.truncate(MAX_EXAMPLES);
+        add_maps(&mut self.findings_by_entity, other.findings_by_entity);
+        add_maps(
+            &mut self.findings_by_confidence,
+            other.findings_by_confidence,
+        );
+        for (name, t) in other.targets {
+            let into = self.target(&name);
+            into.files_scanned += t.files_scanned;
+            into.bytes_read += t.bytes_read;
+            into.files_truncated += t.files_truncated;
+            into.findings += t.findings;
+            add_maps(&mut into.findings_by_entity, t.findings_by_entity);
+            add_maps(&mut into.findings_by_confidence, t.findings_by_confidence);
+            add_maps(&mut into.exposure_by_confidence, t.exposure_by_confidence);
+            into.baselined += t.baselined;
+            into.allowed += t.allowed;
+            into.not_examined += t.not_examined;
+            into.inventory += t.inventory;
+            into.info.extend(t.info);
+            into.access = into.access.or(t.access);
+        }
+        add_maps(&mut self.baselined_by_entity, other.baselined_by_entity);
+        add_maps(&mut self.allowed_by_entity, other.allowed_by_entity);
+        add_maps(&mut self.allowed_by, other.allowed_by);
+        if self.fingerprint_key_id.is_empty() {
+            self.fingerprint_key_id = other.fingerprint_key_id;
+            self.fingerprint_key_source = other.fingerprint_key_source;
+        }
+        self.elapsed_secs = self.elapsed_secs.max(other.elapsed_secs);
+        self.interrupted |= other.interrupted;
+        add_maps(&mut self.inventory_by_entity, other.inventory_by_entity);
+        if let Some(d) = other.discovery {
+            self.record(&Event::Discovery(d));
+        }
+        self.rows_not_written += other.rows_not_written;
+        if self.settings_file.is_none() {
+            self.settings_file = other.settings_file;
+        }
+        // One run made of shards: the earliest start, the latest end.
+        if self.run.phiscan_version.is_empty() {
+            self.run = other.run;
+        } else {
+            if other.run.started_at < self.run.started_at {
+                self.run.started_at = other.run.started_at;
+            }
+            if other.run.ended_at > self.run.ended_at {
+                self.run.ended_at = other.run.ended_at;
             }
         }
     }

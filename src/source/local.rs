@@ -23,10 +23,23 @@ pub fn scan(env: &ScanEnv, target: &Arc<str>, root: &Path) {
     let root_is_dir = root.is_dir();
     let walker = WalkDir::new(root).follow_links(false).into_iter();
     let filter = env.filter;
+    let shard = env.shard;
     let walker = walker.filter_entry(move |e| {
-        e.depth() == 0
-            || !e.file_type().is_dir()
-            || filter.allows_dir(&rel_path(root, e.path(), false))
+        if e.depth() == 0 {
+            return true;
+        }
+        let is_dir = e.file_type().is_dir();
+        let Some(shard) = shard else {
+            return !is_dir || filter.allows_dir(&rel_path(root, e.path(), false));
+        };
+        // Every shard walks the levels above the split depth (and digests
+        // them); a folder at the split depth is entered by its owner only.
+        let rel = rel_path(root, e.path(), false);
+        let depth = e.depth() as u32;
+        if depth <= shard.split_depth {
+            shard.listed(target, &rel, is_dir);
+        }
+        !is_dir || (filter.allows_dir(&rel) && shard.enters_dir(target, &rel, depth))
     });
     env.pool.install(|| {
         // `take_while`: an interrupted scan stops walking.
@@ -55,7 +68,9 @@ pub fn scan(env: &ScanEnv, target: &Arc<str>, root: &Path) {
                 env.engine.scan_name(target, &rel, env.events);
                 return;
             }
-            if !env.filter.allows_file(&rel) {
+            if !env.filter.allows_file(&rel)
+                || env.shard.is_some_and(|s| !s.reads_file(target, &rel))
+            {
                 return;
             }
             env.engine.scan_name(target, &rel, env.events);

@@ -139,6 +139,8 @@ pub struct ScanEnv<'a> {
     pub filter: &'a PathFilter,
     pub events: &'a crossbeam_channel::Sender<Event>,
     pub pool: &'a rayon::ThreadPool,
+    /// `--shard`: which folders and files are this shard's.
+    pub shard: Option<&'a crate::shard::ShardScan>,
 }
 
 #[cfg(test)]

@@ -21,3 +21,4 @@ mod report_fixtures;
 mod report_html;
 mod rules_examples;
 mod safety;
+mod shard;

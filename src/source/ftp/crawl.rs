@@ -420,6 +420,11 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
         };
         let wire_path = wire::join(&parent.wire, &e.name);
         let env = self.env;
+        if let Some(shard) = env.shard.filter(|s| parent.depth < s.split_depth) {
+            // Every shard lists this folder: the digest of what it held
+            // tells `merge` whether the shards saw the same tree.
+            shard.listed(&self.display, &rel, e.kind != EntryKind::File);
+        }
         match e.kind {
             EntryKind::Dir | EntryKind::Link => {
                 let is_link = e.kind == EntryKind::Link;
@@ -429,11 +434,17 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                 if !env.filter.allows_dir(&rel) {
                     return;
                 }
+                let depth = parent.depth.saturating_add(1);
+                if env
+                    .shard
+                    .is_some_and(|s| !s.enters_dir(&self.display, &rel, depth))
+                {
+                    return;
+                }
                 env.engine.scan_name(&self.display, &rel, env.events);
                 if !is_link {
                     exposure::listed_folder(env, &self.display, &rel, &e);
                 }
-                let depth = parent.depth.saturating_add(1);
                 let links = parent.links + u32::from(is_link);
                 if links > MAX_LINK_HOPS {
                     return;
@@ -473,7 +484,11 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
     /// matched, and queued.
     fn take_file(&self, rel: String, wire: String, size: Option<u64>) {
         let env = self.env;
-        if !env.filter.allows_file(&rel) {
+        if !env.filter.allows_file(&rel)
+            || env
+                .shard
+                .is_some_and(|s| !s.reads_file(&self.display, &rel))
+        {
             return;
         }
         env.engine.scan_name(&self.display, &rel, env.events);

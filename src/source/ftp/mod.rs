@@ -141,6 +141,9 @@ fn run<T: TlsStream + Send + 'static>(
         ]
     };
     let scrub = |s: &str| url::scrub(s, &secrets);
+    // `--shard`: the server's exposure (and `--check-write`'s probe) is
+    // judged once, by the shard that owns the server.
+    let checks_server = env.shard.is_none_or(|s| s.checks_server(&display));
     let hostport = format!("{}:{}", target.host, target.port);
     let connector = match Connector::new(target, opts, security, rate) {
         Ok(c) => c,
@@ -171,7 +174,9 @@ fn run<T: TlsStream + Send + 'static>(
     let mut first = match first {
         Ok(s) => s,
         Err(f) => {
-            exposure::check_server(&server, info.as_ref(), FirstLogin::Failed(&f));
+            if checks_server {
+                exposure::check_server(&server, info.as_ref(), FirstLogin::Failed(&f));
+            }
             // The server greeted and TLS (if asked for) held: the login
             // itself was refused.
             let login_refused = matches!(f, Failure::Permanent { .. })
@@ -213,14 +218,16 @@ fn run<T: TlsStream + Send + 'static>(
 
     let home = first.pwd().unwrap_or_else(|_| "/".to_string());
     let root = root_path(&home, target);
-    exposure::check_server(
-        &server,
-        info.as_ref(),
-        FirstLogin::LoggedIn {
-            session: &mut first,
-            root: &root,
-        },
-    );
+    if checks_server {
+        exposure::check_server(
+            &server,
+            info.as_ref(),
+            FirstLogin::LoggedIn {
+                session: &mut first,
+                root: &root,
+            },
+        );
+    }
 
     let crawl = Crawl::new(env, display.clone(), connector, creds, secrets);
     crawl.run(root, first);
