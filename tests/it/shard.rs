@@ -84,13 +84,19 @@ fn sorted_rows(csv: &Path) -> (String, Vec<String>) {
     (header, rows)
 }
 
-/// Everything the summary says, but the wall time; the named examples
+/// Everything the summary says, but the wall and clock times; the named examples
 /// compared as a set (their order is the order files finished).
 fn summary_facts(path: &Path) -> serde_json::Value {
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let obj = v.as_object_mut().unwrap();
     obj.remove("elapsed_secs");
+    // When each process ran: the merge keeps the earliest start and the
+    // latest end, which one run's clock need not match.
+    if let Some(run) = obj.get_mut("run").and_then(|r| r.as_object_mut()) {
+        run.remove("started_at");
+        run.remove("ended_at");
+    }
     if let Some(serde_json::Value::Array(examples)) = obj.get_mut("not_examined_examples") {
         examples.sort_by_key(|e| e.to_string());
     }
