@@ -19,6 +19,7 @@ pub mod text;
 
 // Containers and documents.
 pub mod archive;
+pub mod image;
 pub mod markup;
 pub mod office;
 pub mod pdf;
@@ -28,6 +29,7 @@ pub mod ccda;
 mod delimited;
 pub mod dicom;
 pub mod hl7;
+pub mod ocr;
 pub mod tabular;
 pub mod x12;
 mod zipped;
@@ -64,6 +66,7 @@ pub fn scan_input(ctx: &mut Ctx, data: &mut dyn Read) -> Result<(), ExtractError
         Kind::Rtf => markup::scan_rtf(ctx, &head, data),
         Kind::Html => markup::scan_html(ctx, &head, data),
         Kind::Ole2 => office::scan_ole2(&head),
+        Kind::Image(kind) => image::scan(ctx, kind, &head, data),
         // Healthcare formats (field-aware).
         Kind::Hl7 => hl7::scan(ctx, &head, data),
         Kind::X12 => x12::scan(ctx, &head, data),

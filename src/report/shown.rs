@@ -102,7 +102,7 @@ impl<'a> Shown<'a> {
                 self.details.apply(self.mask, ' ', detail);
             }
             Event::TargetInfo { value, .. } => clean(value, ' '),
-            Event::FileScanned { .. } | Event::AlreadyScanned { .. } => {}
+            Event::FileScanned { .. } | Event::AlreadyScanned { .. } | Event::Ocr { .. } => {}
         }
     }
 }

@@ -2,7 +2,7 @@
 //! found. Built only from events, so every source and extractor feeds it the
 //! same way.
 
-use super::{Event, Finding, SkipReason};
+use super::{Event, Finding, OcrWork, SkipReason};
 use crate::entity::{Confidence, Entity};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -55,6 +55,10 @@ pub struct Summary {
     pub fingerprint_key_source: String,
     pub elapsed_secs: f64,
     pub interrupted: bool,
+    /// Pages read by OCR, the engine's time on them, and pages not read
+    /// by reason; absent when no image was met.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocr: Option<OcrWork>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -112,6 +116,14 @@ impl Summary {
                         reason: *reason,
                         detail: detail.clone(),
                     });
+                }
+            }
+            Event::Ocr { work, .. } => {
+                let total = self.ocr.get_or_insert_with(OcrWork::default);
+                total.pages += work.pages;
+                total.engine_seconds += work.engine_seconds;
+                for (reason, n) in &work.skipped {
+                    *total.skipped.entry(*reason).or_default() += n;
                 }
             }
             Event::TargetInfo { target, key, value } => {
@@ -253,6 +265,20 @@ impl Summary {
                 ex.reason.as_str(),
                 ex.detail
             );
+        }
+        if let Some(ocr) = &self.ocr {
+            let _ = write!(
+                s,
+                "  OCR: {} pages read in {:.1}s (engine time)",
+                ocr.pages, ocr.engine_seconds
+            );
+            if !ocr.skipped.is_empty() {
+                let _ = write!(s, "  pages not read:");
+                for (reason, n) in &ocr.skipped {
+                    let _ = write!(s, " {}={}", reason.as_str(), n);
+                }
+            }
+            s.push('\n');
         }
         let total = self.total_findings();
         let _ = write!(
