@@ -6,6 +6,10 @@ Read-only anonymous server on 127.0.0.1 serving DIR. Modes:
   dos       LIST only (no MLST/MLSD in FEAT), LIST lines in DOS/IIS style
   delay     threaded server that waits DELAY_MS before every reply, like a
             server one round trip away
+  epsv-refused
+            EPSV in FEAT but refused (502), as behind some firewalls; PASV
+            replies name 127.0.0.2 (a NAT address) while the data port is
+            on 127.0.0.1: a client must connect to the server's own address
 """
 import argparse
 import os
@@ -41,7 +45,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dir", required=True)
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--mode", choices=["plain", "dos", "delay"], default="plain")
+    p.add_argument("--mode", choices=["plain", "dos", "delay", "epsv-refused"], default="plain")
     p.add_argument("--delay-ms", type=float, default=20.0)
     p.add_argument("--passive", default="30600-30700")
     args = p.parse_args()
@@ -67,6 +71,13 @@ def main():
             return FTPHandler.respond(self, resp, logfun)
 
         attrs["respond"] = respond
+    if args.mode == "epsv-refused":
+
+        def ftp_EPSV(self, line):
+            self.respond("502 EPSV disabled here.")
+
+        attrs["ftp_EPSV"] = ftp_EPSV
+        attrs["masquerade_address"] = "127.0.0.2"
     handler = type("Handler", (FTPHandler,), attrs)
     server_class = ThreadedFTPServer if args.mode == "delay" else FTPServer
     server = server_class(("127.0.0.1", args.port), handler)

@@ -1,19 +1,24 @@
-//! The plain configuration a scan runs from. `main.rs` builds it from the
-//! command line; tests build it directly.
+//! The plain configuration a scan runs from: every value resolved, no
+//! `Option` left that means "not given". [`crate::settings`] builds it from
+//! the command line and `phiscan.toml` (and holds the defaults); tests and
+//! library callers build it directly, from [`ScanConfig::default`].
 
 use crate::allowlist::AllowSpec;
 use crate::entity::Confidence;
 use crate::report::progress::ProgressMode;
 use crate::report::ReportFormat;
+pub use crate::secret::Secret;
 use std::path::PathBuf;
 
 /// Default bytes sampled per file on FTP targets (`--max-bytes` unset).
 pub const FTP_DEFAULT_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
-#[derive(Clone)]
+/// `Debug` is derived: secrets are [`Secret`]s and targets
+/// [`TargetSpec`]s, whose own `Debug` hides passwords and keys.
+#[derive(Clone, Debug)]
 pub struct ScanConfig {
     /// Targets as the user wrote them (local paths, `ftp://`, `ftps://`).
-    pub targets: Vec<String>,
+    pub targets: Vec<TargetSpec>,
     /// Report destination; `None` writes to stdout.
     pub output: Option<PathBuf>,
     /// Extra rule files or folders, added to the built-in pack.
@@ -41,86 +46,128 @@ pub struct ScanConfig {
     pub summary_json: Option<PathBuf>,
     /// Findings in this baseline are counted, not reported.
     pub baseline: Option<PathBuf>,
-    /// Fingerprint key (secret); `None` = the baseline's, or a new one.
-    pub fingerprint_key: Option<String>,
+    /// Fingerprint key; `None` = the baseline's, or a new one.
+    pub fingerprint_key: Option<Secret>,
     pub progress: ProgressMode,
     /// Allowlist entries from the config file (rule packs add their own).
     pub allow: Vec<AllowSpec>,
     /// `--resume STATE`: skip files an earlier run completed, append to its
     /// report, record completed files here.
     pub resume: Option<PathBuf>,
+    /// Where the paths above came from (each target carries its own).
+    pub origins: Origins,
 }
 
-/// By hand, so that the fingerprint key never reaches a debug log; targets
-/// are shown without the password of an `ftp://` URL.
-impl std::fmt::Debug for ScanConfig {
+/// A target as the user wrote it: a local path, or an `ftp://` / `ftps://`
+/// URL that may hold a password. Reads as the `str` it holds; its `Debug`
+/// leaves the password out.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(from = "String")]
+pub struct TargetSpec {
+    text: String,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+impl TargetSpec {
+    pub fn new(text: impl Into<String>, origin: Origin) -> TargetSpec {
+        TargetSpec {
+            text: text.into(),
+            origin,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn is_url(&self) -> bool {
+        let starts = |prefix: &str| {
+            self.text
+                .get(..prefix.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(prefix))
+        };
+        starts("ftp://") || starts("ftps://") || starts("ftpes://")
+    }
+
+    /// Relative paths are taken against `base`; URLs are left as they are.
+    pub fn relative_to(self, base: &std::path::Path) -> TargetSpec {
+        if self.is_url() || std::path::Path::new(&self.text).is_absolute() {
+            return self;
+        }
+        let text = base.join(&self.text).display().to_string();
+        TargetSpec { text, ..self }
+    }
+}
+
+impl std::ops::Deref for TargetSpec {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+/// A target given without saying where it came from ([`Origin::Default`]):
+/// what clap and serde read, and what library callers write.
+impl From<String> for TargetSpec {
+    fn from(text: String) -> TargetSpec {
+        TargetSpec::new(text, Origin::Default)
+    }
+}
+
+impl From<&str> for TargetSpec {
+    fn from(text: &str) -> TargetSpec {
+        TargetSpec::new(text, Origin::Default)
+    }
+}
+
+impl std::fmt::Debug for TargetSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let targets: Vec<String> = self
-            .targets
-            .iter()
-            .map(|t| {
-                if t.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("ftp")) {
-                    crate::source::ftp::url::redact(t)
-                } else {
-                    t.clone()
-                }
-            })
-            .collect();
-        f.debug_struct("ScanConfig")
-            .field("targets", &targets)
-            .field("output", &self.output)
-            .field("rule_paths", &self.rule_paths)
-            .field("default_rules", &self.default_rules)
-            .field("threads", &self.threads)
-            .field("max_bytes", &self.max_bytes)
-            .field("include", &self.include)
-            .field("exclude", &self.exclude)
-            .field("unmask", &self.unmask)
-            .field("fail_on", &self.fail_on)
-            .field("quiet", &self.quiet)
-            .field("limits", &self.limits)
-            .field("ftp", &self.ftp)
-            .field("formats", &self.formats)
-            .field("output_dir", &self.output_dir)
-            .field("summary_json", &self.summary_json)
-            .field("baseline", &self.baseline)
-            .field(
-                "fingerprint_key",
-                &self.fingerprint_key.as_ref().map(|_| "<redacted>"),
-            )
-            .field("progress", &self.progress)
-            .field("allow", &self.allow)
-            .field("resume", &self.resume)
+        // Anything that starts like an FTP URL: `redact` also handles the
+        // mistyped `ftp:/user:pw@host` that would not parse.
+        let shown = if self
+            .text
+            .get(..3)
+            .is_some_and(|s| s.eq_ignore_ascii_case("ftp"))
+        {
+            crate::secret::redact(&self.text)
+        } else {
+            self.text.clone()
+        };
+        f.debug_tuple("TargetSpec")
+            .field(&shown)
+            .field(&self.origin)
             .finish()
     }
 }
 
-impl Default for ScanConfig {
-    fn default() -> Self {
-        ScanConfig {
-            targets: Vec::new(),
-            output: None,
-            rule_paths: Vec::new(),
-            default_rules: true,
-            threads: None,
-            max_bytes: None,
-            include: Vec::new(),
-            exclude: Vec::new(),
-            unmask: false,
-            fail_on: Confidence::Low,
-            quiet: false,
-            limits: ExtractLimits::default(),
-            ftp: FtpOptions::default(),
-            formats: Vec::new(),
-            output_dir: None,
-            summary_json: None,
-            baseline: None,
-            fingerprint_key: None,
-            progress: ProgressMode::Auto,
-            allow: Vec::new(),
-            resume: None,
-        }
-    }
+/// Where a setting's value came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// Not given: the default, or set by the program that built the
+    /// configuration.
+    #[default]
+    Default,
+    /// A command-line flag or argument.
+    Flag,
+    /// The settings file (`phiscan.toml`) at this path.
+    File(PathBuf),
+    /// A `--targets` file at this path.
+    TargetsFile(PathBuf),
+}
+
+/// Where the configuration's paths came from, for messages that name the
+/// file a wrong path was written in, and for refusing a settings file that
+/// a scanned target could have planted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origins {
+    /// The settings file read, if any.
+    pub settings_file: Option<PathBuf>,
+    pub rule_paths: Origin,
+    /// Of `output` or `output_dir` (one choice: both come from one place).
+    pub output: Origin,
+    pub summary_json: Origin,
+    pub baseline: Origin,
 }
 
 /// Bounds on what extractors may read or expand, per top-level file.
@@ -171,14 +218,13 @@ impl Default for ExtractLimits {
     }
 }
 
-/// FTP connection settings (used by `source::ftp`). `Debug` hides the
-/// anonymous password.
-#[derive(Clone)]
+/// FTP connection settings (used by `source::ftp`).
+#[derive(Clone, Debug)]
 pub struct FtpOptions {
     pub connections: usize,
     pub timeout_secs: u64,
     /// Password for anonymous logins.
-    pub anonymous_password: String,
+    pub anonymous_password: Secret,
     pub insecure: bool,
     pub active: bool,
     pub follow_links: bool,
@@ -193,48 +239,4 @@ pub struct FtpOptions {
     pub retries: u32,
     /// netrc-style file to read credentials from.
     pub netrc: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for FtpOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FtpOptions")
-            .field("connections", &self.connections)
-            .field("timeout_secs", &self.timeout_secs)
-            .field("anonymous_password", &"<redacted>")
-            .field("insecure", &self.insecure)
-            .field("active", &self.active)
-            .field("follow_links", &self.follow_links)
-            .field("max_depth", &self.max_depth)
-            .field("max_files", &self.max_files)
-            .field("skip_larger_than", &self.skip_larger_than)
-            .field("sample_tail", &self.sample_tail)
-            .field("rate", &self.rate)
-            .field("check_write", &self.check_write)
-            .field("anon_check", &self.anon_check)
-            .field("retries", &self.retries)
-            .field("netrc", &self.netrc)
-            .finish()
-    }
-}
-
-impl Default for FtpOptions {
-    fn default() -> Self {
-        FtpOptions {
-            connections: 4,
-            timeout_secs: 30,
-            anonymous_password: "anonymous@".to_string(),
-            insecure: false,
-            active: false,
-            follow_links: false,
-            max_depth: None,
-            max_files: None,
-            skip_larger_than: None,
-            sample_tail: None,
-            rate: None,
-            check_write: false,
-            anon_check: true,
-            retries: 3,
-            netrc: None,
-        }
-    }
 }

@@ -24,10 +24,17 @@ pub enum Entity {
     FtpAnonymousWrite,
     FtpWorldWritable,
     FtpNoTls,
+    /// An FTP service found by `discover` (inventory; not an exposure).
+    FtpService,
+    FtpTlsCert,
+    FtpDefaultCredentials,
+    FtpBounce,
+    FtpKnownVulnerable,
+    FtpAbuseSigns,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 15] = [
+    pub const ALL: [Entity; 21] = [
         Entity::Ssn,
         Entity::Mrn,
         Entity::Dob,
@@ -43,6 +50,12 @@ impl Entity {
         Entity::FtpAnonymousWrite,
         Entity::FtpWorldWritable,
         Entity::FtpNoTls,
+        Entity::FtpService,
+        Entity::FtpTlsCert,
+        Entity::FtpDefaultCredentials,
+        Entity::FtpBounce,
+        Entity::FtpKnownVulnerable,
+        Entity::FtpAbuseSigns,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,7 +75,19 @@ impl Entity {
             Entity::FtpAnonymousWrite => "FTP_ANONYMOUS_WRITE",
             Entity::FtpWorldWritable => "FTP_WORLD_WRITABLE",
             Entity::FtpNoTls => "FTP_NO_TLS",
+            Entity::FtpService => "FTP_SERVICE",
+            Entity::FtpTlsCert => "FTP_TLS_CERT",
+            Entity::FtpDefaultCredentials => "FTP_DEFAULT_CREDENTIALS",
+            Entity::FtpBounce => "FTP_BOUNCE",
+            Entity::FtpKnownVulnerable => "FTP_KNOWN_VULNERABLE",
+            Entity::FtpAbuseSigns => "FTP_ABUSE_SIGNS",
         }
+    }
+
+    /// Rows of this entity are an inventory (a service exists), not an
+    /// exposure: they do not count towards the exit status.
+    pub fn is_inventory(self) -> bool {
+        self == Entity::FtpService
     }
 
     pub fn parse(s: &str) -> Option<Entity> {

@@ -12,11 +12,12 @@
 pub mod allowlist;
 pub mod baseline;
 pub mod config;
-pub mod config_file;
 pub mod decode;
+pub mod discover;
 pub mod engine;
 pub mod entity;
 pub mod error;
+pub mod exposure;
 pub mod extract;
 #[allow(unsafe_code)]
 pub mod lanes;
@@ -28,6 +29,8 @@ pub mod report;
 pub mod resume;
 pub mod rules;
 pub mod scan;
+pub mod secret;
+pub mod settings;
 pub mod source;
 #[cfg(test)]
 mod test_rng;

@@ -88,9 +88,8 @@ impl ScanPlan {
 /// The fingerprint key is the configured one, or a one-off key.
 pub fn build_engine(config: &ScanConfig) -> Result<Engine, ConfigError> {
     let key = match &config.fingerprint_key {
-        Some(k) => {
-            FingerprintKey::from_secret(k).map_err(|e| ConfigError::Invalid(e.to_string()))?
-        }
+        Some(k) => FingerprintKey::from_secret(k.expose())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?,
         None => FingerprintKey::default(),
     };
     let pack = RulePack::load(config.default_rules, &config.rule_paths)?;
@@ -153,7 +152,7 @@ fn resolve_key(
     };
     let (key, source) = match (&config.fingerprint_key, &baseline) {
         (Some(k), _) => (
-            FingerprintKey::from_secret(k)
+            FingerprintKey::from_secret(k.expose())
                 .map_err(|e| invalid(&format!("--fingerprint-key: {e}")))?,
             KeySource::Given,
         ),
@@ -220,7 +219,9 @@ fn rule_infos(matcher: &Matcher) -> Vec<RuleInfo> {
 
 /// Where each requested format goes: `--output-dir DIR/phiscan.<ext>`, or
 /// `--output FILE` / stdout for a single format.
-fn report_paths(config: &ScanConfig) -> Result<Vec<(ReportFormat, Option<PathBuf>)>, ConfigError> {
+pub fn report_paths(
+    config: &ScanConfig,
+) -> Result<Vec<(ReportFormat, Option<PathBuf>)>, ConfigError> {
     let formats = formats(config);
     if let Some(dir) = &config.output_dir {
         if config.output.is_some() {

@@ -31,7 +31,7 @@ pub enum ScanError {
 
 /// Opens the writers for `paths`. `append`: a resumed run continues the
 /// CSV and JSONL reports (no second header) and rewrites SARIF and HTML.
-fn open_writers_at(
+pub fn open_writers_at(
     paths: &[(ReportFormat, Option<PathBuf>)],
     rules: &[RuleInfo],
     append: bool,
@@ -256,6 +256,7 @@ fn spawn_sources(
                 match target {
                     Target::Local { display, path } => source::local::scan(&env, display, path),
                     Target::Ftp(ftp) => source::ftp::scan(&env, ftp),
+                    Target::Network(spec) => crate::discover::crawl::scan_network(&env, spec),
                 }
             }
         })

@@ -14,7 +14,7 @@
 //!
 //! gzip and tar are streamed: a 4 GB gzipped log is matched in bounded
 //! memory. Zip needs random access: an archive is held in memory up to
-//! `max_document_bytes` and spilled to an anonymous temporary file (deleted
+//! [`SPOOL_IN_MEMORY`] and spilled to an anonymous temporary file (deleted
 //! when closed) beyond that.
 //!
 //! Locations: a member's findings carry the member's own lines and fields;
@@ -29,6 +29,11 @@ use std::cell::Cell;
 use std::io::{self, Cursor, ErrorKind, Read, Seek, SeekFrom};
 use std::rc::Rc;
 use zip::result::ZipError;
+
+/// Largest zip archive held in memory to be read; a larger one goes to an
+/// anonymous temporary file. Read into a growing vector, 192 MB held up to
+/// 384 MB while the vector moved; the page cache serves the file as fast.
+pub const SPOOL_IN_MEMORY: u64 = 16 << 20;
 use zip::ZipArchive;
 
 /// Scans a decompressed member and reports a limit it ran into.
@@ -183,7 +188,8 @@ pub fn scan_tar(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), E
 /// A zip archive; Office Open XML and OpenDocument files (which are zip
 /// archives) go to [`super::office`].
 pub fn scan_zip(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), ExtractError> {
-    let mut spooled = spool(head, rest, ctx.limits().max_document_bytes)?;
+    let in_memory = ctx.limits().max_document_bytes.min(SPOOL_IN_MEMORY);
+    let mut spooled = spool(head, rest, in_memory)?;
     let max_entries = ctx.limits().max_entries;
     if let Some(declared) = declared_entries(&mut spooled)? {
         if declared > max_entries {

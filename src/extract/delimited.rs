@@ -21,6 +21,9 @@ pub(crate) enum RecordError {
     Io(io::Error),
     /// The record holds more than the cap; nothing of it was kept.
     TooLong,
+    /// The record holds more than [`MAX_CELLS`] cells; nothing of it was
+    /// kept.
+    TooManyCells,
 }
 
 /// Reads records from a byte stream.
@@ -43,7 +46,13 @@ enum Parsed {
     Record { used: usize, newlines: u64 },
     /// The record runs past the input read so far.
     NeedMore,
+    /// The record has more than [`MAX_CELLS`] cells.
+    TooManyCells,
 }
+
+/// Most cells of one record. A cell's range takes 16 bytes however short
+/// the cell: a row of 15 million delimiters held 0.5 GB of ranges.
+pub(crate) const MAX_CELLS: usize = 1 << 16;
 
 const READ_SIZE: usize = 256 << 10;
 
@@ -99,6 +108,11 @@ impl<R: Read> RecordReader<R> {
                     self.pos += used;
                     self.line += newlines;
                     return Ok(Some(line));
+                }
+                Parsed::TooManyCells => {
+                    out.truncate(out_len);
+                    cells.truncate(cells_len);
+                    return Err(RecordError::TooManyCells);
                 }
                 Parsed::NeedMore => {
                     out.truncate(out_len);
@@ -163,6 +177,7 @@ fn parse_record(
     let mut i = 0;
     let mut newlines = 0u64;
     let mut span = Span::new(0, out, cells);
+    let cells_cap = cells.len() + MAX_CELLS;
     loop {
         let mut cell_start = span.out_at(i);
         if data.get(i) == Some(&b'"') {
@@ -202,6 +217,9 @@ fn parse_record(
         let end = stop.unwrap_or(data.len());
         if stop.is_none() && !at_eof {
             return Parsed::NeedMore;
+        }
+        if cells.len() >= cells_cap {
+            return Parsed::TooManyCells;
         }
         cells.push(cell_start..span.out_at(end));
         match stop {
@@ -326,6 +344,30 @@ fn next_stop(data: &[u8], from: usize, delimiter: u8) -> Option<usize> {
 mod tests {
     use super::super::testkit::Pieces;
     use super::*;
+
+    #[test]
+    fn a_record_of_too_many_cells_is_refused_with_nothing_kept() {
+        let mut input = b"a,b\n".to_vec();
+        input.extend(std::iter::repeat_n(b',', MAX_CELLS));
+        input.extend(b"\nc,d\n");
+        let mut reader = RecordReader::new(Pieces::new(&input, 4096), b',', 1 << 20);
+        let (mut out, mut cells) = (Vec::new(), Vec::new());
+        assert_eq!(reader.read_record(&mut out, &mut cells).unwrap(), Some(1));
+        let (len, count) = (out.len(), cells.len());
+        assert!(matches!(
+            reader.read_record(&mut out, &mut cells),
+            Err(RecordError::TooManyCells)
+        ));
+        assert_eq!((out.len(), cells.len()), (len, count));
+        // One cell fewer is a record.
+        let mut input = b"a,b\n".to_vec();
+        input.extend(std::iter::repeat_n(b',', MAX_CELLS - 1));
+        let mut reader = RecordReader::new(Pieces::new(&input, 4096), b',', 1 << 20);
+        reader.read_record(&mut out, &mut cells).unwrap();
+        cells.clear();
+        assert!(reader.read_record(&mut out, &mut cells).unwrap().is_some());
+        assert_eq!(cells.len(), MAX_CELLS);
+    }
 
     /// Records as (line, cells) read with a reader whose input arrives in
     /// pieces of `chunk` bytes (so records cross reads).

@@ -78,6 +78,15 @@ pub fn uncarry(e: ExtractError) -> ExtractError {
             current = Some(inner);
             continue;
         }
+        // quick-xml shares its I/O errors (`Error::Io(Arc<io::Error>)`),
+        // and gives the Arc as their source.
+        if let Some(inner) = err
+            .downcast_ref::<std::sync::Arc<io::Error>>()
+            .and_then(|io_err| io_err.get_ref())
+        {
+            current = Some(inner);
+            continue;
+        }
         current = err.source();
     }
     e

@@ -28,6 +28,11 @@ pub const RULE: &str = "hl7-field";
 /// Longest segment examined; the rest of a longer one is skipped (and
 /// reported), so a file without terminators cannot exhaust memory.
 pub const MAX_SEGMENT: usize = 32 << 20;
+/// Most fields of one segment taken one by one (real segments have a few
+/// dozen); the rest of a segment with more is matched as plain text and
+/// reported, so a segment of 30 million separators cannot hold a table of
+/// 30 million fields.
+pub const MAX_FIELDS: usize = 4096;
 
 const MLLP_START: u8 = 0x0B;
 const MLLP_END: u8 = 0x1C;
@@ -370,7 +375,13 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     let known = Hl7Fields::get();
     let mut fields = std::mem::take(&mut state.fields);
     fields.clear();
+    // Where the fields past MAX_FIELDS start, if there are more.
+    let mut rest = None;
     for (number, (start, part)) in parts(text, separators.field).enumerate() {
+        if number > MAX_FIELDS {
+            rest = Some(start);
+            break;
+        }
         let number = if is_header && number >= 1 {
             number + 1
         } else {
@@ -403,7 +414,24 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
                 None => text_labelled(ctx, || label(number), value, at(offset)),
             }
         }
+        if let Some(start) = rest {
+            text_labelled(ctx, || label(MAX_FIELDS + 1), &text[start..], at(start));
+        }
     });
+    if rest.is_some() {
+        ctx.not_examined(
+            None,
+            SkipReason::Limit,
+            format!(
+                "HL7 {id} segment (line {line}) has more than {MAX_FIELDS} fields; the rest \
+                 was matched as plain text"
+            ),
+        );
+    }
+    // A vector grown far for one segment is not kept for the next ones.
+    if fields.capacity() > 4 * MAX_FIELDS {
+        fields = Vec::new();
+    }
     state.fields = fields;
 }
 
@@ -745,6 +773,25 @@ OBX|1|TX|NOTE||Patient doing well\r";
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_segment_of_too_many_fields_is_matched_as_text_and_reported() {
+        // A value past the field cap still gives its finding, as text; the
+        // cap is reported as a limit.
+        let mut msg = String::from("MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5\rPID|1||M1");
+        msg.push_str(&"|".repeat(MAX_FIELDS + 500));
+        msg.push_str("SSN 412-56-7890|x\r");
+        let s = scan("big.hl7", msg.as_bytes());
+        let ssn = value(&s, Entity::Ssn, &format!("PID-{}", MAX_FIELDS + 1));
+        assert_eq!(ssn, "412-56-7890");
+        let skipped = s.not_examined();
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert_eq!(skipped[0].1, SkipReason::Limit);
+        assert!(
+            skipped[0].2.contains("more than 4096 fields"),
+            "{skipped:?}"
+        );
     }
 
     #[test]

@@ -45,6 +45,9 @@ enum KindName {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Hl7File {
+    /// The data marker (see `rules::DATA_MARKER`).
+    #[serde(rename = "phiscan_data")]
+    _kind: String,
     field: Vec<Hl7Entry>,
     identifier_types: HashMap<String, Entity>,
 }
@@ -151,6 +154,9 @@ impl Hl7Fields {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ColumnsFile {
+    /// The data marker (see `rules::DATA_MARKER`).
+    #[serde(rename = "phiscan_data")]
+    _kind: String,
     column: Vec<ColumnEntry>,
 }
 
@@ -245,15 +251,16 @@ mod tests {
 
     #[test]
     fn mistakes_in_a_table_are_refused() {
-        let bad =
-            "[[field]]\nsegment = \"PIDX\"\nfields = [1]\nkind = \"ssn\"\n[identifier_types]\n";
+        let bad = "phiscan_data = \"hl7-fields\"\n[[field]]\nsegment = \"PIDX\"\nfields = [1]\n\
+                   kind = \"ssn\"\n[identifier_types]\n";
         assert!(Hl7Fields::parse(bad).unwrap_err().contains("3 characters"));
-        let bad = "[[field]]\nsegment = \"PID\"\nfields = [1]\nkind = \"ssn\"\nentity = \"MRN\"\n\
-                   [identifier_types]\n";
+        let bad = "phiscan_data = \"hl7-fields\"\n[[field]]\nsegment = \"PID\"\nfields = [1]\n\
+                   kind = \"ssn\"\nentity = \"MRN\"\n[identifier_types]\n";
         assert!(Hl7Fields::parse(bad)
             .unwrap_err()
             .contains("only identifiers"));
-        let bad = "[[column]]\nentity = \"SSN\"\nword = [\"ssn\"]\n";
+        let bad =
+            "phiscan_data = \"table-columns\"\n[[column]]\nentity = \"SSN\"\nword = [\"ssn\"]\n";
         assert!(ColumnNames::parse(bad).is_err());
     }
 }

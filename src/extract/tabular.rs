@@ -162,6 +162,11 @@ pub fn scan(
                             "row {} is longer than {MAX_RECORD} bytes",
                             row + 1
                         )),
+                        RecordError::TooManyCells => ExtractError::Limit(format!(
+                            "row {} has more than {} cells",
+                            row + 1,
+                            super::delimited::MAX_CELLS
+                        )),
                         RecordError::Io(io) => ExtractError::Io(io),
                     }));
                     break;

@@ -23,6 +23,10 @@ pub const RULE: &str = "x12-field";
 pub const MAX_SEGMENT: usize = 16 << 20;
 /// Length of the ISA header, separators included.
 pub const ISA_LEN: usize = 106;
+/// Most elements of one segment taken one by one (real segments have a few
+/// dozen); the rest of a segment with more is matched as plain text and
+/// reported, so memory does not grow with the separators in one segment.
+pub const MAX_ELEMENTS: usize = 1024;
 
 /// Whether `head` starts with an ISA segment (after blanks or a BOM).
 pub fn looks_like(head: &[u8]) -> bool {
@@ -138,7 +142,13 @@ fn scan_segment(
     let sep = separators.element as char;
     let mut elements: Vec<(usize, &str)> = Vec::new();
     let mut offset = 0usize;
+    // Where the elements past MAX_ELEMENTS start, if there are more.
+    let mut rest = None;
     for part in segment.split(sep) {
+        if elements.len() > MAX_ELEMENTS {
+            rest = Some(offset);
+            break;
+        }
         elements.push((offset, part));
         offset += part.len() + sep.len_utf8();
     }
@@ -214,12 +224,43 @@ fn scan_segment(
         }
         text_labelled(ctx, || label(n), value, at(offset));
     }
+    if let Some(start) = rest {
+        let rest = segment.get(start..).unwrap_or_default();
+        text_labelled(ctx, || label(MAX_ELEMENTS + 1), rest, at(start));
+        ctx.not_examined(
+            None,
+            SkipReason::Limit,
+            format!(
+                "X12 {id} segment has more than {MAX_ELEMENTS} elements; the rest was matched \
+                 as plain text"
+            ),
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testkit::{scan_builtin as scan, value};
     use super::*;
+
+    #[test]
+    fn a_segment_of_too_many_elements_is_matched_as_text_and_reported() {
+        let mut data = isa('*', ':', '~');
+        data.push_str("ST*837*0001~REF*ZZ");
+        data.push_str(&"*".repeat(MAX_ELEMENTS + 100));
+        data.push_str("SSN 412-56-7890*x~SE*2*0001~");
+        let s = scan("big.x12", data.as_bytes());
+        assert_eq!(
+            value(&s, Entity::Ssn, &format!("REF*ZZ/REF{}", MAX_ELEMENTS + 1)),
+            "412-56-7890"
+        );
+        let skipped = s.not_examined();
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(
+            skipped[0].2.contains("more than 1024 elements"),
+            "{skipped:?}"
+        );
+    }
 
     fn isa(element: char, component: char, terminator: char) -> String {
         let isa = format!(

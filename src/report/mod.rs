@@ -159,12 +159,43 @@ pub enum Event {
         target: Arc<str>,
         work: OcrWork,
     },
+    /// What a network sweep (`discover`) covered; added up in the summary.
+    Discovery(summary::DiscoveryCounts),
     /// Facts about a server target for the summary (banner, TLS, ...).
     TargetInfo {
         target: Arc<str>,
         key: &'static str,
         value: String,
     },
+    /// How far phiscan got with a server target.
+    ServerAccess {
+        target: Arc<str>,
+        access: ServerAccess,
+    },
+}
+
+/// How far phiscan got with a server target. Anything but `LoggedIn`
+/// leaves the scan incomplete: nothing on that server was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerAccess {
+    /// Logged in: the crawl ran (what it could not read is reported).
+    LoggedIn,
+    /// The server answered but refused the login (a wrong password, or
+    /// none given). Not a finding and not a clean pass.
+    LoginFailed,
+    /// No FTP session: the connection, the greeting or TLS failed.
+    Unreachable,
+}
+
+impl ServerAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerAccess::LoggedIn => "logged in",
+            ServerAccess::LoginFailed => "login failed",
+            ServerAccess::Unreachable => "unreachable",
+        }
+    }
 }
 
 impl Event {

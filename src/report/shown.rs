@@ -102,7 +102,11 @@ impl<'a> Shown<'a> {
                 self.details.apply(self.mask, ' ', detail);
             }
             Event::TargetInfo { value, .. } => clean(value, ' '),
-            Event::FileScanned { .. } | Event::AlreadyScanned { .. } | Event::Ocr { .. } => {}
+            Event::FileScanned { .. }
+            | Event::AlreadyScanned { .. }
+            | Event::Discovery(_)
+            | Event::Ocr { .. }
+            | Event::ServerAccess { .. } => {}
         }
     }
 }

@@ -2,7 +2,7 @@
 //! found. Built only from events, so every source and extractor feeds it the
 //! same way.
 
-use super::{Event, Finding, OcrWork, SkipReason};
+use super::{Event, Finding, OcrWork, ServerAccess, SkipReason};
 use crate::entity::{Confidence, Entity};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -23,8 +23,15 @@ pub struct TargetSummary {
     /// Findings matched by an allowlist (not reported).
     pub allowed: u64,
     pub not_examined: u64,
+    /// Inventory rows (FTP_SERVICE): reported, not counted as findings.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub inventory: u64,
     /// Server facts such as `banner` or `tls`.
     pub info: BTreeMap<String, String>,
+    /// Server targets: how far phiscan got (logged in, login failed,
+    /// unreachable). Absent for local targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<ServerAccess>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -59,6 +66,31 @@ pub struct Summary {
     /// by reason; absent when no image was met.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ocr: Option<OcrWork>,
+    /// Inventory rows (FTP_SERVICE, one per FTP service found): written to
+    /// the report, but not findings (no exit status 1).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub inventory_by_entity: BTreeMap<Entity, u64>,
+    /// What `discover` swept, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoveryCounts>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The sweep's counts, for the summary.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DiscoveryCounts {
+    /// Addresses in the targets (after exclusions), and how many were done.
+    pub addresses: u64,
+    pub addresses_done: u64,
+    /// Address × port pairs connected to, open, and speaking FTP.
+    pub ports_probed: u64,
+    pub ports_open: u64,
+    pub ftp_services: u64,
+    /// Open ports speaking something else.
+    pub not_ftp: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -75,6 +107,10 @@ const MAX_EXAMPLES: usize = 20;
 impl Summary {
     pub fn record(&mut self, event: &Event) {
         match event {
+            Event::Finding(f) if f.entity.is_inventory() => {
+                *self.inventory_by_entity.entry(f.entity).or_default() += 1;
+                self.target(&f.target).inventory += 1;
+            }
             Event::Finding(f) => {
                 *self.findings_by_entity.entry(f.entity).or_default() += 1;
                 *self.findings_by_confidence.entry(f.confidence).or_default() += 1;
@@ -126,10 +162,22 @@ impl Summary {
                     *total.skipped.entry(*reason).or_default() += n;
                 }
             }
+            Event::Discovery(d) => {
+                let total = self.discovery.get_or_insert_with(DiscoveryCounts::default);
+                total.addresses += d.addresses;
+                total.addresses_done += d.addresses_done;
+                total.ports_probed += d.ports_probed;
+                total.ports_open += d.ports_open;
+                total.ftp_services += d.ftp_services;
+                total.not_ftp += d.not_ftp;
+            }
             Event::TargetInfo { target, key, value } => {
                 self.target(target)
                     .info
                     .insert((*key).to_string(), value.clone());
+            }
+            Event::ServerAccess { target, access } => {
+                self.target(target).access = Some(*access);
             }
         }
     }
@@ -205,7 +253,34 @@ impl Summary {
 
     /// True when something we meant to examine was not examined.
     pub fn incomplete(&self) -> bool {
-        self.interrupted || self.not_examined.keys().any(|r| r.makes_incomplete())
+        self.interrupted
+            || self.not_examined.keys().any(|r| r.makes_incomplete())
+            || self.servers_not_read() > 0
+    }
+
+    /// Server targets that could not be read at all: login failed or
+    /// unreachable.
+    pub fn servers_not_read(&self) -> u64 {
+        self.targets
+            .values()
+            .filter(|t| t.access.is_some_and(|a| a != ServerAccess::LoggedIn))
+            .count() as u64
+    }
+
+    /// Findings at or above `level` that make the exit status 1: those of
+    /// targets whose login failed are left out (what such a server showed
+    /// before the login, e.g. FTP_NO_TLS, does not turn a failed login into
+    /// "findings"; the scan is incomplete instead).
+    pub fn findings_at_or_above_where_logged_in(&self, level: Confidence) -> u64 {
+        let failed: u64 = self
+            .targets
+            .values()
+            .filter(|t| t.access == Some(ServerAccess::LoginFailed))
+            .flat_map(|t| &t.findings_by_confidence)
+            .filter(|(c, _)| **c >= level)
+            .map(|(_, n)| n)
+            .sum();
+        self.findings_at_or_above(level).saturating_sub(failed)
     }
 
     pub fn set_elapsed(&mut self, elapsed: Duration) {
@@ -280,6 +355,13 @@ impl Summary {
             }
             s.push('\n');
         }
+        if let Some(d) = &self.discovery {
+            let _ = writeln!(
+                s,
+                "  discovery: {} of {} addresses swept, {} ports probed, {} open, {} FTP services, {} other services",
+                d.addresses_done, d.addresses, d.ports_probed, d.ports_open, d.ftp_services, d.not_ftp
+            );
+        }
         let total = self.total_findings();
         let _ = write!(
             s,
@@ -293,6 +375,13 @@ impl Summary {
             let _ = write!(s, "  {e}={n}");
         }
         s.push('\n');
+        if !self.inventory_by_entity.is_empty() {
+            let _ = write!(s, "  inventory (not findings):");
+            for (e, n) in &self.inventory_by_entity {
+                let _ = write!(s, "  {e}={n}");
+            }
+            s.push('\n');
+        }
         if self.total_baselined() > 0 || self.total_allowed() > 0 {
             let _ = write!(
                 s,
@@ -306,6 +395,16 @@ impl Summary {
             s.push('\n');
         }
         for (name, t) in &self.targets {
+            if let Some(access) = t.access.filter(|a| *a != ServerAccess::LoggedIn) {
+                let _ = writeln!(
+                    s,
+                    "  {name} {}",
+                    paint(
+                        "1;33",
+                        format!("{}: nothing on this server was read", access.as_str())
+                    )
+                );
+            }
             for (k, v) in &t.info {
                 let _ = writeln!(s, "  {name} {k}: {v}");
             }

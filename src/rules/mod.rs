@@ -214,8 +214,14 @@ impl RulePack {
             }
         }
         for path in paths {
+            let named_file = path.is_file();
             for file in rule_files(path)? {
                 let text = read_rule_file(&file)?;
+                // A folder may hold data files beside rule files (phiscan's
+                // own `rules/` does): those say so and are skipped.
+                if !named_file && is_data_file(&text) {
+                    continue;
+                }
                 pack.add_file(&file.display().to_string(), &text)?;
             }
         }
@@ -313,6 +319,19 @@ fn read_rule_file(file: &Path) -> Result<String, ConfigError> {
     Ok(text)
 }
 
+/// The top-level key that marks a TOML file under a rules folder as data
+/// (HL7 fields, FTP default logins ...) rather than a rule file.
+pub const DATA_MARKER: &str = "phiscan_data";
+
+/// Whether `text` is a data file: its top level has [`DATA_MARKER`]. A
+/// rule file with a typo is not skipped: it has no marker, so it fails to
+/// parse and is reported.
+fn is_data_file(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.trim_start().starts_with(DATA_MARKER))
+        && toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key(DATA_MARKER))
+}
+
 fn rule_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let meta = std::fs::metadata(path).map_err(|e| ConfigError::RuleFile {
         path: path.display().to_string(),
@@ -335,6 +354,30 @@ fn rule_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_files_in_a_rules_folder_are_skipped_and_typos_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        std::fs::write(dir.path().join("a.toml"), RULE).unwrap();
+        std::fs::write(
+            dir.path().join("data/table.toml"),
+            "phiscan_data = \"table-columns\"\n[[column]]\nentity = \"SSN\"\n",
+        )
+        .unwrap();
+        let pack = RulePack::load(false, &[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(pack.rules().len(), 1);
+        // A rule file with a typo has no marker: an error, not skipped.
+        std::fs::write(dir.path().join("b.toml"), "[[rule]]\nid = \"x\"\n").unwrap();
+        assert!(RulePack::load(false, &[dir.path().to_path_buf()]).is_err());
+        // The project's own rules folder loads as a pack.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let pack = RulePack::load(false, &[root]).unwrap();
+        assert_eq!(
+            pack.rules().len(),
+            RulePack::load(true, &[]).unwrap().rules().len()
+        );
+    }
 
     const RULE: &str = "[[rules]]\nid = \"a\"\nentity = \"SSN\"\ndescription = \"d\"\n\
                         pattern = '\\d{3}-\\d{2}-\\d{4}'\nconfidence = \"LOW\"\n";

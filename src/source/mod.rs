@@ -16,21 +16,33 @@ use std::sync::Arc;
 /// A scan target, parsed.
 #[derive(Debug)]
 pub enum Target {
-    Local { display: Arc<str>, path: PathBuf },
+    Local {
+        display: Arc<str>,
+        path: PathBuf,
+    },
     Ftp(ftp::FtpTarget),
+    /// An address, block or range (`10.20.0.0/22`): discovered, then every
+    /// FTP server that lets us in is crawled (`discover::crawl`).
+    Network(String),
 }
 
-/// Parses a target as the user wrote it: `ftp://…`/`ftps://…` URLs or a
-/// local path (which must exist).
+/// Parses a target as the user wrote it: `ftp://…`/`ftps://…`/`ftpes://…`
+/// URLs or a local path (which must exist).
 pub fn parse_target(s: &str) -> Result<Target, ConfigError> {
-    let lower = s.get(..5).unwrap_or("").to_ascii_lowercase();
-    // `ftp:`/`ftps:` with a mistyped `//` is still a URL (whose password
-    // must not reach an error message), not a local path.
-    if lower.starts_with("ftp:") || lower.starts_with("ftps:") {
+    let lower = s.get(..6).unwrap_or(s).to_ascii_lowercase();
+    // `ftp:`/`ftps:`/`ftpes:` with a mistyped `//` is still a URL (whose
+    // password must not reach an error message), not a local path.
+    if ["ftp:", "ftps:", "ftpes:"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme))
+    {
         return ftp::FtpTarget::parse(s).map(Target::Ftp);
     }
     let path = PathBuf::from(s);
     if std::fs::symlink_metadata(&path).is_err() {
+        if crate::discover::crawl::is_network_target(s) {
+            return Ok(Target::Network(s.to_string()));
+        }
         return Err(ConfigError::MissingTarget(path));
     }
     Ok(Target::Local {

@@ -45,7 +45,7 @@ fn every_container_and_document_fixture_reports_exactly_what_it_holds() {
     std::fs::write(&rules, RULES).expect("write rules");
     let report = work.path().join("report.csv");
     let config = ScanConfig {
-        targets: vec![fixtures.display().to_string()],
+        targets: vec![fixtures.display().to_string().into()],
         output: Some(report.clone()),
         rule_paths: vec![rules],
         default_rules: false,

@@ -210,7 +210,7 @@ fn scan_fixtures() -> Report {
     let out = tempfile::tempdir().expect("temp dir");
     let report = out.path().join("report.csv");
     let config = ScanConfig {
-        targets: vec![dir.display().to_string()],
+        targets: vec![dir.display().to_string().into()],
         output: Some(report.clone()),
         quiet: true,
         ..ScanConfig::default()

@@ -45,9 +45,14 @@ fn wrong_password_is_a_clear_error_that_never_shows_the_password() {
     let wrong = "Wrong-Walrus-4410";
     let (code, stdout, stderr, report) =
         run(&[&format!("ftp://bob:{wrong}@127.0.0.1:{port}/data")], &[]);
-    // Reachable, so its exposure (no TLS) is still reported: exit 1.
-    assert_eq!(code, 1, "{stderr}");
+    // Reachable, so its exposure (no TLS) is still reported; but the login
+    // failed: nothing was read, and that row does not make it exit 1.
+    assert_eq!(code, 3, "{stderr}");
     assert!(report.contains("FTP_NO_TLS"), "{report}");
+    assert!(
+        stderr.contains("login failed: nothing on this server was read"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("cannot log in as bob: 530 Login incorrect"),
         "{stderr}"
@@ -221,9 +226,10 @@ fn password_never_appears_at_any_verbosity_in_any_output() {
             }
             let output = cmd.output().unwrap();
             let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            // Logged in: FTP_NO_TLS is a finding (1); login failed: 3.
             assert_eq!(
                 output.status.code(),
-                Some(1),
+                Some(if *ok { 1 } else { 3 }),
                 "{args:?} {verbosity:?}: {stderr}"
             );
             assert!(!stderr.contains("panicked"), "{stderr}");
@@ -261,4 +267,36 @@ fn password_never_appears_at_any_verbosity_in_any_output() {
             }
         }
     }
+}
+
+#[test]
+fn user_without_password_exits_3_and_says_how_to_give_one() {
+    let port = server();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let url = format!("ftp://bob@127.0.0.1:{port}/");
+    let (code, _stdout, stderr, report) = run(
+        &[&url, "--summary-json", &summary.display().to_string()],
+        &[],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("no password was given for bob"), "{stderr}");
+    assert!(stderr.contains("PHISCAN_FTP_PASSWORD"), "{stderr}");
+    assert!(stderr.contains("--netrc"), "{stderr}");
+    assert!(report.contains("FTP_NO_TLS"), "{report}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(json["targets"][&url]["access"], "login_failed");
+    assert_eq!(json["incomplete"], true);
+}
+
+#[test]
+fn findings_on_a_target_that_was_read_still_exit_1_beside_a_failed_login() {
+    let port = server();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.txt"), "SSN 536-22-8145\n").unwrap();
+    let url = format!("ftp://bob:Wrong-Walrus-4410@127.0.0.1:{port}/");
+    let (code, _, stderr, _) = run(&[&url, &dir.path().display().to_string()], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("login failed"), "{stderr}");
 }

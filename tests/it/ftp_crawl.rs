@@ -142,7 +142,11 @@ fn crawls_libunftp_and_matches_the_local_scan() {
     assert_eq!(ftp.entity("FTP_NO_TLS").len(), 1);
     let info = &ftp.summary.targets[&url].info;
     assert_eq!(info["banner"], "phiscan test server");
-    assert_eq!(info["tls"], "not offered");
+    assert_eq!(
+        info["tls"],
+        "not used (ftp:// target); FEAT does not list AUTH TLS"
+    );
+    assert_eq!(info["listing"], "MLSD");
 }
 
 #[test]

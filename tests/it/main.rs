@@ -3,9 +3,12 @@
 
 mod cli_scan;
 mod common;
+mod discover;
 mod extract_docs;
 mod extract_health;
+mod extract_pdf;
 mod ftp_cli;
+mod ftp_client;
 mod ftp_crawl;
 mod ftp_hostile;
 mod leaks;

@@ -2,6 +2,7 @@
 //! (IIS) style. Lines that parse as none of these are counted, never turned
 //! into paths.
 
+use super::{session, wire};
 use suppaftp::list::ListParser;
 
 /// What a listed name is.
@@ -170,6 +171,47 @@ fn entry(
         world_writable: world_writable.unwrap_or(false),
         mode,
     })
+}
+
+/// A listing parsed line by line as it arrives.
+#[derive(Default)]
+pub(crate) struct Parsed {
+    entries: Vec<Entry>,
+    unparsed: u64,
+    /// The first line not understood, for the report.
+    example: Option<String>,
+}
+
+impl Parsed {
+    pub(crate) fn add(&mut self, line: &[u8], mlsd: bool) {
+        let line = wire::from_bytes(line);
+        let parsed = if mlsd {
+            parse_mlsd(&line)
+        } else {
+            parse_list(&line)
+        };
+        match parsed {
+            Line::Skip => {}
+            Line::Unparsed => {
+                self.unparsed += 1;
+                if self.example.is_none() {
+                    self.example = Some(session::printable(&wire::to_display(&line), 120));
+                }
+            }
+            Line::Entry(e) => self.entries.push(e),
+        }
+    }
+
+    /// The entries in name order, each name once (the first listed), and
+    /// how many repeats were dropped.
+    pub(crate) fn finish(self) -> (Vec<Entry>, u64, Option<String>, u64) {
+        let mut entries = self.entries;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let listed = entries.len();
+        entries.dedup_by(|later, first| later.name == first.name);
+        let repeated = (listed - entries.len()) as u64;
+        (entries, self.unparsed, self.example, repeated)
+    }
 }
 
 #[cfg(test)]

@@ -17,13 +17,29 @@ use super::wire;
 use crate::config::FtpOptions;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use suppaftp::types::{FileType, Mode, Response};
 use suppaftp::{FtpError, ImplFtpStream, Status, TlsStream, TransferStream};
 
-/// Turns a freshly connected plain session into the one to use: identity
-/// for `ftp://`, AUTH TLS + PBSZ + PROT P for `ftps://`.
+/// The TLS stream type of a control connection type: suppaftp exports
+/// `FtpStream` and `RustlsFtpStream` but not their stream types by name.
+pub trait ControlStream {
+    type Tls: TlsStream;
+}
+
+impl<T: TlsStream> ControlStream for ImplFtpStream<T> {
+    type Tls = T;
+}
+
+/// `ftp://` connections.
+pub type PlainTls = <suppaftp::FtpStream as ControlStream>::Tls;
+/// `ftps://` and `ftpes://` connections.
+pub type RustlsTls = <suppaftp::RustlsFtpStream as ControlStream>::Tls;
+
+/// Turns a freshly connected plain session into an explicit-TLS one:
+/// AUTH TLS, PBSZ 0, PROT P.
 pub type Securer<T> =
     Arc<dyn Fn(ImplFtpStream<T>) -> Result<ImplFtpStream<T>, FtpError> + Send + Sync>;
 
@@ -214,6 +230,8 @@ struct WatchState {
     deadline: Option<Instant>,
     fired: bool,
     closed: bool,
+    /// The control connection (a handle on its socket).
+    control: Option<TcpStream>,
     /// A data connection opened during the current command.
     data: Option<TcpStream>,
 }
@@ -227,14 +245,28 @@ impl WatchHandle {
     pub fn watch_data(&self, socket: TcpStream) {
         self.0.state.lock().unwrap_or_else(|p| p.into_inner()).data = Some(socket);
     }
+
+    /// Watches `socket` (a handle on the control connection) from now on,
+    /// in place of any earlier one.
+    pub fn watch_control(&self, socket: TcpStream) {
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .control = Some(socket);
+    }
 }
 
 impl Watchdog {
-    /// Watches `socket` (a handle on the control connection) from a thread
-    /// of its own, which ends when the watchdog is dropped.
-    pub fn start(socket: TcpStream) -> Watchdog {
+    /// Watches `socket` (a handle on the control connection; or one given
+    /// later to [`Watchdog::watch_control`]) from a thread of its own, which
+    /// ends when the watchdog is dropped.
+    pub fn start(socket: Option<TcpStream>) -> Watchdog {
         let shared = Arc::new(WatchShared {
-            state: Mutex::new(WatchState::default()),
+            state: Mutex::new(WatchState {
+                control: socket,
+                ..WatchState::default()
+            }),
             wake: Condvar::new(),
         });
         let watched = shared.clone();
@@ -242,8 +274,13 @@ impl Watchdog {
         // is lost.
         let _ = std::thread::Builder::new()
             .name("phiscan-ftp-watchdog".into())
-            .spawn(move || watch(&watched, &socket));
+            .spawn(move || watch(&watched));
         Watchdog { shared }
+    }
+
+    /// See [`WatchHandle::watch_control`].
+    pub fn watch_control(&self, socket: TcpStream) {
+        self.handle().watch_control(socket);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, WatchState> {
@@ -280,7 +317,7 @@ impl Drop for Watchdog {
     }
 }
 
-fn watch(shared: &WatchShared, socket: &TcpStream) {
+fn watch(shared: &WatchShared) {
     let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
     loop {
         if s.closed {
@@ -291,7 +328,9 @@ fn watch(shared: &WatchShared, socket: &TcpStream) {
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
-                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                    if let Some(control) = &s.control {
+                        let _ = control.shutdown(std::net::Shutdown::Both);
+                    }
                     if let Some(data) = s.data.take() {
                         let _ = data.shutdown(std::net::Shutdown::Both);
                     }
@@ -353,10 +392,123 @@ impl Pace {
 #[derive(Debug, Default, Clone)]
 pub struct ServerInfo {
     pub banner: String,
+    /// The server answered FEAT; the flags below come from its answer.
+    pub feat_answered: bool,
     pub mlsd: bool,
     pub epsv: bool,
     pub auth_tls: bool,
     pub utf8: bool,
+    /// What became of TLS on this connection.
+    pub tls: TlsOutcome,
+}
+
+/// Which kind of TLS a connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsKind {
+    /// TLS from the first byte; the greeting comes inside it.
+    Implicit,
+    /// A plain greeting, then AUTH TLS.
+    Explicit,
+}
+
+/// What became of TLS on a connection.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum TlsOutcome {
+    /// Not asked for (`ftp://`).
+    #[default]
+    NotUsed,
+    /// Set up, and the server accepted PBSZ 0 and PROT P: the control
+    /// connection and every data connection are encrypted.
+    Protected(TlsKind),
+    /// Tried and failed (the failure says why).
+    Failed(TlsKind),
+}
+
+/// How a server's connections are secured.
+pub enum Security<T: TlsStream> {
+    /// `ftp://`.
+    Plain,
+    /// `ftpes://`: explicit TLS only.
+    Explicit(Securer<T>),
+    /// `ftps://`: implicit or explicit TLS, as the server greets (see
+    /// [`Connector::open`]).
+    Either {
+        explicit: Securer<T>,
+        implicit: ImplicitOpener<T>,
+    },
+}
+
+/// Opens an implicit-TLS control connection to an address: the TCP
+/// connection, the TLS handshake, and the greeting read inside TLS. The
+/// hook is called with the TCP socket before the handshake (time bounds,
+/// the watchdog); its error ends the attempt.
+pub type ImplicitOpener<T> =
+    Arc<dyn Fn(SocketAddr, SocketHook) -> Result<ImplFtpStream<T>, FtpError> + Send + Sync>;
+
+/// See [`ImplicitOpener`].
+pub type SocketHook = Arc<dyn Fn(&TcpStream) -> io::Result<()> + Send + Sync>;
+
+/// How long `ftps://` waits for a plain greeting before it takes the server
+/// for an implicit-TLS one (at most `--timeout`). Explicit servers greet at
+/// once; one slower than this still works (see [`Connector::open`]).
+pub const GREETING_WAIT: Duration = Duration::from_secs(2);
+
+/// What a server's connections learn and share.
+#[derive(Default)]
+pub struct Shared {
+    /// `ftps://`: the kind of TLS the server speaks, once known.
+    tls_kind: Mutex<Option<TlsKind>>,
+    /// The server refused EPSV (its reply): PASV from then on.
+    epsv_refused: Mutex<Option<String>>,
+    /// Data commands that got their data connection, by how.
+    via_epsv: AtomicU64,
+    via_pasv: AtomicU64,
+    via_active: AtomicU64,
+}
+
+/// How a server's data connections were made.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DataConnections {
+    pub epsv: u64,
+    pub pasv: u64,
+    pub active: u64,
+    /// The server's reply when it refused EPSV.
+    pub epsv_refused: Option<String>,
+}
+
+impl Shared {
+    fn tls_kind(&self) -> Option<TlsKind> {
+        *self.tls_kind.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_tls_kind(&self, kind: TlsKind) {
+        *self.tls_kind.lock().unwrap_or_else(|p| p.into_inner()) = Some(kind);
+    }
+
+    /// The server's reply to EPSV, if it refused it.
+    pub fn epsv_refused(&self) -> Option<String> {
+        self.epsv_refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn refuse_epsv(&self, reply: String) {
+        self.epsv_refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(reply);
+    }
+
+    /// Data connections made so far, over all control connections.
+    pub fn data_connections(&self) -> DataConnections {
+        DataConnections {
+            epsv: self.via_epsv.load(Ordering::Relaxed),
+            pasv: self.via_pasv.load(Ordering::Relaxed),
+            active: self.via_active.load(Ordering::Relaxed),
+            epsv_refused: self.epsv_refused(),
+        }
+    }
 }
 
 /// Everything needed to open another connection to the same server.
@@ -364,15 +516,16 @@ pub struct Connector<T: TlsStream> {
     pub addrs: Vec<SocketAddr>,
     pub timeout: Duration,
     pub active: bool,
-    pub securer: Securer<T>,
+    pub security: Security<T>,
     pub rate: Arc<RateLimiter>,
+    pub shared: Arc<Shared>,
 }
 
 impl<T: TlsStream + Send + 'static> Connector<T> {
     pub fn new(
         target: &FtpTarget,
         opts: &FtpOptions,
-        securer: Securer<T>,
+        security: Security<T>,
         rate: Arc<RateLimiter>,
     ) -> Result<Connector<T>, Failure> {
         let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
@@ -386,42 +539,51 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             addrs,
             timeout: Duration::from_secs(opts.timeout_secs.max(1)),
             active: opts.active,
-            securer,
+            security,
             rate,
+            shared: Arc::new(Shared::default()),
         })
     }
 
-    /// Connects, secures (ftps), logs in and switches to binary.
-    /// `info` is filled in as soon as the server has greeted and answered
-    /// FEAT, so that a failed login still tells what the server is.
+    fn reply_limit(&self) -> Duration {
+        self.timeout * REPLY_DEADLINE_FACTOR
+    }
+
+    /// Connects, secures (`ftps://`, `ftpes://`), logs in and switches to
+    /// binary. `info` is filled in as soon as the server has greeted and
+    /// answered FEAT, and says what became of TLS, so that a failed login
+    /// still tells what the server is.
+    ///
+    /// For `ftps://` the first connection tells implicit from explicit TLS:
+    /// a server that greets in plain text within [`GREETING_WAIT`] is
+    /// explicit; one that stays silent gets a TLS hello. Should a slow
+    /// explicit server answer that hello with its plain greeting, the
+    /// connection is opened again as explicit. The kind found is kept for
+    /// every later connection.
     pub fn open(
         &self,
         creds: &Credentials,
         info_out: &mut Option<ServerInfo>,
     ) -> Result<Session<T>, Failure> {
-        let mut last = Failure::Connection("no address to connect to".into());
-        let mut tcp = None;
-        for addr in &self.addrs {
-            self.rate.acquire(1);
-            match TcpStream::connect_timeout(addr, self.timeout) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
+        let watch = Watchdog::start(None);
+        let reply_limit = self.reply_limit();
+        let (ftp, tls) = match &self.security {
+            Security::Plain => (self.connect_plain(&watch)?, None),
+            Security::Explicit(_) => (self.connect_plain(&watch)?, Some(TlsKind::Explicit)),
+            Security::Either { .. } => match self.shared.tls_kind() {
+                Some(TlsKind::Implicit) => match self.connect_implicit(&watch)? {
+                    Implicit::Open(ftp) => (ftp, Some(TlsKind::Implicit)),
+                    Implicit::PlainText => {
+                        return Err(Failure::TlsBroken(PLAINTEXT_NOT_TLS.into()))
+                    }
+                },
+                Some(TlsKind::Explicit) => (self.connect_plain(&watch)?, Some(TlsKind::Explicit)),
+                None => {
+                    let (ftp, kind) = self.detect(&watch)?;
+                    (ftp, Some(kind))
                 }
-                Err(e) => last = Failure::Connection(describe_io(&e)),
-            }
-        }
-        let tcp = tcp.ok_or(last)?;
-        let timeout = Some(self.timeout);
-        tcp.set_read_timeout(timeout)
-            .and_then(|()| tcp.set_write_timeout(timeout))
-            .and_then(|()| tcp.set_nodelay(true))
-            .map_err(|e| Failure::Connection(describe_io(&e)))?;
-        let watch = Watchdog::start(
-            tcp.try_clone()
-                .map_err(|e| Failure::Connection(describe_io(&e)))?,
-        );
-        let reply_limit = self.timeout * REPLY_DEADLINE_FACTOR;
+            },
+        };
         // Each step below waits for replies; none may take longer than
         // `reply_limit`, however the server paces its bytes.
         let late = |watch: &Watchdog, f: Failure| {
@@ -431,9 +593,7 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
                 f
             }
         };
-        watch.arm(reply_limit);
-        let mut ftp =
-            ImplFtpStream::<T>::connect_with_stream(tcp).map_err(|e| late(&watch, classify(e)))?;
+        let mut ftp = ftp;
         ftp.set_encoding(wire::WireEncoding);
         let banner = ftp
             .get_welcome_msg()
@@ -441,7 +601,12 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             .unwrap_or_default();
         let data_timeout = self.timeout;
         let data_watch = watch.handle();
+        let data_opened = Arc::new(AtomicBool::new(false));
+        let opened = data_opened.clone();
         ftp = ftp.passive_stream_builder(move |addr| {
+            // Asked for only once PASV/EPSV succeeded: a data command that
+            // fails before this was refused at PASV/EPSV.
+            opened.store(true, Ordering::SeqCst);
             let s = TcpStream::connect_timeout(&addr, data_timeout)
                 .map_err(FtpError::ConnectionError)?;
             s.set_read_timeout(Some(data_timeout))
@@ -460,43 +625,71 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
         ftp.set_passive_nat_workaround(true);
         self.rate.acquire(1);
         watch.arm(reply_limit);
-        let features = ftp.feat().unwrap_or_default();
+        let features = ftp.feat();
         if watch.fired() {
             return Err(Failure::Connection(late_reply(reply_limit)));
         }
+        let feat_answered = features.is_ok();
+        let features = features.unwrap_or_default();
         let has = |k: &str| features.keys().any(|f| f.eq_ignore_ascii_case(k));
         let auth_tls = features.iter().any(|(k, v)| {
             k.eq_ignore_ascii_case("AUTH")
                 && v.as_deref()
                     .is_some_and(|v| v.to_ascii_uppercase().contains("TLS"))
         });
-        let info = ServerInfo {
+        let mut info = ServerInfo {
             banner,
+            feat_answered,
             mlsd: has("MLST") || has("MLSD"),
             epsv: has("EPSV"),
             auth_tls,
             utf8: has("UTF8"),
+            tls: TlsOutcome::NotUsed,
         };
         *info_out = Some(info.clone());
-        self.rate.acquire(3);
-        watch.arm(reply_limit);
-        let mut ftp = (self.securer)(ftp).map_err(|e| {
-            if watch.fired() {
-                return Failure::TlsBroken(late_reply(reply_limit));
-            }
-            let verdict = is_tls_verdict(&e);
-            match classify(e) {
-                Failure::Permanent { detail, .. } => {
-                    Failure::Tls(format!("the server refused AUTH TLS: {detail}"))
+        if let Some(kind) = tls {
+            self.rate
+                .acquire(if kind == TlsKind::Explicit { 3 } else { 2 });
+            watch.arm(reply_limit);
+            let secured = match (&self.security, kind) {
+                (
+                    Security::Explicit(securer)
+                    | Security::Either {
+                        explicit: securer, ..
+                    },
+                    TlsKind::Explicit,
+                ) => securer(ftp),
+                _ => protect_data(ftp),
+            };
+            ftp = match secured {
+                Ok(ftp) => ftp,
+                Err(e) => {
+                    info.tls = TlsOutcome::Failed(kind);
+                    *info_out = Some(info);
+                    if watch.fired() {
+                        return Err(Failure::TlsBroken(late_reply(reply_limit)));
+                    }
+                    let verdict = is_tls_verdict(&e);
+                    return Err(match classify(e) {
+                        Failure::Permanent { detail, .. } if kind == TlsKind::Explicit => {
+                            Failure::Tls(format!("the server refused AUTH TLS: {detail}"))
+                        }
+                        Failure::Permanent { detail, .. } => {
+                            Failure::Tls(format!("the server refused PROT P: {detail}"))
+                        }
+                        f if verdict => Failure::Tls(f.detail().to_string()),
+                        f => Failure::TlsBroken(f.detail().to_string()),
+                    });
                 }
-                f if verdict => Failure::Tls(f.detail().to_string()),
-                f => Failure::TlsBroken(f.detail().to_string()),
-            }
-        })?;
+            };
+            info.tls = TlsOutcome::Protected(kind);
+            *info_out = Some(info.clone());
+        }
         let ipv6 = self.addrs.first().is_some_and(|a| a.is_ipv6());
+        let epsv = !self.active && (info.epsv || ipv6) && self.shared.epsv_refused().is_none();
         if self.active {
             ftp = ftp.active_mode(self.timeout);
-        } else if info.epsv || ipv6 {
+        } else if epsv {
             ftp.set_mode(Mode::ExtendedPassive);
         } else {
             ftp.set_mode(Mode::Passive);
@@ -518,10 +711,270 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             ftp,
             rate: self.rate.clone(),
             mlsd: info.mlsd,
+            data_mode: if self.active {
+                DataMode::Active
+            } else if epsv {
+                DataMode::Epsv
+            } else {
+                DataMode::Pasv
+            },
+            data_opened,
+            shared: self.shared.clone(),
             watch,
             timeout: self.timeout,
         })
     }
+
+    /// A TCP connection to the first address that answers, with timeouts
+    /// set and the watchdog watching it.
+    fn connect_tcp(&self, watch: &Watchdog) -> Result<TcpStream, Failure> {
+        let mut last = Failure::Connection("no address to connect to".into());
+        let mut tcp = None;
+        for addr in &self.addrs {
+            self.rate.acquire(1);
+            match TcpStream::connect_timeout(addr, self.timeout) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = Failure::Connection(describe_io(&e)),
+            }
+        }
+        let tcp = tcp.ok_or(last)?;
+        bound_socket(&tcp, self.timeout).map_err(|e| Failure::Connection(describe_io(&e)))?;
+        watch.watch_control(
+            tcp.try_clone()
+                .map_err(|e| Failure::Connection(describe_io(&e)))?,
+        );
+        Ok(tcp)
+    }
+
+    /// A plain connection, greeted (the greeting within the reply deadline).
+    fn connect_plain(&self, watch: &Watchdog) -> Result<ImplFtpStream<T>, Failure> {
+        let tcp = self.connect_tcp(watch)?;
+        self.greeted(watch, tcp)
+    }
+
+    fn greeted(&self, watch: &Watchdog, tcp: TcpStream) -> Result<ImplFtpStream<T>, Failure> {
+        let reply_limit = self.reply_limit();
+        watch.arm(reply_limit);
+        ImplFtpStream::<T>::connect_with_stream(tcp).map_err(|e| {
+            if watch.fired() {
+                Failure::Connection(late_reply(reply_limit))
+            } else {
+                classify(e)
+            }
+        })
+    }
+
+    /// `ftps://`, first connection: a plain greeting means explicit TLS,
+    /// silence implicit (see [`Connector::open`]).
+    fn detect(&self, watch: &Watchdog) -> Result<(ImplFtpStream<T>, TlsKind), Failure> {
+        let tcp = self.connect_tcp(watch)?;
+        let wait = GREETING_WAIT.min(self.timeout);
+        tcp.set_read_timeout(Some(wait))
+            .map_err(|e| Failure::Connection(describe_io(&e)))?;
+        let mut first = [0u8; 1];
+        let greets = match tcp.peek(&mut first) {
+            Ok(0) => {
+                return Err(Failure::Connection(
+                    "connection closed by the server before its greeting".into(),
+                ))
+            }
+            Ok(_) => true,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                false
+            }
+            Err(e) => return Err(Failure::Connection(describe_io(&e))),
+        };
+        if greets {
+            tcp.set_read_timeout(Some(self.timeout))
+                .map_err(|e| Failure::Connection(describe_io(&e)))?;
+            let ftp = self.greeted(watch, tcp)?;
+            self.shared.set_tls_kind(TlsKind::Explicit);
+            return Ok((ftp, TlsKind::Explicit));
+        }
+        drop(tcp);
+        match self.connect_implicit(watch)? {
+            Implicit::Open(ftp) => {
+                self.shared.set_tls_kind(TlsKind::Implicit);
+                Ok((ftp, TlsKind::Implicit))
+            }
+            // Plain text where the TLS handshake was due: an explicit server
+            // slower to greet than the wait.
+            Implicit::PlainText => {
+                let ftp = self.connect_plain(watch)?;
+                self.shared.set_tls_kind(TlsKind::Explicit);
+                Ok((ftp, TlsKind::Explicit))
+            }
+        }
+    }
+
+    /// An implicit-TLS connection: TCP, the handshake and the greeting, all
+    /// within `--timeout` plus the reply deadline.
+    ///
+    /// suppaftp makes the TCP connection itself, without a timeout, so it
+    /// runs on a thread of its own; should the connection not come in time,
+    /// the attempt is given up and the thread ends as soon as the system
+    /// gives up connecting (the hook refuses the late socket).
+    fn connect_implicit(&self, watch: &Watchdog) -> Result<Implicit<T>, Failure> {
+        let Security::Either { implicit, .. } = &self.security else {
+            return Err(Failure::Tls("implicit TLS was not asked for".into()));
+        };
+        let limit = self.timeout + self.reply_limit();
+        let mut last = Failure::Connection("no address to connect to".into());
+        for &addr in &self.addrs {
+            self.rate.acquire(1);
+            let abandoned = Arc::new(AtomicBool::new(false));
+            let hook: SocketHook = {
+                let abandoned = abandoned.clone();
+                let handle = watch.handle();
+                let timeout = self.timeout;
+                Arc::new(move |s: &TcpStream| {
+                    if abandoned.load(Ordering::SeqCst) {
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                    bound_socket(s, timeout)?;
+                    handle.watch_control(s.try_clone()?);
+                    Ok(())
+                })
+            };
+            watch.arm(limit);
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let opener = implicit.clone();
+            std::thread::Builder::new()
+                .name("phiscan-ftps-connect".into())
+                .spawn(move || {
+                    let _ = tx.send(opener(addr, hook));
+                })
+                .map_err(|e| Failure::Connection(format!("cannot start a thread: {e}")))?;
+            let result = rx.recv_timeout(limit + Duration::from_secs(1));
+            abandoned.store(true, Ordering::SeqCst);
+            let fired = watch.fired();
+            watch.disarm();
+            match result {
+                Ok(Ok(ftp)) => return Ok(Implicit::Open(ftp)),
+                Ok(Err(e)) if answered_in_plain_text(&e) => return Ok(Implicit::PlainText),
+                Ok(Err(_)) if fired => {
+                    return Err(Failure::TlsBroken(format!(
+                        "implicit TLS: no TLS handshake and greeting within {} s",
+                        limit.as_secs()
+                    )))
+                }
+                Ok(Err(e)) => {
+                    let f = classify_implicit(e);
+                    if !matches!(f, Failure::Connection(_)) {
+                        return Err(f);
+                    }
+                    last = f;
+                }
+                Err(_) => last = Failure::Connection("timed out".into()),
+            }
+        }
+        Err(last)
+    }
+
+    /// [`Connector::open`], tried again after failures that a new attempt
+    /// may cure, at most `retries` more times, with backoff.
+    pub fn open_with_retries(
+        &self,
+        creds: &Credentials,
+        retries: u32,
+        info: &mut Option<ServerInfo>,
+    ) -> Result<Session<T>, Failure> {
+        let mut attempt = 0;
+        loop {
+            match self.open(creds, info) {
+                Ok(s) => return Ok(s),
+                Err(f) if !f.is_retryable() || attempt >= retries => return Err(f),
+                Err(_) => {
+                    backoff(attempt);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Read and write timeouts, no Nagle delay.
+fn bound_socket(s: &TcpStream, timeout: Duration) -> io::Result<()> {
+    s.set_read_timeout(Some(timeout))
+        .and_then(|()| s.set_write_timeout(Some(timeout)))
+        .and_then(|()| s.set_nodelay(true))
+}
+
+/// After implicit TLS: PBSZ 0 and PROT P, so that data connections are
+/// encrypted too (suppaftp wraps them in TLS whatever the server expects).
+fn protect_data<T: TlsStream>(ftp: ImplFtpStream<T>) -> Result<ImplFtpStream<T>, FtpError> {
+    let mut ftp = ftp;
+    ftp.custom_command("PBSZ 0", &[Status::CommandOk])?;
+    ftp.custom_command("PROT P", &[Status::CommandOk])?;
+    Ok(ftp)
+}
+
+/// What an implicit-TLS attempt met.
+enum Implicit<T: TlsStream> {
+    Open(ImplFtpStream<T>),
+    /// The server answered the TLS hello in plain text.
+    PlainText,
+}
+
+const PLAINTEXT_NOT_TLS: &str =
+    "the server answered the TLS hello in plain text (explicit TLS? try ftpes://)";
+
+/// The TLS hello was answered with something that is no TLS record (an
+/// FTP greeting, most likely).
+fn answered_in_plain_text(e: &FtpError) -> bool {
+    matches!(e, FtpError::ConnectionError(io)
+        if io.get_ref()
+            .and_then(|inner| inner.downcast_ref::<suppaftp::rustls::Error>())
+            .is_some_and(|t| matches!(t, suppaftp::rustls::Error::InvalidMessage(_))))
+}
+
+/// A failed implicit-TLS connection as a [`Failure`]: a certificate or an
+/// alert is a verdict; plain text or a broken handshake is not; no
+/// connection at all is a connection failure.
+fn classify_implicit(e: FtpError) -> Failure {
+    use suppaftp::rustls::Error as TlsError;
+    if let FtpError::ConnectionError(io) = &e {
+        match io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<TlsError>())
+        {
+            Some(
+                TlsError::InvalidMessage(_)
+                | TlsError::InappropriateMessage { .. }
+                | TlsError::InappropriateHandshakeMessage { .. },
+            ) => return Failure::TlsBroken(describe_io(io)),
+            Some(_) => return Failure::Tls(describe_io(io)),
+            None => {}
+        }
+        if matches!(
+            io.kind(),
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+        ) {
+            return Failure::TlsBroken(format!(
+                "implicit TLS: the connection closed during the handshake ({})",
+                describe_io(io)
+            ));
+        }
+    }
+    if is_tls_verdict(&e) {
+        return Failure::Tls(classify(e).detail().to_string());
+    }
+    classify(e)
+}
+
+/// The pause before retry number `attempt` (from 0): 200 ms, doubling, at
+/// most 5 s.
+pub fn backoff(attempt: u32) {
+    let ms = 200u64.saturating_mul(1 << attempt.min(5)).min(5_000);
+    std::thread::sleep(Duration::from_millis(ms));
 }
 
 /// Whether a failure while securing the connection (AUTH TLS, the
@@ -559,11 +1012,23 @@ fn late_reply(limit: Duration) -> String {
     format!("no complete reply within {} s", limit.as_secs())
 }
 
+/// How a session's data connections are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataMode {
+    Epsv,
+    Pasv,
+    Active,
+}
+
 /// A logged-in control connection.
 pub struct Session<T: TlsStream> {
     pub ftp: ImplFtpStream<T>,
     rate: Arc<RateLimiter>,
     pub mlsd: bool,
+    data_mode: DataMode,
+    /// Set when a passive data connection is asked for (after PASV/EPSV).
+    data_opened: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     watch: Watchdog,
     /// `--timeout`.
     pub timeout: Duration,
@@ -606,6 +1071,44 @@ impl<T: TlsStream + Send + 'static> Session<T> {
                 classify(e)
             }
         })
+    }
+
+    /// Runs a data command (a listing, RETR). Should the server refuse EPSV
+    /// (a 5xx reply before any data connection was asked for), it runs again
+    /// over PASV, as does every later data command to this server; PASV's
+    /// data connection goes to the control connection's peer, whatever
+    /// address the 227 reply names.
+    fn data_command<R>(
+        &mut self,
+        mut op: impl FnMut(&mut ImplFtpStream<T>) -> Result<R, FtpError>,
+    ) -> Result<R, Failure> {
+        if self.data_mode == DataMode::Epsv && self.shared.epsv_refused().is_some() {
+            // Refused on another connection since this one was opened.
+            self.data_mode = DataMode::Pasv;
+            self.ftp.set_mode(Mode::Passive);
+        }
+        self.data_opened.store(false, Ordering::SeqCst);
+        let result = match self.guarded(&mut op) {
+            Err(Failure::Permanent { detail, .. })
+                if self.data_mode == DataMode::Epsv && !self.data_opened.load(Ordering::SeqCst) =>
+            {
+                self.data_mode = DataMode::Pasv;
+                self.ftp.set_mode(Mode::Passive);
+                self.shared.refuse_epsv(detail);
+                self.rate.acquire(1);
+                self.guarded(&mut op)
+            }
+            other => other,
+        };
+        if result.is_ok() {
+            let count = match self.data_mode {
+                DataMode::Epsv => &self.shared.via_epsv,
+                DataMode::Pasv => &self.shared.via_pasv,
+                DataMode::Active => &self.shared.via_active,
+            };
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Ends a transfer (closes its data connection, reads the reply) under
@@ -654,8 +1157,9 @@ impl<T: TlsStream + Send + 'static> Session<T> {
     ) -> Result<RawListing, Failure> {
         let cmd = if self.mlsd { "MLSD" } else { "LIST" };
         self.rate.acquire(2);
-        let (_, stream) = self
-            .guarded(|f| f.custom_data_command(cmd, &[Status::AboutToSend, Status::AlreadyOpen]))?;
+        let (_, stream) = self.data_command(|f| {
+            f.custom_data_command(cmd, &[Status::AboutToSend, Status::AlreadyOpen])
+        })?;
         self.bound_reads(&stream);
         let mut reader = BufReader::new(Paced {
             inner: stream,
@@ -740,12 +1244,20 @@ impl<T: TlsStream + Send + 'static> Session<T> {
             detail: "offset too large".into(),
         })?;
         self.rate.acquire(if offset > 0 { 3 } else { 2 });
-        if offset > 0 {
-            self.guarded(|f| f.resume_transfer(offset))?;
-        }
-        let stream = self.guarded(|f| f.retr_as_stream(path))?;
+        // The offset is spent by each attempt, even a failed one: set it
+        // again for each.
+        let stream = self.data_command(|f| {
+            f.resume_transfer(offset)?;
+            f.retr_as_stream(path)
+        })?;
         self.bound_reads(&stream);
         Ok(stream)
+    }
+
+    /// SIZE: the file's size in bytes (binary mode).
+    pub fn size(&mut self, path: &str) -> Result<u64, Failure> {
+        self.rate.acquire(1);
+        self.guarded(|f| f.size(path)).map(|n| n as u64)
     }
 
     pub fn mkdir(&mut self, path: &str) -> Result<(), Failure> {
@@ -844,7 +1356,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (_server, _) = listener.accept().unwrap();
-        let watch = Watchdog::start(client.try_clone().unwrap());
+        let watch = Watchdog::start(Some(client.try_clone().unwrap()));
         // A data connection opened during the command is closed with it.
         let data = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (_data_server, _) = listener.accept().unwrap();

@@ -1,41 +1,44 @@
-//! `ftp://` / `ftps://` targets: parsing, password redaction, and where a
-//! password comes from (URL, `PHISCAN_FTP_PASSWORD`, a netrc-style file).
+//! `ftp://` / `ftps://` / `ftpes://` targets: parsing, password redaction,
+//! and where a password comes from (URL, `PHISCAN_FTP_PASSWORD`, a
+//! netrc-style file).
+//!
+//! Schemes: `ftp://` is plain FTP. `ftpes://` is explicit TLS (a plain
+//! greeting, then AUTH TLS), as FileZilla writes it. `ftps://` is TLS
+//! either way: curl, lftp and FileZilla read it as implicit TLS (TLS from
+//! the first byte, usually port 990), while phiscan read it as explicit
+//! until implicit TLS was supported; so for `ftps://` the server decides —
+//! one that greets in plain text is explicit, one that stays silent waits
+//! for the client's TLS hello (see `session::Connector`).
 
 use crate::error::ConfigError;
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
 /// Environment variable a password may come from.
 pub const PASSWORD_ENV: &str = "PHISCAN_FTP_PASSWORD";
 
-/// A password. Its `Debug` never shows it, so it cannot leak through a
-/// `{:?}` of a target or a configuration.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub use crate::secret::{redact, Secret};
 
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+/// How a target's connections are secured, as its scheme says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsScheme {
+    /// `ftp://`: no TLS.
+    None,
+    /// `ftpes://`: explicit TLS (AUTH TLS after a plain greeting).
+    Explicit,
+    /// `ftps://`: implicit or explicit TLS, whichever the server speaks.
+    ImplicitOrExplicit,
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// An `ftp://` or `ftps://` target.
+/// An `ftp://`, `ftps://` or `ftpes://` target.
 #[derive(Debug)]
 pub struct FtpTarget {
     /// The URL without its password, as written to reports.
     pub display: Arc<str>,
-    /// `ftps://`: explicit TLS (AUTH TLS) with a protected data channel.
+    /// TLS on the control and data connections (`ftps://`, `ftpes://`):
+    /// `tls` is not [`TlsScheme::None`].
     pub secure: bool,
+    pub tls: TlsScheme,
     /// Host name or IP address (IPv6 without brackets).
     pub host: String,
     pub port: u16,
@@ -62,11 +65,12 @@ impl FtpTarget {
     pub fn parse(s: &str) -> Result<FtpTarget, ConfigError> {
         let (scheme, rest) = s
             .split_once("://")
-            .ok_or_else(|| bad(s, "expected ftp://host/ or ftps://host/"))?;
-        let secure = match scheme.to_ascii_lowercase().as_str() {
-            "ftp" => false,
-            "ftps" => true,
-            _ => return Err(bad(s, "the scheme must be ftp or ftps")),
+            .ok_or_else(|| bad(s, "expected ftp://host/, ftps://host/ or ftpes://host/"))?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "ftp" => TlsScheme::None,
+            "ftps" => TlsScheme::ImplicitOrExplicit,
+            "ftpes" => TlsScheme::Explicit,
+            _ => return Err(bad(s, "the scheme must be ftp, ftps or ftpes")),
         };
         // The authority ends at the first '/' after the last '@' of the
         // userinfo; an unencoded '/' in a password still ends it, which
@@ -138,7 +142,8 @@ impl FtpTarget {
         display.push_str(if path_only.is_empty() { "/" } else { path_only });
         Ok(FtpTarget {
             display: display.into(),
-            secure,
+            secure: tls != TlsScheme::None,
+            tls,
             host: host.to_string(),
             port,
             user,
@@ -195,29 +200,16 @@ fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// The target with any password removed. Works on strings that do not
-/// parse, so that error messages about them are safe too.
-pub fn redact(s: &str) -> String {
-    // After `scheme://`, or after `scheme:` when the slashes are mistyped.
-    let start = match s.find("://") {
-        Some(i) => i + 3,
-        None => match s.find(':') {
-            Some(i) if i > 0 && s[..i].bytes().all(|b| b.is_ascii_alphabetic()) => {
-                i + 1 + s[i + 1..].bytes().take_while(|&b| b == b'/').count()
-            }
-            _ => return s.to_string(),
-        },
-    };
-    // The last '@' anywhere: a password may hold unencoded '/' or '@'.
-    match s.rfind('@') {
-        Some(at) if at > start => {
-            let userinfo = &s[start..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            let user = user.split('/').next().unwrap_or("");
-            format!("{}{}@{}", &s[..start], user, &s[at + 1..])
+/// `s` with every secret (a password, as typed or in wire form) replaced
+/// by `***`: server replies may echo what was sent.
+pub fn scrub(s: &str, secrets: &[String]) -> String {
+    let mut out = s.to_string();
+    for secret in secrets {
+        if !secret.is_empty() && out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
         }
-        _ => s.to_string(),
     }
+    out
 }
 
 /// Who to log in as.
@@ -226,6 +218,9 @@ pub struct Credentials {
     pub user: String,
     pub password: Secret,
     pub anonymous: bool,
+    /// A password came from somewhere (URL, environment, netrc, or the
+    /// anonymous default); `false`: an empty one is sent.
+    pub password_given: bool,
 }
 
 /// Picks the login for a target: the URL's user and password; a password
@@ -250,10 +245,19 @@ pub fn credentials(
             })
         })
     };
-    let anonymous = |user: &str, password: Secret| Credentials {
-        anonymous: is_anonymous(user),
-        user: user.to_string(),
-        password,
+    // `None`: no password from anywhere (an anonymous user gets the
+    // anonymous default, anyone else an empty one).
+    let login = |user: &str, password: Option<Secret>| {
+        let anonymous = is_anonymous(user);
+        let password_given = password.is_some() || anonymous;
+        let password = password
+            .unwrap_or_else(|| Secret::new(if anonymous { anonymous_password } else { "" }));
+        Credentials {
+            anonymous,
+            user: user.to_string(),
+            password,
+            password_given,
+        }
     };
     match &target.user {
         Some(user) => {
@@ -261,26 +265,13 @@ pub fn credentials(
                 .password
                 .clone()
                 .or_else(|| env_password.map(Secret::new))
-                .or_else(|| for_host(Some(user)).and_then(|e| e.password.clone()))
-                .unwrap_or_else(|| {
-                    Secret::new(if is_anonymous(user) {
-                        anonymous_password
-                    } else {
-                        ""
-                    })
-                });
-            anonymous(user, password)
+                .or_else(|| for_host(Some(user)).and_then(|e| e.password.clone()));
+            login(user, password)
         }
         None => match for_host(None).and_then(|e| e.login.clone().map(|l| (l, e.password.clone())))
         {
-            Some((login, password)) => {
-                let password = env_password
-                    .map(Secret::new)
-                    .or(password)
-                    .unwrap_or_else(|| Secret::new(""));
-                anonymous(&login, password)
-            }
-            None => anonymous("anonymous", Secret::new(anonymous_password)),
+            Some((user, password)) => login(&user, env_password.map(Secret::new).or(password)),
+            None => login("anonymous", Some(Secret::new(anonymous_password))),
         },
     }
 }
@@ -403,13 +394,12 @@ mod tests {
     }
 
     #[test]
-    fn redact_removes_passwords() {
-        assert_eq!(redact("ftp://u:p@h/x"), "ftp://u@h/x");
-        assert_eq!(redact("ftp://u:p/q@r@h/x"), "ftp://u@h/x");
-        assert_eq!(redact("ftp://h/x"), "ftp://h/x");
-        assert_eq!(redact("/local/path@x"), "/local/path@x");
-        assert_eq!(redact("ftp:/u:pw@h/x"), "ftp:/u@h/x");
-        assert_eq!(redact("ftp:u:pw@h"), "ftp:u@h");
+    fn scrub_hides_secrets() {
+        let secrets = vec!["hunter2-Zq".to_string()];
+        assert_eq!(
+            scrub("530 bad pass hunter2-Zq", &secrets),
+            "530 bad pass ***"
+        );
     }
 
     #[test]
@@ -437,5 +427,31 @@ mod tests {
             (c.user.as_str(), c.password.expose(), c.anonymous),
             ("anonymous", "x@", true)
         );
+        assert!(c.password_given);
+    }
+
+    #[test]
+    fn a_user_without_a_password_from_anywhere_is_marked() {
+        let t = FtpTarget::parse("ftp://bob@h/").unwrap();
+        let c = credentials(&t, None, None, "x@");
+        assert_eq!((c.password.expose(), c.password_given), ("", false));
+        let c = credentials(&t, Some("pw".into()), None, "x@");
+        assert!(c.password_given);
+        let netrc = "machine h login bob password pw\n";
+        assert!(credentials(&t, None, Some(netrc), "x@").password_given);
+        // An empty password in the URL was given on purpose.
+        let t = FtpTarget::parse("ftp://bob:@h/").unwrap();
+        assert!(credentials(&t, None, None, "x@").password_given);
+    }
+
+    #[test]
+    fn schemes_say_how_tls_is_used() {
+        let tls = |s: &str| FtpTarget::parse(s).map(|t| (t.tls, t.secure)).unwrap();
+        assert_eq!(tls("ftp://h/"), (TlsScheme::None, false));
+        assert_eq!(tls("ftps://h:990/"), (TlsScheme::ImplicitOrExplicit, true));
+        assert_eq!(tls("FTPES://h/"), (TlsScheme::Explicit, true));
+        let t = FtpTarget::parse("ftpes://u:pw@h/x").unwrap();
+        assert_eq!((&*t.display, t.port), ("ftpes://u@h/x", 21));
+        assert!(FtpTarget::parse("ftpx://h/").is_err());
     }
 }

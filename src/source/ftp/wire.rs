@@ -56,6 +56,15 @@ pub fn to_report(s: &str) -> String {
         .collect()
 }
 
+/// `name` inside the folder `dir` (both wire form).
+pub fn join(dir: &str, name: &str) -> String {
+    if name.is_empty() {
+        return dir.to_string();
+    }
+    let dir = dir.trim_end_matches('/');
+    format!("{dir}/{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

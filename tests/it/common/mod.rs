@@ -5,6 +5,9 @@
 //! refused folders, a password check).
 #![allow(dead_code)] // each test module uses a part
 
+pub mod exposure_server;
+pub mod implicit_tls;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -330,6 +333,11 @@ pub struct Script {
     pub pasv_host: Option<String>,
     /// Do not offer (or answer) EPSV, so that clients use PASV.
     pub no_epsv: bool,
+    /// Offer EPSV in FEAT, but answer the command with this reply (a
+    /// server or firewall that refuses it).
+    pub epsv_refusal: Option<String>,
+    /// Wait this long before the greeting (a slow server).
+    pub greeting_delay: Duration,
     /// EPSV reply text; `{port}` becomes the real data port.
     pub epsv_reply: Option<String>,
     /// Active mode: connect to the client from this local address.
@@ -406,6 +414,8 @@ impl Script {
             data_fault: Vec::new(),
             pasv_host: None,
             no_epsv: false,
+            epsv_refusal: None,
+            greeting_delay: Duration::ZERO,
             epsv_reply: None,
             active_from: None,
             auth_tls: AuthTls::Refuse,
@@ -559,6 +569,7 @@ fn under(dir: &[u8], path: &[u8]) -> bool {
 fn serve(conn: TcpStream, script: &Script, log: &Log, firsts: &Firsts) -> std::io::Result<()> {
     let mut w = conn.try_clone()?;
     let mut r = BufReader::new(conn);
+    thread::sleep(script.greeting_delay);
     reply(&mut w, script, &format!("220 {}", script.banner))?;
     let mut cwd: Vec<u8> = b"/".to_vec();
     let mut logged_in = false;
@@ -681,6 +692,9 @@ fn serve(conn: TcpStream, script: &Script, log: &Log, firsts: &Firsts) -> std::i
                 }
             }
             "EPSV" if script.no_epsv => reply(&mut w, script, "502 EPSV not implemented.")?,
+            "EPSV" if script.epsv_refusal.is_some() => {
+                reply(&mut w, script, script.epsv_refusal.as_deref().unwrap_or(""))?
+            }
             "EPSV" | "PASV" => {
                 let l = TcpListener::bind("127.0.0.1:0")?;
                 let p = l.local_addr()?.port();
@@ -995,7 +1009,7 @@ pub fn scan(targets: &[&str], tweak: impl FnOnce(&mut phiscan::config::ScanConfi
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.csv");
     let mut config = phiscan::config::ScanConfig {
-        targets: targets.iter().map(|t| t.to_string()).collect(),
+        targets: targets.iter().map(|&t| t.into()).collect(),
         output: Some(out.clone()),
         quiet: true,
         ..Default::default()
@@ -1021,11 +1035,13 @@ impl Outcome {
             .collect()
     }
 
-    /// Not-examined examples as (path, reason, detail).
+    /// Not-examined examples as (path, reason, detail), binary files left
+    /// out (they are named in the summary, but are no failure to read).
     pub fn skipped(&self) -> Vec<(String, String, String)> {
         self.summary
             .not_examined_examples
             .iter()
+            .filter(|e| e.reason != phiscan::report::SkipReason::Binary)
             .map(|e| {
                 (
                     e.path.clone(),
