@@ -391,7 +391,13 @@ fn tiff_page(data: &[u8], index: usize) -> tiff::TiffResult<Page> {
 
 /// Rows of `bits`-bit samples (each row starts on a byte) as 8-bit grey,
 /// or through `lut` (palette images).
-fn unpack_bits(packed: &[u8], w: usize, h: usize, bits: u8, lut: Option<&[u8]>) -> Vec<u8> {
+pub(crate) fn unpack_bits(
+    packed: &[u8],
+    w: usize,
+    h: usize,
+    bits: u8,
+    lut: Option<&[u8]>,
+) -> Vec<u8> {
     let bits = usize::from(bits);
     let row_bytes = (w * bits).div_ceil(8);
     let max = (1u16 << bits) - 1;
@@ -423,7 +429,7 @@ fn palette_grey(map: &[u16], bits: u8) -> Vec<u8> {
 }
 
 /// Rec. 601 luma, as scanners and JPEG use.
-fn luma(r: u8, g: u8, b: u8) -> u8 {
+pub(crate) fn luma(r: u8, g: u8, b: u8) -> u8 {
     ((299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b)) / 1000) as u8
 }
 

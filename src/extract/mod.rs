@@ -62,7 +62,7 @@ pub fn scan_input(ctx: &mut Ctx, data: &mut dyn Read) -> Result<(), ExtractError
         Kind::Gzip => archive::scan_gzip(ctx, &head, data),
         Kind::Zip => archive::scan_zip(ctx, &head, data),
         Kind::Tar => archive::scan_tar(ctx, &head, data),
-        Kind::Pdf => pdf::scan(ctx, &head, data),
+        Kind::Pdf => ocr::pdf_pages::scan(ctx, &head, data),
         Kind::Rtf => markup::scan_rtf(ctx, &head, data),
         Kind::Html => markup::scan_html(ctx, &head, data),
         Kind::Ole2 => office::scan_ole2(&head),

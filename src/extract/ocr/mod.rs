@@ -10,6 +10,7 @@
 //! an engine failure, an image that could not be decoded.
 
 pub mod engine;
+pub mod pdf_pages;
 pub mod prep;
 
 use super::{reason_of, Ctx, Location};
@@ -199,6 +200,20 @@ enum PageOutcome {
 /// (the file or member is then not examined); otherwise pages not read
 /// are reported one range at a time and the rest counts as examined.
 pub fn read_pages(ctx: &mut Ctx, source: &dyn PageSource) -> Result<(), ExtractError> {
+    read(ctx, source, true)
+}
+
+/// [`read_pages`] for pages that are part of a file read otherwise (a
+/// PDF's scanned pages): pages not read are each reported, and the file
+/// still counts as examined.
+pub fn read_some_pages(ctx: &mut Ctx, source: &dyn PageSource) -> Result<(), ExtractError> {
+    read(ctx, source, false)
+}
+
+fn read(ctx: &mut Ctx, source: &dyn PageSource, whole: bool) -> Result<(), ExtractError> {
+    if source.pages() == 0 && !source.more_pages() {
+        return Ok(());
+    }
     let settings = ctx.limits().ocr.clone();
     let readable: Vec<usize> = (0..source.pages())
         .filter(|&i| {
@@ -218,7 +233,15 @@ pub fn read_pages(ctx: &mut Ctx, source: &dyn PageSource) -> Result<(), ExtractE
         ));
     }
     let mut work = OcrWork::default();
-    let result = read_readable(ctx, source, &settings, &readable, &mut skipped, &mut work);
+    let result = read_readable(
+        ctx,
+        source,
+        &settings,
+        &readable,
+        &mut skipped,
+        &mut work,
+        whole,
+    );
     if work.pages > 0 || !work.skipped.is_empty() {
         ctx.events.send(Event::Ocr {
             target: ctx.target.clone(),
@@ -235,6 +258,7 @@ fn read_readable(
     readable: &[usize],
     skipped: &mut Vec<(usize, ExtractError)>,
     work: &mut OcrWork,
+    whole: bool,
 ) -> Result<(), ExtractError> {
     if readable.is_empty() {
         return finish(ctx, std::mem::take(skipped), work, true);
@@ -257,7 +281,7 @@ fn read_readable(
             };
             skipped.extend(readable.iter().map(|&page| (page, unavailable())));
             skipped.sort_by_key(|(page, _)| *page);
-            return finish(ctx, std::mem::take(skipped), work, false);
+            return finish(ctx, std::mem::take(skipped), work, !whole);
         }
     };
     // Pages past the per-file limit, and past the file's byte budget (each
@@ -300,13 +324,15 @@ fn read_readable(
                 work.pages += 1;
                 work.engine_seconds += engine_time.as_secs_f64();
                 let text = normalise_digit_confusions(&text);
+                // Whatever the page showed, OCR'd text is never more
+                // certain than the same text typed: it is matched as text.
                 ctx.text(&source.field(page), &text, Location::START);
             }
             PageOutcome::Skipped(e) => skipped.push((page, e)),
         }
     }
     skipped.sort_by_key(|(page, _)| *page);
-    finish(ctx, std::mem::take(skipped), work, read_any)
+    finish(ctx, std::mem::take(skipped), work, read_any || !whole)
 }
 
 /// Reports the pages not read, one range at a time, and counts them. When
