@@ -207,6 +207,8 @@ pub struct ExtractLimits {
     pub max_document_bytes: u64,
     /// Most seconds spent on one top-level file (0 = no limit).
     pub max_seconds: u64,
+    /// Whether and how much images are read by OCR.
+    pub ocr: crate::extract::ocr::OcrSettings,
 }
 
 impl Default for ExtractLimits {
@@ -218,6 +220,7 @@ impl Default for ExtractLimits {
             max_entries: 100_000,
             max_document_bytes: 256 << 20,
             max_seconds: 300,
+            ocr: crate::extract::ocr::OcrSettings::default(),
         }
     }
 }

@@ -48,4 +48,13 @@ pub enum ExtractError {
     Encrypted,
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// Images that need OCR, and no engine to read them.
+    #[error("ocr unavailable: {0}")]
+    OcrUnavailable(String),
+    /// Images not read because OCR is turned off (`--ocr off`).
+    #[error("ocr off: {0}")]
+    OcrOff(String),
+    /// The OCR engine crashed, was killed or gave no text.
+    #[error("ocr failed: {0}")]
+    OcrFailed(String),
 }

@@ -10,6 +10,7 @@ use crate::baseline::Baseline;
 use crate::config::{Origin, ScanConfig};
 use crate::engine::Engine;
 use crate::error::ConfigError;
+use crate::extract::ocr::OcrState;
 use crate::extract::ScanOptions;
 use crate::matcher::Matcher;
 use crate::report::fingerprint::FingerprintKey;
@@ -118,12 +119,16 @@ fn build_engine_with_key(
     fingerprint_key: FingerprintKey,
 ) -> Result<Engine, ConfigError> {
     let matcher = Matcher::new(pack)?;
+    let ocr = OcrState::new(config.threads);
+    ocr.check(&config.limits.ocr)
+        .map_err(ConfigError::Invalid)?;
     Ok(Engine::new(
         matcher,
         ScanOptions {
             unmask: config.unmask,
             limits: config.limits.clone(),
             fingerprint_key,
+            ocr,
         },
     ))
 }

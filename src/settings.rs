@@ -28,6 +28,7 @@
 use crate::allowlist::AllowSpec;
 use crate::config::{ExtractLimits, FtpOptions, Origin, Origins, ScanConfig, Secret, TargetSpec};
 use crate::entity::Confidence;
+use crate::extract::ocr::{OcrMode, OcrSettings};
 use crate::fail_on::FailOn;
 use crate::report::progress::ProgressMode;
 use crate::report::ReportFormat;
@@ -160,6 +161,17 @@ layer! {
         /// is reported as not examined. 0 = no limit. Default: 300.
         #[arg(long, value_name = "SECS")]
         pub file_timeout: Option<u64>,
+        /// Read images and scanned PDF pages by OCR (the `tesseract` program):
+        /// auto (when installed), on (required), off [default: auto].
+        #[arg(long, value_name = "MODE", value_parser = parse_ocr_mode)]
+        #[serde(default, deserialize_with = "de_ocr_mode")]
+        pub ocr: Option<OcrMode>,
+        /// Pages read by OCR per file at most [default: 50].
+        #[arg(long, value_name = "N")]
+        pub ocr_max_pages: Option<u32>,
+        /// Pages read by OCR in the whole scan at most [default: 10000].
+        #[arg(long, value_name = "N")]
+        pub ocr_max_pages_total: Option<u64>,
         /// Only scan paths matching this glob (repeatable).
         #[arg(long, value_name = "GLOB")]
         pub include: Option<Vec<String>>,
@@ -307,6 +319,9 @@ impl Settings {
             max_rows_per_file,
             max_rows,
             file_timeout,
+            ocr,
+            ocr_max_pages,
+            ocr_max_pages_total,
             include,
             exclude,
             unmask,
@@ -338,6 +353,13 @@ impl Settings {
             quiet: quiet.unwrap_or(false),
             limits: ExtractLimits {
                 max_seconds: file_timeout.unwrap_or(limits.max_seconds),
+                ocr: OcrSettings {
+                    mode: ocr.unwrap_or(limits.ocr.mode),
+                    max_pages_per_file: ocr_max_pages.unwrap_or(limits.ocr.max_pages_per_file),
+                    max_pages_per_scan: ocr_max_pages_total
+                        .unwrap_or(limits.ocr.max_pages_per_scan),
+                    ..limits.ocr.clone()
+                },
                 ..limits
             },
             ftp: ftp.into_options(),
@@ -726,6 +748,22 @@ fn parse_progress_flag(s: &str) -> Result<ProgressMode, String> {
     }
 }
 
+fn parse_ocr_mode(s: &str) -> Result<OcrMode, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "auto" => Ok(OcrMode::Auto),
+        "on" => Ok(OcrMode::On),
+        "off" => Ok(OcrMode::Off),
+        _ => Err(format!("{s:?}: expected auto, on or off")),
+    }
+}
+
+fn de_ocr_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OcrMode>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_ocr_mode(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
 fn de_fail_on<'de, D: Deserializer<'de>>(d: D) -> Result<Option<FailOn>, D::Error> {
     let s = String::deserialize(d)?;
     FailOn::parse(&s)
@@ -797,6 +835,10 @@ summary_json = "phiscan-report/summary.json"
 
 # Seconds spent on one file at most, reading included (0 = no limit).
 # file_timeout = 300
+# OCR of images and scanned PDF pages (auto, on, off); pages per file, per scan.
+# ocr = "auto"
+# ocr_max_pages = 50
+# ocr_max_pages_total = 10000
 
 # Progress on stderr: unset = on a terminal only.
 # progress = true

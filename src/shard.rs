@@ -202,7 +202,8 @@ impl ShardScan {
             Event::TargetInfo { target, .. } | Event::ServerAccess { target, .. } => {
                 self.owns(target, "")
             }
-            Event::AlreadyScanned { .. } | Event::Discovery(_) => true,
+            // OCR work is only done on files this shard reads.
+            Event::AlreadyScanned { .. } | Event::Discovery(_) | Event::Ocr { .. } => true,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct ScanOptions {
     pub limits: ExtractLimits,
     /// Key of the findings' fingerprints (see `report::fingerprint`).
     pub fingerprint_key: FingerprintKey,
+    /// The scan's OCR engine and page count (the settings are in `limits`).
+    pub ocr: super::ocr::OcrState,
 }
 
 /// A position in decoded text, both 1-based (column in characters).
@@ -90,6 +92,12 @@ impl Budget {
             }
         }
         self.timed_out.get()
+    }
+
+    /// When the time limit runs out, if there is one (for work done off
+    /// this thread, which cannot share the budget: OCR pages).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     /// Whether the time limit stopped the extraction.

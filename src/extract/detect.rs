@@ -1,6 +1,7 @@
 //! Recognising what a stream holds, from its first bytes (and, where the
 //! content leaves it open, its name).
 
+use super::image::{self, ImageKind};
 use super::{ccda, dicom, hl7, markup, tabular, x12};
 
 /// What a stream holds, as far as extraction is concerned.
@@ -19,6 +20,8 @@ pub enum Kind {
     Html,
     /// OLE2 compound file: legacy Office, or encrypted OOXML.
     Ole2,
+    /// A picture (scan, fax, photo): read by OCR.
+    Image(ImageKind),
     // Healthcare formats (field-aware).
     /// HL7 v2 messages or batches (MLLP framing tolerated).
     Hl7,
@@ -38,6 +41,13 @@ pub fn detect(head: &[u8], name: &str) -> Kind {
     // Containers and documents first: their magic bytes are strict.
     if let Some(kind) = detect_container_or_document(head, name) {
         return kind;
+    }
+    // A DICOM file's 128-byte preamble may hold a TIFF header (files
+    // made to be both): DICOM, whose data set names the patient, wins.
+    if !dicom::looks_like(head) {
+        if let Some(kind) = image::sniff(head) {
+            return Kind::Image(kind);
+        }
     }
     // Healthcare formats (field-aware).
     if let Some(kind) = detect_health(head, name) {

@@ -4,7 +4,10 @@
 //! first element). Sequences are walked into (their items hold elements
 //! like any other), values are read only for the tags we report or match as
 //! text (bounded), everything else is skipped unread, and reading stops at
-//! the pixel data (7FE0,0010), which is never loaded.
+//! the pixel data (7FE0,0010). Its first frame is loaded only where text
+//! may be burned into the pixels (BurnedInAnnotation YES; without that
+//! element, secondary captures and ultrasound), when uncompressed: it is
+//! read by OCR ([`burned_in`]), findings with field `frame 1`.
 //!
 //! Report scheme: `field` is `(gggg,eeee) Keyword` (`(0010,0010)
 //! PatientName`); line is 1 and column the 1-based byte offset of the value
@@ -318,11 +321,30 @@ fn data_set(
     mut tag: [u8; 4],
     syntax: Syntax,
 ) -> Result<(), ExtractError> {
+    let mut pixels = burned_in::Pixels::default();
     loop {
         let element = read_header(input, tag, syntax)?;
         let key = (element.group, element.element);
         if key == PIXEL_DATA {
-            return Ok(());
+            return burned_in::read(ctx, input, &element, syntax, &pixels);
+        }
+        if element.len <= 64 && burned_in::Pixels::wants(key) {
+            let mut value = vec![0u8; element.len as usize];
+            input.exact(&mut value, &format!("element {} value", tag_name(&element)))?;
+            pixels.note(key, &value, syntax.big_endian);
+            let got = input.fill(&mut tag)?;
+            if got == 0 {
+                return Ok(());
+            }
+            if got < 4 {
+                return Err(truncated(
+                    "element tag",
+                    input.pos - got as u64,
+                    4,
+                    got as u64,
+                ));
+            }
+            continue;
         }
         let undefined = element.len == UNDEFINED;
         let is_sequence = element.vr.is_none_or(|vr| &vr == b"SQ");
@@ -436,6 +458,210 @@ fn person_name(pn: &str) -> String {
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Text burned into the pixels: the first frame of an image that may hold
+/// it, read by OCR.
+mod burned_in {
+    use super::{truncated, u16_at, Element, Input, Syntax, UNDEFINED};
+    use crate::error::ExtractError;
+    use crate::extract::ocr::{self, prep::Page, PageSource};
+    use crate::extract::Ctx;
+    use crate::report::SkipReason;
+    use image::GrayImage;
+
+    /// What the data set says about its pixels.
+    #[derive(Default, Debug)]
+    pub(super) struct Pixels {
+        sop_class: String,
+        modality: String,
+        burned_in: Option<String>,
+        photometric: String,
+        samples: u16,
+        planar: u16,
+        rows: u16,
+        columns: u16,
+        bits_allocated: u16,
+    }
+
+    const TAGS: [(u16, u16); 9] = [
+        (0x0008, 0x0016),
+        (0x0008, 0x0060),
+        (0x0028, 0x0301),
+        (0x0028, 0x0004),
+        (0x0028, 0x0002),
+        (0x0028, 0x0006),
+        (0x0028, 0x0010),
+        (0x0028, 0x0011),
+        (0x0028, 0x0100),
+    ];
+
+    impl Pixels {
+        pub(super) fn wants(key: (u16, u16)) -> bool {
+            TAGS.contains(&key)
+        }
+
+        pub(super) fn note(&mut self, key: (u16, u16), value: &[u8], big: bool) {
+            let text = || {
+                String::from_utf8_lossy(value)
+                    .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                    .to_ascii_uppercase()
+            };
+            let number = || u16_at(value, 0, big).unwrap_or(0);
+            match key {
+                (0x0008, 0x0016) => self.sop_class = text(),
+                (0x0008, 0x0060) => self.modality = text(),
+                (0x0028, 0x0301) => self.burned_in = Some(text()),
+                (0x0028, 0x0004) => self.photometric = text(),
+                (0x0028, 0x0002) => self.samples = number(),
+                (0x0028, 0x0006) => self.planar = number(),
+                (0x0028, 0x0010) => self.rows = number(),
+                (0x0028, 0x0011) => self.columns = number(),
+                (0x0028, 0x0100) => self.bits_allocated = number(),
+                _ => {}
+            }
+        }
+
+        /// Whether text may be burned in: the file says so, or (when it
+        /// does not say) it is a secondary capture (a screen, a scanned
+        /// document) or ultrasound, which carry it as a rule.
+        fn may_hold_text(&self) -> bool {
+            match self.burned_in.as_deref() {
+                Some("YES") => true,
+                Some(_) => false,
+                None => {
+                    self.sop_class.starts_with("1.2.840.10008.5.1.4.1.1.7")
+                        || self.sop_class.starts_with("1.2.840.10008.5.1.4.1.1.6.")
+                        || self.sop_class.starts_with("1.2.840.10008.5.1.4.1.1.3.")
+                        || self.modality == "US"
+                }
+            }
+        }
+    }
+
+    /// Reads the first frame at the pixel data element (its header read)
+    /// when it may hold text, and OCRs it.
+    pub(super) fn read(
+        ctx: &mut Ctx,
+        input: &mut Input,
+        element: &Element,
+        syntax: Syntax,
+        pixels: &Pixels,
+    ) -> Result<(), ExtractError> {
+        if !pixels.may_hold_text() {
+            return Ok(());
+        }
+        let unsupported = |ctx: &mut Ctx, why: String| {
+            ctx.not_examined(
+                None,
+                SkipReason::Unsupported,
+                format!("DICOM pixels that may show burned-in text were not read: {why}"),
+            );
+            Ok(())
+        };
+        if element.len == UNDEFINED {
+            return unsupported(ctx, "compressed (encapsulated) pixel data".into());
+        }
+        let (rows, columns) = (usize::from(pixels.rows), usize::from(pixels.columns));
+        let samples = usize::from(pixels.samples.max(1));
+        let bytes_per_sample = match pixels.bits_allocated {
+            8 => 1,
+            16 => 2,
+            other => return unsupported(ctx, format!("{other} bits allocated per sample")),
+        };
+        let colour = match (pixels.photometric.as_str(), samples) {
+            ("MONOCHROME1" | "MONOCHROME2" | "", 1) => false,
+            ("RGB" | "YBR_FULL", 3) => true,
+            (other, n) => return unsupported(ctx, format!("{n} samples of {other}")),
+        };
+        let frame = rows * columns * samples * bytes_per_sample;
+        if rows == 0 || columns == 0 || frame as u64 > u64::from(element.len) {
+            return Err(ExtractError::Corrupt {
+                format: "DICOM",
+                message: format!(
+                    "pixel data of {} bytes is shorter than one {rows}×{columns} frame",
+                    element.len
+                ),
+            });
+        }
+        ctx.charge_expanded(frame as u64)?;
+        let start = input.pos;
+        let mut data = vec![0u8; frame];
+        let got = input.fill(&mut data)?;
+        if got < frame {
+            return Err(truncated("pixel data", start, frame as u64, got as u64));
+        }
+        let grey: Vec<u8> = match (colour, bytes_per_sample) {
+            (false, 1) => data,
+            (false, _) => {
+                let values: Vec<u16> = data
+                    .chunks_exact(2)
+                    .map(|p| u16_at(p, 0, syntax.big_endian).unwrap_or(0))
+                    .collect();
+                let max = values.iter().copied().max().unwrap_or(0).max(1);
+                values
+                    .iter()
+                    .map(|&v| (u32::from(v) * 255 / u32::from(max)) as u8)
+                    .collect()
+            }
+            (true, 1) if pixels.planar == 1 => {
+                let plane = rows * columns;
+                (0..plane)
+                    .map(|i| {
+                        crate::extract::image::luma(data[i], data[plane + i], data[2 * plane + i])
+                    })
+                    .collect()
+            }
+            (true, 1) if pixels.photometric == "YBR_FULL" => {
+                data.chunks_exact(3).map(|p| p[0]).collect()
+            }
+            (true, 1) => data
+                .chunks_exact(3)
+                .map(|p| crate::extract::image::luma(p[0], p[1], p[2]))
+                .collect(),
+            (true, _) => return unsupported(ctx, "16-bit colour".into()),
+        };
+        let mut grey = grey;
+        if pixels.photometric == "MONOCHROME1" {
+            grey.iter_mut().for_each(|v| *v = 255 - *v);
+        }
+        let image = GrayImage::from_raw(pixels.columns.into(), pixels.rows.into(), grey)
+            .ok_or_else(|| ExtractError::Corrupt {
+                format: "DICOM",
+                message: "frame size does not match its pixels".into(),
+            })?;
+        let frame = Frame(std::sync::Mutex::new(Some(image)));
+        ocr::read_some_pages(ctx, &frame)
+    }
+
+    /// The first frame, handed over once.
+    struct Frame(std::sync::Mutex<Option<GrayImage>>);
+
+    impl PageSource for Frame {
+        fn pages(&self) -> usize {
+            1
+        }
+
+        fn size(&self, _page: usize) -> Option<(u32, u32)> {
+            let image = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            image.as_ref().map(|i| (i.width(), i.height()))
+        }
+
+        fn load(&self, _page: usize) -> Result<Page, ExtractError> {
+            let image = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+            image
+                .map(|image| Page {
+                    image,
+                    dpi: None,
+                    bilevel: false,
+                })
+                .ok_or_else(|| ExtractError::Limit("the frame was read already".into()))
+        }
+
+        fn field(&self, _page: usize) -> String {
+            "frame 1".into()
+        }
+    }
 }
 
 #[cfg(test)]

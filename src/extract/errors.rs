@@ -28,6 +28,9 @@ pub fn reason_of(e: &ExtractError) -> SkipReason {
         ExtractError::Limit(_) => SkipReason::Limit,
         ExtractError::Encrypted => SkipReason::Encrypted,
         ExtractError::Unsupported(_) => SkipReason::Unsupported,
+        ExtractError::OcrUnavailable(_) => SkipReason::OcrUnavailable,
+        ExtractError::OcrOff(_) => SkipReason::OcrOff,
+        ExtractError::OcrFailed(_) => SkipReason::OcrFailed,
     }
 }
 
@@ -63,6 +66,9 @@ pub fn uncarry(e: ExtractError) -> ExtractError {
                 ExtractError::Limit(m) => return ExtractError::Limit(m.clone()),
                 ExtractError::Encrypted => return ExtractError::Encrypted,
                 ExtractError::Unsupported(m) => return ExtractError::Unsupported(m.clone()),
+                ExtractError::OcrUnavailable(m) => return ExtractError::OcrUnavailable(m.clone()),
+                ExtractError::OcrOff(m) => return ExtractError::OcrOff(m.clone()),
+                ExtractError::OcrFailed(m) => return ExtractError::OcrFailed(m.clone()),
             }
         }
         if let Some(inner) = err

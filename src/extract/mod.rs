@@ -19,6 +19,7 @@ pub mod text;
 
 // Containers and documents.
 pub mod archive;
+pub mod image;
 pub mod markup;
 pub mod office;
 pub mod pdf;
@@ -28,6 +29,7 @@ pub mod ccda;
 mod delimited;
 pub mod dicom;
 pub mod hl7;
+pub mod ocr;
 pub mod tabular;
 pub mod x12;
 mod zipped;
@@ -90,10 +92,11 @@ pub fn scan_input(ctx: &mut Ctx, data: &mut dyn Read) -> Result<(), ExtractError
         Kind::Gzip => archive::scan_gzip(ctx, &head, data),
         Kind::Zip => archive::scan_zip(ctx, &head, data),
         Kind::Tar => archive::scan_tar(ctx, &head, data),
-        Kind::Pdf => pdf::scan(ctx, &head, data),
+        Kind::Pdf => ocr::pdf_pages::scan(ctx, &head, data),
         Kind::Rtf => markup::scan_rtf(ctx, &head, data),
         Kind::Html => markup::scan_html(ctx, &head, data),
         Kind::Ole2 => office::scan_ole2(&head),
+        Kind::Image(kind) => image::scan(ctx, kind, &head, data),
         // Healthcare formats (field-aware).
         Kind::Hl7 => hl7::scan(ctx, &head, data),
         Kind::X12 => x12::scan(ctx, &head, data),

@@ -92,6 +92,12 @@ pub enum SkipReason {
     BadListing,
     /// Format recognised but not supported.
     Unsupported,
+    /// Images (scans, photos) and no OCR engine installed to read them.
+    OcrUnavailable,
+    /// Images not read because OCR was turned off (`--ocr off`).
+    OcrOff,
+    /// The OCR engine crashed or was killed on a page.
+    OcrFailed,
 }
 
 impl SkipReason {
@@ -107,14 +113,18 @@ impl SkipReason {
             SkipReason::Network => "network",
             SkipReason::BadListing => "bad_listing",
             SkipReason::Unsupported => "unsupported",
+            SkipReason::OcrUnavailable => "ocr_unavailable",
+            SkipReason::OcrOff => "ocr_off",
+            SkipReason::OcrFailed => "ocr_failed",
         }
     }
 
     /// Whether this leaves the scan incomplete (exit status 3 when nothing
     /// was found). A plain binary file is not PHI-bearing text we failed to
-    /// read; everything else is something we meant to examine and could not.
+    /// read, and images left unread by `--ocr off` were left by request;
+    /// everything else is something we meant to examine and could not.
     pub fn makes_incomplete(self) -> bool {
-        !matches!(self, SkipReason::Binary)
+        !matches!(self, SkipReason::Binary | SkipReason::OcrOff)
     }
 }
 
@@ -145,6 +155,12 @@ pub enum Event {
         path: String,
         reason: SkipReason,
         detail: String,
+    },
+    /// OCR work on one file or member, for the summary (its pages not
+    /// read are also reported one by one as not examined).
+    Ocr {
+        target: Arc<str>,
+        work: OcrWork,
     },
     /// What a network sweep (`discover`) covered; added up in the summary.
     Discovery(summary::DiscoveryCounts),
@@ -200,6 +216,17 @@ impl Event {
             detail: detail.into(),
         }
     }
+}
+
+/// OCR work on one file or member.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct OcrWork {
+    /// Pages whose text was read.
+    pub pages: u64,
+    /// Wall time the engine took on them, in seconds.
+    pub engine_seconds: f64,
+    /// Pages not read, by reason.
+    pub skipped: std::collections::BTreeMap<SkipReason, u64>,
 }
 
 /// Where events go. Implemented for channel senders; extractors and sources

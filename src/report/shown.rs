@@ -105,6 +105,7 @@ impl<'a> Shown<'a> {
             Event::FileScanned { .. }
             | Event::AlreadyScanned { .. }
             | Event::Discovery(_)
+            | Event::Ocr { .. }
             | Event::ServerAccess { .. } => {}
         }
     }

@@ -2,7 +2,7 @@
 //! found. Built only from events, so every source and extractor feeds it the
 //! same way.
 
-use super::{Event, Finding, ServerAccess, SkipReason};
+use super::{Event, Finding, OcrWork, ServerAccess, SkipReason};
 use crate::entity::{Confidence, Entity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -68,6 +68,10 @@ pub struct Summary {
     pub fingerprint_key_source: String,
     pub elapsed_secs: f64,
     pub interrupted: bool,
+    /// Pages read by OCR, the engine's time on them, and pages not read
+    /// by reason; absent when no image was met.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocr: Option<OcrWork>,
     /// Inventory rows (FTP_SERVICE, one per FTP service found): written to
     /// the report, but not findings (no exit status 1).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -183,6 +187,14 @@ impl Summary {
                     });
                 }
             }
+            Event::Ocr { work, .. } => {
+                let total = self.ocr.get_or_insert_with(OcrWork::default);
+                total.pages += work.pages;
+                total.engine_seconds += work.engine_seconds;
+                for (reason, n) in &work.skipped {
+                    *total.skipped.entry(*reason).or_default() += n;
+                }
+            }
             Event::Discovery(d) => {
                 let total = self.discovery.get_or_insert_with(DiscoveryCounts::default);
                 total.addresses += d.addresses;
@@ -261,6 +273,12 @@ impl Summary {
             self.record(&Event::Discovery(d));
         }
         self.rows_not_written += other.rows_not_written;
+        if let Some(o) = other.ocr {
+            let into = self.ocr.get_or_insert_with(OcrWork::default);
+            into.pages += o.pages;
+            into.engine_seconds += o.engine_seconds;
+            add_maps(&mut into.skipped, o.skipped);
+        }
         if self.settings_file.is_none() {
             self.settings_file = other.settings_file;
         }
@@ -445,6 +463,20 @@ impl Summary {
                 ex.reason.as_str(),
                 ex.detail
             );
+        }
+        if let Some(ocr) = &self.ocr {
+            let _ = write!(
+                s,
+                "  OCR: {} pages read in {:.1}s (engine time)",
+                ocr.pages, ocr.engine_seconds
+            );
+            if !ocr.skipped.is_empty() {
+                let _ = write!(s, "  pages not read:");
+                for (reason, n) in &ocr.skipped {
+                    let _ = write!(s, " {}={}", reason.as_str(), n);
+                }
+            }
+            s.push('\n');
         }
         if let Some(d) = &self.discovery {
             let _ = writeln!(

@@ -44,7 +44,7 @@ fn every_container_and_document_fixture_reports_exactly_what_it_holds() {
     let rules = work.path().join("rules.toml");
     std::fs::write(&rules, RULES).expect("write rules");
     let report = work.path().join("report.csv");
-    let config = ScanConfig {
+    let mut config = ScanConfig {
         targets: vec![fixtures.display().to_string().into()],
         output: Some(report.clone()),
         rule_paths: vec![rules],
@@ -53,6 +53,9 @@ fn every_container_and_document_fixture_reports_exactly_what_it_holds() {
         quiet: true,
         ..ScanConfig::default()
     };
+    // scanned.pdf's page stays unread (no_text) whether or not an OCR
+    // engine is installed (tests/it/ocr.rs reads scanned pages).
+    config.limits.ocr.mode = phiscan::extract::ocr::OcrMode::Off;
     let summary = phiscan::scan::run(&config).expect("scan runs");
 
     let mut reader = csv::Reader::from_path(&report).expect("report is CSV");

@@ -16,6 +16,7 @@ mod ftp_crawl;
 mod ftp_hostile;
 mod leaks;
 mod limits;
+mod ocr;
 mod report_e2e;
 mod report_fixtures;
 mod report_html;

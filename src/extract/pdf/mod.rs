@@ -149,6 +149,7 @@ fn scan_bytes(ctx: &mut Ctx, data: &[u8], reader: &mut dyn PageReader) -> Result
             emit(ctx, &format!("page {number}"), &text);
         }
         let read_otherwise = reader.read_page(ctx, &view);
+        any_text |= read_otherwise;
         if !read_otherwise {
             match view.text_layer {
                 TextLayer::Scanned => unread.scanned.push(number),

@@ -1,0 +1,530 @@
+//! Images on a share: PNG, JPEG, GIF, BMP and WebP (their first frame),
+//! and TIFF, every page (multi-page CCITT Group 4 faxes included). They
+//! are decoded here, in safe Rust with bounded allocations, and their
+//! pages handed to OCR (`super::ocr`).
+//!
+//! Bounds: the file is held in memory up to `max_document_bytes`; a page
+//! larger than [`MAX_PAGE_PIXELS`] is not decoded (`limit`); TIFF page
+//! chains are walked up to [`MAX_TIFF_PAGES`] (cycles are refused by the
+//! decoder). What cannot be decoded is reported per page with its reason.
+
+use super::ocr::{self, prep::Page, PageSource};
+use super::Ctx;
+use crate::error::ExtractError;
+use image::{GrayImage, ImageDecoder, ImageFormat};
+use std::io::{Cursor, Read};
+
+/// Most pixels of one page decoded (a letter page at 600 dpi has 34
+/// million; A3 at 600 dpi 70 million).
+pub const MAX_PAGE_PIXELS: u64 = 100_000_000;
+/// Most pages of one TIFF looked at (the OCR page limits are far lower).
+pub const MAX_TIFF_PAGES: usize = 10_000;
+/// Most bytes one decoder may allocate for a page.
+const MAX_DECODE_ALLOC: u64 = 512 << 20;
+
+/// An image format we decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageKind {
+    Png,
+    Jpeg,
+    Gif,
+    Bmp,
+    WebP,
+    Tiff,
+}
+
+impl ImageKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageKind::Png => "PNG",
+            ImageKind::Jpeg => "JPEG",
+            ImageKind::Gif => "GIF",
+            ImageKind::Bmp => "BMP",
+            ImageKind::WebP => "WebP",
+            ImageKind::Tiff => "TIFF",
+        }
+    }
+
+    fn format(self) -> ImageFormat {
+        match self {
+            ImageKind::Png => ImageFormat::Png,
+            ImageKind::Jpeg => ImageFormat::Jpeg,
+            ImageKind::Gif => ImageFormat::Gif,
+            ImageKind::Bmp => ImageFormat::Bmp,
+            ImageKind::WebP => ImageFormat::WebP,
+            ImageKind::Tiff => ImageFormat::Tiff,
+        }
+    }
+}
+
+/// Recognises an image by its magic bytes (BMP also by a plausible header:
+/// `BM` alone starts too many texts).
+pub fn sniff(head: &[u8]) -> Option<ImageKind> {
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(ImageKind::Png)
+    } else if head.starts_with(b"\xFF\xD8\xFF") {
+        Some(ImageKind::Jpeg)
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        Some(ImageKind::Gif)
+    } else if head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") {
+        Some(ImageKind::Tiff)
+    } else if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
+        Some(ImageKind::WebP)
+    } else if head.starts_with(b"BM") && bmp_header_plausible(head) {
+        Some(ImageKind::Bmp)
+    } else {
+        None
+    }
+}
+
+/// A BMP file header: reserved fields zero, pixel data after the headers,
+/// and an info header of one of the sizes the format defines.
+fn bmp_header_plausible(head: &[u8]) -> bool {
+    let u32_at = |at: usize| {
+        head.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let reserved_zero = head.get(6..10) == Some(&[0, 0, 0, 0]);
+    let info_size = u32_at(14);
+    let offset = u32_at(10);
+    reserved_zero
+        && matches!(info_size, Some(12 | 16 | 40 | 52 | 56 | 64 | 108 | 124))
+        && offset.is_some_and(|o| o >= 14 + info_size.unwrap_or(0))
+}
+
+/// Reads a whole image (up to `max_document_bytes`) and OCRs its pages.
+pub fn scan(
+    ctx: &mut Ctx,
+    kind: ImageKind,
+    head: &[u8],
+    rest: &mut dyn Read,
+) -> Result<(), ExtractError> {
+    let cap = ctx.limits().max_document_bytes;
+    let mut data = Vec::new();
+    Cursor::new(head)
+        .chain(rest)
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut data)?;
+    if data.len() as u64 > cap {
+        return Err(ExtractError::Limit(format!(
+            "{} image larger than {cap} bytes (max_document_bytes)",
+            kind.name()
+        )));
+    }
+    let pages = ImagePages::new(kind, &data)?;
+    ocr::read_pages(ctx, &pages)
+}
+
+/// The pages of one image file.
+pub struct ImagePages<'d> {
+    kind: ImageKind,
+    data: &'d [u8],
+    /// Each page's size in pixels, from its header.
+    sizes: Vec<(u32, u32)>,
+    /// Pages past the first [`MAX_TIFF_PAGES`] (not looked at).
+    more: bool,
+}
+
+impl<'d> ImagePages<'d> {
+    /// Reads the headers: how many pages, and their sizes. A file whose
+    /// first header cannot be read is corrupt.
+    pub fn new(kind: ImageKind, data: &'d [u8]) -> Result<Self, ExtractError> {
+        let corrupt = |message: String| ExtractError::Corrupt {
+            format: kind.name(),
+            message,
+        };
+        let (sizes, more) = if kind == ImageKind::Tiff {
+            let mut decoder = tiff_decoder(data).map_err(|e| corrupt(e.to_string()))?;
+            let mut sizes = vec![decoder.dimensions().map_err(|e| corrupt(e.to_string()))?];
+            while decoder.more_images() && sizes.len() < MAX_TIFF_PAGES {
+                // A damaged page chain ends the pages there.
+                match decoder.next_image().and_then(|()| decoder.dimensions()) {
+                    Ok(size) => sizes.push(size),
+                    Err(_) => break,
+                }
+            }
+            (sizes, decoder.more_images())
+        } else {
+            let decoder = reader(kind, data)
+                .into_decoder()
+                .map_err(|e| corrupt(e.to_string()))?;
+            (vec![decoder.dimensions()], false)
+        };
+        Ok(ImagePages {
+            kind,
+            data,
+            sizes,
+            more,
+        })
+    }
+}
+
+impl PageSource for ImagePages<'_> {
+    fn pages(&self) -> usize {
+        self.sizes.len()
+    }
+
+    fn more_pages(&self) -> bool {
+        self.more
+    }
+
+    fn size(&self, page: usize) -> Option<(u32, u32)> {
+        self.sizes.get(page).copied()
+    }
+
+    fn load(&self, page: usize) -> Result<Page, ExtractError> {
+        let (w, h) = self.sizes.get(page).copied().unwrap_or((0, 0));
+        if u64::from(w) * u64::from(h) > MAX_PAGE_PIXELS {
+            return Err(ExtractError::Limit(format!(
+                "{w}×{h} pixels, more than {MAX_PAGE_PIXELS} (the most one page may have)"
+            )));
+        }
+        let corrupt = |message: String| ExtractError::Corrupt {
+            format: self.kind.name(),
+            message,
+        };
+        if self.kind == ImageKind::Tiff {
+            return tiff_page(self.data, page).map_err(|e| match e {
+                tiff::TiffError::UnsupportedError(u) => {
+                    ExtractError::Unsupported(format!("TIFF {u}"))
+                }
+                tiff::TiffError::LimitsExceeded => {
+                    ExtractError::Limit("TIFF page needs more memory than allowed".into())
+                }
+                other => corrupt(other.to_string()),
+            });
+        }
+        let mut decoder = reader(self.kind, self.data)
+            .into_decoder()
+            .map_err(|e| image_error(self.kind, e))?;
+        let orientation = decoder.orientation().ok();
+        let dpi = stated_dpi(self.kind, self.data);
+        let mut image =
+            image::DynamicImage::from_decoder(decoder).map_err(|e| image_error(self.kind, e))?;
+        if let Some(o) = orientation {
+            image.apply_orientation(o);
+        }
+        // A quarter turn swaps the stated resolutions too.
+        let dpi = match (orientation, dpi) {
+            (
+                Some(
+                    image::metadata::Orientation::Rotate90
+                    | image::metadata::Orientation::Rotate270
+                    | image::metadata::Orientation::Rotate90FlipH
+                    | image::metadata::Orientation::Rotate270FlipH,
+                ),
+                Some((x, y)),
+            ) => Some((y, x)),
+            (_, dpi) => dpi,
+        };
+        Ok(Page {
+            bilevel: false,
+            image: grey_of(&image),
+            dpi,
+        })
+    }
+}
+
+fn image_error(kind: ImageKind, e: image::ImageError) -> ExtractError {
+    match e {
+        image::ImageError::Limits(l) => ExtractError::Limit(format!("{} image: {l}", kind.name())),
+        image::ImageError::Unsupported(u) => {
+            ExtractError::Unsupported(format!("{} image: {u}", kind.name()))
+        }
+        image::ImageError::IoError(e) => ExtractError::Corrupt {
+            format: kind.name(),
+            message: e.to_string(),
+        },
+        other => ExtractError::Corrupt {
+            format: kind.name(),
+            message: other.to_string(),
+        },
+    }
+}
+
+fn reader(kind: ImageKind, data: &[u8]) -> image::ImageReader<Cursor<&[u8]>> {
+    let mut reader = image::ImageReader::with_format(Cursor::new(data), kind.format());
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    reader.limits(limits);
+    reader
+}
+
+/// Grey of any colour image; transparency is laid over white (a scan
+/// saved with a transparent background would otherwise turn black).
+fn grey_of(image: &image::DynamicImage) -> GrayImage {
+    if !image.color().has_alpha() {
+        return image.to_luma8();
+    }
+    let with_alpha = image.to_luma_alpha8();
+    GrayImage::from_fn(with_alpha.width(), with_alpha.height(), |x, y| {
+        let [l, a] = with_alpha.get_pixel(x, y).0;
+        let (l, a) = (u32::from(l), u32::from(a));
+        image::Luma([((l * a + 255 * (255 - a)) / 255) as u8])
+    })
+}
+
+/// The resolution a PNG (`pHYs`), JPEG (JFIF) or BMP header states, in
+/// dots per inch.
+fn stated_dpi(kind: ImageKind, data: &[u8]) -> Option<(f32, f32)> {
+    let be32 = |b: &[u8]| {
+        f32::from(u16::from_be_bytes([b[0], b[1]])) * 65536.0
+            + f32::from(u16::from_be_bytes([b[2], b[3]]))
+    };
+    match kind {
+        ImageKind::Png => {
+            let at = memchr::memmem::find(data.get(..64 << 10)?, b"pHYs")?;
+            let chunk = data.get(at + 4..at + 13)?;
+            // Unit 1: per metre.
+            (chunk[8] == 1).then(|| {
+                let per_inch = |v: f32| v * 0.0254;
+                (per_inch(be32(&chunk[0..4])), per_inch(be32(&chunk[4..8])))
+            })
+        }
+        ImageKind::Jpeg => {
+            // APP0 "JFIF\0" right after SOI.
+            let app0 = data.get(2..20)?;
+            if app0[0..2] != [0xFF, 0xE0] || &app0[4..9] != b"JFIF\0" {
+                return None;
+            }
+            let unit = app0[11];
+            let x = f32::from(u16::from_be_bytes([app0[12], app0[13]]));
+            let y = f32::from(u16::from_be_bytes([app0[14], app0[15]]));
+            match unit {
+                1 => Some((x, y)),
+                2 => Some((x * 2.54, y * 2.54)),
+                _ => None,
+            }
+        }
+        ImageKind::Bmp => {
+            let le32 = |at: usize| {
+                data.get(at..at + 4)
+                    .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            };
+            let (x, y) = (le32(38)?, le32(42)?);
+            (x > 0 && y > 0).then_some((x as f32 * 0.0254, y as f32 * 0.0254))
+        }
+        _ => None,
+    }
+}
+
+fn tiff_decoder(data: &[u8]) -> tiff::TiffResult<tiff::decoder::Decoder<Cursor<&[u8]>>> {
+    let mut limits = tiff::decoder::Limits::default();
+    limits.decoding_buffer_size = MAX_DECODE_ALLOC as usize;
+    Ok(tiff::decoder::Decoder::new(Cursor::new(data))?.with_limits(limits))
+}
+
+/// Decodes page `index` of a TIFF to grey.
+fn tiff_page(data: &[u8], index: usize) -> tiff::TiffResult<Page> {
+    use tiff::decoder::DecodingResult;
+    use tiff::tags::Tag;
+    use tiff::ColorType;
+    let mut decoder = tiff_decoder(data)?;
+    decoder.seek_to_image(index)?;
+    let (w, h) = decoder.dimensions()?;
+    let color = decoder.colortype()?;
+    let dpi = tiff_dpi(&mut decoder);
+    let palette = match color {
+        ColorType::Palette(_) => Some(decoder.get_tag_u16_vec(Tag::ColorMap)?),
+        _ => None,
+    };
+    let pixels = decoder.read_image()?;
+    let samples: Vec<u8> = match pixels {
+        DecodingResult::U8(v) => v,
+        DecodingResult::U16(v) => v.into_iter().map(|s| (s >> 8) as u8).collect(),
+        _ => {
+            return Err(tiff::TiffError::UnsupportedError(
+                tiff::TiffUnsupportedError::UnsupportedDataType,
+            ))
+        }
+    };
+    let (w_us, h_us) = (w as usize, h as usize);
+    let unsupported = || {
+        tiff::TiffError::UnsupportedError(tiff::TiffUnsupportedError::UnsupportedColorType(color))
+    };
+    // 8-bit samples per pixel after the 16-bit reduction above.
+    let grey: Vec<u8> = match color {
+        ColorType::Gray(bits @ (1 | 2 | 4)) => unpack_bits(&samples, w_us, h_us, bits, None),
+        ColorType::Palette(bits @ (1 | 2 | 4 | 8)) => {
+            let map = palette.unwrap_or_default();
+            let lut = palette_grey(&map, bits);
+            if bits == 8 {
+                samples.iter().map(|&i| lut[usize::from(i)]).collect()
+            } else {
+                unpack_bits(&samples, w_us, h_us, bits, Some(&lut))
+            }
+        }
+        ColorType::Gray(8 | 16) => samples,
+        ColorType::GrayA(8 | 16) => samples
+            .chunks_exact(2)
+            .map(|p| over_white(p[0], p[1]))
+            .collect(),
+        ColorType::RGB(8 | 16) => samples
+            .chunks_exact(3)
+            .map(|p| luma(p[0], p[1], p[2]))
+            .collect(),
+        ColorType::RGBA(8 | 16) => samples
+            .chunks_exact(4)
+            .map(|p| over_white(luma(p[0], p[1], p[2]), p[3]))
+            .collect(),
+        ColorType::CMYK(8 | 16) => samples
+            .chunks_exact(4)
+            .map(|p| {
+                let k = 255 - u32::from(p[3]);
+                let ink = |c: u8| ((255 - u32::from(c)) * k / 255) as u8;
+                luma(ink(p[0]), ink(p[1]), ink(p[2]))
+            })
+            .collect(),
+        _ => return Err(unsupported()),
+    };
+    let bilevel = matches!(color, ColorType::Gray(1));
+    let mut grey = grey;
+    // Damaged data may come short: the page is padded white.
+    grey.resize(w_us * h_us, 255);
+    let image = GrayImage::from_raw(w, h, grey).ok_or_else(unsupported)?;
+    Ok(Page {
+        image,
+        dpi,
+        bilevel,
+    })
+}
+
+/// Rows of `bits`-bit samples (each row starts on a byte) as 8-bit grey,
+/// or through `lut` (palette images).
+pub(crate) fn unpack_bits(
+    packed: &[u8],
+    w: usize,
+    h: usize,
+    bits: u8,
+    lut: Option<&[u8]>,
+) -> Vec<u8> {
+    let bits = usize::from(bits);
+    let row_bytes = (w * bits).div_ceil(8);
+    let max = (1u16 << bits) - 1;
+    let mut out = Vec::with_capacity(w * h);
+    for row in packed.chunks(row_bytes).take(h) {
+        for x in 0..w {
+            let bit = x * bits;
+            let byte = row.get(bit / 8).copied().unwrap_or(0xFF);
+            let shift = 8 - bits - bit % 8;
+            let v = (u16::from(byte) >> shift) & max;
+            out.push(match lut {
+                Some(lut) => lut.get(usize::from(v)).copied().unwrap_or(255),
+                None => (v * 255 / max) as u8,
+            });
+        }
+    }
+    out
+}
+
+/// A TIFF colour map (all reds, all greens, all blues; 16-bit) as grey.
+fn palette_grey(map: &[u16], bits: u8) -> Vec<u8> {
+    let n = 1usize << bits;
+    (0..n)
+        .map(|i| {
+            let c = |plane: usize| (map.get(plane * n + i).copied().unwrap_or(0xFFFF) >> 8) as u8;
+            luma(c(0), c(1), c(2))
+        })
+        .collect()
+}
+
+/// Rec. 601 luma, as scanners and JPEG use.
+pub(crate) fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b)) / 1000) as u8
+}
+
+fn over_white(l: u8, a: u8) -> u8 {
+    let (l, a) = (u32::from(l), u32::from(a));
+    ((l * a + 255 * (255 - a)) / 255) as u8
+}
+
+/// The resolution a TIFF page states, in dots per inch.
+fn tiff_dpi<R: Read + std::io::Seek>(
+    decoder: &mut tiff::decoder::Decoder<R>,
+) -> Option<(f32, f32)> {
+    use tiff::decoder::ifd::Value;
+    use tiff::tags::Tag;
+    let rational = |v: Value| match v {
+        Value::Rational(n, d) if d > 0 => Some(n as f32 / d as f32),
+        Value::Short(n) => Some(f32::from(n)),
+        Value::Unsigned(n) => Some(n as f32),
+        Value::Float(f) => Some(f),
+        _ => None,
+    };
+    let x = rational(decoder.find_tag(Tag::XResolution).ok()??)?;
+    let y = decoder
+        .find_tag(Tag::YResolution)
+        .ok()
+        .flatten()
+        .and_then(rational)
+        .unwrap_or(x);
+    // Unit 2 (the default) inch, 3 centimetre, 1 none.
+    let unit = decoder
+        .find_tag_unsigned::<u16>(Tag::ResolutionUnit)
+        .ok()
+        .flatten()
+        .unwrap_or(2);
+    match unit {
+        2 => Some((x, y)),
+        3 => Some((x * 2.54, y * 2.54)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_bytes_are_recognised() {
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some(ImageKind::Png));
+        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0"), Some(ImageKind::Jpeg));
+        assert_eq!(sniff(b"GIF89a.."), Some(ImageKind::Gif));
+        assert_eq!(sniff(b"II*\0...."), Some(ImageKind::Tiff));
+        assert_eq!(sniff(b"MM\0*...."), Some(ImageKind::Tiff));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageKind::WebP));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WAVEfmt "), None);
+        // A text that starts with "BM" is not a bitmap.
+        assert_eq!(sniff(b"BMI chart for patient\n"), None);
+        let mut bmp = b"BM".to_vec();
+        bmp.extend(1000u32.to_le_bytes());
+        bmp.extend([0, 0, 0, 0]);
+        bmp.extend(54u32.to_le_bytes());
+        bmp.extend(40u32.to_le_bytes());
+        assert_eq!(sniff(&bmp), Some(ImageKind::Bmp));
+    }
+
+    #[test]
+    fn packed_rows_unpack() {
+        // 10 pixels of 1 bit: 1111111100 then padding.
+        let grey = unpack_bits(&[0xFF, 0x00], 10, 1, 1, None);
+        assert_eq!(grey, [255, 255, 255, 255, 255, 255, 255, 255, 0, 0]);
+        let grey = unpack_bits(&[0x1B], 4, 1, 2, None);
+        assert_eq!(grey, [0, 85, 170, 255]);
+        // Short data: missing bytes read as white.
+        let grey = unpack_bits(&[0x00], 12, 1, 1, None);
+        assert_eq!(&grey[8..], [255, 255, 255, 255]);
+    }
+
+    #[test]
+    fn damaged_images_are_corrupt_not_panics() {
+        for data in [
+            &b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..],
+            b"\xFF\xD8\xFF\xE0\0\x10JFIF\0",
+            b"II*\0\x08\0\0\0\xFF\xFF",
+            b"MM\0*\0\0\0\x08",
+            b"GIF89a\x01",
+        ] {
+            let kind = sniff(data).expect("recognised");
+            match ImagePages::new(kind, data) {
+                Err(ExtractError::Corrupt { .. }) => {}
+                Ok(pages) => {
+                    for i in 0..pages.pages() {
+                        assert!(pages.load(i).is_err(), "{kind:?} page {i} decoded");
+                    }
+                }
+                Err(other) => panic!("{kind:?}: {other}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! PDF pages whose text layer does not hold their text (scans, image-only
+//! pages, text in fonts without a Unicode map), read by OCR of the image
+//! that covers most of the page.
+//!
+//! The PDF parser shows every page to [`PdfScans`] (a
+//! [`PageReader`]); it keeps the stored bytes of each such page's largest
+//! image (at most the file's OCR page limit of them) and, once the text
+//! layer has been matched, hands them to [`super::read_pages`]. The image
+//! is decoded there, one page per worker: JPEG (`DCTDecode`), CCITT
+//! Group 4 (`CCITTFaxDecode`, `K < 0`), and raw grey, RGB or CMYK samples
+//! behind the standard filters. Other codecs (JPEG 2000, JBIG2, CCITT
+//! Group 3) are reported per page as unsupported.
+
+use super::prep::Page;
+use super::{read_some_pages, PageSource};
+use crate::error::ExtractError;
+use crate::extract::image::{self as image_file, ImageKind, ImagePages};
+use crate::extract::pdf::{self, ImageFilter, PageReader, Parm, PdfPage, TextLayer};
+use crate::extract::Ctx;
+use image::GrayImage;
+use std::io::Read;
+
+/// Most bytes one page's image may take once its standard filters are
+/// undone (a letter page of 8-bit RGB at 300 dpi takes 25 MiB).
+const MAX_IMAGE_BYTES: usize = 256 << 20;
+
+/// Scans a PDF's text layer, then OCRs its pages that have none.
+pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), ExtractError> {
+    let mut scans = PdfScans {
+        limit: ctx.limits().ocr.max_pages_per_file as usize,
+        keep: ctx.limits().ocr.max_pages_per_file as usize,
+        pages: Vec::new(),
+    };
+    let text = pdf::scan_with(ctx, head, rest, &mut scans);
+    // The pages kept were read to the end of the text layer's scan, even
+    // when a limit cut it later: they are read, and the cut reported.
+    let ocr = read_some_pages(ctx, &scans);
+    text.and(ocr)
+}
+
+/// The scanned pages of one PDF, as kept by the parser's pass.
+pub struct PdfScans {
+    /// `--ocr-max-pages`.
+    limit: usize,
+    /// How many more pages' images may be kept.
+    keep: usize,
+    pages: Vec<ScannedPage>,
+}
+
+struct ScannedPage {
+    /// 1-based.
+    number: usize,
+    /// `None`: past the per-file page limit (not kept; reported).
+    image: Option<StoredImage>,
+    width: u32,
+    height: u32,
+}
+
+/// A page image as the PDF stores it.
+struct StoredImage {
+    bits: u32,
+    components: Option<u32>,
+    color_space: String,
+    image_mask: bool,
+    filters: Vec<ImageFilter>,
+    raw: Vec<u8>,
+    truncated: bool,
+    /// Resolution on the page, from the area it covers.
+    dpi: Option<f32>,
+}
+
+impl PageReader for PdfScans {
+    fn read_page(&mut self, ctx: &mut Ctx, page: &PdfPage<'_>) -> bool {
+        // With OCR off the parser's own verdict (`no_text`, naming the
+        // page) stands: it says what was not read and why.
+        if ctx.limits().ocr.mode == super::OcrMode::Off {
+            return false;
+        }
+        let lacks_text = match page.text_layer {
+            TextLayer::Usable => false,
+            TextLayer::Scanned | TextLayer::Unmapped | TextLayer::Fragmented => true,
+            TextLayer::Empty => !page.images.is_empty(),
+        };
+        // A page with no image to read stays `no_text` (the parser says so).
+        let Some(largest) = page
+            .images
+            .iter()
+            .max_by_key(|i| u64::from(i.width) * u64::from(i.height))
+        else {
+            return false;
+        };
+        // An image too small to hold a line of text leaves the page
+        // unread: the parser reports it.
+        let readable =
+            largest.width >= super::prep::MIN_SIDE && largest.height >= super::prep::MIN_SIDE;
+        if !lacks_text || !readable {
+            return false;
+        }
+        let image = (self.keep > 0).then(|| {
+            self.keep -= 1;
+            let inches = largest.area / (72.0 * 72.0);
+            let pixels = f64::from(largest.width) * f64::from(largest.height);
+            StoredImage {
+                bits: largest.bits_per_component,
+                components: largest.components,
+                color_space: largest.color_space.clone(),
+                image_mask: largest.image_mask,
+                filters: largest.filters.clone(),
+                raw: largest.raw.to_vec(),
+                truncated: largest.truncated,
+                dpi: (inches > 0.01).then(|| (pixels / inches).sqrt() as f32),
+            }
+        });
+        self.pages.push(ScannedPage {
+            number: page.number,
+            image,
+            width: largest.width,
+            height: largest.height,
+        });
+        true
+    }
+}
+
+impl PageSource for PdfScans {
+    fn pages(&self) -> usize {
+        self.pages.len()
+    }
+
+    fn size(&self, page: usize) -> Option<(u32, u32)> {
+        self.pages.get(page).map(|p| (p.width, p.height))
+    }
+
+    fn load(&self, page: usize) -> Result<Page, ExtractError> {
+        let Some(scanned) = self.pages.get(page) else {
+            return Err(ExtractError::Limit("no such page".into()));
+        };
+        let Some(image) = &scanned.image else {
+            return Err(ExtractError::Limit(format!(
+                "more than {} pages to OCR in one file (--ocr-max-pages)",
+                self.limit
+            )));
+        };
+        decode(image, scanned.width, scanned.height)
+    }
+
+    fn field(&self, page: usize) -> String {
+        let number = self.pages.get(page).map_or(page + 1, |p| p.number);
+        format!("page {number}")
+    }
+}
+
+fn unsupported(what: &str) -> ExtractError {
+    ExtractError::Unsupported(format!("{what} image in a PDF"))
+}
+
+fn corrupt(message: String) -> ExtractError {
+    ExtractError::Corrupt {
+        format: "PDF image",
+        message,
+    }
+}
+
+/// Decodes a page image to grey.
+fn decode(image: &StoredImage, width: u32, height: u32) -> Result<Page, ExtractError> {
+    if u64::from(width) * u64::from(height) > image_file::MAX_PAGE_PIXELS {
+        return Err(ExtractError::Limit(format!(
+            "{width}×{height} pixels, more than {} (the most one page may have)",
+            image_file::MAX_PAGE_PIXELS
+        )));
+    }
+    if image.truncated {
+        return Err(ExtractError::Limit(
+            "an inline image longer than what is kept of it".into(),
+        ));
+    }
+    let view = pdf::PageImage {
+        object: None,
+        width,
+        height,
+        bits_per_component: image.bits,
+        color_space: image.color_space.clone(),
+        components: image.components,
+        image_mask: image.image_mask,
+        filters: image.filters.clone(),
+        raw: std::borrow::Cow::Borrowed(&image.raw),
+        truncated: false,
+        area: 0.0,
+    };
+    let (bytes, codec) = view.decode_leading(MAX_IMAGE_BYTES);
+    let dpi = image.dpi.map(|d| (d, d));
+    let mut page = match codec.as_ref().map(|c| c.name.as_str()) {
+        None => raw_samples(image, width, height, &bytes)?,
+        Some("DCTDecode" | "DCT") => {
+            let pages = ImagePages::new(ImageKind::Jpeg, &bytes)?;
+            pages.load(0)?
+        }
+        Some("CCITTFaxDecode" | "CCF") => {
+            let codec = codec.as_ref().expect("matched a codec");
+            ccitt(codec, width, height, &bytes)?
+        }
+        Some("JPXDecode") => return Err(unsupported("JPEG 2000")),
+        Some("JBIG2Decode") => return Err(unsupported("JBIG2")),
+        Some(other) => return Err(unsupported(other)),
+    };
+    if page.dpi.is_none() {
+        page.dpi = dpi;
+    }
+    Ok(page)
+}
+
+fn number(parms: &[(String, Parm)], key: &str) -> Option<f64> {
+    parms.iter().find_map(|(k, v)| match v {
+        Parm::Number(n) if k == key => Some(*n),
+        _ => None,
+    })
+}
+
+/// Raw samples (after Flate, LZW ...): grey, RGB or CMYK; 1-bit masks and
+/// bilevel images (sample 0 is black in both, by default).
+fn raw_samples(
+    image: &StoredImage,
+    width: u32,
+    height: u32,
+    bytes: &[u8],
+) -> Result<Page, ExtractError> {
+    let components = if image.image_mask {
+        1
+    } else {
+        match image.color_space.as_str() {
+            "Indexed" | "Separation" | "DeviceN" | "Pattern" => {
+                return Err(unsupported(&format!("{} colour", image.color_space)))
+            }
+            _ => image
+                .components
+                .unwrap_or(match image.color_space.as_str() {
+                    "DeviceRGB" | "CalRGB" | "Lab" => 3,
+                    "DeviceCMYK" => 4,
+                    _ => 1,
+                }),
+        }
+    };
+    let bits = if image.image_mask { 1 } else { image.bits };
+    let (w, h) = (width as usize, height as usize);
+    let grey: Vec<u8> = match (components, bits) {
+        (1, 1 | 2 | 4) => image_file::unpack_bits(bytes, w, h, bits as u8, None),
+        (1, 8) => bytes.iter().take(w * h).copied().collect(),
+        (1, 16) => bytes.chunks_exact(2).take(w * h).map(|p| p[0]).collect(),
+        (3, 8) => bytes
+            .chunks_exact(3)
+            .take(w * h)
+            .map(|p| image_file::luma(p[0], p[1], p[2]))
+            .collect(),
+        (4, 8) => bytes
+            .chunks_exact(4)
+            .take(w * h)
+            .map(|p| {
+                let k = 255 - u32::from(p[3]);
+                let ink = |c: u8| ((255 - u32::from(c)) * k / 255) as u8;
+                image_file::luma(ink(p[0]), ink(p[1]), ink(p[2]))
+            })
+            .collect(),
+        _ => return Err(unsupported(&format!("{components}-component {bits}-bit"))),
+    };
+    if grey.is_empty() {
+        return Err(corrupt("no image data".into()));
+    }
+    let mut grey = grey;
+    // Damaged data may come short: the rest of the page is white.
+    grey.resize(w * h, 255);
+    let image = GrayImage::from_raw(width, height, grey)
+        .ok_or_else(|| corrupt("image size does not match its data".into()))?;
+    Ok(Page {
+        image,
+        dpi: None,
+        bilevel: bits == 1,
+    })
+}
+
+/// CCITT Group 4 data, decoded by wrapping it in a one-strip TIFF (the
+/// TIFF decoder holds the codec).
+fn ccitt(codec: &ImageFilter, width: u32, height: u32, data: &[u8]) -> Result<Page, ExtractError> {
+    let k = number(&codec.parms, "K").unwrap_or(0.0);
+    if k >= 0.0 {
+        return Err(unsupported("CCITT Group 3"));
+    }
+    let columns = number(&codec.parms, "Columns").map_or(width, |c| c as u32);
+    let rows = match number(&codec.parms, "Rows") {
+        Some(r) if r > 0.0 => r as u32,
+        _ => height,
+    };
+    if columns == 0 || rows == 0 || columns > u32::from(u16::MAX) || rows > u32::from(u16::MAX) {
+        return Err(unsupported(&format!("{columns}×{rows} CCITT")));
+    }
+    let tiff = g4_tiff(columns, rows, data);
+    let mut decoder = tiff::decoder::Decoder::new(std::io::Cursor::new(&tiff))
+        .map_err(|e| corrupt(format!("CCITT: {e}")))?;
+    let bits = match decoder.read_image() {
+        Ok(tiff::decoder::DecodingResult::U8(v)) => v,
+        Ok(_) => return Err(corrupt("CCITT: unexpected sample type".into())),
+        Err(e) => return Err(corrupt(format!("CCITT: {e}"))),
+    };
+    // The decoder writes black runs as 1 bits.
+    let (w, h) = (columns as usize, rows as usize);
+    let grey: Vec<u8> = image_file::unpack_bits(&bits, w, h, 1, Some(&[255, 0]));
+    let mut grey = grey;
+    grey.resize(w * h, 255);
+    let image = GrayImage::from_raw(columns, rows, grey)
+        .ok_or_else(|| corrupt("CCITT: size does not match".into()))?;
+    Ok(Page {
+        image,
+        dpi: None,
+        bilevel: true,
+    })
+}
+
+/// A little-endian TIFF holding `data` as one Group 4 strip.
+fn g4_tiff(width: u32, height: u32, data: &[u8]) -> Vec<u8> {
+    const SHORT: u16 = 3;
+    const LONG: u16 = 4;
+    let entries: [(u16, u16, u32); 9] = [
+        (256, LONG, width),
+        (257, LONG, height),
+        (258, SHORT, 1),
+        (259, SHORT, 4),
+        (262, SHORT, 0),
+        (273, LONG, 0), // strip offset, filled in below
+        (277, SHORT, 1),
+        (278, LONG, height),
+        (279, LONG, data.len() as u32),
+    ];
+    let ifd_len = 2 + entries.len() * 12 + 4;
+    let data_at = (8 + ifd_len) as u32;
+    let mut out = Vec::with_capacity(data_at as usize + data.len());
+    out.extend_from_slice(b"II*\0");
+    out.extend_from_slice(&8u32.to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    for (tag, kind, value) in entries {
+        let value = if tag == 273 { data_at } else { value };
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        if kind == SHORT {
+            out.extend_from_slice(&(value as u16).to_le_bytes());
+            out.extend_from_slice(&[0, 0]);
+        } else {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(data);
+    out
+}

@@ -1,0 +1,542 @@
+//! Page images made ready for the engine, as OCR tools do it: grey, scaled
+//! to about 300 dpi (square pixels: a fax's 204×98 dpi are stretched),
+//! small rotations undone, and binarised where that helps. BENCHMARKS.md
+//! says what each step buys on the fixtures' scans.
+
+use image::imageops::FilterType;
+use image::GrayImage;
+
+/// The resolution the engine reads best (its models are trained on it).
+pub const TARGET_DPI: f32 = 300.0;
+/// Sides below this many pixels cannot hold a legible line of text.
+pub const MIN_SIDE: u32 = 16;
+/// Most pixels of a page after scaling (a letter page at 300 dpi has 8.4
+/// million): a larger page is scaled less.
+const MAX_SCALED_PIXELS: f32 = 40_000_000.0;
+/// Rotations larger than this are left alone: they are not scanner skew
+/// (a page scanned sideways is the engine's orientation detection's job).
+const MAX_SKEW_DEGREES: f32 = 5.0;
+
+/// A decoded page: grey pixels (0 black … 255 white) and the resolution
+/// its file states, if any (horizontal, vertical).
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub image: GrayImage,
+    pub dpi: Option<(f32, f32)>,
+    /// The page is black and white already (a fax, a 1-bit scan).
+    pub bilevel: bool,
+}
+
+/// Which steps run (all by default; the benchmark turns them off one at
+/// a time to measure what each buys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Steps {
+    pub scale: bool,
+    pub deskew: bool,
+    pub binarise: bool,
+}
+
+impl Default for Steps {
+    fn default() -> Self {
+        Steps {
+            scale: true,
+            deskew: true,
+            binarise: true,
+        }
+    }
+}
+
+/// A page ready for the engine.
+#[derive(Debug)]
+pub struct Prepared {
+    /// PBM (binarised) or PGM bytes.
+    pub pnm: Vec<u8>,
+    /// The resolution to tell the engine, when known.
+    pub dpi: Option<u32>,
+    /// The rotation undone, in degrees (counter-clockwise positive).
+    pub skew_degrees: f32,
+}
+
+/// Makes `page` ready for the engine.
+pub fn prepare(page: Page, steps: Steps) -> Prepared {
+    let Page {
+        mut image,
+        dpi,
+        bilevel,
+    } = page;
+    // Light text on a dark ground (ultrasound and other burned-in
+    // annotations, negative scans): the engine wants dark on light.
+    if mostly_dark(&image) {
+        image::imageops::invert(&mut image);
+    }
+    let mut out_dpi = None;
+    if steps.scale {
+        let (sx, sy, known) = scale_factors(image.width(), image.height(), dpi);
+        if (sx - 1.0).abs() > 0.1 || (sy - 1.0).abs() > 0.1 {
+            let w = ((image.width() as f32 * sx).round() as u32).max(1);
+            let h = ((image.height() as f32 * sy).round() as u32).max(1);
+            image = image::imageops::resize(&image, w, h, FilterType::Triangle);
+        }
+        if known {
+            out_dpi = Some(TARGET_DPI as u32);
+        }
+    } else if let Some((x, _)) = dpi {
+        out_dpi = Some(x.round() as u32);
+    }
+    let mut skew_degrees = 0.0;
+    if steps.deskew {
+        skew_degrees = estimate_skew(&image);
+        if skew_degrees.abs() >= 0.1 {
+            image = rotate(&image, -skew_degrees);
+        }
+    }
+    let pnm = if steps.binarise || bilevel {
+        let threshold = if bilevel || !steps.binarise {
+            Threshold::Fixed(128)
+        } else {
+            Threshold::Sauvola
+        };
+        to_pbm(&image, threshold)
+    } else {
+        to_pgm(&image)
+    };
+    Prepared {
+        pnm,
+        dpi: out_dpi,
+        skew_degrees,
+    }
+}
+
+/// Scale factors to bring a page to about 300 dpi, and whether the result's
+/// resolution is known. A stated resolution is believed when plausible;
+/// without one, a small image (a photo of a card, a screenshot) is
+/// enlarged so that its text reaches the size the engine reads best, and
+/// anything page-sized is left as it is.
+fn scale_factors(width: u32, height: u32, dpi: Option<(f32, f32)>) -> (f32, f32, bool) {
+    // 72 and 96 are what software writes when it does not know (phone
+    // cameras, screenshots, editors): no scanner scans at them.
+    let plausible = |d: f32| (50.0..=2400.0).contains(&d) && d != 72.0 && d != 96.0;
+    let (sx, sy, known) = match dpi {
+        Some((x, y)) if plausible(x) && plausible(y) => {
+            let clamp = |f: f32| f.clamp(0.25, 4.0);
+            (clamp(TARGET_DPI / x), clamp(TARGET_DPI / y), true)
+        }
+        _ => {
+            let long = width.max(height) as f32;
+            let f = if long < 1600.0 {
+                (2400.0 / long).clamp(1.0, 3.0)
+            } else {
+                1.0
+            };
+            (f, f, false)
+        }
+    };
+    let scaled = width as f32 * sx * height as f32 * sy;
+    if scaled > MAX_SCALED_PIXELS {
+        let shrink = (MAX_SCALED_PIXELS / scaled).sqrt();
+        return (sx * shrink, sy * shrink, false);
+    }
+    (sx, sy, known)
+}
+
+/// Whether most of the page is dark (its median grey below a third).
+fn mostly_dark(image: &GrayImage) -> bool {
+    let mut hist = [0u64; 256];
+    for p in image.as_raw() {
+        hist[usize::from(*p)] += 1;
+    }
+    let half = image.as_raw().len() as u64 / 2;
+    let mut seen = 0;
+    for (level, n) in hist.iter().enumerate() {
+        seen += n;
+        if seen > half {
+            return level < 85;
+        }
+    }
+    false
+}
+
+/// How grey becomes black and white.
+#[derive(Clone, Copy, Debug)]
+enum Threshold {
+    Fixed(u8),
+    /// Sauvola's local threshold: survives uneven light (a photographed
+    /// card, a shadow at a scan's spine) where one global level does not.
+    Sauvola,
+}
+
+/// The rotation of the text lines, in degrees counter-clockwise, within
+/// ±5°: the angle at which the dark pixels' horizontal projection is the
+/// most peaked (lines of text and the gaps between them line up). Worked
+/// out on a reduced copy of the page; 0 when there is too little ink.
+pub fn estimate_skew(image: &GrayImage) -> f32 {
+    let reduce = (image.width() / 800).max(1);
+    let (w, h) = (image.width() / reduce, image.height() / reduce);
+    if w < MIN_SIDE || h < MIN_SIDE {
+        return 0.0;
+    }
+    let level = otsu_level(image);
+    // Dark pixels of the reduced page, centred.
+    let mut ink: Vec<(f32, f32)> = Vec::new();
+    let cx = w as f32 / 2.0;
+    let cy = h as f32 / 2.0;
+    for y in 0..h {
+        for x in 0..w {
+            let mut sum = 0u32;
+            for dy in 0..reduce {
+                for dx in 0..reduce {
+                    sum += u32::from(image.get_pixel(x * reduce + dx, y * reduce + dy).0[0]);
+                }
+            }
+            if sum / (reduce * reduce) < u32::from(level) {
+                ink.push((x as f32 - cx, y as f32 - cy));
+            }
+        }
+    }
+    // Too little ink, or a page nearly all dark: nothing to line up.
+    let area = (w * h) as usize;
+    if ink.len() < 200 || ink.len() > area / 2 {
+        return 0.0;
+    }
+    let diagonal = ((w * w + h * h) as f32).sqrt() as usize + 2;
+    let mut bins = vec![0u32; diagonal * 2];
+    let mut score = |degrees: f32| -> u64 {
+        bins.iter_mut().for_each(|b| *b = 0);
+        let t = degrees.to_radians().tan();
+        for &(x, y) in &ink {
+            // The row a pixel falls in once the page is turned back.
+            let row = (y - x * t + diagonal as f32).round() as usize;
+            if let Some(b) = bins.get_mut(row) {
+                *b += 1;
+            }
+        }
+        bins.windows(2)
+            .map(|p| {
+                let d = i64::from(p[1]) - i64::from(p[0]);
+                (d * d) as u64
+            })
+            .sum()
+    };
+    let best_in = |score: &mut dyn FnMut(f32) -> u64, from: f32, to: f32, step: f32| {
+        let mut best = (score(from), from);
+        let mut a = from + step;
+        while a <= to + step / 2.0 {
+            let s = score(a);
+            if s > best.0 {
+                best = (s, a);
+            }
+            a += step;
+        }
+        best
+    };
+    let (_, coarse) = best_in(&mut score, -MAX_SKEW_DEGREES, MAX_SKEW_DEGREES, 0.5);
+    let (best, fine) = best_in(&mut score, coarse - 0.5, coarse + 0.5, 0.05);
+    // A flat profile (no lines of text) tells nothing.
+    if best <= score(0.0) {
+        return 0.0;
+    }
+    // Lines rising to the right (y up) appear at -angle in image rows.
+    -fine
+}
+
+/// Turns `image` by `degrees` counter-clockwise about its centre (bilinear,
+/// white where nothing was).
+pub fn rotate(image: &GrayImage, degrees: f32) -> GrayImage {
+    let (w, h) = image.dimensions();
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let cx = w as f32 / 2.0;
+    let cy = h as f32 / 2.0;
+    let src = image.as_raw();
+    let mut out = GrayImage::from_pixel(w, h, image::Luma([255]));
+    let stride = w as usize;
+    let pixels: &mut [u8] = &mut out;
+    for (y, row) in pixels.chunks_exact_mut(stride).enumerate() {
+        let dy = y as f32 + 0.5 - cy;
+        for (x, px) in row.iter_mut().enumerate() {
+            let dx = x as f32 + 0.5 - cx;
+            // The source point that lands here (inverse rotation; image
+            // rows grow downwards).
+            let sx = cos * dx - sin * dy + cx - 0.5;
+            let sy = sin * dx + cos * dy + cy - 0.5;
+            if sx < 0.0 || sy < 0.0 || sx > (w - 1) as f32 || sy > (h - 1) as f32 {
+                continue;
+            }
+            let (x0, y0) = (sx as usize, sy as usize);
+            let (x1, y1) = ((x0 + 1).min(stride - 1), (y0 + 1).min(h as usize - 1));
+            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+            let at = |x: usize, y: usize| f32::from(src[y * stride + x]);
+            let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
+            let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
+            *px = (top * (1.0 - fy) + bottom * fy).round() as u8;
+        }
+    }
+    out
+}
+
+/// Otsu's global threshold: the grey level that best splits the histogram
+/// in two classes.
+pub fn otsu_level(image: &GrayImage) -> u8 {
+    let mut hist = [0u64; 256];
+    for p in image.as_raw() {
+        hist[usize::from(*p)] += 1;
+    }
+    let total: u64 = hist.iter().sum();
+    if total == 0 {
+        return 128;
+    }
+    let sum_all: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, n)| i as f64 * *n as f64)
+        .sum();
+    let (mut sum_b, mut w_b) = (0.0f64, 0u64);
+    let (mut best, mut level) = (0.0f64, 128u8);
+    for (i, n) in hist.iter().enumerate() {
+        w_b += n;
+        if w_b == 0 {
+            continue;
+        }
+        let w_f = total - w_b;
+        if w_f == 0 {
+            break;
+        }
+        sum_b += i as f64 * *n as f64;
+        let m_b = sum_b / w_b as f64;
+        let m_f = (sum_all - sum_b) / w_f as f64;
+        let between = w_b as f64 * w_f as f64 * (m_b - m_f) * (m_b - m_f);
+        if between > best {
+            best = between;
+            // Pixels below the level are dark.
+            level = (i + 1).min(255) as u8;
+        }
+    }
+    level
+}
+
+/// PGM (P5) bytes of `image`.
+pub fn to_pgm(image: &GrayImage) -> Vec<u8> {
+    let mut out = format!("P5\n{} {}\n255\n", image.width(), image.height()).into_bytes();
+    out.extend_from_slice(image.as_raw());
+    out
+}
+
+/// PBM (P4) bytes of `image` made black and white by `threshold`.
+fn to_pbm(image: &GrayImage, threshold: Threshold) -> Vec<u8> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let mut out = format!("P4\n{w} {h}\n").into_bytes();
+    let row_bytes = w.div_ceil(8);
+    out.reserve(row_bytes * h);
+    let src = image.as_raw();
+    let mut dark_row = vec![false; w];
+    let mut sauvola = match threshold {
+        Threshold::Sauvola => Some(Sauvola::new(image)),
+        Threshold::Fixed(_) => None,
+    };
+    for y in 0..h {
+        let row = &src[y * w..(y + 1) * w];
+        match (&mut sauvola, threshold) {
+            (Some(s), _) => s.dark_row(y, row, &mut dark_row),
+            (None, Threshold::Fixed(level)) => {
+                for (d, p) in dark_row.iter_mut().zip(row) {
+                    *d = *p < level;
+                }
+            }
+            (None, Threshold::Sauvola) => unreachable!("set above"),
+        }
+        for chunk in dark_row.chunks(8) {
+            let mut byte = 0u8;
+            for (i, dark) in chunk.iter().enumerate() {
+                if *dark {
+                    byte |= 0x80 >> i;
+                }
+            }
+            out.push(byte);
+        }
+    }
+    out
+}
+
+/// Sauvola's threshold, `mean · (1 + k·(sd/R − 1))` over a square window
+/// about each pixel, with Tesseract's own parameters (window ⅓ inch at
+/// 300 dpi, k = 0.34). Window sums are kept per column and updated row by
+/// row: memory is a few rows, whatever the page.
+struct Sauvola<'a> {
+    image: &'a GrayImage,
+    radius: usize,
+    /// Per column: sum and sum of squares over the window's rows.
+    col_sum: Vec<u64>,
+    col_sq: Vec<u64>,
+    /// Rows now in the column sums.
+    rows: std::ops::Range<usize>,
+}
+
+impl<'a> Sauvola<'a> {
+    const K: f64 = 0.34;
+    const R: f64 = 128.0;
+
+    fn new(image: &'a GrayImage) -> Self {
+        let w = image.width() as usize;
+        Sauvola {
+            image,
+            radius: 50,
+            col_sum: vec![0; w],
+            col_sq: vec![0; w],
+            rows: 0..0,
+        }
+    }
+
+    fn add_row(&mut self, y: usize, sign: i64) {
+        let w = self.image.width() as usize;
+        let row = &self.image.as_raw()[y * w..(y + 1) * w];
+        for (x, p) in row.iter().enumerate() {
+            let v = u64::from(*p);
+            if sign > 0 {
+                self.col_sum[x] += v;
+                self.col_sq[x] += v * v;
+            } else {
+                self.col_sum[x] -= v;
+                self.col_sq[x] -= v * v;
+            }
+        }
+    }
+
+    fn dark_row(&mut self, y: usize, row: &[u8], dark: &mut [bool]) {
+        let h = self.image.height() as usize;
+        let want = y.saturating_sub(self.radius)..(y + self.radius + 1).min(h);
+        while self.rows.end < want.end {
+            self.add_row(self.rows.end, 1);
+            self.rows.end += 1;
+        }
+        while self.rows.start < want.start {
+            self.add_row(self.rows.start, -1);
+            self.rows.start += 1;
+        }
+        let w = row.len();
+        let n_rows = (self.rows.end - self.rows.start) as u64;
+        // Running sums across the columns of the window.
+        let (mut sum, mut sq) = (0u64, 0u64);
+        let mut span = 0..0usize;
+        for x in 0..w {
+            let want = x.saturating_sub(self.radius)..(x + self.radius + 1).min(w);
+            while span.end < want.end {
+                sum += self.col_sum[span.end];
+                sq += self.col_sq[span.end];
+                span.end += 1;
+            }
+            while span.start < want.start {
+                sum -= self.col_sum[span.start];
+                sq -= self.col_sq[span.start];
+                span.start += 1;
+            }
+            let n = (n_rows * (span.end - span.start) as u64) as f64;
+            let mean = sum as f64 / n;
+            let var = (sq as f64 / n - mean * mean).max(0.0);
+            let threshold = mean * (1.0 + Self::K * (var.sqrt() / Self::R - 1.0));
+            dark[x] = f64::from(row[x]) < threshold;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page of dark bars standing in for lines of text.
+    fn lines_page(w: u32, h: u32) -> GrayImage {
+        GrayImage::from_fn(w, h, |x, y| {
+            let in_line = (y % 40) < 12 && y > 40 && y < h - 40;
+            let in_word = (x % 60) < 48 && x > 40 && x < w - 40;
+            image::Luma([if in_line && in_word { 0 } else { 255 }])
+        })
+    }
+
+    #[test]
+    fn skew_is_found_and_undone() {
+        let page = lines_page(1200, 900);
+        assert!(estimate_skew(&page).abs() < 0.1);
+        for degrees in [-3.0f32, -1.2, 0.8, 2.5] {
+            let turned = rotate(&page, degrees);
+            let found = estimate_skew(&turned);
+            assert!(
+                (found - degrees).abs() < 0.15,
+                "turned by {degrees}°, estimated {found}°"
+            );
+            let back = rotate(&turned, -found);
+            assert!(estimate_skew(&back).abs() < 0.15);
+        }
+    }
+
+    #[test]
+    fn blank_and_black_pages_have_no_skew() {
+        let blank = GrayImage::from_pixel(500, 500, image::Luma([255]));
+        assert_eq!(estimate_skew(&blank), 0.0);
+        let black = GrayImage::from_pixel(500, 500, image::Luma([0]));
+        assert_eq!(estimate_skew(&black), 0.0);
+    }
+
+    #[test]
+    fn dark_pages_are_inverted() {
+        let dark = GrayImage::from_fn(100, 100, |x, _| {
+            image::Luma([if x < 10 { 240 } else { 10 }])
+        });
+        assert!(mostly_dark(&dark));
+        let light = GrayImage::from_fn(100, 100, |x, _| {
+            image::Luma([if x < 10 { 10 } else { 240 }])
+        });
+        assert!(!mostly_dark(&light));
+    }
+
+    #[test]
+    fn otsu_splits_two_levels() {
+        let img = GrayImage::from_fn(100, 100, |x, _| {
+            image::Luma([if x < 30 { 40 } else { 220 }])
+        });
+        let level = otsu_level(&img);
+        assert!((41..=220).contains(&level), "{level}");
+    }
+
+    #[test]
+    fn sauvola_keeps_dark_text_under_a_shadow() {
+        // Text-like marks on a background that fades from white to dark
+        // grey: one global level loses either end.
+        let img = GrayImage::from_fn(600, 200, |x, y| {
+            let background = 250 - (x * 150 / 600) as u8;
+            let mark = (x % 40) < 6 && (60..140).contains(&y);
+            image::Luma([if mark { background / 3 } else { background }])
+        });
+        let pbm = to_pbm(&img, Threshold::Sauvola);
+        let header = b"P4\n600 200\n".len();
+        let bit = |x: usize, y: usize| pbm[header + y * 75 + x / 8] & (0x80 >> (x % 8)) != 0;
+        // Marks dark at both ends, background light at both ends.
+        assert!(bit(2, 100) && bit(562, 100));
+        assert!(!bit(20, 100) && !bit(580, 100));
+        assert!(!bit(20, 20) && !bit(580, 180));
+    }
+
+    #[test]
+    fn pnm_headers_and_sizes() {
+        let img = GrayImage::from_pixel(10, 3, image::Luma([0]));
+        let pgm = to_pgm(&img);
+        assert!(pgm.starts_with(b"P5\n10 3\n255\n"));
+        assert_eq!(pgm.len(), b"P5\n10 3\n255\n".len() + 30);
+        let pbm = to_pbm(&img, Threshold::Fixed(128));
+        assert_eq!(&pbm[..8], b"P4\n10 3\n");
+        assert_eq!(&pbm[8..], &[0xFF, 0xC0, 0xFF, 0xC0, 0xFF, 0xC0]);
+    }
+
+    #[test]
+    fn fax_resolution_is_made_square() {
+        let (sx, sy, known) = scale_factors(1728, 1100, Some((204.0, 98.0)));
+        assert!(known);
+        assert!((sx - 300.0 / 204.0).abs() < 1e-3 && (sy - 300.0 / 98.0).abs() < 1e-3);
+        // No stated resolution: a card photo is enlarged, a page is not.
+        assert_eq!(scale_factors(1000, 630, None), (2.4, 2.4, false));
+        assert_eq!(scale_factors(2550, 3300, None), (1.0, 1.0, false));
+        // Implausible and default resolutions are ignored.
+        assert!(!scale_factors(2550, 3300, Some((1.0, 1.0))).2);
+        assert!(!scale_factors(4000, 3000, Some((72.0, 72.0))).2);
+        // A huge page is scaled to no more than the pixel cap.
+        let (sx, sy, _) = scale_factors(20_000, 20_000, Some((300.0, 300.0)));
+        assert!(20_000.0 * sx * 20_000.0 * sy <= MAX_SCALED_PIXELS * 1.001);
+    }
+}

@@ -1,0 +1,341 @@
+//! Scans read through OCR (`fixtures/formats/scans*`, written by
+//! `fixtures/scans/generate.py`): each planted value found on its page in
+//! images of every format and in PDFs without a text layer, nothing from
+//! the negatives; and the engine missing, turned off, limited, hanging or
+//! crashing, each reported as what it is.
+//!
+//! Tests that read pages need the `tesseract` program with its English
+//! model (Debian: tesseract-ocr tesseract-ocr-eng; `.ci/run` installs
+//! them); they fail, saying so, where it is missing.
+
+use crate::common::{scan, Outcome};
+use assert_cmd::Command;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scans() -> PathBuf {
+    root().join("fixtures/formats/scans")
+}
+
+fn scans_pdf() -> PathBuf {
+    root().join("fixtures/formats/scans-pdf")
+}
+
+fn need_tesseract() {
+    let found = std::process::Command::new("tesseract")
+        .arg("--list-langs")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == "eng")
+        })
+        .unwrap_or(false);
+    assert!(
+        found,
+        "these tests read pages with tesseract: install tesseract-ocr tesseract-ocr-eng"
+    );
+}
+
+/// (file name, entity, match, field) of every row.
+fn rows(outcome: &Outcome) -> BTreeSet<(String, String, String, String)> {
+    outcome
+        .rows
+        .iter()
+        .map(|r| {
+            let name = Path::new(&r[1])
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, r[2].clone(), r[8].clone(), r[7].clone())
+        })
+        .collect()
+}
+
+fn row(file: &str, entity: &str, value: &str, page: u32) -> (String, String, String, String) {
+    (
+        file.to_string(),
+        entity.to_string(),
+        value.to_string(),
+        format!("page {page}"),
+    )
+}
+
+fn scan_dir(dir: &Path, tweak: impl FnOnce(&mut phiscan::config::ScanConfig)) -> Outcome {
+    scan(&[dir.to_str().expect("utf-8 path")], |c| {
+        c.unmask = true;
+        c.threads = Some(2);
+        tweak(c);
+    })
+}
+
+fn missing(
+    found: &BTreeSet<(String, String, String, String)>,
+    expected: &[(String, String, String, String)],
+) -> Vec<(String, String, String, String)> {
+    expected
+        .iter()
+        .filter(|e| !found.contains(*e))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn images_of_every_format_give_their_values_on_their_page() {
+    need_tesseract();
+    let outcome = scan_dir(&scans(), |_| {});
+    let found = rows(&outcome);
+    let expected = [
+        // A 300 dpi grey PNG form, turned a little as scanners do.
+        row("intake_form.png", "SSN", "219-45-6780", 1),
+        row("intake_form.png", "NPI", "1234567893", 1),
+        row("intake_form.png", "PHONE", "(312) 555-0147", 1),
+        row("intake_form.png", "MBI", "1EG4-TE5-MK73", 1),
+        // A JPEG at 300 dpi.
+        row("registration_300dpi.jpg", "SSN", "412-56-7890", 1),
+        // A three-page CCITT G4 fax: values on pages 2 and 3.
+        row("referral_fax.tif", "SSN", "536-22-1234", 2),
+        row("referral_fax.tif", "MRN", "00771245", 3),
+        // GIF, WebP and BMP.
+        row("lab_label.gif", "SSN", "287-65-4321", 1),
+        row("sticky_note.webp", "SSN", "219-45-6780", 1),
+        row("wristband.bmp", "MRN", "00482913", 1),
+    ];
+    assert!(
+        missing(&found, &expected).is_empty(),
+        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
+        missing(&found, &expected),
+        outcome.skipped()
+    );
+    // Burned into a secondary capture's pixels (BurnedInAnnotation YES)
+    // and an ultrasound's; the CT that says NO is left alone.
+    assert!(found.contains(&(
+        "burned_in_sc.dcm".into(),
+        "MRN".into(),
+        "00395518".into(),
+        "frame 1".into()
+    )));
+    assert!(
+        !found.iter().any(|r| r.0 == "ct_not_burned.dcm"),
+        "{found:?}"
+    );
+    // What OCR reads is judged as the same text typed: same values, same
+    // confidence, no more.
+    let typed = scan_dir(
+        &root().join("fixtures/formats/scans-text/intake_form.png.txt"),
+        |_| {},
+    );
+    let judged = |o: &Outcome, file: &str| -> BTreeSet<(String, String, String)> {
+        o.rows
+            .iter()
+            .filter(|r| r[1].ends_with(file))
+            .map(|r| (r[2].clone(), r[8].clone(), r[4].clone()))
+            .collect()
+    };
+    assert_eq!(
+        judged(&outcome, "intake_form.png"),
+        judged(&typed, "intake_form.png.txt")
+    );
+    let ocr = outcome.summary.ocr.as_ref().expect("OCR counted");
+    // 7 images (the fax has 3 pages), 2 negatives, 2 DICOM frames.
+    assert!(ocr.pages >= 13, "{ocr:?}");
+    assert!(ocr.engine_seconds > 0.0, "{ocr:?}");
+}
+
+#[test]
+fn negatives_give_nothing() {
+    need_tesseract();
+    let outcome = scan_dir(&scans().join("negative"), |_| {});
+    assert!(outcome.rows.is_empty(), "{:#?}", outcome.rows);
+    assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
+    let ocr = outcome.summary.ocr.as_ref().expect("OCR counted");
+    assert_eq!(ocr.pages, 2, "both negatives were read: {ocr:?}");
+}
+
+#[test]
+fn pdf_pages_without_text_are_read_on_their_page() {
+    need_tesseract();
+    let outcome = scan_dir(&scans_pdf(), |_| {});
+    let found = rows(&outcome);
+    let expected = [
+        // JPEG (DCTDecode) and Flate-compressed grey pages.
+        row("form_jpeg.pdf", "SSN", "412-56-7890", 1),
+        row("form_png.pdf", "SSN", "219-45-6780", 1),
+        // CCITT G4 pages.
+        row("fax_g4.pdf", "SSN", "536-22-1234", 2),
+        row("fax_g4.pdf", "MRN", "00771245", 3),
+        // A typed page, a scanned one, a typed one.
+        row("three_pages_one_scanned.pdf", "SSN", "536-22-1234", 1),
+        row("three_pages_one_scanned.pdf", "SSN", "219-45-6780", 2),
+    ];
+    assert!(
+        missing(&found, &expected).is_empty(),
+        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
+        missing(&found, &expected),
+        outcome.skipped()
+    );
+    assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
+}
+
+#[test]
+fn page_limit_per_file_reads_the_first_pages_and_reports_the_rest() {
+    need_tesseract();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        scans().join("referral_fax.tif"),
+        dir.path().join("referral_fax.tif"),
+    )
+    .expect("copy");
+    let outcome = scan_dir(dir.path(), |c| c.limits.ocr.max_pages_per_file = 2);
+    let found = rows(&outcome);
+    assert!(found.contains(&row("referral_fax.tif", "SSN", "536-22-1234", 2)));
+    assert!(
+        !found.iter().any(|r| r.3 == "page 3"),
+        "page 3 is past the limit: {found:?}"
+    );
+    let skipped = outcome.skipped();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].1, "limit");
+    assert!(
+        skipped[0].2.contains("page 3") && skipped[0].2.contains("--ocr-max-pages"),
+        "{skipped:?}"
+    );
+    let ocr = outcome.summary.ocr.as_ref().expect("OCR counted");
+    assert_eq!(ocr.pages, 2);
+    assert_eq!(
+        ocr.skipped.get(&phiscan::report::SkipReason::Limit),
+        Some(&1)
+    );
+}
+
+#[test]
+fn ocr_off_reports_each_image_and_reads_none() {
+    let outcome = scan_dir(&scans(), |c| {
+        c.limits.ocr.mode = phiscan::extract::ocr::OcrMode::Off;
+    });
+    assert!(outcome.rows.is_empty(), "{:#?}", outcome.rows);
+    let skipped = outcome.skipped();
+    let off: Vec<_> = skipped.iter().filter(|s| s.1 == "ocr_off").collect();
+    // Seven images, two negatives and the two DICOM files whose pixels
+    // may show text (not the CT that says they do not).
+    assert_eq!(off.len(), 11, "{skipped:?}");
+    assert!(!skipped.iter().any(|s| s.0.contains("ct_not_burned")));
+}
+
+/// A folder on PATH holding `tesseract` as the given shell script, and
+/// the other programs the scan's children need.
+fn fake_path(script: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if let Some(script) = script {
+        let path = dir.path().join("tesseract");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("script");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    dir
+}
+
+fn phiscan_with_path(path: &Path) -> Command {
+    let mut c = Command::cargo_bin("phiscan").expect("the phiscan binary is built");
+    c.env("PHISCAN_FINGERPRINT_KEY", "ocr-test-key-0123456789abcdef")
+        .env("PATH", path)
+        .env_remove("OMP_THREAD_LIMIT");
+    c
+}
+
+#[test]
+fn readme_first_command_works_without_the_engine() {
+    let empty = fake_path(None);
+    let out = phiscan_with_path(empty.path())
+        .args(["scan", "fixtures/share", "-q", "-o", "/dev/null"])
+        .current_dir(root())
+        .output()
+        .expect("runs");
+    // Findings: exit status 1, as README says, engine or not.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
+
+#[test]
+fn without_the_engine_images_are_not_examined_and_say_why() {
+    let empty = fake_path(None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let summary = dir.path().join("summary.json");
+    std::fs::copy(
+        scans().join("negative/instructions.png"),
+        dir.path().join("instructions.png"),
+    )
+    .expect("copy");
+    let out = phiscan_with_path(empty.path())
+        .args(["scan", "-q", "-o", "/dev/null", "--summary-json"])
+        .arg(&summary)
+        .arg(dir.path().join("instructions.png"))
+        .output()
+        .expect("runs");
+    // Nothing found, something not examined: exit status 3.
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let text = std::fs::read_to_string(&summary).expect("summary written");
+    assert!(text.contains("ocr_unavailable"), "{text}");
+    assert!(text.contains("tesseract-ocr-eng"), "{text}");
+}
+
+#[test]
+fn ocr_on_without_the_engine_does_not_start() {
+    let empty = fake_path(None);
+    let out = phiscan_with_path(empty.path())
+        .args([
+            "scan",
+            "--ocr",
+            "on",
+            "-q",
+            "-o",
+            "/dev/null",
+            "fixtures/share",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tesseract-ocr") && stderr.contains("tesseract-ocr-eng"),
+        "{stderr}"
+    );
+}
+
+/// An engine that answers the probe, then hangs on every page, is killed
+/// at the file's time limit; one that crashes costs its page, reported.
+#[test]
+fn a_hanging_or_crashing_engine_costs_its_page_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = dir.path().join("instructions.png");
+    std::fs::copy(scans().join("negative/instructions.png"), &image).expect("copy");
+    let probe = r#"if [ "$1" = "--list-langs" ]; then echo "List of available languages (1):"; echo eng; exit 0; fi"#;
+    for (name, body, reason) in [
+        ("hang", "exec sleep 600", "limit"),
+        ("crash", "kill -SEGV $$", "ocr_failed"),
+    ] {
+        let fake = fake_path(Some(&format!("{probe}\n{body}")));
+        // sleep and kill come from the system.
+        let path = std::env::join_paths([fake.path(), Path::new("/usr/bin"), Path::new("/bin")])
+            .expect("path");
+        let summary = dir.path().join(format!("{name}.json"));
+        let started = std::time::Instant::now();
+        let out = phiscan_with_path(Path::new(&path))
+            .args(["scan", "-q", "-o", "/dev/null", "--file-timeout", "3"])
+            .arg("--summary-json")
+            .arg(&summary)
+            .arg(&image)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(3), "{name}: {out:?}");
+        // Bounded by the file's limit, not the engine's 600 s.
+        assert!(started.elapsed().as_secs() < 60, "{name}");
+        let text = std::fs::read_to_string(&summary).expect("summary written");
+        assert!(text.contains(reason), "{name}: {text}");
+    }
+}
