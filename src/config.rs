@@ -228,6 +228,8 @@ impl Default for ExtractLimits {
 /// FTP connection settings (used by `source::ftp`).
 #[derive(Clone, Debug)]
 pub struct FtpOptions {
+    /// Ports probed on address-block targets (`--ports`).
+    pub ports: Vec<u16>,
     pub connections: usize,
     pub timeout_secs: u64,
     /// Password for anonymous logins.

@@ -292,6 +292,11 @@ layer! {
         /// Attempts per connection and per transfer (file only).
         #[arg(skip)]
         pub retries: Option<u32>,
+        /// Ports probed on address-block targets (`10.20.0.0/22`), as for
+        /// `phiscan discover`. [default: 21,990,2121]
+        #[arg(long, value_name = "PORTS", value_parser = parse_ports)]
+        #[serde(default, deserialize_with = "de_ports")]
+        pub ports: Option<PortList>,
     }
 }
 
@@ -402,8 +407,10 @@ impl FtpSettings {
             anonymous_password,
             netrc,
             retries,
+            ports,
         } = self;
         FtpOptions {
+            ports: ports.map_or_else(|| crate::discover::DEFAULT_PORTS.to_vec(), |p| p.0),
             connections: connections.unwrap_or(4),
             timeout_secs: timeout_secs.unwrap_or(30),
             anonymous_password: anonymous_password.unwrap_or_else(|| Secret::new("anonymous@")),
@@ -746,6 +753,21 @@ fn parse_progress_flag(s: &str) -> Result<ProgressMode, String> {
         "always" => Ok(ProgressMode::Always),
         _ => Err(format!("{s:?}: --progress takes no value")),
     }
+}
+
+/// A list of ports (`21,990,2120-2122`), one value for clap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortList(pub Vec<u16>);
+
+fn parse_ports(s: &str) -> Result<PortList, String> {
+    crate::discover::targets::parse_ports(s)
+        .map(PortList)
+        .map_err(|e| e.to_string())
+}
+
+fn de_ports<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PortList>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_ports(&s).map(Some).map_err(serde::de::Error::custom)
 }
 
 fn parse_ocr_mode(s: &str) -> Result<OcrMode, String> {

@@ -41,6 +41,7 @@ pub fn scan_network(env: &ScanEnv, spec: &str) {
     let timeout = Duration::from_secs(config.ftp.timeout_secs.clamp(1, 10));
     let discover = DiscoverConfig {
         targets: vec![spec.to_string()],
+        ports: config.ftp.ports.clone(),
         timeout,
         exposure: ExposureOptions {
             timeout,

@@ -845,3 +845,39 @@ fn a_stop_ends_the_sweep_early_and_says_so() {
     // At 200 connections a second, the whole /16 would take 5.5 minutes.
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// `phiscan scan BLOCK --ports P`: an address block given to `scan` is
+/// swept on the ports given (as `discover --ports`), then crawled.
+#[test]
+fn scan_of_a_block_takes_ports() {
+    let b = block();
+    let share = tempfile::tempdir().unwrap();
+    std::fs::write(share.path().join("patients.txt"), "SSN 512-34-7890\n").unwrap();
+    let open = es::start_unftp_at(at(b, 120, 0), share.path());
+    let block = format!("{}.{}.{}.120/30", b[0], b[1], b[2]);
+    let run = |ports: &str| {
+        assert_cmd::Command::cargo_bin("phiscan")
+            .unwrap()
+            .args(["scan", &block, "--ports", ports, "--timeout", "5"])
+            .output()
+            .unwrap()
+    };
+    let out = run(&open.port().to_string());
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("patients.txt") && l.contains(",SSN,")),
+        "{csv}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Another port: the server is not found, so nothing is crawled.
+    let other = if open.port() == 65535 {
+        65534
+    } else {
+        open.port() + 1
+    };
+    let out = run(&other.to_string());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("patients.txt"));
+    let out = run("99999");
+    assert_eq!(out.status.code(), Some(2));
+}
