@@ -12,7 +12,7 @@
 #   after a refused EPSV, to the server's own address);
 # - a URL naming a file scans that file (rows equal a local scan of it);
 #   a missing path is named in the message (exit status 3);
-# - a failed login (wrong password; a user without one) exits 3 even with
+# - a failed login (wrong password; a user without one) exits 4 even with
 #   exposure rows written, says how to give a password, never shows it.
 # Each daemon is stopped by its PID.
 #
@@ -219,9 +219,9 @@ check_server() {
         ! grep -q 'cannot open /no/such/file.csv as a folder or a file: CWD: 5[0-9][0-9] .*; SIZE: 5[0-9][0-9]' "$RUN/$name-missing.txt"; then
         echo "  missing path:"; grep -E 'not examined|cannot' "$RUN/$name-missing.txt" | head -3; ok=0
     fi
-    # Failed logins: exit 3 though exposure rows were written; how to give
+    # Failed logins: exit 4 though exposure rows were written; how to give
     # a password; the password nowhere.
-    if [ "$(cat "$RUN/$name-login.status")" != 3 ] ||
+    if [ "$(cat "$RUN/$name-login.status")" != 4 ] ||
         ! grep -q "cannot log in as $NOBODY: 5" "$RUN/$name-login.txt" ||
         ! grep -qF "$scheme://$NOBODY@127.0.0.1:$port/ login failed: nothing on this server was read" "$RUN/$name-login.txt"; then
         echo "  wrong password: status $(cat "$RUN/$name-login.status"):"; grep -E 'log in|login' "$RUN/$name-login.txt" | head -3; ok=0
@@ -230,7 +230,7 @@ check_server() {
     if grep -rqF "$BAD_PASSWORD" "$RUN/$name-login.txt" "$RUN/$name-login.csv"; then
         echo "  wrong password: the password shows in the output"; ok=0
     fi
-    if [ "$(cat "$RUN/$name-nopass.status")" != 3 ] ||
+    if [ "$(cat "$RUN/$name-nopass.status")" != 4 ] ||
         ! grep -qF "(no password was given for $NOBODY: set PHISCAN_FTP_PASSWORD, use --netrc FILE, or write it in the URL)" "$RUN/$name-nopass.txt"; then
         echo "  no password: status $(cat "$RUN/$name-nopass.status"):"; grep -E 'log in' "$RUN/$name-nopass.txt" | head -3; ok=0
     fi
@@ -238,7 +238,7 @@ check_server() {
     banner=$(grep -m1 ' banner: ' "$RUN/$name.txt" | sed 's/.* banner: //')
     if [ "$ok" = 1 ]; then
         echo "ok   $name ($expect_listing; banner: $banner): $(wc -l < "$RUN/$name.rows") rows, $(tr '\n' ' ' < "$RUN/$name.counts")"
-        echo "     tls: $(line_of "$RUN/$name.txt" "$target" tls); data: $(line_of "$RUN/$name.txt" "$target" data_connections); file URL, missing path, failed logins (exit 3) checked"
+        echo "     tls: $(line_of "$RUN/$name.txt" "$target" tls); data: $(line_of "$RUN/$name.txt" "$target" data_connections); file URL, missing path, failed logins (exit 4) checked"
     else
         echo "FAIL $name (reports in $RUN)"; FAILED=1
     fi
