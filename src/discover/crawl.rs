@@ -3,8 +3,9 @@
 //! discover`, rows into the scan's report), then every FTP server that let
 //! us in anonymously is crawled for PHI, in the same run.
 //!
-//! The crawl's own exposure rows for those servers (anonymous login, no
-//! TLS, world-writable, write) are dropped: the discovery judged them
+//! The crawl's own exposure rows and check verdicts for those servers
+//! (anonymous login, no TLS, certificate, known-vulnerable banner,
+//! world-writable, write) are dropped: the discovery judged them
 //! already, with more checks, and a server must not get each row twice.
 
 use super::{targets, DiscoverConfig};
@@ -32,6 +33,8 @@ fn crawl_exposure(e: Entity) -> bool {
             | Entity::FtpAnonymousWrite
             | Entity::FtpWorldWritable
             | Entity::FtpNoTls
+            | Entity::FtpTlsCert
+            | Entity::FtpKnownVulnerable
     )
 }
 
@@ -105,7 +108,10 @@ pub fn scan_network(env: &ScanEnv, spec: &str) {
                 let repeat = match &event {
                     Event::Finding(f) => crawl_exposure(f.entity) && judged.contains(&*f.target),
                     Event::TargetInfo { target, key, .. } => {
-                        matches!(*key, "banner" | "tls") && judged.contains(&**target)
+                        // The discovery's verdicts stand: the crawl ran
+                        // with its checks off and would say "not tested".
+                        (matches!(*key, "banner" | "tls") || key.starts_with("check "))
+                            && judged.contains(&**target)
                     }
                     _ => false,
                 };

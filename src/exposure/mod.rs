@@ -440,36 +440,28 @@ pub fn check_service_as(
         .map(|r| r.text.to_ascii_uppercase())
         .unwrap_or_default();
     let feat_lists_tls = feat_text.contains("AUTH TLS") || feat_text.contains("AUTH SSL");
-    let mlsd = feat_text.contains("MLST");
-    // MLST facts the server knows but does not send unless asked (`fact`
-    // without `*`), RFC 3659 7.8: the mode bits.
-    let mlst_mode_off = feat_text
-        .split(" | ")
-        .find(|l| l.trim_start().starts_with("MLST"))
-        .is_some_and(|l| l.contains("UNIX.MODE;") || l.trim_end().ends_with("UNIX.MODE"));
+    let (mlsd, mlst_mode_off) = mlst_features(&feat_text);
     report.software = software(&report.banner, &report.syst);
 
     // TLS: sent, not read from FEAT.
     if !implicit {
-        report.tls = match c.cmd("AUTH TLS") {
-            Ok(r) if r.code == 234 => match c.start_tls(&svc.tls, &svc.server_name()) {
-                Ok(()) => TlsMode::Explicit,
-                Err(e) => {
-                    rep.row(
-                        Entity::FtpNoTls,
-                        "ftp-no-tls",
-                        Confidence::High,
-                        "",
-                        "AUTH TLS handshake failed",
-                        &format!(
-                            "the server accepted AUTH TLS (234) but the TLS handshake failed ({e}): logins and files cross the network in clear text"
-                        ),
-                    );
-                    report.verdicts.insert(Check::Tls, Verdict::Found(1));
-                    TlsMode::None
-                }
-            },
-            Ok(r) => {
+        report.tls = match auth_tls(&mut c, svc) {
+            AuthTls::Completed => TlsMode::Explicit,
+            AuthTls::HandshakeFailed(e) => {
+                rep.row(
+                    Entity::FtpNoTls,
+                    "ftp-no-tls",
+                    Confidence::High,
+                    "",
+                    "AUTH TLS handshake failed",
+                    &format!(
+                        "the server accepted AUTH TLS (234) but the TLS handshake failed ({e}): logins and files cross the network in clear text"
+                    ),
+                );
+                report.verdicts.insert(Check::Tls, Verdict::Found(1));
+                TlsMode::None
+            }
+            AuthTls::Refused(r) => {
                 let feat_note = if feat_lists_tls {
                     " although FEAT lists AUTH TLS"
                 } else {
@@ -489,7 +481,7 @@ pub fn check_service_as(
                 report.verdicts.insert(Check::Tls, Verdict::Found(1));
                 TlsMode::None
             }
-            Err(e) => {
+            AuthTls::NoAnswer(e) => {
                 report.verdicts.insert(
                     Check::Tls,
                     Verdict::NotTested(format!("no reply to AUTH TLS: {e}")),
@@ -747,6 +739,117 @@ fn known_vulnerable(rep: &Reporter, report: &mut ServiceReport) {
         Verdict::Found(matches.len() as u32)
     };
     report.verdicts.insert(Check::KnownVulnerable, verdict);
+}
+
+/// From a FEAT answer (upper-cased): whether MLSD is offered, and whether
+/// the mode bits are a fact the server knows but sends only when asked
+/// (`fact` without `*`, RFC 3659 7.8).
+fn mlst_features(feat: &str) -> (bool, bool) {
+    let mode_off = feat
+        .split(" | ")
+        .find(|l| l.trim_start().starts_with("MLST"))
+        .is_some_and(|l| l.contains("UNIX.MODE;") || l.trim_end().ends_with("UNIX.MODE"));
+    (feat.contains("MLST"), mode_off)
+}
+
+/// What became of AUTH TLS sent on a connection.
+pub enum AuthTls {
+    /// 234, and the handshake completed.
+    Completed,
+    /// Any other answer: the server does not offer TLS.
+    Refused(Reply),
+    /// 234, then the handshake failed.
+    HandshakeFailed(String),
+    /// No answer to judge by.
+    NoAnswer(String),
+}
+
+/// Sends AUTH TLS on `c` and, when accepted, completes the handshake.
+/// FEAT alone is no proof: pure-ftpd without a certificate lists AUTH TLS
+/// and answers the command with 500.
+fn auth_tls(c: &mut Control, svc: &Service) -> AuthTls {
+    match c.cmd("AUTH TLS") {
+        Ok(r) if r.code == 234 => match c.start_tls(&svc.tls, &svc.server_name()) {
+            Ok(()) => AuthTls::Completed,
+            Err(e) => AuthTls::HandshakeFailed(e.to_string()),
+        },
+        Ok(r) => AuthTls::Refused(r),
+        Err(e) => AuthTls::NoAnswer(e.to_string()),
+    }
+}
+
+/// AUTH TLS on a connection of its own (the crawl of an `ftp://` target,
+/// whose own connection stays plain).
+pub fn probe_auth_tls(svc: &Service) -> AuthTls {
+    match svc.open(Channel::Plain) {
+        Ok((mut c, g)) if g.code == 220 => {
+            let verdict = auth_tls(&mut c, svc);
+            c.quit();
+            verdict
+        }
+        Ok((c, g)) => {
+            c.quit();
+            AuthTls::NoAnswer(format!("the server greeted {}", g.shown()))
+        }
+        Err(e) => AuthTls::NoAnswer(e.to_string()),
+    }
+}
+
+/// The checks an anonymous session runs (world-writable folders, the
+/// write probes, drop-site signs), on a connection of their own: for
+/// `phiscan scan ftp://host/ --check-write`, so a crawl judges write
+/// access exactly as `discover` does. The verdicts, by check.
+pub fn anonymous_session_checks(
+    svc: &Service,
+    implicit: bool,
+    opts: &ExposureOptions,
+    rep: &Reporter,
+) -> BTreeMap<Check, Verdict> {
+    let channel = if implicit {
+        Channel::Implicit
+    } else {
+        Channel::Plain
+    };
+    let mut report = ServiceReport {
+        url: svc.url(implicit),
+        banner: String::new(),
+        syst: String::new(),
+        software: None,
+        tls: TlsMode::Unknown,
+        verdicts: BTreeMap::new(),
+        anonymous_user: None,
+        default_user: None,
+    };
+    match login::first_login(svc, channel, &ANONYMOUS_LOGINS, opts.backoff) {
+        Ok(mut s) => {
+            let feat = s
+                .control
+                .cmd("FEAT")
+                .ok()
+                .filter(|r| r.code == 211)
+                .map(|r| r.text.to_ascii_uppercase())
+                .unwrap_or_default();
+            let (mlsd, mode_off) = mlst_features(&feat);
+            tree::anonymous_checks(&mut s, mlsd, mode_off, opts, rep, &mut report);
+            s.control.quit();
+        }
+        Err(e) => {
+            let why = match e {
+                login::NoLogin::Refused(r) => format!("no anonymous login (last answer {r})"),
+                login::NoLogin::Untested(why) => format!("the anonymous login failed: {why}"),
+            };
+            for check in [
+                Check::WorldWritable,
+                Check::AnonymousWrite,
+                Check::AbuseSigns,
+            ] {
+                report
+                    .verdicts
+                    .insert(check, Verdict::NotTested(why.clone()));
+            }
+        }
+    }
+    report.verdicts
 }
 
 #[cfg(test)]

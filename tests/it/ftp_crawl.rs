@@ -280,19 +280,26 @@ fn check_write_creates_and_removes_a_directory() {
     let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |c| {
         c.ftp.check_write = true
     });
+    // The same probes as `discover --check-write`: a uniquely named folder
+    // (MKD) and empty file (STOR) in the login folder, each removed again.
     let write = out.entity("FTP_ANONYMOUS_WRITE");
     assert_eq!(write.len(), 1, "{:?}", out.rows);
-    assert!(write[0][8].starts_with("phiscan-write-check-"));
+    assert_eq!(write[0][8], "MKD, STOR", "{:?}", write[0]);
+    assert!(write[0][9].contains("the login folder"), "{:?}", write[0]);
+    let url = format!("ftp://127.0.0.1:{port}/");
+    assert_eq!(
+        out.summary.targets[&url].info["check anonymous_write"],
+        "found (1 row)"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("phiscan-write-check")
-        })
+        .filter(|e| e.file_name().to_string_lossy().starts_with("phiscan-"))
         .collect();
-    assert!(leftovers.is_empty(), "the check directory was not removed");
+    assert!(
+        leftovers.is_empty(),
+        "a write probe was left: {leftovers:?}"
+    );
     // Without the flag the server is not changed and nothing is claimed.
     let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |_| {});
     assert!(out.entity("FTP_ANONYMOUS_WRITE").is_empty());

@@ -22,4 +22,5 @@ mod report_fixtures;
 mod report_html;
 mod rules_examples;
 mod safety;
+mod scan_exposure;
 mod shard;

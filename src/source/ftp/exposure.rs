@@ -1,5 +1,12 @@
 //! The server's exposure, as rows with their own entities: anonymous login,
-//! anonymous write (`--check-write`), no TLS, world-writable folders.
+//! anonymous write (`--check-write`), no TLS, world-writable folders, a
+//! listed vulnerable version.
+//!
+//! Where `discover` has a check, the crawl calls the same code in
+//! [`crate::exposure`], so a scan and a discovery of one server agree: the
+//! version list from the banner, AUTH TLS really sent (FEAT listing it is
+//! not enough: pure-ftpd without a certificate lists it and answers 500),
+//! and `--check-write`'s MKD/STOR probes in the folders that look writable.
 //!
 //! The crawl calls these checks in two places only: [`check_server`] once
 //! the first login has been tried, and [`listed_folder`] for each folder a
@@ -10,16 +17,15 @@
 //! so) or not tested (why), so no report reads "not found" for a check that
 //! never ran.
 
-use super::crawl::root_path;
-use super::session::{Connector, Failure, ServerInfo, Session, TlsKind, TlsOutcome};
+use super::session::{Connector, Failure, ServerInfo, TlsKind, TlsOutcome};
 use super::url::{self, Credentials, FtpTarget};
-use super::wire;
 use crate::config::FtpOptions;
 use crate::entity::{Confidence, Entity};
-use crate::exposure::{Check, Verdict};
+use crate::exposure::{AuthTls, Check, ExposureOptions, Reporter, Service, Verdict};
 use crate::report::{Event, EventSink, Finding};
 use crate::source::ScanEnv;
 use std::sync::Arc;
+use std::time::Duration;
 use suppaftp::TlsStream;
 
 /// The server being judged, and how to reach it.
@@ -35,12 +41,9 @@ pub(super) struct Server<'a, T: TlsStream> {
 }
 
 /// How the crawl's own first login went.
-pub(super) enum FirstLogin<'s, T: TlsStream> {
-    /// Logged in; `root` is where the crawl starts (wire form).
-    LoggedIn {
-        session: &'s mut Session<T>,
-        root: &'s str,
-    },
+pub(super) enum FirstLogin<'s> {
+    /// Logged in.
+    LoggedIn,
     /// Refused, or the connection failed before or during the login; why.
     Failed(&'s Failure),
 }
@@ -50,7 +53,7 @@ pub(super) enum FirstLogin<'s, T: TlsStream> {
 pub(super) fn check_server<T: TlsStream + Send + 'static>(
     server: &Server<'_, T>,
     info: Option<&ServerInfo>,
-    login: FirstLogin<'_, T>,
+    login: FirstLogin<'_>,
 ) {
     let env = server.env;
     let opts = &env.config.ftp;
@@ -67,7 +70,7 @@ pub(super) fn check_server<T: TlsStream + Send + 'static>(
         // Never greeted: nothing about the server is known.
         let why = match &login {
             FirstLogin::Failed(f) => format!("could not connect: {}", f.detail()),
-            FirstLogin::LoggedIn { .. } => "the server did not greet".to_string(),
+            FirstLogin::LoggedIn => "the server did not greet".to_string(),
         };
         for check in [
             Check::Tls,
@@ -90,8 +93,13 @@ pub(super) fn check_server<T: TlsStream + Send + 'static>(
     let (tls, cert) = tls_verdicts(server, info, &login);
     verdict(Check::Tls, tls);
     verdict(Check::TlsCert, cert);
+    verdict(Check::KnownVulnerable, known_vulnerable(server, info));
+    let implicit = matches!(
+        info.tls,
+        TlsOutcome::Protected(TlsKind::Implicit) | TlsOutcome::Failed(TlsKind::Implicit)
+    );
     let (anonymous, write) = match login {
-        FirstLogin::LoggedIn { session, root } if server.creds.anonymous => {
+        FirstLogin::LoggedIn if server.creds.anonymous => {
             exposure(
                 env,
                 server.display,
@@ -102,7 +110,7 @@ pub(super) fn check_server<T: TlsStream + Send + 'static>(
                 "the server accepted an anonymous login",
             );
             let write = if opts.check_write {
-                check_write(env, server.display, session, root)
+                write_checks(server, implicit)
             } else {
                 write_not_requested()
             };
@@ -129,7 +137,7 @@ pub(super) fn check_server<T: TlsStream + Send + 'static>(
                 Verdict::NotTested(why.into()),
             )
         }
-        _ => check_anonymous(server, opts),
+        _ => check_anonymous(server, opts, implicit),
     };
     verdict(Check::AnonymousLogin, anonymous);
     verdict(Check::AnonymousWrite, write);
@@ -152,16 +160,49 @@ fn write_not_requested() -> Verdict {
 fn tls_verdicts<T: TlsStream + Send + 'static>(
     server: &Server<'_, T>,
     info: &ServerInfo,
-    login: &FirstLogin<'_, T>,
+    login: &FirstLogin<'_>,
 ) -> (Verdict, Verdict) {
     let env = server.env;
     let plain = || Verdict::NotTested("TLS not used (ftp:// target)".into());
     if !server.target.secure {
         if info.auth_tls {
-            return (
-                Verdict::NotFound("FEAT lists AUTH TLS (not used: ftp:// target)".into()),
-                plain(),
+            // FEAT alone is no proof (pure-ftpd without a certificate lists
+            // AUTH TLS and answers it with 500): ask, on a connection of
+            // its own, as the crawl's stays plain.
+            let probe = match service(server) {
+                Some(svc) => crate::exposure::probe_auth_tls(&svc),
+                None => AuthTls::NoAnswer(format!("cannot resolve {}", server.target.host)),
+            };
+            let refused = match probe {
+                AuthTls::Completed => {
+                    return (
+                        Verdict::NotFound(
+                            "AUTH TLS accepted and the handshake completed on a separate connection (not used: ftp:// target)".into(),
+                        ),
+                        plain(),
+                    )
+                }
+                AuthTls::NoAnswer(e) => {
+                    return (
+                        Verdict::NotTested(format!("FEAT lists AUTH TLS; no answer to it: {e}")),
+                        plain(),
+                    )
+                }
+                AuthTls::Refused(r) => format!("AUTH TLS was answered {} although FEAT lists it", r.shown()),
+                AuthTls::HandshakeFailed(e) => {
+                    format!("the server accepted AUTH TLS (234) but the TLS handshake failed ({e})")
+                }
+            };
+            exposure(
+                env,
+                server.display,
+                "",
+                Entity::FtpNoTls,
+                "ftp-no-tls",
+                "",
+                &format!("{refused}: logins and files cross the network in clear text"),
             );
+            return (Verdict::Found(1), plain());
         }
         exposure(
             env,
@@ -180,7 +221,7 @@ fn tls_verdicts<T: TlsStream + Send + 'static>(
     };
     let failure = match login {
         FirstLogin::Failed(f) => Some(*f),
-        FirstLogin::LoggedIn { .. } => None,
+        FirstLogin::LoggedIn => None,
     };
     match (&info.tls, failure) {
         (TlsOutcome::Protected(k), _) => {
@@ -265,7 +306,7 @@ pub(super) fn listed_folder(
     rel: &str,
     entry: &super::listing::Entry,
 ) {
-    if entry.world_writable && !env.config.ftp.check_write {
+    if entry.world_writable {
         exposure(
             env,
             display,
@@ -316,6 +357,7 @@ fn exposure(
 fn check_anonymous<T: TlsStream + Send + 'static>(
     server: &Server<'_, T>,
     opts: &FtpOptions,
+    implicit: bool,
 ) -> (Verdict, Verdict) {
     let anon = Credentials {
         user: "anonymous".into(),
@@ -325,7 +367,7 @@ fn check_anonymous<T: TlsStream + Send + 'static>(
     };
     let mut info = None;
     match server.connector.open_with_retries(&anon, 1, &mut info) {
-        Ok(mut s) => {
+        Ok(s) => {
             exposure(
                 server.env,
                 server.display,
@@ -335,16 +377,12 @@ fn check_anonymous<T: TlsStream + Send + 'static>(
                 "anonymous",
                 "the server accepted an anonymous login",
             );
+            s.quit();
             let write = if opts.check_write {
-                // The anonymous user's own view of the URL path (it is
-                // usually chrooted elsewhere than the credentials' user).
-                let home = s.pwd().unwrap_or_else(|_| "/".into());
-                let root = root_path(&home, server.target);
-                check_write(server.env, server.display, &mut s, &root)
+                write_checks(server, implicit)
             } else {
                 write_not_requested()
             };
-            s.quit();
             (Verdict::Found(1), write)
         }
         Err(f) => {
@@ -368,48 +406,73 @@ fn check_anonymous<T: TlsStream + Send + 'static>(
     }
 }
 
-/// `--check-write`: creates a uniquely named directory and removes it again.
-fn check_write<T: TlsStream + Send + 'static>(
-    env: &ScanEnv,
-    display: &Arc<str>,
-    session: &mut Session<T>,
-    dir: &str,
-) -> Verdict {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let name = format!("phiscan-write-check-{}-{nanos:09}", std::process::id());
-    let path = wire::join(dir, &name);
-    if let Err(f) = session.mkdir(&path) {
-        return Verdict::NotFound(format!(
-            "MKD {} refused: {}",
-            wire::to_display(&path),
-            f.detail()
-        ));
+/// `--check-write`: the same probes as `discover --check-write` (every
+/// folder that looks writable, MKD and STOR, leftovers named in a row), on
+/// an anonymous connection of their own. Their world-writable rows are
+/// left out: the crawl reports those from its own listings, which reach
+/// every folder. The anonymous-write verdict; the drop-site signs' verdict
+/// goes to the facts.
+fn write_checks<T: TlsStream + Send + 'static>(server: &Server<'_, T>, implicit: bool) -> Verdict {
+    let env = server.env;
+    let Some(svc) = service(server) else {
+        return Verdict::NotTested(format!("cannot resolve {}", server.target.host));
+    };
+    let opts = ExposureOptions {
+        timeout: svc.timeout,
+        check_write: true,
+        ..ExposureOptions::default()
+    };
+    let sink = WithoutWorldWritable(env.events);
+    let rep = Reporter {
+        events: &sink,
+        key: &env.engine.options.fingerprint_key,
+        target: server.display.clone(),
+    };
+    let mut verdicts = crate::exposure::anonymous_session_checks(&svc, implicit, &opts, &rep);
+    if let Some(v) = verdicts.remove(&Check::AbuseSigns) {
+        info_event(env, server.display, Check::AbuseSigns.key(), v.text());
     }
-    exposure(
-        env,
-        display,
-        "",
-        Entity::FtpAnonymousWrite,
-        "ftp-anonymous-write",
-        &name,
-        "an anonymous user created a directory (MKD) on the server",
-    );
-    if let Err(f) = session.rmdir(&path) {
-        EventSink::send(
-            env.events,
-            Event::TargetInfo {
-                target: display.clone(),
-                key: "write_check",
-                value: format!(
-                    "created {} but could not remove it: {}",
-                    wire::to_display(&path),
-                    f.detail()
-                ),
-            },
+    verdicts
+        .remove(&Check::AnonymousWrite)
+        .unwrap_or_else(|| Verdict::NotTested("the write probes did not run".into()))
+}
+
+/// The events of the write probes without their world-writable rows.
+struct WithoutWorldWritable<'a>(&'a crossbeam_channel::Sender<Event>);
+
+impl EventSink for WithoutWorldWritable<'_> {
+    fn send(&self, event: Event) {
+        if !matches!(&event, Event::Finding(f) if f.entity == Entity::FtpWorldWritable) {
+            EventSink::send(self.0, event);
+        }
+    }
+}
+
+/// The target as the exposure checks address it.
+fn service<T: TlsStream>(server: &Server<'_, T>) -> Option<Service> {
+    let timeout = Duration::from_secs(server.env.config.ftp.timeout_secs.max(1));
+    Service::resolve(&server.target.host, server.target.port, timeout).ok()
+}
+
+/// FTP_KNOWN_VULNERABLE, from the greeting only (nothing is sent to test it).
+fn known_vulnerable<T: TlsStream>(server: &Server<'_, T>, info: &ServerInfo) -> Verdict {
+    let matches = crate::exposure::data::vulnerable_matches(&info.banner, "");
+    if matches.is_empty() {
+        return Verdict::NotFound("the banner names no listed version".into());
+    }
+    for (v, named) in &matches {
+        exposure(
+            server.env,
+            server.display,
+            "",
+            Entity::FtpKnownVulnerable,
+            &v.id,
+            &format!("{named} ({})", v.cve),
+            &format!(
+                "the banner names {named}: {}. Judged by the banner only; nothing was sent to test it",
+                v.description
+            ),
         );
     }
-    Verdict::Found(1)
+    Verdict::Found(matches.len() as u32)
 }

@@ -219,14 +219,7 @@ fn run<T: TlsStream + Send + 'static>(
     let home = first.pwd().unwrap_or_else(|_| "/".to_string());
     let root = root_path(&home, target);
     if checks_server {
-        exposure::check_server(
-            &server,
-            info.as_ref(),
-            FirstLogin::LoggedIn {
-                session: &mut first,
-                root: &root,
-            },
-        );
+        exposure::check_server(&server, info.as_ref(), FirstLogin::LoggedIn);
     }
 
     let crawl = Crawl::new(env, display.clone(), connector, creds, secrets);
