@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use common::{start_scripted, Node, Script};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -185,10 +186,83 @@ fn each_small_file_costs_one_epsv_and_one_retr() {
         assert!(t.other.is_empty(), "commands serving nothing: {t:?}");
         // The bound: one data connection and one RETR per file.
         assert_eq!(t.file_commands, 2 * files, "{t:?}");
-        // Listings: a data connection, MLSD, and at most a CWD each.
-        assert!(t.listing_commands <= 3 * t.listings, "{t:?}");
+        // Listings: a data connection and `MLSD folder` each; CWD only
+        // into the root (which may be a file).
+        assert_eq!(t.listing_commands, 2 * t.listings + 1, "{t:?}");
+        assert_eq!(t.cwd, 1, "{t:?}");
         // PWD once (the login folder, for relative URLs), never per file.
         assert!(t.pwd <= 1, "{t:?}");
-        assert!(t.cwd <= t.listings, "{t:?}");
     }
+}
+
+/// Folders of three small files, for the scripted server.
+fn three_folders() -> (Node, usize) {
+    let mut root = Node::dir();
+    for folder in ["x", "y", "y/z"] {
+        for f in ["1.txt", "2.txt", "3.txt"] {
+            root.add(format!("{folder}/{f}").as_bytes(), b"SSN 536-22-8145\n");
+        }
+    }
+    (root, 9)
+}
+
+fn scripted_tally(script: Script) -> (Tally, common::Outcome) {
+    let (port, log) = start_scripted(script);
+    let out = common::scan(&[&format!("ftp://127.0.0.1:{port}/")], |c| {
+        c.ftp.connections = 1
+    });
+    let commands: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).trim().to_string())
+        .filter(|c| !c.starts_with('!'))
+        .collect();
+    let log: CommandLog = Arc::new(Mutex::new(vec![Arc::new(Mutex::new(commands))]));
+    (tally(&log), out)
+}
+
+/// A server without MLSD: LIST takes no folder safely (many servers read
+/// its argument as `ls` options), so each folder costs a CWD; files still
+/// cost EPSV + RETR.
+#[test]
+fn list_servers_get_a_cwd_per_folder_and_nothing_more_per_file() {
+    let (root, files) = three_folders();
+    let (t, out) = scripted_tally(Script::new(root));
+    assert_eq!(
+        out.summary.files_scanned,
+        files as u64,
+        "{:?}",
+        out.skipped()
+    );
+    assert_eq!(t.files, files, "{t:?}");
+    assert_eq!(t.file_commands, 2 * files, "{t:?}");
+    assert_eq!(t.listings, 4, "{t:?}");
+    assert_eq!(t.listing_commands, 3 * t.listings, "{t:?}");
+    assert!(t.other.is_empty(), "{t:?}");
+}
+
+/// A server whose MLSD lists only the working folder (refuses a folder
+/// named): the first refusal is the only one; every folder is then
+/// entered with CWD and listed with MLSD, and nothing is lost.
+#[test]
+fn mlsd_refusing_a_folder_argument_falls_back_to_cwd_once() {
+    let (root, files) = three_folders();
+    let mut script = Script::new(root);
+    script.mlsd = true;
+    script.mlsd_no_path = true;
+    let (t, out) = scripted_tally(script);
+    assert_eq!(
+        out.summary.files_scanned,
+        files as u64,
+        "{:?}",
+        out.skipped()
+    );
+    assert_eq!(t.file_commands, 2 * files, "{t:?}");
+    // Four listings, each CWD + EPSV + MLSD, and one refused `MLSD folder`
+    // (its EPSV answered, then the 501).
+    assert_eq!(t.listings, 5, "{t:?}");
+    assert_eq!(t.cwd, 4, "{t:?}");
+    assert_eq!(t.listing_commands, 3 * 4 + 2, "{t:?}");
+    assert!(t.other.is_empty(), "{t:?}");
 }
