@@ -165,7 +165,9 @@ Round trips: phiscan sends EPSV + RETR per file (three replies: 229, 150,
 226; TYPE I once per connection, no SIZE/MDTM/CWD/PWD per file) and EPSV +
 \`MLSD folder\` per folder below the root (CWD + EPSV + MLSD before
 2026-12-05); \`tests/it/ftp_round_trips.rs\` counts them. With a delay
-before every reply, a file costs at least three delays on its connection.
+before every reply, a file costs at least three delays on its connection:
+$("$PY" -c "print(f'{$FILES * 3 * $DELAY_MS / 1000:.1f} s on one connection, {$FILES * 3 * $DELAY_MS / 8000:.1f} s on eight')")
+for $FILES files, whatever the client (lftp sends PASV + RETR per file too).
 EOF
 )
 if [ -n "$RSS_LINE" ]; then
