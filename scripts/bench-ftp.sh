@@ -159,7 +159,15 @@ Machine: $MACHINE.
 | phiscan --connections 1 | ${SECS[1]} s | $(rate "${SECS[1]}") | 1.0× |
 | phiscan --connections 4 | ${SECS[4]} s | $(rate "${SECS[4]}") | $(ratio "${SECS[1]}" "${SECS[4]}")× |
 | phiscan --connections 8 | ${SECS[8]} s | $(rate "${SECS[8]}") | $(ratio "${SECS[1]}" "${SECS[8]}")× (target ≥ 5×) |
-| lftp mirror --parallel=8, then phiscan on the mirror | $LFTP_TOTAL s ($MIRROR + $LOCAL) | $(rate "$LFTP_TOTAL") | phiscan -c 8 is $(ratio "$LFTP_TOTAL" "${SECS[8]}")× faster end to end |
+| lftp mirror --parallel=8, then phiscan on the mirror | $LFTP_TOTAL s ($MIRROR + $LOCAL) | $(rate "$LFTP_TOTAL") | phiscan -c 8 is $(ratio "$LFTP_TOTAL" "${SECS[8]}")× faster end to end, $(ratio "$MIRROR" "${SECS[8]}")× faster than the mirror alone |
+
+Round trips: phiscan sends EPSV + RETR per file (three replies: 229, 150,
+226; TYPE I once per connection, no SIZE/MDTM/CWD/PWD per file) and EPSV +
+\`MLSD folder\` per folder below the root (CWD + EPSV + MLSD before
+2026-12-05); \`tests/it/ftp_round_trips.rs\` counts them. With a delay
+before every reply, a file costs at least three delays on its connection:
+$("$PY" -c "print(f'{$FILES * 3 * $DELAY_MS / 1000:.1f} s on one connection, {$FILES * 3 * $DELAY_MS / 8000:.1f} s on eight')")
+for $FILES files, whatever the client (lftp sends PASV + RETR per file too).
 EOF
 )
 if [ -n "$RSS_LINE" ]; then
@@ -176,7 +184,13 @@ import re, sys, os
 path, section = sys.argv[1], sys.argv[2].rstrip() + "\n"
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
 pattern = re.compile(r"^## FTP crawl\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
+found = pattern.search(text)
+if found:
+    # Earlier figures stay, under their own dates, newest first.
+    old = found.group(0)[len("## FTP crawl\n"):].strip()
+    head, _, earlier = old.partition("### Earlier runs\n")
+    kept = "\n\n".join(p.strip() for p in (head, earlier) if p.strip())
+    section = section + "\n### Earlier runs\n\n" + kept + "\n"
     text = pattern.sub(lambda m: section + "\n", text)
 else:
     text = text.rstrip() + "\n\n" + section

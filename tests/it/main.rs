@@ -14,6 +14,7 @@ mod ftp_cli;
 mod ftp_client;
 mod ftp_crawl;
 mod ftp_hostile;
+mod ftp_round_trips;
 mod leaks;
 mod limits;
 mod ocr;

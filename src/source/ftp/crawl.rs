@@ -276,6 +276,23 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
         let mut cwd_refused = false;
         let listed = self.with_retries(slot, |s| {
             cwd_refused = false;
+            // A folder found in a listing is listed by its path (`MLSD
+            // folder`), sparing a CWD round trip. Not the root (CWD tells
+            // a folder from a file), nor a folder reached by a link (PWD
+            // after CWD tells where it leads), nor on LIST servers.
+            let by_path = s.mlsd && s.mlsd_takes_path && job.depth > 0 && !via_link;
+            if by_path {
+                let mut parsed = Parsed::default();
+                match s.mlsd_path(&job.wire, MAX_DIR_ENTRIES, |line| parsed.add(line, true)) {
+                    // Refused with an argument, or at all: CWD, then MLSD
+                    // (or LIST) below tells which.
+                    Err(Failure::Permanent {
+                        code: 500..=502 | 504,
+                        ..
+                    }) => {}
+                    other => return other.map(|l| Some((l, parsed, true))),
+                }
+            }
             if let Err(f) = s.cwd(&job.wire) {
                 cwd_refused = true;
                 return Err(f);
@@ -308,7 +325,13 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
                     s.list_cwd(MAX_DIR_ENTRIES, |line| parsed.add(line, false))
                         .map(|l| Some((l, parsed, false)))
                 }
-                other => other.map(|l| Some((l, parsed, mlsd))),
+                other => {
+                    if by_path && mlsd && other.is_ok() {
+                        // MLSD works, but not with a folder named.
+                        s.mlsd_takes_path = false;
+                    }
+                    other.map(|l| Some((l, parsed, mlsd)))
+                }
             }
         });
         let (raw, parsed, mlsd) = match listed {

@@ -711,6 +711,7 @@ impl<T: TlsStream + Send + 'static> Connector<T> {
             ftp,
             rate: self.rate.clone(),
             mlsd: info.mlsd,
+            mlsd_takes_path: true,
             data_mode: if self.active {
                 DataMode::Active
             } else if epsv {
@@ -1025,6 +1026,8 @@ pub struct Session<T: TlsStream> {
     pub ftp: ImplFtpStream<T>,
     rate: Arc<RateLimiter>,
     pub mlsd: bool,
+    /// MLSD takes a folder as its argument here (not refused yet).
+    pub mlsd_takes_path: bool,
     data_mode: DataMode,
     /// Set when a passive data connection is asked for (after PASV/EPSV).
     data_opened: Arc<AtomicBool>,
@@ -1153,12 +1156,37 @@ impl<T: TlsStream + Send + 'static> Session<T> {
     pub fn list_cwd(
         &mut self,
         max_lines: usize,
+        each: impl FnMut(&[u8]),
+    ) -> Result<RawListing, Failure> {
+        self.list(None, max_lines, each)
+    }
+
+    /// Lists `folder` (wire form) with `MLSD folder`, which spares the CWD
+    /// (a round trip) that listing the working directory needs. MLSD only:
+    /// LIST's argument is taken for `ls` options by many servers.
+    pub fn mlsd_path(
+        &mut self,
+        folder: &str,
+        max_lines: usize,
+        each: impl FnMut(&[u8]),
+    ) -> Result<RawListing, Failure> {
+        self.list(Some(folder), max_lines, each)
+    }
+
+    fn list(
+        &mut self,
+        folder: Option<&str>,
+        max_lines: usize,
         mut each: impl FnMut(&[u8]),
     ) -> Result<RawListing, Failure> {
-        let cmd = if self.mlsd { "MLSD" } else { "LIST" };
+        let cmd = match folder {
+            Some(folder) => format!("MLSD {folder}"),
+            None if self.mlsd => "MLSD".to_string(),
+            None => "LIST".to_string(),
+        };
         self.rate.acquire(2);
         let (_, stream) = self.data_command(|f| {
-            f.custom_data_command(cmd, &[Status::AboutToSend, Status::AlreadyOpen])
+            f.custom_data_command(&cmd, &[Status::AboutToSend, Status::AlreadyOpen])
         })?;
         self.bound_reads(&stream);
         let mut reader = BufReader::new(Paced {

@@ -289,6 +289,9 @@ pub struct Script {
     pub password: Option<String>,
     /// Advertise MLST and answer MLSD; otherwise LIST only.
     pub mlsd: bool,
+    /// With `mlsd`: MLSD naming a folder is refused (501); MLSD of the
+    /// working folder works.
+    pub mlsd_no_path: bool,
     /// LIST in DOS (IIS) style rather than `ls -l`.
     pub dos: bool,
     /// Extra lines in every LIST reply that are not listing lines.
@@ -304,7 +307,7 @@ pub struct Script {
     pub cut_once: bool,
     /// The first RETR of this path gets "450 busy" (a transient failure).
     pub flaky: Option<Vec<u8>>,
-    /// CWD into this folder is refused with 550.
+    /// CWD into this folder, or listing it, is refused with 550.
     pub deny: Option<Vec<u8>>,
     /// Folders listed world-writable (`drwxrwxrwx`).
     pub world_writable: Vec<Vec<u8>>,
@@ -396,6 +399,7 @@ impl Script {
             root,
             password: None,
             mlsd: false,
+            mlsd_no_path: false,
             dos: false,
             garbage: Vec::new(),
             stall: None,
@@ -767,11 +771,19 @@ fn serve(conn: TcpStream, script: &Script, log: &Log, firsts: &Firsts) -> std::i
                     reply(&mut w, script, "500 Unknown command.")?;
                     continue;
                 }
+                if cmd == "MLSD" && script.mlsd_no_path && !arg.is_empty() {
+                    reply(&mut w, script, "501 No arguments, please.")?;
+                    continue;
+                }
                 let dir = if arg.is_empty() || arg.starts_with(b"-") {
                     cwd.clone()
                 } else {
                     fold(script, join(&cwd, &arg))
                 };
+                if script.deny.as_deref() == Some(&dir[..]) {
+                    reply(&mut w, script, "550 Permission denied.")?;
+                    continue;
+                }
                 let Some(Node::Dir(children)) = script.root.find(&dir) else {
                     reply(&mut w, script, "550 No such directory.")?;
                     continue;
