@@ -427,7 +427,7 @@ fn readable(format: ReportFormat) -> Option<Readable> {
     match format {
         ReportFormat::Csv => Some(Readable::Csv),
         ReportFormat::Jsonl => Some(Readable::Jsonl),
-        ReportFormat::Sarif | ReportFormat::Html => None,
+        ReportFormat::Sarif | ReportFormat::Html | ReportFormat::Text => None,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod run;
 pub mod sarif;
 mod shown;
 pub mod summary;
+pub mod text;
 
 use crate::entity::{Confidence, Entity};
 use serde::Serialize;
@@ -397,6 +398,8 @@ pub struct OutputControl<'a> {
     /// `--shard`: the events this shard reports; the others are another
     /// shard's (see [`crate::shard`]) and are dropped unseen.
     pub keep: Option<&'a (dyn Fn(&Event) -> bool + Sync)>,
+    /// `-v`: each file scanned or not examined is named on stderr.
+    pub verbose: bool,
 }
 
 /// How many report rows are written, per file and per scan: one hostile
@@ -519,6 +522,14 @@ pub fn run_output(
             break;
         }
         shown.event(&mut event);
+        if control.verbose {
+            if let Some(line) = verbose_line(&event, &mut shown) {
+                match progress {
+                    Some(p) => p.suspend(|| eprintln!("{line}")),
+                    None => eprintln!("{line}"),
+                }
+            }
+        }
         if let Event::Finding(f) = &event {
             match filter.disposition(f) {
                 Disposition::Report => {
@@ -598,6 +609,51 @@ pub fn run_output(
     Ok(())
 }
 
+/// The `-v` line of a file scanned or not examined, as the reports show its
+/// name (masked, cleaned); `None` for other events.
+fn verbose_line(event: &Event, shown: &mut shown::Shown) -> Option<String> {
+    let at = |target: &str, path: &str| text::heading(target, path);
+    match event {
+        Event::FileScanned {
+            target,
+            path,
+            bytes,
+            truncated,
+            size,
+            ..
+        } => {
+            let name = shown.name(path);
+            let read = match (truncated, size) {
+                (true, Some(size)) => {
+                    format!("{bytes} of {size} bytes: cut by --max-bytes")
+                }
+                (true, None) => format!("{bytes} bytes: cut by --max-bytes"),
+                (false, _) => format!("{bytes} bytes"),
+            };
+            Some(format!("phiscan: scanned {} ({read})", at(target, &name)))
+        }
+        Event::NotExamined {
+            target,
+            path,
+            reason,
+            detail,
+        } => {
+            let mut line = format!(
+                "phiscan: not examined {}: {}",
+                at(target, path),
+                reason.as_str()
+            );
+            if !detail.is_empty() {
+                line.push_str(" (");
+                line.push_str(detail);
+                line.push(')');
+            }
+            Some(line)
+        }
+        _ => None,
+    }
+}
+
 fn flush_rows(writers: &mut [Box<dyn ReportWriter>]) -> io::Result<()> {
     writers.iter_mut().try_for_each(|w| w.flush_rows())
 }
@@ -610,14 +666,17 @@ pub enum ReportFormat {
     Jsonl,
     Sarif,
     Html,
+    /// The human view (see [`text`]): the default at a terminal.
+    Text,
 }
 
 impl ReportFormat {
-    pub const ALL: [ReportFormat; 4] = [
+    pub const ALL: [ReportFormat; 5] = [
         ReportFormat::Csv,
         ReportFormat::Jsonl,
         ReportFormat::Sarif,
         ReportFormat::Html,
+        ReportFormat::Text,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -626,6 +685,7 @@ impl ReportFormat {
             ReportFormat::Jsonl => "jsonl",
             ReportFormat::Sarif => "sarif",
             ReportFormat::Html => "html",
+            ReportFormat::Text => "text",
         }
     }
 
@@ -636,6 +696,7 @@ impl ReportFormat {
             ReportFormat::Jsonl => "phiscan.jsonl",
             ReportFormat::Sarif => "phiscan.sarif",
             ReportFormat::Html => "phiscan.html",
+            ReportFormat::Text => "phiscan.txt",
         }
     }
 

@@ -83,11 +83,50 @@ impl Progress {
         self.bar.set_message(message(summary));
     }
 
+    /// Runs `f` (which writes to the terminal) with the bar cleared.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
+
+    /// Removes the bar (the scan ends before it starts).
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    /// Standard output, written with the bar cleared and drawn again
+    /// after: rows and bar would otherwise mix on one terminal.
+    pub fn stdout(&self) -> BelowProgress {
+        BelowProgress {
+            bar: self.bar.clone(),
+        }
+    }
+
     /// Removes the bar (the final summary follows on stderr).
     pub fn finish(&self, summary: &Summary) {
         self.bar.set_position(summary.bytes_read);
         self.bar.set_message(message(summary));
         self.bar.finish_and_clear();
+    }
+}
+
+/// Standard output around a progress bar (see [`Progress::stdout`]).
+pub struct BelowProgress {
+    bar: ProgressBar,
+}
+
+impl Write for BelowProgress {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.bar.suspend(|| io::stdout().write(buf))
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.bar.suspend(|| {
+            let mut out = io::stdout().lock();
+            out.write_all(buf)?;
+            out.flush()
+        })
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        io::stdout().flush()
     }
 }
 

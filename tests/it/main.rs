@@ -23,3 +23,4 @@ mod report_html;
 mod rules_examples;
 mod safety;
 mod shard;
+mod text_view;

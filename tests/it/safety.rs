@@ -952,6 +952,47 @@ fn control_characters_in_local_names_never_reach_a_report_or_the_terminal() {
     assert!(stderr.contains("bad\u{fffd}[2J.zip"), "{stderr}");
 }
 
+/// The text view in colour: the only escape sequences on the terminal are
+/// its own colour codes, whatever the file names hold.
+#[test]
+fn the_text_view_lets_only_its_own_colours_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(
+        tree.join("note\u{1b}[31mred\nline\u{9b}2J\u{202e}.txt"),
+        "SSN: 412-56-7890 \u{1b}]0;title\u{7}\r\n",
+    )
+    .unwrap();
+    let out = phiscan(&[
+        tree.to_str().unwrap(),
+        "--format",
+        "text",
+        "--color",
+        "always",
+        "-q",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let shown = String::from_utf8(out.stdout).unwrap();
+    let ours = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+    assert!(ours.is_match(&shown), "{shown:?}");
+    let rest = ours.replace_all(&shown, "");
+    assert!(
+        !rest.chars().any(|c| c.is_control() && c != '\n'),
+        "{rest:?}"
+    );
+    assert!(
+        rest.contains("note\u{fffd}[31mred\u{fffd}line\u{fffd}2J<U+202E>.txt"),
+        "{rest:?}"
+    );
+    assert!(
+        rest.contains("***-**-7890") && !rest.contains("412-56-7890"),
+        "{rest:?}"
+    );
+}
+
 /// A transfer the server cuts mid-file is not examined, so `--resume` must
 /// not record it as done: the rerun (against a server that cuts only the
 /// first transfer) reads it again and finds the SSN in its second half,
@@ -1041,7 +1082,7 @@ fn hostile_names_and_headers_are_masked_neutralised_and_visible() {
     let run = phiscan(&[
         share.to_str().unwrap(),
         "--format",
-        "csv,jsonl,sarif,html",
+        "csv,jsonl,sarif,html,text",
         "--output-dir",
         out.to_str().unwrap(),
         "--summary-json",
@@ -1069,6 +1110,7 @@ fn hostile_names_and_headers_are_masked_neutralised_and_visible() {
         "phiscan.jsonl",
         "phiscan.sarif",
         "phiscan.html",
+        "phiscan.txt",
     ] {
         outputs.push((f.to_string(), std::fs::read_to_string(out.join(f)).unwrap()));
     }
