@@ -149,6 +149,9 @@ pub enum Event {
     /// skipped, not read.
     AlreadyScanned {
         target: Arc<str>,
+        path: String,
+        /// `--max-bytes` cut it in the earlier run.
+        truncated: bool,
     },
     /// A file, member or server path was not examined (or only in part).
     NotExamined {
@@ -369,13 +372,15 @@ pub struct EarlierRows {
 /// recorded.
 pub trait Checkpoint: Send {
     fn earlier_rows(&self, finding: &Finding) -> EarlierRows;
-    /// Records a completed file; its rows are written out before this call.
+    /// Records a completed file (`truncated`: `--max-bytes` cut it); its
+    /// rows are written out before this call.
     fn file_done(
         &mut self,
         target: &str,
         path: &str,
         size: Option<u64>,
         mtime: Option<i64>,
+        truncated: bool,
     ) -> io::Result<()>;
     /// Makes what was recorded durable (end of scan or interruption).
     fn sync(&mut self) -> io::Result<()>;
@@ -585,6 +590,7 @@ pub fn run_output(
                 path,
                 size,
                 mtime,
+                truncated,
                 ..
             },
             Some(checkpoint),
@@ -592,7 +598,25 @@ pub fn run_output(
         {
             // The file's rows are written before it counts as done.
             flush_rows(writers)?;
-            checkpoint.file_done(target, path, *size, *mtime)?;
+            checkpoint.file_done(target, path, *size, *mtime, *truncated)?;
+        }
+        // Cut files are named in the summary as the reports show names
+        // (the event keeps the real path: `--resume` records it).
+        match &event {
+            Event::FileScanned {
+                target,
+                path,
+                bytes,
+                size,
+                truncated: true,
+                ..
+            } => summary.name_truncated(target, shown.name(path), Some(*bytes), *size),
+            Event::AlreadyScanned {
+                target,
+                path,
+                truncated: true,
+            } => summary.name_truncated(target, shown.name(path), None, None),
+            _ => {}
         }
         summary.record(&event);
         if let Some(p) = progress {
