@@ -153,6 +153,14 @@ pub enum Event {
         /// `--max-bytes` cut it in the earlier run.
         truncated: bool,
     },
+    /// A file a server listing holds, queued to be read: progress shows
+    /// files and bytes done of those listed so far, and the folder.
+    Listed {
+        target: Arc<str>,
+        /// The file's folder (report path), shown as the reports show names.
+        folder: String,
+        size: Option<u64>,
+    },
     /// A file, member or server path was not examined (or only in part).
     NotExamined {
         target: Arc<str>,
@@ -527,6 +535,9 @@ pub fn run_output(
             break;
         }
         shown.event(&mut event);
+        if let (Event::Listed { .. }, Some(p)) = (&event, progress) {
+            p.listed(&event);
+        }
         if control.verbose {
             if let Some(line) = verbose_line(&event, &mut shown) {
                 match progress {

@@ -111,6 +111,7 @@ impl<'a> Shown<'a> {
                 self.details.apply(self.mask, ' ', detail);
             }
             Event::TargetInfo { value, .. } => clean(value, ' '),
+            Event::Listed { folder, .. } => self.names.apply(self.mask, '\u{fffd}', folder),
             Event::FileScanned { .. }
             | Event::AlreadyScanned { .. }
             | Event::Discovery(_)

@@ -252,6 +252,8 @@ impl Summary {
             Event::ServerAccess { target, access } => {
                 self.target(target).access = Some(*access);
             }
+            // Progress only: the summary counts files read.
+            Event::Listed { .. } => {}
         }
     }
 

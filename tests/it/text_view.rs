@@ -285,3 +285,55 @@ fn verbose_names_each_file_scanned_or_not_examined() {
     );
     assert!(!said.contains("412-56-789"), "{said}");
 }
+
+/// Progress over FTP (forced into a log with `--progress`): files and bytes
+/// done of those listed so far, the folder being listed (masked as the
+/// reports mask names), rates in binary units as the summary's MiB/s.
+#[test]
+fn ftp_progress_shows_done_of_listed_and_the_folder() {
+    use crate::common::{start_scripted, Node, Script};
+    let mut root = Node::dir();
+    for i in 0..30 {
+        root.add(
+            format!("records 412-56-7891/n{i:02}.txt").as_bytes(),
+            format!("note {i}\n{}", "plain text line\n".repeat(200)).as_bytes(),
+        );
+    }
+    let mut script = Script::new(root);
+    // Slow enough for a few progress lines (one a second).
+    script.reply_delay = std::time::Duration::from_millis(40);
+    let (port, _log) = start_scripted(script);
+    let out = phiscan()
+        .args([
+            "scan",
+            &format!("ftp://127.0.0.1:{port}/"),
+            "--no-anon-check",
+            "--connections",
+            "1",
+            "--progress",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let progress: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(" listed files ("))
+        .collect();
+    assert!(!progress.is_empty(), "{stderr}");
+    let line = regex::Regex::new(
+        r"ftp://127\.0\.0\.1:\d+/: (\d+)/(\d+) listed files \([0-9.]+ (B|KiB|MiB)/[0-9.]+ (B|KiB|MiB)\), \d+ not examined, \d+ findings, listing /records \*\*\*-\*\*-7891",
+    )
+    .unwrap();
+    for l in &progress {
+        let c = line.captures(l).unwrap_or_else(|| panic!("{l}"));
+        let (done, listed): (u64, u64) = (c[1].parse().unwrap(), c[2].parse().unwrap());
+        assert!(done <= listed && listed <= 30, "{l}");
+    }
+    assert!(!stderr.contains("412-56-7891"), "{stderr}");
+    // One unit system: binary sizes and rates, no decimal MB.
+    assert!(
+        !stderr.contains("MB/s") && !stderr.contains(" kB"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("MiB/s"), "{stderr}");
+}
