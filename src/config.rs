@@ -38,6 +38,14 @@ pub struct ScanConfig {
     /// The findings that make the exit status 1.
     pub fail_on: crate::fail_on::FailOn,
     pub quiet: bool,
+    /// `-v`: each file named on stderr as it is scanned or not examined.
+    pub verbose: bool,
+    /// `--color`: when the text view is coloured.
+    pub color: crate::report::text::ColorChoice,
+    /// Where stdout goes; decides the default format and colour (see
+    /// [`crate::report::text::stdout_view`]). Not a terminal by default:
+    /// the binary sets it.
+    pub terminal: crate::report::text::Terminal,
     pub limits: ExtractLimits,
     pub ftp: FtpOptions,
     /// Report formats; empty = CSV.

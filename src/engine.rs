@@ -102,6 +102,20 @@ impl Engine {
             .is_some_and(|c| c.file_done(file.target, file.path, file.size, file.mtime))
     }
 
+    /// The event of a file [`Self::already_scanned`] found done: it
+    /// carries whether `--max-bytes` cut it in the earlier run, so that a
+    /// resumed scan names and counts it as an uninterrupted one would.
+    pub fn already_scanned_event(&self, file: &FileMeta) -> Event {
+        Event::AlreadyScanned {
+            target: file.target.clone(),
+            path: file.path.to_string(),
+            truncated: self
+                .completed
+                .as_ref()
+                .is_some_and(|c| c.truncated(file.target, file.path)),
+        }
+    }
+
     fn with_scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
         // Taken out of the slot while in use, not borrowed: a thread that
         // waits on the rounds of a large file (extract::text) may run
@@ -225,9 +239,7 @@ impl Engine {
             };
         }
         if self.already_scanned(file) {
-            events.send(Event::AlreadyScanned {
-                target: file.target.clone(),
-            });
+            events.send(self.already_scanned_event(file));
             return FileOutcome::default();
         }
         let limit = if max_bytes == 0 { u64::MAX } else { max_bytes };

@@ -475,7 +475,8 @@ fn scan(flags: Settings) -> anyhow::Result<Exit> {
     if let Some(d) = &layers.distrusted {
         eprintln!("phiscan: warning: {}", d.warning());
     }
-    let config = layers.resolve()?;
+    let mut config = layers.resolve()?;
+    config.terminal = phiscan::report::text::Terminal::detect();
     if config.unmask {
         eprintln!(
             "phiscan: warning: --unmask writes matched values in full: the reports \

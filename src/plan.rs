@@ -30,6 +30,8 @@ pub struct ScanPlan {
     pub suppressor: Suppressor,
     /// Every format asked for and its file (`None`: stdout).
     pub reports: Vec<(ReportFormat, Option<PathBuf>)>,
+    /// The text view, where it is written, is coloured.
+    pub text_color: bool,
     /// Where a generated key is kept (reports in files only).
     pub key_file: Option<PathBuf>,
     pub resume: Option<Resume>,
@@ -87,6 +89,7 @@ impl ScanPlan {
                 allowlist,
             },
             reports,
+            text_color: view(config).color,
             key_file: key_file(config),
             resume,
             rules_digest,
@@ -211,15 +214,30 @@ fn resolve_key(
     Ok((key, source, baseline))
 }
 
-/// The formats asked for (CSV when none).
+/// The formats asked for; when none, the text view at a terminal, else CSV.
 fn formats(config: &ScanConfig) -> Vec<ReportFormat> {
     let mut f = config.formats.clone();
     if f.is_empty() {
-        f.push(ReportFormat::Csv);
+        f.push(if view(config).default_is_text {
+            ReportFormat::Text
+        } else {
+            ReportFormat::Csv
+        });
     }
     f.sort();
     f.dedup();
     f
+}
+
+/// How the report is shown, from the terminal, `--color`, `--format` and
+/// `-o`/`--output-dir`.
+pub fn view(config: &ScanConfig) -> crate::report::text::View {
+    crate::report::text::stdout_view(
+        config.terminal,
+        config.color,
+        !config.formats.is_empty(),
+        config.output.is_some() || config.output_dir.is_some(),
+    )
 }
 
 /// A rule pack as report writers see it, without compiling it.

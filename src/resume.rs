@@ -38,6 +38,9 @@ struct Line {
     s: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     m: Option<i64>,
+    /// `--max-bytes` cut it: a resumed run counts and names it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    t: bool,
 }
 
 /// Version 1 keyed its entries with a salt stored in the file itself.
@@ -66,7 +69,8 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ResumeError + '_ {
 #[derive(Debug)]
 pub struct Completed {
     key: FingerprintKey,
-    files: HashMap<String, (Option<u64>, Option<i64>)>,
+    /// Size, modification time, and whether `--max-bytes` cut it.
+    files: HashMap<String, (Option<u64>, Option<i64>, bool)>,
 }
 
 impl Completed {
@@ -87,7 +91,7 @@ impl Completed {
             return false;
         }
         match self.files.get(&self.key(target, path)) {
-            Some((s, m)) => same(*s, size) && same(*m, mtime),
+            Some((s, m, _)) => same(*s, size) && same(*m, mtime),
             None => false,
         }
     }
@@ -96,6 +100,15 @@ impl Completed {
     /// its name has been matched already.
     pub fn name_done(&self, target: &str, path: &str) -> bool {
         !self.files.is_empty() && self.files.contains_key(&self.key(target, path))
+    }
+
+    /// Whether `--max-bytes` cut the file in the run that completed it.
+    pub fn truncated(&self, target: &str, path: &str) -> bool {
+        !self.files.is_empty()
+            && self
+                .files
+                .get(&self.key(target, path))
+                .is_some_and(|&(_, _, t)| t)
     }
 
     pub fn len(&self) -> usize {
@@ -198,7 +211,7 @@ impl StateFile {
             let l = l.map_err(io_err(path))?;
             let entry: Line =
                 serde_json::from_str(&l).map_err(|e| bad(&format!("line {}: {e}", i + 2)))?;
-            completed.files.insert(entry.k, (entry.s, entry.m));
+            completed.files.insert(entry.k, (entry.s, entry.m, entry.t));
         }
         Ok((
             StateFile {
@@ -230,11 +243,13 @@ impl StateFile {
         path: &str,
         size: Option<u64>,
         mtime: Option<i64>,
+        truncated: bool,
     ) -> io::Result<()> {
         let line = Line {
             k: fingerprint::resume_entry(&self.key, target, path),
             s: size,
             m: mtime,
+            t: truncated,
         };
         self.append(&line).map_err(|e| match e {
             ResumeError::Io { source, .. } => source,
@@ -427,7 +442,7 @@ fn readable(format: ReportFormat) -> Option<Readable> {
     match format {
         ReportFormat::Csv => Some(Readable::Csv),
         ReportFormat::Jsonl => Some(Readable::Jsonl),
-        ReportFormat::Sarif | ReportFormat::Html => None,
+        ReportFormat::Sarif | ReportFormat::Html | ReportFormat::Text => None,
     }
 }
 
@@ -474,8 +489,9 @@ impl Checkpoint for ResumeCheckpoint {
         path: &str,
         size: Option<u64>,
         mtime: Option<i64>,
+        truncated: bool,
     ) -> io::Result<()> {
-        self.state.file_done(target, path, size, mtime)
+        self.state.file_done(target, path, size, mtime, truncated)
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -496,7 +512,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state");
         let (mut state, _) = StateFile::open(&path, &key()).unwrap();
-        state.file_done("share", "a.txt", None, None).unwrap();
+        state
+            .file_done("share", "a.txt", None, None, false)
+            .unwrap();
         drop(state);
         let other = FingerprintKey::from_secret("another-test-key-0123456789").unwrap();
         let err = StateFile::open(&path, &other).unwrap_err().to_string();
@@ -514,9 +532,17 @@ mod tests {
         let (mut state, prev) = StateFile::open(&path, &key()).unwrap();
         assert!(prev.is_none());
         state
-            .file_done("share", "SMITH_JOHN_DOB_1980-01-02.txt", Some(10), Some(5))
+            .file_done(
+                "share",
+                "SMITH_JOHN_DOB_1980-01-02.txt",
+                Some(10),
+                Some(5),
+                true,
+            )
             .unwrap();
-        state.file_done("share", "b.txt", None, None).unwrap();
+        state
+            .file_done("share", "b.txt", None, None, false)
+            .unwrap();
         drop(state);
         // A kill mid-write leaves a partial line.
         let mut f = std::fs::OpenOptions::new()
@@ -537,6 +563,9 @@ mod tests {
         assert!(prev.name_done("share", name));
         assert!(prev.file_done("share", "b.txt", Some(3), None));
         assert!(!prev.file_done("other", "b.txt", None, None));
+        // Whether --max-bytes cut it, for the resumed run's summary.
+        assert!(prev.truncated("share", name));
+        assert!(!prev.truncated("share", "b.txt"));
         // The cut line is gone.
         assert!(std::fs::read_to_string(&path).unwrap().ends_with("}\n"));
     }

@@ -32,10 +32,23 @@ pub enum ScanError {
 
 /// Opens the writers for `paths`. `append`: a resumed run continues the
 /// CSV and JSONL reports (no second header) and rewrites SARIF and HTML.
+/// A text view is not coloured (see [`open_writers_styled`]).
 pub fn open_writers_at(
     paths: &[(ReportFormat, Option<PathBuf>)],
     rules: &[RuleInfo],
     append: bool,
+) -> Result<Vec<Box<dyn ReportWriter>>, ConfigError> {
+    open_writers_styled(paths, rules, append, false, None)
+}
+
+/// [`open_writers_at`]; `text_color`: the text view is coloured;
+/// `progress`: the bar a report on stdout is written around.
+pub fn open_writers_styled(
+    paths: &[(ReportFormat, Option<PathBuf>)],
+    rules: &[RuleInfo],
+    append: bool,
+    text_color: bool,
+    progress: Option<&Progress>,
 ) -> Result<Vec<Box<dyn ReportWriter>>, ConfigError> {
     let mut writers: Vec<Box<dyn ReportWriter>> = Vec::new();
     for (format, path) in paths {
@@ -59,7 +72,10 @@ pub fn open_writers_at(
                     }
                 })?))
             }
-            None => Box::new(io::stdout()),
+            None => match progress {
+                Some(p) => Box::new(p.stdout()),
+                None => Box::new(io::stdout()),
+            },
         };
         let output_err = |source| ConfigError::Output {
             path: path.clone().unwrap_or_else(|| "<stdout>".into()),
@@ -73,6 +89,7 @@ pub fn open_writers_at(
                 Box::new(report::sarif::SarifReport::new(out, rules.to_vec()).map_err(output_err)?)
             }
             ReportFormat::Html => Box::new(report::html::HtmlReport::new(out)),
+            ReportFormat::Text => Box::new(report::text::TextReport::new(out, text_color)),
         };
         writers.push(writer);
     }
@@ -97,8 +114,20 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
     let mut plan = ScanPlan::build(config)?;
     let shard = sharded(config, &plan)?;
     let manifest = shard.as_ref().map(|s| shard_manifest(config, &plan, s));
-    let mut outputs = Outputs::open(&mut plan)?;
+    // Started before the writers: a report on stdout is written with the
+    // bar cleared, or rows and bar would mix on a terminal.
+    let progress = Progress::start(config.progress, config.quiet);
+    let mut outputs = match Outputs::open(&mut plan, progress.as_ref()) {
+        Ok(outputs) => outputs,
+        Err(e) => {
+            if let Some(p) = &progress {
+                p.clear();
+            }
+            return Err(e);
+        }
+    };
     outputs.row_caps = config.row_caps;
+    outputs.verbose = config.verbose;
     outputs.summary.settings_file = config.origins.settings_file.as_ref().map(|path| {
         let distrusted = config.origins.distrusted.as_ref();
         crate::report::summary::SettingsFileUse {
@@ -127,7 +156,6 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
         .build()
         .map_err(|e| ConfigError::Invalid(format!("cannot start worker threads: {e}")))?;
     let (tx, rx) = crossbeam_channel::bounded::<Event>(4096);
-    let progress = Progress::start(config.progress, config.quiet);
     let output = spawn_output(
         outputs,
         rx,
@@ -233,14 +261,22 @@ struct Outputs {
     /// Files an earlier run completed (`--resume`).
     completed: Option<Arc<Completed>>,
     row_caps: report::RowCaps,
+    /// `-v`: files named on stderr.
+    verbose: bool,
 }
 
 impl Outputs {
     /// Takes the plan's `--resume` state.
-    fn open(plan: &mut ScanPlan) -> Result<Outputs, ScanError> {
+    fn open(plan: &mut ScanPlan, progress: Option<&Progress>) -> Result<Outputs, ScanError> {
         let formats: Vec<ReportFormat> = plan.reports.iter().map(|(f, _)| *f).collect();
         let appending = plan.resume.as_ref().is_some_and(|r| r.continues());
-        let mut writers = open_writers_at(&plan.reports, &plan.rule_infos(), appending)?;
+        let mut writers = open_writers_styled(
+            &plan.reports,
+            &plan.rule_infos(),
+            appending,
+            plan.text_color,
+            progress,
+        )?;
         let key = &plan.engine.options.fingerprint_key;
         let mut summary = Summary {
             fingerprint_key_id: key.id(),
@@ -279,6 +315,7 @@ impl Outputs {
             checkpoint,
             completed,
             row_caps: report::RowCaps::DEFAULT,
+            verbose: false,
         })
     }
 }
@@ -306,6 +343,7 @@ fn spawn_output(
                 mut summary,
                 mut checkpoint,
                 row_caps,
+                verbose,
                 ..
             } = outputs;
             let keep = shard.map(|s| move |e: &Event| s.keeps(e));
@@ -323,6 +361,7 @@ fn spawn_output(
                         .map(|c| c as &mut dyn report::Checkpoint),
                     row_caps,
                     keep: keep.as_ref().map(|k| k as &(dyn Fn(&Event) -> bool + Sync)),
+                    verbose,
                 },
             );
             if let Some(p) = &progress {

@@ -109,8 +109,9 @@ layer! {
         #[arg(long, value_name = "FILE")]
         #[serde(skip)]
         pub config: Option<PathBuf>,
-        /// Report formats: csv, jsonl, sarif, html (repeatable or comma list;
-        /// several need --output-dir).
+        /// Report formats: csv, jsonl, sarif, html, text (repeatable or comma
+        /// list; several need --output-dir) [default: text at a terminal,
+        /// else csv].
         #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = FormatParser)]
         #[serde(default, deserialize_with = "de_formats")]
         pub formats: Option<Vec<ReportFormat>>,
@@ -192,6 +193,16 @@ layer! {
         #[arg(short, long, num_args = 0, default_missing_value = "true")]
         #[serde(skip)]
         pub quiet: Option<bool>,
+        /// Colour the text view: auto (on a terminal, unless NO_COLOR is
+        /// set), always, never [default: auto].
+        #[arg(long, value_name = "WHEN", value_enum)]
+        #[serde(skip)]
+        pub color: Option<crate::report::text::ColorChoice>,
+        /// Name each file on stderr as it is scanned (bytes read, cut by
+        /// --max-bytes) or not examined (and why).
+        #[arg(short, long, num_args = 0, default_missing_value = "true")]
+        #[serde(skip)]
+        pub verbose: Option<bool>,
         /// State file for a scan done in pieces: files completed are recorded
         /// there; a rerun with the same file skips them and appends to the
         /// report (needs -o or --output-dir, and csv or jsonl).
@@ -332,6 +343,8 @@ impl Settings {
             unmask,
             fail_on,
             quiet,
+            color,
+            verbose,
             resume,
             targets_file: _,
             shard,
@@ -356,6 +369,9 @@ impl Settings {
             unmask: unmask.unwrap_or(false),
             fail_on: fail_on.unwrap_or_default(),
             quiet: quiet.unwrap_or(false),
+            color: color.unwrap_or_default(),
+            verbose: verbose.unwrap_or(false),
+            terminal: crate::report::text::Terminal::default(),
             limits: ExtractLimits {
                 max_seconds: file_timeout.unwrap_or(limits.max_seconds),
                 ocr: OcrSettings {
@@ -732,7 +748,7 @@ impl clap::builder::TypedValueParser for FormatParser {
 }
 
 pub fn parse_format(s: &str) -> Result<ReportFormat, String> {
-    ReportFormat::parse(s).ok_or_else(|| format!("{s:?} is not csv, jsonl, sarif or html"))
+    ReportFormat::parse(s).ok_or_else(|| format!("{s:?} is not csv, jsonl, sarif, html or text"))
 }
 
 fn check_rate(rate: f64) -> Result<f64, String> {

@@ -203,7 +203,11 @@ impl ShardScan {
                 self.owns(target, "")
             }
             // OCR work is only done on files this shard reads.
-            Event::AlreadyScanned { .. } | Event::Discovery(_) | Event::Ocr { .. } => true,
+            // Files listed are filtered by shard before they are listed.
+            Event::AlreadyScanned { .. }
+            | Event::Discovery(_)
+            | Event::Ocr { .. }
+            | Event::Listed { .. } => true,
         }
     }
 }

@@ -87,6 +87,7 @@ pub fn run_with_reports(
                     // One row per service and check: nothing to cap.
                     row_caps: report::RowCaps::NONE,
                     keep: None,
+                    verbose: false,
                 },
             );
             (summary, writers, result)

@@ -12,6 +12,7 @@ pub mod run;
 pub mod sarif;
 mod shown;
 pub mod summary;
+pub mod text;
 
 use crate::entity::{Confidence, Entity};
 use serde::Serialize;
@@ -148,6 +149,17 @@ pub enum Event {
     /// skipped, not read.
     AlreadyScanned {
         target: Arc<str>,
+        path: String,
+        /// `--max-bytes` cut it in the earlier run.
+        truncated: bool,
+    },
+    /// A file a server listing holds, queued to be read: progress shows
+    /// files and bytes done of those listed so far, and the folder.
+    Listed {
+        target: Arc<str>,
+        /// The file's folder (report path), shown as the reports show names.
+        folder: String,
+        size: Option<u64>,
     },
     /// A file, member or server path was not examined (or only in part).
     NotExamined {
@@ -368,13 +380,15 @@ pub struct EarlierRows {
 /// recorded.
 pub trait Checkpoint: Send {
     fn earlier_rows(&self, finding: &Finding) -> EarlierRows;
-    /// Records a completed file; its rows are written out before this call.
+    /// Records a completed file (`truncated`: `--max-bytes` cut it); its
+    /// rows are written out before this call.
     fn file_done(
         &mut self,
         target: &str,
         path: &str,
         size: Option<u64>,
         mtime: Option<i64>,
+        truncated: bool,
     ) -> io::Result<()>;
     /// Makes what was recorded durable (end of scan or interruption).
     fn sync(&mut self) -> io::Result<()>;
@@ -397,6 +411,8 @@ pub struct OutputControl<'a> {
     /// `--shard`: the events this shard reports; the others are another
     /// shard's (see [`crate::shard`]) and are dropped unseen.
     pub keep: Option<&'a (dyn Fn(&Event) -> bool + Sync)>,
+    /// `-v`: each file scanned or not examined is named on stderr.
+    pub verbose: bool,
 }
 
 /// How many report rows are written, per file and per scan: one hostile
@@ -519,6 +535,17 @@ pub fn run_output(
             break;
         }
         shown.event(&mut event);
+        if let (Event::Listed { .. }, Some(p)) = (&event, progress) {
+            p.listed(&event);
+        }
+        if control.verbose {
+            if let Some(line) = verbose_line(&event, &mut shown) {
+                match progress {
+                    Some(p) => p.suspend(|| eprintln!("{line}")),
+                    None => eprintln!("{line}"),
+                }
+            }
+        }
         if let Event::Finding(f) = &event {
             match filter.disposition(f) {
                 Disposition::Report => {
@@ -574,6 +601,7 @@ pub fn run_output(
                 path,
                 size,
                 mtime,
+                truncated,
                 ..
             },
             Some(checkpoint),
@@ -581,7 +609,25 @@ pub fn run_output(
         {
             // The file's rows are written before it counts as done.
             flush_rows(writers)?;
-            checkpoint.file_done(target, path, *size, *mtime)?;
+            checkpoint.file_done(target, path, *size, *mtime, *truncated)?;
+        }
+        // Cut files are named in the summary as the reports show names
+        // (the event keeps the real path: `--resume` records it).
+        match &event {
+            Event::FileScanned {
+                target,
+                path,
+                bytes,
+                size,
+                truncated: true,
+                ..
+            } => summary.name_truncated(target, shown.name(path), Some(*bytes), *size),
+            Event::AlreadyScanned {
+                target,
+                path,
+                truncated: true,
+            } => summary.name_truncated(target, shown.name(path), None, None),
+            _ => {}
         }
         summary.record(&event);
         if let Some(p) = progress {
@@ -598,6 +644,51 @@ pub fn run_output(
     Ok(())
 }
 
+/// The `-v` line of a file scanned or not examined, as the reports show its
+/// name (masked, cleaned); `None` for other events.
+fn verbose_line(event: &Event, shown: &mut shown::Shown) -> Option<String> {
+    let at = |target: &str, path: &str| text::heading(target, path);
+    match event {
+        Event::FileScanned {
+            target,
+            path,
+            bytes,
+            truncated,
+            size,
+            ..
+        } => {
+            let name = shown.name(path);
+            let read = match (truncated, size) {
+                (true, Some(size)) => {
+                    format!("{bytes} of {size} bytes: cut by --max-bytes")
+                }
+                (true, None) => format!("{bytes} bytes: cut by --max-bytes"),
+                (false, _) => format!("{bytes} bytes"),
+            };
+            Some(format!("phiscan: scanned {} ({read})", at(target, &name)))
+        }
+        Event::NotExamined {
+            target,
+            path,
+            reason,
+            detail,
+        } => {
+            let mut line = format!(
+                "phiscan: not examined {}: {}",
+                at(target, path),
+                reason.as_str()
+            );
+            if !detail.is_empty() {
+                line.push_str(" (");
+                line.push_str(detail);
+                line.push(')');
+            }
+            Some(line)
+        }
+        _ => None,
+    }
+}
+
 fn flush_rows(writers: &mut [Box<dyn ReportWriter>]) -> io::Result<()> {
     writers.iter_mut().try_for_each(|w| w.flush_rows())
 }
@@ -610,14 +701,17 @@ pub enum ReportFormat {
     Jsonl,
     Sarif,
     Html,
+    /// The human view (see [`text`]): the default at a terminal.
+    Text,
 }
 
 impl ReportFormat {
-    pub const ALL: [ReportFormat; 4] = [
+    pub const ALL: [ReportFormat; 5] = [
         ReportFormat::Csv,
         ReportFormat::Jsonl,
         ReportFormat::Sarif,
         ReportFormat::Html,
+        ReportFormat::Text,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -626,6 +720,7 @@ impl ReportFormat {
             ReportFormat::Jsonl => "jsonl",
             ReportFormat::Sarif => "sarif",
             ReportFormat::Html => "html",
+            ReportFormat::Text => "text",
         }
     }
 
@@ -636,6 +731,7 @@ impl ReportFormat {
             ReportFormat::Jsonl => "phiscan.jsonl",
             ReportFormat::Sarif => "phiscan.sarif",
             ReportFormat::Html => "phiscan.html",
+            ReportFormat::Text => "phiscan.txt",
         }
     }
 

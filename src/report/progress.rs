@@ -1,13 +1,17 @@
 //! Progress on stderr while a scan runs (indicatif): per target, files
-//! scanned and not examined, bytes read, findings so far, current rate.
+//! scanned and not examined, bytes read, findings so far, current rate;
+//! for servers, files and bytes done of those listed so far and the
+//! folder the crawl is listing. Sizes and rates in binary units (KiB,
+//! MiB/s), as in the summary.
 //!
 //! Shown on a terminal only, unless forced (`--progress`), in which case a
 //! non-terminal stderr (a CI log) gets one plain line per second instead of
 //! a redrawn bar. Updated from the output thread, which sees every event.
 
-use super::Summary;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
-use std::cell::Cell;
+use super::{Event, Summary};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -40,6 +44,18 @@ const UPDATE_EVERY: Duration = Duration::from_millis(100);
 pub struct Progress {
     bar: ProgressBar,
     last_update: Cell<Option<Instant>>,
+    /// Per server target: what its listings hold so far.
+    listed: RefCell<BTreeMap<String, Listed>>,
+}
+
+/// What a server's listings held so far.
+#[derive(Default)]
+struct Listed {
+    files: u64,
+    /// Bytes of the listed files whose size the listing gave.
+    bytes: u64,
+    /// The folder of the file listed last, as the reports show names.
+    folder: String,
 }
 
 impl Progress {
@@ -65,6 +81,7 @@ impl Progress {
         Some(Progress {
             bar,
             last_update: Cell::new(None),
+            listed: RefCell::new(BTreeMap::new()),
         })
     }
 
@@ -80,25 +97,99 @@ impl Progress {
         }
         self.last_update.set(Some(now));
         self.bar.set_position(summary.bytes_read);
-        self.bar.set_message(message(summary));
+        self.bar
+            .set_message(message(summary, &self.listed.borrow()));
+    }
+
+    /// Counts a file a server listing holds ([`Event::Listed`]).
+    pub fn listed(&self, event: &Event) {
+        if let Event::Listed {
+            target,
+            folder,
+            size,
+        } = event
+        {
+            let mut listed = self.listed.borrow_mut();
+            let l = listed.entry(target.to_string()).or_default();
+            l.files += 1;
+            l.bytes += size.unwrap_or(0);
+            if l.folder != *folder {
+                l.folder.clone_from(folder);
+            }
+        }
+    }
+
+    /// Runs `f` (which writes to the terminal) with the bar cleared.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
+
+    /// Removes the bar (the scan ends before it starts).
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    /// Standard output, written with the bar cleared and drawn again
+    /// after: rows and bar would otherwise mix on one terminal.
+    pub fn stdout(&self) -> BelowProgress {
+        BelowProgress {
+            bar: self.bar.clone(),
+        }
     }
 
     /// Removes the bar (the final summary follows on stderr).
     pub fn finish(&self, summary: &Summary) {
         self.bar.set_position(summary.bytes_read);
-        self.bar.set_message(message(summary));
+        self.bar
+            .set_message(message(summary, &self.listed.borrow()));
         self.bar.finish_and_clear();
     }
 }
 
-/// One line: each target's files, skips and findings.
-fn message(summary: &Summary) -> String {
+/// Standard output around a progress bar (see [`Progress::stdout`]).
+pub struct BelowProgress {
+    bar: ProgressBar,
+}
+
+impl Write for BelowProgress {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.bar.suspend(|| io::stdout().write(buf))
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.bar.suspend(|| {
+            let mut out = io::stdout().lock();
+            out.write_all(buf)?;
+            out.flush()
+        })
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        io::stdout().flush()
+    }
+}
+
+/// One line: each target's files, skips and findings; for a server, files
+/// and bytes done of those listed so far, and the folder being listed.
+fn message(summary: &Summary, listed: &BTreeMap<String, Listed>) -> String {
     let mut parts = Vec::new();
     for (name, t) in &summary.targets {
-        parts.push(format!(
-            "{name}: {} files, {} not examined, {} findings",
-            t.files_scanned, t.not_examined, t.findings
+        let mut part = match listed.get(name) {
+            Some(l) => format!(
+                "{name}: {}/{} listed files ({}/{})",
+                t.files_scanned,
+                l.files,
+                HumanBytes(t.bytes_read),
+                HumanBytes(l.bytes)
+            ),
+            None => format!("{name}: {} files", t.files_scanned),
+        };
+        part.push_str(&format!(
+            ", {} not examined, {} findings",
+            t.not_examined, t.findings
         ));
+        if let Some(l) = listed.get(name) {
+            part.push_str(&format!(", listing /{}", l.folder));
+        }
+        parts.push(part);
     }
     if parts.is_empty() {
         "listing…".to_string()

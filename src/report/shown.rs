@@ -86,6 +86,15 @@ impl<'a> Shown<'a> {
         }
     }
 
+    /// A path as the reports show it (masked, cleaned), for lines that
+    /// name files without changing the event (`--resume` records the
+    /// real path).
+    pub(super) fn name(&mut self, path: &str) -> String {
+        let mut shown = path.to_string();
+        self.names.apply(self.mask, '\u{fffd}', &mut shown);
+        shown
+    }
+
     /// Makes every text of `event` what the reports show.
     pub(super) fn event(&mut self, event: &mut Event) {
         match event {
@@ -102,6 +111,7 @@ impl<'a> Shown<'a> {
                 self.details.apply(self.mask, ' ', detail);
             }
             Event::TargetInfo { value, .. } => clean(value, ' '),
+            Event::Listed { folder, .. } => self.names.apply(self.mask, '\u{fffd}', folder),
             Event::FileScanned { .. }
             | Event::AlreadyScanned { .. }
             | Event::Discovery(_)

@@ -54,6 +54,10 @@ pub struct Summary {
     pub not_examined: BTreeMap<SkipReason, u64>,
     /// The first few not-examined paths with their reason, for the user.
     pub not_examined_examples: Vec<NotExaminedExample>,
+    /// The first few files `--max-bytes` cut (all of `files_truncated`
+    /// up to that many), named as the reports name them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated_files: Vec<TruncatedFile>,
     pub findings_by_entity: BTreeMap<Entity, u64>,
     pub findings_by_confidence: BTreeMap<Confidence, u64>,
     pub targets: BTreeMap<String, TargetSummary>,
@@ -131,10 +135,41 @@ pub struct NotExaminedExample {
     pub detail: String,
 }
 
+/// A file `--max-bytes` cut.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TruncatedFile {
+    pub target: String,
+    pub path: String,
+    /// Bytes read and the file's size, when this run read it (`None`:
+    /// read by the earlier run `--resume` continues).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_read: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
 /// How many not-examined paths the summary lists by name.
 const MAX_EXAMPLES: usize = 20;
 
 impl Summary {
+    /// Names a file `--max-bytes` cut (its count is kept by [`Self::record`]).
+    pub fn name_truncated(
+        &mut self,
+        target: &str,
+        path: String,
+        bytes_read: Option<u64>,
+        size: Option<u64>,
+    ) {
+        if self.truncated_files.len() < MAX_EXAMPLES {
+            self.truncated_files.push(TruncatedFile {
+                target: target.to_string(),
+                path,
+                bytes_read,
+                size,
+            });
+        }
+    }
+
     pub fn record(&mut self, event: &Event) {
         match event {
             Event::Finding(f) if f.entity.is_inventory() => {
@@ -152,9 +187,14 @@ impl Summary {
                     *t.exposure_by_confidence.entry(f.confidence).or_default() += 1;
                 }
             }
-            Event::AlreadyScanned { target } => {
+            Event::AlreadyScanned {
+                target, truncated, ..
+            } => {
                 self.files_already_scanned += 1;
-                self.target(target);
+                // Cut in the earlier run: counted as an uninterrupted run
+                // counts it.
+                self.files_truncated += u64::from(*truncated);
+                self.target(target).files_truncated += u64::from(*truncated);
             }
             Event::FileScanned {
                 target,
@@ -212,6 +252,8 @@ impl Summary {
             Event::ServerAccess { target, access } => {
                 self.target(target).access = Some(*access);
             }
+            // Progress only: the summary counts files read.
+            Event::Listed { .. } => {}
         }
     }
 
@@ -238,6 +280,10 @@ impl Summary {
                 .cmp(&(&b.target, &b.path, b.reason, &b.detail))
         });
         self.not_examined_examples.truncate(MAX_EXAMPLES);
+        self.truncated_files.extend(other.truncated_files);
+        self.truncated_files
+            .sort_by(|a, b| (&a.target, &a.path).cmp(&(&b.target, &b.path)));
+        self.truncated_files.truncate(MAX_EXAMPLES);
         add_maps(&mut self.findings_by_entity, other.findings_by_entity);
         add_maps(
             &mut self.findings_by_confidence,
@@ -433,6 +479,20 @@ impl Summary {
             "  files scanned: {}  bytes read: {}  truncated by --max-bytes: {}",
             self.files_scanned, self.bytes_read, self.files_truncated
         );
+        for t in &self.truncated_files {
+            let read = match (t.bytes_read, t.size) {
+                (Some(b), Some(size)) => format!("{b} of {size} bytes read"),
+                (Some(b), None) => format!("{b} bytes read"),
+                _ => "cut in the earlier run (--resume)".to_string(),
+            };
+            let _ = writeln!(s, "    {} {} [truncated] {read}", t.target, t.path);
+        }
+        let unnamed = self
+            .files_truncated
+            .saturating_sub(self.truncated_files.len() as u64);
+        if unnamed > 0 && !self.truncated_files.is_empty() {
+            let _ = writeln!(s, "    … and {unnamed} more cut by --max-bytes");
+        }
         if self.rows_not_written > 0 {
             let _ = writeln!(
                 s,

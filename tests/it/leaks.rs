@@ -131,12 +131,18 @@ fn leaked<'a>(values: &'a BTreeSet<String>, w: &Written) -> Vec<(&'a str, String
     found
 }
 
-const VERBOSITY: [&[&str]; 4] = [&[], &["-q"], &["--progress"], &["-q", "--progress"]];
+const VERBOSITY: [&[&str]; 5] = [
+    &[],
+    &["-q"],
+    &["--progress"],
+    &["-q", "--progress"],
+    &["-v"],
+];
 
 #[test]
 fn no_value_appears_in_any_output_at_any_verbosity_without_unmask() {
     let (values, _) = known_values();
-    let formats = ["csv", "jsonl", "sarif", "html"];
+    let formats = ["csv", "jsonl", "sarif", "html", "text"];
     for verbosity in VERBOSITY {
         // Each format on stdout.
         for format in formats {
@@ -161,7 +167,7 @@ fn no_value_appears_in_any_output_at_any_verbosity_without_unmask() {
         );
         let mut args = vec![
             "--format",
-            "csv,jsonl,sarif,html",
+            "csv,jsonl,sarif,html,text",
             "--output-dir",
             &o,
             "--summary-json",
@@ -178,6 +184,7 @@ fn no_value_appears_in_any_output_at_any_verbosity_without_unmask() {
             "phiscan.jsonl",
             "phiscan.sarif",
             "phiscan.html",
+            "phiscan.txt",
             "summary.json",
             "scan.state",
             "out.key",
@@ -198,7 +205,7 @@ fn no_value_appears_in_any_output_at_any_verbosity_without_unmask() {
 #[test]
 fn with_unmask_every_value_is_there_so_the_check_can_see_them() {
     let (values, _) = known_values();
-    for format in ["csv", "jsonl", "sarif", "html"] {
+    for format in ["csv", "jsonl", "sarif", "html", "text"] {
         let dir = tempfile::tempdir().unwrap();
         let w = run(&["--format", format, "--unmask", "-q"], dir.path());
         assert_eq!(w.code, Some(1));

@@ -25,3 +25,4 @@ mod rules_examples;
 mod safety;
 mod scan_exposure;
 mod shard;
+mod text_view;

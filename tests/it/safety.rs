@@ -923,6 +923,95 @@ fn resume_over_ftp_completes_the_crawl_without_duplicate_rows() {
     assert_eq!(lines.len() - 1, resumed.len());
 }
 
+/// Files `--max-bytes` cuts over FTP are named and counted in the summary,
+/// and a scan interrupted and resumed (`--resume`) reports the same count
+/// and names as one run through.
+#[test]
+fn truncated_ftp_files_are_named_and_survive_resume() {
+    use common::{start_scripted, Node, Script};
+    let mut root = Node::dir();
+    let text = note();
+    let long = format!("{text}{}", "padding line\n".repeat(400));
+    for i in 0..40 {
+        let body = if i % 4 == 0 { &long } else { &text };
+        root.add(
+            format!("exports/{:02}/n{i:02}.txt", i / 10).as_bytes(),
+            body.as_bytes(),
+        );
+    }
+    let mut script = Script::new(root);
+    script.reply_delay = Duration::from_millis(25);
+    let (port, _log) = start_scripted(script);
+    let url = format!("ftp://127.0.0.1:{port}/");
+    let max = (text.len() + 100).to_string();
+    let extra = ["--connections", "2", "--no-anon-check", "--max-bytes", &max];
+    let dir = tempfile::tempdir().unwrap();
+    let summary_of = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let names = |s: &serde_json::Value| -> Vec<String> {
+        let mut n: Vec<String> = s["truncated_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}{}",
+                    t["target"].as_str().unwrap(),
+                    t["path"].as_str().unwrap()
+                )
+            })
+            .collect();
+        n.sort();
+        n
+    };
+    // One run through.
+    let whole_json = dir.path().join("whole.json");
+    let mut args: Vec<String> = vec![url.clone(), "-o".into()];
+    args.push(dir.path().join("whole.csv").display().to_string());
+    args.extend(["--summary-json".into(), whole_json.display().to_string()]);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let whole = phiscan_with(&args).output().unwrap();
+    assert_eq!(whole.status.code(), Some(1));
+    let whole_stderr = String::from_utf8_lossy(&whole.stderr);
+    assert!(
+        whole_stderr.contains("truncated by --max-bytes: 10"),
+        "{whole_stderr}"
+    );
+    assert!(
+        whole_stderr.contains("exports/00/n00.txt [truncated]"),
+        "{whole_stderr}"
+    );
+    let whole = summary_of(&whole_json);
+    assert_eq!(whole["files_truncated"], 10);
+    let want = names(&whole);
+    assert_eq!(want.len(), 10, "{want:?}");
+    assert!(want.iter().all(|n| n.contains("exports/")), "{want:?}");
+    // Interrupted, then resumed.
+    let out = dir.path().join("out");
+    let state = dir.path().join("ftp.state");
+    let resumed_json = dir.path().join("resumed.json");
+    let mut args = resume_args(&url, Reports::Dir(&out, "csv"), &state, &extra);
+    args.extend(["--summary-json".into(), resumed_json.display().to_string()]);
+    let mut child = phiscan_with(&args).spawn().unwrap();
+    wait_for_rows(
+        &mut child,
+        &out.join("phiscan.csv"),
+        1 + 3 * FINDINGS_PER_NOTE,
+    );
+    send_signal(&child, "-INT");
+    let (code, stderr) = finish(child, Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{stderr}");
+    let done = phiscan_with(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("files skipped"), "{stderr}");
+    let resumed = summary_of(&resumed_json);
+    assert_eq!(resumed["files_truncated"], 10, "{stderr}");
+    assert_eq!(names(&resumed), want, "{stderr}");
+    assert!(stderr.contains("truncated by --max-bytes: 10"), "{stderr}");
+}
+
 #[test]
 fn control_characters_in_local_names_never_reach_a_report_or_the_terminal() {
     // A file and a corrupt archive whose names carry a terminal escape
@@ -950,6 +1039,47 @@ fn control_characters_in_local_names_never_reach_a_report_or_the_terminal() {
     // The corrupt archive is reported as not examined, its name cleaned.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad\u{fffd}[2J.zip"), "{stderr}");
+}
+
+/// The text view in colour: the only escape sequences on the terminal are
+/// its own colour codes, whatever the file names hold.
+#[test]
+fn the_text_view_lets_only_its_own_colours_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(
+        tree.join("note\u{1b}[31mred\nline\u{9b}2J\u{202e}.txt"),
+        "SSN: 412-56-7890 \u{1b}]0;title\u{7}\r\n",
+    )
+    .unwrap();
+    let out = phiscan(&[
+        tree.to_str().unwrap(),
+        "--format",
+        "text",
+        "--color",
+        "always",
+        "-q",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let shown = String::from_utf8(out.stdout).unwrap();
+    let ours = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+    assert!(ours.is_match(&shown), "{shown:?}");
+    let rest = ours.replace_all(&shown, "");
+    assert!(
+        !rest.chars().any(|c| c.is_control() && c != '\n'),
+        "{rest:?}"
+    );
+    assert!(
+        rest.contains("note\u{fffd}[31mred\u{fffd}line\u{fffd}2J<U+202E>.txt"),
+        "{rest:?}"
+    );
+    assert!(
+        rest.contains("***-**-7890") && !rest.contains("412-56-7890"),
+        "{rest:?}"
+    );
 }
 
 /// A transfer the server cuts mid-file is not examined, so `--resume` must
@@ -1041,7 +1171,7 @@ fn hostile_names_and_headers_are_masked_neutralised_and_visible() {
     let run = phiscan(&[
         share.to_str().unwrap(),
         "--format",
-        "csv,jsonl,sarif,html",
+        "csv,jsonl,sarif,html,text",
         "--output-dir",
         out.to_str().unwrap(),
         "--summary-json",
@@ -1069,6 +1199,7 @@ fn hostile_names_and_headers_are_masked_neutralised_and_visible() {
         "phiscan.jsonl",
         "phiscan.sarif",
         "phiscan.html",
+        "phiscan.txt",
     ] {
         outputs.push((f.to_string(), std::fs::read_to_string(out.join(f)).unwrap()));
     }

@@ -515,6 +515,14 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
             return;
         }
         env.engine.scan_name(&self.display, &rel, env.events);
+        crate::report::EventSink::send(
+            env.events,
+            crate::report::Event::Listed {
+                target: self.display.clone(),
+                folder: rel.rsplit_once('/').map_or("", |(dir, _)| dir).to_string(),
+                size,
+            },
+        );
         self.queue_file(FileJob { wire, rel, size });
     }
 

@@ -8,7 +8,7 @@ use super::crawl::Crawl;
 use super::queue::FileJob;
 use super::session::{self, Failure, Session};
 use crate::engine::{FileMeta, Incomplete};
-use crate::report::{Event, EventSink, SkipReason};
+use crate::report::{EventSink, SkipReason};
 use std::io::{self, Read};
 use suppaftp::{FtpError, TlsStream, TransferStream};
 
@@ -33,9 +33,7 @@ impl<T: TlsStream + Send + 'static> Crawl<'_, T> {
         if self.env.engine.already_scanned(&meta) {
             EventSink::send(
                 self.env.events,
-                Event::AlreadyScanned {
-                    target: self.display.clone(),
-                },
+                self.env.engine.already_scanned_event(&meta),
             );
             return;
         }
