@@ -126,7 +126,8 @@ enum Command {
         #[command(subcommand)]
         command: BaselineCommand,
     },
-    /// Join the output folders of `scan --shard I/N` into one scan's reports.
+    /// Join the output folders of `scan --shard I/N` (or `discover --shard
+    /// I/N`) into one run's reports.
     ///
     /// Refuses (exit status 2) a set with a shard missing or repeated, or
     /// shards that did not run the same scan (see docs/SHARDING.md).
@@ -257,6 +258,11 @@ struct DiscoverArgs {
     /// Show progress even when stderr is not a terminal.
     #[arg(long)]
     progress: bool,
+    /// Run one shard of N (I from 0): probe only the addresses and ports
+    /// that a fixed hash gives this shard (see docs/SHARDING.md); `phiscan
+    /// merge` joins the shards' output folders. Needs --output-dir.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<phiscan::shard::Shard>,
 }
 
 impl DiscoverArgs {
@@ -321,8 +327,20 @@ impl DiscoverArgs {
             targets_out: self.targets_out,
             fingerprint_key: key,
             progress,
+            shard: self.shard.map(|shard| {
+                Arc::new(phiscan::shard::ShardScan::new(phiscan::shard::ShardSpec {
+                    shard,
+                    split_depth: 0,
+                }))
+            }),
             ..DiscoverConfig::default()
         };
+        if discover.shard.is_some() && self.output_dir.is_none() {
+            anyhow::bail!(
+                "--shard needs --output-dir DIR (the shard's reports, summary and manifest, \
+                 for phiscan merge)"
+            );
+        }
         let output = ScanConfig {
             output: self.output,
             output_dir: self.output_dir,

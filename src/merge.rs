@@ -43,6 +43,13 @@ pub enum MergeError {
         count: u32,
         list: String,
     },
+    #[error("cannot merge discover shards with scan shards: {first} ran {first_kind}, {second} ran {second_kind}; merge each command's shards apart")]
+    Kinds {
+        first: PathBuf,
+        first_kind: &'static str,
+        second: PathBuf,
+        second_kind: &'static str,
+    },
     #[error("the shards do not belong to one scan: {what} differs between {first} ({a}) and {second} ({b})")]
     Mismatch {
         what: &'static str,
@@ -201,6 +208,17 @@ fn check_set(dirs: &[PathBuf]) -> Result<Vec<ShardDir>, MergeError> {
         });
     }
     let first = shards.first().ok_or(MergeError::Empty)?;
+    if let Some(s) = shards
+        .iter()
+        .find(|s| s.manifest.kind != first.manifest.kind)
+    {
+        return Err(MergeError::Kinds {
+            first: first.dir.clone(),
+            first_kind: first.manifest.kind.as_str(),
+            second: s.dir.clone(),
+            second_kind: s.manifest.kind.as_str(),
+        });
+    }
     for s in &shards[1..] {
         let (a, b) = (&first.manifest, &s.manifest);
         let fields: [(&'static str, String, String); 7] = [
