@@ -144,6 +144,11 @@ enum Command {
         /// No summary on stderr.
         #[arg(short, long)]
         quiet: bool,
+        /// The scan shards' rule pack (their --rules, --no-default-rules):
+        /// SARIF and HTML describe its rules; refused unless it is the
+        /// shards' own.
+        #[command(flatten)]
+        pack: RulePackArgs,
         /// Each shard's --output-dir.
         #[arg(value_name = "SHARD_DIR", required = true)]
         shards: Vec<PathBuf>,
@@ -447,8 +452,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             formats,
             fail_on,
             quiet,
+            pack,
             shards,
-        } => merge(&shards, &output_dir, &formats, fail_on, quiet),
+        } => merge(&shards, &output_dir, &formats, fail_on, quiet, pack),
         Command::Init { path, force } => init(path, force),
         Command::Fingerprint { key, baseline } => fingerprint(key, baseline),
         Command::Completions { shell } => {
@@ -467,10 +473,13 @@ fn merge(
     formats: &[phiscan::report::ReportFormat],
     fail_on: Option<FailOn>,
     quiet: bool,
+    pack: RulePackArgs,
 ) -> anyhow::Result<Exit> {
-    // Rule metadata for SARIF and HTML: the built-in pack's.
-    let pack = RulePack::load(true, &[])?;
-    let rules = phiscan::plan::pack_rule_infos(&pack);
+    let pack = RulePack::load(!pack.no_default_rules, &pack.rules)?;
+    let rules = phiscan::merge::RulesGiven {
+        infos: phiscan::plan::pack_rule_infos(&pack),
+        digest: phiscan::plan::rules_digest(&pack),
+    };
     let summary = phiscan::merge::merge(shards, output_dir, formats, &rules)?;
     if !quiet {
         eprint!("{}", summary.to_text_styled(stderr_color()));

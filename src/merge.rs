@@ -16,7 +16,7 @@
 
 use crate::report::read::{self, Tail};
 use crate::report::{Finding, ReportFormat, RuleInfo, Summary};
-use crate::shard::{Manifest, MANIFEST_FILE, SUMMARY_FILE};
+use crate::shard::{Manifest, ShardKind, MANIFEST_FILE, SUMMARY_FILE};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -50,6 +50,12 @@ pub enum MergeError {
         second: PathBuf,
         second_kind: &'static str,
     },
+    #[error("the rule pack given to merge (digest {given}) is not the one the shards ran ({dir}: {shards}): give merge the shards' own --rules (and --no-default-rules), as written for the scan")]
+    Rules {
+        dir: PathBuf,
+        shards: String,
+        given: String,
+    },
     #[error("the shards do not belong to one scan: {what} differs between {first} ({a}) and {second} ({b})")]
     Mismatch {
         what: &'static str,
@@ -81,6 +87,14 @@ pub enum MergeError {
     },
 }
 
+/// The rule pack `merge` was given (`--rules`, `--no-default-rules`):
+/// its rules' metadata for SARIF and HTML, and its digest, which must be
+/// the scan shards' own.
+pub struct RulesGiven {
+    pub infos: Vec<RuleInfo>,
+    pub digest: String,
+}
+
 /// One shard's folder, its manifest read.
 struct ShardDir {
     dir: PathBuf,
@@ -93,9 +107,20 @@ pub fn merge(
     dirs: &[PathBuf],
     out_dir: &Path,
     formats: &[ReportFormat],
-    rules: &[RuleInfo],
+    rules: &RulesGiven,
 ) -> Result<Summary, MergeError> {
     let shards = check_set(dirs)?;
+    let first = &shards[0];
+    // Scans' SARIF and HTML describe the rules the shards ran; a sweep
+    // has no rule pack.
+    if first.manifest.kind == ShardKind::Scan && first.manifest.rules_digest != rules.digest {
+        return Err(MergeError::Rules {
+            dir: first.dir.clone(),
+            shards: first.manifest.rules_digest.clone(),
+            given: rules.digest.clone(),
+        });
+    }
+    let rules = &rules.infos[..];
     let mut rows: Vec<Finding> = Vec::new();
     let mut summary = Summary::default();
     for shard in &shards {

@@ -652,3 +652,76 @@ fn scan_of_a_block_shards_and_merges() {
         assert_eq!(anonymous, 2, "one anonymous-login row per open server");
     }
 }
+
+/// Shards scanned with a rule pack of their own: merge describes its
+/// rules in SARIF when given the same `--rules`, and refuses (exit 2)
+/// without them, or with another pack.
+#[test]
+fn merge_takes_the_shards_rule_pack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("mirror");
+    std::fs::create_dir(&tree).unwrap();
+    make_tree(&tree, 2);
+    std::fs::write(tree.join("dept1/tickets.txt"), "ref TK-123456\n").unwrap();
+    let rules = tmp.path().join("tickets.toml");
+    std::fs::write(
+        &rules,
+        r#"[[rules]]
+id = "ticket"
+entity = "MRN"
+description = "ticket-style record number"
+pattern = '\bTK-(?P<value>\d{6})\b'
+confidence = "HIGH"
+examples = ["TK-123456"]
+negative_examples = ["TK-12345", "XTK-123456"]
+"#,
+    )
+    .unwrap();
+    let rules = rules.to_str().unwrap();
+    let dirs = run_shards(
+        &tmp.path().join("s"),
+        2,
+        &[tree.to_str().unwrap(), "--rules", rules],
+    );
+    let merge_with = |out: &str, extra: &[&str]| {
+        phiscan()
+            .args(["merge", "-q", "--format", "csv,sarif", "--output-dir"])
+            .arg(tmp.path().join(out))
+            .args(extra)
+            .args(&dirs)
+            .output()
+            .unwrap()
+    };
+    refusal(&merge_with("plain", &[]), "not the one the shards ran");
+    refusal(
+        &merge_with("other", &["--rules", rules, "--no-default-rules"]),
+        "not the one the shards ran",
+    );
+    let out = merge_with("merged", &["--rules", rules]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sarif: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("merged/phiscan.sarif")).unwrap(),
+    )
+    .unwrap();
+    let run = &sarif["runs"][0];
+    let rule = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "ticket")
+        .expect("the pack's rule is described");
+    assert!(
+        rule.to_string().contains("ticket-style record number"),
+        "{rule}"
+    );
+    assert!(run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["ruleId"] == "ticket"));
+}
