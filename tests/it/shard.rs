@@ -367,6 +367,25 @@ fn a_resumed_shard_merges_the_same() {
     );
     let findings = |p: &Path| summary_facts(&p.join("summary.json"))["total_findings"].clone();
     assert_eq!(findings(&clean_merged), findings(&merged));
+    // Every file counted once: read by the rerun, or by the killed run
+    // (already scanned), never both, and none of another shard's.
+    let files = |p: &Path| {
+        let s = summary_facts(&p.join("summary.json"));
+        let n = |k: &str| s[k].as_u64().unwrap_or(0);
+        (
+            n("files_scanned") + n("files_already_scanned"),
+            s["not_examined"].clone(),
+        )
+    };
+    assert_eq!(files(&clean_merged), files(&merged));
+    let resumed = summary_facts(&tmp.path().join("resumed/summary.json"));
+    let clean1 = summary_facts(&clean[1].join("summary.json"));
+    let n = |s: &serde_json::Value, k: &str| s[k].as_u64().unwrap_or(0);
+    assert_eq!(
+        n(&resumed, "files_scanned") + n(&resumed, "files_already_scanned"),
+        n(&clean1, "files_scanned"),
+        "{resumed}"
+    );
 }
 
 /// The recipes in docs/recipes parse, and say what SHARDING.md says they
