@@ -149,6 +149,10 @@ enum Command {
         /// shards' own.
         #[command(flatten)]
         pack: RulePackArgs,
+        /// Rows written in all, as `scan --max-rows` caps one run (each
+        /// shard capped only its own); 0 = no cap.
+        #[arg(long, value_name = "N", default_value_t = phiscan::report::RowCaps::DEFAULT.per_scan)]
+        max_rows: u64,
         /// Each shard's --output-dir.
         #[arg(value_name = "SHARD_DIR", required = true)]
         shards: Vec<PathBuf>,
@@ -453,8 +457,17 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             fail_on,
             quiet,
             pack,
+            max_rows,
             shards,
-        } => merge(&shards, &output_dir, &formats, fail_on, quiet, pack),
+        } => merge(
+            &shards,
+            &output_dir,
+            &formats,
+            fail_on,
+            quiet,
+            pack,
+            max_rows,
+        ),
         Command::Init { path, force } => init(path, force),
         Command::Fingerprint { key, baseline } => fingerprint(key, baseline),
         Command::Completions { shell } => {
@@ -474,13 +487,14 @@ fn merge(
     fail_on: Option<FailOn>,
     quiet: bool,
     pack: RulePackArgs,
+    max_rows: u64,
 ) -> anyhow::Result<Exit> {
     let pack = RulePack::load(!pack.no_default_rules, &pack.rules)?;
     let rules = phiscan::merge::RulesGiven {
         infos: phiscan::plan::pack_rule_infos(&pack),
         digest: phiscan::plan::rules_digest(&pack),
     };
-    let summary = phiscan::merge::merge(shards, output_dir, formats, &rules)?;
+    let summary = phiscan::merge::merge(shards, output_dir, formats, &rules, max_rows)?;
     if !quiet {
         eprint!("{}", summary.to_text_styled(stderr_color()));
     }

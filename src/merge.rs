@@ -108,6 +108,7 @@ pub fn merge(
     out_dir: &Path,
     formats: &[ReportFormat],
     rules: &RulesGiven,
+    max_rows: u64,
 ) -> Result<Summary, MergeError> {
     let shards = check_set(dirs)?;
     let first = &shards[0];
@@ -164,9 +165,27 @@ pub fn merge(
     };
     let mut writers = crate::scan::open_writers_at(&paths, rules, false)
         .map_err(|e| output(io::Error::other(e.to_string())))?;
-    for f in &rows {
+    // The cap per scan of one run (`--max-rows`, 0 = none): each shard
+    // capped only its own rows. Which rows one run keeps depends on the
+    // order its files finish; a merge keeps the first in its own order.
+    for (i, f) in rows.iter().enumerate() {
+        let i = i as u64;
+        if max_rows != 0 && i >= max_rows {
+            summary.rows_not_written += 1;
+            continue;
+        }
+        let capped;
+        let row = if max_rows != 0 && i + 1 == max_rows && rows.len() as u64 > max_rows {
+            capped = Finding {
+                context: crate::report::SCAN_CAP_NOTE.to_string(),
+                ..f.clone()
+            };
+            &capped
+        } else {
+            f
+        };
         for w in writers.iter_mut() {
-            w.finding(f).map_err(output)?;
+            w.finding(row).map_err(output)?;
         }
     }
     for w in writers.iter_mut() {

@@ -744,3 +744,56 @@ negative_examples = ["TK-12345", "XTK-123456"]
         .iter()
         .any(|r| r["ruleId"] == "ticket"));
 }
+
+/// `--max-rows` caps one run's rows; each shard caps only its own, and
+/// `merge --max-rows` applies the run's cap to the whole: as many rows
+/// written, and as many counted as not written, as one run.
+#[test]
+fn merge_applies_the_run_wide_row_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("mirror");
+    std::fs::create_dir(&tree).unwrap();
+    make_tree(&tree, 4);
+    let args = [tree.to_str().unwrap(), "--max-rows", "7"];
+    let one = one_run(tmp.path(), &args);
+    let dirs = run_shards(&tmp.path().join("s"), 3, &args);
+    let merged = tmp.path().join("merged");
+    let out = phiscan()
+        .args([
+            "merge",
+            "-q",
+            "--format",
+            "csv",
+            "--max-rows",
+            "7",
+            "--output-dir",
+        ])
+        .arg(&merged)
+        .args(&dirs)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, one_rows) = sorted_rows(&one.join("phiscan.csv"));
+    let (_, rows) = sorted_rows(&merged.join("phiscan.csv"));
+    assert_eq!(one_rows.len(), 7);
+    assert_eq!(rows.len(), 7);
+    let text = std::fs::read_to_string(merged.join("phiscan.csv")).unwrap();
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .contains("row cap per scan reached"),
+        "{text}"
+    );
+    let facts = |p: &Path| {
+        let s = summary_facts(&p.join("summary.json"));
+        (s["rows_not_written"].clone(), s["total_findings"].clone())
+    };
+    assert_eq!(facts(&one), facts(&merged));
+    assert!(facts(&one).0.as_u64().unwrap() > 0);
+}
