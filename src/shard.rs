@@ -20,6 +20,13 @@
 //! shard that owns the target's unit `TARGET \0`), so names and exposure
 //! rows of the folders every shard lists are written once.
 //!
+//! A sweep (`discover --shard`, `scan BLOCK --shard`) is split by
+//! address:port instead: `FNV-1a-64("ADDRESS:PORT") mod N` (see
+//! [`sweep_key`] and `discover::sweep::SweepPart`). The servers it finds
+//! are claimed by URL ([`ShardScan::claim_swept`]): their server-level
+//! rows (and with `D = 0` all their rows) belong to the shard of their
+//! address:port; their files below the split depth to their units' owners.
+//!
 //! Each shard digests what it listed above the split depth (an
 //! order-independent sum of the entries' hashes), so that `phiscan merge`
 //! can tell when shards saw different trees.
