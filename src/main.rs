@@ -126,7 +126,8 @@ enum Command {
         #[command(subcommand)]
         command: BaselineCommand,
     },
-    /// Join the output folders of `scan --shard I/N` into one scan's reports.
+    /// Join the output folders of `scan --shard I/N` (or `discover --shard
+    /// I/N`) into one run's reports.
     ///
     /// Refuses (exit status 2) a set with a shard missing or repeated, or
     /// shards that did not run the same scan (see docs/SHARDING.md).
@@ -143,6 +144,15 @@ enum Command {
         /// No summary on stderr.
         #[arg(short, long)]
         quiet: bool,
+        /// The scan shards' rule pack (their --rules, --no-default-rules):
+        /// SARIF and HTML describe its rules; refused unless it is the
+        /// shards' own.
+        #[command(flatten)]
+        pack: RulePackArgs,
+        /// Rows written in all, as `scan --max-rows` caps one run (each
+        /// shard capped only its own); 0 = no cap.
+        #[arg(long, value_name = "N", default_value_t = phiscan::report::RowCaps::DEFAULT.per_scan)]
+        max_rows: u64,
         /// Each shard's --output-dir.
         #[arg(value_name = "SHARD_DIR", required = true)]
         shards: Vec<PathBuf>,
@@ -257,6 +267,11 @@ struct DiscoverArgs {
     /// Show progress even when stderr is not a terminal.
     #[arg(long)]
     progress: bool,
+    /// Run one shard of N (I from 0): probe only the addresses and ports
+    /// that a fixed hash gives this shard (see docs/SHARDING.md); `phiscan
+    /// merge` joins the shards' output folders. Needs --output-dir.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<phiscan::shard::Shard>,
 }
 
 impl DiscoverArgs {
@@ -321,8 +336,20 @@ impl DiscoverArgs {
             targets_out: self.targets_out,
             fingerprint_key: key,
             progress,
+            shard: self.shard.map(|shard| {
+                Arc::new(phiscan::shard::ShardScan::new(phiscan::shard::ShardSpec {
+                    shard,
+                    split_depth: 0,
+                }))
+            }),
             ..DiscoverConfig::default()
         };
+        if discover.shard.is_some() && self.output_dir.is_none() {
+            anyhow::bail!(
+                "--shard needs --output-dir DIR (the shard's reports, summary and manifest, \
+                 for phiscan merge)"
+            );
+        }
         let output = ScanConfig {
             output: self.output,
             output_dir: self.output_dir,
@@ -429,8 +456,18 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             formats,
             fail_on,
             quiet,
+            pack,
+            max_rows,
             shards,
-        } => merge(&shards, &output_dir, &formats, fail_on, quiet),
+        } => merge(
+            &shards,
+            &output_dir,
+            &formats,
+            fail_on,
+            quiet,
+            pack,
+            max_rows,
+        ),
         Command::Init { path, force } => init(path, force),
         Command::Fingerprint { key, baseline } => fingerprint(key, baseline),
         Command::Completions { shell } => {
@@ -449,11 +486,15 @@ fn merge(
     formats: &[phiscan::report::ReportFormat],
     fail_on: Option<FailOn>,
     quiet: bool,
+    pack: RulePackArgs,
+    max_rows: u64,
 ) -> anyhow::Result<Exit> {
-    // Rule metadata for SARIF and HTML: the built-in pack's.
-    let pack = RulePack::load(true, &[])?;
-    let rules = phiscan::plan::pack_rule_infos(&pack);
-    let summary = phiscan::merge::merge(shards, output_dir, formats, &rules)?;
+    let pack = RulePack::load(!pack.no_default_rules, &pack.rules)?;
+    let rules = phiscan::merge::RulesGiven {
+        infos: phiscan::plan::pack_rule_infos(&pack),
+        digest: phiscan::plan::rules_digest(&pack),
+    };
+    let summary = phiscan::merge::merge(shards, output_dir, formats, &rules, max_rows)?;
     if !quiet {
         eprint!("{}", summary.to_text_styled(stderr_color()));
     }

@@ -16,7 +16,7 @@
 
 use crate::report::read::{self, Tail};
 use crate::report::{Finding, ReportFormat, RuleInfo, Summary};
-use crate::shard::{Manifest, MANIFEST_FILE, SUMMARY_FILE};
+use crate::shard::{Manifest, ShardKind, MANIFEST_FILE, SUMMARY_FILE};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +42,19 @@ pub enum MergeError {
         missing: usize,
         count: u32,
         list: String,
+    },
+    #[error("cannot merge discover shards with scan shards: {first} ran {first_kind}, {second} ran {second_kind}; merge each command's shards apart")]
+    Kinds {
+        first: PathBuf,
+        first_kind: &'static str,
+        second: PathBuf,
+        second_kind: &'static str,
+    },
+    #[error("the rule pack given to merge (digest {given}) is not the one the shards ran ({dir}: {shards}): give merge the shards' own --rules (and --no-default-rules), as written for the scan")]
+    Rules {
+        dir: PathBuf,
+        shards: String,
+        given: String,
     },
     #[error("the shards do not belong to one scan: {what} differs between {first} ({a}) and {second} ({b})")]
     Mismatch {
@@ -74,6 +87,14 @@ pub enum MergeError {
     },
 }
 
+/// The rule pack `merge` was given (`--rules`, `--no-default-rules`):
+/// its rules' metadata for SARIF and HTML, and its digest, which must be
+/// the scan shards' own.
+pub struct RulesGiven {
+    pub infos: Vec<RuleInfo>,
+    pub digest: String,
+}
+
 /// One shard's folder, its manifest read.
 struct ShardDir {
     dir: PathBuf,
@@ -86,9 +107,21 @@ pub fn merge(
     dirs: &[PathBuf],
     out_dir: &Path,
     formats: &[ReportFormat],
-    rules: &[RuleInfo],
+    rules: &RulesGiven,
+    max_rows: u64,
 ) -> Result<Summary, MergeError> {
     let shards = check_set(dirs)?;
+    let first = &shards[0];
+    // Scans' SARIF and HTML describe the rules the shards ran; a sweep
+    // has no rule pack.
+    if first.manifest.kind == ShardKind::Scan && first.manifest.rules_digest != rules.digest {
+        return Err(MergeError::Rules {
+            dir: first.dir.clone(),
+            shards: first.manifest.rules_digest.clone(),
+            given: rules.digest.clone(),
+        });
+    }
+    let rules = &rules.infos[..];
     let mut rows: Vec<Finding> = Vec::new();
     let mut summary = Summary::default();
     for shard in &shards {
@@ -132,9 +165,27 @@ pub fn merge(
     };
     let mut writers = crate::scan::open_writers_at(&paths, rules, false)
         .map_err(|e| output(io::Error::other(e.to_string())))?;
-    for f in &rows {
+    // The cap per scan of one run (`--max-rows`, 0 = none): each shard
+    // capped only its own rows. Which rows one run keeps depends on the
+    // order its files finish; a merge keeps the first in its own order.
+    for (i, f) in rows.iter().enumerate() {
+        let i = i as u64;
+        if max_rows != 0 && i >= max_rows {
+            summary.rows_not_written += 1;
+            continue;
+        }
+        let capped;
+        let row = if max_rows != 0 && i + 1 == max_rows && rows.len() as u64 > max_rows {
+            capped = Finding {
+                context: crate::report::SCAN_CAP_NOTE.to_string(),
+                ..f.clone()
+            };
+            &capped
+        } else {
+            f
+        };
         for w in writers.iter_mut() {
-            w.finding(f).map_err(output)?;
+            w.finding(row).map_err(output)?;
         }
     }
     for w in writers.iter_mut() {
@@ -201,6 +252,17 @@ fn check_set(dirs: &[PathBuf]) -> Result<Vec<ShardDir>, MergeError> {
         });
     }
     let first = shards.first().ok_or(MergeError::Empty)?;
+    if let Some(s) = shards
+        .iter()
+        .find(|s| s.manifest.kind != first.manifest.kind)
+    {
+        return Err(MergeError::Kinds {
+            first: first.dir.clone(),
+            first_kind: first.manifest.kind.as_str(),
+            second: s.dir.clone(),
+            second_kind: s.manifest.kind.as_str(),
+        });
+    }
     for s in &shards[1..] {
         let (a, b) = (&first.manifest, &s.manifest);
         let fields: [(&'static str, String, String); 7] = [

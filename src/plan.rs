@@ -45,7 +45,7 @@ impl ScanPlan {
         let (key, key_source, baseline) = resolve_key(config)?;
         let pack = RulePack::load(config.default_rules, &config.rule_paths)?;
         let engine = build_engine_with_key(config, &pack, key)?;
-        let rules_digest = crate::shard::sha256_hex(format!("{pack:?}").as_bytes());
+        let rules_digest = rules_digest(&pack);
         let targets = config
             .targets
             .iter()
@@ -241,6 +241,12 @@ pub fn view(config: &ScanConfig) -> crate::report::text::View {
 }
 
 /// A rule pack as report writers see it, without compiling it.
+/// SHA-256 of the rule pack as loaded (`manifest.json` of `--shard`, and
+/// what `merge --rules` is checked against).
+pub fn rules_digest(pack: &RulePack) -> String {
+    crate::shard::sha256_hex(format!("{pack:?}").as_bytes())
+}
+
 pub fn pack_rule_infos(pack: &RulePack) -> Vec<RuleInfo> {
     pack.rules()
         .iter()

@@ -112,7 +112,7 @@ const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, ScanError> {
     let started = Instant::now();
     let mut plan = ScanPlan::build(config)?;
-    let shard = sharded(config, &plan)?;
+    let shard = sharded(config)?;
     let manifest = shard.as_ref().map(|s| shard_manifest(config, &plan, s));
     // Started before the writers: a report on stdout is written with the
     // bar cleared, or rows and bar would mix on a terminal.
@@ -203,7 +203,7 @@ pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, 
 }
 
 /// `--shard`: checked against the rest of the configuration.
-fn sharded(config: &ScanConfig, plan: &ScanPlan) -> Result<Option<Arc<ShardScan>>, ConfigError> {
+fn sharded(config: &ScanConfig) -> Result<Option<Arc<ShardScan>>, ConfigError> {
     let Some(spec) = config.shard else {
         return Ok(None);
     };
@@ -214,16 +214,6 @@ fn sharded(config: &ScanConfig, plan: &ScanPlan) -> Result<Option<Arc<ShardScan>
                 .into(),
         ));
     }
-    if let Some(Target::Network(net)) = plan
-        .targets
-        .iter()
-        .find(|t| matches!(t, Target::Network(_)))
-    {
-        return Err(ConfigError::Invalid(format!(
-            "--shard cannot split the network target {net}: run `phiscan discover --shard I/N \
-             --targets-out FILE` to find its servers, then `phiscan scan --shard I/N --targets FILE`"
-        )));
-    }
     Ok(Some(Arc::new(ShardScan::new(spec))))
 }
 
@@ -232,6 +222,7 @@ fn sharded(config: &ScanConfig, plan: &ScanPlan) -> Result<Option<Arc<ShardScan>
 fn shard_manifest(config: &ScanConfig, plan: &ScanPlan, shard: &ShardScan) -> Manifest {
     Manifest {
         phiscan_version: env!("CARGO_PKG_VERSION").to_string(),
+        kind: crate::shard::ShardKind::Scan,
         shard: shard.shard,
         split_depth: shard.split_depth,
         targets_digest: crate::shard::targets_digest(plan.targets.iter().map(target_shown)),
@@ -394,9 +385,12 @@ fn spawn_sources(
                 if engine.stopped() {
                     break;
                 }
-                if shard
-                    .as_ref()
-                    .is_some_and(|s| !s.visits_target(target_shown(target)))
+                // A network target is swept by every shard, each probing
+                // its own addresses and ports (see `discover::sweep`).
+                if !matches!(target, Target::Network(_))
+                    && shard
+                        .as_ref()
+                        .is_some_and(|s| !s.visits_target(target_shown(target)))
                 {
                     continue;
                 }

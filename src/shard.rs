@@ -20,14 +20,24 @@
 //! shard that owns the target's unit `TARGET \0`), so names and exposure
 //! rows of the folders every shard lists are written once.
 //!
+//! A sweep (`discover --shard`, `scan BLOCK --shard`) is split by
+//! address:port instead: `FNV-1a-64("ADDRESS:PORT") mod N` (see
+//! [`sweep_key`] and `discover::sweep::SweepPart`). The servers it finds
+//! are claimed by URL ([`ShardScan::claim_swept`]): their server-level
+//! rows (and with `D = 0` all their rows) belong to the shard of their
+//! address:port; their files below the split depth to their units' owners.
+//!
 //! Each shard digests what it listed above the split depth (an
 //! order-independent sum of the entries' hashes), so that `phiscan merge`
 //! can tell when shards saw different trees.
 
 use crate::report::Event;
+use std::collections::HashMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// Most shards: far more than any scheduler runs at once, small enough
 /// that a mistyped count is caught.
@@ -89,6 +99,19 @@ impl Shard {
     pub fn owns_key(&self, key: &str) -> bool {
         Shard::of_key(key, self.count) == self.index
     }
+
+    /// Whether an address:port of a sweep is this shard's to probe.
+    pub fn owns_service(&self, addr: SocketAddr) -> bool {
+        self.owns_key(&sweep_key(addr))
+    }
+}
+
+/// The key of one address:port of a sweep: the socket address as URLs
+/// write it (`10.0.0.5:21`, `[fd00::5]:21`). A host name given to the
+/// sweep is keyed by the address it resolved to: the name is not known to
+/// every shard the same way, the address is.
+pub fn sweep_key(addr: SocketAddr) -> String {
+    addr.to_string()
 }
 
 /// FNV-1a, 64 bits: tiny, fixed, and documented everywhere, so any other
@@ -121,6 +144,11 @@ pub struct ShardScan {
     pub split_depth: u32,
     listed_sum: AtomicU64,
     listed_count: AtomicU64,
+    /// Servers found by a sweep (`scan BLOCK`), by URL: `true` for those
+    /// whose address:port is this shard's (it judged them). Their
+    /// server-level rows, and with a split depth of 0 all their rows,
+    /// follow the sweep's partition rather than the URL's unit key.
+    swept: Arc<RwLock<HashMap<String, bool>>>,
 }
 
 /// `--shard I/N --split-depth D` as given.
@@ -137,13 +165,53 @@ impl ShardScan {
             split_depth: spec.split_depth,
             listed_sum: AtomicU64::new(0),
             listed_count: AtomicU64::new(0),
+            swept: Arc::new(RwLock::new(HashMap::new())),
         }
     }
 
     /// Whether the unit of `path` in `target` is this shard's.
     pub fn owns(&self, target: &str, path: &str) -> bool {
-        self.shard
-            .owns_key(&unit_key(target, path, self.split_depth))
+        let key = unit_key(target, path, self.split_depth);
+        if let Some(mine) = self.swept_here(target) {
+            // The server's own unit (and with D = 0 everything on it)
+            // belongs to the shard whose address:port it is.
+            if key.len() == target.len() + 1 {
+                return mine;
+            }
+        }
+        self.shard.owns_key(&key)
+    }
+
+    /// Records a server found by a sweep at `url`, and whether this shard
+    /// judged it (its address:port is this shard's). Called before any of
+    /// its rows are sent.
+    pub fn claim_swept(&self, url: &str, mine: bool) {
+        self.swept
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(url.to_string(), mine);
+    }
+
+    /// The same shard for a sweep that runs inside this scan: the servers
+    /// it claims are claimed here at once (one shared record), before
+    /// their rows reach the output.
+    pub fn for_sweep(&self) -> ShardScan {
+        ShardScan {
+            swept: self.swept.clone(),
+            ..ShardScan::new(ShardSpec {
+                shard: self.shard,
+                split_depth: self.split_depth,
+            })
+        }
+    }
+
+    /// `Some(judged here)` for a server found by a sweep.
+    pub fn swept_here(&self, target: &str) -> Option<bool> {
+        self.swept
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(target)
+            .copied()
     }
 
     /// Whether the target is looked at at all: with a split depth of 0 only
@@ -194,6 +262,20 @@ impl ShardScan {
     /// path (a file skipped by `--resume`, a sweep's counts) only ever come
     /// from the shard that owns them.
     pub fn keeps(&self, event: &Event) -> bool {
+        let target = match event {
+            Event::Finding(f) => Some(&*f.target),
+            Event::FileScanned { target, .. }
+            | Event::NotExamined { target, .. }
+            | Event::TargetInfo { target, .. }
+            | Event::ServerAccess { target, .. } => Some(&**target),
+            _ => None,
+        };
+        if target.is_some_and(|t| self.swept_here(t).is_some()) {
+            // Servers found by a sweep: the sweep sends only its own
+            // services' rows, and the crawl of them is filtered where it
+            // runs (`discover::crawl`), by [`ShardScan::owns`].
+            return true;
+        }
         match event {
             Event::Finding(f) => self.owns(&f.target, &f.path),
             Event::FileScanned { target, path, .. } | Event::NotExamined { target, path, .. } => {
@@ -223,6 +305,10 @@ pub const SUMMARY_FILE: &str = "summary.json";
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub phiscan_version: String,
+    /// What the shard ran: `scan` or `discover` (manifests written before
+    /// discover could be sharded have no field: scans).
+    #[serde(default)]
+    pub kind: ShardKind,
     pub shard: Shard,
     pub split_depth: u32,
     /// The targets as reports show them, sorted, one a line.
@@ -240,6 +326,24 @@ pub struct Manifest {
     /// The scan was stopped before its end (SIGINT/SIGTERM): rerun the
     /// shard with `--resume` before merging.
     pub interrupted: bool,
+}
+
+/// The command a shard ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShardKind {
+    #[default]
+    Scan,
+    Discover,
+}
+
+impl ShardKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShardKind::Scan => "scan",
+            ShardKind::Discover => "discover",
+        }
+    }
 }
 
 /// SHA-256 of `text`, hex.

@@ -7,6 +7,7 @@ use crate::config::ScanConfig;
 use crate::report::summary::DiscoveryCounts;
 use crate::report::{self, Event, Summary};
 use crate::scan::ScanError;
+use crate::shard::{Manifest, ShardKind};
 use std::io;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -107,12 +108,63 @@ pub fn run_with_reports(
         .iter_mut()
         .try_for_each(|w| w.finish(&summary))
         .map_err(ScanError::Output)?;
-    if let Some(path) = &output.summary_json {
-        let text = serde_json::to_string_pretty(&summary.to_json())
+    let write_json = |path: &std::path::Path, value: &serde_json::Value| {
+        let text = serde_json::to_string_pretty(value)
             .map_err(|e| ScanError::Output(io::Error::other(e)))?;
         crate::outfile::write(path, (text + "\n").as_bytes()).map_err(|e| {
             ScanError::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
-        })?;
+        })
+    };
+    if let Some(path) = &output.summary_json {
+        write_json(path, &summary.to_json())?;
+    }
+    if let (Some(shard), Some(dir)) = (&config.shard, &output.output_dir) {
+        // Written last: a shard folder with a manifest holds whole reports.
+        write_json(&dir.join(crate::shard::SUMMARY_FILE), &summary.to_json())?;
+        let mut manifest = manifest(config, shard.shard);
+        manifest.interrupted = summary.interrupted;
+        let value =
+            serde_json::to_value(&manifest).map_err(|e| ScanError::Output(io::Error::other(e)))?;
+        write_json(&dir.join(crate::shard::MANIFEST_FILE), &value)?;
     }
     Ok((summary, discovered))
+}
+
+/// The manifest of `discover --shard`: the target set is the targets and
+/// exclusions as given; the settings that change results are the ports and
+/// the checks run (the users of `--creds`, never their passwords). Not the
+/// rate, the connections at once or the timeout: shards may differ in
+/// those. There is no rule pack and nothing listed (the digests are
+/// empty).
+pub fn manifest(config: &DiscoverConfig, shard: crate::shard::Shard) -> Manifest {
+    let targets = config
+        .targets
+        .iter()
+        .cloned()
+        .chain(config.excludes.iter().map(|e| format!("exclude {e}")));
+    let targets: Vec<String> = targets.collect();
+    let e = &config.exposure;
+    let users: Vec<&str> = e.extra_logins.iter().map(|l| l.user.as_str()).collect();
+    let settings = format!(
+        "ports={:?}\nallow_large={}\ncheck_write={} check_default_creds={} creds_users={users:?} \
+         check_bounce={} bounce_via={:?}\n",
+        config.ports,
+        config.allow_large,
+        e.check_write,
+        e.check_default_creds,
+        e.check_bounce,
+        e.bounce_via,
+    );
+    Manifest {
+        phiscan_version: env!("CARGO_PKG_VERSION").to_string(),
+        kind: ShardKind::Discover,
+        shard,
+        split_depth: 0,
+        targets_digest: crate::shard::targets_digest(targets.iter().map(String::as_str)),
+        settings_digest: crate::shard::sha256_hex(settings.as_bytes()),
+        rules_digest: String::new(),
+        fingerprint_key_id: config.fingerprint_key.id(),
+        listing_digest: String::new(),
+        interrupted: false,
+    }
 }

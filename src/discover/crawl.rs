@@ -12,6 +12,7 @@ use super::{targets, DiscoverConfig};
 use crate::entity::Entity;
 use crate::exposure::ExposureOptions;
 use crate::report::{Event, EventSink, SkipReason};
+use crate::shard::ShardScan;
 use crate::source::{ftp, ScanEnv};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +53,7 @@ pub fn scan_network(env: &ScanEnv, spec: &str) {
             ..ExposureOptions::default()
         },
         fingerprint_key: env.engine.options.fingerprint_key.clone(),
+        shard: env.shard.map(|s| Arc::new(s.for_sweep())),
         ..DiscoverConfig::default()
     };
     // The scan's stop flag, passed on to the sweep.
@@ -86,9 +88,12 @@ pub fn scan_network(env: &ScanEnv, spec: &str) {
         }
     };
     // Anonymous logins only: a default login's password is never handed on.
+    // Sharded, the servers of other shards too: their files may be this
+    // shard's (a split depth above 0).
     let urls: Vec<&str> = found
         .reports
         .iter()
+        .chain(&found.learned)
         .filter(|r| r.anonymous_user.is_some())
         .map(|r| r.url.as_str())
         .collect();
@@ -105,6 +110,9 @@ pub fn scan_network(env: &ScanEnv, spec: &str) {
         let judged = &judged;
         scope.spawn(move || {
             for event in rx {
+                if env.shard.is_some_and(|s| !crawl_row_is_mine(s, &event)) {
+                    continue;
+                }
                 let repeat = match &event {
                     Event::Finding(f) => crawl_exposure(f.entity) && judged.contains(&*f.target),
                     Event::TargetInfo { target, key, .. } => {
@@ -126,7 +134,7 @@ pub fn scan_network(env: &ScanEnv, spec: &str) {
             filter: env.filter,
             events: &tx,
             pool: env.pool,
-            shard: None,
+            shard: env.shard,
         };
         for url in &urls {
             if env.engine.stopped() {
@@ -147,6 +155,23 @@ pub fn scan_network(env: &ScanEnv, spec: &str) {
         }
         drop(tx);
     });
+}
+
+/// Whether a crawl's event is this shard's to write: the output lets
+/// every event about a swept server through (the sweep's own are this
+/// shard's already), so the crawl's are sorted out here, by
+/// [`ShardScan::owns`].
+fn crawl_row_is_mine(shard: &ShardScan, event: &Event) -> bool {
+    match event {
+        Event::Finding(f) => shard.owns(&f.target, &f.path),
+        Event::FileScanned { target, path, .. } | Event::NotExamined { target, path, .. } => {
+            shard.owns(target, path)
+        }
+        Event::TargetInfo { target, .. } | Event::ServerAccess { target, .. } => {
+            shard.owns(target, "")
+        }
+        Event::AlreadyScanned { .. } | Event::Discovery(_) | Event::Ocr { .. } => true,
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,11 @@ pub struct DiscoverConfig {
     pub fingerprint_key: FingerprintKey,
     /// Show progress (addresses done of the total) on stderr.
     pub progress: bool,
+    /// `--shard I/N`: probe only this shard's address:ports (see
+    /// [`sweep::SweepPart`]). With a split depth above 0 (`scan BLOCK
+    /// --shard`, whose servers' files every shard shares) the others'
+    /// are probed and checked as well, quietly, to learn their servers.
+    pub shard: Option<Arc<crate::shard::ShardScan>>,
 }
 
 impl Default for DiscoverConfig {
@@ -79,6 +84,7 @@ impl Default for DiscoverConfig {
             targets_out: None,
             fingerprint_key: FingerprintKey::default(),
             progress: false,
+            shard: None,
         }
     }
 }
@@ -118,6 +124,9 @@ pub struct DiscoverSummary {
     pub reports: Vec<ServiceReport>,
     /// URLs of the services that let us log in (`--targets-out`).
     pub login_urls: Vec<String>,
+    /// Services of other shards, checked quietly to learn which servers
+    /// exist (see [`DiscoverConfig::shard`]); not counted, no rows.
+    pub learned: Vec<ServiceReport>,
     pub interrupted: bool,
 }
 
@@ -161,6 +170,19 @@ pub fn run(
     }
     let space = space(config)?;
     let order = targets::Order::new(space.len(), space.seed());
+    let part = sweep::SweepPart {
+        shard: config.shard.as_ref().map(|s| s.shard),
+        learn_others: config.shard.as_ref().is_some_and(|s| s.split_depth > 0),
+    };
+    // This shard's addresses (every address, unsharded).
+    let addresses = if part.shard.is_some() {
+        (0..space.len())
+            .filter_map(|i| space.host(i))
+            .filter(|h| part.counts_address(h))
+            .count() as u64
+    } else {
+        space.len()
+    };
     let counts = Arc::new(sweep::SweepCounts::default());
     let sweep_opts = sweep::SweepOptions {
         rate: config.rate,
@@ -171,13 +193,14 @@ pub fn run(
     let services = AtomicU64::new(0);
     let not_ftp = AtomicU64::new(0);
     let reports: Mutex<Vec<ServiceReport>> = Mutex::new(Vec::new());
+    let learned: Mutex<Vec<ServiceReport>> = Mutex::new(Vec::new());
     let (tx, rx) = crossbeam_channel::unbounded::<sweep::Open>();
     let done = AtomicBool::new(false);
     // On a terminal a bar; elsewhere (a CI log) a plain line a second.
     let terminal = std::io::stderr().is_terminal();
     let progress = (config.progress && terminal).then(|| {
         let bar = indicatif::ProgressBar::with_draw_target(
-            Some(space.len()),
+            Some(addresses),
             indicatif::ProgressDrawTarget::stderr_with_hz(4),
         );
         bar.set_style(
@@ -192,7 +215,7 @@ pub fn run(
         format!(
             "phiscan discover: {}/{} addresses, {} open ports, {} FTP services checked",
             counts.addresses_done.load(Ordering::Relaxed),
-            space.len(),
+            addresses,
             counts.ports_open.load(Ordering::Relaxed),
             services
         )
@@ -201,7 +224,8 @@ pub fn run(
         let mut probes = Vec::new();
         for i in 0..config.probe_threads.clamp(1, 64) {
             let rx = rx.clone();
-            let (services, not_ftp, reports, stop) = (&services, &not_ftp, &reports, &stop);
+            let (services, not_ftp, reports, learned, stop) =
+                (&services, &not_ftp, &reports, &learned, &stop);
             let spawned = std::thread::Builder::new()
                 .name(format!("phiscan-probe-{i}"))
                 .spawn_scoped(scope, move || {
@@ -209,14 +233,17 @@ pub fn run(
                         if stop.load(Ordering::SeqCst) {
                             continue;
                         }
+                        let mine = open.mine;
                         match check(config, open, events) {
-                            Some(r) => {
+                            Some(r) if mine => {
                                 services.fetch_add(1, Ordering::SeqCst);
                                 reports.lock().unwrap_or_else(|p| p.into_inner()).push(r);
                             }
-                            None => {
+                            Some(r) => learned.lock().unwrap_or_else(|p| p.into_inner()).push(r),
+                            None if mine => {
                                 not_ftp.fetch_add(1, Ordering::SeqCst);
                             }
+                            None => {}
                         }
                     }
                 });
@@ -253,9 +280,17 @@ pub fn run(
                 }
             });
         }
-        let result = sweep::run(&space, &order, &sweep_opts, &counts, &stop, &mut |open| {
-            let _ = tx.send(open);
-        });
+        let result = sweep::run(
+            &space,
+            &order,
+            part,
+            &sweep_opts,
+            &counts,
+            &stop,
+            &mut |open| {
+                let _ = tx.send(open);
+            },
+        );
         drop(tx);
         // The services found last are still being checked.
         for p in probes {
@@ -290,8 +325,10 @@ pub fn run(
             }
         })?;
     }
+    let mut learned = learned.into_inner().unwrap_or_else(|p| p.into_inner());
+    learned.sort_by(|a, b| a.url.cmp(&b.url));
     let summary = DiscoverSummary {
-        addresses: space.len(),
+        addresses,
         addresses_done: counts.addresses_done.load(Ordering::SeqCst),
         ports_probed: counts.ports_probed.load(Ordering::SeqCst),
         ports_open: counts.ports_open.load(Ordering::SeqCst),
@@ -300,6 +337,7 @@ pub fn run(
         not_ftp: not_ftp.load(Ordering::SeqCst),
         reports,
         login_urls,
+        learned,
         interrupted: stop.load(Ordering::SeqCst),
     };
     events.send(crate::report::Event::Discovery(audit::counts(&summary)));
@@ -352,11 +390,37 @@ fn check(
         sweep::Answer::Other(_) => return None,
     };
     let svc = exposure::Service::new(open.addr, open.host.name.clone(), config.timeout).ok()?;
-    exposure::check_service(
-        &svc,
-        greeted,
-        &config.exposure,
-        events,
-        &config.fingerprint_key,
-    )
+    if let Some(shard) = &config.shard {
+        // Before any row is sent: the rows of a swept server follow the
+        // sweep's partition (see `ShardScan::owns`).
+        for implicit in [false, true] {
+            shard.claim_swept(&svc.url(implicit), open.mine);
+        }
+    }
+    if open.mine {
+        return exposure::check_service(
+            &svc,
+            greeted,
+            &config.exposure,
+            events,
+            &config.fingerprint_key,
+        );
+    }
+    // Another shard's service: learn whether it lets us in, nothing more
+    // (no probe that changes the server, no extra logins), and no rows.
+    let quiet = ExposureOptions {
+        check_write: false,
+        check_default_creds: false,
+        extra_logins: Vec::new(),
+        check_bounce: false,
+        ..config.exposure.clone()
+    };
+    exposure::check_service(&svc, greeted, &quiet, &NoEvents, &config.fingerprint_key)
+}
+
+/// Drops every event: the checks of another shard's services.
+struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn send(&self, _event: crate::report::Event) {}
 }

@@ -10,6 +10,7 @@
 //! code), silent (connected, said nothing: maybe implicit TLS) or other.
 
 use super::targets::{Host, Order, Space};
+use crate::shard::Shard;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,45 @@ pub struct Open {
     pub host: Host,
     pub addr: SocketAddr,
     pub answer: Answer,
+    /// The address:port is this shard's (always, unsharded): its rows and
+    /// counts are written here.
+    pub mine: bool,
+}
+
+/// Which address:ports of the sweep this process probes (`--shard I/N`):
+/// its own, the shard of `FNV-1a-64(ADDRESS:PORT) mod N` (see
+/// [`crate::shard::sweep_key`]); with `learn_others` every other one as
+/// well, to learn which servers exist (their rows and counts are another
+/// shard's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepPart {
+    pub shard: Option<Shard>,
+    pub learn_others: bool,
+}
+
+impl SweepPart {
+    /// Whether `addr` is this shard's.
+    pub fn owns(&self, addr: SocketAddr) -> bool {
+        self.shard.is_none_or(|s| s.owns_service(addr))
+    }
+
+    /// The ports of `host` to probe, each with whether it is this shard's.
+    pub fn ports(&self, host: &Host) -> Vec<(u16, bool)> {
+        host.ports
+            .iter()
+            .map(|&p| (p, self.owns(SocketAddr::new(host.ip, p))))
+            .filter(|&(_, mine)| mine || self.learn_others)
+            .collect()
+    }
+
+    /// Whether the address counts in this shard's totals of addresses
+    /// (swept, done): in the shard of its first port, so that the shards'
+    /// totals add up to one sweep's.
+    pub fn counts_address(&self, host: &Host) -> bool {
+        host.ports
+            .first()
+            .is_some_and(|&p| self.owns(SocketAddr::new(host.ip, p)))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +124,7 @@ impl Pacer {
 pub fn run(
     space: &Space,
     order: &Order,
+    part: SweepPart,
     opts: &SweepOptions,
     counts: &Arc<SweepCounts>,
     stop: &AtomicBool,
@@ -115,19 +156,31 @@ pub fn run(
                 break;
             }
             let next_host = if i < n { space.host(order.at(i)) } else { None };
-            let room = next_host.as_ref().is_some_and(|h| {
-                connections_in_flight == 0
-                    || connections_in_flight + h.ports.len() <= opts.max_in_flight.max(1)
+            let next = next_host.map(|h| {
+                let ports = part.ports(&h);
+                let counted = part.counts_address(&h);
+                (h, ports, counted)
             });
-            if let (true, Some(host)) = (room, next_host) {
+            if let Some((_, ports, _)) = &next {
+                if ports.is_empty() {
+                    // Another shard's address: nothing to probe here.
+                    i += 1;
+                    continue;
+                }
+            }
+            let room = next.as_ref().is_some_and(|(_, ports, _)| {
+                connections_in_flight == 0
+                    || connections_in_flight + ports.len() <= opts.max_in_flight.max(1)
+            });
+            if let (true, Some((host, ports, counted))) = (room, next) {
                 i += 1;
-                connections_in_flight += host.ports.len();
-                let ports = host.ports.len();
+                connections_in_flight += ports.len();
                 let (pacer, counts, tx, opts) =
                     (pacer.clone(), counts.clone(), tx.clone(), opts.clone());
                 tasks.spawn(async move {
-                    visit(host, &opts, &pacer, &counts, &tx).await;
-                    ports
+                    let n = ports.len();
+                    visit(host, ports, counted, &opts, &pacer, &counts, &tx).await;
+                    n
                 });
                 continue;
             }
@@ -150,36 +203,44 @@ pub fn run(
     Ok(())
 }
 
-/// Every port of one address, one after another (an address's ports are
-/// not hit at once).
+/// The `ports` of one address (each with whether it is this shard's, see
+/// [`SweepPart`]), one after another (an address's ports are not hit at
+/// once). Only this shard's ports, and only its addresses (`counted`),
+/// count.
 async fn visit(
     host: Host,
+    ports: Vec<(u16, bool)>,
+    counted: bool,
     opts: &SweepOptions,
     pacer: &Pacer,
     counts: &SweepCounts,
     tx: &tokio::sync::mpsc::UnboundedSender<Open>,
 ) {
-    for &port in &host.ports {
+    let count = |c: &AtomicU64, mine: bool| {
+        if mine {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    for (port, mine) in ports {
         if let Some(slot) = pacer.slot() {
             tokio::time::sleep_until(tokio::time::Instant::from_std(slot)).await;
         }
         let addr = SocketAddr::new(host.ip, port);
-        counts.ports_probed.fetch_add(1, Ordering::Relaxed);
+        count(&counts.ports_probed, mine);
         match probe(addr, opts).await {
             Some(answer) => {
-                counts.ports_open.fetch_add(1, Ordering::Relaxed);
+                count(&counts.ports_open, mine);
                 let _ = tx.send(Open {
                     host: host.clone(),
                     addr,
                     answer,
+                    mine,
                 });
             }
-            None => {
-                counts.ports_closed.fetch_add(1, Ordering::Relaxed);
-            }
+            None => count(&counts.ports_closed, mine),
         }
     }
-    counts.addresses_done.fetch_add(1, Ordering::Relaxed);
+    count(&counts.addresses_done, counted);
 }
 
 /// Connects and listens for a greeting. `None`: closed.
@@ -244,6 +305,102 @@ fn greeting_complete(buf: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discover::targets::{parse_target, Space};
+    use crate::test_rng::Rng;
+    use std::collections::HashMap;
+
+    /// A random sweep: a few blocks, ranges, single addresses (some with
+    /// their own port, some IPv6), less a random exclusion, on a random
+    /// port list.
+    fn random_space(rng: &mut Rng) -> Space {
+        let no_names = |_: &str| Err("no names here".to_string());
+        let mut ranges = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            let (a, b) = (rng.below(256), rng.below(256));
+            let t = match rng.below(5) {
+                0 => format!("10.{a}.{b}.0/{}", 24 + rng.below(9)),
+                1 => format!("192.168.{a}.{}-{}", b / 2, b / 2 + rng.below(100)),
+                2 => format!("172.16.{a}.{b}:{}", 1 + rng.below(65535)),
+                3 => format!("fd00::{a:x}:{b:x}/{}", 120 + rng.below(9)),
+                _ => format!("10.{a}.{b}.7"),
+            };
+            ranges.extend(parse_target(&t, &no_names).unwrap());
+        }
+        let excludes = if rng.below(2) == 0 {
+            let r = ranges[rng.below(ranges.len())].to_string();
+            let first = r.split(['/', '-']).next().unwrap().to_string();
+            let first = first
+                .rsplit_once(':')
+                .filter(|_| !first.contains("::"))
+                .map_or(first.clone(), |(a, _)| a.to_string());
+            parse_target(&first, &no_names).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut ports: Vec<u16> = (0..1 + rng.below(6))
+            .map(|_| 1 + rng.below(65535) as u16)
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        Space::new(ranges, &excludes, ports, u64::MAX).unwrap()
+    }
+
+    /// Over random sweeps and shard counts: every address:port is probed
+    /// as its own by exactly one shard (learning or not), a shard that does
+    /// not learn probes nothing else, and every address counts in exactly
+    /// one shard, so the shards' counts add up to one sweep's.
+    #[test]
+    fn every_address_and_port_lands_in_exactly_one_shard() {
+        let mut rng = Rng::new(16);
+        for _ in 0..150 {
+            let space = random_space(&mut rng);
+            let count = 1 + rng.below(9) as u32;
+            let learn = rng.below(2) == 0;
+            let mut mine: HashMap<SocketAddr, Vec<u32>> = HashMap::new();
+            let mut counted: HashMap<std::net::IpAddr, u32> = HashMap::new();
+            let mut all = 0u64;
+            for index in 0..count {
+                let part = SweepPart {
+                    shard: Some(Shard { index, count }),
+                    learn_others: learn,
+                };
+                for i in 0..space.len() {
+                    let host = space.host(i).unwrap();
+                    let probed = part.ports(&host);
+                    if learn {
+                        assert_eq!(probed.len(), host.ports.len(), "learning probes all");
+                    }
+                    for (port, own) in probed {
+                        assert!(own || learn, "another shard's port probed");
+                        if own {
+                            mine.entry(SocketAddr::new(host.ip, port))
+                                .or_default()
+                                .push(index);
+                        }
+                    }
+                    if part.counts_address(&host) {
+                        *counted.entry(host.ip).or_default() += 1;
+                    }
+                }
+            }
+            for i in 0..space.len() {
+                let host = space.host(i).unwrap();
+                for &port in &host.ports {
+                    all += 1;
+                    let owners = mine.get(&SocketAddr::new(host.ip, port));
+                    assert_eq!(
+                        owners.map_or(0, Vec::len),
+                        1,
+                        "{}:{port} owned by {owners:?} (N={count})",
+                        host.ip
+                    );
+                }
+                assert_eq!(counted.get(&host.ip), Some(&1), "{} counted", host.ip);
+            }
+            assert_eq!(all, space.port_count());
+            assert_eq!(mine.len() as u64, all);
+        }
+    }
 
     #[test]
     fn greetings_end_at_their_last_line() {

@@ -445,6 +445,10 @@ impl Default for RowCaps {
     }
 }
 
+/// The context of the row that reaches the cap per scan (`--max-rows`).
+pub const SCAN_CAP_NOTE: &str =
+    "[row cap per scan reached (--max-rows): later findings are counted in the summary only]";
+
 /// Rows written so far, to apply [`RowCaps`].
 #[derive(Default)]
 struct RowCounts {
@@ -474,9 +478,7 @@ impl RowCounts {
         *file += 1;
         self.scan += 1;
         if over(self.scan, caps.per_scan) {
-            RowVerdict::WriteLast(
-                "[row cap per scan reached (--max-rows): later findings are counted in the summary only]",
-            )
+            RowVerdict::WriteLast(SCAN_CAP_NOTE)
         } else if over(*file, caps.per_file) {
             RowVerdict::WriteLast(
                 "[row cap per file reached (--max-rows-per-file): later findings in this file are counted in the summary only]",

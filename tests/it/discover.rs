@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// A /24 of loopback no other test uses: 127.X.Y.0 with X, Y from the
 /// process id and the clock.
-fn block() -> [u8; 3] {
+pub(crate) fn block() -> [u8; 3] {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -30,7 +30,7 @@ fn block() -> [u8; 3] {
     ]
 }
 
-fn at(b: [u8; 3], last: u8, port: u16) -> SocketAddr {
+pub(crate) fn at(b: [u8; 3], last: u8, port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::from([b[0], b[1], b[2], last]), port)
 }
 

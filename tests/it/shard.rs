@@ -367,6 +367,25 @@ fn a_resumed_shard_merges_the_same() {
     );
     let findings = |p: &Path| summary_facts(&p.join("summary.json"))["total_findings"].clone();
     assert_eq!(findings(&clean_merged), findings(&merged));
+    // Every file counted once: read by the rerun, or by the killed run
+    // (already scanned), never both, and none of another shard's.
+    let files = |p: &Path| {
+        let s = summary_facts(&p.join("summary.json"));
+        let n = |k: &str| s[k].as_u64().unwrap_or(0);
+        (
+            n("files_scanned") + n("files_already_scanned"),
+            s["not_examined"].clone(),
+        )
+    };
+    assert_eq!(files(&clean_merged), files(&merged));
+    let resumed = summary_facts(&tmp.path().join("resumed/summary.json"));
+    let clean1 = summary_facts(&clean[1].join("summary.json"));
+    let n = |s: &serde_json::Value, k: &str| s[k].as_u64().unwrap_or(0);
+    assert_eq!(
+        n(&resumed, "files_scanned") + n(&resumed, "files_already_scanned"),
+        n(&clean1, "files_scanned"),
+        "{resumed}"
+    );
 }
 
 /// The recipes in docs/recipes parse, and say what SHARDING.md says they
@@ -463,4 +482,318 @@ fn recipes_are_well_formed() {
     let slurm = std::fs::read_to_string(dir.join("slurm-array.sh")).unwrap();
     assert!(slurm.contains("#SBATCH --array=0-15"));
     assert!(slurm.contains("--shard \"${SLURM_ARRAY_TASK_ID}/16\""));
+}
+
+/// Runs `count` discover shards at once; returns their folders.
+fn run_discover_shards(base: &Path, count: u32, args: &[&str]) -> Vec<PathBuf> {
+    let children: Vec<_> = (0..count)
+        .map(|i| {
+            let dir = base.join(format!("shard-{i}"));
+            let child = phiscan()
+                .arg("discover")
+                .args(args)
+                .args(["--shard", &format!("{i}/{count}")])
+                .args(["--format", "csv,jsonl", "-q", "--output-dir"])
+                .arg(&dir)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start shard");
+            (dir, child)
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|(dir, child)| {
+            ok(&child.wait_with_output().unwrap());
+            dir
+        })
+        .collect()
+}
+
+/// Servers on a loopback block for the sweeps below: two libunftp shares
+/// (anonymous, with PHI) and a server that lets nobody in, each on its own
+/// port. Returns the block, the ports, and the servers (kept running).
+fn swept_servers(tmp: &Path) -> (String, String, Vec<Box<dyn std::any::Any>>) {
+    use crate::common::exposure_server as es;
+    use crate::discover::{at, block};
+    let b = block();
+    let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
+    let mut ports = Vec::new();
+    for (i, last) in [3u8, 9].into_iter().enumerate() {
+        let root = tmp.join(format!("share{i}"));
+        std::fs::create_dir(&root).unwrap();
+        make_tree(&root, 2 + i);
+        ports.push(es::start_unftp_at(at(b, last, 0), &root).port());
+    }
+    let closed = es::start(
+        at(b, 12, 0),
+        es::Config {
+            logins: vec![],
+            ..es::Config::new("(vsFTPd 3.0.3)")
+        },
+    );
+    ports.push(closed.addr.port());
+    keep.push(Box::new(closed));
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    (
+        format!("{}.{}.{}.0/28", b[0], b[1], b[2]),
+        ports.join(","),
+        keep,
+    )
+}
+
+/// `discover --shard I/N`: N sweeps side by side, merged, give one sweep's
+/// rows and summary (counts added: addresses, ports probed, services).
+#[test]
+fn discover_shards_merge_to_one_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (block, ports, _servers) = swept_servers(tmp.path());
+    let args = [
+        block.as_str(),
+        "--ports",
+        &ports,
+        "--rate",
+        "unlimited",
+        "--timeout",
+        "5",
+    ];
+    let one = tmp.path().join("one");
+    let out = phiscan()
+        .arg("discover")
+        .args(args)
+        .args(["--format", "csv", "-q", "--output-dir"])
+        .arg(&one)
+        .arg("--summary-json")
+        .arg(one.join("summary.json"))
+        .output()
+        .unwrap();
+    ok(&out);
+    let one_summary = summary_facts(&one.join("summary.json"));
+    assert_eq!(one_summary["discovery"]["ftp_services"], 3, "{one_summary}");
+    assert_eq!(one_summary["discovery"]["addresses"], 16);
+    for count in [2, 3] {
+        let base = tmp.path().join(format!("n{count}"));
+        let dirs = run_discover_shards(&base, count, &args);
+        let merged = base.join("merged");
+        let out = merge(&merged, &dirs);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_same_as_one_run(&one, &merged);
+        // Each shard probed only its own part of the 16 × 3 ports.
+        let probed: Vec<u64> = dirs
+            .iter()
+            .map(|d| {
+                summary_facts(&d.join("summary.json"))["discovery"]["ports_probed"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(probed.iter().sum::<u64>(), 48, "{probed:?}");
+        assert!(probed.iter().all(|&p| p < 48), "{probed:?}");
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dirs[0].join("manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["kind"], "discover");
+    }
+
+    // Discover shards and scan shards are not one run.
+    let tree = tmp.path().join("share0");
+    let scans = run_shards(&tmp.path().join("scan"), 2, &[tree.to_str().unwrap()]);
+    let discovers = run_discover_shards(&tmp.path().join("d2"), 2, &args);
+    refusal(
+        &merge(
+            &tmp.path().join("mixed"),
+            &[discovers[0].clone(), scans[1].clone()],
+        ),
+        "cannot merge discover shards with scan shards",
+    );
+    // Another port list is another sweep.
+    let other = run_discover_shards(
+        &tmp.path().join("other"),
+        2,
+        &[block.as_str(), "--ports", "21", "--rate", "unlimited"],
+    );
+    refusal(
+        &merge(
+            &tmp.path().join("mixed2"),
+            &[discovers[0].clone(), other[1].clone()],
+        ),
+        "the settings that change results differs",
+    );
+}
+
+/// `scan BLOCK --shard I/N`: each shard sweeps its own addresses and ports;
+/// a server's exposure rows come from one shard, its files are split as
+/// for any FTP target; merged, the same as one scan of the block.
+#[test]
+fn scan_of_a_block_shards_and_merges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (block, ports, _servers) = swept_servers(tmp.path());
+    let args = [
+        block.as_str(),
+        "--ports",
+        &ports,
+        "--timeout",
+        "5",
+        "--connections",
+        "2",
+    ];
+    let one = one_run(tmp.path(), &args);
+    let (_, rows) = sorted_rows(&one.join("phiscan.csv"));
+    assert!(
+        rows.iter().any(|r| r.contains("dept1/year2/p2.txt")),
+        "crawled"
+    );
+    for (count, depth) in [(3, "1"), (2, "0"), (2, "2")] {
+        let base = tmp.path().join(format!("n{count}-d{depth}"));
+        let mut with_depth = args.to_vec();
+        with_depth.extend(["--split-depth", depth]);
+        let dirs = run_shards(&base, count, &with_depth);
+        let merged = base.join("merged");
+        let out = merge(&merged, &dirs);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_same_as_one_run(&one, &merged);
+        let (_, rows) = sorted_rows(&merged.join("phiscan.csv"));
+        let anonymous = rows
+            .iter()
+            .filter(|r| r.contains("FTP_ANONYMOUS_LOGIN"))
+            .count();
+        assert_eq!(anonymous, 2, "one anonymous-login row per open server");
+    }
+}
+
+/// Shards scanned with a rule pack of their own: merge describes its
+/// rules in SARIF when given the same `--rules`, and refuses (exit 2)
+/// without them, or with another pack.
+#[test]
+fn merge_takes_the_shards_rule_pack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("mirror");
+    std::fs::create_dir(&tree).unwrap();
+    make_tree(&tree, 2);
+    std::fs::write(tree.join("dept1/tickets.txt"), "ref TK-123456\n").unwrap();
+    let rules = tmp.path().join("tickets.toml");
+    std::fs::write(
+        &rules,
+        r#"[[rules]]
+id = "ticket"
+entity = "MRN"
+description = "ticket-style record number"
+pattern = '\bTK-(?P<value>\d{6})\b'
+confidence = "HIGH"
+examples = ["TK-123456"]
+negative_examples = ["TK-12345", "XTK-123456"]
+"#,
+    )
+    .unwrap();
+    let rules = rules.to_str().unwrap();
+    let dirs = run_shards(
+        &tmp.path().join("s"),
+        2,
+        &[tree.to_str().unwrap(), "--rules", rules],
+    );
+    let merge_with = |out: &str, extra: &[&str]| {
+        phiscan()
+            .args(["merge", "-q", "--format", "csv,sarif", "--output-dir"])
+            .arg(tmp.path().join(out))
+            .args(extra)
+            .args(&dirs)
+            .output()
+            .unwrap()
+    };
+    refusal(&merge_with("plain", &[]), "not the one the shards ran");
+    refusal(
+        &merge_with("other", &["--rules", rules, "--no-default-rules"]),
+        "not the one the shards ran",
+    );
+    let out = merge_with("merged", &["--rules", rules]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sarif: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("merged/phiscan.sarif")).unwrap(),
+    )
+    .unwrap();
+    let run = &sarif["runs"][0];
+    let rule = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "ticket")
+        .expect("the pack's rule is described");
+    assert!(
+        rule.to_string().contains("ticket-style record number"),
+        "{rule}"
+    );
+    assert!(run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["ruleId"] == "ticket"));
+}
+
+/// `--max-rows` caps one run's rows; each shard caps only its own, and
+/// `merge --max-rows` applies the run's cap to the whole: as many rows
+/// written, and as many counted as not written, as one run.
+#[test]
+fn merge_applies_the_run_wide_row_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("mirror");
+    std::fs::create_dir(&tree).unwrap();
+    make_tree(&tree, 4);
+    let args = [tree.to_str().unwrap(), "--max-rows", "7"];
+    let one = one_run(tmp.path(), &args);
+    let dirs = run_shards(&tmp.path().join("s"), 3, &args);
+    let merged = tmp.path().join("merged");
+    let out = phiscan()
+        .args([
+            "merge",
+            "-q",
+            "--format",
+            "csv",
+            "--max-rows",
+            "7",
+            "--output-dir",
+        ])
+        .arg(&merged)
+        .args(&dirs)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, one_rows) = sorted_rows(&one.join("phiscan.csv"));
+    let (_, rows) = sorted_rows(&merged.join("phiscan.csv"));
+    assert_eq!(one_rows.len(), 7);
+    assert_eq!(rows.len(), 7);
+    let text = std::fs::read_to_string(merged.join("phiscan.csv")).unwrap();
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .contains("row cap per scan reached"),
+        "{text}"
+    );
+    let facts = |p: &Path| {
+        let s = summary_facts(&p.join("summary.json"));
+        (s["rows_not_written"].clone(), s["total_findings"].clone())
+    };
+    assert_eq!(facts(&one), facts(&merged));
+    assert!(facts(&one).0.as_u64().unwrap() > 0);
 }
