@@ -10,7 +10,8 @@
 
 use super::summary::TargetSummary;
 use super::{Finding, ReportWriter, Summary};
-use crate::entity::Entity;
+use crate::entity::{Confidence, Entity};
+use crate::fail_on::is_exposure as is_exposure_entity;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -28,6 +29,11 @@ pub struct HtmlReport<W: Write> {
     total: u64,
     by_dir: HashMap<String, u64>,
     by_file: HashMap<(String, String), u64>,
+    /// Per file (target, path): the highest confidence of its PHI/PII
+    /// findings (exposure rows left out), for the risk summary.
+    file_confidence: HashMap<(String, String), Confidence>,
+    /// PHI/PII findings in files beyond the [`MAX_TRACKED`] ones counted.
+    untracked_file_findings: u64,
     /// Findings in directories beyond the [`MAX_TRACKED`] counted.
     other_dirs: u64,
     exposure: BTreeMap<String, Vec<Entity>>,
@@ -41,6 +47,8 @@ impl<W: Write> HtmlReport<W> {
             total: 0,
             by_dir: HashMap::new(),
             by_file: HashMap::new(),
+            file_confidence: HashMap::new(),
+            untracked_file_findings: 0,
             other_dirs: 0,
             exposure: BTreeMap::new(),
         }
@@ -61,17 +69,6 @@ fn esc(s: &str) -> String {
         }
     }
     o
-}
-
-fn is_exposure(e: Entity) -> bool {
-    matches!(
-        e,
-        Entity::FtpAnonymousLogin
-            | Entity::FtpAnonymousWrite
-            | Entity::FtpWorldWritable
-            | Entity::FtpNoTls
-            | Entity::FtpTlsCert
-    )
 }
 
 /// Directory of a report path (the archive's directory for members).
@@ -202,6 +199,8 @@ impl<W: Write> HtmlReport<W> {
     fn render(&self, summary: &Summary) -> String {
         let mut h = String::with_capacity(64 * 1024);
         page_head(&mut h);
+        banners(&mut h, summary);
+        self.risk_summary(&mut h, summary);
         run_facts(&mut h, summary);
         self.overview(&mut h, summary);
         self.targets(&mut h, summary);
@@ -441,9 +440,9 @@ fn target_row(h: &mut String, name: &str, target: &TargetSummary, exposure: &[En
     );
 }
 
-/// When and how the scan ran, with the marks a reader must not miss
-/// (values unmasked, certificates not verified) as banners first.
-fn run_facts(h: &mut String, summary: &Summary) {
+/// The marks a reader must not miss (values unmasked, certificates not
+/// verified), first on the page.
+fn banners(h: &mut String, summary: &Summary) {
     let run = &summary.run;
     if run.unmasked {
         h.push_str(
@@ -458,6 +457,12 @@ fn run_facts(h: &mut String, summary: &Summary) {
              (--insecure): an FTPS server's identity was not verified.</p>\n",
         );
     }
+}
+
+/// When and how the scan ran.
+fn run_facts(h: &mut String, summary: &Summary) {
+    let run = &summary.run;
+    h.push_str("<h2>About this scan</h2>\n");
     let targets: Vec<String> = run
         .targets_given
         .iter()
@@ -595,10 +600,256 @@ fn finding_row(h: &mut String, f: &Finding) {
     );
 }
 
+/// Names shown in a sentence of the risk summary; the targets table has
+/// them all.
+const MAX_NAMED: usize = 25;
+
+/// Whether a target is a server (it has an access state or greeted).
+fn is_server(t: &TargetSummary) -> bool {
+    t.access.is_some() || t.info.contains_key("banner")
+}
+
+/// PHI/PII findings of a target (exposure rows left out).
+fn phi_findings(t: &TargetSummary) -> u64 {
+    t.findings_by_entity
+        .iter()
+        .filter(|(e, _)| !is_exposure_entity(**e) && !e.is_inventory())
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// `1 server` / `3 servers`.
+fn count_of(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A list of names as `<code>` items, at most [`MAX_NAMED`], then how
+/// many more.
+fn name_list(names: &[String]) -> String {
+    let mut s: Vec<String> = names
+        .iter()
+        .take(MAX_NAMED)
+        .map(|n| format!("<code>{}</code>", esc(n)))
+        .collect();
+    if names.len() > MAX_NAMED {
+        s.push(format!(
+            "and {} more (see Targets)",
+            names.len() - MAX_NAMED
+        ));
+    }
+    s.join(", ")
+}
+
+/// `3 HIGH, 1 MEDIUM` (HIGH first, zero counts left out), or `none`.
+fn by_confidence(counts: &BTreeMap<Confidence, u64>) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .rev()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| format!("<b>{n}</b> {}", c.as_str()))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+impl<W: Write> HtmlReport<W> {
+    fn note_file_confidence(&mut self, f: &Finding) {
+        let key = (f.target.to_string(), f.path.clone());
+        if let Some(c) = self.file_confidence.get_mut(&key) {
+            *c = (*c).max(f.confidence);
+        } else if self.file_confidence.len() < MAX_TRACKED {
+            self.file_confidence.insert(key, f.confidence);
+        } else {
+            self.untracked_file_findings += 1;
+        }
+    }
+
+    /// What an auditor reads to the client before any table: who can get
+    /// in anonymously, which servers hold PHI, the exposure rows by
+    /// severity, the files with findings by confidence, and what was not
+    /// examined. Each sentence says only what a check or a count showed.
+    fn risk_summary(&self, h: &mut String, summary: &Summary) {
+        h.push_str("<section id=\"risk-summary\"><h2>Summary of risks</h2>\n<ul>\n");
+        let servers: Vec<(&String, &TargetSummary)> = summary
+            .targets
+            .iter()
+            .filter(|(_, t)| is_server(t))
+            .collect();
+        let locals: Vec<(&String, &TargetSummary)> = summary
+            .targets
+            .iter()
+            .filter(|(_, t)| !is_server(t))
+            .collect();
+        if servers.is_empty() {
+            h.push_str("<li id=\"risk-anonymous\">No FTP server was scanned.</li>\n");
+        } else {
+            let anonymous: Vec<String> = servers
+                .iter()
+                .filter(|(_, t)| {
+                    t.findings_by_entity
+                        .get(&Entity::FtpAnonymousLogin)
+                        .is_some_and(|n| *n > 0)
+                        || t.info
+                            .get("check anonymous_login")
+                            .is_some_and(|v| v.starts_with("found"))
+                })
+                .map(|(n, _)| (*n).clone())
+                .collect();
+            let untested: Vec<String> = servers
+                .iter()
+                .filter(|(n, t)| {
+                    !anonymous.contains(n)
+                        && t.info
+                            .get("check anonymous_login")
+                            .is_none_or(|v| v.starts_with("not tested"))
+                })
+                .map(|(n, _)| (*n).clone())
+                .collect();
+            let _ = write!(
+                h,
+                "<li id=\"risk-anonymous\">Servers that let anyone log in without a password \
+                 (anonymous login): <b>{}</b> of {}",
+                anonymous.len(),
+                count_of(servers.len(), "server", "servers"),
+            );
+            if anonymous.is_empty() {
+                h.push('.');
+            } else {
+                let _ = write!(h, ": {}.", name_list(&anonymous));
+            }
+            if !untested.is_empty() {
+                let _ = write!(
+                    h,
+                    " Not tested on {}: {}.",
+                    count_of(untested.len(), "server", "servers"),
+                    name_list(&untested)
+                );
+            }
+            h.push_str("</li>\n");
+            let with_phi: Vec<String> = servers
+                .iter()
+                .filter(|(_, t)| phi_findings(t) > 0)
+                .map(|(n, t)| format!("{n} ({})", phi_findings(t)))
+                .collect();
+            let not_read: Vec<String> = servers
+                .iter()
+                .filter(|(_, t)| t.access.is_some_and(|a| a != super::ServerAccess::LoggedIn))
+                .map(|(n, t)| format!("{n} ({})", t.access.map_or("", |a| a.as_str())))
+                .collect();
+            let _ = write!(
+                h,
+                "<li id=\"risk-phi-servers\">Servers holding personal or health data \
+                 (PHI/PII): <b>{}</b> of {}",
+                with_phi.len(),
+                count_of(servers.len(), "server", "servers"),
+            );
+            if with_phi.is_empty() {
+                h.push('.');
+            } else {
+                let _ = write!(h, ": {}.", name_list(&with_phi));
+            }
+            if !not_read.is_empty() {
+                let _ = write!(h, " Not read, so not known: {}.", name_list(&not_read));
+            }
+            h.push_str("</li>\n");
+        }
+        if !locals.is_empty() {
+            let with_phi: Vec<String> = locals
+                .iter()
+                .filter(|(_, t)| phi_findings(t) > 0)
+                .map(|(n, t)| format!("{n} ({})", phi_findings(t)))
+                .collect();
+            let _ = write!(
+                h,
+                "<li id=\"risk-phi-local\">Local folders holding personal or health data \
+                 (PHI/PII): <b>{}</b> of {}",
+                with_phi.len(),
+                count_of(locals.len(), "local folder", "local folders"),
+            );
+            if with_phi.is_empty() {
+                h.push_str(".</li>\n");
+            } else {
+                let _ = writeln!(h, ": {}.</li>", name_list(&with_phi));
+            }
+        }
+        let mut exposure: BTreeMap<Confidence, u64> = BTreeMap::new();
+        for t in summary.targets.values() {
+            for (c, n) in &t.exposure_by_confidence {
+                *exposure.entry(*c).or_default() += n;
+            }
+        }
+        let exposure_total: u64 = exposure.values().sum();
+        let _ = writeln!(
+            h,
+            "<li id=\"risk-exposure\">Server weaknesses found (exposure rows): <b>{exposure_total}</b>, \
+             by severity: {}.</li>",
+            by_confidence(&exposure),
+        );
+        let mut files: BTreeMap<Confidence, u64> = BTreeMap::new();
+        for c in self.file_confidence.values() {
+            *files.entry(*c).or_default() += 1;
+        }
+        let files_total: u64 = files.values().sum();
+        let _ = write!(
+            h,
+            "<li id=\"risk-files\">Files with personal or health data: <b>{files_total}</b>, \
+             by their most certain finding: {}.",
+            by_confidence(&files),
+        );
+        if self.untracked_file_findings > 0 {
+            let _ = write!(
+                h,
+                " Only the first {MAX_TRACKED} files are counted here; {} findings are in \
+                 further files.",
+                self.untracked_file_findings
+            );
+        }
+        if summary.rows_not_written > 0 {
+            let _ = write!(
+                h,
+                " {} findings were counted but not written (row limits), so their files \
+                 may be missing from this count.",
+                summary.rows_not_written
+            );
+        }
+        h.push_str("</li>\n");
+        let not_examined = summary.total_not_examined();
+        let _ = write!(
+            h,
+            "<li id=\"risk-not-examined\">Files not examined: <b>{not_examined}</b>"
+        );
+        if not_examined > 0 {
+            let reasons: Vec<String> = summary
+                .not_examined
+                .iter()
+                .map(|(r, n)| format!("{n} {}", r.as_str()))
+                .collect();
+            let _ = write!(
+                h,
+                " ({}); what they hold is not known (see Not examined).",
+                reasons.join(", ")
+            );
+        } else {
+            h.push('.');
+        }
+        h.push_str("</li>\n");
+        if summary.interrupted {
+            h.push_str(
+                "<li id=\"risk-interrupted\" class=\"bad\">The scan was interrupted: \
+                 what was not reached is not covered by this report.</li>\n",
+            );
+        }
+        h.push_str("</ul>\n</section>\n");
+    }
+}
+
 impl<W: Write + Send> ReportWriter for HtmlReport<W> {
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
         self.total += 1;
-        if is_exposure(f.entity) {
+        if is_exposure_entity(f.entity) {
             let list = self.exposure.entry(f.target.to_string()).or_default();
             if !list.contains(&f.entity) {
                 list.push(f.entity);
@@ -615,6 +866,9 @@ impl<W: Write + Send> ReportWriter for HtmlReport<W> {
             // Files beyond the tracked ones are left out of the top list,
             // which has no "other" line.
             bump(&mut self.by_file, (f.target.to_string(), f.path.clone()));
+            if !is_exposure_entity(f.entity) {
+                self.note_file_confidence(f);
+            }
         }
         if self.rows.len() < MAX_TABLE_ROWS {
             self.rows.push(f.clone());
@@ -735,6 +989,112 @@ mod tests {
         assert!(!p.contains('\u{202e}'));
         assert_eq!(human_bytes(512), "512 bytes");
         assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+
+    /// A server with an anonymous login and PHI, a server not tested, a
+    /// local folder; one HIGH and one MEDIUM file.
+    fn risk_page() -> String {
+        use crate::report::{Event, ServerAccess};
+        let mut summary = sample_summary();
+        let mut rows = sample_findings();
+        rows[1].confidence = Confidence::Medium;
+        rows[1].path = "hr/other.csv".into();
+        let mut anon = sample_findings().remove(0);
+        anon.target = "ftp://open.test/".into();
+        anon.path = String::new();
+        anon.entity = Entity::FtpAnonymousLogin;
+        let mut phi = sample_findings().remove(0);
+        phi.target = "ftp://open.test/".into();
+        phi.path = "pub/<b>x</b>.csv".into();
+        let mut weak = anon.clone();
+        weak.entity = Entity::FtpTlsCert;
+        weak.confidence = Confidence::Medium;
+        for f in [&anon, &phi, &weak] {
+            summary.record(&Event::Finding(f.clone()));
+        }
+        rows.extend([anon, phi, weak]);
+        for (t, access) in [
+            ("ftp://open.test/", ServerAccess::LoggedIn),
+            ("ftp://shut.test/", ServerAccess::LoginFailed),
+        ] {
+            summary.record(&Event::ServerAccess {
+                target: t.into(),
+                access,
+            });
+        }
+        let mut buf = Vec::new();
+        {
+            let mut w = HtmlReport::new(&mut buf);
+            for f in &rows {
+                w.finding(f).unwrap();
+            }
+            w.finish(&summary).unwrap();
+        }
+        String::from_utf8(buf).unwrap()
+    }
+
+    fn item<'a>(page: &'a str, id: &str) -> &'a str {
+        let at = page
+            .find(&format!("<li id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no {id}"));
+        let rest = &page[at..];
+        &rest[..rest.find("</li>").unwrap()]
+    }
+
+    #[test]
+    fn risk_summary_comes_first_and_says_what_was_shown() {
+        let p = risk_page();
+        let summary_at = p.find("id=\"risk-summary\"").unwrap();
+        assert!(
+            summary_at < p.find("<table").unwrap(),
+            "summary after a table"
+        );
+        let anon = item(&p, "risk-anonymous");
+        assert!(
+            anon.contains("(anonymous login): <b>1</b> of 2 servers: ")
+                && anon.contains("<code>ftp://open.test/</code>.")
+                && anon.contains("Not tested on 1 server: <code>ftp://shut.test/</code>"),
+            "{anon}"
+        );
+        let phi = item(&p, "risk-phi-servers");
+        assert!(
+            phi.contains("(PHI/PII): <b>1</b> of 2 servers: ")
+                && phi.contains("<code>ftp://open.test/ (1)</code>")
+                && phi.contains(
+                    "Not read, so not known: <code>ftp://shut.test/ (login failed)</code>"
+                ),
+            "{phi}"
+        );
+        let local = item(&p, "risk-phi-local");
+        assert!(
+            local.contains("(PHI/PII): <b>1</b> of 1 local folder: <code>share (3)</code>."),
+            "{local}"
+        );
+        let exposure = item(&p, "risk-exposure");
+        assert!(
+            exposure.contains("<b>2</b>, by severity: <b>1</b> HIGH, <b>1</b> MEDIUM"),
+            "{exposure}"
+        );
+        // Files: share's staff.csv (HIGH), other.csv (MEDIUM), the hostile
+        // name (HIGH); open.test's file (HIGH). Exposure rows are no file.
+        let files = item(&p, "risk-files");
+        assert!(
+            files.contains(
+                "<b>4</b>, by their most certain finding: <b>3</b> HIGH, <b>1</b> MEDIUM"
+            ),
+            "{files}"
+        );
+        let skipped = item(&p, "risk-not-examined");
+        assert!(skipped.contains("<b>1</b> (1 corrupt)"), "{skipped}");
+        assert!(!p.contains("<b>x</b>"));
+    }
+
+    #[test]
+    fn risk_summary_without_servers_says_so() {
+        let p = page();
+        assert!(item(&p, "risk-anonymous").contains("No FTP server was scanned."));
+        assert!(!p.contains("risk-phi-servers"));
+        assert!(item(&p, "risk-exposure").contains("<b>0</b>, by severity: none."));
     }
 
     #[test]
