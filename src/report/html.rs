@@ -8,6 +8,7 @@
 //! [`MAX_TABLE_ROWS`] rows (the page says so when there are more), so memory
 //! stays bounded whatever the number of findings.
 
+use super::remediation::{self, Advice};
 use super::summary::TargetSummary;
 use super::{Finding, ReportWriter, Summary};
 use crate::entity::{Confidence, Entity};
@@ -163,6 +164,9 @@ code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 table.facts{width:auto}table.facts th{width:9em}
 td{overflow-wrap:anywhere;word-break:break-word}
 .esc{color:#8a5a00;background:#fff3d6;border-radius:2px}
+#risk-summary ul{padding-left:1.2em}#risk-summary li{margin:.3em 0}
+.advice{border-left:4px solid #b00020;padding:.1em 1em;margin:.8em 0;break-inside:avoid}
+.advice h3{font-size:1.05em;margin:.4em 0}.advice p{margin:.3em 0}
 @media print{body{margin:0;max-width:none}#controls{display:none}tr{break-inside:avoid}}
 "#;
 
@@ -201,6 +205,7 @@ impl<W: Write> HtmlReport<W> {
         page_head(&mut h);
         banners(&mut h, summary);
         self.risk_summary(&mut h, summary);
+        remediation(&mut h, summary);
         run_facts(&mut h, summary);
         self.overview(&mut h, summary);
         self.targets(&mut h, summary);
@@ -846,6 +851,66 @@ impl<W: Write> HtmlReport<W> {
     }
 }
 
+/// One block of advice: the weakness, where it was found, why it matters,
+/// what to do.
+fn advice_block(h: &mut String, id: &str, advice: &Advice, found_on: &[String]) {
+    let _ = writeln!(
+        h,
+        "<div class=\"advice\" id=\"fix-{id}\"><h3>{}</h3>\
+         <p><b>Found on:</b> {}</p><p><b>Why it matters:</b> {}</p>\
+         <p><b>What to do:</b> {}</p></div>",
+        esc(&advice.title),
+        name_list(found_on),
+        esc(&advice.risk),
+        esc(&advice.fix),
+    );
+}
+
+/// Advice for each exposure kind found (most urgent first, as
+/// `rules/ftp/remediation.toml` orders them), then for
+/// PHI where it was found. Nothing when nothing was found.
+fn remediation(h: &mut String, summary: &Summary) {
+    let mut kinds: BTreeMap<Entity, Vec<String>> = BTreeMap::new();
+    for (name, t) in &summary.targets {
+        for (e, n) in &t.findings_by_entity {
+            if *n > 0 && is_exposure_entity(*e) {
+                kinds.entry(*e).or_default().push(format!("{name} ({n})"));
+            }
+        }
+    }
+    let phi: Vec<String> = summary
+        .targets
+        .iter()
+        .filter(|(_, t)| phi_findings(t) > 0)
+        .map(|(n, t)| format!("{n} ({})", phi_findings(t)))
+        .collect();
+    if kinds.is_empty() && phi.is_empty() {
+        return;
+    }
+    h.push_str("<section id=\"remediation\"><h2>What to do</h2>\n");
+    let mut order: Vec<(Entity, Vec<String>)> = kinds.into_iter().collect();
+    order.sort_by_key(|(e, _)| (remediation::urgency_rank(*e), *e));
+    for (entity, on) in &order {
+        match remediation::for_entity(*entity) {
+            Some(advice) => advice_block(h, entity.as_str(), advice, on),
+            // A test holds the built-in advice to every exposure entity;
+            // this is only a guard.
+            None => {
+                let _ = writeln!(
+                    h,
+                    "<div class=\"advice\" id=\"fix-{e}\"><h3>{e}</h3><p><b>Found on:</b> {}</p></div>",
+                    name_list(on),
+                    e = entity.as_str()
+                );
+            }
+        }
+    }
+    if let (false, Some(advice)) = (phi.is_empty(), remediation::for_phi()) {
+        advice_block(h, "PHI", advice, &phi);
+    }
+    h.push_str("</section>\n");
+}
+
 impl<W: Write + Send> ReportWriter for HtmlReport<W> {
     fn finding(&mut self, f: &Finding) -> io::Result<()> {
         self.total += 1;
@@ -1087,6 +1152,36 @@ mod tests {
         let skipped = item(&p, "risk-not-examined");
         assert!(skipped.contains("<b>1</b> (1 corrupt)"), "{skipped}");
         assert!(!p.contains("<b>x</b>"));
+    }
+
+    #[test]
+    fn advice_for_each_kind_found_most_urgent_first() {
+        let p = risk_page();
+        let section = &p[p.find("<section id=\"remediation\">").unwrap()..];
+        let section = &section[..section.find("</section>").unwrap()];
+        let anon = section.find("id=\"fix-FTP_ANONYMOUS_LOGIN\"").unwrap();
+        let cert = section.find("id=\"fix-FTP_TLS_CERT\"").unwrap();
+        let phi = section.find("id=\"fix-PHI\"").unwrap();
+        assert!(anon < cert && cert < phi, "{section}");
+        // Only the kinds found.
+        assert_eq!(section.matches("class=\"advice\"").count(), 3, "{section}");
+        let block = &section[anon..cert];
+        assert!(
+            block.contains("<b>Found on:</b> <code>ftp://open.test/ (1)</code>")
+                && block.contains(&esc(&remediation::for_entity(Entity::FtpAnonymousLogin)
+                    .unwrap()
+                    .fix)),
+            "{block}"
+        );
+        assert!(section[phi..].contains("<code>share (3)</code>"));
+        // No exposure and no PHI: no section.
+        let mut buf = Vec::new();
+        HtmlReport::new(&mut buf)
+            .finish(&Summary::default())
+            .unwrap();
+        assert!(!String::from_utf8(buf)
+            .unwrap()
+            .contains("id=\"remediation\""));
     }
 
     #[test]
