@@ -26,7 +26,9 @@ const MAX_TRACKED: usize = 100_000;
 
 pub struct HtmlReport<W: Write> {
     out: W,
-    rows: Vec<Finding>,
+    /// The rows the table lists, by confidence (LOW, MEDIUM, HIGH): when
+    /// more than [`MAX_TABLE_ROWS`] come, the most confident are kept.
+    rows: [Vec<Finding>; 3],
     total: u64,
     by_dir: HashMap<String, u64>,
     by_file: HashMap<(String, String), u64>,
@@ -44,7 +46,7 @@ impl<W: Write> HtmlReport<W> {
     pub fn new(out: W) -> Self {
         HtmlReport {
             out,
-            rows: Vec::new(),
+            rows: Default::default(),
             total: 0,
             by_dir: HashMap::new(),
             by_file: HashMap::new(),
@@ -159,7 +161,13 @@ th{background:#f3f3f3}td.num{text-align:right}.muted{color:#777}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}
 .card b{display:block;font-size:1.5em}
-#controls{margin:.5em 0}#controls input{width:20em}
+#controls{margin:.5em 0;display:none}.js #controls{display:block}#controls input{width:20em}
+.hide{display:none}
+#findings{table-layout:fixed}#findings col.c-entity{width:9em}#findings col.c-conf{width:6.5em}
+#findings col.c-rule{width:11em}#findings col.c-num{width:4em}#findings col.c-field{width:7em}#findings col.c-match{width:11em}
+.js #findings thead th[data-sort]{cursor:pointer}.js #findings thead th[data-sort]:after{content:" \2195";color:#999}
+tbody.server th{background:#e4e9f2;font-size:1.05em}tbody.file th{background:#fafafa;font-weight:normal}
+td.HIGH{color:#b00020;font-weight:bold}td.MEDIUM{color:#8a5a00}
 .banner{background:#b00020;color:#fff;padding:.5em 1em;font-weight:bold;border-radius:4px}
 table.facts{width:auto}table.facts th{width:9em}
 td{overflow-wrap:anywhere;word-break:break-word}
@@ -167,26 +175,65 @@ td{overflow-wrap:anywhere;word-break:break-word}
 #risk-summary ul{padding-left:1.2em}#risk-summary li{margin:.3em 0}
 .advice{border-left:4px solid #b00020;padding:.1em 1em;margin:.8em 0;break-inside:avoid}
 .advice h3{font-size:1.05em;margin:.4em 0}.advice p{margin:.3em 0}
-@media print{body{margin:0;max-width:none}#controls{display:none}tr{break-inside:avoid}}
+@media print{body{margin:0;max-width:none}#controls{display:none}tr{break-inside:avoid}tbody.server th,tbody.file th{break-after:avoid}}
 "#;
 
 /// Filters the findings table by text, entity and confidence (also from
-/// the address's `#entity=…&confidence=…&q=…`); keeps `#shown-count`.
+/// the address's `#entity=…&confidence=…&q=…`), keeps `#shown-count`, and
+/// sorts the rows of each file by a column when its header is clicked.
+/// The page reads fully without it: grouping and order are the server's;
+/// the controls show only when it runs (`html.js`). Rows are hidden by a
+/// class, never an inline style (the policy forbids inline styles).
 const SCRIPT: &str = r#"
 (function(){
-  var q=document.getElementById('filter'),e=document.getElementById('entity-filter'),
-      c=document.getElementById('confidence-filter'),n=document.getElementById('shown-count'),
-      rows=Array.prototype.slice.call(document.querySelectorAll('#findings tbody tr'));
+  var doc=document,root=doc.documentElement;
+  root.className+=' js';
+  var q=doc.getElementById('filter'),e=doc.getElementById('entity-filter'),
+      c=doc.getElementById('confidence-filter'),n=doc.getElementById('shown-count'),
+      groups=[].slice.call(doc.querySelectorAll('#findings tbody.file')),
+      heads=[].slice.call(doc.querySelectorAll('#findings tbody.server'));
+  function rowsOf(g){return [].slice.call(g.querySelectorAll('tr[data-entity]'));}
+  function hide(el,h){if(h)el.classList.add('hide');else el.classList.remove('hide');}
   function apply(){
-    var t=(q.value||'').toLowerCase(),ev=e.value,cv=c.value,shown=0;
-    rows.forEach(function(r){
-      var ok=(!ev||r.getAttribute('data-entity')===ev)&&(!cv||r.getAttribute('data-confidence')===cv)&&
-             (!t||r.textContent.toLowerCase().indexOf(t)>=0);
-      r.style.display=ok?'':'none'; if(ok)shown++;
+    var t=(q.value||'').toLowerCase(),ev=e.value,cv=c.value,shown=0,perTarget={};
+    groups.forEach(function(g){
+      var where=((g.getAttribute('data-target')||'')+' '+(g.getAttribute('data-path')||'')).toLowerCase(),vis=0;
+      rowsOf(g).forEach(function(r){
+        var ok=(!ev||r.getAttribute('data-entity')===ev)&&(!cv||r.getAttribute('data-confidence')===cv)&&
+               (!t||where.indexOf(t)>=0||r.textContent.toLowerCase().indexOf(t)>=0);
+        hide(r,!ok); if(ok){shown++;vis++;}
+      });
+      hide(g,!vis);
+      var k=g.getAttribute('data-target');perTarget[k]=(perTarget[k]||0)+vis;
     });
+    heads.forEach(function(h){hide(h,!perTarget[h.getAttribute('data-target')]);});
     n.textContent=String(shown);
   }
   q.addEventListener('input',apply);e.addEventListener('change',apply);c.addEventListener('change',apply);
+  // Sorting: within each file, by the clicked column; again: reversed.
+  var rank={HIGH:0,MEDIUM:1,LOW:2};
+  [].slice.call(doc.querySelectorAll('#findings thead th[data-sort]')).forEach(function(th,i){
+    th.tabIndex=0;
+    function sort(){
+      var kind=th.getAttribute('data-sort'),col=th.cellIndex,
+          dir=th.getAttribute('aria-sort')==='ascending'?-1:1;
+      [].slice.call(th.parentNode.children).forEach(function(o){o.removeAttribute('aria-sort');});
+      th.setAttribute('aria-sort',dir===1?'ascending':'descending');
+      function key(r){
+        var v=r.cells[col].textContent;
+        if(kind==='num')return v===''?Infinity:Number(v);
+        if(kind==='confidence')return rank[v];
+        return v.toLowerCase();
+      }
+      groups.forEach(function(g){
+        rowsOf(g).map(function(r,j){return [key(r),j,r];}).sort(function(a,b){
+          return a[0]<b[0]?-dir:a[0]>b[0]?dir:a[1]-b[1];
+        }).forEach(function(x){g.appendChild(x[2]);});
+      });
+    }
+    th.addEventListener('click',sort);
+    th.addEventListener('keydown',function(ev){if(ev.key==='Enter'||ev.key===' '){ev.preventDefault();sort();}});
+  });
   // A filter can come in the address: #entity=SSN&confidence=HIGH&q=text
   (location.hash||'').replace(/^#/,'').split('&').forEach(function(kv){
     var i=kv.indexOf('='); if(i<0)return;
@@ -194,9 +241,32 @@ const SCRIPT: &str = r#"
     if(k==='entity')e.value=v; else if(k==='confidence')c.value=v; else if(k==='q')q.value=v;
   });
   apply();
-  document.body.setAttribute('data-ready','1');
+  doc.body.setAttribute('data-ready','1');
 })();
 "#;
+
+/// `'sha256-…'`: a Content-Security-Policy source that allows exactly this
+/// inline element's text, so the policy needs no `'unsafe-inline'`.
+fn csp_hash(text: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// The page's policy: nothing fetched, nothing inline but the page's own
+/// style and script (by hash).
+fn content_security_policy() -> String {
+    format!(
+        "default-src 'none'; style-src {}; script-src {}; img-src data:; \
+         base-uri 'none'; form-action 'none'",
+        csp_hash(STYLE),
+        csp_hash(SCRIPT)
+    )
+}
 
 impl<W: Write> HtmlReport<W> {
     /// The page, section by section.
@@ -305,8 +375,11 @@ impl<W: Write> HtmlReport<W> {
         h.push_str("</tbody></table>\n");
     }
 
-    /// The findings table with its filter controls.
+    /// The findings table: grouped by target, then by file (files with
+    /// the most certain findings first), rows HIGH first; the script adds
+    /// filtering and sorting by column.
     fn findings(&self, h: &mut String, summary: &Summary) {
+        let listed: usize = self.rows.iter().map(Vec::len).sum();
         let _ = write!(
             h,
             "<h2>Findings</h2>\n<div id=\"controls\"><input id=\"filter\" type=\"search\" \
@@ -323,28 +396,122 @@ impl<W: Write> HtmlReport<W> {
         );
         let _ = writeln!(
             h,
-            "{}</span> of <span id=\"table-rows\">{}</span> shown</span></div>",
-            self.rows.len(),
-            self.rows.len()
+            "{listed}</span> of <span id=\"table-rows\">{listed}</span> shown; \
+             click a column's header to sort each file's rows by it</span></div>",
         );
-        if self.total > self.rows.len() as u64 {
+        if self.total > listed as u64 {
             let _ = writeln!(
                 h,
-                "<p id=\"table-truncated\">The table lists the first {} of {} findings; \
-                 the CSV and JSONL reports hold them all.</p>",
-                self.rows.len(),
+                "<p id=\"table-truncated\">The table lists {listed} of {} findings (the most \
+                 certain ones); the CSV and JSONL reports hold them all.</p>",
                 self.total
             );
         }
         h.push_str(
-            "<table id=\"findings\"><thead><tr><th>Target</th><th>Path</th><th>Entity</th>\
-             <th>Rule</th><th>Confidence</th><th>Line</th><th>Column</th><th>Field</th>\
-             <th>Match</th><th>Context</th></tr></thead><tbody>\n",
+            "<table id=\"findings\"><colgroup><col class=\"c-entity\"><col class=\"c-conf\">\
+             <col class=\"c-rule\"><col class=\"c-num\"><col class=\"c-num\"><col class=\"c-field\">\
+             <col class=\"c-match\"><col></colgroup><thead><tr>\
+             <th data-sort=\"text\">Entity</th><th data-sort=\"confidence\">Confidence</th>\
+             <th data-sort=\"text\">Rule</th><th data-sort=\"num\">Line</th>\
+             <th data-sort=\"num\">Column</th><th data-sort=\"text\">Field</th>\
+             <th data-sort=\"text\">Match</th><th data-sort=\"text\">Context</th></tr></thead>\n",
         );
-        for f in &self.rows {
-            finding_row(h, f);
+        for (target, files) in self.grouped() {
+            let n: usize = files.iter().map(|(_, rows)| rows.len()).sum();
+            let _ = writeln!(
+                h,
+                "<tbody class=\"server\" data-target=\"{t}\"><tr><th colspan=\"8\" scope=\"colgroup\">\
+                 Target <span class=\"mono\">{t}</span>: {}</th></tr></tbody>",
+                count_of(n, "finding", "findings"),
+                t = esc(target),
+            );
+            for (path, rows) in files {
+                let _ = writeln!(
+                    h,
+                    "<tbody class=\"file\" data-target=\"{t}\" data-path=\"{p}\">\
+                     <tr><th colspan=\"8\" scope=\"colgroup\"><span class=\"mono\">{shown}</span> \
+                     <span class=\"muted\">({})</span></th></tr>",
+                    count_of(rows.len(), "finding", "findings"),
+                    t = esc(target),
+                    p = esc(path),
+                    shown = if path.is_empty() {
+                        "(the server itself)".to_string()
+                    } else {
+                        esc_visible(path)
+                    },
+                );
+                for f in rows {
+                    finding_row(h, f);
+                }
+                h.push_str("</tbody>\n");
+            }
         }
-        h.push_str("</tbody></table>\n");
+        h.push_str("</table>\n");
+    }
+
+    /// Keeps `f` for the table: while there is room, or in place of a
+    /// row less certain than it.
+    fn keep_row(&mut self, f: &Finding) {
+        let listed: usize = self.rows.iter().map(Vec::len).sum();
+        if listed >= MAX_TABLE_ROWS {
+            let Some(lower) = (0..conf_index(f.confidence)).find(|i| !self.rows[*i].is_empty())
+            else {
+                return;
+            };
+            self.rows[lower].pop();
+        }
+        self.rows[conf_index(f.confidence)].push(f.clone());
+    }
+
+    /// The listed rows by target (in name order), then by file (the file
+    /// with the most certain finding first, then the most findings, then
+    /// the path), each file's rows HIGH first, then by position.
+    #[allow(clippy::type_complexity)]
+    fn grouped(&self) -> Vec<(&str, Vec<(&str, Vec<&Finding>)>)> {
+        let mut by_target: BTreeMap<&str, BTreeMap<&str, Vec<&Finding>>> = BTreeMap::new();
+        for f in self.rows.iter().flatten() {
+            by_target
+                .entry(&f.target)
+                .or_default()
+                .entry(&f.path)
+                .or_default()
+                .push(f);
+        }
+        by_target
+            .into_iter()
+            .map(|(target, files)| {
+                let mut files: Vec<(&str, Vec<&Finding>)> = files
+                    .into_iter()
+                    .map(|(path, mut rows)| {
+                        rows.sort_by(|a, b| {
+                            b.confidence
+                                .cmp(&a.confidence)
+                                .then(a.line.cmp(&b.line))
+                                .then(a.column.cmp(&b.column))
+                                .then(a.entity.cmp(&b.entity))
+                        });
+                        (path, rows)
+                    })
+                    .collect();
+                files.sort_by(|a, b| {
+                    let top = |rows: &[&Finding]| rows.first().map(|f| f.confidence);
+                    top(&b.1)
+                        .cmp(&top(&a.1))
+                        .then(b.1.len().cmp(&a.1.len()))
+                        .then(a.0.cmp(b.0))
+                });
+                (target, files)
+            })
+            .collect()
+    }
+}
+
+/// A confidence's slot in [`HtmlReport::rows`].
+fn conf_index(c: Confidence) -> usize {
+    match c {
+        Confidence::Low => 0,
+        Confidence::Medium => 1,
+        Confidence::High => 2,
     }
 }
 
@@ -353,9 +520,11 @@ impl<W: Write> HtmlReport<W> {
 fn page_head(h: &mut String) {
     h.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
-         style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\
-         <meta name=\"viewport\" content=\"width=device-width\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"",
+    );
+    h.push_str(&content_security_policy());
+    h.push_str(
+        "\"><meta name=\"viewport\" content=\"width=device-width\">\
          <title>phiscan report</title><style>",
     );
     h.push_str(STYLE);
@@ -585,15 +754,13 @@ fn not_examined(h: &mut String, summary: &Summary) {
     h.push_str("</tbody></table>\n");
 }
 
+/// A finding's row in its file's group (target and path are the group's).
 fn finding_row(h: &mut String, f: &Finding) {
     let _ = writeln!(
         h,
-        "<tr data-entity=\"{e}\" data-confidence=\"{c}\"><td class=\"mono\">{}</td>\
-         <td class=\"mono\">{}</td><td>{e}</td><td class=\"mono\">{}</td><td>{c}</td>\
-         <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>\
+        "<tr data-entity=\"{e}\" data-confidence=\"{c}\"><td>{e}</td><td class=\"{c}\">{c}</td>\
+         <td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>\
          <td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
-        esc(&f.target),
-        esc(&f.path),
         esc(&f.rule),
         f.line.map(|n| n.to_string()).unwrap_or_default(),
         f.column.map(|n| n.to_string()).unwrap_or_default(),
@@ -935,9 +1102,7 @@ impl<W: Write + Send> ReportWriter for HtmlReport<W> {
                 self.note_file_confidence(f);
             }
         }
-        if self.rows.len() < MAX_TABLE_ROWS {
-            self.rows.push(f.clone());
-        }
+        self.keep_row(f);
         Ok(())
     }
 
@@ -1190,6 +1355,101 @@ mod tests {
         assert!(item(&p, "risk-anonymous").contains("No FTP server was scanned."));
         assert!(!p.contains("risk-phi-servers"));
         assert!(item(&p, "risk-exposure").contains("<b>0</b>, by severity: none."));
+    }
+
+    #[test]
+    fn findings_grouped_by_target_and_file_high_first() {
+        let p = risk_page();
+        let table = &p[p.find("<table id=\"findings\">").unwrap()..];
+        let table = &table[..table.find("</table>").unwrap()];
+        let order: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("<tbody"))
+            .map(|l| &l[..l.find('>').unwrap()])
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "<tbody class=\"server\" data-target=\"ftp://open.test/\"",
+                // Both HIGH with one row: by path ("" before "pub/…").
+                "<tbody class=\"file\" data-target=\"ftp://open.test/\" data-path=\"\"",
+                "<tbody class=\"file\" data-target=\"ftp://open.test/\" data-path=\"pub/&lt;b&gt;x&lt;/b&gt;.csv\"",
+                "<tbody class=\"server\" data-target=\"share\"",
+                // HIGH files first, the MEDIUM one last.
+                "<tbody class=\"file\" data-target=\"share\" data-path=\"hr/staff.csv\"",
+                "<tbody class=\"file\" data-target=\"share\" data-path=\"notes/&lt;script&gt;alert(1)&lt;/script&gt;.txt\"",
+                "<tbody class=\"file\" data-target=\"share\" data-path=\"hr/other.csv\"",
+            ],
+            "{table}"
+        );
+        // Within the server's own group: HIGH (anonymous login) first.
+        let own = &table[table.find("data-path=\"\"").unwrap()..];
+        let rows: Vec<&str> = own
+            .lines()
+            .take_while(|l| !l.starts_with("</tbody>"))
+            .filter(|l| l.starts_with("<tr data-entity"))
+            .collect();
+        assert!(rows[0].contains("FTP_ANONYMOUS_LOGIN") && rows[1].contains("FTP_TLS_CERT"));
+        assert!(table.contains("(the server itself)"));
+        assert_eq!(table.matches("<tr data-entity=").count(), 6);
+    }
+
+    #[test]
+    fn policy_allows_only_the_pages_own_style_and_script() {
+        let p = page();
+        let csp = &p[p.find("Content-Security-Policy\" content=\"").unwrap()..];
+        let csp = &csp[csp.find("content=\"").unwrap() + 9..];
+        let csp = &csp[..csp.find('"').unwrap()];
+        assert!(!csp.contains("unsafe"), "{csp}");
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
+        // The hashes are of the elements' exact text.
+        let between = |open: &str, close: &str| {
+            let a = p.find(open).unwrap() + open.len();
+            p[a..a + p[a..].find(close).unwrap()].to_string()
+        };
+        let style = between("<style>", "</style>");
+        let script = between("<script>", "</script>");
+        assert!(
+            csp.contains(&format!("style-src {};", csp_hash(&style))),
+            "{csp}"
+        );
+        assert!(
+            csp.contains(&format!("script-src {};", csp_hash(&script))),
+            "{csp}"
+        );
+        assert_eq!(p.matches("<style").count(), 1);
+        assert_eq!(p.matches("<script").count(), 1);
+        // No inline style attribute or event handler the policy would block.
+        assert!(!p.contains(" style=") && !p.contains(" onclick="));
+        // sha256 of "" is well known: the encoding is the one CSP reads.
+        assert_eq!(
+            csp_hash(""),
+            "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
+        );
+    }
+
+    #[test]
+    fn a_full_table_keeps_the_most_certain_rows() {
+        let mut w = HtmlReport::new(Vec::new());
+        let mut f = sample_findings().remove(0);
+        f.confidence = Confidence::Low;
+        for _ in 0..MAX_TABLE_ROWS {
+            w.finding(&f).unwrap();
+        }
+        f.confidence = Confidence::High;
+        w.finding(&f).unwrap();
+        f.confidence = Confidence::Low;
+        w.finding(&f).unwrap();
+        assert_eq!(w.rows[2].len(), 1);
+        assert_eq!(w.rows[0].len(), MAX_TABLE_ROWS - 1);
+        let mut summary = Summary::default();
+        summary.record(&crate::report::Event::Finding(f));
+        w.finish(&summary).unwrap();
+        let p = String::from_utf8(w.out).unwrap();
+        assert!(p.contains(&format!(
+            "The table lists {MAX_TABLE_ROWS} of {} findings (the most certain ones)",
+            MAX_TABLE_ROWS + 2
+        )));
     }
 
     #[test]
