@@ -175,12 +175,13 @@ td{overflow-wrap:anywhere;word-break:break-word}
 #risk-summary ul{padding-left:1.2em}#risk-summary li{margin:.3em 0}
 .advice{border-left:4px solid #b00020;padding:.1em 1em;margin:.8em 0;break-inside:avoid}
 .advice h3{font-size:1.05em;margin:.4em 0}.advice p{margin:.3em 0}
-@media print{body{margin:0;max-width:none}#controls{display:none}tr{break-inside:avoid}tbody.server th,tbody.file th{break-after:avoid}}
+@media print{body{margin:0;max-width:none}#controls,.js #controls{display:none}tr{break-inside:avoid}tbody.server th,tbody.file th{break-after:avoid}}
 "#;
 
 /// Filters the findings table by text, entity and confidence (also from
 /// the address's `#entity=…&confidence=…&q=…`), keeps `#shown-count`, and
-/// sorts the rows of each file by a column when its header is clicked.
+/// sorts the rows of each file by a column when its header is clicked (or
+/// as the address's `sort=line` / `sort=-line` says).
 /// The page reads fully without it: grouping and order are the server's;
 /// the controls show only when it runs (`html.js`). Rows are hidden by a
 /// class, never an inline style (the policy forbids inline styles).
@@ -211,12 +212,12 @@ const SCRIPT: &str = r#"
   }
   q.addEventListener('input',apply);e.addEventListener('change',apply);c.addEventListener('change',apply);
   // Sorting: within each file, by the clicked column; again: reversed.
-  var rank={HIGH:0,MEDIUM:1,LOW:2};
-  [].slice.call(doc.querySelectorAll('#findings thead th[data-sort]')).forEach(function(th,i){
+  var rank={HIGH:0,MEDIUM:1,LOW:2},sorters={};
+  [].slice.call(doc.querySelectorAll('#findings thead th[data-sort]')).forEach(function(th){
     th.tabIndex=0;
-    function sort(){
+    function sort(want){
       var kind=th.getAttribute('data-sort'),col=th.cellIndex,
-          dir=th.getAttribute('aria-sort')==='ascending'?-1:1;
+          dir=want||(th.getAttribute('aria-sort')==='ascending'?-1:1);
       [].slice.call(th.parentNode.children).forEach(function(o){o.removeAttribute('aria-sort');});
       th.setAttribute('aria-sort',dir===1?'ascending':'descending');
       function key(r){
@@ -231,14 +232,17 @@ const SCRIPT: &str = r#"
         }).forEach(function(x){g.appendChild(x[2]);});
       });
     }
-    th.addEventListener('click',sort);
+    th.addEventListener('click',function(){sort();});
     th.addEventListener('keydown',function(ev){if(ev.key==='Enter'||ev.key===' '){ev.preventDefault();sort();}});
+    sorters[th.textContent.toLowerCase()]=sort;
   });
-  // A filter can come in the address: #entity=SSN&confidence=HIGH&q=text
+  // A filter and an order can come in the address:
+  // #entity=SSN&confidence=HIGH&q=text&sort=line (sort=-line: descending)
   (location.hash||'').replace(/^#/,'').split('&').forEach(function(kv){
     var i=kv.indexOf('='); if(i<0)return;
     var k=kv.slice(0,i),v=decodeURIComponent(kv.slice(i+1));
     if(k==='entity')e.value=v; else if(k==='confidence')c.value=v; else if(k==='q')q.value=v;
+    else if(k==='sort'){var d=v.charAt(0)==='-'?-1:1,s=sorters[v.replace(/^-/,'').toLowerCase()];if(s)s(d);}
   });
   apply();
   doc.body.setAttribute('data-ready','1');
