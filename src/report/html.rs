@@ -159,12 +159,12 @@ th{background:#f3f3f3}td.num{text-align:right}.muted{color:#777}
 .bad{color:#b00020;font-weight:bold}.ok{color:#1b7a1b}.untested{color:#8a5a00;font-style:italic}
 .chart rect{fill:#4a78c2}.chart text{font-size:12px;fill:#222}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
-.cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}
+.cards{display:flex;gap:1em;flex-wrap:wrap;margin-top:1em}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}
 .card b{display:block;font-size:1.5em}
 #controls{margin:.5em 0;display:none}.js #controls{display:block}#controls input{width:20em}
 .hide{display:none}
-#findings{table-layout:fixed}#findings col.c-entity{width:9em}#findings col.c-conf{width:6.5em}
-#findings col.c-rule{width:11em}#findings col.c-num{width:4em}#findings col.c-field{width:7em}#findings col.c-match{width:11em}
+#findings{table-layout:fixed}#findings col.c-entity{width:9em}#findings col.c-conf{width:8em}
+#findings col.c-rule{width:11em}#findings col.c-num{width:5.5em}#findings col.c-field{width:7em}#findings col.c-match{width:11em}
 .js #findings thead th[data-sort]{cursor:pointer}.js #findings thead th[data-sort]:after{content:" \2195";color:#999}
 tbody.server th{background:#e4e9f2;font-size:1.05em}tbody.file th{background:#fafafa;font-weight:normal}
 td.HIGH{color:#b00020;font-weight:bold}td.MEDIUM{color:#8a5a00}
@@ -175,7 +175,10 @@ td{overflow-wrap:anywhere;word-break:break-word}
 #risk-summary ul{padding-left:1.2em}#risk-summary li{margin:.3em 0}
 .advice{border-left:4px solid #b00020;padding:.1em 1em;margin:.8em 0;break-inside:avoid}
 .advice h3{font-size:1.05em;margin:.4em 0}.advice p{margin:.3em 0}
-@media print{body{margin:0;max-width:none}#controls,.js #controls{display:none}tr{break-inside:avoid}tbody.server th,tbody.file th{break-after:avoid}}
+@media print{body{margin:0;max-width:none}#controls,.js #controls{display:none}tr{break-inside:avoid}tbody.server th,tbody.file th{break-after:avoid}
+body{font-size:11px}#findings col.c-entity,#findings col.c-rule{width:7em}#findings col.c-conf{width:6.5em}
+#findings col.c-num{width:4.5em}#findings col.c-field{width:5em}#findings col.c-match{width:8em}
+.js #findings thead th[data-sort]:after{content:none}}
 "#;
 
 /// Filters the findings table by text, entity and confidence (also from
