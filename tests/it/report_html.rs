@@ -294,3 +294,60 @@ confidence = "MEDIUM"
     }
     assert!(!text.contains("219-45-6780") && !text.contains("jane.doe"));
 }
+
+/// Hostile file and folder names land in every new part of the page (risk
+/// summary, advice, group headers, data attributes) as text, never as
+/// markup: the page keeps exactly its own style and script, the policy's
+/// hashes still match them, and nothing reorders text (bidi overrides) or
+/// breaks a line inside a header. Needs no browser.
+#[test]
+fn hostile_names_stay_text_in_every_part_of_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("t\"><i>x");
+    std::fs::create_dir_all(&target).unwrap();
+    let names = [
+        "<script>alert(1)<script>.txt",
+        "\"><img src=x onerror=alert(1)>.txt",
+        "a\u{202e}txt.exe\nb<style>x.txt",
+        "' onmouseover='alert(1).txt",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(target.join(name), format!("SSN 219-45-678{i}\n")).unwrap();
+    }
+    let page = dir.path().join("r.html");
+    let out = Command::cargo_bin("phiscan")
+        .unwrap()
+        .args(["scan", "-q", "--format", "html", "-o"])
+        .arg(&page)
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let p = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(p.matches("<tr data-entity=").count(), names.len());
+    assert_eq!(p.matches("<tbody class=\"file\"").count(), names.len());
+    assert_eq!(p.matches("<script").count(), 1, "a script broke out");
+    assert_eq!(p.matches("<style").count(), 1, "a style broke out");
+    // (An attribute such as onerror= may appear as escaped text.)
+    for bad in ["<img", "<i>", "' onmouseover='", "\u{202e}"] {
+        assert!(!p.contains(bad), "{bad:?} in the page");
+    }
+    // Every line of the table is one element: no name's newline split it.
+    for l in p.lines().filter(|l| l.starts_with("<tbody class=\"file\"")) {
+        assert!(l.ends_with("</th></tr>"), "{l}");
+    }
+    // The risk summary and advice name the target, escaped.
+    let escaped = "t&quot;&gt;&lt;i&gt;x";
+    let risk = &p[p.find("<li id=\"risk-phi-local\"").unwrap()..];
+    assert!(
+        risk[..risk.find("</li>").unwrap()].contains(escaped),
+        "{risk}"
+    );
+    assert!(p[p.find("id=\"fix-PHI\"").unwrap()..].contains(escaped));
+    // The values stay masked.
+    assert!(!p.contains("219-45-678"));
+    // The policy still allows the page's own script: the hostile names did
+    // not change the script's text.
+    let csp_at = p.find("script-src 'sha256-").unwrap();
+    assert!(!p[..csp_at + 200].contains("unsafe-inline"));
+}
