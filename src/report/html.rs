@@ -1,12 +1,18 @@
-//! The HTML report: one self-contained page for a person to read (inline
-//! CSS, JS and SVG; a Content-Security-Policy forbids every fetch). Per
+//! The HTML report: one self-contained page an auditor can hand to a
+//! client (inline CSS, JS and SVG; a Content-Security-Policy forbids every
+//! fetch and allows only the page's own style and script, by hash). First
+//! a plain-language summary of risks and what to do about each exposure
+//! kind found (`rules/ftp/remediation.toml`), then the run's facts, per
 //! target its exposure status, counts by entity and by directory as bar
-//! charts, the files with the most findings, what was not examined and why,
-//! and the masked findings table with filtering.
+//! charts, the files with the most findings, what was not examined and
+//! why, and the masked findings grouped by target and file, most certain
+//! first. The page reads fully without its script, which only adds
+//! filtering and sorting.
 //!
-//! Findings are folded into counters as they come; the table keeps the first
-//! [`MAX_TABLE_ROWS`] rows (the page says so when there are more), so memory
-//! stays bounded whatever the number of findings.
+//! Findings are folded into counters as they come; the table keeps at most
+//! [`MAX_TABLE_ROWS`] rows, the most certain ones (the page says so when
+//! there are more), so memory stays bounded whatever the number of
+//! findings.
 
 use super::remediation::{self, Advice};
 use super::summary::TargetSummary;
