@@ -8,6 +8,7 @@ pub mod html;
 pub mod jsonl;
 pub mod progress;
 pub mod read;
+pub mod remediation;
 pub mod run;
 pub mod sarif;
 mod shown;

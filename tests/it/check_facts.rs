@@ -129,6 +129,25 @@ fn insecure_is_marked_and_the_certificate_is_not_tested() {
         "not tested: not requested (--check-write)"
     );
     assert!(target_row(&page, &url).contains("--insecure"), "{page}");
+    // The risk summary names the server as open to anonymous users and
+    // holding PHI, and the advice for an anonymous login and for PHI
+    // follows, each naming it.
+    let item = |id: &str| {
+        let at = page
+            .find(&format!("<li id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no {id}"));
+        page[at..at + page[at..].find("</li>").unwrap()].to_string()
+    };
+    let anonymous = item("risk-anonymous");
+    assert!(
+        anonymous.contains("<b>1</b> of 1 server: <code>") && anonymous.contains(&url),
+        "{anonymous}"
+    );
+    assert!(item("risk-phi-servers").contains(&format!("<code>{url} (1)</code>")));
+    for fix in ["fix-FTP_ANONYMOUS_LOGIN", "fix-PHI"] {
+        let at = page.find(&format!("id=\"{fix}\"")).unwrap();
+        assert!(page[at..].contains(&url), "{fix}");
+    }
 }
 
 #[test]

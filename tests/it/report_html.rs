@@ -23,7 +23,11 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless chromium on `url` with `extra` flags; returns stdout.
+/// Fails when the browser's log shows the page breaking its own
+/// Content-Security-Policy (a style or script whose hash is not the
+/// policy's would be refused, and the console says so).
 fn run_chromium(bin: &Path, profile: &Path, url: &str, extra: &[String]) -> String {
+    let log = profile.with_extension("log");
     let mut child = std::process::Command::new(bin)
         .args([
             "--headless",
@@ -34,12 +38,14 @@ fn run_chromium(bin: &Path, profile: &Path, url: &str, extra: &[String]) -> Stri
             "--disable-component-update",
             "--disable-sync",
             "--virtual-time-budget=5000",
+            "--enable-logging=stderr",
+            "--v=0",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(url)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
         .spawn()
         .expect("start chromium");
     // Bounded wait: a hung browser fails the test instead of hanging it.
@@ -55,6 +61,12 @@ fn run_chromium(bin: &Path, profile: &Path, url: &str, extra: &[String]) -> Stri
                 .read_to_string(&mut out)
                 .unwrap();
             assert!(status.success(), "chromium failed: {status}");
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            let violations: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("Content Security Policy"))
+                .collect();
+            assert!(violations.is_empty(), "CSP violated: {violations:#?}");
             return out;
         }
         if std::time::Instant::now() > deadline {
@@ -162,6 +174,44 @@ confidence = "MEDIUM"
     assert_eq!(by_id(&dom, "masking"), "masked");
     assert!(!dom.contains("unmasked-banner"));
 
+    // The risk summary comes first and counts what the CSV holds.
+    assert!(dom.find("id=\"risk-summary\"").unwrap() < dom.find("<table").unwrap());
+    assert!(dom.contains("<li id=\"risk-files\">Files with personal or health data: <b>2</b>"));
+    assert!(dom.contains("No FTP server was scanned."));
+    assert!(dom.contains("id=\"fix-PHI\""));
+    // The script ran: the controls show (html.js), each file is a group.
+    assert!(
+        dom.contains("<html lang=\"en\" class=\" js\">"),
+        "no js class"
+    );
+    assert_eq!(dom.matches("<tbody class=\"file\"").count(), 2);
+
+    // Without scripts the page still holds every row, in the server's
+    // order (headless chromium cannot dump a page with scripts off, so
+    // this reads the file), and its controls show only once the script
+    // ran (`.js #controls`).
+    let file = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(file.matches("<tr data-entity=").count(), csv_rows);
+    assert!(file.contains("#controls{margin:.5em 0;display:none}.js #controls{display:block}"));
+
+    // Sorting from the address: staff.csv's rows by line, descending.
+    let dom = run_chromium(
+        &bin,
+        &d.join("profile6"),
+        &format!("{url}#sort=-line"),
+        &["--dump-dom".into()],
+    );
+    let staff = &dom[dom.find("data-path=\"hr/staff.csv\"").unwrap()..];
+    let staff = &staff[..staff.find("</tbody>").unwrap()];
+    let lines: Vec<&str> = staff
+        .split("<td class=\"num\">")
+        .skip(1)
+        .step_by(2)
+        .map(|c| &c[..c.find('<').unwrap()])
+        .collect();
+    assert_eq!(lines, ["4", "2"], "{staff}");
+    assert!(dom.contains("aria-sort=\"descending\""));
+
     // A filter from the address is applied by the script.
     let dom = run_chromium(
         &bin,
@@ -216,14 +266,22 @@ confidence = "MEDIUM"
         .args([pdf.as_os_str(), "-".as_ref()])
         .output()
     else {
+        assert!(
+            std::env::var_os("PHISCAN_REQUIRE_CHROMIUM").is_none(),
+            "pdftotext (poppler-utils) is needed to read the printed pages back"
+        );
         eprintln!("SKIPPED: pdftotext not installed; the PDF was written");
         return;
     };
     let text = String::from_utf8_lossy(&text.stdout);
     let pages = text.matches('\x0c').count();
     assert!((1..=6).contains(&pages), "{pages} pages");
+    // The filter controls are for the screen, not the paper.
+    assert!(!text.contains("Filter by path"), "{text}");
     for needle in [
         "phiscan report",
+        "Summary of risks",
+        "What to do",
         "Targets",
         "Findings",
         "staff.csv",
@@ -235,4 +293,61 @@ confidence = "MEDIUM"
         );
     }
     assert!(!text.contains("219-45-6780") && !text.contains("jane.doe"));
+}
+
+/// Hostile file and folder names land in every new part of the page (risk
+/// summary, advice, group headers, data attributes) as text, never as
+/// markup: the page keeps exactly its own style and script, the policy's
+/// hashes still match them, and nothing reorders text (bidi overrides) or
+/// breaks a line inside a header. Needs no browser.
+#[test]
+fn hostile_names_stay_text_in_every_part_of_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("t\"><i>x");
+    std::fs::create_dir_all(&target).unwrap();
+    let names = [
+        "<script>alert(1)<script>.txt",
+        "\"><img src=x onerror=alert(1)>.txt",
+        "a\u{202e}txt.exe\nb<style>x.txt",
+        "' onmouseover='alert(1).txt",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(target.join(name), format!("SSN 219-45-678{i}\n")).unwrap();
+    }
+    let page = dir.path().join("r.html");
+    let out = Command::cargo_bin("phiscan")
+        .unwrap()
+        .args(["scan", "-q", "--format", "html", "-o"])
+        .arg(&page)
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let p = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(p.matches("<tr data-entity=").count(), names.len());
+    assert_eq!(p.matches("<tbody class=\"file\"").count(), names.len());
+    assert_eq!(p.matches("<script").count(), 1, "a script broke out");
+    assert_eq!(p.matches("<style").count(), 1, "a style broke out");
+    // (An attribute such as onerror= may appear as escaped text.)
+    for bad in ["<img", "<i>", "' onmouseover='", "\u{202e}"] {
+        assert!(!p.contains(bad), "{bad:?} in the page");
+    }
+    // Every line of the table is one element: no name's newline split it.
+    for l in p.lines().filter(|l| l.starts_with("<tbody class=\"file\"")) {
+        assert!(l.ends_with("</th></tr>"), "{l}");
+    }
+    // The risk summary and advice name the target, escaped.
+    let escaped = "t&quot;&gt;&lt;i&gt;x";
+    let risk = &p[p.find("<li id=\"risk-phi-local\"").unwrap()..];
+    assert!(
+        risk[..risk.find("</li>").unwrap()].contains(escaped),
+        "{risk}"
+    );
+    assert!(p[p.find("id=\"fix-PHI\"").unwrap()..].contains(escaped));
+    // The values stay masked.
+    assert!(!p.contains("219-45-678"));
+    // The policy still allows the page's own script: the hostile names did
+    // not change the script's text.
+    let csp_at = p.find("script-src 'sha256-").unwrap();
+    assert!(!p[..csp_at + 200].contains("unsafe-inline"));
 }
