@@ -170,7 +170,11 @@ fn crawl_row_is_mine(shard: &ShardScan, event: &Event) -> bool {
         Event::TargetInfo { target, .. } | Event::ServerAccess { target, .. } => {
             shard.owns(target, "")
         }
-        Event::AlreadyScanned { .. } | Event::Discovery(_) | Event::Ocr { .. } => true,
+        // Files listed are filtered by shard before they are listed.
+        Event::AlreadyScanned { .. }
+        | Event::Discovery(_)
+        | Event::Ocr { .. }
+        | Event::Listed { .. } => true,
     }
 }
 
