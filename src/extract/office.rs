@@ -727,7 +727,6 @@ fn read_shared_strings<B: io::BufRead>(
     Ok(strings)
 }
 
-/// One worksheet: every non-empty cell is a piece with field `Sheet!C7`.
 /// What a sheet's cells are read with.
 struct CellContext<'c> {
     sheet: &'c str,
@@ -737,6 +736,17 @@ struct CellContext<'c> {
     date1904: bool,
 }
 
+/// The entity of each header cell's column, by the whole header row.
+fn header_columns(cells: &[(u64, String)]) -> Vec<(u64, Entity)> {
+    let entities = super::tabular::classify_headers(cells.iter().map(|(_, t)| t.as_str()));
+    cells
+        .iter()
+        .zip(entities)
+        .filter_map(|((col, _), entity)| Some((*col, entity?)))
+        .collect()
+}
+
+/// One worksheet: every non-empty cell is a piece with field `Sheet!C7`.
 fn scan_sheet<B: io::BufRead>(
     ctx: &mut Ctx,
     reader: &mut Reader<B>,
@@ -753,7 +763,10 @@ fn scan_sheet<B: io::BufRead>(
     // `patient name` ... makes each value under it a finding of that
     // entity, as in CSV files.
     let mut header_row: Option<u64> = None;
-    let mut columns: Vec<(u64, Entity)> = Vec::new();
+    // The header's cells, kept until the row is whole: a column headed
+    // just `Name` is judged by its neighbours (see `classify_headers`).
+    let mut header_cells: Vec<(u64, String)> = Vec::new();
+    let mut columns: Option<Vec<(u64, Entity)>> = None;
     loop {
         match reader.read_event_into(&mut buf) {
             Ok(Event::Start(e)) => match e.local_name().as_ref() {
@@ -819,10 +832,13 @@ fn scan_sheet<B: io::BufRead>(
                         };
                         let header = *header_row.get_or_insert(row);
                         if row == header {
-                            if let Some(entity) = super::tabular::classify_header(&text) {
-                                columns.push((col, entity));
-                            }
+                            header_cells.push((col, text.clone()));
                         }
+                        let columns = match &columns {
+                            Some(columns) => columns,
+                            None if row > header => columns.insert(header_columns(&header_cells)),
+                            None => &Vec::new(),
+                        };
                         match columns.iter().find(|(c, _)| *c == col) {
                             Some(&(_, entity)) if row > header => {
                                 ctx.field_value("xlsx-column", &field, entity, &text, at)
@@ -1276,6 +1292,50 @@ mod tests {
         assert_eq!(column_rows, ["S!A2"], "{rules:?}");
         let fields: Vec<&str> = rules.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["S!A2", "S!A3", "S!C3"]);
+    }
+
+    #[test]
+    fn xlsx_name_column_is_a_patient_name_beside_an_mrn_column_only() {
+        let cell =
+            |r: &str, t: &str| format!(r#"<c r="{r}" t="inlineStr"><is><t>{t}</t></is></c>"#);
+        let sheet = |header_b: &str| {
+            format!(
+                "<worksheet><sheetData><row r=\"1\">{}{}</row><row r=\"2\">{}{}</row></sheetData></worksheet>",
+                cell("A1", header_b),
+                cell("B1", "Name"),
+                cell("A2", "483920"),
+                cell("B2", "Reid, Morgan"),
+            )
+        };
+        let column_rows = |header_a: &str| {
+            let sheet = sheet(header_a);
+            let data = zip_of(&[
+                (
+                    "xl/workbook.xml",
+                    b"<workbook><sheets><sheet name=\"S\" sheetId=\"1\"/></sheets></workbook>"
+                        .as_slice(),
+                ),
+                ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+            ]);
+            scan("p.xlsx", &data)
+                .iter()
+                .filter_map(|e| match e {
+                    crate::report::Event::Finding(f) if &*f.rule == "xlsx-column" => {
+                        Some((f.field.clone(), f.entity))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            column_rows("MRN"),
+            [
+                ("S!A2".to_string(), Entity::Mrn),
+                ("S!B2".to_string(), Entity::PersonName)
+            ]
+        );
+        // A product list: `Name` beside a SKU is not a person.
+        assert_eq!(column_rows("SKU"), []);
     }
 
     #[test]
