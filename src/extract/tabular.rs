@@ -120,13 +120,17 @@ pub fn looks_like(head: &[u8], name: &str) -> Option<u8> {
         Some(default) => Some(candidates.next().map_or(default, |(d, _)| d)),
         None => candidates.find_map(|(d, records)| {
             let header = records.first()?;
-            let names_entity = classify_headers(header.iter().map(String::as_str))
+            let named = classify_headers(header.iter().map(String::as_str))
                 .iter()
-                .any(Option::is_some);
+                .filter(|e| e.is_some())
+                .count();
             let header_like = header
                 .iter()
                 .all(|h| h.chars().count() <= 64 && h.chars().any(char::is_alphabetic));
-            (records.len() >= 3 && names_entity && header_like).then_some(d)
+            // Two rows of the same shape are weak evidence of a table, unless
+            // the header names two identifiers (a one-patient export).
+            let enough_rows = records.len() >= 3 || (records.len() == 2 && named >= 2);
+            (enough_rows && named >= 1 && header_like).then_some(d)
         }),
     }
 }
@@ -440,6 +444,17 @@ mod tests {
         // Header names an entity but the rows disagree.
         assert_eq!(looks_like(b"ssn,x\n1,2,3\n4\n", "notes"), None);
         assert_eq!(looks_like(b"\x00\x01\x02", "x.csv"), None);
+    }
+
+    #[test]
+    fn a_one_patient_export_is_a_table_when_its_header_names_two_identifiers() {
+        let one_row = b"MRN\tPatient Name\tDOB\n483920\tReid, Morgan\t03/12/1984\n";
+        assert_eq!(looks_like(one_row, "export.txt"), Some(b'\t'));
+        // One named column and one row: could be two lines of anything.
+        assert_eq!(
+            looks_like(b"Phone\tnotes\n555-0100\tcall back\n", "notes.txt"),
+            None
+        );
     }
 
     #[test]
