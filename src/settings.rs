@@ -858,7 +858,9 @@ exclude = ["**/.git/**"]
 # "phi:MEDIUM,exposure:HIGH" (a kind left out never fails the run).
 fail_on = "MEDIUM"
 
-# Reports: csv, jsonl, sarif, html. Several formats need output_dir.
+# Reports: text (human-readable, grouped by file), csv, jsonl, sarif,
+# html. Unset: text at a terminal, csv in a pipe or file. Several formats
+# need output_dir.
 formats = ["csv", "sarif", "html"]
 output_dir = "phiscan-report"
 # output = "report.csv"        # one format, one file (default: stdout)
