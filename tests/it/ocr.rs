@@ -314,9 +314,11 @@ fn a_hanging_or_crashing_engine_costs_its_page_only() {
     let image = dir.path().join("instructions.png");
     std::fs::copy(scans().join("negative/instructions.png"), &image).expect("copy");
     let probe = r#"if [ "$1" = "--list-langs" ]; then echo "List of available languages (1):"; echo eng; exit 0; fi"#;
-    for (name, body, reason) in [
-        ("hang", "exec sleep 600", "limit"),
-        ("crash", "kill -SEGV $$", "ocr_failed"),
+    // The crash gets a roomy limit: on a loaded machine preparing the page
+    // can take seconds, and a crash must not be read as a timeout.
+    for (name, body, reason, limit) in [
+        ("hang", "exec sleep 600", "limit", "3"),
+        ("crash", "kill -SEGV $$", "ocr_failed", "40"),
     ] {
         let fake = fake_path(Some(&format!("{probe}\n{body}")));
         // sleep and kill come from the system.
@@ -325,7 +327,7 @@ fn a_hanging_or_crashing_engine_costs_its_page_only() {
         let summary = dir.path().join(format!("{name}.json"));
         let started = std::time::Instant::now();
         let out = phiscan_with_path(Path::new(&path))
-            .args(["scan", "-q", "-o", "/dev/null", "--file-timeout", "3"])
+            .args(["scan", "-q", "-o", "/dev/null", "--file-timeout", limit])
             .arg("--summary-json")
             .arg(&summary)
             .arg(&image)
