@@ -303,6 +303,35 @@ fn merge_refuses_sets_that_are_not_one_scan() {
     );
 }
 
+/// A shard's report or summary cut short or garbled: merge stops with exit
+/// status 2 and names the file (no panic, no partial report).
+#[test]
+fn merge_names_a_damaged_shard_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("mirror");
+    std::fs::create_dir(&tree).unwrap();
+    make_tree(&tree, 4);
+    let dirs = run_shards(&tmp.path().join("good"), 2, &[tree.to_str().unwrap()]);
+    let report = dirs[1].join("phiscan.jsonl");
+    let whole = std::fs::read(&report).unwrap();
+    let summary = dirs[0].join("summary.json");
+    let cases: [(&Path, Vec<u8>); 4] = [
+        (&report, whole[..whole.len() / 2].to_vec()),
+        (&report, b"{\"type\":\"finding\",\"target\":1}\n".to_vec()),
+        (&report, vec![0xff, 0xfe, b'\n']),
+        (&summary, b"{\"files_scanned\": \"many\"".to_vec()),
+    ];
+    for (n, (file, bytes)) in cases.into_iter().enumerate() {
+        let kept = std::fs::read(file).unwrap();
+        std::fs::write(file, &bytes).unwrap();
+        let out = tmp.path().join(format!("out-{n}"));
+        refusal(&merge(&out, &dirs), &file.display().to_string());
+        assert!(!out.exists(), "case {n}: a failed merge leaves no folder");
+        std::fs::write(file, kept).unwrap();
+    }
+    ok(&merge(&tmp.path().join("whole"), &dirs));
+}
+
 /// A shard killed mid-scan and rerun with its --resume state merges the
 /// same as shards that ran through.
 #[test]
