@@ -20,7 +20,7 @@
 use crate::entity::{Confidence, Entity};
 use crate::report::read::{self, Tail};
 use crate::report::{Finding, ReportFormat, RuleInfo, Summary};
-use crate::shard::{Manifest, ShardKind, MANIFEST_FILE, SUMMARY_FILE};
+use crate::shard::{Manifest, ShardKind, MANIFEST_FILE, SUMMARY_FILE, TARGETS_FILE};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -145,6 +145,11 @@ pub fn merge_bounded(
         });
     }
     let rules = &rules.infos[..];
+    // Read before anything is written: a missing list stops the merge.
+    let targets = match first.manifest.kind {
+        ShardKind::Discover => Some(read_targets(&shards)?),
+        ShardKind::Scan => None,
+    };
     let mut sorter = Sorter::new(out_dir, limits);
     let mut summary = Summary::default();
     for shard in &shards {
@@ -227,10 +232,61 @@ pub fn merge_bounded(
         w.flush_rows().map_err(output)?;
         w.finish(&summary).map_err(output)?;
     }
+    if let Some(urls) = targets {
+        let text = crate::discover::targets_text(urls.iter().map(String::as_str));
+        let path = out_dir.join(TARGETS_FILE);
+        crate::outfile::write(&path, text.as_bytes())
+            .map_err(|source| MergeError::Output { path, source })?;
+    }
     let text = serde_json::to_string_pretty(&summary.to_json()).map_err(io::Error::other);
     text.and_then(|t| crate::outfile::write(&out_dir.join(SUMMARY_FILE), (t + "\n").as_bytes()))
         .map_err(output)?;
     Ok(summary)
+}
+
+/// Longest line of a shard's targets list (a URL).
+const MAX_TARGET_LINE: u64 = 64 << 10;
+
+/// The servers the discover shards found (each shard's `targets.txt`),
+/// joined: sorted, each once. A list is one line per server that let a
+/// shard in, far fewer than rows, so it is held in memory.
+fn read_targets(shards: &[ShardDir]) -> Result<std::collections::BTreeSet<String>, MergeError> {
+    use std::io::{BufRead, Read};
+    let mut urls = std::collections::BTreeSet::new();
+    for shard in shards {
+        let path = shard.dir.join(TARGETS_FILE);
+        let unreadable = |message: String| MergeError::Unreadable {
+            path: path.clone(),
+            message,
+        };
+        let file = std::fs::File::open(&path).map_err(|e| {
+            unreadable(format!(
+                "{e} (a discover shard's folder lists the servers it found there)"
+            ))
+        })?;
+        let mut input = io::BufReader::new(file);
+        let mut line = String::new();
+        for n in 1.. {
+            line.clear();
+            let got = (&mut input)
+                .take(MAX_TARGET_LINE)
+                .read_line(&mut line)
+                .map_err(|e| unreadable(format!("line {n}: {e}")))?;
+            if got == 0 {
+                break;
+            }
+            if !line.ends_with('\n') && got as u64 == MAX_TARGET_LINE {
+                return Err(unreadable(format!(
+                    "line {n}: longer than any server's URL"
+                )));
+            }
+            let url = line.trim();
+            if !url.is_empty() && !url.starts_with('#') {
+                urls.insert(url.to_string());
+            }
+        }
+    }
+    Ok(urls)
 }
 
 type SortKey<'a> = (

@@ -595,9 +595,17 @@ fn discover_shards_merge_to_one_sweep() {
         .arg(&one)
         .arg("--summary-json")
         .arg(one.join("summary.json"))
+        .arg("--targets-out")
+        .arg(tmp.path().join("one-targets.txt"))
         .output()
         .unwrap();
     ok(&out);
+    let one_targets = std::fs::read_to_string(tmp.path().join("one-targets.txt")).unwrap();
+    assert_eq!(
+        one_targets.lines().filter(|l| !l.starts_with('#')).count(),
+        2,
+        "two anonymous shares: {one_targets}"
+    );
     let one_summary = summary_facts(&one.join("summary.json"));
     assert_eq!(one_summary["discovery"]["ftp_services"], 3, "{one_summary}");
     assert_eq!(one_summary["discovery"]["addresses"], 16);
@@ -613,6 +621,9 @@ fn discover_shards_merge_to_one_sweep() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_same_as_one_run(&one, &merged);
+        // The shards' server lists, joined, are one sweep's --targets-out.
+        let joined = std::fs::read_to_string(merged.join("targets.txt")).unwrap();
+        assert_eq!(joined, one_targets);
         // Each shard probed only its own part of the 16 × 3 ports.
         let probed: Vec<u64> = dirs
             .iter()
@@ -629,6 +640,40 @@ fn discover_shards_merge_to_one_sweep() {
                 .unwrap();
         assert_eq!(manifest["kind"], "discover");
     }
+
+    // The joined list feeds a scan: both shares' files are read.
+    let scanned = tmp.path().join("scanned");
+    let out = phiscan()
+        .args(["scan", "--targets"])
+        .arg(tmp.path().join("n2/merged/targets.txt"))
+        .args(["--format", "csv", "-q", "--output-dir"])
+        .arg(&scanned)
+        .arg("--summary-json")
+        .arg(scanned.join("summary.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, rows) = sorted_rows(&scanned.join("phiscan.csv"));
+    for url in one_targets.lines().filter(|l| !l.starts_with('#')) {
+        assert!(
+            rows.iter().any(|r| r.starts_with(url) && r.contains("SSN")),
+            "no PHI row from {url}: {rows:?}"
+        );
+    }
+
+    // A discover shard without its list is refused, by name.
+    let d2 = run_discover_shards(&tmp.path().join("nolist"), 2, &args);
+    let list = d2[1].join("targets.txt");
+    std::fs::remove_file(&list).unwrap();
+    refusal(
+        &merge(&tmp.path().join("nolist-merged"), &d2),
+        &list.display().to_string(),
+    );
 
     // Discover shards and scan shards are not one run.
     let tree = tmp.path().join("share0");
