@@ -494,9 +494,13 @@ fn merge(
         infos: phiscan::plan::pack_rule_infos(&pack),
         digest: phiscan::plan::rules_digest(&pack),
     };
-    let summary = phiscan::merge::merge(shards, output_dir, formats, &rules, max_rows)?;
+    let merged = phiscan::merge::merge(shards, output_dir, formats, &rules, max_rows)?;
+    let summary = merged.summary;
     if !quiet {
         eprint!("{}", summary.to_text_styled(stderr_color()));
+        if let Some(note) = merged.note {
+            eprintln!("{note}");
+        }
     }
     Ok(Exit::of_scan(&summary, fail_on.unwrap_or_default()))
 }

@@ -111,15 +111,23 @@ struct ShardDir {
     manifest: Manifest,
 }
 
-/// Merges `dirs` into `out_dir` (one report per format, `summary.json`);
-/// returns the merged summary.
+/// What a merge wrote, and advice for the next sharded run.
+#[derive(Debug)]
+pub struct MergeOutcome {
+    pub summary: Summary,
+    /// Set when some shards read no file while others did: the targets
+    /// split into fewer units than shards (see [`idle_note`]).
+    pub note: Option<String>,
+}
+
+/// Merges `dirs` into `out_dir` (one report per format, `summary.json`).
 pub fn merge(
     dirs: &[PathBuf],
     out_dir: &Path,
     formats: &[ReportFormat],
     rules: &RulesGiven,
     max_rows: u64,
-) -> Result<Summary, MergeError> {
+) -> Result<MergeOutcome, MergeError> {
     merge_bounded(dirs, out_dir, formats, rules, max_rows, SortLimits::DEFAULT)
 }
 
@@ -132,7 +140,7 @@ pub fn merge_bounded(
     rules: &RulesGiven,
     max_rows: u64,
     limits: SortLimits,
-) -> Result<Summary, MergeError> {
+) -> Result<MergeOutcome, MergeError> {
     let shards = check_set(dirs)?;
     let first = &shards[0];
     // Scans' SARIF and HTML describe the rules the shards ran; a sweep
@@ -152,6 +160,7 @@ pub fn merge_bounded(
     };
     let mut sorter = Sorter::new(out_dir, limits);
     let mut summary = Summary::default();
+    let mut files_per_shard = Vec::with_capacity(shards.len());
     for shard in &shards {
         let report = [ReportFormat::Jsonl, ReportFormat::Csv]
             .iter()
@@ -180,6 +189,10 @@ pub fn merge_bounded(
             path: path.clone(),
             message: e.to_string(),
         })?;
+        files_per_shard.push((
+            shard.manifest.shard.index,
+            part.files_scanned + part.files_already_scanned,
+        ));
         summary.add(part);
     }
     let mut rows = sorter.finish()?;
@@ -241,7 +254,40 @@ pub fn merge_bounded(
     let text = serde_json::to_string_pretty(&summary.to_json()).map_err(io::Error::other);
     text.and_then(|t| crate::outfile::write(&out_dir.join(SUMMARY_FILE), (t + "\n").as_bytes()))
         .map_err(output)?;
-    Ok(summary)
+    let note = match first.manifest.kind {
+        ShardKind::Scan => idle_note(&files_per_shard, first.manifest.split_depth),
+        ShardKind::Discover => None,
+    };
+    Ok(MergeOutcome { summary, note })
+}
+
+/// Advice when some scan shards read no file while others did: their
+/// machines were wasted because the targets split into fewer units than
+/// shards (few targets at `--split-depth 0`; at depth `D`, a server whose
+/// top `D` levels hold few folders, such as one `/data` folder). The
+/// partition itself is right; the next run can split deeper.
+pub fn idle_note(files_per_shard: &[(u32, u64)], split_depth: u32) -> Option<String> {
+    let total: u64 = files_per_shard.iter().map(|(_, n)| n).sum();
+    let mut idle: Vec<u32> = files_per_shard
+        .iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(i, _)| *i)
+        .collect();
+    if total == 0 || idle.is_empty() {
+        return None;
+    }
+    idle.sort_unstable();
+    let count = files_per_shard.len();
+    let shown: Vec<String> = idle.iter().take(10).map(u32::to_string).collect();
+    let more = if idle.len() > 10 { ", …" } else { "" };
+    Some(format!(
+        "note: {} of {count} shards read no file (shard {}{more}): at --split-depth \
+         {split_depth} the targets split into too few units to keep {count} shards busy; \
+         a deeper --split-depth spreads a few large servers or folders over more shards \
+         (see docs/SHARDING.md)",
+        idle.len(),
+        shown.join(", "),
+    ))
 }
 
 /// Longest line of a shard's targets list (a URL).
@@ -587,11 +633,11 @@ impl<'a> Sorter<'a> {
 
     /// The rows, sorted: from memory when they fit in one run, else merged
     /// from the spilled runs (in passes of `fan_in` runs).
-    fn finish(mut self) -> Result<Merged, MergeError> {
+    fn finish(mut self) -> Result<SortedRows, MergeError> {
         self.rows.sort_by(by_key);
         let in_memory = Source::Memory(std::mem::take(&mut self.rows).into_iter());
         if self.runs.is_empty() {
-            return Merged::new(vec![in_memory], None);
+            return SortedRows::new(vec![in_memory], None);
         }
         // Runs are merged in consecutive groups, so that equal keys keep
         // their order across passes.
@@ -602,7 +648,7 @@ impl<'a> Sorter<'a> {
                     .iter()
                     .map(|p| RunReader::open(p).map(Source::Run))
                     .collect::<Result<Vec<_>, _>>()?;
-                let mut merged = Merged::new(sources, None)?;
+                let mut merged = SortedRows::new(sources, None)?;
                 let (path, mut out) = self.new_run()?;
                 while let Some(f) = merged.next()? {
                     out.write(&f)?;
@@ -621,12 +667,12 @@ impl<'a> Sorter<'a> {
             .map(|p| RunReader::open(p).map(Source::Run))
             .collect::<Result<Vec<_>, _>>()?;
         sources.push(in_memory);
-        Merged::new(sources, self.spill.take())
+        SortedRows::new(sources, self.spill.take())
     }
 }
 
 /// Sorted sources merged into one sorted stream.
-struct Merged {
+struct SortedRows {
     heap: std::collections::BinaryHeap<Head>,
     sources: Vec<Source>,
     /// The spill folder, removed when the merge is done.
@@ -674,18 +720,18 @@ impl PartialEq for Head {
 
 impl Eq for Head {}
 
-impl Merged {
+impl SortedRows {
     fn new(
         mut sources: Vec<Source>,
         spill: Option<tempfile::TempDir>,
-    ) -> Result<Merged, MergeError> {
+    ) -> Result<SortedRows, MergeError> {
         let mut heap = std::collections::BinaryHeap::with_capacity(sources.len());
         for (source, s) in sources.iter_mut().enumerate() {
             if let Some(row) = s.next()? {
                 heap.push(Head { row, source });
             }
         }
-        Ok(Merged {
+        Ok(SortedRows {
             heap,
             sources,
             _spill: spill,
@@ -940,6 +986,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn idle_shards_are_named_only_when_others_worked() {
+        assert_eq!(idle_note(&[(0, 0), (1, 0)], 1), None);
+        assert_eq!(idle_note(&[(0, 5), (1, 2)], 1), None);
+        let note = idle_note(&[(2, 0), (0, 9), (1, 0)], 1).unwrap();
+        assert!(
+            note.contains("2 of 3 shards read no file (shard 1, 2)"),
+            "{note}"
+        );
+        let many: Vec<(u32, u64)> = (0..20).map(|i| (i, u64::from(i == 7))).collect();
+        let note = idle_note(&many, 0).unwrap();
+        assert!(
+            note.contains("19 of 20 shards") && note.contains(", …"),
+            "{note}"
+        );
+    }
+
     /// A spilled run that was damaged is an error naming it, not a panic.
     #[test]
     fn a_damaged_run_is_an_error() {
@@ -1018,12 +1081,16 @@ mod tests {
             let whole = tmp.path().join(format!("memory-{max_rows}"));
             let spilled = tmp.path().join(format!("spilled-{max_rows}"));
             let rules = given_rules();
-            let a = merge(&dirs, &whole, &formats, &rules, max_rows).unwrap();
+            let a = merge(&dirs, &whole, &formats, &rules, max_rows)
+                .unwrap()
+                .summary;
             let small = SortLimits {
                 run_bytes: row_bytes(&rows[0]) * 9,
                 fan_in: 2,
             };
-            let b = merge_bounded(&dirs, &spilled, &formats, &rules, max_rows, small).unwrap();
+            let b = merge_bounded(&dirs, &spilled, &formats, &rules, max_rows, small)
+                .unwrap()
+                .summary;
             assert_eq!(a.rows_not_written, b.rows_not_written);
             assert_eq!(
                 b.rows_not_written,

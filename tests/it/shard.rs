@@ -227,6 +227,63 @@ fn ftp_servers_from_a_targets_file_shard_and_merge() {
     }
 }
 
+/// One large FTP server whose files all sit in one top folder (`/data`):
+/// at --split-depth 1 it is one unit, so one shard reads every file and
+/// merge says the others idled; at depth 2 its subtrees are spread over
+/// the shards. Both merge to one run's rows and counts.
+#[test]
+fn one_large_server_is_spread_by_a_deeper_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("srv");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    make_tree(&data, 5);
+    let port = start_unftp(&root, None);
+    let url = format!("ftp://127.0.0.1:{port}/");
+    let one = one_run(tmp.path(), &[url.as_str()]);
+    let total = summary_facts(&one.join("summary.json"))["files_scanned"]
+        .as_u64()
+        .unwrap();
+    assert!(total > 20, "{total}");
+    for depth in ["1", "2"] {
+        let base = tmp.path().join(format!("d{depth}"));
+        let dirs = run_shards(&base, 3, &[url.as_str(), "--split-depth", depth]);
+        let files: Vec<u64> = dirs
+            .iter()
+            .map(|d| {
+                summary_facts(&d.join("summary.json"))["files_scanned"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(files.iter().sum::<u64>(), total, "D={depth}: {files:?}");
+        let merged = base.join("merged");
+        let out = phiscan()
+            .args(["merge", "--format", "csv,jsonl,sarif", "--output-dir"])
+            .arg(&merged)
+            .args(&dirs)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_same_as_one_run(&one, &merged);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if depth == "1" {
+            assert_eq!(
+                files.iter().filter(|&&n| n == total).count(),
+                1,
+                "{files:?}"
+            );
+            assert!(
+                stderr.contains("2 of 3 shards read no file")
+                    && stderr.contains("a deeper --split-depth"),
+                "{stderr}"
+            );
+        } else {
+            assert!(files.iter().all(|&n| n < total), "{files:?}");
+        }
+    }
+}
+
 fn refusal(out: &Output, says: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
