@@ -524,8 +524,9 @@ pub struct SortLimits {
 }
 
 impl SortLimits {
-    /// 32 MiB of rows (about 100,000), 64 runs at once (2 GiB of rows in
-    /// one pass).
+    /// 32 MiB of rows (some 50,000 rows of a file scan, as
+    /// [`row_bytes`] counts them), 64 runs at once (2 GiB of rows merged
+    /// in one pass).
     pub const DEFAULT: SortLimits = SortLimits {
         run_bytes: 32 << 20,
         fan_in: 64,
