@@ -450,6 +450,16 @@ fn check_set(dirs: &[PathBuf]) -> Result<Vec<ShardDir>, MergeError> {
         }
     }
     let count = first.manifest.shard.count;
+    // A damaged manifest's count must not size the table below.
+    if count == 0 || count > crate::shard::MAX_SHARDS {
+        return Err(MergeError::Unreadable {
+            path: first.dir.join(MANIFEST_FILE),
+            message: format!(
+                "shard count {count} is not between 1 and {}",
+                crate::shard::MAX_SHARDS
+            ),
+        });
+    }
     let mut seen: Vec<Option<&PathBuf>> = vec![None; count as usize];
     for s in &shards {
         let i = s.manifest.shard.index as usize;
@@ -1110,6 +1120,22 @@ mod tests {
             names.sort();
             assert_eq!(names, ["phiscan.csv", "phiscan.jsonl", SUMMARY_FILE]);
         }
+
+        // A manifest whose shard count was damaged.
+        let manifest = dirs[0].join(MANIFEST_FILE);
+        let kept = std::fs::read_to_string(&manifest).unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&kept).unwrap();
+        for count in [0u64, 4_000_000_000] {
+            value["shard"]["count"] = count.into();
+            std::fs::write(&manifest, value.to_string()).unwrap();
+            // Alone: the set's count is this one (no other to differ from).
+            let alone = &dirs[..1];
+            let err = merge(alone, &tmp.path().join("bad"), &formats, &given_rules(), 0)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&manifest.display().to_string()), "{err}");
+        }
+        std::fs::write(&manifest, kept).unwrap();
 
         // A cut report: exit status 2's error, naming the file.
         let report = dirs[1].join("phiscan.jsonl");
