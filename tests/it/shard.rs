@@ -722,6 +722,18 @@ fn discover_shards_merge_to_one_sweep() {
             "no PHI row from {url}: {rows:?}"
         );
     }
+    // And sharded again: a block's servers found once, then crawled by
+    // shards (docs/SHARDING.md's way for a large block with few servers).
+    let list = tmp.path().join("n2/merged/targets.txt");
+    let crawl = tmp.path().join("crawl");
+    let dirs = run_shards(
+        &crawl,
+        3,
+        &["--targets", list.to_str().unwrap(), "--split-depth", "1"],
+    );
+    let out = merge(&crawl.join("merged"), &dirs);
+    assert_eq!(out.status.code(), Some(1));
+    assert_same_as_one_run(&scanned, &crawl.join("merged"));
 
     // A discover shard without its list is refused, by name.
     let d2 = run_discover_shards(&tmp.path().join("nolist"), 2, &args);
