@@ -130,7 +130,9 @@ enum Command {
     /// I/N`) into one run's reports.
     ///
     /// Refuses (exit status 2) a set with a shard missing or repeated, or
-    /// shards that did not run the same scan (see docs/SHARDING.md).
+    /// shards that did not run the same scan (see docs/SHARDING.md). Rows
+    /// are sorted in bounded memory (runs spilled to a temporary folder in
+    /// --output-dir); discover shards' servers are joined into targets.txt.
     Merge {
         /// Where the merged reports and summary.json go.
         #[arg(long, value_name = "DIR")]
