@@ -130,7 +130,9 @@ enum Command {
     /// I/N`) into one run's reports.
     ///
     /// Refuses (exit status 2) a set with a shard missing or repeated, or
-    /// shards that did not run the same scan (see docs/SHARDING.md).
+    /// shards that did not run the same scan (see docs/SHARDING.md). Rows
+    /// are sorted in bounded memory (runs spilled to a temporary folder in
+    /// --output-dir); discover shards' servers are joined into targets.txt.
     Merge {
         /// Where the merged reports and summary.json go.
         #[arg(long, value_name = "DIR")]
@@ -494,9 +496,13 @@ fn merge(
         infos: phiscan::plan::pack_rule_infos(&pack),
         digest: phiscan::plan::rules_digest(&pack),
     };
-    let summary = phiscan::merge::merge(shards, output_dir, formats, &rules, max_rows)?;
+    let merged = phiscan::merge::merge(shards, output_dir, formats, &rules, max_rows)?;
+    let summary = merged.summary;
     if !quiet {
         eprint!("{}", summary.to_text_styled(stderr_color()));
+        if let Some(note) = merged.note {
+            eprintln!("{note}");
+        }
     }
     Ok(Exit::of_scan(&summary, fail_on.unwrap_or_default()))
 }

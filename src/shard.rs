@@ -298,6 +298,10 @@ impl ShardScan {
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The name of a shard's summary in its output folder.
 pub const SUMMARY_FILE: &str = "summary.json";
+/// The servers a `discover` shard could log in to, one URL a line (as
+/// `--targets-out` writes them), in its output folder; `merge` joins the
+/// shards' lists into one for `phiscan scan --targets`.
+pub const TARGETS_FILE: &str = "targets.txt";
 
 /// What a shard ran: written to `manifest.json` in its output folder, so
 /// that `phiscan merge` can refuse shards that do not belong together.

@@ -119,6 +119,13 @@ pub fn run_with_reports(
         write_json(path, &summary.to_json())?;
     }
     if let (Some(shard), Some(dir)) = (&config.shard, &output.output_dir) {
+        // The shard's servers, for merge to join (with or without
+        // --targets-out, which names a file of the user's).
+        let path = dir.join(crate::shard::TARGETS_FILE);
+        let text = super::targets_text(discovered.login_urls.iter().map(String::as_str));
+        crate::outfile::write(&path, text.as_bytes()).map_err(|e| {
+            ScanError::Output(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        })?;
         // Written last: a shard folder with a manifest holds whole reports.
         write_json(&dir.join(crate::shard::SUMMARY_FILE), &summary.to_json())?;
         let mut manifest = manifest(config, shard.shard);

@@ -309,14 +309,7 @@ pub fn run(
     reports.sort_by(|a, b| a.url.cmp(&b.url));
     let login_urls = login_urls(&reports);
     if let Some(path) = &config.targets_out {
-        let mut text = String::from(
-            "# FTP servers that accepted a login, found by phiscan discover.\n\
-             # Scan them with: phiscan scan --targets THIS_FILE\n",
-        );
-        for url in &login_urls {
-            text.push_str(url);
-            text.push('\n');
-        }
+        let text = targets_text(login_urls.iter().map(String::as_str));
         // Like every file phiscan writes: owner-only, never through a link.
         crate::outfile::write(path, text.as_bytes()).map_err(|source| {
             DiscoverError::TargetsOut {
@@ -342,6 +335,20 @@ pub fn run(
     };
     events.send(crate::report::Event::Discovery(audit::counts(&summary)));
     Ok(summary)
+}
+
+/// A targets file (`--targets-out`, a shard's `targets.txt`, merge's
+/// join of them): a comment saying what it is, then one URL a line.
+pub fn targets_text<'a>(urls: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = String::from(
+        "# FTP servers that accepted a login, found by phiscan discover.\n\
+         # Scan them with: phiscan scan --targets THIS_FILE\n",
+    );
+    for url in urls {
+        text.push_str(url);
+        text.push('\n');
+    }
+    text
 }
 
 /// The URLs to crawl: anonymous logins as they are, default logins with

@@ -227,6 +227,63 @@ fn ftp_servers_from_a_targets_file_shard_and_merge() {
     }
 }
 
+/// One large FTP server whose files all sit in one top folder (`/data`):
+/// at --split-depth 1 it is one unit, so one shard reads every file and
+/// merge says the others idled; at depth 2 its subtrees are spread over
+/// the shards. Both merge to one run's rows and counts.
+#[test]
+fn one_large_server_is_spread_by_a_deeper_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("srv");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    make_tree(&data, 5);
+    let port = start_unftp(&root, None);
+    let url = format!("ftp://127.0.0.1:{port}/");
+    let one = one_run(tmp.path(), &[url.as_str()]);
+    let total = summary_facts(&one.join("summary.json"))["files_scanned"]
+        .as_u64()
+        .unwrap();
+    assert!(total > 20, "{total}");
+    for depth in ["1", "2"] {
+        let base = tmp.path().join(format!("d{depth}"));
+        let dirs = run_shards(&base, 3, &[url.as_str(), "--split-depth", depth]);
+        let files: Vec<u64> = dirs
+            .iter()
+            .map(|d| {
+                summary_facts(&d.join("summary.json"))["files_scanned"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(files.iter().sum::<u64>(), total, "D={depth}: {files:?}");
+        let merged = base.join("merged");
+        let out = phiscan()
+            .args(["merge", "--format", "csv,jsonl,sarif", "--output-dir"])
+            .arg(&merged)
+            .args(&dirs)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_same_as_one_run(&one, &merged);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if depth == "1" {
+            assert_eq!(
+                files.iter().filter(|&&n| n == total).count(),
+                1,
+                "{files:?}"
+            );
+            assert!(
+                stderr.contains("2 of 3 shards read no file")
+                    && stderr.contains("a deeper --split-depth"),
+                "{stderr}"
+            );
+        } else {
+            assert!(files.iter().all(|&n| n < total), "{files:?}");
+        }
+    }
+}
+
 fn refusal(out: &Output, says: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -301,6 +358,35 @@ fn merge_refuses_sets_that_are_not_one_scan() {
         !out.join("phiscan.csv").exists(),
         "a refused merge writes no report"
     );
+}
+
+/// A shard's report or summary cut short or garbled: merge stops with exit
+/// status 2 and names the file (no panic, no partial report).
+#[test]
+fn merge_names_a_damaged_shard_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("mirror");
+    std::fs::create_dir(&tree).unwrap();
+    make_tree(&tree, 4);
+    let dirs = run_shards(&tmp.path().join("good"), 2, &[tree.to_str().unwrap()]);
+    let report = dirs[1].join("phiscan.jsonl");
+    let whole = std::fs::read(&report).unwrap();
+    let summary = dirs[0].join("summary.json");
+    let cases: [(&Path, Vec<u8>); 4] = [
+        (&report, whole[..whole.len() / 2].to_vec()),
+        (&report, b"{\"type\":\"finding\",\"target\":1}\n".to_vec()),
+        (&report, vec![0xff, 0xfe, b'\n']),
+        (&summary, b"{\"files_scanned\": \"many\"".to_vec()),
+    ];
+    for (n, (file, bytes)) in cases.into_iter().enumerate() {
+        let kept = std::fs::read(file).unwrap();
+        std::fs::write(file, &bytes).unwrap();
+        let out = tmp.path().join(format!("out-{n}"));
+        refusal(&merge(&out, &dirs), &file.display().to_string());
+        assert!(!out.exists(), "case {n}: a failed merge leaves no folder");
+        std::fs::write(file, kept).unwrap();
+    }
+    ok(&merge(&tmp.path().join("whole"), &dirs));
 }
 
 /// A shard killed mid-scan and rerun with its --resume state merges the
@@ -566,9 +652,17 @@ fn discover_shards_merge_to_one_sweep() {
         .arg(&one)
         .arg("--summary-json")
         .arg(one.join("summary.json"))
+        .arg("--targets-out")
+        .arg(tmp.path().join("one-targets.txt"))
         .output()
         .unwrap();
     ok(&out);
+    let one_targets = std::fs::read_to_string(tmp.path().join("one-targets.txt")).unwrap();
+    assert_eq!(
+        one_targets.lines().filter(|l| !l.starts_with('#')).count(),
+        2,
+        "two anonymous shares: {one_targets}"
+    );
     let one_summary = summary_facts(&one.join("summary.json"));
     assert_eq!(one_summary["discovery"]["ftp_services"], 3, "{one_summary}");
     assert_eq!(one_summary["discovery"]["addresses"], 16);
@@ -584,6 +678,9 @@ fn discover_shards_merge_to_one_sweep() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_same_as_one_run(&one, &merged);
+        // The shards' server lists, joined, are one sweep's --targets-out.
+        let joined = std::fs::read_to_string(merged.join("targets.txt")).unwrap();
+        assert_eq!(joined, one_targets);
         // Each shard probed only its own part of the 16 × 3 ports.
         let probed: Vec<u64> = dirs
             .iter()
@@ -600,6 +697,52 @@ fn discover_shards_merge_to_one_sweep() {
                 .unwrap();
         assert_eq!(manifest["kind"], "discover");
     }
+
+    // The joined list feeds a scan: both shares' files are read.
+    let scanned = tmp.path().join("scanned");
+    let out = phiscan()
+        .args(["scan", "--targets"])
+        .arg(tmp.path().join("n2/merged/targets.txt"))
+        .args(["--format", "csv", "-q", "--output-dir"])
+        .arg(&scanned)
+        .arg("--summary-json")
+        .arg(scanned.join("summary.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, rows) = sorted_rows(&scanned.join("phiscan.csv"));
+    for url in one_targets.lines().filter(|l| !l.starts_with('#')) {
+        assert!(
+            rows.iter().any(|r| r.starts_with(url) && r.contains("SSN")),
+            "no PHI row from {url}: {rows:?}"
+        );
+    }
+    // And sharded again: a block's servers found once, then crawled by
+    // shards (docs/SHARDING.md's way for a large block with few servers).
+    let list = tmp.path().join("n2/merged/targets.txt");
+    let crawl = tmp.path().join("crawl");
+    let dirs = run_shards(
+        &crawl,
+        3,
+        &["--targets", list.to_str().unwrap(), "--split-depth", "1"],
+    );
+    let out = merge(&crawl.join("merged"), &dirs);
+    assert_eq!(out.status.code(), Some(1));
+    assert_same_as_one_run(&scanned, &crawl.join("merged"));
+
+    // A discover shard without its list is refused, by name.
+    let d2 = run_discover_shards(&tmp.path().join("nolist"), 2, &args);
+    let list = d2[1].join("targets.txt");
+    std::fs::remove_file(&list).unwrap();
+    refusal(
+        &merge(&tmp.path().join("nolist-merged"), &d2),
+        &list.display().to_string(),
+    );
 
     // Discover shards and scan shards are not one run.
     let tree = tmp.path().join("share0");
