@@ -113,6 +113,11 @@ impl Engine {
                 .completed
                 .as_ref()
                 .is_some_and(|c| c.truncated(file.target, file.path)),
+            not_examined: self
+                .completed
+                .as_ref()
+                .map(|c| c.not_examined(file.target, file.path))
+                .unwrap_or_default(),
         }
     }
 

@@ -13,7 +13,9 @@
 
 use crate::report::fingerprint::{self, FingerprintKey};
 use crate::report::read::{self, Readable, Tail};
-use crate::report::{Checkpoint, EarlierRows, Event, Finding, ReportFormat, ReportWriter, Summary};
+use crate::report::{
+    Checkpoint, EarlierRows, Event, Finding, ReportFormat, ReportWriter, SkipReason, Summary,
+};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -41,6 +43,10 @@ struct Line {
     /// `--max-bytes` cut it: a resumed run counts and names it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     t: bool,
+    /// What in it was not examined, counted by reason (no names: the state
+    /// file holds no paths), so a resumed run counts it again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    n: Vec<(SkipReason, u64)>,
 }
 
 /// Version 1 keyed its entries with a salt stored in the file itself.
@@ -69,8 +75,18 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ResumeError + '_ {
 #[derive(Debug)]
 pub struct Completed {
     key: FingerprintKey,
-    /// Size, modification time, and whether `--max-bytes` cut it.
-    files: HashMap<String, (Option<u64>, Option<i64>, bool)>,
+    files: HashMap<String, DoneFile>,
+}
+
+/// What the state file says of one completed file.
+#[derive(Debug)]
+struct DoneFile {
+    size: Option<u64>,
+    mtime: Option<i64>,
+    /// `--max-bytes` cut it.
+    truncated: bool,
+    /// Not examined in it, by reason.
+    not_examined: Vec<(SkipReason, u64)>,
 }
 
 impl Completed {
@@ -91,7 +107,7 @@ impl Completed {
             return false;
         }
         match self.files.get(&self.key(target, path)) {
-            Some((s, m, _)) => same(*s, size) && same(*m, mtime),
+            Some(done) => same(done.size, size) && same(done.mtime, mtime),
             None => false,
         }
     }
@@ -108,7 +124,18 @@ impl Completed {
             && self
                 .files
                 .get(&self.key(target, path))
-                .is_some_and(|&(_, _, t)| t)
+                .is_some_and(|done| done.truncated)
+    }
+
+    /// What the run that completed the file could not examine in it.
+    pub fn not_examined(&self, target: &str, path: &str) -> Vec<(SkipReason, u64)> {
+        if self.files.is_empty() {
+            return Vec::new();
+        }
+        self.files
+            .get(&self.key(target, path))
+            .map(|done| done.not_examined.clone())
+            .unwrap_or_default()
     }
 
     pub fn len(&self) -> usize {
@@ -211,7 +238,15 @@ impl StateFile {
             let l = l.map_err(io_err(path))?;
             let entry: Line =
                 serde_json::from_str(&l).map_err(|e| bad(&format!("line {}: {e}", i + 2)))?;
-            completed.files.insert(entry.k, (entry.s, entry.m, entry.t));
+            completed.files.insert(
+                entry.k,
+                DoneFile {
+                    size: entry.s,
+                    mtime: entry.m,
+                    truncated: entry.t,
+                    not_examined: entry.n,
+                },
+            );
         }
         Ok((
             StateFile {
@@ -244,12 +279,14 @@ impl StateFile {
         size: Option<u64>,
         mtime: Option<i64>,
         truncated: bool,
+        not_examined: &[(SkipReason, u64)],
     ) -> io::Result<()> {
         let line = Line {
             k: fingerprint::resume_entry(&self.key, target, path),
             s: size,
             m: mtime,
             t: truncated,
+            n: not_examined.to_vec(),
         };
         self.append(&line).map_err(|e| match e {
             ResumeError::Io { source, .. } => source,
@@ -490,8 +527,10 @@ impl Checkpoint for ResumeCheckpoint {
         size: Option<u64>,
         mtime: Option<i64>,
         truncated: bool,
+        not_examined: &[(SkipReason, u64)],
     ) -> io::Result<()> {
-        self.state.file_done(target, path, size, mtime, truncated)
+        self.state
+            .file_done(target, path, size, mtime, truncated, not_examined)
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -513,7 +552,7 @@ mod tests {
         let path = dir.path().join("state");
         let (mut state, _) = StateFile::open(&path, &key()).unwrap();
         state
-            .file_done("share", "a.txt", None, None, false)
+            .file_done("share", "a.txt", None, None, false, &[])
             .unwrap();
         drop(state);
         let other = FingerprintKey::from_secret("another-test-key-0123456789").unwrap();
@@ -538,10 +577,18 @@ mod tests {
                 Some(10),
                 Some(5),
                 true,
+                &[],
             )
             .unwrap();
         state
-            .file_done("share", "b.txt", None, None, false)
+            .file_done(
+                "share",
+                "b.txt",
+                None,
+                None,
+                false,
+                &[(SkipReason::Binary, 2), (SkipReason::Corrupt, 1)],
+            )
             .unwrap();
         drop(state);
         // A kill mid-write leaves a partial line.
@@ -566,6 +613,12 @@ mod tests {
         // Whether --max-bytes cut it, for the resumed run's summary.
         assert!(prev.truncated("share", name));
         assert!(!prev.truncated("share", "b.txt"));
+        // What was not examined in it, by reason only.
+        assert_eq!(
+            prev.not_examined("share", "b.txt"),
+            [(SkipReason::Binary, 2), (SkipReason::Corrupt, 1)]
+        );
+        assert!(prev.not_examined("share", name).is_empty());
         // The cut line is gone.
         assert!(std::fs::read_to_string(&path).unwrap().ends_with("}\n"));
     }

@@ -153,6 +153,8 @@ pub enum Event {
         path: String,
         /// `--max-bytes` cut it in the earlier run.
         truncated: bool,
+        /// What the earlier run could not examine in it, by reason.
+        not_examined: Vec<(SkipReason, u64)>,
     },
     /// A file a server listing holds, queued to be read: progress shows
     /// files and bytes done of those listed so far, and the folder.
@@ -390,10 +392,16 @@ pub trait Checkpoint: Send {
         size: Option<u64>,
         mtime: Option<i64>,
         truncated: bool,
+        not_examined: &[(SkipReason, u64)],
     ) -> io::Result<()>;
     /// Makes what was recorded durable (end of scan or interruption).
     fn sync(&mut self) -> io::Result<()>;
 }
+
+/// Files in flight whose not-examined counts `--resume` keeps at most
+/// (server paths that belong to no file also land there): beyond it, a
+/// resumed run counts fewer, never more.
+const MAX_PENDING_NOT_EXAMINED: usize = 100_000;
 
 /// Interruption, path masking and `--resume` for [`run_output`].
 #[derive(Default)]
@@ -512,6 +520,10 @@ pub fn run_output(
     };
     let mut shown = shown::Shown::new(control.shown_path);
     let mut rows = RowCounts::default();
+    // With `--resume`: what was not examined in each file in flight, by
+    // reason, recorded with the file when it completes.
+    let mut not_examined_in: std::collections::HashMap<(Arc<str>, String), Vec<(SkipReason, u64)>> =
+        std::collections::HashMap::new();
     loop {
         let mut event = match events.recv_timeout(STOP_POLL) {
             Ok(e) => e,
@@ -536,6 +548,30 @@ pub fn run_output(
             // them again.
             summary.interrupted = true;
             break;
+        }
+        if let (
+            Event::NotExamined {
+                target,
+                path,
+                reason,
+                ..
+            },
+            Some(_),
+        ) = (&event, &control.checkpoint)
+        {
+            // Kept under the real path of the file it is in (before names
+            // are masked for display) until that file is recorded as done.
+            let file = path.split('!').next().unwrap_or(path);
+            let key = (target.clone(), file.to_string());
+            if not_examined_in.len() < MAX_PENDING_NOT_EXAMINED
+                || not_examined_in.contains_key(&key)
+            {
+                let counts = not_examined_in.entry(key).or_default();
+                match counts.iter_mut().find(|(r, _)| r == reason) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((*reason, 1)),
+                }
+            }
         }
         shown.event(&mut event);
         if let (Event::Listed { .. }, Some(p)) = (&event, progress) {
@@ -612,7 +648,10 @@ pub fn run_output(
         {
             // The file's rows are written before it counts as done.
             flush_rows(writers)?;
-            checkpoint.file_done(target, path, *size, *mtime, *truncated)?;
+            let not_examined = not_examined_in
+                .remove(&(target.clone(), path.clone()))
+                .unwrap_or_default();
+            checkpoint.file_done(target, path, *size, *mtime, *truncated, &not_examined)?;
         }
         // Cut files are named in the summary as the reports show names
         // (the event keeps the real path: `--resume` records it).
@@ -629,6 +668,7 @@ pub fn run_output(
                 target,
                 path,
                 truncated: true,
+                ..
             } => summary.name_truncated(target, shown.name(path), None, None),
             _ => {}
         }

@@ -188,13 +188,20 @@ impl Summary {
                 }
             }
             Event::AlreadyScanned {
-                target, truncated, ..
+                target,
+                truncated,
+                not_examined,
+                ..
             } => {
                 self.files_already_scanned += 1;
-                // Cut in the earlier run: counted as an uninterrupted run
-                // counts it.
+                // Cut, or not examined in part, in the earlier run: counted
+                // as an uninterrupted run counts it.
                 self.files_truncated += u64::from(*truncated);
                 self.target(target).files_truncated += u64::from(*truncated);
+                for &(reason, n) in not_examined {
+                    *self.not_examined.entry(reason).or_default() += n;
+                    self.target(target).not_examined += n;
+                }
             }
             Event::FileScanned {
                 target,

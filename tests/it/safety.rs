@@ -494,6 +494,52 @@ fn resume_rescans_a_file_that_changed() {
 }
 
 #[test]
+fn a_resumed_run_counts_what_the_earlier_run_could_not_examine() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("a.txt"), note()).unwrap();
+    // A binary file, and a zip whose member is binary: both counted as
+    // not examined, the member under the archive it sits in.
+    std::fs::write(
+        tree.join("blob.bin"),
+        [0u8, 1, 2, 3, 0xff, 0xfe].repeat(500),
+    )
+    .unwrap();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("x.bin", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zip, &[0u8, 0xff, 7, 0].repeat(300)).unwrap();
+    std::fs::write(tree.join("a.zip"), zip.finish().unwrap().into_inner()).unwrap();
+    let report = dir.path().join("r.csv");
+    let state = dir.path().join("s");
+    let not_examined = |run: &str| {
+        let summary = dir.path().join(format!("{run}.json"));
+        let args = resume_args(
+            tree.to_str().unwrap(),
+            Reports::File(&report),
+            &state,
+            &["--summary-json", summary.to_str().unwrap()],
+        );
+        assert_eq!(phiscan_with(&args).output().unwrap().status.code(), Some(1));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        (
+            json["files_already_scanned"].as_u64().unwrap(),
+            json["not_examined"].clone(),
+        )
+    };
+    let (skipped, first) = not_examined("first");
+    assert_eq!((skipped, &first), (0, &serde_json::json!({"binary": 2})));
+    // Everything is done: the rerun reads nothing and counts the same.
+    let (skipped, resumed) = not_examined("resumed");
+    assert_eq!((skipped, &resumed), (3, &first));
+    // The state file names nothing.
+    let state_text = std::fs::read_to_string(&state).unwrap();
+    assert!(!state_text.contains("blob") && !state_text.contains("a.zip"));
+}
+
+#[test]
 fn resume_needs_a_report_file() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("s");
