@@ -398,6 +398,9 @@ pub trait Checkpoint: Send {
     fn sync(&mut self) -> io::Result<()>;
 }
 
+/// Per (target, file): what was not examined in it so far, by reason.
+type NotExaminedInFlight = std::collections::HashMap<(Arc<str>, String), Vec<(SkipReason, u64)>>;
+
 /// Files in flight whose not-examined counts `--resume` keeps at most
 /// (server paths that belong to no file also land there): beyond it, a
 /// resumed run counts fewer, never more.
@@ -522,8 +525,7 @@ pub fn run_output(
     let mut rows = RowCounts::default();
     // With `--resume`: what was not examined in each file in flight, by
     // reason, recorded with the file when it completes.
-    let mut not_examined_in: std::collections::HashMap<(Arc<str>, String), Vec<(SkipReason, u64)>> =
-        std::collections::HashMap::new();
+    let mut not_examined_in = NotExaminedInFlight::new();
     loop {
         let mut event = match events.recv_timeout(STOP_POLL) {
             Ok(e) => e,
