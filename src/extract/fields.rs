@@ -86,8 +86,11 @@ pub(crate) fn text_labelled(
     let mut hits = Vec::new();
     ctx.matcher
         .find(text.as_bytes(), 0..text.len(), ctx.scratch, &mut hits);
-    if !hits.is_empty() {
-        ctx.text(&label(), text, at);
+    // The hits found are reported as they are: matching the text again
+    // (as `ctx.text` would) doubled the matching of every field that holds
+    // something.
+    if !hits.is_empty() && !ctx.budget.out_of_time() {
+        super::text::report_block_hits(ctx, &label(), text.as_bytes(), at, &mut hits);
     }
 }
 

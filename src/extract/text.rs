@@ -341,6 +341,19 @@ fn scan_block_except(
     report_hits(ctx, field, text, &mut hits, &mut cursor, skip);
 }
 
+/// Reports `hits`, what `Matcher::find` gave for all of `text`: what
+/// [`scan_block`] does after its search, for callers that searched already.
+pub(crate) fn report_block_hits(
+    ctx: &mut Ctx,
+    field: &str,
+    text: &[u8],
+    at: Location,
+    hits: &mut [Hit],
+) {
+    let mut cursor = LineCursor::new(0, at);
+    report_hits(ctx, field, text, hits, &mut cursor, None);
+}
+
 /// See [`Ctx::field_value`].
 pub fn scan_field_value(
     ctx: &mut Ctx,

@@ -106,31 +106,67 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
     let reader = BufReader::with_capacity(64 << 10, body.chain(rest));
     let mut segments = SegmentReader::new(reader, MAX_SEGMENT);
     let mut number = 0u64;
-    while let Some(piece) = segments.next_piece(&[separators.segment])? {
-        let truncated = piece.truncated;
-        let text = decode_text(piece.bytes);
-        let lead = text.len() - text.trim_start().len();
-        let segment = text.get(lead..).unwrap_or_default();
-        if segment.trim().is_empty() {
-            continue;
+    // Segments are read in batches, as HL7's are: one matcher pass over a
+    // batch tells which segments hold no candidate, and their elements are
+    // then not searched one by one (a search per element was most of an
+    // X12 scan).
+    let mut batch = super::RecordBatch::default();
+    let mut truncated: Vec<bool> = Vec::new();
+    loop {
+        batch.clear();
+        truncated.clear();
+        let mut outcome = None;
+        while !batch.is_full() {
+            match segments.next_piece(&[separators.segment]) {
+                Ok(Some(piece)) => {
+                    let start = batch.raw.len();
+                    batch.raw.extend_from_slice(piece.bytes);
+                    batch.end_raw_record(start);
+                    truncated.push(piece.truncated);
+                }
+                Ok(None) => {
+                    outcome = Some(Ok(()));
+                    break;
+                }
+                Err(e) => {
+                    outcome = Some(Err(e.into()));
+                    break;
+                }
+            }
         }
-        number += 1;
-        if truncated {
-            ctx.not_examined(
-                None,
-                SkipReason::Limit,
-                format!(
-                    "X12 segment {number} is longer than {MAX_SEGMENT} bytes: only its start was examined"
-                ),
-            );
+        // Some segment is not UTF-8: each one decoded alone.
+        batch.decode(|_, bytes, _, text| text.push_str(&decode_text(bytes)));
+        batch.judge(ctx);
+        for (i, &truncated) in truncated.iter().enumerate() {
+            let (range, quiet) = batch.record(i);
+            let text = &batch.text[range];
+            let lead = text.len() - text.trim_start().len();
+            let segment = text.get(lead..).unwrap_or_default();
+            if segment.trim().is_empty() {
+                continue;
+            }
+            number += 1;
+            if truncated {
+                ctx.not_examined(
+                    None,
+                    SkipReason::Limit,
+                    format!(
+                        "X12 segment {number} is longer than {MAX_SEGMENT} bytes: only its start was examined"
+                    ),
+                );
+            }
+            let at = |offset: usize| Location {
+                line: number,
+                column: char_column(segment, offset),
+            };
+            ctx.within_block(text.as_bytes(), quiet, |ctx| {
+                scan_segment(ctx, &separators, segment, &at)
+            });
         }
-        let at = |offset: usize| Location {
-            line: number,
-            column: char_column(segment, offset),
-        };
-        scan_segment(ctx, &separators, segment, &at);
+        if let Some(result) = outcome {
+            return result;
+        }
     }
-    Ok(())
 }
 
 fn scan_segment(

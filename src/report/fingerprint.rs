@@ -162,6 +162,19 @@ pub struct Fingerprints {
 /// Normal form of a value: case and separators do not change identity
 /// (`123-45-6789` = `123 45 6789`, `A@B.com` = `a@b.com`).
 pub fn normalize_value(value: &str) -> String {
+    // ASCII (nearly every value): the same result byte by byte, without
+    // the char decoding and the lower-case iterator of the general case,
+    // which were a few percent of a scan with many findings.
+    if value.is_ascii() {
+        let mut out = String::with_capacity(value.len());
+        out.extend(
+            value
+                .bytes()
+                .filter(|b| b.is_ascii_alphanumeric() || *b == b'@')
+                .map(|b| char::from(b.to_ascii_lowercase())),
+        );
+        return out;
+    }
     value
         .chars()
         .filter(|c| c.is_alphanumeric() || *c == '@')
