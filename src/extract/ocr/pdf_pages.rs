@@ -175,6 +175,7 @@ fn decode(image: &StoredImage, width: u32, height: u32) -> Result<Page, ExtractE
     }
     let view = pdf::PageImage {
         object: None,
+        name: None,
         width,
         height,
         bits_per_component: image.bits,
