@@ -455,7 +455,8 @@ fn scan_one(
     scan_dir(dir.path(), tweak)
 }
 
-/// Images on pages with text whose codec is not read (JBIG2, JPEG 2000)
+/// Images on pages with text whose codec is not read (JBIG2, JPEG 2000,
+/// two-dimensional CCITT Group 3)
 /// are each reported with the codec and the image's name; the typed text
 /// is still read.
 #[test]
@@ -465,10 +466,14 @@ fn unsupported_images_on_text_pages_say_which_and_why() {
     let data = typed_pages_with_images(&[
         (&format!("{size} /Filter /JBIG2Decode"), vec![0; 64]),
         (&format!("{size} /Filter /JPXDecode"), vec![0; 64]),
+        (
+            &format!("{size} /Filter /CCITTFaxDecode /DecodeParms << /K 1 /Columns 400 >>"),
+            vec![0; 64],
+        ),
     ]);
     let outcome = scan_one("codecs.pdf", &data, |_| {});
     let skipped = outcome.skipped();
-    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
     assert!(skipped.iter().all(|s| s.1 == "unsupported"), "{skipped:?}");
     assert!(
         skipped[0].2.contains("page 1 image Im1") && skipped[0].2.contains("JBIG2"),
@@ -476,6 +481,11 @@ fn unsupported_images_on_text_pages_say_which_and_why() {
     );
     assert!(
         skipped[1].2.contains("page 2 image Im1") && skipped[1].2.contains("JPEG 2000"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped[2].2.contains("page 3 image Im1")
+            && skipped[2].2.contains("CCITT Group 3 two-dimensional"),
         "{skipped:?}"
     );
     let ocr = outcome.summary.ocr.as_ref().expect("OCR counted");
@@ -517,4 +527,33 @@ fn images_on_text_pages_keep_the_ocr_limits_and_modes() {
         "{skipped:?}"
     );
     assert!(off.summary.ocr.as_ref().is_none_or(|o| o.pages == 0));
+}
+
+/// CCITT Group 3 faxes (`fixtures/formats/scans-g3`): one-dimensional
+/// coding is read, in a TIFF and in a PDF (`K = 0`); two-dimensional
+/// coding is reported as not decoded, saying so.
+#[test]
+fn group_3_faxes_are_read_or_said_not_to_be() {
+    need_tesseract();
+    let outcome = scan_dir(&root().join("fixtures/formats/scans-g3"), |_| {});
+    let found = rows(&outcome);
+    let expected = [
+        row("fax_g3_1d.tif", "SSN", "536-22-1234", 1),
+        row("fax_g3_k0.pdf", "SSN", "536-22-1234", 1),
+    ];
+    assert!(
+        missing(&found, &expected).is_empty(),
+        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
+        missing(&found, &expected),
+        outcome.skipped()
+    );
+    assert!(!found.iter().any(|r| r.0 == "fax_g3_2d.tif"), "{found:?}");
+    let skipped = outcome.skipped();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].0.ends_with("fax_g3_2d.tif"), "{skipped:?}");
+    assert_eq!(skipped[0].1, "unsupported");
+    assert!(
+        skipped[0].2.contains("Group 3 two-dimensional"),
+        "{skipped:?}"
+    );
 }

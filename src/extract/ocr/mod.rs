@@ -10,6 +10,7 @@
 //! an engine failure, an image that could not be decoded.
 
 pub mod engine;
+pub mod fax3;
 pub mod pdf_pages;
 pub mod prep;
 

@@ -10,9 +10,10 @@
 //! page limit of them, scanned pages and images alike, in page order) and,
 //! once the text layer has been matched, hands them to
 //! [`super::read_pages`]. The image is decoded there, one per worker: JPEG
-//! (`DCTDecode`), CCITT Group 4 (`CCITTFaxDecode`, `K < 0`), and raw grey,
-//! RGB or CMYK samples behind the standard filters. Other codecs (JPEG
-//! 2000, JBIG2, CCITT Group 3) are reported per page as unsupported.
+//! (`DCTDecode`), CCITT Group 4 and Group 3 one-dimensional
+//! (`CCITTFaxDecode`, `K < 0` and `K = 0`), and raw grey, RGB or CMYK
+//! samples behind the standard filters. Other codecs (JPEG 2000, JBIG2,
+//! CCITT Group 3 two-dimensional) are reported per page as unsupported.
 //!
 //! Findings on a scanned page have `field` = `page N`; on an image of a
 //! page with text, `page N image NAME` (the XObject's resource name, or
@@ -387,12 +388,15 @@ fn raw_samples(
     })
 }
 
-/// CCITT Group 4 data, decoded by wrapping it in a one-strip TIFF (the
-/// TIFF decoder holds the codec).
+/// CCITT data: Group 4 decoded by wrapping it in a one-strip TIFF (the
+/// TIFF decoder holds the codec), Group 3 one-dimensional (`K = 0`) by
+/// [`super::fax3`].
 fn ccitt(codec: &ImageFilter, width: u32, height: u32, data: &[u8]) -> Result<Page, ExtractError> {
     let k = number(&codec.parms, "K").unwrap_or(0.0);
-    if k >= 0.0 {
-        return Err(unsupported("CCITT Group 3"));
+    if k > 0.0 {
+        return Err(unsupported(
+            "CCITT Group 3 two-dimensional (K > 0; only K = 0 and Group 4 are decoded)",
+        ));
     }
     let columns = number(&codec.parms, "Columns").map_or(width, |c| c as u32);
     let rows = match number(&codec.parms, "Rows") {
@@ -401,6 +405,36 @@ fn ccitt(codec: &ImageFilter, width: u32, height: u32, data: &[u8]) -> Result<Pa
     };
     if columns == 0 || rows == 0 || columns > u32::from(u16::MAX) || rows > u32::from(u16::MAX) {
         return Err(unsupported(&format!("{columns}×{rows} CCITT")));
+    }
+    if k == 0.0 {
+        let byte_align = codec
+            .parms
+            .iter()
+            .any(|(k, v)| k == "EncodedByteAlign" && *v == Parm::Bool(true));
+        let layout = super::fax3::Layout {
+            columns,
+            rows: Some(rows),
+            byte_align,
+            end_of_line: codec
+                .parms
+                .iter()
+                .any(|(k, v)| k == "EndOfLine" && *v == Parm::Bool(true)),
+            lsb_first: false,
+            max_pixels: image_file::MAX_PAGE_PIXELS,
+        };
+        let (mut grey, decoded) = super::fax3::decode(data, layout);
+        if decoded == 0 {
+            return Err(corrupt("CCITT Group 3: no row could be decoded".into()));
+        }
+        // Rows the data did not hold are white.
+        grey.resize(columns as usize * rows as usize, 255);
+        let image = GrayImage::from_raw(columns, rows, grey)
+            .ok_or_else(|| corrupt("CCITT: size does not match".into()))?;
+        return Ok(Page {
+            image,
+            dpi: None,
+            bilevel: true,
+        });
     }
     let tiff = g4_tiff(columns, rows, data);
     let mut decoder = tiff::decoder::Decoder::new(std::io::Cursor::new(&tiff))
