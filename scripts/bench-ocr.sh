@@ -46,7 +46,11 @@ findings=$(($(wc -l <"$WORK/report.csv") - 1))
 echo
 echo "files: $PAGES, pages read by phiscan: $pages_read, findings: $findings"
 echo "best of $RUNS: tesseract directly ${best_tess}s, phiscan ${best_phi}s" \
-  "(ratio $(echo "scale=2; $best_phi / $best_tess" | bc)), phiscan engine time ${engine}s"
+  "(ratio $(echo "scale=2; $best_phi / $best_tess" | bc))"
+# The summary's OCR time runs from before a page is decoded to the engine's
+# exit (decoding and preprocessing included), summed over the workers.
+echo "phiscan OCR time, last run: ${engine}s (decode + preprocessing + engine, summed over workers)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared)"
 echo
 echo "== preprocessing steps (examples/ocr_steps.rs)"
 "$STEPS" fixtures/formats/scans-text fixtures/formats/scans/*.*

@@ -184,6 +184,9 @@ impl PageSource for ImagePages<'_> {
             message,
         };
         if self.kind == ImageKind::Tiff {
+            if let Some(page) = tiff_fax3_page(self.data, page) {
+                return page;
+            }
             return tiff_page(self.data, page).map_err(|e| match e {
                 tiff::TiffError::UnsupportedError(u) => {
                     ExtractError::Unsupported(format!("TIFF {u}"))
@@ -387,6 +390,107 @@ fn tiff_page(data: &[u8], index: usize) -> tiff::TiffResult<Page> {
         dpi,
         bilevel,
     })
+}
+
+/// A TIFF page coded CCITT Group 3 (compression 2, or 3 with one-dimensional
+/// coding), which the TIFF decoder does not read; `None` for any other
+/// page. Two-dimensional Group 3 (`T4Options` bit 0) is reported as not
+/// decoded.
+fn tiff_fax3_page(data: &[u8], index: usize) -> Option<Result<Page, ExtractError>> {
+    use tiff::tags::Tag;
+    let mut decoder = tiff_decoder(data).ok()?;
+    decoder.seek_to_image(index).ok()?;
+    let compression = decoder
+        .find_tag_unsigned::<u16>(Tag::Compression)
+        .ok()
+        .flatten()?;
+    if compression != 2 && compression != 3 {
+        return None;
+    }
+    let corrupt = |message: String| ExtractError::Corrupt {
+        format: "TIFF",
+        message,
+    };
+    let mut page = || -> Result<Page, ExtractError> {
+        let (w, h) = decoder
+            .dimensions()
+            .map_err(|e| corrupt(format!("CCITT Group 3: {e}")))?;
+        let t4 = decoder
+            .find_tag_unsigned::<u32>(Tag::Unknown(292))
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        if compression == 3 && t4 & 1 != 0 {
+            return Err(ExtractError::Unsupported(
+                "TIFF CCITT Group 3 two-dimensional coding (T4Options bit 0): only \
+                 one-dimensional Group 3 and Group 4 are decoded"
+                    .into(),
+            ));
+        }
+        let lsb_first = decoder
+            .find_tag_unsigned::<u16>(Tag::FillOrder)
+            .ok()
+            .flatten()
+            == Some(2);
+        let offsets = decoder
+            .get_tag_u64_vec(Tag::StripOffsets)
+            .map_err(|e| corrupt(format!("CCITT Group 3 strips: {e}")))?;
+        let counts = decoder
+            .get_tag_u64_vec(Tag::StripByteCounts)
+            .map_err(|e| corrupt(format!("CCITT Group 3 strips: {e}")))?;
+        let per_strip = decoder
+            .find_tag_unsigned::<u32>(Tag::RowsPerStrip)
+            .ok()
+            .flatten()
+            .unwrap_or(h)
+            .clamp(1, h.max(1));
+        if w == 0 || h == 0 || u64::from(w) * u64::from(h) > MAX_PAGE_PIXELS {
+            return Err(ExtractError::Limit(format!(
+                "{w}×{h} pixels: not a page that can be decoded"
+            )));
+        }
+        let (wu, hu) = (w as usize, h as usize);
+        let mut grey: Vec<u8> = Vec::new();
+        let mut rows = 0u32;
+        let mut decoded = 0u32;
+        for (&at, &len) in offsets.iter().zip(&counts) {
+            if rows >= h {
+                break;
+            }
+            let strip_rows = per_strip.min(h - rows);
+            let strip = usize::try_from(at)
+                .ok()
+                .and_then(|at| data.get(at..at.saturating_add(usize::try_from(len).ok()?)))
+                .ok_or_else(|| corrupt("CCITT Group 3 strip past the end of the file".into()))?;
+            let layout = crate::extract::ocr::fax3::Layout {
+                columns: w,
+                rows: Some(strip_rows),
+                byte_align: compression == 2,
+                end_of_line: false,
+                lsb_first,
+                max_pixels: MAX_PAGE_PIXELS,
+            };
+            let (pixels, n) = crate::extract::ocr::fax3::decode(strip, layout);
+            decoded += n;
+            grey.extend_from_slice(&pixels);
+            rows += strip_rows;
+            // A strip that came short is white to its end.
+            grey.resize(rows as usize * wu, 255);
+        }
+        if decoded == 0 {
+            return Err(corrupt("CCITT Group 3: no row could be decoded".into()));
+        }
+        grey.resize(wu * hu, 255);
+        let dpi = tiff_dpi(&mut decoder);
+        let image = GrayImage::from_raw(w, h, grey)
+            .ok_or_else(|| corrupt("CCITT Group 3: size does not match".into()))?;
+        Ok(Page {
+            image,
+            dpi,
+            bilevel: true,
+        })
+    };
+    Some(page())
 }
 
 /// Rows of `bits`-bit samples (each row starts on a byte) as 8-bit grey,

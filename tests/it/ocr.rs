@@ -341,3 +341,221 @@ fn a_hanging_or_crashing_engine_costs_its_page_only() {
         assert!(text.contains(reason), "{name}: {text}");
     }
 }
+
+/// The card's XObject name in `letter_with_card.pdf` (ReportLab names an
+/// image after a hash of its bytes).
+const CARD_FIELD: &str = "page 2 image FormXob.4bf9c98a2fd54dfc12bc72799c1107d0";
+
+/// A typed referral letter with a scanned member card pasted on page 2:
+/// the card's SSN and date of birth, which the typed text does not hold,
+/// are found under the image's name; a typed page with a photo gives
+/// nothing.
+#[test]
+fn images_on_pages_with_text_are_read_under_their_name() {
+    need_tesseract();
+    let letter = scans_pdf().join("letter_with_card.pdf");
+    let outcome = scan_dir(&letter, |_| {});
+    let found = rows(&outcome);
+    for (entity, value) in [("SSN", "318-62-4407"), ("DOB", "09/23/1967")] {
+        let want = (
+            "letter_with_card.pdf".to_string(),
+            entity.to_string(),
+            value.to_string(),
+            CARD_FIELD.to_string(),
+        );
+        assert!(
+            found.contains(&want),
+            "not found: {want:?}\nfound: {found:#?}\nnot examined: {:?}",
+            outcome.skipped()
+        );
+    }
+    // Only the image holds them: nothing from the typed text of either page.
+    assert!(
+        !found.iter().any(|r| r.3 == "page 1" || r.3 == "page 2"),
+        "{found:#?}"
+    );
+    assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
+    let ocr = outcome.summary.ocr.as_ref().expect("OCR counted");
+    assert_eq!(ocr.pages, 1, "the card only: {ocr:?}");
+
+    let negative = scan_dir(&scans_pdf().join("negative"), |_| {});
+    assert!(negative.rows.is_empty(), "{:#?}", negative.rows);
+    assert!(negative.skipped().is_empty(), "{:?}", negative.skipped());
+    let ocr = negative.summary.ocr.as_ref().expect("OCR counted");
+    assert_eq!(ocr.pages, 1, "the photo was read: {ocr:?}");
+}
+
+/// A PDF of `images.len()` pages, each with a typed line and one image
+/// XObject `Im1` of its own (dictionary entries, data).
+fn typed_pages_with_images(images: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        Vec::new(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+    ];
+    let stream = |dict: &str, data: &[u8]| {
+        let mut body = format!("<< {dict} /Length {} >>\nstream\n", data.len()).into_bytes();
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\nendstream");
+        body
+    };
+    let mut kids = Vec::new();
+    for (i, (dict, data)) in images.iter().enumerate() {
+        let page = objects.len() + 1;
+        kids.push(format!("{page} 0 R"));
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {} 0 R \
+             /Resources << /Font << /F1 3 0 R >> /XObject << /Im1 {} 0 R >> >> >>",
+                page + 1,
+                page + 2
+            )
+            .into_bytes(),
+        );
+        let content = format!(
+            "BT /F1 12 Tf 72 700 Td (Referral letter, page {} of the typed text.) Tj ET \
+             q 288 0 0 144 72 400 cm /Im1 Do Q",
+            i + 1
+        );
+        objects.push(stream("", content.as_bytes()));
+        objects.push(stream(
+            &format!("/Type /XObject /Subtype /Image {dict}"),
+            data,
+        ));
+    }
+    objects[1] = format!(
+        "<< /Type /Pages /Kids [{}] /Count {} >>",
+        kids.join(" "),
+        images.len()
+    )
+    .into_bytes();
+    let mut out = b"%PDF-1.7\n".to_vec();
+    for (i, body) in objects.iter().enumerate() {
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    out.extend_from_slice(b"trailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    out
+}
+
+/// A white 8-bit grey image of `w`×`h` pixels, uncompressed.
+fn white(w: u32, h: u32) -> (String, Vec<u8>) {
+    (
+        format!("/Width {w} /Height {h} /BitsPerComponent 8 /ColorSpace /DeviceGray"),
+        vec![255; (w * h) as usize],
+    )
+}
+
+fn scan_one(
+    name: &str,
+    data: &[u8],
+    tweak: impl FnOnce(&mut phiscan::config::ScanConfig),
+) -> Outcome {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(name), data).expect("write");
+    scan_dir(dir.path(), tweak)
+}
+
+/// Images on pages with text whose codec is not read (JBIG2, JPEG 2000,
+/// two-dimensional CCITT Group 3)
+/// are each reported with the codec and the image's name; the typed text
+/// is still read.
+#[test]
+fn unsupported_images_on_text_pages_say_which_and_why() {
+    need_tesseract();
+    let size = "/Width 400 /Height 200 /BitsPerComponent 1 /ColorSpace /DeviceGray";
+    let data = typed_pages_with_images(&[
+        (&format!("{size} /Filter /JBIG2Decode"), vec![0; 64]),
+        (&format!("{size} /Filter /JPXDecode"), vec![0; 64]),
+        (
+            &format!("{size} /Filter /CCITTFaxDecode /DecodeParms << /K 1 /Columns 400 >>"),
+            vec![0; 64],
+        ),
+    ]);
+    let outcome = scan_one("codecs.pdf", &data, |_| {});
+    let skipped = outcome.skipped();
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert!(skipped.iter().all(|s| s.1 == "unsupported"), "{skipped:?}");
+    assert!(
+        skipped[0].2.contains("page 1 image Im1") && skipped[0].2.contains("JBIG2"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped[1].2.contains("page 2 image Im1") && skipped[1].2.contains("JPEG 2000"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped[2].2.contains("page 3 image Im1")
+            && skipped[2].2.contains("CCITT Group 3 two-dimensional"),
+        "{skipped:?}"
+    );
+    let ocr = outcome.summary.ocr.as_ref().expect("OCR counted");
+    assert_eq!(ocr.pages, 0, "{ocr:?}");
+}
+
+/// Images on pages with text count against `--ocr-max-pages` as pages
+/// do; with `--ocr off` each is reported, none read; an image too small
+/// to hold text is passed over, not reported.
+#[test]
+fn images_on_text_pages_keep_the_ocr_limits_and_modes() {
+    need_tesseract();
+    let (dict, data) = white(400, 200);
+    let (small_dict, small) = white(200, 60);
+    let pdf =
+        typed_pages_with_images(&[(&dict, data.clone()), (&small_dict, small), (&dict, data)]);
+    let outcome = scan_one("limited.pdf", &pdf, |c| c.limits.ocr.max_pages_per_file = 1);
+    let skipped = outcome.skipped();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].1, "limit");
+    assert!(
+        skipped[0].2.contains("page 3 image Im1") && skipped[0].2.contains("--ocr-max-pages"),
+        "{skipped:?}"
+    );
+    let ocr = outcome.summary.ocr.as_ref().expect("OCR counted");
+    assert_eq!(ocr.pages, 1, "{ocr:?}");
+
+    let off = scan_one("off.pdf", &pdf, |c| {
+        c.limits.ocr.mode = phiscan::extract::ocr::OcrMode::Off;
+    });
+    let skipped = off.skipped();
+    let labels: Vec<bool> = skipped
+        .iter()
+        .map(|s| s.1 == "ocr_off" && s.2.contains("image Im1"))
+        .collect();
+    assert_eq!(labels, [true], "pages 1 and 3, one report: {skipped:?}");
+    assert!(
+        skipped[0].2.contains("page 1 image Im1, page 3 image Im1"),
+        "{skipped:?}"
+    );
+    assert!(off.summary.ocr.as_ref().is_none_or(|o| o.pages == 0));
+}
+
+/// CCITT Group 3 faxes (`fixtures/formats/scans-g3`): one-dimensional
+/// coding is read, in a TIFF and in a PDF (`K = 0`); two-dimensional
+/// coding is reported as not decoded, saying so.
+#[test]
+fn group_3_faxes_are_read_or_said_not_to_be() {
+    need_tesseract();
+    let outcome = scan_dir(&root().join("fixtures/formats/scans-g3"), |_| {});
+    let found = rows(&outcome);
+    let expected = [
+        row("fax_g3_1d.tif", "SSN", "536-22-1234", 1),
+        row("fax_g3_k0.pdf", "SSN", "536-22-1234", 1),
+    ];
+    assert!(
+        missing(&found, &expected).is_empty(),
+        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
+        missing(&found, &expected),
+        outcome.skipped()
+    );
+    assert!(!found.iter().any(|r| r.0 == "fax_g3_2d.tif"), "{found:?}");
+    let skipped = outcome.skipped();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].0.ends_with("fax_g3_2d.tif"), "{skipped:?}");
+    assert_eq!(skipped[0].1, "unsupported");
+    assert!(
+        skipped[0].2.contains("Group 3 two-dimensional"),
+        "{skipped:?}"
+    );
+}

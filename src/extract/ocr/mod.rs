@@ -10,6 +10,7 @@
 //! an engine failure, an image that could not be decoded.
 
 pub mod engine;
+pub mod fax3;
 pub mod pdf_pages;
 pub mod prep;
 
@@ -186,6 +187,10 @@ pub trait PageSource: Sync {
     fn field(&self, page: usize) -> String {
         format!("page {}", page + 1)
     }
+    /// What a report of pages `first..=last` not read calls them.
+    fn label(&self, first: usize, last: usize) -> String {
+        pages_label(&(first..=last))
+    }
 }
 
 /// What became of one page.
@@ -261,7 +266,7 @@ fn read_readable(
     whole: bool,
 ) -> Result<(), ExtractError> {
     if readable.is_empty() {
-        return finish(ctx, std::mem::take(skipped), work, true);
+        return finish(ctx, source, std::mem::take(skipped), work, true);
     }
     let engine = match settings.mode {
         OcrMode::Off => Err((SkipReason::OcrOff, "not read (--ocr off)".to_string())),
@@ -281,7 +286,7 @@ fn read_readable(
             };
             skipped.extend(readable.iter().map(|&page| (page, unavailable())));
             skipped.sort_by_key(|(page, _)| *page);
-            return finish(ctx, std::mem::take(skipped), work, !whole);
+            return finish(ctx, source, std::mem::take(skipped), work, !whole);
         }
     };
     // Pages past the per-file limit, and past the file's byte budget (each
@@ -332,7 +337,13 @@ fn read_readable(
         }
     }
     skipped.sort_by_key(|(page, _)| *page);
-    finish(ctx, std::mem::take(skipped), work, read_any || !whole)
+    finish(
+        ctx,
+        source,
+        std::mem::take(skipped),
+        work,
+        read_any || !whole,
+    )
 }
 
 /// Reports the pages not read, one range at a time, and counts them. When
@@ -340,6 +351,7 @@ fn read_readable(
 /// the whole file or member: it is returned as the error.
 fn finish(
     ctx: &mut Ctx,
+    source: &dyn PageSource,
     skipped: Vec<(usize, ExtractError)>,
     work: &mut OcrWork,
     read_any: bool,
@@ -348,7 +360,7 @@ fn finish(
     for (range, e) in group_ranges(skipped) {
         let reason = reason_of(&e);
         *work.skipped.entry(reason).or_default() += (range.end() - range.start() + 1) as u64;
-        let e = about_pages(&pages_label(&range), e);
+        let e = about_pages(&source.label(*range.start(), *range.end()), e);
         if !read_any && verdict.is_none() {
             verdict = Some(e);
         } else {

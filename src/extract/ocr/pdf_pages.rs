@@ -1,35 +1,67 @@
 //! PDF pages whose text layer does not hold their text (scans, image-only
 //! pages, text in fonts without a Unicode map), read by OCR of the image
-//! that covers most of the page.
+//! that covers most of the page; and images placed on pages that do have
+//! text (a scanned insurance card or ID pasted into a typed letter), read
+//! on their own when they are large enough to hold text
+//! ([`MIN_TEXT_IMAGE`]).
 //!
-//! The PDF parser shows every page to [`PdfScans`] (a
-//! [`PageReader`]); it keeps the stored bytes of each such page's largest
-//! image (at most the file's OCR page limit of them) and, once the text
-//! layer has been matched, hands them to [`super::read_pages`]. The image
-//! is decoded there, one page per worker: JPEG (`DCTDecode`), CCITT
-//! Group 4 (`CCITTFaxDecode`, `K < 0`), and raw grey, RGB or CMYK samples
-//! behind the standard filters. Other codecs (JPEG 2000, JBIG2, CCITT
-//! Group 3) are reported per page as unsupported.
+//! The PDF parser shows every page to [`PdfScans`] (a [`PageReader`]); it
+//! keeps the stored bytes of each image to read (at most the file's OCR
+//! page limit of them, scanned pages and images alike, in page order) and,
+//! once the text layer has been matched, hands them to
+//! [`super::read_pages`]. The image is decoded there, one per worker: JPEG
+//! (`DCTDecode`), CCITT Group 4 and Group 3 one-dimensional
+//! (`CCITTFaxDecode`, `K < 0` and `K = 0`), and raw grey, RGB or CMYK
+//! samples behind the standard filters. Other codecs (JPEG 2000, JBIG2,
+//! CCITT Group 3 two-dimensional) are reported per page as unsupported.
+//!
+//! Findings on a scanned page have `field` = `page N`; on an image of a
+//! page with text, `page N image NAME` (the XObject's resource name, or
+//! `page N inline image K`), so that they are told apart from the typed
+//! text's.
 
 use super::prep::Page;
 use super::{read_some_pages, PageSource};
 use crate::error::ExtractError;
 use crate::extract::image::{self as image_file, ImageKind, ImagePages};
-use crate::extract::pdf::{self, ImageFilter, PageReader, Parm, PdfPage, TextLayer};
+use crate::extract::pdf::{self, ImageFilter, PageImage, PageReader, Parm, PdfPage, TextLayer};
 use crate::extract::Ctx;
 use image::GrayImage;
+use std::collections::HashSet;
 use std::io::Read;
 
 /// Most bytes one page's image may take once its standard filters are
 /// undone (a letter page of 8-bit RGB at 300 dpi takes 25 MiB).
 const MAX_IMAGE_BYTES: usize = 256 << 20;
 
-/// Scans a PDF's text layer, then OCRs its pages that have none.
+/// The smallest image on a page with text that is read: its shorter side
+/// at least 100 pixels and its longer side at least 300. The engine needs
+/// letters about 20 pixels tall to read them reliably (10 at the very
+/// least), so a label and its value (`SSN 219-45-6780`, 15 characters,
+/// ~12 pixels wide each) need ~200–300 pixels of width, and two such
+/// lines with their spacing ~100 pixels of height. A wallet card scanned
+/// at 100 dpi (337×212) passes; logos' icons, bullets, rules, signature
+/// snippets and thumbnails, whose text if any is too small to read, do
+/// not cost an engine run each.
+pub const MIN_TEXT_IMAGE: (u32, u32) = (300, 100);
+
+/// Bytes of an image's name kept in `field`.
+const MAX_NAME: usize = 64;
+
+/// Whether an image on a page with text is worth reading.
+fn holds_text(width: u32, height: u32) -> bool {
+    let (long, short) = (width.max(height), width.min(height));
+    long >= MIN_TEXT_IMAGE.0 && short >= MIN_TEXT_IMAGE.1
+}
+
+/// Scans a PDF's text layer, then OCRs its pages that have none and the
+/// images on pages with text.
 pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), ExtractError> {
     let mut scans = PdfScans {
         limit: ctx.limits().ocr.max_pages_per_file as usize,
         keep: ctx.limits().ocr.max_pages_per_file as usize,
         pages: Vec::new(),
+        seen: HashSet::new(),
     };
     let text = pdf::scan_with(ctx, head, rest, &mut scans);
     // The pages kept were read to the end of the text layer's scan, even
@@ -38,18 +70,26 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
     text.and(ocr)
 }
 
-/// The scanned pages of one PDF, as kept by the parser's pass.
+/// The images of one PDF to read, as kept by the parser's pass.
 pub struct PdfScans {
     /// `--ocr-max-pages`.
     limit: usize,
-    /// How many more pages' images may be kept.
+    /// How many more images may be kept.
     keep: usize,
     pages: Vec<ScannedPage>,
+    /// Image XObjects already kept from pages with text: a letterhead
+    /// drawn on every page is read once (its findings are on the first
+    /// page that draws it), not once per page against the page limit.
+    seen: HashSet<u32>,
 }
 
+/// One image to read: a scanned page, or an image on a page with text.
 struct ScannedPage {
     /// 1-based.
     number: usize,
+    /// `None`: the page's scan. Otherwise the image's label on its page
+    /// (`image Im1`, `inline image 2`).
+    label: Option<String>,
     /// `None`: past the per-file page limit (not kept; reported).
     image: Option<StoredImage>,
     width: u32,
@@ -69,18 +109,88 @@ struct StoredImage {
     dpi: Option<f32>,
 }
 
+impl PdfScans {
+    /// Keeps `image` to read (or notes it, past the page limit).
+    fn push(&mut self, number: usize, label: Option<String>, image: &PageImage<'_>, store: bool) {
+        let stored = (store && self.keep > 0).then(|| {
+            self.keep -= 1;
+            let inches = image.area / (72.0 * 72.0);
+            let pixels = f64::from(image.width) * f64::from(image.height);
+            StoredImage {
+                bits: image.bits_per_component,
+                components: image.components,
+                color_space: image.color_space.clone(),
+                image_mask: image.image_mask,
+                filters: image.filters.clone(),
+                raw: image.raw.to_vec(),
+                truncated: image.truncated,
+                dpi: (inches > 0.01).then(|| (pixels / inches).sqrt() as f32),
+            }
+        });
+        self.pages.push(ScannedPage {
+            number,
+            label,
+            image: stored,
+            width: image.width,
+            height: image.height,
+        });
+    }
+
+    /// The images of a page whose text layer was read that may hold text
+    /// of their own, each labelled.
+    /// `store`: keep their bytes (not with OCR off: they are only reported).
+    fn text_page_images(&mut self, page: &PdfPage<'_>, store: bool) {
+        let mut inline = 0;
+        for image in &page.images {
+            let label = match (&image.name, image.object) {
+                (Some(name), _) => {
+                    let mut name = name.clone();
+                    if name.len() > MAX_NAME {
+                        let mut cut = MAX_NAME;
+                        while !name.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        name.truncate(cut);
+                    }
+                    format!("image {name}")
+                }
+                (None, _) => {
+                    inline += 1;
+                    format!("inline image {inline}")
+                }
+            };
+            if !holds_text(image.width, image.height) {
+                continue;
+            }
+            if let Some(object) = image.object {
+                if !self.seen.insert(object) {
+                    continue;
+                }
+            }
+            self.push(page.number, Some(label), image, store);
+        }
+    }
+}
+
 impl PageReader for PdfScans {
     fn read_page(&mut self, ctx: &mut Ctx, page: &PdfPage<'_>) -> bool {
-        // With OCR off the parser's own verdict (`no_text`, naming the
-        // page) stands: it says what was not read and why.
-        if ctx.limits().ocr.mode == super::OcrMode::Off {
-            return false;
-        }
         let lacks_text = match page.text_layer {
             TextLayer::Usable => false,
             TextLayer::Scanned | TextLayer::Unmapped | TextLayer::Fragmented => true,
             TextLayer::Empty => !page.images.is_empty(),
         };
+        if !lacks_text {
+            // With OCR off these are reported `ocr_off` by the reader, as
+            // image files are: nothing else would say they were not read.
+            let store = ctx.limits().ocr.mode != super::OcrMode::Off;
+            self.text_page_images(page, store);
+            return false;
+        }
+        // With OCR off the parser's own verdict (`no_text`, naming the
+        // page) stands: it says what was not read and why.
+        if ctx.limits().ocr.mode == super::OcrMode::Off {
+            return false;
+        }
         // A page with no image to read stays `no_text` (the parser says so).
         let Some(largest) = page
             .images
@@ -93,30 +203,10 @@ impl PageReader for PdfScans {
         // unread: the parser reports it.
         let readable =
             largest.width >= super::prep::MIN_SIDE && largest.height >= super::prep::MIN_SIDE;
-        if !lacks_text || !readable {
+        if !readable {
             return false;
         }
-        let image = (self.keep > 0).then(|| {
-            self.keep -= 1;
-            let inches = largest.area / (72.0 * 72.0);
-            let pixels = f64::from(largest.width) * f64::from(largest.height);
-            StoredImage {
-                bits: largest.bits_per_component,
-                components: largest.components,
-                color_space: largest.color_space.clone(),
-                image_mask: largest.image_mask,
-                filters: largest.filters.clone(),
-                raw: largest.raw.to_vec(),
-                truncated: largest.truncated,
-                dpi: (inches > 0.01).then(|| (pixels / inches).sqrt() as f32),
-            }
-        });
-        self.pages.push(ScannedPage {
-            number: page.number,
-            image,
-            width: largest.width,
-            height: largest.height,
-        });
+        self.push(page.number, None, largest, true);
         true
     }
 }
@@ -144,8 +234,29 @@ impl PageSource for PdfScans {
     }
 
     fn field(&self, page: usize) -> String {
-        let number = self.pages.get(page).map_or(page + 1, |p| p.number);
-        format!("page {number}")
+        match self.pages.get(page) {
+            Some(ScannedPage {
+                number,
+                label: Some(label),
+                ..
+            }) => format!("page {number} {label}"),
+            Some(p) => format!("page {}", p.number),
+            None => format!("page {}", page + 1),
+        }
+    }
+
+    /// The images by name: they need not be on consecutive pages.
+    fn label(&self, first: usize, last: usize) -> String {
+        const LISTED: usize = 3;
+        let mut label: Vec<String> = (first..=last)
+            .take(LISTED)
+            .map(|i| self.field(i))
+            .collect::<Vec<_>>();
+        let more = (last + 1 - first).saturating_sub(LISTED);
+        if more > 0 {
+            label.push(format!("{more} more"));
+        }
+        label.join(", ")
     }
 }
 
@@ -175,6 +286,7 @@ fn decode(image: &StoredImage, width: u32, height: u32) -> Result<Page, ExtractE
     }
     let view = pdf::PageImage {
         object: None,
+        name: None,
         width,
         height,
         bits_per_component: image.bits,
@@ -276,12 +388,15 @@ fn raw_samples(
     })
 }
 
-/// CCITT Group 4 data, decoded by wrapping it in a one-strip TIFF (the
-/// TIFF decoder holds the codec).
+/// CCITT data: Group 4 decoded by wrapping it in a one-strip TIFF (the
+/// TIFF decoder holds the codec), Group 3 one-dimensional (`K = 0`) by
+/// [`super::fax3`].
 fn ccitt(codec: &ImageFilter, width: u32, height: u32, data: &[u8]) -> Result<Page, ExtractError> {
     let k = number(&codec.parms, "K").unwrap_or(0.0);
-    if k >= 0.0 {
-        return Err(unsupported("CCITT Group 3"));
+    if k > 0.0 {
+        return Err(unsupported(
+            "CCITT Group 3 two-dimensional (K > 0; only K = 0 and Group 4 are decoded)",
+        ));
     }
     let columns = number(&codec.parms, "Columns").map_or(width, |c| c as u32);
     let rows = match number(&codec.parms, "Rows") {
@@ -290,6 +405,36 @@ fn ccitt(codec: &ImageFilter, width: u32, height: u32, data: &[u8]) -> Result<Pa
     };
     if columns == 0 || rows == 0 || columns > u32::from(u16::MAX) || rows > u32::from(u16::MAX) {
         return Err(unsupported(&format!("{columns}×{rows} CCITT")));
+    }
+    if k == 0.0 {
+        let byte_align = codec
+            .parms
+            .iter()
+            .any(|(k, v)| k == "EncodedByteAlign" && *v == Parm::Bool(true));
+        let layout = super::fax3::Layout {
+            columns,
+            rows: Some(rows),
+            byte_align,
+            end_of_line: codec
+                .parms
+                .iter()
+                .any(|(k, v)| k == "EndOfLine" && *v == Parm::Bool(true)),
+            lsb_first: false,
+            max_pixels: image_file::MAX_PAGE_PIXELS,
+        };
+        let (mut grey, decoded) = super::fax3::decode(data, layout);
+        if decoded == 0 {
+            return Err(corrupt("CCITT Group 3: no row could be decoded".into()));
+        }
+        // Rows the data did not hold are white.
+        grey.resize(columns as usize * rows as usize, 255);
+        let image = GrayImage::from_raw(columns, rows, grey)
+            .ok_or_else(|| corrupt("CCITT: size does not match".into()))?;
+        return Ok(Page {
+            image,
+            dpi: None,
+            bilevel: true,
+        });
     }
     let tiff = g4_tiff(columns, rows, data);
     let mut decoder = tiff::decoder::Decoder::new(std::io::Cursor::new(&tiff))

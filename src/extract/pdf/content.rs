@@ -93,6 +93,9 @@ impl GraphicsState {
 pub(super) struct DrawnImage {
     /// The XObject's number, or `None` for an inline image.
     pub object: Option<u32>,
+    /// The XObject's name in the resources that drew it (`Im1`); `None`
+    /// for an inline image.
+    pub name: Option<Vec<u8>>,
     /// Its dictionary (inline images: the abbreviated keys as written).
     pub dict: Obj,
     /// Inline image data (up to [`MAX_INLINE_IMAGE`]; `true`: cut).
@@ -632,6 +635,7 @@ impl<'a, 'd> Interpreter<'a, 'd> {
             if self.run.images.len() < MAX_PAGE_IMAGES {
                 self.run.images.push(DrawnImage {
                     object: Some(num),
+                    name: Some(name.to_vec()),
                     dict: (*dict).clone(),
                     inline: None,
                     area,
@@ -708,6 +712,7 @@ impl<'a, 'd> Interpreter<'a, 'd> {
             let area = (ctm[0] * ctm[3] - ctm[1] * ctm[2]).abs();
             self.run.images.push(DrawnImage {
                 object: None,
+                name: None,
                 dict,
                 inline: Some((data, cut)),
                 area,

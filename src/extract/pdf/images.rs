@@ -41,6 +41,9 @@ pub struct ImageFilter {
 pub struct PageImage<'d> {
     /// The image XObject's object number; `None` for an inline image.
     pub object: Option<u32>,
+    /// The image XObject's resource name (`Im1`), as the page's content
+    /// (or a form it draws) names it; `None` for an inline image.
+    pub name: Option<String>,
     pub width: u32,
     pub height: u32,
     /// 1 for masks and bilevel images.
@@ -267,6 +270,10 @@ pub(super) fn hand_over<'d>(
     };
     PageImage {
         object: drawn.object,
+        name: drawn
+            .name
+            .as_deref()
+            .map(|n| String::from_utf8_lossy(n).into_owned()),
         width: int("Width").unwrap_or(0),
         height: int("Height").unwrap_or(0),
         bits_per_component: if image_mask {

@@ -691,6 +691,7 @@ endcmap end end";
             assert_eq!(page.images.len(), 2);
             let image = &page.images[0];
             assert_eq!(image.object, Some(5));
+            assert_eq!(image.name.as_deref(), Some("Im"));
             assert_eq!(
                 (image.width, image.height, image.bits_per_component),
                 (4, 2, 8)
@@ -709,7 +710,7 @@ endcmap end end";
             assert_eq!(bytes, jpeg);
             assert_eq!(codec.map(|c| c.name), Some("DCTDecode".to_string()));
             let inline = &page.images[1];
-            assert_eq!(inline.object, None);
+            assert_eq!((inline.object, inline.name.as_deref()), (None, None));
             assert!(inline.image_mask);
             assert_eq!(
                 (inline.width, inline.height, inline.bits_per_component),
