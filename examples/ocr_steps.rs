@@ -91,14 +91,7 @@ fn main() {
                 binarise: false,
             },
         ),
-        (
-            "scale + deskew",
-            Steps {
-                scale: true,
-                deskew: true,
-                binarise: false,
-            },
-        ),
+        ("scale + deskew (default)", Steps::default()),
         (
             "scale + binarise",
             Steps {
@@ -107,7 +100,14 @@ fn main() {
                 binarise: true,
             },
         ),
-        ("all (default)", Steps::default()),
+        (
+            "all three",
+            Steps {
+                scale: true,
+                deskew: true,
+                binarise: true,
+            },
+        ),
     ];
     let mut scores: Vec<Score> = configs.iter().map(|_| Score::default()).collect();
     let mut per_file: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
@@ -129,7 +129,7 @@ fn main() {
                 let prepared = prepare(decoded, *steps);
                 let started = Instant::now();
                 let run = engine.run(
-                    &prepared.pnm,
+                    &prepared.encoded,
                     prepared.dpi,
                     RunLimits {
                         deadline: started + Duration::from_secs(120),

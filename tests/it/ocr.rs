@@ -100,6 +100,10 @@ fn images_of_every_format_give_their_values_on_their_page() {
         // A three-page CCITT G4 fax: values on pages 2 and 3.
         row("referral_fax.tif", "SSN", "536-22-1234", 2),
         row("referral_fax.tif", "MRN", "00771245", 3),
+        // A phone photo of a member card, tilted on a table, lit from one
+        // side, stored sideways with an EXIF orientation.
+        row("medicare_card_photo.jpg", "MBI", "5TK9-AE3-XY12", 1),
+        row("medicare_card_photo.jpg", "DOB", "08/30/1951", 1),
         // GIF, WebP and BMP.
         row("lab_label.gif", "SSN", "287-65-4321", 1),
         row("sticky_note.webp", "SSN", "219-45-6780", 1),

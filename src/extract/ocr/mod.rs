@@ -413,7 +413,7 @@ fn read_page(
         deadline,
         memory: settings.page_memory_mib.saturating_mul(1 << 20),
     };
-    let run = engine.run(&prepared.pnm, prepared.dpi, limits);
+    let run = engine.run(&prepared.encoded, prepared.dpi, limits);
     let engine_time = started.elapsed();
     match run {
         PageRun::Text(text) => PageOutcome::Read { text, engine_time },
