@@ -68,11 +68,18 @@ fn count_chars(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
 }
 
-/// Rounds matched at once per worker thread when a file's rounds are
-/// spread over threads: one being matched and one ready to start, so that
-/// no thread waits on the reader. It bounds the memory too, at about
-/// `CHUNK + 2·OVERLAP` (and the round's findings) per round.
+/// Rounds read but not yet matched, per worker thread, when a file's
+/// rounds are spread over threads: one being matched and one ready to
+/// start, so that no thread waits on the reader. It bounds the memory too,
+/// at about `CHUNK + 2·OVERLAP` per round.
 const ROUNDS_PER_THREAD: usize = 2;
+
+/// Rounds read but whose findings are not yet sent, per worker thread: the
+/// rounds after one that is still being matched wait with their findings
+/// for it. Larger than [`ROUNDS_PER_THREAD`] so that the reader keeps
+/// reading (and matching) while another thread finishes an older round,
+/// instead of waiting for that round alone.
+const UNSENT_ROUNDS_PER_THREAD: usize = 6;
 
 /// Streams a text file: `head` is what was already read of it, `rest` the
 /// remainder. Memory stays at about `CHUNK + 2·OVERLAP` whatever the size
@@ -254,9 +261,16 @@ fn scan_rounds_in_parallel(
         scratches: Mutex::new(Vec::new()),
     };
     let events = ctx.events;
-    let limit = ROUNDS_PER_THREAD * rayon::current_num_threads();
+    let threads = rayon::current_num_threads();
+    let (unmatched_limit, unsent_limit) = (
+        ROUNDS_PER_THREAD * threads,
+        UNSENT_ROUNDS_PER_THREAD * threads,
+    );
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, RoundFindings)>();
+    let (spare_tx, spare_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
     let mut ready: BTreeMap<usize, RoundFindings> = BTreeMap::new();
+    // Rounds matched so far (sent or waiting in `ready`).
+    let mut matched = 0usize;
     let (mut next_sent, mut line, mut column) = (0usize, 1u64, 0u64);
     let mut send_ready = |ready: &mut BTreeMap<usize, RoundFindings>, next_sent: &mut usize| {
         while let Some(round) = ready.remove(&*next_sent) {
@@ -270,13 +284,19 @@ fn scan_rounds_in_parallel(
         let mut eof = false;
         for index in 0.. {
             let owned_end = if eof { buf.len() } else { buf.len() - OVERLAP };
-            // Read rounds whose findings are not yet sent stay below the
-            // limit: wait for the oldest, running this file's rounds
-            // meanwhile.
-            while index - next_sent >= limit {
-                ready.extend(done_rx.try_iter());
+            // Rounds read but not matched, and rounds whose findings are
+            // not yet sent, stay below their limits: wait, running this
+            // file's rounds meanwhile.
+            let over = |matched: usize, next_sent: usize| {
+                index - matched >= unmatched_limit || index - next_sent >= unsent_limit
+            };
+            while over(matched, next_sent) {
+                for done in done_rx.try_iter() {
+                    ready.insert(done.0, done.1);
+                    matched += 1;
+                }
                 send_ready(&mut ready, &mut next_sent);
-                if index - next_sent < limit {
+                if !over(matched, next_sent) {
                     break;
                 }
                 // The newest jobs on this thread's own deque are this
@@ -287,23 +307,39 @@ fn scan_rounds_in_parallel(
                     _ => {
                         if let Ok(done) = done_rx.recv() {
                             ready.insert(done.0, done.1);
+                            matched += 1;
                         }
                     }
                 }
             }
-            let round = buf.clone();
-            let done = done_tx.clone();
+            // The round's buffer goes to its job whole; the next round
+            // starts in a spare buffer (one a finished job gave back) from
+            // this round's tail, its look-behind.
+            let keep_from = owned_end.saturating_sub(OVERLAP);
+            let mut next = Vec::new();
+            if !eof {
+                next = spare_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK + 3 * OVERLAP));
+                next.clear();
+                next.extend_from_slice(&buf[keep_from..]);
+            }
+            let round = std::mem::replace(&mut buf, next);
+            let (done, spare) = (done_tx.clone(), spare_tx.clone());
             scope.spawn(move |_| {
-                let _ = done.send((index, round_ctx.scan(&round, owned_start..owned_end)));
+                let found = round_ctx.scan(&round, owned_start..owned_end);
+                let _ = spare.send(round);
+                let _ = done.send((index, found));
             });
             if eof {
                 break;
             }
-            let keep_from = owned_end.saturating_sub(OVERLAP);
-            buf.drain(..keep_from);
             owned_start = owned_end - keep_from;
             eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP);
-            ready.extend(done_rx.try_iter());
+            for done in done_rx.try_iter() {
+                ready.insert(done.0, done.1);
+                matched += 1;
+            }
             send_ready(&mut ready, &mut next_sent);
         }
     });
