@@ -9,18 +9,17 @@ const MASK: char = '*';
 
 /// Masks a matched value: keeps only what identifies nothing on its own.
 pub fn mask_value(entity: Entity, value: &str) -> String {
-    let chars: Vec<char> = value.chars().collect();
-    let keep: Vec<bool> = match entity {
-        Entity::Ssn | Entity::CreditCard | Entity::Phone => keep_last_digits(&chars, 4),
-        Entity::Dob => keep_year(&chars),
+    let kept = match entity {
+        Entity::Ssn | Entity::CreditCard | Entity::Phone => last_digits(value, 4),
+        Entity::Dob => year(value),
         Entity::Email => return mask_email(value),
-        _ => vec![false; chars.len()],
+        _ => Kept::Nothing,
     };
-    chars
-        .iter()
-        .zip(keep)
-        .map(|(&c, keep)| {
-            if !keep && c.is_alphanumeric() {
+    value
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if !kept.has(i, c) && c.is_alphanumeric() {
                 MASK
             } else {
                 c
@@ -29,57 +28,78 @@ pub fn mask_value(entity: Entity, value: &str) -> String {
         .collect()
 }
 
-/// Marks the last `n` ASCII digits.
-fn keep_last_digits(chars: &[char], n: usize) -> Vec<bool> {
-    let mut keep = vec![false; chars.len()];
-    let mut left = n;
-    for (i, c) in chars.iter().enumerate().rev() {
-        if left == 0 {
-            break;
-        }
-        if c.is_ascii_digit() {
-            keep[i] = true;
-            left -= 1;
-        }
-    }
-    keep
+/// The characters of a value that stay visible, by character position:
+/// worked out without a vector per value, since a scan dense in findings
+/// masks hundreds of thousands of them.
+#[derive(Clone, Copy)]
+enum Kept {
+    Nothing,
+    /// The ASCII digits from this position on.
+    DigitsFrom(usize),
+    /// The characters in `start..end`.
+    Span(usize, usize),
 }
 
-/// Marks the year of a date: a 4-digit run (`01/02/1980`, `1980-01-02`,
+impl Kept {
+    fn has(self, i: usize, c: char) -> bool {
+        match self {
+            Kept::Nothing => false,
+            Kept::DigitsFrom(from) => i >= from && c.is_ascii_digit(),
+            Kept::Span(start, end) => (start..end).contains(&i),
+        }
+    }
+}
+
+/// The last `n` ASCII digits (all of them when there are fewer).
+fn last_digits(value: &str, n: usize) -> Kept {
+    if n == 0 {
+        return Kept::Nothing;
+    }
+    let count = value.chars().count();
+    let mut seen = 0;
+    for (back, c) in value.chars().rev().enumerate() {
+        if c.is_ascii_digit() {
+            seen += 1;
+            if seen == n {
+                return Kept::DigitsFrom(count - 1 - back);
+            }
+        }
+    }
+    Kept::DigitsFrom(0)
+}
+
+/// The year of a date: a 4-digit run (`01/02/1980`, `1980-01-02`,
 /// `January 2, 1980`), the first 4 digits of a `YYYYMMDD[hhmm…]` run, or
 /// the last of several runs when the year has 2 digits (`01/02/80`).
-fn keep_year(chars: &[char]) -> Vec<bool> {
-    let mut keep = vec![false; chars.len()];
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_ascii_digit() {
-            let start = i;
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                i += 1;
+fn year(value: &str) -> Kept {
+    let (mut four, mut long, mut last) = (None, None, None);
+    let (mut runs, mut month_name) = (0usize, false);
+    let mut run_start: Option<usize> = None;
+    // A trailing NUL (neither digit nor letter) closes the last run.
+    for (i, c) in value.chars().chain(std::iter::once('\0')).enumerate() {
+        month_name |= c.is_alphabetic();
+        if c.is_ascii_digit() {
+            run_start.get_or_insert(i);
+            continue;
+        }
+        if let Some(start) = run_start.take() {
+            runs += 1;
+            if i - start == 4 && four.is_none() {
+                four = Some(start);
             }
-            runs.push((start, i));
-        } else {
-            i += 1;
+            if i - start >= 8 && long.is_none() {
+                long = Some(start);
+            }
+            last = Some((start, i));
         }
     }
-    let year = if let Some(&(s, _)) = runs.iter().find(|(s, e)| e - s == 4) {
-        Some((s, s + 4))
-    } else if let Some(&(s, _)) = runs.iter().find(|(s, e)| e - s >= 8) {
-        Some((s, s + 4))
-    } else {
-        let has_month_name = chars.iter().any(|c| c.is_alphabetic());
-        match runs.last() {
-            Some(&(s, e)) if e - s == 2 && (runs.len() >= 3 || has_month_name) => Some((s, e)),
-            _ => None,
+    match (four.or(long), last) {
+        (Some(start), _) => Kept::Span(start, start + 4),
+        (None, Some((start, end))) if end - start == 2 && (runs >= 3 || month_name) => {
+            Kept::Span(start, end)
         }
-    };
-    if let Some((s, e)) = year {
-        for k in keep.iter_mut().take(e).skip(s) {
-            *k = true;
-        }
+        _ => Kept::Nothing,
     }
-    keep
 }
 
 /// Everything before the `@` masked (dots too: they say how many names
@@ -114,9 +134,20 @@ pub fn render_context(before: &str, value: &str, after: &str, unmask: bool) -> S
         push_escaped(&mut out, value.chars());
         push_escaped(&mut out, after.chars());
     } else {
-        push_escaped(&mut out, mask_neighbours(before, true, false).into_iter());
+        // Only numbers and e-mail local parts are masked: a side with no
+        // digit and no `@` (most, in prose) is shown as it is.
+        let plain = |s: &str| !s.chars().any(|c| c.is_numeric() || c == '@');
+        if plain(before) {
+            push_escaped(&mut out, before.chars());
+        } else {
+            push_escaped(&mut out, mask_neighbours(before, true, false).into_iter());
+        }
         push_escaped(&mut out, value.chars());
-        push_escaped(&mut out, mask_neighbours(after, false, true).into_iter());
+        if plain(after) {
+            push_escaped(&mut out, after.chars());
+        } else {
+            push_escaped(&mut out, mask_neighbours(after, false, true).into_iter());
+        }
     }
     out
 }
