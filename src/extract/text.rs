@@ -269,8 +269,6 @@ fn scan_rounds_in_parallel(
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, RoundFindings)>();
     let (spare_tx, spare_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
     let mut ready: BTreeMap<usize, RoundFindings> = BTreeMap::new();
-    // Rounds matched so far (sent or waiting in `ready`).
-    let mut matched = 0usize;
     let (mut next_sent, mut line, mut column) = (0usize, 1u64, 0u64);
     let mut send_ready = |ready: &mut BTreeMap<usize, RoundFindings>, next_sent: &mut usize| {
         while let Some(round) = ready.remove(&*next_sent) {
@@ -287,16 +285,15 @@ fn scan_rounds_in_parallel(
             // Rounds read but not matched, and rounds whose findings are
             // not yet sent, stay below their limits: wait, running this
             // file's rounds meanwhile.
-            let over = |matched: usize, next_sent: usize| {
-                index - matched >= unmatched_limit || index - next_sent >= unsent_limit
+            // Rounds matched are those sent and those waiting in `ready`.
+            let over = |ready: &BTreeMap<usize, RoundFindings>, next_sent: usize| {
+                index - (next_sent + ready.len()) >= unmatched_limit
+                    || index - next_sent >= unsent_limit
             };
-            while over(matched, next_sent) {
-                for done in done_rx.try_iter() {
-                    ready.insert(done.0, done.1);
-                    matched += 1;
-                }
+            while over(&ready, next_sent) {
+                ready.extend(done_rx.try_iter());
                 send_ready(&mut ready, &mut next_sent);
-                if !over(matched, next_sent) {
+                if !over(&ready, next_sent) {
                     break;
                 }
                 // The newest jobs on this thread's own deque are this
@@ -307,7 +304,6 @@ fn scan_rounds_in_parallel(
                     _ => {
                         if let Ok(done) = done_rx.recv() {
                             ready.insert(done.0, done.1);
-                            matched += 1;
                         }
                     }
                 }
@@ -336,10 +332,7 @@ fn scan_rounds_in_parallel(
             }
             owned_start = owned_end - keep_from;
             eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP);
-            for done in done_rx.try_iter() {
-                ready.insert(done.0, done.1);
-                matched += 1;
-            }
+            ready.extend(done_rx.try_iter());
             send_ready(&mut ready, &mut next_sent);
         }
     });
