@@ -563,3 +563,41 @@ fn group_3_faxes_are_read_or_said_not_to_be() {
         "{skipped:?}"
     );
 }
+
+/// Forms rendered by other tools from the typed PDFs of
+/// fixtures/formats/pdf (poppler's `pdftoppm -r 300 -mono` of pdftex.pdf,
+/// saved as G4; Ghostscript's `jpeggray` at 150 dpi of chromium.pdf):
+/// labels and values stand in two columns, and read as separate blocks a
+/// page's labels lost their values (the date of birth and the MRN, which
+/// need their labels). Every value of the typed form is found, as in typed
+/// text, with its label's confidence.
+#[test]
+fn forms_rendered_by_other_tools_keep_labels_with_their_values() {
+    need_tesseract();
+    let outcome = scan_dir(&root().join("fixtures/formats/scans-other"), |_| {});
+    let found = rows(&outcome);
+    let mut expected = Vec::new();
+    for file in [
+        "pdftex_form_poppler_g4.tif",
+        "chromium_form_ghostscript_150dpi.jpg",
+    ] {
+        expected.extend([
+            row(file, "DOB", "03/14/1962", 1),
+            row(file, "SSN", "219-45-6780", 1),
+            row(file, "PHONE", "(217) 555-0142", 1),
+            row(file, "MRN", "00482913", 1),
+            row(file, "EMAIL", "jordan.sample@example.com", 1),
+            row(file, "NPI", "1234567893", 1),
+        ]);
+    }
+    assert!(
+        missing(&found, &expected).is_empty(),
+        "not found: {:?}\nfound: {found:#?}",
+        missing(&found, &expected)
+    );
+    assert!(
+        outcome.rows.iter().all(|r| r[4] == "HIGH"),
+        "each value beside its label: {:?}",
+        outcome.rows
+    );
+}

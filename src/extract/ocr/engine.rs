@@ -140,7 +140,11 @@ impl Tesseract {
         } else {
             "stdin"
         };
-        command.args([input, "stdout", "-l", &self.language, "--psm", "3"]);
+        // Page segmentation 4 (one column of lines of any size), not the
+        // default 3 (automatic blocks): forms put labels and values in two
+        // columns, and read as separate blocks a label lost its value
+        // (tests/it/ocr.rs, forms rendered by poppler and Ghostscript).
+        command.args([input, "stdout", "-l", &self.language, "--psm", "4"]);
         if let Some(dpi) = dpi {
             command.args(["--dpi", &dpi.to_string()]);
         }
