@@ -206,6 +206,13 @@ pub struct Suppressor {
     pub allowlist: Allowlist,
 }
 
+impl Suppressor {
+    /// Whether every finding is reported: no baseline, no allowlist entry.
+    pub fn drops_nothing(&self) -> bool {
+        self.baseline.is_none() && self.allowlist.entries.is_empty()
+    }
+}
+
 impl FindingFilter for Suppressor {
     fn disposition(&self, f: &Finding) -> Disposition {
         if self.baseline.as_ref().is_some_and(|b| b.contains(f)) {

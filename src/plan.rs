@@ -132,6 +132,7 @@ fn build_engine_with_key(
             limits: config.limits.clone(),
             fingerprint_key,
             ocr,
+            rows_per_file: None,
         },
     ))
 }

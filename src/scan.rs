@@ -112,6 +112,12 @@ const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 pub fn run_until(config: &ScanConfig, stop: Arc<AtomicBool>) -> Result<Summary, ScanError> {
     let started = Instant::now();
     let mut plan = ScanPlan::build(config)?;
+    // Findings past a file's row cap are only counted when nothing (a
+    // baseline, an allowlist, rows an earlier run wrote) could have
+    // dropped one of that file's findings before the cap.
+    if config.row_caps.per_file != 0 && plan.suppressor.drops_nothing() && plan.resume.is_none() {
+        plan.engine.options.rows_per_file = Some(config.row_caps.per_file);
+    }
     let shard = sharded(config)?;
     let manifest = shard.as_ref().map(|s| shard_manifest(config, &plan, s));
     // Started before the writers: a report on stdout is written with the

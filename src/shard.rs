@@ -266,6 +266,7 @@ impl ShardScan {
             Event::Finding(f) => Some(&*f.target),
             Event::FileScanned { target, .. }
             | Event::NotExamined { target, .. }
+            | Event::PastRowCap { target, .. }
             | Event::TargetInfo { target, .. }
             | Event::ServerAccess { target, .. } => Some(&**target),
             _ => None,
@@ -278,9 +279,9 @@ impl ShardScan {
         }
         match event {
             Event::Finding(f) => self.owns(&f.target, &f.path),
-            Event::FileScanned { target, path, .. } | Event::NotExamined { target, path, .. } => {
-                self.owns(target, path)
-            }
+            Event::FileScanned { target, path, .. }
+            | Event::NotExamined { target, path, .. }
+            | Event::PastRowCap { target, path, .. } => self.owns(target, path),
             Event::TargetInfo { target, .. } | Event::ServerAccess { target, .. } => {
                 self.owns(target, "")
             }

@@ -164,9 +164,9 @@ pub fn scan_network(env: &ScanEnv, spec: &str) {
 fn crawl_row_is_mine(shard: &ShardScan, event: &Event) -> bool {
     match event {
         Event::Finding(f) => shard.owns(&f.target, &f.path),
-        Event::FileScanned { target, path, .. } | Event::NotExamined { target, path, .. } => {
-            shard.owns(target, path)
-        }
+        Event::FileScanned { target, path, .. }
+        | Event::NotExamined { target, path, .. }
+        | Event::PastRowCap { target, path, .. } => shard.owns(target, path),
         Event::TargetInfo { target, .. } | Event::ServerAccess { target, .. } => {
             shard.owns(target, "")
         }

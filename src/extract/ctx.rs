@@ -32,6 +32,12 @@ pub struct ScanOptions {
     pub fingerprint_key: FingerprintKey,
     /// The scan's OCR engine and page count (the settings are in `limits`).
     pub ocr: super::ocr::OcrState,
+    /// The row cap per file, when nothing between the extractor and that
+    /// cap can drop a finding (no baseline, allowlist or `--resume`): a
+    /// top-level file's findings past it would never be written, so they
+    /// are only counted ([`crate::report::Event::PastRowCap`]), not masked,
+    /// fingerprinted and put in context. `None`: every finding is built.
+    pub rows_per_file: Option<u64>,
 }
 
 /// A position in decoded text, both 1-based (column in characters).
@@ -50,6 +56,8 @@ impl Location {
 #[derive(Debug, Default)]
 pub struct Budget {
     pub expanded: Cell<u64>,
+    /// Findings sent for the file so far (see `ScanOptions::rows_per_file`).
+    pub findings: Cell<u64>,
     /// When extraction must stop (`ExtractLimits::max_seconds`).
     deadline: Option<Instant>,
     timed_out: Cell<bool>,

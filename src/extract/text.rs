@@ -399,7 +399,7 @@ pub fn scan_field_value(
     if valid {
         let mut cursor = LineCursor::new(0, at);
         cursor.advance_to(value.as_bytes(), lead);
-        let finding = build_finding(
+        send_finding(
             ctx,
             field,
             value.as_bytes(),
@@ -410,7 +410,6 @@ pub fn scan_field_value(
             cursor.location(),
             Others::NONE,
         );
-        ctx.events.send(Event::Finding(finding));
     }
     // Structure wins over free patterns: the whole value of a field known
     // to hold an MRN is not also an SSN because it looks like one, nor is
@@ -442,7 +441,7 @@ fn report_hits(
             continue;
         }
         cursor.advance_to(buf, hit.start);
-        let finding = build_finding(
+        send_finding(
             ctx,
             field,
             buf,
@@ -453,8 +452,40 @@ fn report_hits(
             cursor.location(),
             others,
         );
-        ctx.events.send(Event::Finding(finding));
     }
+}
+
+/// Sends a finding: built into a row, or only counted when its file is
+/// past the row cap and nothing could drop it before that cap (see
+/// `ScanOptions::rows_per_file`). The count is the file's findings sent
+/// through this budget, never more than the output has seen of the file
+/// before this one (a big file's rounds count from zero each), so a
+/// finding counted here is one the output would not write.
+#[allow(clippy::too_many_arguments)]
+fn send_finding(
+    ctx: &Ctx,
+    field: &str,
+    buf: &[u8],
+    span: std::ops::Range<usize>,
+    entity: Entity,
+    rule: &str,
+    confidence: Confidence,
+    at: Location,
+    others: Others,
+) {
+    let sent = ctx.budget.findings.get();
+    ctx.budget.findings.set(sent + 1);
+    if ctx.options.rows_per_file.is_some_and(|cap| sent >= cap) {
+        ctx.events.send(Event::PastRowCap {
+            target: ctx.target.clone(),
+            path: ctx.path.clone(),
+            entity,
+            confidence,
+        });
+        return;
+    }
+    let finding = build_finding(ctx, field, buf, span, entity, rule, confidence, at, others);
+    ctx.events.send(Event::Finding(finding));
 }
 
 /// Builds a report row. The raw value and its surroundings are masked here,

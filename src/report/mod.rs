@@ -134,6 +134,16 @@ impl SkipReason {
 #[derive(Clone, Debug)]
 pub enum Event {
     Finding(Finding),
+    /// A finding of a top-level file past its row cap, when nothing else
+    /// could drop it before the cap (see `ScanOptions::rows_per_file`):
+    /// counted in the summary like a finding, never written, so never
+    /// built (`path` is the real one: it only decides the shard).
+    PastRowCap {
+        target: Arc<str>,
+        path: String,
+        entity: Entity,
+        confidence: Confidence,
+    },
     /// A file (top-level) was read; `truncated` when `--max-bytes` cut it.
     /// Comes after all of the file's findings (`--resume` relies on it).
     FileScanned {
@@ -467,7 +477,7 @@ struct RowCounts {
     scan: u64,
     /// Rows per (target, top-level file). Server-level rows have an empty
     /// path and count per server.
-    per_file: std::collections::HashMap<(Arc<str>, String), u64>,
+    per_file: std::collections::HashMap<RowFile, u64>,
 }
 
 /// What to do with one row under the caps.
@@ -479,10 +489,17 @@ enum RowVerdict {
     Drop,
 }
 
+/// The top-level file a row counts against.
+type RowFile = (Arc<str>, String);
+
+fn row_file(target: &Arc<str>, path: &str) -> RowFile {
+    let top = path.split('!').next().unwrap_or("");
+    (target.clone(), top.to_string())
+}
+
 impl RowCounts {
-    fn verdict(&mut self, caps: RowCaps, f: &Finding) -> RowVerdict {
-        let top = f.path.split('!').next().unwrap_or("").to_string();
-        let file = self.per_file.entry((f.target.clone(), top)).or_insert(0);
+    fn verdict(&mut self, caps: RowCaps, row_file: RowFile) -> RowVerdict {
+        let file = self.per_file.entry(row_file).or_insert(0);
         let over = |n: u64, cap: u64| cap != 0 && n >= cap;
         if over(*file, caps.per_file) || over(self.scan, caps.per_scan) {
             return RowVerdict::Drop;
@@ -575,6 +592,13 @@ pub fn run_output(
                 }
             }
         }
+        // Rows are capped per real file: two files whose names show the
+        // same once masked are still two files (and the extractor, which
+        // counts a file's findings past the cap, knows only real names).
+        let real_file = match &event {
+            Event::Finding(f) => Some(row_file(&f.target, &f.path)),
+            _ => None,
+        };
         shown.event(&mut event);
         if let (Event::Listed { .. }, Some(p)) = (&event, progress) {
             p.listed(&event);
@@ -587,7 +611,7 @@ pub fn run_output(
                 }
             }
         }
-        if let Event::Finding(f) = &event {
+        if let (Event::Finding(f), Some(file)) = (&event, real_file) {
             match filter.disposition(f) {
                 Disposition::Report => {
                     let earlier = control
@@ -596,7 +620,7 @@ pub fn run_output(
                         .map(|c| c.earlier_rows(f))
                         .unwrap_or_default();
                     let capped;
-                    let row = match rows.verdict(control.row_caps, f) {
+                    let row = match rows.verdict(control.row_caps, file) {
                         RowVerdict::Write => Some(f),
                         RowVerdict::WriteLast(note) => {
                             capped = Finding {
@@ -635,6 +659,9 @@ pub fn run_output(
                     continue;
                 }
             }
+        }
+        if let Event::PastRowCap { .. } = &event {
+            summary.rows_not_written += 1;
         }
         if let (
             Event::FileScanned {

@@ -112,7 +112,9 @@ impl<'a> Shown<'a> {
             }
             Event::TargetInfo { value, .. } => clean(value, ' '),
             Event::Listed { folder, .. } => self.names.apply(self.mask, '\u{fffd}', folder),
-            Event::FileScanned { .. }
+            // Never shown: its path only decides the shard.
+            Event::PastRowCap { .. }
+            | Event::FileScanned { .. }
             | Event::AlreadyScanned { .. }
             | Event::Discovery(_)
             | Event::Ocr { .. }

@@ -170,23 +170,33 @@ impl Summary {
         }
     }
 
+    /// Counts one finding (written or past a row cap).
+    fn count_finding(&mut self, target: &str, entity: Entity, confidence: Confidence) {
+        if entity.is_inventory() {
+            *self.inventory_by_entity.entry(entity).or_default() += 1;
+            self.target(target).inventory += 1;
+            return;
+        }
+        *self.findings_by_entity.entry(entity).or_default() += 1;
+        *self.findings_by_confidence.entry(confidence).or_default() += 1;
+        let t = self.target(target);
+        t.findings += 1;
+        *t.findings_by_entity.entry(entity).or_default() += 1;
+        *t.findings_by_confidence.entry(confidence).or_default() += 1;
+        if crate::fail_on::is_exposure(entity) {
+            *t.exposure_by_confidence.entry(confidence).or_default() += 1;
+        }
+    }
+
     pub fn record(&mut self, event: &Event) {
         match event {
-            Event::Finding(f) if f.entity.is_inventory() => {
-                *self.inventory_by_entity.entry(f.entity).or_default() += 1;
-                self.target(&f.target).inventory += 1;
-            }
-            Event::Finding(f) => {
-                *self.findings_by_entity.entry(f.entity).or_default() += 1;
-                *self.findings_by_confidence.entry(f.confidence).or_default() += 1;
-                let t = self.target(&f.target);
-                t.findings += 1;
-                *t.findings_by_entity.entry(f.entity).or_default() += 1;
-                *t.findings_by_confidence.entry(f.confidence).or_default() += 1;
-                if crate::fail_on::is_exposure(f.entity) {
-                    *t.exposure_by_confidence.entry(f.confidence).or_default() += 1;
-                }
-            }
+            Event::Finding(f) => self.count_finding(&f.target, f.entity, f.confidence),
+            Event::PastRowCap {
+                target,
+                entity,
+                confidence,
+                ..
+            } => self.count_finding(target, *entity, *confidence),
             Event::AlreadyScanned {
                 target,
                 truncated,

@@ -1635,6 +1635,21 @@ fn report_rows_are_capped_per_file_and_per_scan() {
     );
     assert_eq!(summary["findings_by_entity"]["SSN"].as_u64(), Some(total));
     assert_eq!(summary["rows_not_written"].as_u64(), Some(total - 20));
+    // Without an allowlist, findings past a file's cap are only counted by
+    // the extractor; with one (that allows nothing here), each is built
+    // and the output drops it: the same rows and the same counts.
+    let config = dir.path().join("allow.toml");
+    std::fs::write(&config, "[[allow]]\npaths = [\"elsewhere/**\"]\n").unwrap();
+    let config = config.to_str().unwrap();
+    let (built, built_summary) = run(&["--max-rows-per-file", "10", "--config", config]);
+    assert_eq!(built, rows);
+    for key in [
+        "findings_by_entity",
+        "findings_by_confidence",
+        "rows_not_written",
+    ] {
+        assert_eq!(built_summary[key], summary[key], "{key}");
+    }
 
     let (rows, summary) = run(&["--max-rows", "15", "--max-rows-per-file", "0"]);
     assert_eq!(rows.len(), 15);
