@@ -32,28 +32,50 @@ pub(crate) fn char_column(text: &str, offset: usize) -> u64 {
 /// Values that stand for "no data" in de-identified or incomplete records
 /// (`ANONYMOUS`, `UNKNOWN`, `N/A` ...), compared without punctuation.
 pub(crate) fn is_placeholder(value: &str) -> bool {
-    let key: String = value
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_uppercase)
-        .collect();
+    // Every field value comes here: ASCII ones without an allocation.
+    const LONGEST: usize = "DEIDENTIFIED".len();
+    let mut key = [0u8; LONGEST];
+    let mut len = 0;
+    for c in value.chars() {
+        if !c.is_ascii() {
+            // Some letters upper-case to ASCII ones (`ı` to `I`).
+            let key: String = value
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_uppercase)
+                .collect();
+            return is_placeholder_key(key.as_bytes());
+        }
+        if c.is_ascii_alphanumeric() {
+            if len == LONGEST {
+                return false;
+            }
+            key[len] = c.to_ascii_uppercase() as u8;
+            len += 1;
+        }
+    }
+    is_placeholder_key(&key[..len])
+}
+
+/// `key`: a value's letters and digits, upper case.
+fn is_placeholder_key(key: &[u8]) -> bool {
     matches!(
-        key.as_str(),
-        "" | "ANON"
-            | "ANONYMOUS"
-            | "ANONYMIZED"
-            | "UNKNOWN"
-            | "UNK"
-            | "NONE"
-            | "NULL"
-            | "NA"
-            | "REMOVED"
-            | "REDACTED"
-            | "DEIDENTIFIED"
-            | "XXX"
-            | "XXXX"
-            | "TEST"
-            | "0"
+        key,
+        b"" | b"ANON"
+            | b"ANONYMOUS"
+            | b"ANONYMIZED"
+            | b"UNKNOWN"
+            | b"UNK"
+            | b"NONE"
+            | b"NULL"
+            | b"NA"
+            | b"REMOVED"
+            | b"REDACTED"
+            | b"DEIDENTIFIED"
+            | b"XXX"
+            | b"XXXX"
+            | b"TEST"
+            | b"0"
     )
 }
 
@@ -118,4 +140,37 @@ pub(crate) fn decode_base64(data: &str) -> Result<Vec<u8>, String> {
     engine
         .decode(&clean)
         .map_err(|e| format!("Base64 data could not be decoded: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_placeholder;
+
+    #[test]
+    fn placeholders_are_compared_without_punctuation_or_case() {
+        for v in [
+            "",
+            "N/A",
+            "n.a.",
+            " Unknown ",
+            "ANONYMOUS",
+            "de-identified",
+            "0",
+            "xxx",
+        ] {
+            assert!(is_placeholder(v), "{v:?}");
+        }
+        // `ı` upper-cases to `I`: the same word as the ASCII one.
+        assert!(is_placeholder("anonymızed"));
+        for v in [
+            "SMITH",
+            "000",
+            "anonymous patient",
+            "DEIDENTIFIEDX",
+            "N/A 12",
+            "ünknown",
+        ] {
+            assert!(!is_placeholder(v), "{v:?}");
+        }
+    }
 }
