@@ -8,6 +8,7 @@ use crate::error::ExtractError;
 use crate::matcher::{Hit, Scratch};
 use crate::report::{Event, EventSink, Finding};
 use encoding_rs::CoderResult;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read};
 use std::sync::{Arc, Mutex};
@@ -149,6 +150,8 @@ struct RoundFindings {
     events: Vec<Event>,
     newlines: u64,
     last_columns: u64,
+    /// Findings in the round, counted or built (see [`send_finding`]).
+    findings: u64,
 }
 
 impl RoundFindings {
@@ -203,7 +206,9 @@ struct RoundCtx<'a> {
 impl RoundCtx<'_> {
     /// Matches `buf`'s bytes `owned` (the rest is look-behind and
     /// look-ahead) exactly as [`scan_rounds`] does.
-    fn scan(&self, buf: &[u8], owned: std::ops::Range<usize>) -> RoundFindings {
+    /// `found_before`: the file's findings sent before the round, as far
+    /// as known when it was read (at most the real count).
+    fn scan(&self, buf: &[u8], owned: std::ops::Range<usize>, found_before: u64) -> RoundFindings {
         let lock = || self.scratches.lock().unwrap_or_else(|e| e.into_inner());
         let popped = lock().pop();
         let mut scratch = popped.unwrap_or_else(|| self.matcher.new_scratch());
@@ -211,6 +216,7 @@ impl RoundCtx<'_> {
         // The file's time limit is its reader's: a round, once read, is
         // matched whole, as on one thread.
         let budget = super::Budget::with_time_limit(0);
+        budget.findings.set(found_before);
         let mut ctx = Ctx {
             matcher: self.matcher,
             options: self.options,
@@ -235,6 +241,7 @@ impl RoundCtx<'_> {
             events: collect.0.into_inner().unwrap_or_else(|e| e.into_inner()),
             newlines: cursor.line,
             last_columns: cursor.col,
+            findings: budget.findings.get() - found_before,
         }
     }
 }
@@ -261,6 +268,8 @@ fn scan_rounds_in_parallel(
         scratches: Mutex::new(Vec::new()),
     };
     let events = ctx.events;
+    // The file's findings sent so far: a round read now starts from it.
+    let (budget, found) = (ctx.budget, Cell::new(ctx.budget.findings.get()));
     let threads = rayon::current_num_threads();
     let (unmatched_limit, unsent_limit) = (
         ROUNDS_PER_THREAD * threads,
@@ -272,6 +281,7 @@ fn scan_rounds_in_parallel(
     let (mut next_sent, mut line, mut column) = (0usize, 1u64, 0u64);
     let mut send_ready = |ready: &mut BTreeMap<usize, RoundFindings>, next_sent: &mut usize| {
         while let Some(round) = ready.remove(&*next_sent) {
+            found.set(found.get() + round.findings);
             round.send(events, &mut line, &mut column);
             *next_sent += 1;
         }
@@ -322,8 +332,9 @@ fn scan_rounds_in_parallel(
             }
             let round = std::mem::replace(&mut buf, next);
             let (done, spare) = (done_tx.clone(), spare_tx.clone());
+            let found_before = found.get();
             scope.spawn(move |_| {
-                let found = round_ctx.scan(&round, owned_start..owned_end);
+                let found = round_ctx.scan(&round, owned_start..owned_end, found_before);
                 let _ = spare.send(round);
                 let _ = done.send((index, found));
             });
@@ -339,6 +350,7 @@ fn scan_rounds_in_parallel(
     drop(done_tx);
     ready.extend(done_rx.try_iter());
     send_ready(&mut ready, &mut next_sent);
+    budget.findings.set(found.get());
     Ok(())
 }
 
