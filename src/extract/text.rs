@@ -471,8 +471,8 @@ fn report_hits(
 /// past the row cap and nothing could drop it before that cap (see
 /// `ScanOptions::rows_per_file`). The count is the file's findings sent
 /// through this budget, never more than the output has seen of the file
-/// before this one (a big file's rounds count from zero each), so a
-/// finding counted here is one the output would not write.
+/// before this one (a big file's round starts from those sent when it was
+/// read), so a finding counted here is one the output would not write.
 #[allow(clippy::too_many_arguments)]
 fn send_finding(
     ctx: &Ctx,
