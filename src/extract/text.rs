@@ -856,6 +856,62 @@ mod tests {
         }
     }
 
+    /// A finding is only counted (not built) when the output would not
+    /// write it: past the row cap counted in file order, whatever the
+    /// number of threads matching a big file's rounds.
+    #[test]
+    fn findings_past_the_row_cap_are_counted_only_where_the_output_drops_them() {
+        let pack = RulePack::load(true, &[]).unwrap();
+        let mut rng = Rng::new(0x25_2026);
+        let len = 3 * CHUNK + rng.below(CHUNK);
+        let text = random_text(&mut rng, len, false);
+        // One key for both engines: the findings must compare equal.
+        let key = crate::report::fingerprint::FingerprintKey::default();
+        let engine = |rows_per_file| {
+            Engine::new(
+                Matcher::new(&pack).unwrap(),
+                ScanOptions {
+                    rows_per_file,
+                    fingerprint_key: key.clone(),
+                    ..ScanOptions::default()
+                },
+            )
+        };
+        let findings = |events: Vec<String>| -> Vec<String> {
+            events
+                .into_iter()
+                .filter(|e| e.starts_with("Finding") || e.starts_with("PastRowCap"))
+                .collect()
+        };
+        let all = findings(events_on(&engine(None), 1, &text));
+        assert!(all.len() > 10_000, "{}", all.len());
+        let cap = 100;
+        for threads in [1, 2, 3] {
+            let capped = findings(events_on(&engine(Some(cap as u64)), threads, &text));
+            assert_eq!(capped.len(), all.len(), "{threads} threads");
+            let counted: Vec<usize> = (0..capped.len())
+                .filter(|&i| capped[i].starts_with("PastRowCap"))
+                .collect();
+            // The rows the output writes are all built, as without the cap.
+            assert!(counted.iter().all(|&i| i >= cap), "{threads} threads");
+            for (i, event) in capped.iter().enumerate() {
+                if !event.starts_with("PastRowCap") {
+                    assert_eq!(event, &all[i], "finding {i} on {threads} threads");
+                }
+            }
+            if threads == 1 {
+                assert_eq!(counted.len(), all.len() - cap);
+            } else {
+                // Each round counts on from what was sent before it.
+                assert!(
+                    counted.len() > all.len() / 2,
+                    "{threads} threads: {}",
+                    counted.len()
+                );
+            }
+        }
+    }
+
     #[test]
     fn nearby_hits_are_every_hit_overlapping_the_range() {
         // Hits of mixed lengths, sorted by start as report_hits sorts them.
