@@ -1333,6 +1333,11 @@ impl Matcher {
         next
     }
 
+    /// Bytes of the longest keyword or context word (any case variant).
+    fn longest_word(&self) -> usize {
+        self.words.as_ref().map_or(0, |w| w.longest)
+    }
+
     /// The confidence of a match of `rule` at `span` by the words around
     /// it; `None`: not a finding (an exclude word decides, or a required
     /// context word is missing).
@@ -1344,7 +1349,7 @@ impl Matcher {
         span: Range<usize>,
         scratch: &mut Scratch,
     ) -> Option<Confidence> {
-        let need = span.start.saturating_sub(ctx.window + MAX_MATCH)
+        let need = span.start.saturating_sub(ctx.window + self.longest_word())
             ..(span.end + ctx.window + 1).min(buf.len());
         self.ensure_words(buf, need, scratch);
         match self.judge_context(ctx, buf, scratch, span.start, span.end) {
@@ -1366,7 +1371,9 @@ impl Matcher {
         start: usize,
         end: usize,
     ) -> ContextVerdict {
-        let from = start.saturating_sub(ctx.window + MAX_MATCH);
+        // A word that ends within the window before the match starts at
+        // most its length earlier.
+        let from = start.saturating_sub(ctx.window + self.longest_word());
         // (distance, is_exclude) of the nearest word on each side.
         let mut before: Option<(usize, bool)> = None;
         let mut after: Option<(usize, bool)> = None;
