@@ -902,7 +902,9 @@ impl Matcher {
         // One pass finds where free rules' matches and gate words end:
         // free matches that start in `owned` end at most MAX_MATCH past
         // it; gate words count as far as any gated rule reaches.
-        let reach = self.max_gate_reach + MAX_MATCH;
+        // A gate word after a match starts within reach of its end, and
+        // ends up to a word's length further.
+        let reach = self.max_gate_reach + MAX_MATCH + self.longest_word();
         let area = owned.start.saturating_sub(reach)..(owned.end + reach).min(buf.len());
         let Some(ends) = self.ends_in(buf, area, scratch) else {
             // Never expected (see `GaveUp`): then every rule runs
@@ -1184,7 +1186,9 @@ impl Matcher {
                     let r = self.rules[rule].gate_reach;
                     (
                         start.saturating_sub(r + MAX_MATCH).max(owned.start),
-                        (end + r).min(owned.end),
+                        // A match may start `r` bytes after the word: the
+                        // context window counts that far.
+                        (end + r + 1).min(owned.end),
                     )
                 };
                 if from < to && (!keyword_led || (owned.start..owned.end).contains(&start)) {
@@ -1644,6 +1648,32 @@ exclude = ["visit", "invoice"]
         assert_eq!(values(&m, "social security: 123456789").len(), 1);
         // Word boundaries: "ssn" inside a longer word is not context.
         assert_eq!(values(&m, "classname 123456789"), vec![]);
+    }
+
+    /// A context word counts up to the window's last byte before the
+    /// match, however long the word, wherever the word blocks are cut.
+    #[test]
+    fn the_longest_word_counts_to_the_edge_of_the_window() {
+        let m = matcher(PACK);
+        for lead in (0..700).step_by(13) {
+            for (gap, found) in [(30, 1), (31, 0)] {
+                let text = format!(
+                    "{}date of birth{}01/02/1980",
+                    "q".repeat(lead) + " ",
+                    " ".repeat(gap)
+                );
+                let got = values(&m, &text);
+                assert_eq!(got.len(), found, "lead {lead} gap {gap}: {got:?}");
+                // A label after the value counts as far.
+                let text = format!(
+                    "{}01/02/1980{}date of birth",
+                    "q".repeat(lead) + " ",
+                    " ".repeat(gap)
+                );
+                let got = values(&m, &text);
+                assert_eq!(got.len(), found, "after: lead {lead} gap {gap}: {got:?}");
+            }
+        }
     }
 
     #[test]
