@@ -510,8 +510,36 @@ fn compile_rule_pattern(spec: &RuleSpec) -> Result<(Regex, Option<usize>), Confi
     }
     let value_group = regex
         .group_info()
-        .to_index(regex_automata::PatternID::ZERO, "value");
+        .to_index(regex_automata::PatternID::ZERO, "value")
+        // A value that is the whole match (but for word boundaries) needs
+        // no capture: the search alone is cheaper, no capture engine runs.
+        .filter(|_| !value_is_whole_match(&spec.pattern));
     Ok((regex, value_group))
+}
+
+/// Whether `pattern` is its `value` group with at most zero-width
+/// assertions (such as `\b`) around it: then every match is its value.
+fn value_is_whole_match(pattern: &str) -> bool {
+    use regex_syntax::hir::HirKind;
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    else {
+        return false;
+    };
+    let is_value = |h: &regex_syntax::hir::Hir| matches!(h.kind(), HirKind::Capture(c) if c.name.as_deref() == Some("value"));
+    match hir.kind() {
+        HirKind::Capture(_) => is_value(&hir),
+        HirKind::Concat(parts) => {
+            parts.iter().filter(|h| is_value(h)).count() == 1
+                && parts
+                    .iter()
+                    .all(|h| is_value(h) || matches!(h.kind(), HirKind::Look(_)))
+        }
+        _ => false,
+    }
 }
 
 fn validator_of(spec: &RuleSpec) -> Result<Option<Validator>, ConfigError> {
@@ -749,10 +777,15 @@ impl Matcher {
     pub fn new_scratch(&self) -> Scratch {
         Scratch {
             caches: self.rules.iter().map(|r| r.regex.create_cache()).collect(),
+            // Only the match's span where the value group is not needed: the
+            // regex then skips its capture engine.
             captures: self
                 .rules
                 .iter()
-                .map(|r| r.regex.create_captures())
+                .map(|r| match r.value_group {
+                    Some(_) => r.regex.create_captures(),
+                    None => Captures::matches(r.regex.group_info().clone()),
+                })
                 .collect(),
             end_cache: Box::new(self.ends.new_cache()),
             ends: Vec::new(),
@@ -1648,6 +1681,34 @@ exclude = ["visit", "invoice"]
         assert_eq!(values(&m, "social security: 123456789").len(), 1);
         // Word boundaries: "ssn" inside a longer word is not context.
         assert_eq!(values(&m, "classname 123456789"), vec![]);
+    }
+
+    #[test]
+    fn a_value_group_around_the_whole_pattern_is_the_match() {
+        for whole in [
+            r"\b(?P<value>\d{9})\b",
+            r"(?P<value>(?:\+?1)?[2-9]\d{2}[2-9]\d{6})\b",
+            r"(?i)\b(?P<value>jan|feb)\b",
+            r"(?P<value>x|y)",
+        ] {
+            assert!(value_is_whole_match(whole), "{whole}");
+        }
+        for part in [
+            r"\b(?P<value>\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2})?\b",
+            r"(?i)\bmrn\s*(?P<value>\d{5,12})",
+            r"(?P<value>a)b",
+            r"(?P<value>a)|b",
+            r"(?P<other>a)",
+            r"\b\d{9}\b",
+        ] {
+            assert!(!value_is_whole_match(part), "{part}");
+        }
+        // Found the same either way: the value is the match.
+        let m = matcher(PACK);
+        assert_eq!(
+            values(&m, "ssn 123-45-6789."),
+            vec![("dashed".into(), "123-45-6789".into(), Confidence::High)]
+        );
     }
 
     /// A context word counts up to the window's last byte before the
