@@ -150,13 +150,62 @@ impl EndFinder {
         }
         let per_lane = ends_wanted.len() / LANES;
         if per_lane >= MIN_LANE {
-            let kept = self.lanes(buf, &ends_wanted, per_lane, cache).is_ok();
+            let reports = std::array::from_fn(|k| {
+                let from = ends_wanted.start + k * per_lane;
+                let to = if k + 1 == LANES {
+                    ends_wanted.end
+                } else {
+                    from + per_lane
+                };
+                from..to
+            });
+            let kept = self.lanes(buf, reports, cache).is_ok();
             cache.take_lanes(kept, ends);
             if kept {
                 return Ok(());
             }
         }
         self.one_lane(buf, ends_wanted, cache, ends)
+    }
+
+    /// [`EndFinder::find`] over each of `areas` (in order, apart), their
+    /// ends appended in order. Short areas, which one walk each would read
+    /// a byte per step waiting on the last, are walked four at a time in
+    /// lockstep, one lane each.
+    pub fn find_in_areas(
+        &self,
+        buf: &[u8],
+        areas: &[Range<usize>],
+        cache: &mut EndCache,
+        ends: &mut Vec<End>,
+    ) -> Result<(), GaveUp> {
+        // As in `find`: the ends wanted are read one byte later.
+        let wanted = |area: &Range<usize>| {
+            let area = area.start.min(buf.len())..area.end.min(buf.len());
+            area.start + 1..area.end + 1
+        };
+        let short = |area: &Range<usize>| {
+            let w = wanted(area);
+            !w.is_empty() && w.len() < LANES * MIN_LANE
+        };
+        let mut i = 0;
+        while i < areas.len() {
+            if i + LANES <= areas.len() && areas[i..i + LANES].iter().all(short) {
+                let reports: [Range<usize>; LANES] = std::array::from_fn(|k| wanted(&areas[i + k]));
+                let kept = self.lanes(buf, reports.clone(), cache).is_ok();
+                cache.take_lanes(kept, ends);
+                if !kept {
+                    for report in reports {
+                        self.one_lane(buf, report, cache, ends)?;
+                    }
+                }
+                i += LANES;
+            } else {
+                self.find(buf, areas[i].clone(), cache, ends)?;
+                i += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Ends in `report` by one walk, which survives cache clears.
@@ -239,8 +288,7 @@ impl EndFinder {
     fn lanes(
         &self,
         buf: &[u8],
-        ends_wanted: &Range<usize>,
-        per_lane: usize,
+        reports: [Range<usize>; LANES],
         cache: &mut EndCache,
     ) -> Result<(), GaveUp> {
         let dfa = &self.dfa;
@@ -249,14 +297,8 @@ impl EndFinder {
         // the start states of those before it.
         let clears = cache.clear_count();
         let mut lane: [Lane; LANES] = Default::default();
-        for (k, l) in lane.iter_mut().enumerate() {
-            let from = ends_wanted.start + k * per_lane;
-            let to = if k + 1 == LANES {
-                ends_wanted.end
-            } else {
-                from + per_lane
-            };
-            *l = Lane::start(dfa, cache, buf, from..to)?;
+        for (k, (l, report)) in lane.iter_mut().zip(reports).enumerate() {
+            *l = Lane::start(dfa, cache, buf, report)?;
             lanes[k].clear();
         }
         if cache.clear_count() != clears {
@@ -642,5 +684,48 @@ mod tests {
             found(&small, &buf, 0..buf.len()),
             found(&f, &buf, 0..buf.len())
         );
+    }
+
+    /// Areas walked four at a time give, in order, what each area searched
+    /// alone gives: short and long areas, at the text's edges, and with a
+    /// cache so small that the lockstep walks give way to single ones.
+    #[test]
+    fn areas_in_lockstep_find_what_each_area_alone_finds() {
+        let f = finder();
+        let small = EndFinder::new(PATTERNS, 1 << 20, 0).unwrap();
+        let mut rng = Rng::new(0x5851_F42D_4C95_7F2D);
+        for round in 0..60 {
+            let len = 2000 + rng.below(40_000);
+            let buf = random_text(&mut rng, len);
+            let mut areas = Vec::new();
+            let mut at = if round % 3 == 0 { 0 } else { rng.below(600) };
+            while at < len {
+                let width = if rng.below(8) == 0 {
+                    rng.below(6000)
+                } else {
+                    1 + rng.below(900)
+                };
+                let end = (at + width).min(len);
+                if end > at {
+                    areas.push(at..end);
+                }
+                at = end + 1 + rng.below(700);
+            }
+            for finder in [&f, &small] {
+                let mut want = Vec::new();
+                let mut cache = finder.new_cache();
+                for area in &areas {
+                    finder
+                        .find(&buf, area.clone(), &mut cache, &mut want)
+                        .unwrap();
+                }
+                let mut got = Vec::new();
+                let mut cache = finder.new_cache();
+                finder
+                    .find_in_areas(&buf, &areas, &mut cache, &mut got)
+                    .unwrap();
+                assert_eq!(got, want, "round {round}");
+            }
+        }
     }
 }

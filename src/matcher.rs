@@ -1171,18 +1171,22 @@ impl Matcher {
         let cache = scratch
             .gated_cache
             .get_or_insert_with(|| Box::new(finder.new_cache()));
-        let mut i = 0;
-        while i < spans.len() {
-            let mut union = spans[i].clone();
-            i += 1;
-            while spans.get(i).is_some_and(|r| r.start <= union.end) {
-                union.end = union.end.max(spans[i].end);
-                i += 1;
+        // Their union, in place: stretches in order, apart.
+        let mut kept: usize = 0;
+        for i in 0..spans.len() {
+            let span = spans[i].clone();
+            match kept.checked_sub(1).map(|k| &mut spans[k]) {
+                Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
+                _ => {
+                    spans[kept] = span;
+                    kept += 1;
+                }
             }
-            if finder.find(buf, union, cache, &mut found).is_err() {
-                scratch.gated_found = found;
-                return None;
-            }
+        }
+        spans.truncate(kept);
+        if finder.find_in_areas(buf, spans, cache, &mut found).is_err() {
+            scratch.gated_found = found;
+            return None;
         }
         Some(found)
     }
