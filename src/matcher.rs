@@ -517,16 +517,22 @@ fn compile_rule_pattern(spec: &RuleSpec) -> Result<(Regex, Option<usize>), Confi
     Ok((regex, value_group))
 }
 
-/// Whether `pattern` is its `value` group with at most zero-width
-/// assertions (such as `\b`) around it: then every match is its value.
-fn value_is_whole_match(pattern: &str) -> bool {
-    use regex_syntax::hir::HirKind;
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
+/// A rule pattern's syntax tree, parsed as the matcher compiles it
+/// (bytes, not Unicode); `None` when it does not parse.
+fn pattern_hir(pattern: &str) -> Option<regex_syntax::hir::Hir> {
+    regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
-    else {
+        .ok()
+}
+
+/// Whether `pattern` is its `value` group with at most zero-width
+/// assertions (such as `\b`) around it: then every match is its value.
+fn value_is_whole_match(pattern: &str) -> bool {
+    use regex_syntax::hir::HirKind;
+    let Some(hir) = pattern_hir(pattern) else {
         return false;
     };
     let is_value = |h: &regex_syntax::hir::Hir| matches!(h.kind(), HirKind::Capture(c) if c.name.as_deref() == Some("value"));
@@ -1542,12 +1548,7 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
     if keywords.is_empty() {
         return false;
     }
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-    else {
+    let Some(hir) = pattern_hir(pattern) else {
         return false;
     };
     let longest = keywords.iter().map(String::len).max().unwrap_or(0);
@@ -1574,12 +1575,7 @@ fn starts_with_keyword(pattern: &str, keywords: &[String]) -> bool {
 /// The most bytes a match of `pattern` can take, when that is bounded and
 /// every match takes at least one.
 fn longest_match(pattern: &str) -> Option<usize> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-        .ok()?;
+    let hir = pattern_hir(pattern)?;
     // A pattern that can match nothing is left to the plain search: an
     // empty match has no end after its start to be found by.
     let props = hir.properties();
