@@ -169,6 +169,24 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
     }
 }
 
+/// Pushes (offset, element, element trimmed) for each of `parts` up to
+/// MAX_ELEMENTS + 1 of them; returns where the rest starts if there are more.
+fn collect_elements<'s>(
+    parts: impl Iterator<Item = &'s str>,
+    sep_len: usize,
+    elements: &mut Vec<(usize, &'s str, &'s str)>,
+) -> Option<usize> {
+    let mut offset = 0;
+    for part in parts {
+        if elements.len() > MAX_ELEMENTS {
+            return Some(offset);
+        }
+        elements.push((offset, part, part.trim()));
+        offset += part.len() + sep_len;
+    }
+    None
+}
+
 fn scan_segment(
     ctx: &mut Ctx,
     separators: &Separators,
@@ -176,20 +194,28 @@ fn scan_segment(
     at: &dyn Fn(usize) -> Location,
 ) {
     let sep = separators.element as char;
-    let mut elements: Vec<(usize, &str)> = Vec::new();
-    let mut offset = 0usize;
+    // (offset, element, element trimmed), each trimmed once.
+    let mut elements: Vec<(usize, &str, &str)> = Vec::new();
     // Where the elements past MAX_ELEMENTS start, if there are more.
-    let mut rest = None;
-    for part in segment.split(sep) {
-        if elements.len() > MAX_ELEMENTS {
-            rest = Some(offset);
-            break;
-        }
-        elements.push((offset, part));
-        offset += part.len() + sep.len_utf8();
-    }
-    let id = elements.first().map_or("", |e| e.1.trim());
-    let element = |n: usize| elements.get(n).map_or("", |e| e.1.trim());
+    let rest = if sep.is_ascii() {
+        // Split by the byte (cheaper than by char): an ASCII byte never
+        // sits inside a UTF-8 sequence, so each part is a str.
+        let byte = separators.element;
+        let parts = segment
+            .as_bytes()
+            .split(move |&b| b == byte)
+            .scan(0, |start, part| {
+                let range = *start..*start + part.len();
+                *start = range.end + 1;
+                Some(range)
+            })
+            .map(|range| &segment[range]);
+        collect_elements(parts, 1, &mut elements)
+    } else {
+        collect_elements(segment.split(sep), sep.len_utf8(), &mut elements)
+    };
+    let id = elements.first().map_or("", |e| e.2);
+    let element = |n: usize| elements.get(n).map_or("", |e| e.2);
     let qualifier = element(1);
     let label = |n: usize| {
         if qualifier.is_empty() {
@@ -201,7 +227,7 @@ fn scan_segment(
     // Elements reported as field values are not matched as text again.
     let mut consumed = [false; 32];
     let mut report = |ctx: &mut Ctx, n: usize, entity: Entity, value: &str| {
-        if let (Some(slot), Some(&(offset, _))) = (consumed.get_mut(n), elements.get(n)) {
+        if let (Some(slot), Some(&(offset, _, _))) = (consumed.get_mut(n), elements.get(n)) {
             *slot = true;
             super::fields::report_field(ctx, RULE, &label(n), entity, value, at(offset));
         }
@@ -254,8 +280,8 @@ fn scan_segment(
         }
         _ => {}
     }
-    for (n, &(offset, value)) in elements.iter().enumerate().skip(1) {
-        if value.trim().is_empty() || consumed.get(n).copied().unwrap_or(false) {
+    for (n, &(offset, value, trimmed)) in elements.iter().enumerate().skip(1) {
+        if trimmed.is_empty() || consumed.get(n).copied().unwrap_or(false) {
             continue;
         }
         text_labelled(ctx, || label(n), value, at(offset));
