@@ -15,7 +15,7 @@
 
 use phiscan::extract::image::{sniff, ImagePages};
 use phiscan::extract::ocr::engine::{PageRun, RunLimits, Tesseract};
-use phiscan::extract::ocr::prep::{prepare, Steps};
+use phiscan::extract::ocr::prep::{prepare, Scale, Steps};
 use phiscan::extract::ocr::{normalise_digit_confusions, PageSource};
 use std::collections::HashMap;
 use std::path::Path;
@@ -74,36 +74,50 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(2)
     });
-    let configs: [(&str, Steps); 5] = [
+    let configs: [(&str, Steps); 7] = [
         (
             "none (grey as decoded)",
             Steps {
-                scale: false,
+                scale: Scale::Off,
                 deskew: false,
                 binarise: false,
             },
         ),
         (
-            "scale only",
+            "300 dpi only",
             Steps {
-                scale: true,
+                scale: Scale::ToDpi,
                 deskew: false,
                 binarise: false,
             },
         ),
-        ("scale + deskew (default)", Steps::default()),
         (
-            "scale + binarise",
+            "300 dpi + deskew",
             Steps {
-                scale: true,
+                scale: Scale::ToDpi,
+                ..Steps::default()
+            },
+        ),
+        ("glyphs 16 px + deskew (default)", Steps::default()),
+        (
+            "glyphs 24 px + deskew",
+            Steps {
+                scale: Scale::ToGlyphs(24),
+                ..Steps::default()
+            },
+        ),
+        (
+            "300 dpi + binarise",
+            Steps {
+                scale: Scale::ToDpi,
                 deskew: false,
                 binarise: true,
             },
         ),
         (
-            "all three",
+            "300 dpi + deskew + binarise",
             Steps {
-                scale: true,
+                scale: Scale::ToDpi,
                 deskew: true,
                 binarise: true,
             },

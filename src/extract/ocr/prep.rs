@@ -1,6 +1,8 @@
-//! Page images made ready for the engine, as OCR tools do it: grey, scaled
-//! to about 300 dpi (square pixels: a fax's 204×98 dpi are stretched),
-//! small rotations undone. Grey pages go to the engine grey: its own
+//! Page images made ready for the engine, as OCR tools do it: grey,
+//! enlarged where the print is small (until its glyphs are 16 px tall:
+//! about 300 dpi for 6 pt print, nothing for 10 pt at 200 dpi), shrunk
+//! towards 300 dpi where finer, pixels made square (a fax's 204×98 dpi are
+//! stretched), small rotations undone. Grey pages go to the engine grey: its own
 //! thresholding kept every value of the fixtures' scans where our Sauvola
 //! binarising lost a card photo's (BENCHMARKS.md, "OCR vs tesseract",
 //! says what each step buys); bilevel pages stay black and white.
@@ -32,15 +34,36 @@ pub struct Page {
 /// steps on and off to measure what each buys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Steps {
-    pub scale: bool,
+    pub scale: Scale,
     pub deskew: bool,
     pub binarise: bool,
 }
 
+/// How a page is scaled before the engine reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    /// As decoded.
+    Off,
+    /// To about 300 dpi by the resolution the file states (faxes only made
+    /// square), small images without one enlarged by their size.
+    ToDpi,
+    /// Enlarged only as far as the page's own glyphs need to be this many
+    /// pixels tall (median blob height, see [`glyph_height`]); shrunk as
+    /// `ToDpi` shrinks; as `ToDpi` where the glyphs cannot be measured or
+    /// the pixels are not square.
+    ToGlyphs(u32),
+}
+
+/// The glyph height, in pixels, that small print is enlarged to. The
+/// engine read 6 pt print at 150 dpi (10 px glyphs) all but as well
+/// unscaled as at 300 dpi; at this target it found as many values as the
+/// 300 dpi rule with a fifth less engine time (BENCHMARKS.md).
+pub const GLYPH_TARGET: u32 = 16;
+
 impl Default for Steps {
     fn default() -> Self {
         Steps {
-            scale: true,
+            scale: Scale::ToGlyphs(GLYPH_TARGET),
             deskew: true,
             binarise: false,
         }
@@ -72,8 +95,16 @@ pub fn prepare(page: Page, steps: Steps) -> Prepared {
         image::imageops::invert(&mut image);
     }
     let mut out_dpi = None;
-    if steps.scale {
-        let (sx, sy, scaled_dpi) = scale_factors(image.width(), image.height(), dpi, bilevel);
+    if steps.scale != Scale::Off {
+        let (mut sx, mut sy, mut scaled_dpi) =
+            scale_factors(image.width(), image.height(), dpi, bilevel);
+        if let Scale::ToGlyphs(target) = steps.scale {
+            if let Some(f) = glyph_enlargement(&image, (sx, sy), target) {
+                (sx, sy) = (f, f);
+                // A stated resolution was believed if ToDpi named one.
+                scaled_dpi = scaled_dpi.and(dpi).map(|(x, _)| (x * f).round() as u32);
+            }
+        }
         if (sx - 1.0).abs() > 0.1 || (sy - 1.0).abs() > 0.1 {
             let w = ((image.width() as f32 * sx).round() as u32).max(1);
             let h = ((image.height() as f32 * sy).round() as u32).max(1);
@@ -105,6 +136,23 @@ pub fn prepare(page: Page, steps: Steps) -> Prepared {
         dpi: out_dpi,
         skew_degrees,
     }
+}
+
+/// The enlargement [`Scale::ToGlyphs`] makes instead of `to_dpi`'s: only
+/// where that would enlarge square pixels, and the glyphs can be
+/// measured. Then just enough for them to reach `target` pixels, never
+/// shrinking and within the pixel budget: a 200 dpi page of 10 pt print
+/// (19 px glyphs) is read as it is instead of at 2.25 times its pixels,
+/// with the same words found (BENCHMARKS.md, "OCR vs tesseract").
+fn glyph_enlargement(image: &GrayImage, to_dpi: (f32, f32), target: u32) -> Option<f32> {
+    let (sx, sy) = to_dpi;
+    if (sx - sy).abs() > 1e-3 || sx <= 1.0 {
+        return None;
+    }
+    let glyphs = glyph_height(image)?;
+    let pixels = image.width() as f32 * image.height() as f32;
+    let budget = (MAX_SCALED_PIXELS / pixels).sqrt().max(1.0);
+    Some((target as f32 / glyphs as f32).clamp(1.0, 4.0).min(budget))
 }
 
 /// Scale factors to bring a page to about 300 dpi, and the result's
@@ -268,6 +316,138 @@ enum Threshold {
     /// Sauvola's local threshold: survives uneven light (a photographed
     /// card, a shadow at a scan's spine) where one global level does not.
     Sauvola,
+}
+
+/// The median height, in pixels, of the glyph-sized marks on a page: its
+/// dark blobs (Otsu's threshold, 8-connected) at least 4 px tall, no
+/// taller than a tenth of the page and no wider than six times their
+/// height (rules, boxes and merged lines of text are not glyphs). `None`
+/// when fewer than 20 such blobs are found (no text to judge by) or the
+/// page is mostly specks (more than a million blobs).
+pub fn glyph_height(image: &GrayImage) -> Option<u32> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    if w < MIN_SIDE as usize || h < MIN_SIDE as usize {
+        return None;
+    }
+    let level = otsu_level(image);
+    let raw = image.as_raw();
+    let mut blobs = Blobs::default();
+    // Dark runs of the previous and the current row: start, end
+    // (exclusive), blob.
+    let mut prev: Vec<(usize, usize, u32)> = Vec::new();
+    let mut cur: Vec<(usize, usize, u32)> = Vec::new();
+    for (y, row) in raw.chunks_exact(w).enumerate() {
+        cur.clear();
+        let (mut x, mut p) = (0, 0);
+        while x < w {
+            if row[x] >= level {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < w && row[x] < level {
+                x += 1;
+            }
+            // Runs above that touch this one, diagonals included: they
+            // end at or after `start` and start at or before `x`.
+            while p < prev.len() && prev[p].1 < start {
+                p += 1;
+            }
+            let mut id = None;
+            let mut q = p;
+            while q < prev.len() && prev[q].0 <= x {
+                let above = prev[q].2;
+                id = Some(match id {
+                    None => blobs.root(above),
+                    Some(id) => blobs.join(id, above),
+                });
+                q += 1;
+            }
+            let id = match id {
+                Some(id) => {
+                    blobs.extend(id, y, start, x - 1);
+                    id
+                }
+                None => blobs.add(y, start, x - 1)?,
+            };
+            cur.push((start, x, id));
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let mut heights: Vec<u32> = blobs
+        .boxes()
+        .filter_map(|(top, bottom, left, right)| {
+            let (bh, bw) = (bottom - top + 1, right - left + 1);
+            (bh >= 4 && bh as usize <= h / 10 && bw <= 6 * bh).then_some(bh)
+        })
+        .collect();
+    if heights.len() < 20 {
+        return None;
+    }
+    let mid = heights.len() / 2;
+    Some(*heights.select_nth_unstable(mid).1)
+}
+
+/// Connected blobs of a page as a union-find forest, each root holding
+/// its blob's bounding box (top, bottom, left, right).
+#[derive(Default)]
+struct Blobs {
+    parent: Vec<u32>,
+    bounds: Vec<(u32, u32, u32, u32)>,
+}
+
+impl Blobs {
+    const MAX: usize = 1_000_000;
+
+    fn add(&mut self, y: usize, left: usize, right: usize) -> Option<u32> {
+        if self.parent.len() >= Self::MAX {
+            return None;
+        }
+        let id = self.parent.len() as u32;
+        self.parent.push(id);
+        self.bounds
+            .push((y as u32, y as u32, left as u32, right as u32));
+        Some(id)
+    }
+
+    fn root(&mut self, mut id: u32) -> u32 {
+        while self.parent[id as usize] != id {
+            let up = self.parent[self.parent[id as usize] as usize];
+            self.parent[id as usize] = up;
+            id = up;
+        }
+        id
+    }
+
+    /// Joins `b`'s blob to `a` (a root); returns the root of both.
+    fn join(&mut self, a: u32, b: u32) -> u32 {
+        let b = self.root(b);
+        if a == b {
+            return a;
+        }
+        let (keep, gone) = (a.min(b), a.max(b));
+        self.parent[gone as usize] = keep;
+        let g = self.bounds[gone as usize];
+        let k = &mut self.bounds[keep as usize];
+        *k = (k.0.min(g.0), k.1.max(g.1), k.2.min(g.2), k.3.max(g.3));
+        keep
+    }
+
+    fn extend(&mut self, id: u32, y: usize, left: usize, right: usize) {
+        let k = &mut self.bounds[id as usize];
+        *k = (
+            k.0.min(y as u32),
+            k.1.max(y as u32),
+            k.2.min(left as u32),
+            k.3.max(right as u32),
+        );
+    }
+
+    fn boxes(&self) -> impl Iterator<Item = (u32, u32, u32, u32)> + '_ {
+        (0..self.parent.len())
+            .filter(|&i| self.parent[i] as usize == i)
+            .map(|i| self.bounds[i])
+    }
 }
 
 /// The rotation of the text lines, in degrees counter-clockwise, within
@@ -748,6 +928,102 @@ mod tests {
             resize_triangle(&GrayImage::new(0, 0), 3, 2).dimensions(),
             (3, 2)
         );
+    }
+
+    /// A page of "print": rows of glyph-sized blocks `glyph` px tall,
+    /// with a rule across the page and dust specks, on grey paper.
+    fn print_page(w: u32, h: u32, glyph: u32) -> GrayImage {
+        let mut page = GrayImage::from_pixel(w, h, image::Luma([230]));
+        let mut y = 20;
+        while y + glyph + 10 < h {
+            let mut x = 20;
+            while x + glyph < w - 20 {
+                // Letters of two widths, a gap between them.
+                let width = if (x / glyph) % 3 == 0 {
+                    glyph
+                } else {
+                    glyph / 2 + 1
+                };
+                for gy in y..y + glyph {
+                    for gx in x..x + width {
+                        page.put_pixel(gx, gy, image::Luma([25]));
+                    }
+                }
+                x += width + 3;
+            }
+            y += glyph * 2;
+        }
+        for x in 5..w - 5 {
+            for y in 8..14 {
+                page.put_pixel(x, y, image::Luma([25]));
+            }
+        }
+        for i in 0..200 {
+            page.put_pixel((i * 7919) % w, (i * 104_729) % h, image::Luma([25]));
+        }
+        page
+    }
+
+    #[test]
+    fn glyph_height_is_the_height_of_the_print() {
+        for glyph in [6, 10, 16, 30] {
+            let page = print_page(600, 400, glyph);
+            assert_eq!(glyph_height(&page), Some(glyph), "glyph {glyph}");
+            // Turned a little, as scans are: within a pixel or two.
+            let turned = rotate(&page, 1.5);
+            let got = glyph_height(&turned).unwrap();
+            assert!(got.abs_diff(glyph) <= glyph / 5 + 1, "{glyph}: {got}");
+        }
+        // Rules, specks and a blank page are not print.
+        let mut lines = GrayImage::from_pixel(600, 400, image::Luma([230]));
+        for y in (20..380).step_by(20) {
+            for x in 10..590 {
+                lines.put_pixel(x, y, image::Luma([20]));
+                lines.put_pixel(x, y + 1, image::Luma([20]));
+            }
+        }
+        assert_eq!(glyph_height(&lines), None);
+        assert_eq!(
+            glyph_height(&GrayImage::from_pixel(600, 400, image::Luma([255]))),
+            None
+        );
+        assert_eq!(glyph_height(&GrayImage::new(4, 4)), None);
+    }
+
+    #[test]
+    fn small_print_is_enlarged_to_the_glyph_target_and_no_further() {
+        let small = print_page(600, 400, 8);
+        // Where the 300 dpi rule would enlarge 1.5×, 8 px glyphs get 2×
+        // for a 16 px target; 20 px glyphs get nothing.
+        assert_eq!(glyph_enlargement(&small, (1.5, 1.5), 16), Some(2.0));
+        let large = print_page(600, 400, 20);
+        assert_eq!(glyph_enlargement(&large, (1.5, 1.5), 16), Some(1.0));
+        // Never where the rule shrinks, or the pixels are not square.
+        assert_eq!(glyph_enlargement(&small, (0.5, 0.5), 16), None);
+        assert_eq!(glyph_enlargement(&small, (1.47, 3.06), 16), None);
+        // prepare() follows it: the 8 px page at a stated 150 dpi is
+        // doubled, and the engine is told 300 dpi.
+        let prepared = prepare(
+            Page {
+                image: small,
+                dpi: Some((150.0, 150.0)),
+                bilevel: false,
+            },
+            Steps {
+                deskew: false,
+                ..Steps::default()
+            },
+        );
+        assert_eq!(prepared.dpi, Some(300));
+        let large = prepare(
+            Page {
+                image: large,
+                dpi: Some((200.0, 200.0)),
+                bilevel: false,
+            },
+            Steps::default(),
+        );
+        assert_eq!(large.dpi, Some(200));
     }
 
     #[test]
