@@ -461,10 +461,9 @@ fn scan_one(
     scan_dir(dir.path(), tweak)
 }
 
-/// Images on pages with text whose codec is not read (JBIG2, JPEG 2000,
-/// two-dimensional CCITT Group 3)
-/// are each reported with the codec and the image's name; the typed text
-/// is still read.
+/// Images on pages with text whose codec is not read (JBIG2, JPEG 2000),
+/// or whose data is damaged (CCITT Group 3 of zeros), are each reported
+/// with the reason and the image's name; the typed text is still read.
 #[test]
 fn unsupported_images_on_text_pages_say_which_and_why() {
     need_tesseract();
@@ -480,7 +479,12 @@ fn unsupported_images_on_text_pages_say_which_and_why() {
     let outcome = scan_one("codecs.pdf", &data, |_| {});
     let skipped = outcome.skipped();
     assert_eq!(skipped.len(), 3, "{skipped:?}");
-    assert!(skipped.iter().all(|s| s.1 == "unsupported"), "{skipped:?}");
+    let reasons: Vec<&str> = skipped.iter().map(|s| s.1.as_str()).collect();
+    assert_eq!(
+        reasons,
+        ["unsupported", "unsupported", "corrupt"],
+        "{skipped:?}"
+    );
     assert!(
         skipped[0].2.contains("page 1 image Im1") && skipped[0].2.contains("JBIG2"),
         "{skipped:?}"
@@ -491,7 +495,9 @@ fn unsupported_images_on_text_pages_say_which_and_why() {
     );
     assert!(
         skipped[2].2.contains("page 3 image Im1")
-            && skipped[2].2.contains("CCITT Group 3 two-dimensional"),
+            && skipped[2]
+                .2
+                .contains("CCITT Group 3: no row could be decoded"),
         "{skipped:?}"
     );
     let ocr = outcome.summary.ocr.as_ref().expect("OCR counted");
@@ -535,16 +541,17 @@ fn images_on_text_pages_keep_the_ocr_limits_and_modes() {
     assert!(off.summary.ocr.as_ref().is_none_or(|o| o.pages == 0));
 }
 
-/// CCITT Group 3 faxes (`fixtures/formats/scans-g3`): one-dimensional
-/// coding is read, in a TIFF and in a PDF (`K = 0`); two-dimensional
-/// coding is reported as not decoded, saying so.
+/// CCITT Group 3 faxes (`fixtures/formats/scans-g3`): one- and
+/// two-dimensional coding in a TIFF, one-dimensional in a PDF (`K = 0`),
+/// all read; nothing is left unexamined.
 #[test]
-fn group_3_faxes_are_read_or_said_not_to_be() {
+fn group_3_faxes_are_read() {
     need_tesseract();
     let outcome = scan_dir(&root().join("fixtures/formats/scans-g3"), |_| {});
     let found = rows(&outcome);
     let expected = [
         row("fax_g3_1d.tif", "SSN", "536-22-1234", 1),
+        row("fax_g3_2d.tif", "SSN", "536-22-1234", 1),
         row("fax_g3_k0.pdf", "SSN", "536-22-1234", 1),
     ];
     assert!(
@@ -553,15 +560,65 @@ fn group_3_faxes_are_read_or_said_not_to_be() {
         missing(&found, &expected),
         outcome.skipped()
     );
-    assert!(!found.iter().any(|r| r.0 == "fax_g3_2d.tif"), "{found:?}");
-    let skipped = outcome.skipped();
-    assert_eq!(skipped.len(), 1, "{skipped:?}");
-    assert!(skipped[0].0.ends_with("fax_g3_2d.tif"), "{skipped:?}");
-    assert_eq!(skipped[0].1, "unsupported");
-    assert!(
-        skipped[0].2.contains("Group 3 two-dimensional"),
-        "{skipped:?}"
+    assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
+}
+
+/// A two-dimensional Group 3 image (`K > 0`) in a PDF: Ghostscript's
+/// `tiffg32d` coding of a typed form (end-of-line codes, rows tagged 1-D
+/// or 2-D), as the image of a page with text. Its values are found on
+/// that image.
+#[test]
+fn group_3_two_dimensional_images_in_pdfs_are_read() {
+    need_tesseract();
+    let tiff = std::fs::read(
+        root().join("fixtures/formats/scans-other/libreoffice_form_ghostscript_g3_2d.tif"),
+    )
+    .unwrap();
+    let mut decoder = tiff::decoder::Decoder::new(std::io::Cursor::new(&tiff)).unwrap();
+    let (w, h) = decoder.dimensions().unwrap();
+    let offsets = decoder
+        .get_tag_u64_vec(tiff::tags::Tag::StripOffsets)
+        .unwrap();
+    let counts = decoder
+        .get_tag_u64_vec(tiff::tags::Tag::StripByteCounts)
+        .unwrap();
+    // The strips one after another: every row starts with an end-of-line
+    // code, so they read as one stream.
+    let data: Vec<u8> = offsets
+        .iter()
+        .zip(&counts)
+        .flat_map(|(&at, &n)| tiff[at as usize..(at + n) as usize].to_vec())
+        .collect();
+    let dict = format!(
+        "/Width {w} /Height {h} /BitsPerComponent 1 /ColorSpace /DeviceGray \
+         /Filter /CCITTFaxDecode /DecodeParms << /K 1 /Columns {w} /Rows {h} /EndOfLine true >>"
     );
+    let outcome = scan_one(
+        "fax_2d.pdf",
+        &typed_pages_with_images(&[(&dict, data)]),
+        |_| {},
+    );
+    let found = rows(&outcome);
+    let on_image = |entity: &str, value: &str| {
+        (
+            "fax_2d.pdf".to_string(),
+            entity.to_string(),
+            value.to_string(),
+            "page 1 image Im1".to_string(),
+        )
+    };
+    let expected = [
+        on_image("SSN", "219-45-6780"),
+        on_image("DOB", "03/14/1962"),
+        on_image("MRN", "00482913"),
+    ];
+    assert!(
+        missing(&found, &expected).is_empty(),
+        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
+        missing(&found, &expected),
+        outcome.skipped()
+    );
+    assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
 }
 
 /// Forms rendered by other tools from the typed PDFs of

@@ -10,10 +10,10 @@
 //! page limit of them, scanned pages and images alike, in page order) and,
 //! once the text layer has been matched, hands them to
 //! [`super::read_pages`]. The image is decoded there, one per worker: JPEG
-//! (`DCTDecode`), CCITT Group 4 and Group 3 one-dimensional
-//! (`CCITTFaxDecode`, `K < 0` and `K = 0`), and raw grey, RGB or CMYK
-//! samples behind the standard filters. Other codecs (JPEG 2000, JBIG2,
-//! CCITT Group 3 two-dimensional) are reported per page as unsupported.
+//! (`DCTDecode`), CCITT Group 4 and Group 3 one- and two-dimensional
+//! (`CCITTFaxDecode`, any `K`), and raw grey, RGB or CMYK samples behind
+//! the standard filters. Other codecs (JPEG 2000, JBIG2) are reported per
+//! page as unsupported.
 //!
 //! Findings on a scanned page have `field` = `page N`; on an image of a
 //! page with text, `page N image NAME` (the XObject's resource name, or
@@ -388,16 +388,11 @@ fn raw_samples(
     })
 }
 
-/// CCITT data: Group 4 decoded by wrapping it in a one-strip TIFF (the
-/// TIFF decoder holds the codec), Group 3 one-dimensional (`K = 0`) by
-/// [`super::fax3`].
+/// CCITT data: Group 4 (`K < 0`) decoded by wrapping it in a one-strip
+/// TIFF (the TIFF decoder holds the codec), Group 3 (`K = 0`
+/// one-dimensional, `K > 0` two-dimensional) by [`super::fax3`].
 fn ccitt(codec: &ImageFilter, width: u32, height: u32, data: &[u8]) -> Result<Page, ExtractError> {
     let k = number(&codec.parms, "K").unwrap_or(0.0);
-    if k > 0.0 {
-        return Err(unsupported(
-            "CCITT Group 3 two-dimensional (K > 0; only K = 0 and Group 4 are decoded)",
-        ));
-    }
     let columns = number(&codec.parms, "Columns").map_or(width, |c| c as u32);
     let rows = match number(&codec.parms, "Rows") {
         Some(r) if r > 0.0 => r as u32,
@@ -406,7 +401,7 @@ fn ccitt(codec: &ImageFilter, width: u32, height: u32, data: &[u8]) -> Result<Pa
     if columns == 0 || rows == 0 || columns > u32::from(u16::MAX) || rows > u32::from(u16::MAX) {
         return Err(unsupported(&format!("{columns}×{rows} CCITT")));
     }
-    if k == 0.0 {
+    if k >= 0.0 {
         let byte_align = codec
             .parms
             .iter()
@@ -420,6 +415,8 @@ fn ccitt(codec: &ImageFilter, width: u32, height: u32, data: &[u8]) -> Result<Pa
                 .iter()
                 .any(|(k, v)| k == "EndOfLine" && *v == Parm::Bool(true)),
             lsb_first: false,
+            // K > 0: rows coded one- or two-dimensionally, each tagged.
+            two_d: k > 0.0,
             max_pixels: image_file::MAX_PAGE_PIXELS,
         };
         let (mut grey, decoded) = super::fax3::decode(data, layout);
