@@ -31,6 +31,7 @@ pub enum ImageKind {
     Bmp,
     WebP,
     Tiff,
+    Jpeg2000,
 }
 
 impl ImageKind {
@@ -42,17 +43,20 @@ impl ImageKind {
             ImageKind::Bmp => "BMP",
             ImageKind::WebP => "WebP",
             ImageKind::Tiff => "TIFF",
+            ImageKind::Jpeg2000 => "JPEG 2000",
         }
     }
 
-    fn format(self) -> ImageFormat {
+    /// The image crate's format; `None` for JPEG 2000 (hayro-jpeg2000's).
+    fn format(self) -> Option<ImageFormat> {
         match self {
-            ImageKind::Png => ImageFormat::Png,
-            ImageKind::Jpeg => ImageFormat::Jpeg,
-            ImageKind::Gif => ImageFormat::Gif,
-            ImageKind::Bmp => ImageFormat::Bmp,
-            ImageKind::WebP => ImageFormat::WebP,
-            ImageKind::Tiff => ImageFormat::Tiff,
+            ImageKind::Png => Some(ImageFormat::Png),
+            ImageKind::Jpeg => Some(ImageFormat::Jpeg),
+            ImageKind::Gif => Some(ImageFormat::Gif),
+            ImageKind::Bmp => Some(ImageFormat::Bmp),
+            ImageKind::WebP => Some(ImageFormat::WebP),
+            ImageKind::Tiff => Some(ImageFormat::Tiff),
+            ImageKind::Jpeg2000 => None,
         }
     }
 }
@@ -70,6 +74,11 @@ pub fn sniff(head: &[u8]) -> Option<ImageKind> {
         Some(ImageKind::Tiff)
     } else if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
         Some(ImageKind::WebP)
+    } else if head.starts_with(b"\x00\x00\x00\x0CjP  \r\n\x87\n")
+        || head.starts_with(b"\xFF\x4F\xFF\x51")
+    {
+        // A JP2 file's signature box, or a raw codestream's SOC + SIZ.
+        Some(ImageKind::Jpeg2000)
     } else if head.starts_with(b"BM") && bmp_header_plausible(head) {
         Some(ImageKind::Bmp)
     } else {
@@ -90,6 +99,84 @@ fn bmp_header_plausible(head: &[u8]) -> bool {
     reserved_zero
         && matches!(info_size, Some(12 | 16 | 40 | 52 | 56 | 64 | 108 | 124))
         && offset.is_some_and(|o| o >= 14 + info_size.unwrap_or(0))
+}
+
+/// Most samples (pixels × channels) a JPEG 2000 image is decoded to: the
+/// decoder keeps them as 32-bit floats, so this is ~100 MiB. A larger
+/// codestream is decoded at a resolution it holds within the bound
+/// (JPEG 2000 keeps each halving), or not at all.
+const MAX_JPX_SAMPLES: u64 = 25_000_000;
+
+/// A JPEG 2000 codestream or JP2 file (a file of its own, or a PDF's
+/// `JPXDecode` image) to grey; an alpha channel is laid on white.
+pub fn jpeg2000_page(data: &[u8]) -> Result<Page, ExtractError> {
+    use hayro_jpeg2000::{ColorSpace, DecodeSettings, DecoderContext, Image};
+    let corrupt = |message: String| ExtractError::Corrupt {
+        format: ImageKind::Jpeg2000.name(),
+        message,
+    };
+    let fail = |e: hayro_jpeg2000::DecodeError| corrupt(e.to_string());
+    let mut settings = DecodeSettings::default();
+    let samples = |image: &Image<'_>| {
+        let channels = u64::from(image.color_space().num_channels()) + u64::from(image.has_alpha());
+        u64::from(image.width()) * u64::from(image.height()) * channels
+    };
+    let mut image = Image::new(data, &settings).map_err(fail)?;
+    let full = samples(&image);
+    if full > MAX_JPX_SAMPLES {
+        // Each resolution level skipped halves both sides.
+        let mut halvings = 0;
+        while halvings < 16 && full >> (2 * halvings) > MAX_JPX_SAMPLES {
+            halvings += 1;
+        }
+        let (w, h) = (image.width() >> halvings, image.height() >> halvings);
+        settings.target_resolution = Some((w.max(1), h.max(1)));
+        image = Image::new(data, &settings).map_err(fail)?;
+    }
+    let (width, height) = (image.width(), image.height());
+    if samples(&image) > MAX_JPX_SAMPLES || width == 0 || height == 0 {
+        return Err(ExtractError::Limit(format!(
+            "JPEG 2000 image of {width}×{height} pixels: more than can be decoded within bounds"
+        )));
+    }
+    let colour = image.color_space().clone();
+    let alpha = image.has_alpha();
+    let mut context = DecoderContext::default();
+    let decoded = image.decode(&mut context).map_err(fail)?;
+    let interleaved = decoded.data_u8();
+    let channels = usize::from(colour.num_channels()) + usize::from(alpha);
+    let pixels = width as usize * height as usize;
+    if channels == 0 || interleaved.len() < pixels * channels {
+        return Err(corrupt("fewer samples than pixels".into()));
+    }
+    let grey: Vec<u8> = interleaved
+        .chunks_exact(channels)
+        .take(pixels)
+        .map(|p| {
+            let g = match (&colour, channels - usize::from(alpha)) {
+                (ColorSpace::CMYK, 4) => {
+                    let k = 255 - u32::from(p[3]);
+                    let ink = |c: u8| ((255 - u32::from(c)) * k / 255) as u8;
+                    luma(ink(p[0]), ink(p[1]), ink(p[2]))
+                }
+                (_, 3..) => luma(p[0], p[1], p[2]),
+                _ => p[0],
+            };
+            if alpha {
+                let a = u32::from(p[channels - 1]);
+                ((u32::from(g) * a + 255 * (255 - a)) / 255) as u8
+            } else {
+                g
+            }
+        })
+        .collect();
+    let image = GrayImage::from_raw(width, height, grey)
+        .ok_or_else(|| corrupt("size does not match".into()))?;
+    Ok(Page {
+        image,
+        dpi: None,
+        bilevel: false,
+    })
 }
 
 /// Reads a whole image (up to `max_document_bytes`) and OCRs its pages.
@@ -144,6 +231,10 @@ impl<'d> ImagePages<'d> {
                 }
             }
             (sizes, decoder.more_images())
+        } else if kind == ImageKind::Jpeg2000 {
+            let header = hayro_jpeg2000::Image::new(data, &Default::default())
+                .map_err(|e| corrupt(e.to_string()))?;
+            (vec![(header.width(), header.height())], false)
         } else {
             let decoder = reader(kind, data)
                 .into_decoder()
@@ -183,6 +274,9 @@ impl PageSource for ImagePages<'_> {
             format: self.kind.name(),
             message,
         };
+        if self.kind == ImageKind::Jpeg2000 {
+            return jpeg2000_page(self.data);
+        }
         if self.kind == ImageKind::Tiff {
             if let Some(page) = tiff_fax3_page(self.data, page) {
                 return page;
@@ -246,7 +340,10 @@ fn image_error(kind: ImageKind, e: image::ImageError) -> ExtractError {
 }
 
 fn reader(kind: ImageKind, data: &[u8]) -> image::ImageReader<Cursor<&[u8]>> {
-    let mut reader = image::ImageReader::with_format(Cursor::new(data), kind.format());
+    let mut reader = image::ImageReader::new(Cursor::new(data));
+    if let Some(format) = kind.format() {
+        reader.set_format(format);
+    }
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
@@ -583,6 +680,11 @@ mod tests {
         assert_eq!(sniff(b"MM\0*...."), Some(ImageKind::Tiff));
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageKind::WebP));
         assert_eq!(sniff(b"RIFF\0\0\0\0WAVEfmt "), None);
+        assert_eq!(
+            sniff(b"\0\0\0\x0CjP  \r\n\x87\n\0\0"),
+            Some(ImageKind::Jpeg2000)
+        );
+        assert_eq!(sniff(b"\xFF\x4F\xFF\x51\0\x2F"), Some(ImageKind::Jpeg2000));
         // A text that starts with "BM" is not a bitmap.
         assert_eq!(sniff(b"BMI chart for patient\n"), None);
         let mut bmp = b"BM".to_vec();
@@ -613,6 +715,8 @@ mod tests {
             b"II*\0\x08\0\0\0\xFF\xFF",
             b"MM\0*\0\0\0\x08",
             b"GIF89a\x01",
+            b"\0\0\0\x0CjP  \r\n\x87\n\0\0\0\x14ftypjp2 ",
+            b"\xFF\x4F\xFF\x51\0\x2F\0\0\xFF\xFF\xFF\xFF",
         ] {
             let kind = sniff(data).expect("recognised");
             match ImagePages::new(kind, data) {
@@ -661,6 +765,38 @@ mod tests {
             assert_eq!(differ, 0, "{two_d}: {differ} pixels differ");
             let black = got.image.as_raw().iter().filter(|&&p| p == 0).count();
             assert!(black > 10_000, "{two_d}: only {black} black pixels");
+        }
+    }
+    #[test]
+    fn damaged_jpeg_2000_is_an_error_never_a_panic() {
+        // OpenJPEG's codestream and JP2 file (tiled, 3 resolution levels)
+        // of a card crop, each decoded whole, then bytes flipped and cut.
+        for seed in [
+            &include_bytes!("../../fuzz/seeds/jpeg2000/card_crop.j2k")[..],
+            &include_bytes!("../../fuzz/seeds/jpeg2000/card_crop.jp2")[..],
+        ] {
+            let page = jpeg2000_page(seed).expect("the seed decodes");
+            assert_eq!(page.image.dimensions(), (192, 128));
+            let mut state = 0x9E37_79B9_7F4A_7C15u64;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            for round in 0..300 {
+                let mut data = seed.to_vec();
+                for _ in 0..1 + round % 8 {
+                    let at = (next() as usize) % data.len();
+                    data[at] ^= 1 << (next() % 8);
+                }
+                if round % 3 == 0 {
+                    data.truncate((next() as usize) % data.len());
+                }
+                if let Ok(pages) = ImagePages::new(ImageKind::Jpeg2000, &data) {
+                    let _ = pages.load(0);
+                }
+            }
         }
     }
 }

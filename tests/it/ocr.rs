@@ -461,9 +461,10 @@ fn scan_one(
     scan_dir(dir.path(), tweak)
 }
 
-/// Images on pages with text whose codec is not read (JBIG2, JPEG 2000),
-/// or whose data is damaged (CCITT Group 3 of zeros), are each reported
-/// with the reason and the image's name; the typed text is still read.
+/// Images on pages with text whose codec is not read (JBIG2), or whose
+/// data is damaged (JPEG 2000 and CCITT Group 3 of zeros), are each
+/// reported with the reason and the image's name; the typed text is still
+/// read.
 #[test]
 fn unsupported_images_on_text_pages_say_which_and_why() {
     need_tesseract();
@@ -482,7 +483,7 @@ fn unsupported_images_on_text_pages_say_which_and_why() {
     let reasons: Vec<&str> = skipped.iter().map(|s| s.1.as_str()).collect();
     assert_eq!(
         reasons,
-        ["unsupported", "unsupported", "corrupt"],
+        ["unsupported", "corrupt", "corrupt"],
         "{skipped:?}"
     );
     assert!(
@@ -490,7 +491,7 @@ fn unsupported_images_on_text_pages_say_which_and_why() {
         "{skipped:?}"
     );
     assert!(
-        skipped[1].2.contains("page 2 image Im1") && skipped[1].2.contains("JPEG 2000"),
+        skipped[1].2.contains("corrupt JPEG 2000: page 2 image Im1"),
         "{skipped:?}"
     );
     assert!(
@@ -619,6 +620,52 @@ fn group_3_two_dimensional_images_in_pdfs_are_read() {
         outcome.skipped()
     );
     assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
+}
+
+/// JPEG 2000 made by OpenJPEG (`fixtures/formats/scans-jpx`): a JP2 image
+/// wrapped in a PDF by img2pdf, a raw codestream as a file of its own, and
+/// the same codestream as a `JPXDecode` image on a typed page. Every value
+/// is found; nothing is left unexamined.
+#[test]
+fn jpeg_2000_files_and_pdf_images_are_read() {
+    need_tesseract();
+    let dir = root().join("fixtures/formats/scans-jpx");
+    let outcome = scan_dir(&dir, |_| {});
+    let found = rows(&outcome);
+    let pdf = "registration_openjpeg_img2pdf.pdf";
+    let card = "medicare_card_openjpeg.j2k";
+    let expected = [
+        row(pdf, "SSN", "412-56-7890", 1),
+        row(pdf, "DOB", "11/02/1948", 1),
+        row(pdf, "PHONE", "(773) 555-0182", 1),
+        row(card, "MBI", "5TK9-AE3-XY12", 1),
+        row(card, "DOB", "08/30/1951", 1),
+    ];
+    assert!(
+        missing(&found, &expected).is_empty(),
+        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
+        missing(&found, &expected),
+        outcome.skipped()
+    );
+    assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
+
+    let codestream = std::fs::read(dir.join(card)).unwrap();
+    let dict = "/Width 1600 /Height 1200 /BitsPerComponent 8 /ColorSpace /DeviceRGB \
+                /Filter /JPXDecode";
+    let letter = typed_pages_with_images(&[(dict, codestream)]);
+    let outcome = scan_one("letter.pdf", &letter, |_| {});
+    let found = rows(&outcome);
+    let on_image = (
+        "letter.pdf".to_string(),
+        "MBI".to_string(),
+        "5TK9-AE3-XY12".to_string(),
+        "page 1 image Im1".to_string(),
+    );
+    assert!(
+        found.contains(&on_image),
+        "{found:#?}\n{:?}",
+        outcome.skipped()
+    );
 }
 
 /// Forms rendered by other tools from the typed PDFs of

@@ -10,10 +10,10 @@
 //! page limit of them, scanned pages and images alike, in page order) and,
 //! once the text layer has been matched, hands them to
 //! [`super::read_pages`]. The image is decoded there, one per worker: JPEG
-//! (`DCTDecode`), CCITT Group 4 and Group 3 one- and two-dimensional
-//! (`CCITTFaxDecode`, any `K`), and raw grey, RGB or CMYK samples behind
-//! the standard filters. Other codecs (JPEG 2000, JBIG2) are reported per
-//! page as unsupported.
+//! (`DCTDecode`), JPEG 2000 (`JPXDecode`), CCITT Group 4 and Group 3 one-
+//! and two-dimensional (`CCITTFaxDecode`, any `K`), and raw grey, RGB or
+//! CMYK samples behind the standard filters. JBIG2 is reported per page as
+//! unsupported.
 //!
 //! Findings on a scanned page have `field` = `page N`; on an image of a
 //! page with text, `page N image NAME` (the XObject's resource name, or
@@ -310,7 +310,7 @@ fn decode(image: &StoredImage, width: u32, height: u32) -> Result<Page, ExtractE
             let codec = codec.as_ref().expect("matched a codec");
             ccitt(codec, width, height, &bytes)?
         }
-        Some("JPXDecode") => return Err(unsupported("JPEG 2000")),
+        Some("JPXDecode") => image_file::jpeg2000_page(&bytes)?,
         Some("JBIG2Decode") => return Err(unsupported("JBIG2")),
         Some(other) => return Err(unsupported(other)),
     };
