@@ -101,6 +101,22 @@ fn bmp_header_plausible(head: &[u8]) -> bool {
         && offset.is_some_and(|o| o >= 14 + info_size.unwrap_or(0))
 }
 
+/// Runs a third-party decoder (JPEG 2000, JBIG2) so that a panic on
+/// hostile data costs that image only: it is reported as corrupt, and the
+/// scan goes on. Their own code promises no undefined behaviour, not no
+/// panics.
+pub fn guarded<T>(
+    format: &'static str,
+    decode: impl FnOnce() -> Result<T, ExtractError>,
+) -> Result<T, ExtractError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|_| {
+        Err(ExtractError::Corrupt {
+            format,
+            message: "the decoder gave up on this data".into(),
+        })
+    })
+}
+
 /// Most samples (pixels × channels) a JPEG 2000 image is decoded to: the
 /// decoder keeps them as 32-bit floats, so this is ~100 MiB. A larger
 /// codestream is decoded at a resolution it holds within the bound
@@ -110,6 +126,10 @@ const MAX_JPX_SAMPLES: u64 = 25_000_000;
 /// A JPEG 2000 codestream or JP2 file (a file of its own, or a PDF's
 /// `JPXDecode` image) to grey; an alpha channel is laid on white.
 pub fn jpeg2000_page(data: &[u8]) -> Result<Page, ExtractError> {
+    guarded(ImageKind::Jpeg2000.name(), || jpeg2000_unguarded(data))
+}
+
+fn jpeg2000_unguarded(data: &[u8]) -> Result<Page, ExtractError> {
     use hayro_jpeg2000::{ColorSpace, DecodeSettings, DecoderContext, Image};
     let corrupt = |message: String| ExtractError::Corrupt {
         format: ImageKind::Jpeg2000.name(),
@@ -232,9 +252,12 @@ impl<'d> ImagePages<'d> {
             }
             (sizes, decoder.more_images())
         } else if kind == ImageKind::Jpeg2000 {
-            let header = hayro_jpeg2000::Image::new(data, &Default::default())
-                .map_err(|e| corrupt(e.to_string()))?;
-            (vec![(header.width(), header.height())], false)
+            let size = guarded(kind.name(), || {
+                let header = hayro_jpeg2000::Image::new(data, &Default::default())
+                    .map_err(|e| corrupt(e.to_string()))?;
+                Ok((header.width(), header.height()))
+            })?;
+            (vec![size], false)
         } else {
             let decoder = reader(kind, data)
                 .into_decoder()

@@ -461,8 +461,8 @@ fn scan_one(
     scan_dir(dir.path(), tweak)
 }
 
-/// Images on pages with text whose codec is not read (JBIG2), or whose
-/// data is damaged (JPEG 2000 and CCITT Group 3 of zeros), are each
+/// Images on pages with text whose codec is not one PDF defines, or whose
+/// data is damaged (JBIG2, JPEG 2000 and CCITT Group 3 of zeros), are each
 /// reported with the reason and the image's name; the typed text is still
 /// read.
 #[test]
@@ -476,31 +476,27 @@ fn unsupported_images_on_text_pages_say_which_and_why() {
             &format!("{size} /Filter /CCITTFaxDecode /DecodeParms << /K 1 /Columns 400 >>"),
             vec![0; 64],
         ),
+        (&format!("{size} /Filter /WaveletDecode"), vec![0; 64]),
     ]);
     let outcome = scan_one("codecs.pdf", &data, |_| {});
     let skipped = outcome.skipped();
-    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
     let reasons: Vec<&str> = skipped.iter().map(|s| s.1.as_str()).collect();
     assert_eq!(
         reasons,
-        ["unsupported", "corrupt", "corrupt"],
+        ["corrupt", "corrupt", "corrupt", "unsupported"],
         "{skipped:?}"
     );
-    assert!(
-        skipped[0].2.contains("page 1 image Im1") && skipped[0].2.contains("JBIG2"),
-        "{skipped:?}"
-    );
-    assert!(
-        skipped[1].2.contains("corrupt JPEG 2000: page 2 image Im1"),
-        "{skipped:?}"
-    );
-    assert!(
-        skipped[2].2.contains("page 3 image Im1")
-            && skipped[2]
-                .2
-                .contains("CCITT Group 3: no row could be decoded"),
-        "{skipped:?}"
-    );
+    let says = |i: usize, page: usize, what: &str| {
+        assert!(
+            skipped[i].2.contains(&format!("page {page} image Im1")) && skipped[i].2.contains(what),
+            "{skipped:?}"
+        );
+    };
+    says(0, 1, "JBIG2: ");
+    says(1, 2, "corrupt JPEG 2000");
+    says(2, 3, "CCITT Group 3: no row could be decoded");
+    says(3, 4, "WaveletDecode image in a PDF");
     let ocr = outcome.summary.ocr.as_ref().expect("OCR counted");
     assert_eq!(ocr.pages, 0, "{ocr:?}");
 }
@@ -666,6 +662,80 @@ fn jpeg_2000_files_and_pdf_images_are_read() {
         "{found:#?}\n{:?}",
         outcome.skipped()
     );
+}
+
+/// A JBIG2 image (`JBIG2Decode`, embedded organisation): a page
+/// information segment and an immediate lossless generic region coded MMR,
+/// whose data is Ghostscript's Group 4 coding of a typed form (MMR is T.6
+/// coding, T.88 6.2.6). The form's values are found on the image.
+#[test]
+fn jbig2_images_in_pdfs_are_read() {
+    need_tesseract();
+    let tiff = std::fs::read(
+        root().join("fixtures/formats/scans-other/libreoffice_form_ghostscript_g4.tif"),
+    )
+    .unwrap();
+    let mut decoder = tiff::decoder::Decoder::new(std::io::Cursor::new(&tiff)).unwrap();
+    let (w, h) = decoder.dimensions().unwrap();
+    let at = decoder
+        .get_tag_u64_vec(tiff::tags::Tag::StripOffsets)
+        .unwrap()[0] as usize;
+    let n = decoder
+        .get_tag_u64_vec(tiff::tags::Tag::StripByteCounts)
+        .unwrap()[0] as usize;
+    let mmr = &tiff[at..at + n];
+    // Segment header: number, type (1-byte page association), no
+    // referred-to segments, page 1, data length (T.88 7.2).
+    let segment = |number: u32, kind: u8, data: &[u8]| {
+        let mut s = number.to_be_bytes().to_vec();
+        s.extend([kind, 0, 1]);
+        s.extend((data.len() as u32).to_be_bytes());
+        s.extend_from_slice(data);
+        s
+    };
+    let mut page_info = Vec::new();
+    for v in [w, h, 0, 0] {
+        page_info.extend(v.to_be_bytes());
+    }
+    page_info.extend([0, 0, 0]); // flags, striping
+    let mut region = Vec::new();
+    for v in [w, h, 0, 0] {
+        region.extend(v.to_be_bytes());
+    }
+    region.extend([0, 1]); // OR; MMR coding
+    region.extend_from_slice(mmr);
+    let mut stream = segment(0, 48, &page_info);
+    stream.extend(segment(1, 39, &region));
+    stream.extend(segment(2, 49, &[]));
+    let dict = format!(
+        "/Width {w} /Height {h} /BitsPerComponent 1 /ColorSpace /DeviceGray /Filter /JBIG2Decode"
+    );
+    let outcome = scan_one(
+        "jbig2.pdf",
+        &typed_pages_with_images(&[(&dict, stream)]),
+        |_| {},
+    );
+    let found = rows(&outcome);
+    let on_image = |entity: &str, value: &str| {
+        (
+            "jbig2.pdf".to_string(),
+            entity.to_string(),
+            value.to_string(),
+            "page 1 image Im1".to_string(),
+        )
+    };
+    let expected = [
+        on_image("SSN", "219-45-6780"),
+        on_image("DOB", "03/14/1962"),
+        on_image("MRN", "00482913"),
+    ];
+    assert!(
+        missing(&found, &expected).is_empty(),
+        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
+        missing(&found, &expected),
+        outcome.skipped()
+    );
+    assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
 }
 
 /// Forms rendered by other tools from the typed PDFs of
