@@ -800,22 +800,9 @@ mod tests {
         ] {
             let page = jpeg2000_page(seed).expect("the seed decodes");
             assert_eq!(page.image.dimensions(), (192, 128));
-            let mut state = 0x9E37_79B9_7F4A_7C15u64;
-            let mut next = move || {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state
-            };
+            let mut rng = crate::test_rng::Rng::new(0x9E37_79B9_7F4A_7C15);
             for round in 0..300 {
-                let mut data = seed.to_vec();
-                for _ in 0..1 + round % 8 {
-                    let at = (next() as usize) % data.len();
-                    data[at] ^= 1 << (next() % 8);
-                }
-                if round % 3 == 0 {
-                    data.truncate((next() as usize) % data.len());
-                }
+                let data = rng.damaged(seed, 1 + round % 8, round % 3 == 0);
                 if let Ok(pages) = ImagePages::new(ImageKind::Jpeg2000, &data) {
                     let _ = pages.load(0);
                 }

@@ -389,19 +389,8 @@ mod tests {
     #[test]
     fn damaged_or_hostile_data_ends_the_page_within_its_bounds() {
         // Random bytes too, as both codings, under every layout flag.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let random: Vec<Vec<u8>> = (0..200)
-            .map(|i| {
-                (0..(i * 7) % 700)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        (seed >> 24) as u8
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut rng = crate::test_rng::Rng::new(0x2545_f491_4f6c_dd1d);
+        let random: Vec<Vec<u8>> = (0..200).map(|i| rng.bytes((i * 7) % 700)).collect();
         let fixed = [&[0xFFu8; 64][..], &[0u8; 64], &[0x55; 3], &[], &[0x01; 100]];
         for data in fixed.into_iter().chain(random.iter().map(Vec::as_slice)) {
             for flags in 0..8u8 {

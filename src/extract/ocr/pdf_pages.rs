@@ -355,15 +355,7 @@ fn jbig2_unguarded(codec: &ImageFilter, data: &[u8]) -> Result<Page, ExtractErro
     }
     let mut grey = Grey(Vec::with_capacity(width as usize * height as usize));
     page.decode(&mut grey).map_err(fail)?;
-    let mut pixels = grey.0;
-    pixels.resize(width as usize * height as usize, 255);
-    let image = GrayImage::from_raw(width, height, pixels)
-        .ok_or_else(|| corrupt("JBIG2: size does not match".into()))?;
-    Ok(Page {
-        image,
-        dpi: None,
-        bilevel: true,
-    })
+    grey_page(width, height, grey.0, true)
 }
 
 /// hayro-jbig2's pixels as grey bytes (0 black, 255 white).
@@ -380,6 +372,24 @@ impl hayro_jbig2::Decoder for Grey {
     }
 
     fn next_line(&mut self) {}
+}
+
+/// A decoded page of `grey` pixels. Damaged data may come short: the rows
+/// it did not hold are white (and extra bytes are dropped).
+fn grey_page(
+    width: u32,
+    height: u32,
+    mut grey: Vec<u8>,
+    bilevel: bool,
+) -> Result<Page, ExtractError> {
+    grey.resize(width as usize * height as usize, 255);
+    let image = GrayImage::from_raw(width, height, grey)
+        .ok_or_else(|| corrupt("image size does not match its data".into()))?;
+    Ok(Page {
+        image,
+        dpi: None,
+        bilevel,
+    })
 }
 
 fn number(parms: &[(String, Parm)], key: &str) -> Option<f64> {
@@ -438,16 +448,7 @@ fn raw_samples(
     if grey.is_empty() {
         return Err(corrupt("no image data".into()));
     }
-    let mut grey = grey;
-    // Damaged data may come short: the rest of the page is white.
-    grey.resize(w * h, 255);
-    let image = GrayImage::from_raw(width, height, grey)
-        .ok_or_else(|| corrupt("image size does not match its data".into()))?;
-    Ok(Page {
-        image,
-        dpi: None,
-        bilevel: bits == 1,
-    })
+    grey_page(width, height, grey, bits == 1)
 }
 
 /// CCITT data: Group 4 (`K < 0`) decoded by wrapping it in a one-strip
@@ -481,19 +482,11 @@ fn ccitt(codec: &ImageFilter, width: u32, height: u32, data: &[u8]) -> Result<Pa
             two_d: k > 0.0,
             max_pixels: image_file::MAX_PAGE_PIXELS,
         };
-        let (mut grey, decoded) = super::fax3::decode(data, layout);
+        let (grey, decoded) = super::fax3::decode(data, layout);
         if decoded == 0 {
             return Err(corrupt("CCITT Group 3: no row could be decoded".into()));
         }
-        // Rows the data did not hold are white.
-        grey.resize(columns as usize * rows as usize, 255);
-        let image = GrayImage::from_raw(columns, rows, grey)
-            .ok_or_else(|| corrupt("CCITT: size does not match".into()))?;
-        return Ok(Page {
-            image,
-            dpi: None,
-            bilevel: true,
-        });
+        return grey_page(columns, rows, grey, true);
     }
     let tiff = g4_tiff(columns, rows, data);
     let mut decoder = tiff::decoder::Decoder::new(std::io::Cursor::new(&tiff))
@@ -505,16 +498,8 @@ fn ccitt(codec: &ImageFilter, width: u32, height: u32, data: &[u8]) -> Result<Pa
     };
     // The decoder writes black runs as 1 bits.
     let (w, h) = (columns as usize, rows as usize);
-    let grey: Vec<u8> = image_file::unpack_bits(&bits, w, h, 1, Some(&[255, 0]));
-    let mut grey = grey;
-    grey.resize(w * h, 255);
-    let image = GrayImage::from_raw(columns, rows, grey)
-        .ok_or_else(|| corrupt("CCITT: size does not match".into()))?;
-    Ok(Page {
-        image,
-        dpi: None,
-        bilevel: true,
-    })
+    let grey = image_file::unpack_bits(&bits, w, h, 1, Some(&[255, 0]));
+    grey_page(columns, rows, grey, true)
 }
 
 /// A little-endian TIFF holding `data` as one Group 4 strip.
@@ -573,22 +558,9 @@ mod tests {
         assert_eq!(page.image.dimensions(), (400, 200));
         let black = page.image.as_raw().iter().filter(|&&p| p == 0).count();
         assert_eq!(black, 5669);
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::Rng::new(0x2545_F491_4F6C_DD1D);
         for round in 0..2000 {
-            let mut data = seed.to_vec();
-            for _ in 0..1 + round % 6 {
-                let at = (next() as usize) % data.len();
-                data[at] ^= 1 << (next() % 8);
-            }
-            if round % 4 == 0 {
-                data.truncate((next() as usize) % data.len());
-            }
+            let data = rng.damaged(seed, 1 + round % 6, round % 4 == 0);
             let _ = jbig2(&codec, &data);
         }
     }
