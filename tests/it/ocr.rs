@@ -84,6 +84,21 @@ fn missing(
         .collect()
 }
 
+/// Every row of `expected` is among `found` (the rows of `outcome`); the
+/// failure names what is missing, what was found and what was not examined.
+fn assert_found(
+    outcome: &Outcome,
+    found: &BTreeSet<(String, String, String, String)>,
+    expected: &[(String, String, String, String)],
+) {
+    let missing = missing(found, expected);
+    assert!(
+        missing.is_empty(),
+        "not found: {missing:?}\nfound: {found:#?}\nnot examined: {:?}",
+        outcome.skipped()
+    );
+}
+
 #[test]
 fn images_of_every_format_give_their_values_on_their_page() {
     need_tesseract();
@@ -109,12 +124,7 @@ fn images_of_every_format_give_their_values_on_their_page() {
         row("sticky_note.webp", "SSN", "219-45-6780", 1),
         row("wristband.bmp", "MRN", "00482913", 1),
     ];
-    assert!(
-        missing(&found, &expected).is_empty(),
-        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
-        missing(&found, &expected),
-        outcome.skipped()
-    );
+    assert_found(&outcome, &found, &expected);
     // Burned into a secondary capture's pixels (BurnedInAnnotation YES)
     // and an ultrasound's; the CT that says NO is left alone.
     assert!(found.contains(&(
@@ -176,12 +186,7 @@ fn pdf_pages_without_text_are_read_on_their_page() {
         row("three_pages_one_scanned.pdf", "SSN", "536-22-1234", 1),
         row("three_pages_one_scanned.pdf", "SSN", "219-45-6780", 2),
     ];
-    assert!(
-        missing(&found, &expected).is_empty(),
-        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
-        missing(&found, &expected),
-        outcome.skipped()
-    );
+    assert_found(&outcome, &found, &expected);
     assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
 }
 
@@ -551,12 +556,7 @@ fn group_3_faxes_are_read() {
         row("fax_g3_2d.tif", "SSN", "536-22-1234", 1),
         row("fax_g3_k0.pdf", "SSN", "536-22-1234", 1),
     ];
-    assert!(
-        missing(&found, &expected).is_empty(),
-        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
-        missing(&found, &expected),
-        outcome.skipped()
-    );
+    assert_found(&outcome, &found, &expected);
     assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
 }
 
@@ -599,12 +599,7 @@ fn assert_form_read_on_image(name: &str, dict: &str, data: Vec<u8>) {
         on_image("DOB", "03/14/1962"),
         on_image("MRN", "00482913"),
     ];
-    assert!(
-        missing(&found, &expected).is_empty(),
-        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
-        missing(&found, &expected),
-        outcome.skipped()
-    );
+    assert_found(&outcome, &found, &expected);
     assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
 }
 
@@ -642,12 +637,7 @@ fn jpeg_2000_files_and_pdf_images_are_read() {
         row(card, "MBI", "5TK9-AE3-XY12", 1),
         row(card, "DOB", "08/30/1951", 1),
     ];
-    assert!(
-        missing(&found, &expected).is_empty(),
-        "not found: {:?}\nfound: {found:#?}\nnot examined: {:?}",
-        missing(&found, &expected),
-        outcome.skipped()
-    );
+    assert_found(&outcome, &found, &expected);
     assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
 
     let codestream = std::fs::read(dir.join(card)).unwrap();
