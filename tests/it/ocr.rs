@@ -696,6 +696,23 @@ fn jbig2_images_in_pdfs_are_read() {
     assert_form_read_on_image("jbig2.pdf", &dict, stream);
 }
 
+/// JBIG2 made by jbig2enc (pikepdf's test PDFs,
+/// `fixtures/formats/scans-jbig2`): symbol dictionaries and text regions,
+/// arithmetic-coded, in the image stream or in `JBIG2Globals`. Every page
+/// is read, none left unexamined, and the brochure's printed phone number
+/// is found on its page (the unit test in pdf_pages checks the pixels).
+#[test]
+fn jbig2_from_jbig2enc_is_read() {
+    need_tesseract();
+    let outcome = scan_dir(&root().join("fixtures/formats/scans-jbig2"), |_| {});
+    let found = rows(&outcome);
+    let expected = [row("pikepdf_pdfa_jbig2.pdf", "PHONE", "(818) 708-8131", 1)];
+    assert_found(&outcome, &found, &expected);
+    assert!(outcome.skipped().is_empty(), "{:?}", outcome.skipped());
+    let ocr = outcome.summary.ocr.as_ref().expect("OCR counted");
+    assert_eq!(ocr.pages, 3, "{ocr:?}");
+}
+
 /// Forms rendered by other tools from the typed PDFs of
 /// fixtures/formats/pdf (poppler's `pdftoppm -r 300 -mono` of pdftex.pdf,
 /// saved as G4; Ghostscript's `jpeggray` at 150 dpi of chromium.pdf):
