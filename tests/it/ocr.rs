@@ -696,6 +696,53 @@ fn jbig2_images_in_pdfs_are_read() {
     assert_form_read_on_image("jbig2.pdf", &dict, stream);
 }
 
+/// Palette images (`[/Indexed base hival lookup]`, as img2pdf, Pillow
+/// and scanners write them): each index is drawn in its table's colour.
+/// A fax of a typed form as 8-bit indices with an RGB table in a hex
+/// string, odd indices black and even ones white, each pixel's index
+/// picked at random (read as plain grey it is noise); and as 1-bit indices
+/// whose index 1 is black (read as plain grey it is white on black).
+#[test]
+fn indexed_colour_images_in_pdfs_are_read() {
+    need_tesseract();
+    let fax = image::open(
+        root().join("fixtures/formats/scans-other/libreoffice_form_ghostscript_g4.tif"),
+    )
+    .unwrap()
+    .to_luma8();
+    let (w, h) = fax.dimensions();
+    let mut table = Vec::new();
+    for i in 0..=255u8 {
+        table.extend([if i % 2 == 1 { 0u8 } else { 255 }; 3]);
+    }
+    let hex: String = table.iter().map(|b| format!("{b:02X}")).collect();
+    let dict = format!(
+        "/Width {w} /Height {h} /BitsPerComponent 8 /ColorSpace [/Indexed /DeviceRGB 255 <{hex}>]"
+    );
+    // Knuth's multiplicative hash of the pixel's position scatters them.
+    let data = fax
+        .pixels()
+        .enumerate()
+        .map(|(i, p)| {
+            let scattered = ((i as u32).wrapping_mul(2_654_435_761) >> 24) as u8;
+            (scattered & 0xFE) | u8::from(p.0[0] < 128)
+        })
+        .collect();
+    assert_form_read_on_image("palette.pdf", &dict, data);
+
+    let row_bytes = (w as usize).div_ceil(8);
+    let mut bits = vec![0u8; row_bytes * h as usize];
+    for (x, y, p) in fax.enumerate_pixels() {
+        if p.0[0] < 128 {
+            bits[y as usize * row_bytes + x as usize / 8] |= 0x80 >> (x % 8);
+        }
+    }
+    let dict = format!(
+        "/Width {w} /Height {h} /BitsPerComponent 1 /ColorSpace [/Indexed /DeviceGray 1 <FF00>]"
+    );
+    assert_form_read_on_image("palette_1bit.pdf", &dict, bits);
+}
+
 /// JBIG2 made by jbig2enc (pikepdf's test PDFs,
 /// `fixtures/formats/scans-jbig2`): symbol dictionaries and text regions,
 /// arithmetic-coded, in the image stream or in `JBIG2Globals`. Every page

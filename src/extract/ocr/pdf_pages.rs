@@ -11,8 +11,8 @@
 //! once the text layer has been matched, hands them to
 //! [`super::read_pages`]. The image is decoded there, one per worker: JPEG
 //! (`DCTDecode`), JPEG 2000 (`JPXDecode`), CCITT Group 4 and Group 3 one-
-//! and two-dimensional (`CCITTFaxDecode`, any `K`), and raw grey, RGB or
-//! CMYK samples behind the standard filters, and JBIG2 (`JBIG2Decode`,
+//! and two-dimensional (`CCITTFaxDecode`, any `K`), and raw grey, RGB,
+//! CMYK or palette (`Indexed`) samples behind the standard filters, and JBIG2 (`JBIG2Decode`,
 //! with its globals). Other codecs are reported per page as unsupported.
 //!
 //! Findings on a scanned page have `field` = `page N`; on an image of a
@@ -101,6 +101,7 @@ struct StoredImage {
     bits: u32,
     components: Option<u32>,
     color_space: String,
+    palette: Option<Vec<u8>>,
     image_mask: bool,
     filters: Vec<ImageFilter>,
     raw: Vec<u8>,
@@ -120,6 +121,7 @@ impl PdfScans {
                 bits: image.bits_per_component,
                 components: image.components,
                 color_space: image.color_space.clone(),
+                palette: image.palette.clone(),
                 image_mask: image.image_mask,
                 filters: image.filters.clone(),
                 raw: image.raw.to_vec(),
@@ -292,6 +294,7 @@ fn decode(image: &StoredImage, width: u32, height: u32) -> Result<Page, ExtractE
         bits_per_component: image.bits,
         color_space: image.color_space.clone(),
         components: image.components,
+        palette: image.palette.clone(),
         image_mask: image.image_mask,
         filters: image.filters.clone(),
         raw: std::borrow::Cow::Borrowed(&image.raw),
@@ -399,7 +402,7 @@ fn number(parms: &[(String, Parm)], key: &str) -> Option<f64> {
     })
 }
 
-/// Raw samples (after Flate, LZW ...): grey, RGB or CMYK; 1-bit masks and
+/// Raw samples (after Flate, LZW ...): grey, RGB, CMYK or palette indices; 1-bit masks and
 /// bilevel images (sample 0 is black in both, by default).
 fn raw_samples(
     image: &StoredImage,
@@ -407,11 +410,27 @@ fn raw_samples(
     height: u32,
     bytes: &[u8],
 ) -> Result<Page, ExtractError> {
+    let (w, h) = (width as usize, height as usize);
+    if !image.image_mask && image.color_space == "Indexed" {
+        let Some(palette) = &image.palette else {
+            return Err(unsupported("Indexed colour with an unreadable palette"));
+        };
+        if !matches!(image.bits, 1 | 2 | 4 | 8) {
+            return Err(unsupported(&format!("{}-bit Indexed colour", image.bits)));
+        }
+        // An index past the table is white (nothing drawn).
+        let grey = image_file::unpack_bits(bytes, w, h, image.bits as u8, Some(palette));
+        if grey.is_empty() {
+            return Err(corrupt("no image data".into()));
+        }
+        let bilevel = palette.iter().all(|&g| g == 0 || g == 255);
+        return grey_page(width, height, grey, bilevel);
+    }
     let components = if image.image_mask {
         1
     } else {
         match image.color_space.as_str() {
-            "Indexed" | "Separation" | "DeviceN" | "Pattern" => {
+            "Separation" | "DeviceN" | "Pattern" => {
                 return Err(unsupported(&format!("{} colour", image.color_space)))
             }
             _ => image
@@ -424,7 +443,6 @@ fn raw_samples(
         }
     };
     let bits = if image.image_mask { 1 } else { image.bits };
-    let (w, h) = (width as usize, height as usize);
     let grey: Vec<u8> = match (components, bits) {
         (1, 1 | 2 | 4) => image_file::unpack_bits(bytes, w, h, bits as u8, None),
         (1, 8) => bytes.iter().take(w * h).copied().collect(),

@@ -54,6 +54,9 @@ pub struct PageImage<'d> {
     /// Colour components, where the colour space says (`ICCBased` `/N`,
     /// the device spaces); an `Indexed` space's base.
     pub components: Option<u32>,
+    /// An `Indexed` space's colours as grey levels (0 black, 255 white),
+    /// one per index: `None` when its base or lookup table cannot be read.
+    pub palette: Option<Vec<u8>>,
     pub image_mask: bool,
     /// The filters in the order they apply.
     pub filters: Vec<ImageFilter>,
@@ -179,6 +182,7 @@ pub(super) fn hand_over<'d>(
     };
     let image_mask = matches!(get("ImageMask"), Obj::Bool(true));
     let space = get("ColorSpace");
+    let mut palette = None;
     let (color_space, components) = match &space {
         Obj::Name(n) => {
             let n = expand(&String::from_utf8_lossy(n)).to_string();
@@ -192,17 +196,11 @@ pub(super) fn hand_over<'d>(
                 .map(|n| expand(&n).to_string())
                 .unwrap_or_default();
             let c = match family.as_str() {
-                "ICCBased" => items
-                    .get(1)
-                    .map(|s| doc.owned(s))
-                    .and_then(|s| match s {
-                        Obj::Ref(n) => doc
-                            .stream(n)
-                            .and_then(|(d, _)| d.get(b"N").and_then(Obj::as_num)),
-                        other => other.get(b"N").and_then(Obj::as_num),
-                    })
-                    .map(|n| n as u32),
-                "Indexed" => Some(1),
+                "ICCBased" => icc_components(doc, items),
+                "Indexed" => {
+                    palette = indexed_palette(doc, items);
+                    Some(1)
+                }
                 _ => items
                     .get(1)
                     .and_then(name)
@@ -283,12 +281,77 @@ pub(super) fn hand_over<'d>(
         },
         color_space,
         components,
+        palette,
         image_mask,
         filters,
         raw,
         truncated,
         area: drawn.area,
     }
+}
+
+/// `[/ICCBased stream]`: the stream's `/N`.
+fn icc_components(doc: &Document<'_>, items: &[Obj]) -> Option<u32> {
+    let profile = doc.owned(items.get(1)?);
+    let n = match profile {
+        Obj::Ref(n) => doc
+            .stream(n)
+            .and_then(|(d, _)| d.get(b"N").and_then(Obj::as_num)),
+        other => other.get(b"N").and_then(Obj::as_num),
+    }?;
+    Some(n as u32)
+}
+
+/// `[/Indexed base hival lookup]` as grey levels, `hival + 1` of them
+/// (at most 256): each colour of the lookup table (a string or a stream)
+/// in the base space turned to grey as the decoders turn its pixels.
+/// `None` for a base of no known component count or a table shorter than
+/// its colours.
+fn indexed_palette(doc: &Document<'_>, items: &[Obj]) -> Option<Vec<u8>> {
+    let base = doc.owned(items.get(1)?);
+    let (family, n) = match &base {
+        Obj::Name(b) => {
+            let family = expand(&String::from_utf8_lossy(b)).to_string();
+            let n = components_of(&family)?;
+            (family, n)
+        }
+        Obj::Array(parts) => {
+            let family = parts.first().and_then(name)?;
+            let n = match family.as_str() {
+                "ICCBased" => icc_components(doc, parts)?,
+                other => components_of(other)?,
+            };
+            (family, n)
+        }
+        _ => return None,
+    };
+    let colours = doc
+        .owned(items.get(2)?)
+        .as_num()
+        .filter(|h| (0.0..=255.0).contains(h))? as usize
+        + 1;
+    let want = colours * n as usize;
+    let table = match items.get(3)? {
+        Obj::Ref(r) if doc.stream(*r).is_some() => doc.read_object(*r, want).ok()??.0,
+        other => match doc.owned(other) {
+            Obj::Str(bytes) => bytes,
+            _ => return None,
+        },
+    };
+    if table.len() < want || !matches!(n, 1 | 3 | 4) {
+        return None;
+    }
+    let grey = |c: &[u8]| match (c.len(), family.as_str()) {
+        // L* carries the lightness.
+        (3, "Lab") | (1, _) => c[0],
+        (3, _) => crate::extract::image::luma(c[0], c[1], c[2]),
+        _ => {
+            let k = 255 - u32::from(c[3]);
+            let ink = |v: u8| ((255 - u32::from(v)) * k / 255) as u8;
+            crate::extract::image::luma(ink(c[0]), ink(c[1]), ink(c[2]))
+        }
+    };
+    Some(table[..want].chunks_exact(n as usize).map(grey).collect())
 }
 
 fn components_of(space: &str) -> Option<u32> {

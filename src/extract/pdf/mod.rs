@@ -726,6 +726,53 @@ endcmap end end";
         );
     }
 
+    /// `Indexed` tables become grey levels whatever holds them: a hex
+    /// string over RGB, a stream over CMYK (through a reference), a
+    /// literal string over ICCBased grey, Lab by its lightness. A table
+    /// shorter than its colours, or more than 256 colours, reads as none.
+    #[test]
+    fn indexed_palettes_become_grey_levels() {
+        let spaces = [
+            (
+                "[/Indexed /DeviceRGB 1 <FFFFFF 000000>]",
+                Some(vec![255, 0]),
+            ),
+            ("[/Indexed /DeviceCMYK 1 7 0 R]", Some(vec![255, 0])),
+            (
+                r"[/Indexed [/ICCBased 8 0 R] 2 (\000\200\377)]",
+                Some(vec![0, 128, 255]),
+            ),
+            ("[/Indexed /Lab 0 <C08080>]", Some(vec![0xC0])),
+            ("[/Indexed /DeviceRGB 2 <FFFFFF 000000>]", None),
+            ("[/Indexed /DeviceGray 256 <00>]", None),
+            ("[/Indexed /Pattern 0 <00>]", None),
+        ];
+        for (space, want) in spaces {
+            let objects = vec![
+                b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R /Resources << /XObject << /Im 5 0 R >> >> >>".to_vec(),
+                stream("", b"q 100 0 0 100 0 0 cm /Im Do Q"),
+                stream(
+                    &format!("/Type /XObject /Subtype /Image /Width 2 /Height 1 /BitsPerComponent 8 /ColorSpace {space}"),
+                    b"\x00\x01",
+                ),
+                Vec::new(),
+                stream("/Filter /FlateDecode", &zlib(&[0, 0, 0, 0, 0, 0, 0, 255])),
+                stream("/N 1", b""),
+            ];
+            let data = pdf(&objects, "<< /Root 1 0 R >>");
+            let mut seen = 0;
+            read_all(&data, |_, page| {
+                seen += 1;
+                let image = &page.images[0];
+                assert_eq!(image.color_space, "Indexed", "{space}");
+                assert_eq!(image.palette, want, "{space}");
+            });
+            assert_eq!(seen, 1);
+        }
+    }
+
     #[test]
     fn damaged_pdfs_never_panic() {
         let engine = engine(ExtractLimits::default());
