@@ -108,6 +108,9 @@ pub fn scan_with(
 #[derive(Default)]
 struct Unread {
     scanned: Vec<usize>,
+    /// Pages without text whose images are all too small to hold a line
+    /// of text (a 2×2 swatch, a bullet): there was nothing to OCR.
+    tiny_images: Vec<usize>,
     unmapped: Vec<usize>,
     fragmented: Vec<usize>,
 }
@@ -151,7 +154,14 @@ fn scan_bytes(ctx: &mut Ctx, data: &[u8], reader: &mut dyn PageReader) -> Result
         let read_otherwise = reader.read_page(ctx, &view);
         any_text |= read_otherwise;
         if !read_otherwise {
+            let side = crate::extract::ocr::prep::MIN_SIDE;
+            let tiny = !view.images.is_empty()
+                && view
+                    .images
+                    .iter()
+                    .all(|i| i.width < side || i.height < side);
             match view.text_layer {
+                TextLayer::Scanned | TextLayer::Empty if tiny => unread.tiny_images.push(number),
                 TextLayer::Scanned => unread.scanned.push(number),
                 TextLayer::Usable => {}
                 TextLayer::Empty if !view.images.is_empty() => unread.scanned.push(number),
@@ -179,6 +189,10 @@ fn scan_bytes(ctx: &mut Ctx, data: &[u8], reader: &mut dyn PageReader) -> Result
     let mut reasons = Vec::new();
     for (list, what) in [
         (&unread.scanned, "no text layer (scanned or image-only?)"),
+        (
+            &unread.tiny_images,
+            "no text layer, and no image large enough to hold text",
+        ),
         (&unread.unmapped, "text in fonts without a Unicode map"),
         (
             &unread.fragmented,
@@ -723,6 +737,50 @@ endcmap end end";
         assert_eq!(
             skipped(&scan("s.pdf", &data)),
             vec![("s.pdf".to_string(), SkipReason::NoText)]
+        );
+    }
+
+    /// A page with no text whose only images are too small to hold a line
+    /// of text (a 2×2 swatch) says so; one with a page-sized image is a
+    /// scan (with OCR on it is read: tests/it/ocr.rs).
+    #[test]
+    fn pages_whose_images_are_too_small_to_hold_text_say_so() {
+        let detail = |width: u32| {
+            let objects = vec![
+                b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R /Resources << /XObject << /Im 5 0 R >> >> >>".to_vec(),
+                stream("", b"q 100 0 0 100 0 0 cm /Im Do Q"),
+                stream(
+                    &format!("/Type /XObject /Subtype /Image /Width {width} /Height {width} /BitsPerComponent 8 /ColorSpace /DeviceGray"),
+                    &vec![0u8; (width * width) as usize],
+                ),
+            ];
+            // OCR off: the parser's own verdict, whatever the machine has.
+            let mut limits = ExtractLimits::default();
+            limits.ocr.mode = crate::extract::ocr::OcrMode::Off;
+            let events = scan_with(limits, "s.pdf", &pdf(&objects, "<< /Root 1 0 R >>"));
+            events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::NotExamined { reason, detail, .. } => Some((*reason, detail.clone())),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            detail(2),
+            [(
+                SkipReason::NoText,
+                "page 1 of 1: no text layer, and no image large enough to hold text".to_string()
+            )]
+        );
+        assert_eq!(
+            detail(200),
+            [(
+                SkipReason::NoText,
+                "page 1 of 1: no text layer (scanned or image-only?)".to_string()
+            )]
         );
     }
 
