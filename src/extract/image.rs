@@ -652,6 +652,14 @@ pub(crate) fn luma(r: u8, g: u8, b: u8) -> u8 {
     ((299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b)) / 1000) as u8
 }
 
+/// A CMYK sample (0 no ink) as grey: each colour's ink under the black's,
+/// then [`luma`].
+pub(crate) fn cmyk_grey(c: u8, m: u8, y: u8, k: u8) -> u8 {
+    let k = 255 - u32::from(k);
+    let ink = |v: u8| ((255 - u32::from(v)) * k / 255) as u8;
+    luma(ink(c), ink(m), ink(y))
+}
+
 fn over_white(l: u8, a: u8) -> u8 {
     let (l, a) = (u32::from(l), u32::from(a));
     ((l * a + 255 * (255 - a)) / 255) as u8

@@ -455,11 +455,7 @@ fn raw_samples(
         (4, 8) => bytes
             .chunks_exact(4)
             .take(w * h)
-            .map(|p| {
-                let k = 255 - u32::from(p[3]);
-                let ink = |c: u8| ((255 - u32::from(c)) * k / 255) as u8;
-                image_file::luma(ink(p[0]), ink(p[1]), ink(p[2]))
-            })
+            .map(|p| image_file::cmyk_grey(p[0], p[1], p[2], p[3]))
             .collect(),
         _ => return Err(unsupported(&format!("{components}-component {bits}-bit"))),
     };

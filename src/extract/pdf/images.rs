@@ -341,15 +341,12 @@ fn indexed_palette(doc: &Document<'_>, items: &[Obj]) -> Option<Vec<u8>> {
     if table.len() < want || !matches!(n, 1 | 3 | 4) {
         return None;
     }
+    use crate::extract::image::{cmyk_grey, luma};
     let grey = |c: &[u8]| match (c.len(), family.as_str()) {
         // L* carries the lightness.
         (3, "Lab") | (1, _) => c[0],
-        (3, _) => crate::extract::image::luma(c[0], c[1], c[2]),
-        _ => {
-            let k = 255 - u32::from(c[3]);
-            let ink = |v: u8| ((255 - u32::from(v)) * k / 255) as u8;
-            crate::extract::image::luma(ink(c[0]), ink(c[1]), ink(c[2]))
-        }
+        (3, _) => luma(c[0], c[1], c[2]),
+        _ => cmyk_grey(c[0], c[1], c[2], c[3]),
     };
     Some(table[..want].chunks_exact(n as usize).map(grey).collect())
 }

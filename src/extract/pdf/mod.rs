@@ -740,22 +740,30 @@ endcmap end end";
         );
     }
 
+    /// A one-page PDF that draws image XObject 5 (`image_dict`, `data`)
+    /// over the whole page; more objects from 6 on can be pushed.
+    fn one_image_page(image_dict: &str, data: &[u8]) -> Vec<Vec<u8>> {
+        vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R /Resources << /XObject << /Im 5 0 R >> >> >>".to_vec(),
+            stream("", b"q 100 0 0 100 0 0 cm /Im Do Q"),
+            stream(&format!("/Type /XObject /Subtype /Image {image_dict}"), data),
+        ]
+    }
+
     /// A page with no text whose only images are too small to hold a line
     /// of text (a 2×2 swatch) says so; one with a page-sized image is a
     /// scan (with OCR on it is read: tests/it/ocr.rs).
     #[test]
     fn pages_whose_images_are_too_small_to_hold_text_say_so() {
         let detail = |width: u32| {
-            let objects = vec![
-                b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R /Resources << /XObject << /Im 5 0 R >> >> >>".to_vec(),
-                stream("", b"q 100 0 0 100 0 0 cm /Im Do Q"),
-                stream(
-                    &format!("/Type /XObject /Subtype /Image /Width {width} /Height {width} /BitsPerComponent 8 /ColorSpace /DeviceGray"),
-                    &vec![0u8; (width * width) as usize],
+            let objects = one_image_page(
+                &format!(
+                    "/Width {width} /Height {width} /BitsPerComponent 8 /ColorSpace /DeviceGray"
                 ),
-            ];
+                &vec![0u8; (width * width) as usize],
+            );
             // OCR off: the parser's own verdict, whatever the machine has.
             let mut limits = ExtractLimits::default();
             limits.ocr.mode = crate::extract::ocr::OcrMode::Off;
@@ -806,19 +814,15 @@ endcmap end end";
             ("[/Indexed /Pattern 0 <00>]", None),
         ];
         for (space, want) in spaces {
-            let objects = vec![
-                b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R /Resources << /XObject << /Im 5 0 R >> >> >>".to_vec(),
-                stream("", b"q 100 0 0 100 0 0 cm /Im Do Q"),
-                stream(
-                    &format!("/Type /XObject /Subtype /Image /Width 2 /Height 1 /BitsPerComponent 8 /ColorSpace {space}"),
-                    b"\x00\x01",
-                ),
+            let mut objects = one_image_page(
+                &format!("/Width 2 /Height 1 /BitsPerComponent 8 /ColorSpace {space}"),
+                b"\x00\x01",
+            );
+            objects.extend([
                 Vec::new(),
                 stream("/Filter /FlateDecode", &zlib(&[0, 0, 0, 0, 0, 0, 0, 255])),
                 stream("/N 1", b""),
-            ];
+            ]);
             let data = pdf(&objects, "<< /Root 1 0 R >>");
             let mut seen = 0;
             read_all(&data, |_, page| {
