@@ -258,11 +258,12 @@ fn a_scanned_page_beside_text_pages_is_reported_by_number() {
     ];
     let outcome = scan_pdf("mixed.pdf", &pdf(&objects), |_| {});
     assert_eq!(ssns(&outcome), ["219-45-6780"]);
+    // The page's only image is 2×2: nothing OCR could read, and it says so.
     assert_eq!(
         reasons(&outcome),
         [(
             "no_text".to_string(),
-            "page 2 of 2: no text layer (scanned or image-only?)".to_string()
+            "page 2 of 2: no text layer, and no image large enough to hold text".to_string()
         )]
     );
 }
