@@ -16,6 +16,7 @@
 use phiscan::extract::image::{sniff, ImagePages};
 use phiscan::extract::ocr::engine::{PageRun, RunLimits, Tesseract};
 use phiscan::extract::ocr::prep::{prepare, Scale, Steps};
+use phiscan::extract::ocr::tiff_writer::TiffPage;
 use phiscan::extract::ocr::{normalise_digit_confusions, PageSource};
 use std::collections::HashMap;
 use std::path::Path;
@@ -142,17 +143,21 @@ fn main() {
                 };
                 let prepared = prepare(decoded, *steps);
                 let started = Instant::now();
+                let input = TiffPage {
+                    raster: &prepared.raster,
+                    dpi: prepared.dpi,
+                };
                 let run = engine.run(
-                    &prepared.encoded,
-                    prepared.dpi,
+                    &[input],
                     RunLimits {
                         deadline: started + Duration::from_secs(120),
+                        page_time: None,
                         memory: 1 << 30,
                     },
                 );
                 let elapsed = started.elapsed();
                 let text = match run {
-                    PageRun::Text(t) => normalise_digit_confusions(&t),
+                    PageRun::Text(t) => normalise_digit_confusions(&t.concat()),
                     other => {
                         eprintln!("{name} page {}: {other:?}", page + 1);
                         String::new()

@@ -1,4 +1,4 @@
-//! The OCR engine: the `tesseract` program, run once per page.
+//! The OCR engine: the `tesseract` program, run once per group of pages.
 //!
 //! Why the program and not the library: the engine reads pages that come
 //! from hostile shares, and a crash, a hang or a runaway allocation in
@@ -9,11 +9,11 @@
 //! process, the library would share our address space (a crash is ours),
 //! could not be stopped mid-page, and its OpenMP runtime reads
 //! `OMP_THREAD_LIMIT` only when it loads. The price is one `fork`/`exec`
-//! and the model load per page: about 0.1 s against the 1–3 s a page
-//! takes (BENCHMARKS.md measures it).
+//! and the model load per run, about 0.13 s: pages of one file go in
+//! together as one multi-page TIFF, so a fax pays it once per worker, not
+//! once per page (BENCHMARKS.md measures it).
 //!
-//! The page goes in on standard input as a TIFF or PBM image that we wrote
-//! ourselves: Tesseract reads a buffer it cannot recognise as an image as
+//! The pages go in on standard input as a TIFF that we wrote ourselves: Tesseract reads a buffer it cannot recognise as an image as
 //! a *list of file names* to open, so it is never handed bytes from the
 //! share. On Linux that input is an in-memory file (`memfd`) which the
 //! engine opens by name (`/dev/stdin`): it reads a named file in bulk,
@@ -21,10 +21,12 @@
 //! of its time on a 300 dpi page). Nothing is written to disk either way.
 //! The text comes back on standard output.
 
-use std::io::{self, Read, Write};
+use super::tiff_writer::{tiff_pages, TiffPage};
+use std::io::{self, BufRead, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -45,21 +47,35 @@ pub struct Tesseract {
     language: String,
 }
 
-/// What running the engine on one page gave.
+/// What running the engine on a group of pages gave.
 #[derive(Debug)]
 pub enum PageRun {
-    /// The page's text (possibly empty).
-    Text(String),
-    /// Stopped at the time limit.
-    TimedOut,
+    /// Each page's text (possibly empty), in order.
+    Text(Vec<String>),
+    /// Stopped at a time limit.
+    TimedOut(Timeout),
     /// The engine failed: how (exit status or signal, its last words).
     Failed(String),
+}
+
+/// Which limit stopped a run, and on which page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout {
+    /// The page being read then (0-based), when known: the engine names
+    /// each page of a multi-page image as it begins it.
+    pub page: Option<usize>,
+    /// The run's deadline, not the time allowed for one page.
+    pub deadline: bool,
 }
 
 /// Bounds on one run of the engine.
 #[derive(Clone, Copy, Debug)]
 pub struct RunLimits {
+    /// When the run is stopped, whatever page it is on.
     pub deadline: Instant,
+    /// Time allowed for each page, counted from when the engine begins it
+    /// (the first from the start of the run).
+    pub page_time: Option<Duration>,
     /// Address space of the engine process, in bytes (0 = unlimited).
     pub memory: u64,
 }
@@ -85,20 +101,23 @@ impl Tesseract {
             .map_err(|e| format!("{} could not be started: {e}", engine.program.display()))?;
         let limits = RunLimits {
             deadline: Instant::now() + PROBE_TIMEOUT,
+            page_time: None,
             memory: 0,
         };
         let (out, err, status) = collect(&mut child, None, limits);
         let status = match status {
-            Ok(Some(s)) if s.success() => s,
-            Ok(Some(s)) => {
+            Ok(s) if s.success() => s,
+            Ok(s) => {
                 return Err(format!(
                     "`tesseract --list-langs` failed ({}): {}",
                     describe(s),
                     last_line(&err)
                 ))
             }
-            Ok(None) => return Err("`tesseract --list-langs` did not answer in time".into()),
-            Err(e) => return Err(format!("`tesseract --list-langs` failed: {e}")),
+            Err(Stop::TimedOut(_)) => {
+                return Err("`tesseract --list-langs` did not answer in time".into())
+            }
+            Err(Stop::Io(e)) => return Err(format!("`tesseract --list-langs` failed: {e}")),
         };
         let _ = status;
         // Listed on stdout by Tesseract 4 and 5 (on stderr by some 3.x).
@@ -117,6 +136,16 @@ impl Tesseract {
         Ok(engine)
     }
 
+    /// An engine that is the given program (tests stand in scripts that
+    /// hang, crash or lose pages).
+    #[cfg(test)]
+    pub(crate) fn with_program(program: PathBuf) -> Tesseract {
+        Tesseract {
+            program,
+            language: "eng".into(),
+        }
+    }
+
     fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         // One thread per page: Debian's build uses OpenMP, whose own
@@ -129,12 +158,48 @@ impl Tesseract {
         command
     }
 
-    /// Runs the engine on one page image (`page`: a TIFF, PGM or PBM file,
-    /// as written by `prep`) at `dpi` (when known; the engine estimates it
-    /// otherwise) within `limits`.
-    pub fn run(&self, page: &[u8], dpi: Option<u32>, limits: RunLimits) -> PageRun {
+    /// Runs the engine once on `pages` within `limits`. A page's stated
+    /// resolution goes in its image; it is also given on the command line
+    /// when every page has the same one (the engine estimates it where
+    /// there is none). The output must hold one text per page, or the run
+    /// counts as failed.
+    pub fn run(&self, pages: &[TiffPage<'_>], limits: RunLimits) -> PageRun {
+        let Some(image) = tiff_pages(pages) else {
+            return PageRun::Failed("the page image could not be written (too large)".into());
+        };
+        let dpi = pages[0]
+            .dpi
+            .filter(|d| pages.iter().all(|p| p.dpi == Some(*d)));
+        match self.run_image(&image, pages.len(), dpi, limits) {
+            PageRun::Text(mut texts) => {
+                let Some(text) = texts.pop() else {
+                    return PageRun::Failed("no output".into());
+                };
+                match split_pages(&text, pages.len()) {
+                    Some(texts) => PageRun::Text(texts),
+                    None => PageRun::Failed(format!(
+                        "its output did not hold {} pages ({} page separators)",
+                        pages.len(),
+                        text.matches(PAGE_SEPARATOR).count()
+                    )),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Runs the engine on an image file of `pages` pages (a TIFF, as
+    /// written by [`tiff_pages`]); its whole output is the one text
+    /// returned.
+    fn run_image(
+        &self,
+        image: &[u8],
+        pages: usize,
+        dpi: Option<u32>,
+        limits: RunLimits,
+    ) -> PageRun {
         let mut command = self.command();
-        let file = page_file(page);
+        let file = image_file(image);
         let input = if file.is_some() {
             "/dev/stdin"
         } else {
@@ -162,41 +227,65 @@ impl Tesseract {
             Ok(c) => c,
             Err(e) => return PageRun::Failed(format!("could not be started: {e}")),
         };
-        // The limits apply before the page is written: until then the
+        // The limits apply before the image is written: until then the
         // engine only loads its model, waiting for its input.
-        let seconds = limits
-            .deadline
-            .saturating_duration_since(Instant::now())
-            .as_secs();
-        if let Err(e) = cap_child(&child, limits.memory, seconds.saturating_mul(2).max(5)) {
+        let mut allowed = limits.deadline.saturating_duration_since(Instant::now());
+        if let Some(page_time) = limits.page_time {
+            allowed = allowed.min(page_time.saturating_mul(pages.max(1) as u32));
+        }
+        let cpu_seconds = allowed.as_secs().saturating_mul(2).max(5);
+        if let Err(e) = cap_child(&child, limits.memory, cpu_seconds) {
             kill(&mut child);
             return PageRun::Failed(format!("its resource limits could not be set: {e}"));
         }
-        let (out, err, status) = collect(&mut child, piped.then_some(page), limits);
+        let (out, err, status) = collect(&mut child, piped.then_some(image), limits);
         match status {
-            Ok(Some(s)) if s.success() => PageRun::Text(String::from_utf8_lossy(&out).into_owned()),
-            Ok(Some(s)) => PageRun::Failed(format!("{} ({})", describe(s), last_line(&err))),
-            Ok(None) => PageRun::TimedOut,
-            Err(e) => PageRun::Failed(e.to_string()),
+            Ok(s) if s.success() => PageRun::Text(vec![String::from_utf8_lossy(&out).into_owned()]),
+            Ok(s) => PageRun::Failed(format!("{} ({})", describe(s), last_line(&err))),
+            Err(Stop::TimedOut(mut timeout)) => {
+                // A one-page run names no page: it is that page.
+                if pages == 1 {
+                    timeout.page = Some(0);
+                }
+                PageRun::TimedOut(timeout)
+            }
+            Err(Stop::Io(e)) => PageRun::Failed(e.to_string()),
         }
     }
 }
 
-/// The page in an in-memory file, read from its start, for the engine's
+/// What the engine's text output puts between pages (its
+/// `page_separator`, a form feed by default).
+const PAGE_SEPARATOR: char = '\u{c}';
+
+/// The engine's output cut into the texts of `pages` pages: Tesseract 5
+/// puts the separator between pages, 4 after each; any other count means
+/// a page was lost (one the engine could not read), and `None` is
+/// returned rather than texts put on the wrong pages.
+fn split_pages(text: &str, pages: usize) -> Option<Vec<String>> {
+    let mut texts: Vec<String> = text.split(PAGE_SEPARATOR).map(str::to_string).collect();
+    if texts.len() == pages + 1 && texts.last().is_some_and(|t| t.trim().is_empty()) {
+        texts.pop();
+    }
+    (texts.len() == pages).then_some(texts)
+}
+
+/// The image in an in-memory file, read from its start, for the engine's
 /// standard input; `None` where there is no such file (the page is then
 /// written to a pipe).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn page_file(page: &[u8]) -> Option<std::fs::File> {
+fn image_file(image: &[u8]) -> Option<std::fs::File> {
     use std::io::{Seek, SeekFrom};
-    let fd = rustix::fs::memfd_create(c"phiscan-ocr-page", rustix::fs::MemfdFlags::CLOEXEC).ok()?;
+    let fd =
+        rustix::fs::memfd_create(c"phiscan-ocr-pages", rustix::fs::MemfdFlags::CLOEXEC).ok()?;
     let mut file = std::fs::File::from(fd);
-    file.write_all(page).ok()?;
+    file.write_all(image).ok()?;
     file.seek(SeekFrom::Start(0)).ok()?;
     Some(file)
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn page_file(_page: &[u8]) -> Option<std::fs::File> {
+fn image_file(_image: &[u8]) -> Option<std::fs::File> {
     None
 }
 
@@ -254,17 +343,68 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Why a run has no exit status.
+enum Stop {
+    TimedOut(Timeout),
+    Io(io::Error),
+}
+
+/// How far the engine has got: the pages it has begun (it writes
+/// `Page N` on its diagnostics as it begins page N of a multi-page image)
+/// and when it began the last one, in nanoseconds from the run's start.
+struct Progress {
+    started: Instant,
+    pages_begun: AtomicUsize,
+    last_begun: AtomicU64,
+}
+
+impl Progress {
+    /// When the run is to be stopped, as far as is known now, and whether
+    /// that is the run's deadline (not a page's time).
+    fn stop_at(&self, limits: RunLimits) -> (Instant, bool) {
+        let Some(page_time) = limits.page_time else {
+            return (limits.deadline, true);
+        };
+        let begun = self.started + Duration::from_nanos(self.last_begun.load(Ordering::Acquire));
+        let page_end = begun + page_time;
+        if limits.deadline <= page_end {
+            (limits.deadline, true)
+        } else {
+            (page_end, false)
+        }
+    }
+
+    /// Reads one line of the engine's diagnostics for progress.
+    fn note(&self, line: &[u8]) {
+        let line = String::from_utf8_lossy(line);
+        let number = line
+            .trim()
+            .strip_prefix("Page ")
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(n) = number {
+            let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.last_begun.store(nanos, Ordering::Release);
+            self.pages_begun.store(n, Ordering::Release);
+        }
+    }
+}
+
 /// Feeds `input` to the child, reads its output and diagnostics (bounded:
-/// the rest is drained and dropped), and waits for it until the deadline,
-/// past which it is killed (`Ok(None)`).
+/// the rest is drained and dropped), and waits for it until a limit is
+/// reached, when it is killed.
 fn collect(
     child: &mut Child,
     input: Option<&[u8]>,
     limits: RunLimits,
-) -> (Vec<u8>, Vec<u8>, io::Result<Option<ExitStatus>>) {
+) -> (Vec<u8>, Vec<u8>, Result<ExitStatus, Stop>) {
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let progress = Progress {
+        started: Instant::now(),
+        pages_begun: AtomicUsize::new(0),
+        last_begun: AtomicU64::new(0),
+    };
     let (done_tx, done_rx) = mpsc::channel::<()>();
     std::thread::scope(|s| {
         if let (Some(mut pipe), Some(input)) = (stdin, input) {
@@ -274,41 +414,92 @@ fn collect(
                 let _ = pipe.write_all(input);
             });
         }
-        let err = s.spawn(move || read_bounded(stderr, MAX_STDERR));
+        let progress = &progress;
+        let err = s.spawn(move || read_diagnostics(stderr, progress));
         let out = s.spawn(move || {
             let out = read_bounded(stdout, MAX_TEXT);
             let _ = done_tx.send(());
             out
         });
         // Output ends when the child exits (or closes it): no polling
-        // while it works.
-        let remaining = limits.deadline.saturating_duration_since(Instant::now());
-        let _ = done_rx.recv_timeout(remaining);
-        let status = wait_until(child, limits.deadline);
+        // while it works, but a look at its progress now and then, since
+        // each page it begins moves the time it is stopped at.
+        let timed_out = loop {
+            let (stop_at, _) = progress.stop_at(limits);
+            let now = Instant::now();
+            if now >= stop_at {
+                break true;
+            }
+            match done_rx.recv_timeout((stop_at - now).min(Duration::from_millis(250))) {
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                _ => break false,
+            }
+        };
+        let status = if timed_out {
+            Ok(None)
+        } else {
+            wait_until(child, || progress.stop_at(limits).0)
+        };
         if !matches!(status, Ok(Some(_))) {
             kill(child);
         }
         let out = out.join().unwrap_or_default();
         let err = err.join().unwrap_or_default();
+        let status = match status {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => {
+                let pages_begun = progress.pages_begun.load(Ordering::Acquire);
+                Err(Stop::TimedOut(Timeout {
+                    page: pages_begun.checked_sub(1),
+                    deadline: progress.stop_at(limits).1,
+                }))
+            }
+            Err(e) => Err(Stop::Io(e)),
+        };
         (out, err, status)
     })
 }
 
-/// Waits for the child until `deadline`: `Ok(None)` when it is still
+/// Waits for the child until `stop_at()`: `Ok(None)` when it is still
 /// running then.
-fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+fn wait_until(child: &mut Child, stop_at: impl Fn() -> Instant) -> io::Result<Option<ExitStatus>> {
     let mut pause = Duration::from_millis(1);
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
         }
         let now = Instant::now();
+        let deadline = stop_at();
         if now >= deadline {
             return Ok(None);
         }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(20));
     }
+}
+
+/// The engine's diagnostics, line by line: progress noted, the first
+/// [`MAX_STDERR`] bytes kept, the rest drained and dropped.
+fn read_diagnostics(pipe: Option<impl Read>, progress: &Progress) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let Some(pipe) = pipe else {
+        return kept;
+    };
+    let mut reader = io::BufReader::new(pipe);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // Lines are bounded too: a line longer than this is read in parts.
+        match reader.by_ref().take(4096).read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                progress.note(&line);
+                let room = MAX_STDERR.saturating_sub(kept.len());
+                kept.extend_from_slice(&line[..line.len().min(room)]);
+            }
+        }
+    }
+    kept
 }
 
 /// Up to `max` bytes of `pipe`; the rest is read and dropped, so that the
@@ -351,4 +542,65 @@ fn last_line(stderr: &[u8]) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or("no diagnostics");
     line.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_cut_into_pages_or_refused() {
+        let texts = |t: &str, n| split_pages(t, n);
+        // Tesseract 5: between pages; 4: after each.
+        assert_eq!(
+            texts("a\n\u{c}b\n\u{c}c\n", 3).unwrap(),
+            ["a\n", "b\n", "c\n"]
+        );
+        assert_eq!(
+            texts("a\n\u{c}b\n\u{c}c\n\u{c}", 3).unwrap(),
+            ["a\n", "b\n", "c\n"]
+        );
+        // Empty pages keep their place.
+        assert_eq!(texts("\u{c}\u{c}c", 3).unwrap(), ["", "", "c"]);
+        assert_eq!(texts("only\n", 1).unwrap(), ["only\n"]);
+        // A page lost, or one too many: not guessed.
+        assert!(texts("a\u{c}b", 3).is_none());
+        assert!(texts("a\u{c}b\u{c}c\u{c}d", 3).is_none());
+    }
+
+    #[test]
+    fn each_page_begun_moves_the_stop_time_but_never_past_the_deadline() {
+        let started = Instant::now();
+        let progress = Progress {
+            started,
+            pages_begun: AtomicUsize::new(0),
+            last_begun: AtomicU64::new(0),
+        };
+        let limits = RunLimits {
+            deadline: started + Duration::from_secs(100),
+            page_time: Some(Duration::from_secs(30)),
+            memory: 0,
+        };
+        assert_eq!(
+            progress.stop_at(limits),
+            (started + Duration::from_secs(30), false)
+        );
+        // Not a progress line: nothing moves.
+        progress.note(b"Estimating resolution as 301\n");
+        progress.note(b"Pages 3\n");
+        assert_eq!(progress.pages_begun.load(Ordering::Acquire), 0);
+        std::thread::sleep(Duration::from_millis(5));
+        progress.note(b"Page 2\n");
+        assert_eq!(progress.pages_begun.load(Ordering::Acquire), 2);
+        let (stop_at, deadline) = progress.stop_at(limits);
+        assert!(stop_at > started + Duration::from_secs(30) && !deadline);
+        // Near the deadline, the deadline is what stops it.
+        progress.last_begun.store(90_000_000_000, Ordering::Release);
+        assert_eq!(progress.stop_at(limits), (limits.deadline, true));
+        let no_page_time = RunLimits {
+            page_time: None,
+            ..limits
+        };
+        assert_eq!(progress.stop_at(no_page_time), (limits.deadline, true));
+    }
 }

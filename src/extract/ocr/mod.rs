@@ -2,26 +2,35 @@
 //! matched like any other text.
 //!
 //! Extractors hand over a [`PageSource`]; [`read_pages`] reads its pages
-//! in parallel on the worker pool (one engine process per page, at most
-//! one per worker: [`OcrState`] holds the slots), within the limits of
+//! in parallel on the worker pool, within the limits of
 //! [`OcrSettings`], and then matches each page's text in page order with
 //! `field` = `page N`. Every page not read is reported, with its reason:
 //! OCR off or unavailable, a page or scan limit, the engine's time limit,
 //! an engine failure, an image that could not be decoded.
+//!
+//! The pages of a file are cut into one run of consecutive pages per
+//! engine slot (at most one engine process per worker: [`OcrState`] holds
+//! the slots), and each engine process reads several pages (up to
+//! [`MAX_RUN_PAGES`]), so that its model is loaded once for them, not once
+//! a page. A run that fails costs no page its text: the pages are read
+//! again, each alone, and a page that runs out of time is known by the
+//! engine's progress and is the only one reported for it.
 
 pub mod engine;
 pub mod fax3;
 pub mod pdf_pages;
 pub mod prep;
+pub mod tiff_writer;
 
 use super::{reason_of, Ctx, Location};
 use crate::error::ExtractError;
 use crate::report::{Event, OcrWork, SkipReason};
-use engine::{PageRun, RunLimits, Tesseract};
+use engine::{PageRun, RunLimits, Tesseract, Timeout};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tiff_writer::TiffPage;
 
 /// `--ocr`: whether images are read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,7 +82,16 @@ struct Shared {
     engine: OnceLock<Result<Tesseract, String>>,
     pages: AtomicU64,
     slots: Slots,
+    /// How many slots there are.
+    engines: usize,
 }
+
+/// Most pages one engine process reads: what a failed run costs again
+/// (each page is then read alone) is bounded by it.
+pub const MAX_RUN_PAGES: usize = 8;
+/// Most bytes of page pixels handed to one engine process (a letter page
+/// at 300 dpi is 8.4 MB grey, 1 MB black and white).
+const MAX_RUN_BYTES: usize = 64 << 20;
 
 impl std::fmt::Debug for OcrState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,6 +117,7 @@ impl OcrState {
             engine: OnceLock::new(),
             pages: AtomicU64::new(0),
             slots: Slots::new(workers),
+            engines: workers,
         }))
     }
 
@@ -314,13 +333,11 @@ fn read_readable(
     }
     let deadline = ctx.budget.deadline();
     let state = ctx.options.ocr.clone();
-    let outcomes: Vec<(usize, PageOutcome)> = to_read
+    let mut outcomes: Vec<(usize, PageOutcome)> = consecutive_parts(&to_read, state.0.engines)
         .par_iter()
-        .map(|&page| {
-            let outcome = read_page(&engine, &state, settings, source, page, deadline);
-            (page, outcome)
-        })
+        .flat_map_iter(|pages| read_part(&engine, &state, settings, source, pages, deadline))
         .collect();
+    outcomes.sort_by_key(|(page, _)| *page);
     let mut read_any = false;
     for (page, outcome) in outcomes {
         match outcome {
@@ -370,63 +387,185 @@ fn finish(
     verdict.map_or(Ok(()), Err)
 }
 
-/// Reads one page: within the scan's page limit and the file's time
-/// limit, in one of the engine slots.
-fn read_page(
+/// `pages` cut into at most `parts` runs of consecutive pages, as even
+/// as can be.
+fn consecutive_parts(pages: &[usize], parts: usize) -> Vec<&[usize]> {
+    let parts = parts.clamp(1, pages.len().max(1));
+    let (size, longer) = (pages.len() / parts, pages.len() % parts);
+    let mut out = Vec::with_capacity(parts);
+    let mut rest = pages;
+    for i in 0..parts {
+        let (part, tail) = rest.split_at(size + usize::from(i < longer));
+        if !part.is_empty() {
+            out.push(part);
+        }
+        rest = tail;
+    }
+    out
+}
+
+/// Reads a run of pages in one of the engine slots, each page within the
+/// scan's page limit and the file's time limit: pages are decoded and
+/// prepared one by one and handed to the engine a group at a time.
+fn read_part(
     engine: &Tesseract,
     state: &OcrState,
     settings: &OcrSettings,
     source: &dyn PageSource,
-    page: usize,
+    pages: &[usize],
     file_deadline: Option<Instant>,
-) -> PageOutcome {
-    let out_of_file_time = |now: Instant| file_deadline.is_some_and(|d| now >= d);
-    if out_of_file_time(Instant::now()) {
-        return PageOutcome::Skipped(ExtractError::Limit(
+) -> Vec<(usize, PageOutcome)> {
+    let out_of_file_time = || file_deadline.is_some_and(|d| Instant::now() >= d);
+    let too_late = || {
+        PageOutcome::Skipped(ExtractError::Limit(
             "the file's time limit was reached before this page was read".into(),
-        ));
+        ))
+    };
+    let mut outcomes = Vec::with_capacity(pages.len());
+    let mut slot = None;
+    let mut group: Vec<ReadyPage> = Vec::new();
+    let mut group_bytes = 0;
+    for &page in pages {
+        if out_of_file_time() {
+            outcomes.push((page, too_late()));
+            continue;
+        }
+        if !state.reserve_page(settings.max_pages_per_scan) {
+            outcomes.push((
+                page,
+                PageOutcome::Skipped(ExtractError::Limit(format!(
+                    "more than {} pages read in this scan (--ocr-max-pages-total)",
+                    settings.max_pages_per_scan
+                ))),
+            ));
+            continue;
+        }
+        if slot.is_none() {
+            slot = Some(state.0.slots.acquire());
+            if out_of_file_time() {
+                outcomes.push((page, too_late()));
+                continue;
+            }
+        }
+        let started = Instant::now();
+        let image = match source.load(page) {
+            Ok(image) => image,
+            Err(e) => {
+                outcomes.push((page, PageOutcome::Skipped(e)));
+                continue;
+            }
+        };
+        let prepared = prep::prepare(image, prep::Steps::default());
+        group_bytes += prepared.raster.data.len();
+        group.push(ReadyPage {
+            page,
+            prepared,
+            prep_time: started.elapsed(),
+        });
+        if group.len() >= MAX_RUN_PAGES || group_bytes >= MAX_RUN_BYTES {
+            outcomes.extend(run_group(engine, settings, &group, file_deadline));
+            group.clear();
+            group_bytes = 0;
+        }
     }
-    if !state.reserve_page(settings.max_pages_per_scan) {
-        return PageOutcome::Skipped(ExtractError::Limit(format!(
-            "more than {} pages read in this scan (--ocr-max-pages-total)",
-            settings.max_pages_per_scan
-        )));
+    if !group.is_empty() {
+        outcomes.extend(run_group(engine, settings, &group, file_deadline));
     }
-    let _slot = state.0.slots.acquire();
+    drop(slot);
+    outcomes
+}
+
+/// A page decoded and prepared for the engine.
+struct ReadyPage {
+    page: usize,
+    prepared: prep::Prepared,
+    /// Time spent decoding and preparing it, counted as OCR time.
+    prep_time: Duration,
+}
+
+/// Runs the engine once on `group` (prepared pages, in page order). When
+/// a run of several pages fails, its pages are read again: around the
+/// page that ran out of time, when the engine said which it was, or
+/// otherwise each alone.
+fn run_group(
+    engine: &Tesseract,
+    settings: &OcrSettings,
+    group: &[ReadyPage],
+    file_deadline: Option<Instant>,
+) -> Vec<(usize, PageOutcome)> {
+    if group.is_empty() {
+        return Vec::new();
+    }
     let started = Instant::now();
-    if out_of_file_time(started) {
-        return PageOutcome::Skipped(ExtractError::Limit(
-            "the file's time limit was reached before this page was read".into(),
-        ));
-    }
-    let image = match source.load(page) {
-        Ok(image) => image,
-        Err(e) => return PageOutcome::Skipped(e),
-    };
-    let prepared = prep::prepare(image, prep::Steps::default());
-    let page_deadline = started + Duration::from_secs(settings.page_seconds.max(1));
-    let deadline = match file_deadline {
-        Some(d) if d < page_deadline => d,
-        _ => page_deadline,
-    };
+    let page_time = Duration::from_secs(settings.page_seconds.max(1));
+    // Without a time limit for the file, each page's is the only one.
+    let deadline =
+        file_deadline.unwrap_or(started + page_time.saturating_mul(2 * group.len() as u32 + 2));
     let limits = RunLimits {
         deadline,
+        page_time: Some(page_time),
         memory: settings.page_memory_mib.saturating_mul(1 << 20),
     };
-    let run = engine.run(&prepared.encoded, prepared.dpi, limits);
-    let engine_time = started.elapsed();
-    match run {
-        PageRun::Text(text) => PageOutcome::Read { text, engine_time },
-        PageRun::TimedOut if deadline < page_deadline => PageOutcome::Skipped(ExtractError::Limit(
+    let pages: Vec<TiffPage<'_>> = group
+        .iter()
+        .map(|p| TiffPage {
+            raster: &p.prepared.raster,
+            dpi: p.prepared.dpi,
+        })
+        .collect();
+    let run = engine.run(&pages, limits);
+    let each = |outcome: &dyn Fn() -> PageOutcome| -> Vec<(usize, PageOutcome)> {
+        group.iter().map(|p| (p.page, outcome())).collect()
+    };
+    let one_by_one = || -> Vec<(usize, PageOutcome)> {
+        (0..group.len())
+            .flat_map(|i| run_group(engine, settings, &group[i..=i], file_deadline))
+            .collect()
+    };
+    let file_time_out = || {
+        PageOutcome::Skipped(ExtractError::Limit(
             "the file's time limit was reached while OCR read this page".into(),
-        )),
-        PageRun::TimedOut => PageOutcome::Skipped(ExtractError::Limit(format!(
-            "OCR stopped after {} s (time limit per page)",
-            settings.page_seconds.max(1)
-        ))),
-        PageRun::Failed(why) => PageOutcome::Skipped(ExtractError::OcrFailed(format!(
-            "the OCR engine failed: {why}"
-        ))),
+        ))
+    };
+    match run {
+        PageRun::Text(texts) => {
+            let run_share = started.elapsed() / group.len() as u32;
+            group
+                .iter()
+                .zip(texts)
+                .map(|(p, text)| {
+                    let engine_time = p.prep_time + run_share;
+                    (p.page, PageOutcome::Read { text, engine_time })
+                })
+                .collect()
+        }
+        PageRun::TimedOut(Timeout { deadline: true, .. }) if file_deadline.is_some() => {
+            each(&file_time_out)
+        }
+        PageRun::TimedOut(Timeout { page: Some(k), .. }) if k < group.len() => {
+            let mut outcomes = run_group(engine, settings, &group[..k], file_deadline);
+            outcomes.push((
+                group[k].page,
+                PageOutcome::Skipped(ExtractError::Limit(format!(
+                    "OCR stopped after {} s (time limit per page)",
+                    page_time.as_secs()
+                ))),
+            ));
+            outcomes.extend(run_group(engine, settings, &group[k + 1..], file_deadline));
+            outcomes
+        }
+        PageRun::TimedOut(_) | PageRun::Failed(_) if group.len() > 1 => one_by_one(),
+        PageRun::TimedOut(_) => each(&|| {
+            PageOutcome::Skipped(ExtractError::Limit(format!(
+                "OCR stopped after {} s (time limit per page)",
+                page_time.as_secs()
+            )))
+        }),
+        PageRun::Failed(why) => each(&|| {
+            PageOutcome::Skipped(ExtractError::OcrFailed(format!(
+                "the OCR engine failed: {why}"
+            )))
+        }),
     }
 }
 
@@ -609,6 +748,134 @@ mod tests {
             t.join().expect("thread");
         }
         assert_eq!(most.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn pages_are_cut_into_even_consecutive_parts() {
+        let pages: Vec<usize> = (10..17).collect();
+        let parts = consecutive_parts(&pages, 3);
+        assert_eq!(parts, [&[10, 11, 12][..], &[13, 14], &[15, 16]]);
+        assert_eq!(consecutive_parts(&pages[..2], 4), [&[10][..], &[11]]);
+        assert_eq!(consecutive_parts(&pages, 0), [&pages[..]]);
+        assert!(consecutive_parts(&[], 2).is_empty());
+    }
+
+    /// An engine standing in for Tesseract: a shell script that behaves
+    /// as `first` on its first run and as `later` on every other, each
+    /// run counted in a file beside it.
+    fn scripted_engine(dir: &std::path::Path, first: &str, later: &str) -> Tesseract {
+        use std::os::unix::fs::PermissionsExt;
+        let program = dir.join("tesseract");
+        let count = dir.join("runs");
+        std::fs::write(
+            &program,
+            format!(
+                "#!/bin/sh\nn=$(cat '{c}' 2>/dev/null || echo 0)\necho $((n+1)) > '{c}'\n\
+                 if [ \"$n\" = 0 ]; then\n{first}\nelse\n{later}\nfi\n",
+                c = count.display()
+            ),
+        )
+        .expect("script written");
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        Tesseract::with_program(program)
+    }
+
+    fn runs(dir: &std::path::Path) -> String {
+        std::fs::read_to_string(dir.join("runs"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    fn blank_pages(n: usize) -> Vec<ReadyPage> {
+        (0..n)
+            .map(|page| ReadyPage {
+                page,
+                prepared: prep::Prepared {
+                    raster: prep::Raster {
+                        width: 20,
+                        height: 20,
+                        bilevel: false,
+                        data: vec![255; 400],
+                    },
+                    dpi: Some(300),
+                    skew_degrees: 0.0,
+                },
+                prep_time: Duration::ZERO,
+            })
+            .collect()
+    }
+
+    /// What became of each page: its text, or the reason it was not read.
+    fn verdicts(outcomes: Vec<(usize, PageOutcome)>) -> Vec<(usize, String)> {
+        outcomes
+            .into_iter()
+            .map(|(page, outcome)| match outcome {
+                PageOutcome::Read { text, .. } => (page, text),
+                PageOutcome::Skipped(e) => (page, format!("skipped: {e}")),
+            })
+            .collect()
+    }
+
+    const SETTINGS: OcrSettings = OcrSettings {
+        mode: OcrMode::On,
+        max_pages_per_file: 50,
+        max_pages_per_scan: 100,
+        page_seconds: 1,
+        page_memory_mib: 0,
+    };
+
+    #[test]
+    fn a_page_that_hangs_a_run_costs_only_itself() {
+        // The first run begins pages 1 and 2 of three, then hangs: page 2
+        // is the one stopped; pages 1 and 3 are read again, each run
+        // answering for one page.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = scripted_engine(
+            dir.path(),
+            "echo 'Page 1' >&2; echo 'Page 2' >&2; exec sleep 600",
+            "echo text",
+        );
+        let started = Instant::now();
+        let got = verdicts(run_group(&engine, &SETTINGS, &blank_pages(3), None));
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], (0, "text\n".to_string()));
+        assert_eq!(got[1].0, 1);
+        assert!(got[1].1.contains("time limit per page"), "{got:?}");
+        assert_eq!(got[2], (2, "text\n".to_string()));
+        // The hung run, then pages 1 and 3, each in a run of its own.
+        assert_eq!(runs(dir.path()), "3");
+        // Stopped at the page's limit (1 s), not at its 600 s.
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_run_that_crashes_or_loses_a_page_is_read_again_page_by_page() {
+        for first in [
+            "kill -SEGV $$",
+            // Two pages of text for three pages.
+            "printf 'a\\fb'",
+            // Stopped without naming its page.
+            "exec sleep 600",
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let engine = scripted_engine(dir.path(), first, "echo again");
+            let got = verdicts(run_group(&engine, &SETTINGS, &blank_pages(3), None));
+            let again: Vec<(usize, String)> = (0..3).map(|p| (p, "again\n".to_string())).collect();
+            assert_eq!(got, again, "{first}");
+            assert_eq!(runs(dir.path()), "4", "{first}");
+        }
+    }
+
+    #[test]
+    fn one_run_reads_a_group_and_cuts_its_text_at_the_separators() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = scripted_engine(dir.path(), "printf 'one\\ftwo\\f\\fthree'", "exit 1");
+        let got = verdicts(run_group(&engine, &SETTINGS, &blank_pages(4), None));
+        let want = [(0, "one"), (1, "two"), (2, ""), (3, "three")];
+        let want: Vec<(usize, String)> = want.iter().map(|(p, t)| (*p, t.to_string())).collect();
+        assert_eq!(got, want);
+        assert_eq!(runs(dir.path()), "1");
     }
 
     #[test]
