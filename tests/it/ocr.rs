@@ -797,3 +797,44 @@ fn forms_rendered_by_other_tools_keep_labels_with_their_values() {
         outcome.rows
     );
 }
+
+/// The three pages of the fax go to the real engine in one run on one
+/// worker (its model loaded once, not per page), and its text comes back
+/// cut into the right pages: the SSN on page 2, the MRN on page 3. A
+/// wrapper on PATH counts the engine's runs and passes them on.
+#[test]
+fn a_multi_page_fax_is_read_in_one_engine_run() {
+    need_tesseract();
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v tesseract"])
+        .output()
+        .expect("sh runs");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let count = dir.path().join("runs");
+    let fake = fake_path(Some(&format!(
+        "[ \"$1\" = --list-langs ] || echo run >> '{}'\nexec '{real}' \"$@\"",
+        count.display()
+    )));
+    let path = std::env::join_paths([fake.path(), Path::new("/usr/bin"), Path::new("/bin")])
+        .expect("path");
+    let report = dir.path().join("report.csv");
+    let out = phiscan_with_path(Path::new(&path))
+        .env("OMP_THREAD_LIMIT", "1")
+        .args(["scan", "-q", "--unmask", "--threads", "1", "-o"])
+        .arg(&report)
+        .arg(scans().join("referral_fax.tif"))
+        .timeout(std::time::Duration::from_secs(300))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let runs = std::fs::read_to_string(&count).expect("the engine ran");
+    assert_eq!(runs.lines().count(), 1, "engine runs: {runs}");
+    let csv = std::fs::read_to_string(&report).expect("report written");
+    let has = |value: &str, page: &str| {
+        csv.lines()
+            .any(|l| l.contains(value) && l.contains(&format!(",{page},")))
+    };
+    assert!(has("536-22-1234", "page 2"), "{csv}");
+    assert!(has("00771245", "page 3"), "{csv}");
+}
