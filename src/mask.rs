@@ -130,26 +130,36 @@ fn mask_email(value: &str) -> String {
 pub fn render_context(before: &str, value: &str, after: &str, unmask: bool) -> String {
     let mut out = String::with_capacity(before.len() + value.len() + after.len() + 8);
     if unmask {
-        push_escaped(&mut out, before.chars());
-        push_escaped(&mut out, value.chars());
-        push_escaped(&mut out, after.chars());
+        push_escaped_str(&mut out, before);
+        push_escaped_str(&mut out, value);
+        push_escaped_str(&mut out, after);
     } else {
         // Only numbers and e-mail local parts are masked: a side with no
         // digit and no `@` (most, in prose) is shown as it is.
         let plain = |s: &str| !s.chars().any(|c| c.is_numeric() || c == '@');
         if plain(before) {
-            push_escaped(&mut out, before.chars());
+            push_escaped_str(&mut out, before);
         } else {
             push_escaped(&mut out, mask_neighbours(before, true, false).into_iter());
         }
-        push_escaped(&mut out, value.chars());
+        push_escaped_str(&mut out, value);
         if plain(after) {
-            push_escaped(&mut out, after.chars());
+            push_escaped_str(&mut out, after);
         } else {
             push_escaped(&mut out, mask_neighbours(after, false, true).into_iter());
         }
     }
     out
+}
+
+/// [`push_escaped`] for a string: printable ASCII (most snippets) needs
+/// no look at each character.
+fn push_escaped_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        out.push_str(s);
+    } else {
+        push_escaped(out, s.chars());
+    }
 }
 
 fn push_escaped(out: &mut String, chars: impl Iterator<Item = char>) {
@@ -272,6 +282,23 @@ fn mask_neighbours(s: &str, open_start: bool, open_end: bool) -> Vec<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_ascii_shortcut_escapes_as_the_general_case() {
+        for s in [
+            "MRN 00482913, phone (312) 555-0147 ~ ok",
+            "tab\there\nnew line\r",
+            "delete \u{7f} and bell \u{7}",
+            "Jos\u{e9} M\u{fc}ller \u{202e}fdp.zip",
+            " ",
+            "",
+        ] {
+            let (mut fast, mut general) = (String::new(), String::new());
+            push_escaped_str(&mut fast, s);
+            push_escaped(&mut general, s.chars());
+            assert_eq!(fast, general, "{s:?}");
+        }
+    }
 
     #[test]
     fn keeps_last_four_of_numbers() {
