@@ -105,8 +105,23 @@ pub struct Hit {
     pub confidence: Confidence,
 }
 
-/// A block of [`WORD_BLOCK`] bytes whose words were not looked for yet.
-const UNSEARCHED: (usize, usize) = (usize::MAX, 0);
+/// A block of [`WORD_BLOCK`] bytes: the range of `Scratch::words` that
+/// start in it once it is searched.
+#[derive(Clone, Copy, Debug)]
+struct WordBlock {
+    words: (usize, usize),
+}
+
+impl WordBlock {
+    /// Not searched yet.
+    const UNSEARCHED: WordBlock = WordBlock {
+        words: (usize::MAX, 0),
+    };
+
+    fn is_searched(&self) -> bool {
+        self.words.0 != usize::MAX
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 struct WordHit {
@@ -138,10 +153,10 @@ pub struct Scratch {
     gated_found: Vec<End>,
     rule_ends: Vec<usize>,
     /// Per block of [`WORD_BLOCK`] bytes of the current buffer, the range
-    /// of `words` that start in it, or [`UNSEARCHED`]; empty until the
+    /// of `words` that start in it, or [`WordBlock::UNSEARCHED`]; empty until the
     /// first search of the buffer. Indexed, not searched: a binary search
     /// per match was 3% of keyword-dense JSON.
-    word_blocks: Vec<(usize, usize)>,
+    word_blocks: Vec<WordBlock>,
     /// Addresses of a block known to hold no candidate, and a copy of its
     /// bytes (see [`Matcher::enter_block`]).
     quiet: Option<Range<usize>>,
@@ -1047,18 +1062,17 @@ impl Matcher {
         }
         let blocks = &mut scratch.word_blocks;
         if blocks.is_empty() {
-            blocks.resize(buf.len().div_ceil(WORD_BLOCK), UNSEARCHED);
+            blocks.resize(buf.len().div_ceil(WORD_BLOCK), WordBlock::UNSEARCHED);
         }
-        let searched = |b: &(usize, usize)| b.0 != usize::MAX;
         let last = (need.end - 1) / WORD_BLOCK;
         let mut index = need.start / WORD_BLOCK;
         while index <= last {
-            if searched(&blocks[index]) {
+            if blocks[index].is_searched() {
                 index += 1;
                 continue;
             }
             let mut run_end = index + 1;
-            while run_end <= last && !searched(&blocks[run_end]) {
+            while run_end <= last && !blocks[run_end].is_searched() {
                 run_end += 1;
             }
             let start = index * WORD_BLOCK;
@@ -1080,7 +1094,7 @@ impl Matcher {
             for (b, slot) in blocks[index..run_end].iter_mut().enumerate() {
                 let block_end = (index + b + 1) * WORD_BLOCK;
                 let to = from + found[from..].partition_point(|w| w.start < block_end);
-                *slot = (from, to);
+                *slot = WordBlock { words: (from, to) };
                 from = to;
             }
             index = run_end;
@@ -1099,8 +1113,8 @@ impl Matcher {
         let last = (to / WORD_BLOCK + 1).min(blocks.len()).max(first);
         blocks[first..last]
             .iter()
-            .filter(|b| b.0 != usize::MAX)
-            .flat_map(|&(s, e)| &scratch.words[s..e])
+            .filter(|b| b.is_searched())
+            .flat_map(|b| &scratch.words[b.words.0..b.words.1])
             .filter(move |w| (from..=to).contains(&w.start))
     }
 
@@ -1788,7 +1802,7 @@ exclude = ["visit", "invoice"]
                 let end = start + 1 + rng.below(1500);
                 m.ensure_words(buf, start..end, &mut scratch);
             }
-            let searched = |at: usize| scratch.word_blocks[at / WORD_BLOCK].0 != usize::MAX;
+            let searched = |at: usize| scratch.word_blocks[at / WORD_BLOCK].is_searched();
             // Asked for any stretch of searched text, from any byte or a
             // block's first.
             for ask in 0..20 {
