@@ -171,33 +171,28 @@ impl Tesseract {
             .dpi
             .filter(|d| pages.iter().all(|p| p.dpi == Some(*d)));
         match self.run_image(&image, pages.len(), dpi, limits) {
-            PageRun::Text(mut texts) => {
-                let Some(text) = texts.pop() else {
-                    return PageRun::Failed("no output".into());
-                };
-                match split_pages(&text, pages.len()) {
-                    Some(texts) => PageRun::Text(texts),
-                    None => PageRun::Failed(format!(
-                        "its output did not hold {} pages ({} page separators)",
-                        pages.len(),
-                        text.matches(PAGE_SEPARATOR).count()
-                    )),
-                }
-            }
-            other => other,
+            Ok(text) => match split_pages(&text, pages.len()) {
+                Some(texts) => PageRun::Text(texts),
+                None => PageRun::Failed(format!(
+                    "its output did not hold {} pages ({} page separators)",
+                    pages.len(),
+                    text.matches(PAGE_SEPARATOR).count()
+                )),
+            },
+            Err(stopped) => stopped,
         }
     }
 
     /// Runs the engine on an image file of `pages` pages (a TIFF, as
-    /// written by [`tiff_pages`]); its whole output is the one text
-    /// returned.
+    /// written by [`tiff_pages`]): its whole output, or why there is none
+    /// (a [`PageRun`] that is not `Text`).
     fn run_image(
         &self,
         image: &[u8],
         pages: usize,
         dpi: Option<u32>,
         limits: RunLimits,
-    ) -> PageRun {
+    ) -> Result<String, PageRun> {
         let mut command = self.command();
         let file = image_file(image);
         let input = if file.is_some() {
@@ -225,7 +220,7 @@ impl Tesseract {
             .spawn();
         let mut child = match spawned {
             Ok(c) => c,
-            Err(e) => return PageRun::Failed(format!("could not be started: {e}")),
+            Err(e) => return Err(PageRun::Failed(format!("could not be started: {e}"))),
         };
         // The limits apply before the image is written: until then the
         // engine only loads its model, waiting for its input.
@@ -236,20 +231,26 @@ impl Tesseract {
         let cpu_seconds = allowed.as_secs().saturating_mul(2).max(5);
         if let Err(e) = cap_child(&child, limits.memory, cpu_seconds) {
             kill(&mut child);
-            return PageRun::Failed(format!("its resource limits could not be set: {e}"));
+            return Err(PageRun::Failed(format!(
+                "its resource limits could not be set: {e}"
+            )));
         }
         let (out, err, status) = collect(&mut child, piped.then_some(image), limits);
         match status {
-            Ok(s) if s.success() => PageRun::Text(vec![String::from_utf8_lossy(&out).into_owned()]),
-            Ok(s) => PageRun::Failed(format!("{} ({})", describe(s), last_line(&err))),
+            Ok(s) if s.success() => Ok(String::from_utf8_lossy(&out).into_owned()),
+            Ok(s) => Err(PageRun::Failed(format!(
+                "{} ({})",
+                describe(s),
+                last_line(&err)
+            ))),
             Err(Stop::TimedOut(mut timeout)) => {
                 // A one-page run names no page: it is that page.
                 if pages == 1 {
                     timeout.page = Some(0);
                 }
-                PageRun::TimedOut(timeout)
+                Err(PageRun::TimedOut(timeout))
             }
-            Err(Stop::Io(e)) => PageRun::Failed(e.to_string()),
+            Err(Stop::Io(e)) => Err(PageRun::Failed(e.to_string())),
         }
     }
 }
@@ -440,6 +441,12 @@ fn collect(
         } else {
             wait_until(child, || progress.stop_at(limits).0)
         };
+        // What was known when the run was stopped: a line read after the
+        // kill must not move the blame to a page begun just before it.
+        let stopped = Timeout {
+            page: progress.pages_begun.load(Ordering::Acquire).checked_sub(1),
+            deadline: progress.stop_at(limits).1,
+        };
         if !matches!(status, Ok(Some(_))) {
             kill(child);
         }
@@ -447,13 +454,7 @@ fn collect(
         let err = err.join().unwrap_or_default();
         let status = match status {
             Ok(Some(status)) => Ok(status),
-            Ok(None) => {
-                let pages_begun = progress.pages_begun.load(Ordering::Acquire);
-                Err(Stop::TimedOut(Timeout {
-                    page: pages_begun.checked_sub(1),
-                    deadline: progress.stop_at(limits).1,
-                }))
-            }
+            Ok(None) => Err(Stop::TimedOut(stopped)),
             Err(e) => Err(Stop::Io(e)),
         };
         (out, err, status)
