@@ -527,6 +527,12 @@ fn run_group(
             "the file's time limit was reached while OCR read this page".into(),
         ))
     };
+    let page_time_out = || {
+        PageOutcome::Skipped(ExtractError::Limit(format!(
+            "OCR stopped after {} s (time limit per page)",
+            page_time.as_secs()
+        )))
+    };
     match run {
         PageRun::Text(texts) => {
             let run_share = started.elapsed() / group.len() as u32;
@@ -544,23 +550,12 @@ fn run_group(
         }
         PageRun::TimedOut(Timeout { page: Some(k), .. }) if k < group.len() => {
             let mut outcomes = run_group(engine, settings, &group[..k], file_deadline);
-            outcomes.push((
-                group[k].page,
-                PageOutcome::Skipped(ExtractError::Limit(format!(
-                    "OCR stopped after {} s (time limit per page)",
-                    page_time.as_secs()
-                ))),
-            ));
+            outcomes.push((group[k].page, page_time_out()));
             outcomes.extend(run_group(engine, settings, &group[k + 1..], file_deadline));
             outcomes
         }
         PageRun::TimedOut(_) | PageRun::Failed(_) if group.len() > 1 => one_by_one(),
-        PageRun::TimedOut(_) => each(&|| {
-            PageOutcome::Skipped(ExtractError::Limit(format!(
-                "OCR stopped after {} s (time limit per page)",
-                page_time.as_secs()
-            )))
-        }),
+        PageRun::TimedOut(_) => each(&page_time_out),
         PageRun::Failed(why) => each(&|| {
             PageOutcome::Skipped(ExtractError::OcrFailed(format!(
                 "the OCR engine failed: {why}"
