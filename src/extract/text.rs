@@ -64,9 +64,27 @@ impl LineCursor {
     }
 }
 
-/// Characters in UTF-8 (invalid bytes count one each).
+/// Characters in UTF-8 (invalid bytes count one each): the bytes that are
+/// not continuation bytes (`10xxxxxx`), counted eight at a time. Columns
+/// of minified JSON or XML are counted from the start of a line that may
+/// be the whole file; byte by byte that was 3% of such a scan.
 fn count_chars(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let mut continuation = 0u64;
+    for word in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(word);
+        let w = u64::from_le_bytes(b);
+        // Bit 7 of each byte set, and bit 6 (shifted up to bit 7) clear.
+        continuation += u64::from((w & !(w << 1) & HIGH).count_ones());
+    }
+    continuation += words
+        .remainder()
+        .iter()
+        .filter(|&&b| (b & 0xC0) == 0x80)
+        .count() as u64;
+    bytes.len() as u64 - continuation
 }
 
 /// Rounds read but not yet matched, per worker thread, when a file's
@@ -452,7 +470,11 @@ fn report_hits(
         if Some(rule.entity) == skip {
             continue;
         }
-        cursor.advance_to(buf, hit.start);
+        // A finding past the row cap is only counted: no place needed.
+        // The cursor counts from where it stopped, whenever it moves on.
+        if !past_row_cap(ctx) {
+            cursor.advance_to(buf, hit.start);
+        }
         send_finding(
             ctx,
             field,
@@ -465,6 +487,13 @@ fn report_hits(
             others,
         );
     }
+}
+
+/// Whether the next finding of the file is past its row cap.
+fn past_row_cap(ctx: &Ctx) -> bool {
+    ctx.options
+        .rows_per_file
+        .is_some_and(|cap| ctx.budget.findings.get() >= cap)
 }
 
 /// Sends a finding: built into a row, or only counted when its file is
@@ -485,9 +514,9 @@ fn send_finding(
     at: Location,
     others: Others,
 ) {
-    let sent = ctx.budget.findings.get();
-    ctx.budget.findings.set(sent + 1);
-    if ctx.options.rows_per_file.is_some_and(|cap| sent >= cap) {
+    let past_cap = past_row_cap(ctx);
+    ctx.budget.findings.set(ctx.budget.findings.get() + 1);
+    if past_cap {
         ctx.events.send(Event::PastRowCap {
             target: ctx.target.clone(),
             path: ctx.path.clone(),
@@ -761,6 +790,30 @@ impl<'a> Decoded<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn characters_are_counted_as_byte_by_byte() {
+        let naive = |b: &[u8]| b.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64;
+        let mut rng = crate::test_rng::Rng::new(5);
+        let pieces: [&[u8]; 6] = [
+            b"a",
+            b"\xc3\xa9",
+            "\u{20ac}".as_bytes(),
+            "\u{1f600}".as_bytes(),
+            b"\x80",
+            b"\xff",
+        ];
+        for _ in 0..2000 {
+            let mut text = Vec::new();
+            for _ in 0..rng.below(40) {
+                text.extend_from_slice(pieces[rng.below(pieces.len())]);
+            }
+            for from in 0..text.len().min(9) {
+                assert_eq!(count_chars(&text[from..]), naive(&text[from..]), "{text:?}");
+            }
+        }
+        assert_eq!(count_chars("é€😀 ok".as_bytes()), 6);
+    }
+
     use super::super::testkit::{scan_reader, Pieces};
     use super::*;
     use crate::engine::Engine;
