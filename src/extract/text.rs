@@ -522,6 +522,7 @@ fn send_finding(
             path: ctx.path.clone(),
             entity,
             confidence,
+            count: 1,
         });
         return;
     }
@@ -878,7 +879,24 @@ mod tests {
             .unwrap();
         let (outcome, events) = pool.install(|| scan_reader(engine, "f.txt", &mut &text[..], None));
         assert!(!outcome.failed);
-        events.iter().map(|e| format!("{e:?}")).collect()
+        // One line per finding: an event for a run of findings past the
+        // row cap stands for `count` of them.
+        events
+            .iter()
+            .flat_map(|e| match e {
+                Event::PastRowCap {
+                    target,
+                    path,
+                    entity,
+                    confidence,
+                    count,
+                } => {
+                    let one = format!("PastRowCap {target} {path} {entity:?} {confidence:?}");
+                    vec![one; *count as usize]
+                }
+                other => vec![format!("{other:?}")],
+            })
+            .collect()
     }
 
     #[test]

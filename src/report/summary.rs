@@ -170,33 +170,34 @@ impl Summary {
         }
     }
 
-    /// Counts one finding (written or past a row cap).
-    fn count_finding(&mut self, target: &str, entity: Entity, confidence: Confidence) {
+    /// Counts `n` findings alike (written or past a row cap).
+    fn count_findings(&mut self, target: &str, entity: Entity, confidence: Confidence, n: u64) {
         if entity.is_inventory() {
-            *self.inventory_by_entity.entry(entity).or_default() += 1;
-            self.target(target).inventory += 1;
+            *self.inventory_by_entity.entry(entity).or_default() += n;
+            self.target(target).inventory += n;
             return;
         }
-        *self.findings_by_entity.entry(entity).or_default() += 1;
-        *self.findings_by_confidence.entry(confidence).or_default() += 1;
+        *self.findings_by_entity.entry(entity).or_default() += n;
+        *self.findings_by_confidence.entry(confidence).or_default() += n;
         let t = self.target(target);
-        t.findings += 1;
-        *t.findings_by_entity.entry(entity).or_default() += 1;
-        *t.findings_by_confidence.entry(confidence).or_default() += 1;
+        t.findings += n;
+        *t.findings_by_entity.entry(entity).or_default() += n;
+        *t.findings_by_confidence.entry(confidence).or_default() += n;
         if crate::fail_on::is_exposure(entity) {
-            *t.exposure_by_confidence.entry(confidence).or_default() += 1;
+            *t.exposure_by_confidence.entry(confidence).or_default() += n;
         }
     }
 
     pub fn record(&mut self, event: &Event) {
         match event {
-            Event::Finding(f) => self.count_finding(&f.target, f.entity, f.confidence),
+            Event::Finding(f) => self.count_findings(&f.target, f.entity, f.confidence, 1),
             Event::PastRowCap {
                 target,
                 entity,
                 confidence,
+                count,
                 ..
-            } => self.count_finding(target, *entity, *confidence),
+            } => self.count_findings(target, *entity, *confidence, *count),
             Event::AlreadyScanned {
                 target,
                 truncated,
