@@ -217,12 +217,22 @@ fn scan_segment(
     let id = elements.first().map_or("", |e| e.2);
     let element = |n: usize| elements.get(n).map_or("", |e| e.2);
     let qualifier = element(1);
+    // `NM1*IL/NM109`: built without the formatting machinery (as HL7's
+    // labels are), one for every element reported or matched.
     let label = |n: usize| {
-        if qualifier.is_empty() {
-            format!("{id}/{id}{n:02}")
-        } else {
-            format!("{id}*{qualifier}/{id}{n:02}")
+        let mut label = String::with_capacity(2 * id.len() + qualifier.len() + 6);
+        label.push_str(id);
+        if !qualifier.is_empty() {
+            label.push('*');
+            label.push_str(qualifier);
         }
+        label.push('/');
+        label.push_str(id);
+        if n < 10 {
+            label.push('0');
+        }
+        label.push_str(itoa::Buffer::new().format(n));
+        label
     };
     // Elements reported as field values are not matched as text again.
     let mut consumed = [false; 32];
