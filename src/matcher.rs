@@ -793,8 +793,8 @@ impl Matcher {
     pub fn new_scratch(&self) -> Scratch {
         Scratch {
             caches: self.rules.iter().map(|r| r.regex.create_cache()).collect(),
-            // Only the match's span where the value group is not needed: the
-            // regex then skips its capture engine.
+            // Groups only for rules whose value is a group of the match
+            // (see `take_match`); the others never capture.
             captures: self
                 .rules
                 .iter()
@@ -1389,12 +1389,11 @@ impl Matcher {
                     .validator
                     .is_none_or(|validate| validate(&String::from_utf8_lossy(&buf[value.clone()])))
         };
-        let value = match rule.value_group {
-            None if !validated(&span) => return next,
-            None => span.clone(),
-            // Found later, when the context lets the match through.
-            Some(_) => span.clone(),
-        };
+        // A value that is the match is judged before its context (the
+        // cheaper check first); a group, once the context lets it through.
+        if rule.value_group.is_none() && !validated(&span) {
+            return next;
+        }
         let confidence = match &rule.context {
             None => rule.confidence,
             Some(ctx) => match self.context_confidence(rule, ctx, buf, span.clone(), scratch) {
@@ -1403,7 +1402,7 @@ impl Matcher {
             },
         };
         let value = match rule.value_group {
-            None => value,
+            None => span,
             Some(group) => {
                 // The same match again, anchored to its span: the
                 // highest-priority match there is the one found.

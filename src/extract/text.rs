@@ -791,10 +791,19 @@ impl<'a> Decoded<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testkit::{scan_reader, Pieces};
+    use super::*;
+    use crate::engine::Engine;
+    use crate::extract::ScanOptions;
+    use crate::matcher::Matcher;
+    use crate::report::Event;
+    use crate::rules::RulePack;
+    use crate::test_rng::Rng;
+
     #[test]
     fn characters_are_counted_as_byte_by_byte() {
         let naive = |b: &[u8]| b.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64;
-        let mut rng = crate::test_rng::Rng::new(5);
+        let mut rng = Rng::new(5);
         let pieces: [&[u8]; 6] = [
             b"a",
             b"\xc3\xa9",
@@ -814,15 +823,6 @@ mod tests {
         }
         assert_eq!(count_chars("é€😀 ok".as_bytes()), 6);
     }
-
-    use super::super::testkit::{scan_reader, Pieces};
-    use super::*;
-    use crate::engine::Engine;
-    use crate::extract::ScanOptions;
-    use crate::matcher::Matcher;
-    use crate::report::Event;
-    use crate::rules::RulePack;
-    use crate::test_rng::Rng;
 
     /// Random text of about `len` bytes dense with values, near misses,
     /// context words, multi-byte characters and lines of every length.

@@ -143,8 +143,8 @@ pub enum Event {
         path: String,
         entity: Entity,
         confidence: Confidence,
-        /// Findings this event stands for: consecutive ones alike are sent
-        /// as one (see [`HeldEvents`]).
+        /// Findings this event stands for: those alike within a run of
+        /// such events are sent as one (see [`HeldEvents`]).
         count: u64,
     },
     /// A file (top-level) was read; `truncated` when `--max-bytes` cut it.
