@@ -570,30 +570,64 @@ pub fn rotate(image: &GrayImage, degrees: f32) -> GrayImage {
     let (step_x, step_y) = (fixed(cos), fixed(sin));
     let (max_x, max_y) = (i64::from(w - 1) << 16, i64::from(h - 1) << 16);
     let pixels: &mut [u8] = &mut out;
+    let last_row = (h as usize - 1) * stride;
     for (y, row) in pixels.chunks_exact_mut(stride).enumerate() {
         let dy = y as f64 + 0.5 - cy;
         let dx = 0.5 - cx;
         // The source point that lands on the row's first pixel (image rows
         // grow downwards).
-        let mut sx = fixed(cos * dx - sin * dy + cx - 0.5);
-        let mut sy = fixed(sin * dx + cos * dy + cy - 0.5);
-        for px in row.iter_mut() {
-            if (0..=max_x).contains(&sx) && (0..=max_y).contains(&sy) {
-                let (x0, y0) = ((sx >> 16) as usize, (sy >> 16) as usize);
-                let x1 = (x0 + 1).min(stride - 1);
-                let (r0, r1) = (y0 * stride, (y0 + 1).min(h as usize - 1) * stride);
-                let fx = (sx & 0xFFFF) as u64;
-                let fy = (sy & 0xFFFF) as u64;
-                let mix = |a: u8, b: u8| u64::from(a) * (0x10000 - fx) + u64::from(b) * fx;
-                let top = mix(src[r0 + x0], src[r0 + x1]);
-                let bottom = mix(src[r1 + x0], src[r1 + x1]);
-                *px = ((top * (0x10000 - fy) + bottom * fy + (1 << 31)) >> 32) as u8;
-            }
+        let sx = fixed(cos * dx - sin * dy + cx - 0.5);
+        let sy = fixed(sin * dx + cos * dy + cy - 0.5);
+        // The pixels whose source point is on the page, worked out once a
+        // row rather than checked at each pixel.
+        let along_x = steps_within(sx, step_x, max_x, row.len());
+        let along_y = steps_within(sy, step_y, max_y, row.len());
+        let inside = along_x.start.max(along_y.start)..along_x.end.min(along_y.end);
+        if inside.is_empty() {
+            continue;
+        }
+        let first = inside.start as i64;
+        let (mut sx, mut sy) = (sx + first * step_x, sy + first * step_y);
+        for px in &mut row[inside] {
+            let (x0, y0) = ((sx >> 16) as usize, (sy >> 16) as usize);
+            let x1 = (x0 + 1).min(stride - 1);
+            let r0 = y0 * stride;
+            let r1 = (r0 + stride).min(last_row);
+            let fx = (sx & 0xFFFF) as u32;
+            let fy = (sy & 0xFFFF) as u64;
+            // Each side's mix fits in 24 bits.
+            let mix = |a: u8, b: u8| u32::from(a) * (0x10000 - fx) + u32::from(b) * fx;
+            let top = u64::from(mix(src[r0 + x0], src[r0 + x1]));
+            let bottom = u64::from(mix(src[r1 + x0], src[r1 + x1]));
+            *px = ((top * (0x10000 - fy) + bottom * fy + (1 << 31)) >> 32) as u8;
             sx += step_x;
             sy += step_y;
         }
     }
     out
+}
+
+/// The `i` in `0..n` for which `start + i·step` lies in `0..=max`: a range,
+/// since the values move one way.
+fn steps_within(start: i64, step: i64, max: i64, n: usize) -> std::ops::Range<usize> {
+    let n_steps = n as i64;
+    let (from, to) = match step.cmp(&0) {
+        std::cmp::Ordering::Equal if (0..=max).contains(&start) => (0, n_steps - 1),
+        std::cmp::Ordering::Equal => return 0..0,
+        // start + i·step >= 0 and <= max, for i rising or falling.
+        std::cmp::Ordering::Greater => (ceil_div(-start, step), (max - start).div_euclid(step)),
+        std::cmp::Ordering::Less => (ceil_div(start - max, -step), start.div_euclid(-step)),
+    };
+    let (from, to) = (from.max(0), to.min(n_steps - 1));
+    if from > to {
+        return 0..0;
+    }
+    from as usize..to as usize + 1
+}
+
+/// `a / b` rounded up, for `b > 0`.
+fn ceil_div(a: i64, b: i64) -> i64 {
+    -((-a).div_euclid(b))
 }
 
 /// How many pixels have each grey level. Counted in four tables in turn:
@@ -817,6 +851,72 @@ mod tests {
             );
             let back = rotate(&turned, -found);
             assert!(estimate_skew(&back).abs() < 0.15);
+        }
+    }
+
+    /// The fixed-point rotation as first written: every pixel's source
+    /// point checked against the page on its own.
+    fn rotate_checking_each_pixel(image: &GrayImage, degrees: f32) -> GrayImage {
+        let (w, h) = image.dimensions();
+        let (sin, cos) = f64::from(degrees).to_radians().sin_cos();
+        let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
+        let src = image.as_raw();
+        let mut out = GrayImage::from_pixel(w, h, image::Luma([255]));
+        let stride = w as usize;
+        if w == 0 || h == 0 {
+            return out;
+        }
+        let fixed = |v: f64| (v * 65536.0).round() as i64;
+        let (step_x, step_y) = (fixed(cos), fixed(sin));
+        let (max_x, max_y) = (i64::from(w - 1) << 16, i64::from(h - 1) << 16);
+        let pixels: &mut [u8] = &mut out;
+        for (y, row) in pixels.chunks_exact_mut(stride).enumerate() {
+            let (dx, dy) = (0.5 - cx, y as f64 + 0.5 - cy);
+            let mut sx = fixed(cos * dx - sin * dy + cx - 0.5);
+            let mut sy = fixed(sin * dx + cos * dy + cy - 0.5);
+            for px in row.iter_mut() {
+                if (0..=max_x).contains(&sx) && (0..=max_y).contains(&sy) {
+                    let (x0, y0) = ((sx >> 16) as usize, (sy >> 16) as usize);
+                    let x1 = (x0 + 1).min(stride - 1);
+                    let (r0, r1) = (y0 * stride, (y0 + 1).min(h as usize - 1) * stride);
+                    let (fx, fy) = ((sx & 0xFFFF) as u64, (sy & 0xFFFF) as u64);
+                    let mix = |a: u8, b: u8| u64::from(a) * (0x10000 - fx) + u64::from(b) * fx;
+                    let top = mix(src[r0 + x0], src[r0 + x1]);
+                    let bottom = mix(src[r1 + x0], src[r1 + x1]);
+                    *px = ((top * (0x10000 - fy) + bottom * fy + (1 << 31)) >> 32) as u8;
+                }
+                sx += step_x;
+                sy += step_y;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn rows_bounded_once_rotate_as_pixels_checked_each() {
+        let mut rng = crate::test_rng::Rng::new(0x5EED_0F70);
+        let sizes = [
+            (1, 1),
+            (1, 9),
+            (9, 1),
+            (2, 2),
+            (37, 23),
+            (300, 41),
+            (64, 400),
+        ];
+        for (w, h) in sizes {
+            let page = GrayImage::from_fn(w, h, |_, _| image::Luma([rng.below(256) as u8]));
+            let mut angles = vec![
+                0.0f32, 0.05, -0.1, 0.7, -1.65, 3.5, -5.0, 30.0, -89.0, 90.0, 180.0,
+            ];
+            angles.extend((0..20).map(|_| rng.below(72_000) as f32 / 100.0 - 360.0));
+            for degrees in angles {
+                assert_eq!(
+                    rotate(&page, degrees),
+                    rotate_checking_each_pixel(&page, degrees),
+                    "{w}x{h} by {degrees}°"
+                );
+            }
         }
     }
 
