@@ -608,8 +608,9 @@ fn tiff_fax3_page(data: &[u8], index: usize) -> Option<Result<Page, ExtractError
     Some(page())
 }
 
-/// Rows of `bits`-bit samples (each row starts on a byte) as 8-bit grey,
-/// or through `lut` (palette images).
+/// Rows of `bits`-bit samples (1, 2, 4 or 8; each row starts on a byte)
+/// as 8-bit grey, or through `lut` (palette images). Samples past the
+/// data read as all ones (white without a palette).
 pub(crate) fn unpack_bits(
     packed: &[u8],
     w: usize,
@@ -617,21 +618,33 @@ pub(crate) fn unpack_bits(
     bits: u8,
     lut: Option<&[u8]>,
 ) -> Vec<u8> {
-    let bits = usize::from(bits);
+    let bits = usize::from(bits.clamp(1, 8));
     let row_bytes = (w * bits).div_ceil(8);
-    let max = (1u16 << bits) - 1;
+    let max = (1usize << bits) - 1;
+    let level = |v: usize| match lut {
+        Some(lut) => lut.get(v).copied().unwrap_or(255),
+        None => (v * 255 / max) as u8,
+    };
+    // Each byte's samples, looked up whole: a fax page is millions of
+    // them.
+    let per_byte = 8 / bits;
+    let table: Vec<[u8; 8]> = (0..256usize)
+        .map(|byte| {
+            let mut samples = [0u8; 8];
+            for (i, sample) in samples.iter_mut().enumerate().take(per_byte) {
+                *sample = level((byte >> (8 - bits * (i + 1))) & max);
+            }
+            samples
+        })
+        .collect();
     let mut out = Vec::with_capacity(w * h);
     for row in packed.chunks(row_bytes).take(h) {
-        for x in 0..w {
-            let bit = x * bits;
-            let byte = row.get(bit / 8).copied().unwrap_or(0xFF);
-            let shift = 8 - bits - bit % 8;
-            let v = (u16::from(byte) >> shift) & max;
-            out.push(match lut {
-                Some(lut) => lut.get(usize::from(v)).copied().unwrap_or(255),
-                None => (v * 255 / max) as u8,
-            });
+        let start = out.len();
+        for &byte in row {
+            out.extend_from_slice(&table[usize::from(byte)][..per_byte]);
         }
+        // Padding bits dropped; a short last row made up with all ones.
+        out.resize(start + w, level(max));
     }
     out
 }
@@ -736,6 +749,56 @@ mod tests {
         // Short data: missing bytes read as white.
         let grey = unpack_bits(&[0x00], 12, 1, 1, None);
         assert_eq!(&grey[8..], [255, 255, 255, 255]);
+    }
+
+    /// `unpack_bits` as first written, one sample at a time.
+    fn unpack_bits_by_sample(
+        packed: &[u8],
+        w: usize,
+        h: usize,
+        bits: u8,
+        lut: Option<&[u8]>,
+    ) -> Vec<u8> {
+        let bits = usize::from(bits);
+        let row_bytes = (w * bits).div_ceil(8);
+        let max = (1u16 << bits) - 1;
+        let mut out = Vec::with_capacity(w * h);
+        for row in packed.chunks(row_bytes).take(h) {
+            for x in 0..w {
+                let bit = x * bits;
+                let byte = row.get(bit / 8).copied().unwrap_or(0xFF);
+                let shift = 8 - bits - bit % 8;
+                let v = (u16::from(byte) >> shift) & max;
+                out.push(match lut {
+                    Some(lut) => lut.get(usize::from(v)).copied().unwrap_or(255),
+                    None => (v * 255 / max) as u8,
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn samples_unpacked_a_byte_at_a_time_are_those_read_one_by_one() {
+        let mut rng = crate::test_rng::Rng::new(0xB175);
+        for _ in 0..400 {
+            let bits = [1u8, 2, 4, 8][rng.below(4)];
+            let (w, h) = (1 + rng.below(40), 1 + rng.below(6));
+            // Whole, short (a row cut off) or overlong data.
+            let row_bytes = (w * usize::from(bits)).div_ceil(8);
+            let len = rng.below(row_bytes * h + row_bytes + 2);
+            let packed = rng.bytes(len);
+            let palette_len = rng.below(1 << bits) + 1;
+            let palette = rng.bytes(palette_len);
+            for lut in [None, Some(&palette[..])] {
+                assert_eq!(
+                    unpack_bits(&packed, w, h, bits, lut),
+                    unpack_bits_by_sample(&packed, w, h, bits, lut),
+                    "{w}x{h} at {bits} bits from {len} bytes, palette {}",
+                    lut.is_some()
+                );
+            }
+        }
     }
 
     #[test]
