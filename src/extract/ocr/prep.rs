@@ -478,8 +478,9 @@ pub fn estimate_skew(image: &GrayImage) -> f32 {
         return 0.0;
     }
     let level = otsu_level(image);
-    // Dark pixels of the reduced page, centred.
-    let mut ink: Vec<(f32, f32)> = Vec::new();
+    // Dark pixels of the reduced page, centred; x and y apart, so that the
+    // score's loop over them runs several at a time.
+    let (mut ink_x, mut ink_y): (Vec<f32>, Vec<f32>) = (Vec::new(), Vec::new());
     let cx = w as f32 / 2.0;
     let cy = h as f32 / 2.0;
     let (src, stride) = (image.as_raw(), image.width() as usize);
@@ -497,26 +498,31 @@ pub fn estimate_skew(image: &GrayImage) -> f32 {
         }
         for (x, &sum) in sums.iter().enumerate() {
             if sum / (reduce * reduce) < u32::from(level) {
-                ink.push((x as f32 - cx, y as f32 - cy));
+                ink_x.push(x as f32 - cx);
+                ink_y.push(y as f32 - cy);
             }
         }
     }
     // Too little ink, or a page nearly all dark: nothing to line up.
     let area = (w * h) as usize;
-    if ink.len() < 200 || ink.len() > area / 2 {
+    if ink_x.len() < 200 || ink_x.len() > area / 2 {
         return 0.0;
     }
     let diagonal = ((w * w + h * h) as f32).sqrt() as usize + 2;
     let mut bins = vec![0u32; diagonal * 2];
+    let mut rows = vec![0u32; ink_x.len()];
     let mut score = |degrees: f32| -> u64 {
         bins.iter_mut().for_each(|b| *b = 0);
         let t = degrees.to_radians().tan();
-        for &(x, y) in &ink {
-            // The row a pixel falls in once the page is turned back.
-            // Non-negative: adding ½ and truncating rounds, without the
-            // libm call `round` costs per pixel.
-            let row = (y - x * t + diagonal as f32 + 0.5) as usize;
-            if let Some(b) = bins.get_mut(row) {
+        // The row a pixel falls in once the page is turned back.
+        // Non-negative: adding ½ and truncating rounds, without the libm
+        // call `round` costs per pixel. Worked out for all pixels first,
+        // then counted: the first loop is one without branches.
+        for ((row, &x), &y) in rows.iter_mut().zip(&ink_x).zip(&ink_y) {
+            *row = (y - x * t + diagonal as f32 + 0.5) as u32;
+        }
+        for &row in &rows {
+            if let Some(b) = bins.get_mut(row as usize) {
                 *b += 1;
             }
         }
