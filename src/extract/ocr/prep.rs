@@ -491,10 +491,7 @@ pub fn estimate_skew(image: &GrayImage) -> f32 {
         sums.iter_mut().for_each(|s| *s = 0);
         for dy in 0..reduce {
             let row = ((y * reduce + dy) as usize) * stride;
-            let cells = src[row..row + used].chunks_exact(reduce_px);
-            for (sum, cell) in sums.iter_mut().zip(cells) {
-                *sum += cell.iter().map(|&p| u32::from(p)).sum::<u32>();
-            }
+            add_cells(&mut sums, &src[row..row + used], reduce_px);
         }
         for (x, &sum) in sums.iter().enumerate() {
             if sum / (reduce * reduce) < u32::from(level) {
@@ -553,6 +550,27 @@ pub fn estimate_skew(image: &GrayImage) -> f32 {
     }
     // Lines rising to the right (y up) appear at -angle in image rows.
     -fine
+}
+
+/// Adds each run of `cell` pixels of `row` to its sum. The usual cell
+/// sizes are constants to the compiler, so that their loops unroll.
+fn add_cells(sums: &mut [u32], row: &[u8], cell: usize) {
+    fn add<const N: usize>(sums: &mut [u32], row: &[u8]) {
+        for (sum, cell) in sums.iter_mut().zip(row.chunks_exact(N)) {
+            *sum += cell.iter().map(|&p| u32::from(p)).sum::<u32>();
+        }
+    }
+    match cell {
+        1 => add::<1>(sums, row),
+        2 => add::<2>(sums, row),
+        3 => add::<3>(sums, row),
+        4 => add::<4>(sums, row),
+        _ => {
+            for (sum, cells) in sums.iter_mut().zip(row.chunks_exact(cell)) {
+                *sum += cells.iter().map(|&p| u32::from(p)).sum::<u32>();
+            }
+        }
+    }
 }
 
 /// Turns `image` by `degrees` counter-clockwise about its centre (white
@@ -886,6 +904,21 @@ mod tests {
                 naive[usize::from(p)] += 1;
             }
             assert_eq!(histogram(&pixels[..len]), naive, "{len} pixels");
+        }
+    }
+
+    #[test]
+    fn cells_are_summed_alike_whatever_their_size() {
+        let mut rng = crate::test_rng::Rng::new(0xCE11);
+        let row = rng.bytes(61);
+        for cell in 1..=7 {
+            let mut sums = vec![1u32; 61 / cell];
+            add_cells(&mut sums, &row, cell);
+            let expected: Vec<u32> = row
+                .chunks_exact(cell)
+                .map(|c| 1 + c.iter().map(|&p| u32::from(p)).sum::<u32>())
+                .collect();
+            assert_eq!(sums, expected, "cells of {cell}");
         }
     }
 
