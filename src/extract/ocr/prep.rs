@@ -127,7 +127,7 @@ pub fn prepare(page: Page, steps: Steps) -> Prepared {
     if steps.deskew {
         skew_degrees = estimate_skew(&image);
         if skew_degrees.abs() >= 0.1 {
-            image = rotate(&image, -skew_degrees);
+            image = rotate(image, -skew_degrees);
         }
     }
     let (width, height) = image.dimensions();
@@ -555,21 +555,18 @@ pub fn estimate_skew(image: &GrayImage) -> f32 {
 /// Adds each run of `cell` pixels of `row` to its sum. The usual cell
 /// sizes are constants to the compiler, so that their loops unroll.
 fn add_cells(sums: &mut [u32], row: &[u8], cell: usize) {
-    fn add<const N: usize>(sums: &mut [u32], row: &[u8]) {
-        for (sum, cell) in sums.iter_mut().zip(row.chunks_exact(N)) {
-            *sum += cell.iter().map(|&p| u32::from(p)).sum::<u32>();
+    #[inline(always)]
+    fn add(sums: &mut [u32], row: &[u8], cell: usize) {
+        for (sum, cells) in sums.iter_mut().zip(row.chunks_exact(cell)) {
+            *sum += cells.iter().map(|&p| u32::from(p)).sum::<u32>();
         }
     }
     match cell {
-        1 => add::<1>(sums, row),
-        2 => add::<2>(sums, row),
-        3 => add::<3>(sums, row),
-        4 => add::<4>(sums, row),
-        _ => {
-            for (sum, cells) in sums.iter_mut().zip(row.chunks_exact(cell)) {
-                *sum += cells.iter().map(|&p| u32::from(p)).sum::<u32>();
-            }
-        }
+        1 => add(sums, row, 1),
+        2 => add(sums, row, 2),
+        3 => add(sums, row, 3),
+        4 => add(sums, row, 4),
+        _ => add(sums, row, cell),
     }
 }
 
@@ -581,21 +578,28 @@ fn add_cells(sums: &mut [u32], row: &[u8], cell: usize) {
 /// rotation reads four scattered pixels for each one: 4-5 times the
 /// instructions, and the same words and values found, BENCHMARKS.md). The
 /// passes between are made wide enough to lose nothing at the corners.
-pub fn rotate(image: &GrayImage, degrees: f32) -> GrayImage {
+pub fn rotate(image: GrayImage, degrees: f32) -> GrayImage {
     let (w, h) = (image.width() as usize, image.height() as usize);
     if w == 0 || h == 0 {
-        return image.clone();
+        return image;
     }
     let theta = f64::from(degrees).to_radians();
     let (along_rows, along_columns) = (-(theta / 2.0).tan(), theta.sin());
+    // Two pages held at a time, as a rotation into a new page holds: each
+    // pass's input is dropped once the next has read it.
     let wide = w + 2 * ((along_rows.abs() * h as f64 / 2.0).ceil() as usize + 1);
     let sheared = shear_rows(image.as_raw(), w, h, along_rows, wide);
+    drop(image);
     let tall = h + 2 * ((along_columns.abs() * wide as f64 / 2.0).ceil() as usize + 1);
-    let sheared = shear_columns(&sheared, wide, h, along_columns, tall);
-    let turned = shear_rows(&sheared, wide, tall, along_rows, w);
+    let sheared_twice = shear_columns(&sheared, wide, h, along_columns, tall);
+    drop(sheared);
+    let mut turned = shear_rows(&sheared_twice, wide, tall, along_rows, w);
+    drop(sheared_twice);
     // Back to the page's own height, about its centre.
     let top = (tall - h) / 2;
-    GrayImage::from_raw(w as u32, h as u32, turned[top * w..(top + h) * w].to_vec())
+    turned.truncate((top + h) * w);
+    turned.drain(..top * w);
+    GrayImage::from_raw(w as u32, h as u32, turned)
         .unwrap_or_else(|| GrayImage::from_pixel(w as u32, h as u32, image::Luma([255])))
 }
 
@@ -927,13 +931,13 @@ mod tests {
         let page = lines_page(1200, 900);
         assert!(estimate_skew(&page).abs() < 0.1);
         for degrees in [-3.0f32, -1.2, 0.8, 2.5] {
-            let turned = rotate(&page, degrees);
+            let turned = rotate(page.clone(), degrees);
             let found = estimate_skew(&turned);
             assert!(
                 (found - degrees).abs() < 0.15,
                 "turned by {degrees}°, estimated {found}°"
             );
-            let back = rotate(&turned, -found);
+            let back = rotate(turned, -found);
             assert!(estimate_skew(&back).abs() < 0.15);
         }
     }
@@ -964,7 +968,7 @@ mod tests {
     fn shears_turn_a_page_as_a_bilinear_rotation_does() {
         let page = lines_page(1200, 900);
         for degrees in [-5.0f32, -1.65, -0.1, 0.35, 0.9, 3.5] {
-            let sheared = rotate(&page, degrees);
+            let sheared = rotate(page.clone(), degrees);
             assert_eq!(sheared.dimensions(), page.dimensions());
             // Three linear mixes blur the bars' edges a little more than
             // one bilinear one: a few grey levels there, none elsewhere.
@@ -978,8 +982,8 @@ mod tests {
             assert!(mean < 1.0, "{degrees}°: mean difference {mean}");
         }
         let tiny = GrayImage::from_pixel(1, 1, image::Luma([0]));
-        assert_eq!(rotate(&tiny, 3.0).dimensions(), (1, 1));
-        assert_eq!(rotate(&GrayImage::new(0, 0), 2.0).dimensions(), (0, 0));
+        assert_eq!(rotate(tiny, 3.0).dimensions(), (1, 1));
+        assert_eq!(rotate(GrayImage::new(0, 0), 2.0).dimensions(), (0, 0));
     }
 
     #[test]
@@ -1116,7 +1120,7 @@ mod tests {
             let page = print_page(600, 400, glyph);
             assert_eq!(glyph_height(&page), Some(glyph), "glyph {glyph}");
             // Turned a little, as scans are: within a pixel or two.
-            let turned = rotate(&page, 1.5);
+            let turned = rotate(page.clone(), 1.5);
             let got = glyph_height(&turned).unwrap();
             assert!(got.abs_diff(glyph) <= glyph / 5 + 1, "{glyph}: {got}");
         }
