@@ -578,9 +578,11 @@ fn add_cells(sums: &mut [u32], row: &[u8], cell: usize) {
 /// rotation reads four scattered pixels for each one: 4-5 times the
 /// instructions, and the same words and values found, BENCHMARKS.md). The
 /// passes between are made wide enough to lose nothing at the corners.
+/// For skew: a turn of more than 45° (or not a number) leaves the page as
+/// it is, since the passes grow with tan(θ/2).
 pub fn rotate(image: GrayImage, degrees: f32) -> GrayImage {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    if w == 0 || h == 0 {
+    if w == 0 || h == 0 || degrees.is_nan() || degrees.abs() > 45.0 {
         return image;
     }
     let theta = f64::from(degrees).to_radians();
@@ -983,6 +985,10 @@ mod tests {
         }
         let tiny = GrayImage::from_pixel(1, 1, image::Luma([0]));
         assert_eq!(rotate(tiny, 3.0).dimensions(), (1, 1));
+        // Not skew: left alone rather than sheared out of all proportion.
+        for degrees in [90.0f32, -180.0, f32::NAN, f32::INFINITY] {
+            assert_eq!(rotate(page.clone(), degrees), page, "{degrees}°");
+        }
         assert_eq!(rotate(GrayImage::new(0, 0), 2.0).dimensions(), (0, 0));
     }
 
