@@ -798,12 +798,13 @@ fn forms_rendered_by_other_tools_keep_labels_with_their_values() {
     );
 }
 
-/// The three pages of the fax go to the real engine in one run on one
-/// worker (its model loaded once, not per page), and its text comes back
-/// cut into the right pages: the SSN on page 2, the MRN on page 3. A
+/// The three pages of the fax and a wristband photo, two files, go to
+/// one engine process on one worker (its model loaded once for the scan,
+/// not per page or file), and the text comes back on the right pages: the
+/// SSN on page 2 of the fax, the MRN on page 3, the wristband's MRN. A
 /// wrapper on PATH counts the engine's runs and passes them on.
 #[test]
-fn a_multi_page_fax_is_read_in_one_engine_run() {
+fn pages_of_several_files_are_read_in_one_engine_run() {
     need_tesseract();
     let real = std::process::Command::new("sh")
         .args(["-c", "command -v tesseract"])
@@ -824,6 +825,7 @@ fn a_multi_page_fax_is_read_in_one_engine_run() {
         .args(["scan", "-q", "--unmask", "--threads", "1", "-o"])
         .arg(&report)
         .arg(scans().join("referral_fax.tif"))
+        .arg(scans().join("wristband.bmp"))
         .timeout(std::time::Duration::from_secs(300))
         .output()
         .expect("runs");
@@ -837,4 +839,9 @@ fn a_multi_page_fax_is_read_in_one_engine_run() {
     };
     assert!(has("536-22-1234", "page 2"), "{csv}");
     assert!(has("00771245", "page 3"), "{csv}");
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("wristband.bmp") && l.contains("00482913")),
+        "{csv}"
+    );
 }

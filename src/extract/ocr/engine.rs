@@ -1,4 +1,5 @@
-//! The OCR engine: the `tesseract` program, run once per group of pages.
+//! The OCR engine: the `tesseract` program, run once per group of pages
+//! here, or kept for many pages ([`super::session`]) where it can be.
 //!
 //! Why the program and not the library: the engine reads pages that come
 //! from hostile shares, and a crash, a hang or a runaway allocation in
@@ -9,7 +10,8 @@
 //! process, the library would share our address space (a crash is ours),
 //! could not be stopped mid-page, and its OpenMP runtime reads
 //! `OMP_THREAD_LIMIT` only when it loads. The price is one `fork`/`exec`
-//! and the model load per run, about 0.13 s: pages of one file go in
+//! and the model load per process, about 0.13 s: a [`super::session`]
+//! pays it once per worker for the scan; here, pages of one file go in
 //! together as one multi-page TIFF, so a fax pays it once per worker, not
 //! once per page (BENCHMARKS.md measures it).
 //!
@@ -34,9 +36,9 @@ use std::time::{Duration, Instant};
 pub const PACKAGES: &str = "tesseract-ocr and tesseract-ocr-eng";
 
 /// Most bytes of text kept from one page: a dense page is ~10 KB.
-const MAX_TEXT: usize = 1 << 20;
+pub(super) const MAX_TEXT: usize = 1 << 20;
 /// Most bytes of the engine's diagnostics kept from one page.
-const MAX_STDERR: usize = 16 << 10;
+pub(super) const MAX_STDERR: usize = 16 << 10;
 /// Time allowed for `tesseract --list-langs` when probing.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -146,7 +148,12 @@ impl Tesseract {
         }
     }
 
-    fn command(&self) -> Command {
+    /// The language the engine reads.
+    pub(super) fn language(&self) -> &str {
+        &self.language
+    }
+
+    pub(super) fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         // One thread per page: Debian's build uses OpenMP, whose own
         // threads make it several times slower when pages already run
@@ -229,7 +236,7 @@ impl Tesseract {
             allowed = allowed.min(page_time.saturating_mul(pages.max(1) as u32));
         }
         let cpu_seconds = allowed.as_secs().saturating_mul(2).max(5);
-        if let Err(e) = cap_child(&child, limits.memory, cpu_seconds) {
+        if let Err(e) = cap_child(&child, limits.memory, Some(cpu_seconds)) {
             kill(&mut child);
             return Err(PageRun::Failed(format!(
                 "its resource limits could not be set: {e}"
@@ -275,7 +282,7 @@ fn split_pages(text: &str, pages: usize) -> Option<Vec<String>> {
 /// standard input; `None` where there is no such file (the page is then
 /// written to a pipe).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn image_file(image: &[u8]) -> Option<std::fs::File> {
+pub(super) fn image_file(image: &[u8]) -> Option<std::fs::File> {
     use std::io::{Seek, SeekFrom};
     let fd =
         rustix::fs::memfd_create(c"phiscan-ocr-pages", rustix::fs::MemfdFlags::CLOEXEC).ok()?;
@@ -286,7 +293,7 @@ fn image_file(image: &[u8]) -> Option<std::fs::File> {
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn image_file(_image: &[u8]) -> Option<std::fs::File> {
+pub(super) fn image_file(_image: &[u8]) -> Option<std::fs::File> {
     None
 }
 
@@ -299,11 +306,12 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Caps the child's address space (`memory` bytes, 0 = none) and CPU time:
+/// Caps the child's address space (`memory` bytes, 0 = none) and CPU time
+/// (`cpu_seconds`, soft and hard; `None` leaves it to the caller):
 /// the CPU limit is a backstop for a child that outlives us (we are
 /// interrupted while it runs), since only we would kill it at its deadline.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn cap_child(child: &Child, memory: u64, cpu_seconds: u64) -> io::Result<()> {
+pub(super) fn cap_child(child: &Child, memory: u64, cpu_seconds: Option<u64>) -> io::Result<()> {
     use rustix::process::{prlimit, Pid, Resource, Rlimit};
     let pid = i32::try_from(child.id())
         .ok()
@@ -324,16 +332,19 @@ fn cap_child(child: &Child, memory: u64, cpu_seconds: u64) -> io::Result<()> {
     if memory > 0 {
         cap(Resource::As, memory)?;
     }
-    cap(Resource::Cpu, cpu_seconds)
+    match cpu_seconds {
+        Some(seconds) => cap(Resource::Cpu, seconds),
+        None => Ok(()),
+    }
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn cap_child(_child: &Child, _memory: u64, _cpu_seconds: u64) -> io::Result<()> {
+pub(super) fn cap_child(_child: &Child, _memory: u64, _cpu_seconds: Option<u64>) -> io::Result<()> {
     Ok(())
 }
 
 /// Kills the child and its process group, and reaps it.
-fn kill(child: &mut Child) {
+pub(super) fn kill(child: &mut Child) {
     if let Some(pid) = i32::try_from(child.id())
         .ok()
         .and_then(rustix::process::Pid::from_raw)
@@ -515,7 +526,7 @@ fn read_bounded(pipe: Option<impl Read>, max: usize) -> Vec<u8> {
 }
 
 /// An exit status in words: the code, or the signal that ended it.
-fn describe(status: ExitStatus) -> String {
+pub(super) fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit status {code}"),
@@ -534,7 +545,7 @@ fn describe(status: ExitStatus) -> String {
 }
 
 /// The last non-empty line of the engine's diagnostics, for a reason.
-fn last_line(stderr: &[u8]) -> String {
+pub(super) fn last_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let line = text
         .lines()

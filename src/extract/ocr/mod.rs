@@ -10,16 +10,21 @@
 //!
 //! The pages of a file are cut into one run of consecutive pages per
 //! engine slot (at most one engine process per worker: [`OcrState`] holds
-//! the slots), and each engine process reads several pages (up to
-//! [`MAX_RUN_PAGES`]), so that its model is loaded once for them, not once
-//! a page. A run that fails costs no page its text: the pages are read
-//! again, each alone, and a page that runs out of time is known by the
-//! engine's progress and is the only one reported for it.
+//! the slots). Each slot keeps its engine process for the whole scan and
+//! hands it page after page ([`session`]), so that the model is loaded
+//! once per slot, not once per file; a page that hangs or crashes it
+//! costs only that page, and the next starts a new process. An engine
+//! that cannot take pages one by one (its answer to the first process's
+//! sentinel pages does not come) is run once per group of pages instead
+//! (up to [`MAX_RUN_PAGES`]): a run that fails costs no page its text, as
+//! its pages are read again each alone, and a page that runs out of time
+//! is known by the engine's progress and is the only one reported for it.
 
 pub mod engine;
 pub mod fax3;
 pub mod pdf_pages;
 pub mod prep;
+pub mod session;
 pub mod tiff_writer;
 
 use super::{reason_of, Ctx, Location};
@@ -27,7 +32,8 @@ use crate::error::ExtractError;
 use crate::report::{Event, OcrWork, SkipReason};
 use engine::{PageRun, RunLimits, Tesseract, Timeout};
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicU64, Ordering};
+use session::Session;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tiff_writer::TiffPage;
@@ -84,7 +90,14 @@ struct Shared {
     slots: Slots,
     /// How many slots there are.
     engines: usize,
+    /// Whether the engine reads pages one by one in a process kept for
+    /// the scan ([`Session`]): unknown until the first process is tried.
+    streams: AtomicU8,
 }
+
+const STREAMS_UNKNOWN: u8 = 0;
+const STREAMS_YES: u8 = 1;
+const STREAMS_NO: u8 = 2;
 
 /// Most pages one engine process reads: what a failed run costs again
 /// (each page is then read alone) is bounded by it.
@@ -118,6 +131,7 @@ impl OcrState {
             pages: AtomicU64::new(0),
             slots: Slots::new(workers),
             engines: workers,
+            streams: AtomicU8::new(STREAMS_UNKNOWN),
         }))
     }
 
@@ -154,37 +168,53 @@ impl OcrState {
 
 /// A counting semaphore: at most `n` engine processes at once, whichever
 /// threads ask (local files run on the worker pool, FTP files on the
-/// connection workers).
+/// connection workers). A slot given back keeps its engine process, if it
+/// has one, for the next to take it.
 struct Slots {
-    free: Mutex<usize>,
+    free: Mutex<Pool>,
     freed: Condvar,
 }
 
-struct Slot<'a>(&'a Slots);
+struct Pool {
+    free: usize,
+    idle: Vec<Session>,
+}
+
+struct Slot<'a> {
+    slots: &'a Slots,
+    session: Option<Session>,
+}
 
 impl Slots {
     fn new(n: usize) -> Slots {
         Slots {
-            free: Mutex::new(n.max(1)),
+            free: Mutex::new(Pool {
+                free: n.max(1),
+                idle: Vec::new(),
+            }),
             freed: Condvar::new(),
         }
     }
 
     fn acquire(&self) -> Slot<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        let mut pool = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while pool.free == 0 {
+            pool = self.freed.wait(pool).unwrap_or_else(|p| p.into_inner());
         }
-        *free -= 1;
-        Slot(self)
+        pool.free -= 1;
+        Slot {
+            slots: self,
+            session: pool.idle.pop(),
+        }
     }
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        let mut free = self.0.free.lock().unwrap_or_else(|p| p.into_inner());
-        *free += 1;
-        self.0.freed.notify_one();
+        let mut pool = self.slots.free.lock().unwrap_or_else(|p| p.into_inner());
+        pool.free += 1;
+        pool.idle.extend(self.session.take());
+        self.slots.freed.notify_one();
     }
 }
 
@@ -456,12 +486,21 @@ fn read_part(
             }
         };
         let prepared = prep::prepare(image, prep::Steps::default());
-        group_bytes += prepared.raster.data.len();
-        group.push(ReadyPage {
+        let ready = ReadyPage {
             page,
             prepared,
             prep_time: started.elapsed(),
-        });
+        };
+        if let Some(slot) = slot.as_mut() {
+            if let Some(outcome) =
+                read_streaming(engine, state, slot, settings, &ready, file_deadline)
+            {
+                outcomes.push((page, outcome));
+                continue;
+            }
+        }
+        group_bytes += ready.prepared.raster.data.len();
+        group.push(ready);
         if group.len() >= MAX_RUN_PAGES || group_bytes >= MAX_RUN_BYTES {
             outcomes.extend(run_group(engine, settings, &group, file_deadline));
             group.clear();
@@ -473,6 +512,87 @@ fn read_part(
     }
     drop(slot);
     outcomes
+}
+
+/// Reads one page in the slot's engine process, started if it has none:
+/// `None` when the engine does not stream pages (or no process could be
+/// started for this page), and the page is to be read in a run of its
+/// own. A process that fails on a page after reading others is replaced
+/// and the page read once more; one that fails on the first page it
+/// was started for answers for that page.
+fn read_streaming(
+    engine: &Tesseract,
+    state: &OcrState,
+    slot: &mut Slot<'_>,
+    settings: &OcrSettings,
+    ready: &ReadyPage,
+    file_deadline: Option<Instant>,
+) -> Option<PageOutcome> {
+    let page_time = Duration::from_secs(settings.page_seconds.max(1));
+    let image = TiffPage {
+        raster: &ready.prepared.raster,
+        dpi: ready.prepared.dpi,
+    };
+    loop {
+        let started = Instant::now();
+        let limits = RunLimits {
+            // Without a time limit for the file, the page's is the only one.
+            deadline: file_deadline.unwrap_or(started + page_time.saturating_mul(4)),
+            page_time: Some(page_time),
+            memory: settings.page_memory_mib.saturating_mul(1 << 20),
+        };
+        let fresh = slot.session.is_none();
+        if fresh {
+            if state.0.streams.load(Ordering::Acquire) == STREAMS_NO {
+                return None;
+            }
+            match Session::start(engine, limits) {
+                Ok(session) => {
+                    state.0.streams.store(STREAMS_YES, Ordering::Release);
+                    slot.session = Some(session);
+                }
+                Err(_) => {
+                    // The first process that does not stream decides for
+                    // the scan; a later one costs this page a run of its own.
+                    let _ = state.0.streams.compare_exchange(
+                        STREAMS_UNKNOWN,
+                        STREAMS_NO,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    );
+                    return None;
+                }
+            }
+        }
+        let session = slot.session.as_mut()?;
+        match session.read(&image, limits) {
+            PageRun::Text(mut texts) => {
+                let text = texts.pop().unwrap_or_default();
+                let engine_time = ready.prep_time + started.elapsed();
+                return Some(PageOutcome::Read { text, engine_time });
+            }
+            PageRun::TimedOut(timeout) => {
+                slot.session = None;
+                let why = if timeout.deadline && file_deadline.is_some() {
+                    "the file's time limit was reached while OCR read this page".to_string()
+                } else {
+                    format!(
+                        "OCR stopped after {} s (time limit per page)",
+                        page_time.as_secs()
+                    )
+                };
+                return Some(PageOutcome::Skipped(ExtractError::Limit(why)));
+            }
+            PageRun::Failed(why) => {
+                slot.session = None;
+                if fresh {
+                    return Some(PageOutcome::Skipped(ExtractError::OcrFailed(format!(
+                        "the OCR engine failed: {why}"
+                    ))));
+                }
+            }
+        }
+    }
 }
 
 /// A page decoded and prepared for the engine.
@@ -870,6 +990,106 @@ mod tests {
         let want = [(0, "one"), (1, "two"), (2, ""), (3, "three")];
         let want: Vec<(usize, String)> = want.iter().map(|(p, t)| (*p, t.to_string())).collect();
         assert_eq!(got, want);
+        assert_eq!(runs(dir.path()), "1");
+    }
+
+    /// A streaming engine: names read one per line, and for each a page
+    /// separator (but before the first) and `image N`, except where
+    /// `odd` (a shell `case` arm) says otherwise for image `$i`.
+    fn streaming(odd: &str) -> String {
+        format!(
+            "i=0\nwhile read f; do\n[ $i -gt 0 ] && printf '\\f'\n\
+             case $i in {odd} esac\necho \"image $i\"\ni=$((i+1))\ndone"
+        )
+    }
+
+    /// Reads `pages` one by one in one slot, as `read_part` does.
+    fn read_each(engine: &Tesseract, state: &OcrState, pages: usize) -> Vec<Option<String>> {
+        let mut slot = state.0.slots.acquire();
+        blank_pages(pages)
+            .iter()
+            .map(|ready| {
+                read_streaming(engine, state, &mut slot, &SETTINGS, ready, None).map(|o| match o {
+                    PageOutcome::Read { text, .. } => text,
+                    PageOutcome::Skipped(e) => format!("skipped: {e}"),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_process_reads_page_after_page() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = scripted_engine(dir.path(), &streaming(""), "exit 1");
+        let state = OcrState::new(Some(1));
+        let got = read_each(&engine, &state, 3);
+        // Two sentinels to start, then each page followed by one.
+        let want = ["image 2\n", "image 4\n", "image 6\n"].map(|t| Some(t.to_string()));
+        assert_eq!(got, want);
+        assert_eq!(runs(dir.path()), "1");
+        // The process is kept by the slot given back, for the next file.
+        let again = read_each(&engine, &state, 1);
+        assert_eq!(again, [Some("image 8\n".to_string())]);
+        assert_eq!(runs(dir.path()), "1");
+    }
+
+    #[test]
+    fn a_page_that_hangs_the_process_costs_only_itself() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = scripted_engine(
+            dir.path(),
+            &streaming("4) exec sleep 600;;"),
+            &streaming(""),
+        );
+        let state = OcrState::new(Some(1));
+        let started = Instant::now();
+        let got = read_each(&engine, &state, 3);
+        assert_eq!(got[0].as_deref(), Some("image 2\n"));
+        let hung = got[1].as_deref().unwrap_or_default();
+        assert!(hung.contains("time limit per page"), "{got:?}");
+        // A new process for the page after it.
+        assert_eq!(got[2].as_deref(), Some("image 2\n"));
+        assert_eq!(runs(dir.path()), "2");
+        // Stopped at the page's limit (1 s), not at its 600 s.
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_crash_after_other_pages_is_read_again_and_on_a_first_page_reported() {
+        // The first process crashes on the second page: read again in a
+        // new process.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = scripted_engine(dir.path(), &streaming("4) kill -SEGV $$;;"), &streaming(""));
+        let state = OcrState::new(Some(1));
+        let got = read_each(&engine, &state, 3);
+        let want = ["image 2\n", "image 2\n", "image 4\n"].map(|t| Some(t.to_string()));
+        assert_eq!(got, want);
+        assert_eq!(runs(dir.path()), "2");
+
+        // Every process crashes on its first page: that page is reported,
+        // with the signal, and the next one gets a process of its own.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let crashing = streaming("2) kill -SEGV $$;;");
+        let engine = scripted_engine(dir.path(), &crashing, &crashing);
+        let got = read_each(&engine, &OcrState::new(Some(1)), 2);
+        for verdict in &got {
+            let verdict = verdict.as_deref().unwrap_or_default();
+            assert!(verdict.contains("OCR engine failed"), "{got:?}");
+            assert!(verdict.contains("SIGSEGV"), "{got:?}");
+        }
+        assert_eq!(runs(dir.path()), "2");
+    }
+
+    #[test]
+    fn an_engine_that_does_not_stream_is_run_once_per_group() {
+        // It reads all its input before answering: no answer to the
+        // sentinels within the page's time, so pages go to runs of their
+        // own, and no second process is tried.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = scripted_engine(dir.path(), "cat >/dev/null; echo late", "exit 1");
+        let state = OcrState::new(Some(1));
+        assert_eq!(read_each(&engine, &state, 2), [None, None]);
+        assert_eq!(state.0.streams.load(Ordering::Acquire), STREAMS_NO);
         assert_eq!(runs(dir.path()), "1");
     }
 

@@ -1,8 +1,9 @@
 //! Pages for the engine as one uncompressed TIFF, one image per page.
 //!
-//! The engine reads a multi-page TIFF in one run, loading its model once
-//! (about 0.13 s a process, measured with `tesseract` on a 3-page fax:
-//! 0.56 s as one file, 0.82 s as three). Neither PBM nor PGM holds more
+//! A kept engine process ([`super::session`]) reads one single-page TIFF
+//! per request; one run per group reads a multi-page TIFF, loading its
+//! model once (about 0.13 s a process, measured with `tesseract` on a
+//! 3-page fax: 0.56 s as one file, 0.82 s as three). Neither PBM nor PGM holds more
 //! than one page for it, and the `tiff` crate's encoder has no 1-bit
 //! images, so the few baseline tags are written here: black-and-white
 //! pages stay 1 bit a pixel (8 times smaller than grey), grey pages are
