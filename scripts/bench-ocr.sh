@@ -47,8 +47,9 @@ echo
 echo "files: $PAGES, pages read by phiscan: $pages_read, findings: $findings"
 echo "best of $RUNS: tesseract directly ${best_tess}s, phiscan ${best_phi}s" \
   "(ratio $(echo "scale=2; $best_phi / $best_tess" | bc))"
-# The summary's OCR time runs from before a page is decoded to the engine's
-# exit (decoding and preprocessing included), summed over the workers.
+# The summary's OCR time runs from before a page is decoded to the end of
+# its text from the engine (decoding and preprocessing included, and the
+# model load for each slot's first page), summed over the workers.
 echo "phiscan OCR time, last run: ${engine}s (decode + preprocessing + engine, summed over workers)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared)"
 echo
