@@ -845,3 +845,30 @@ fn pages_of_several_files_are_read_in_one_engine_run() {
         "{csv}"
     );
 }
+
+/// The same scans on an FTP share (libunftp, in process): files are read
+/// on the connection workers, which share the engine slots (and their
+/// kept processes) with the worker pool; every value is found on the same
+/// page as in the local folder, and nothing is left unread.
+#[test]
+fn scans_on_an_ftp_share_are_read_as_in_a_local_folder() {
+    need_tesseract();
+    let local = scan_dir(&scans(), |_| {});
+    let port = crate::common::start_unftp(&scans(), None);
+    let url = format!("ftp://127.0.0.1:{port}/");
+    let remote = scan(&[url.as_str()], |c| {
+        c.unmask = true;
+        c.threads = Some(2);
+    });
+    let content = |o: &Outcome| -> BTreeSet<_> {
+        rows(o)
+            .into_iter()
+            .filter(|r| !r.1.starts_with("FTP_"))
+            .collect()
+    };
+    assert!(!content(&local).is_empty());
+    assert_eq!(content(&remote), content(&local));
+    assert!(remote.skipped().is_empty(), "{:?}", remote.skipped());
+    let pages = |o: &Outcome| o.summary.ocr.as_ref().map(|w| w.pages);
+    assert_eq!(pages(&remote), pages(&local));
+}
