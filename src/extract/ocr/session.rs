@@ -231,6 +231,7 @@ fn cpu_allowance(limits: RunLimits) -> u64 {
 
 /// CPU seconds a process has used (user and system), from `/proc`.
 #[cfg(any(target_os = "linux", target_os = "android"))]
+#[allow(unsafe_code)]
 fn cpu_seconds_used(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which may hold spaces and brackets:
@@ -239,7 +240,9 @@ fn cpu_seconds_used(pid: u32) -> Option<u64> {
     let mut fields = rest.split_whitespace().skip(11);
     let user: u64 = fields.next()?.parse().ok()?;
     let system: u64 = fields.next()?.parse().ok()?;
-    let ticks = rustix::param::clock_ticks_per_second().max(1);
+    // SAFETY: sysconf reads a constant of the system; no memory is passed.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = u64::try_from(ticks).ok().filter(|&t| t > 0).unwrap_or(100);
     Some((user + system).div_ceil(ticks))
 }
 
