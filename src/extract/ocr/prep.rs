@@ -98,17 +98,22 @@ pub fn prepare(page: Page, steps: Steps) -> Prepared {
         dpi,
         bilevel,
     } = page;
+    // One histogram of the page serves every step until it is resized.
+    let mut hist = histogram(image.as_raw());
     // Light text on a dark ground (ultrasound and other burned-in
     // annotations, negative scans): the engine wants dark on light.
-    if mostly_dark(&image) {
+    if mostly_dark(&hist) {
         image::imageops::invert(&mut image);
+        hist.reverse();
     }
+    let mut level = Some(otsu_of(&hist));
     let mut out_dpi = None;
     if steps.scale != Scale::Off {
         let (mut sx, mut sy, mut scaled_dpi) =
             scale_factors(image.width(), image.height(), dpi, bilevel);
         if let Scale::ToGlyphs(target) = steps.scale {
-            if let Some(f) = glyph_enlargement(&image, (sx, sy), target) {
+            let at = level.unwrap_or_else(|| otsu_level(&image));
+            if let Some(f) = glyph_enlargement(&image, (sx, sy), target, at) {
                 (sx, sy) = (f, f);
                 // A stated resolution was believed if ToDpi named one.
                 scaled_dpi = scaled_dpi.and(dpi).map(|(x, _)| (x * f).round() as u32);
@@ -118,6 +123,7 @@ pub fn prepare(page: Page, steps: Steps) -> Prepared {
             let w = ((image.width() as f32 * sx).round() as u32).max(1);
             let h = ((image.height() as f32 * sy).round() as u32).max(1);
             image = resize_triangle(&image, w, h);
+            level = None;
         }
         out_dpi = scaled_dpi;
     } else if let Some((x, _)) = dpi {
@@ -125,7 +131,8 @@ pub fn prepare(page: Page, steps: Steps) -> Prepared {
     }
     let mut skew_degrees = 0.0;
     if steps.deskew {
-        skew_degrees = estimate_skew(&image);
+        let at = level.unwrap_or_else(|| otsu_level(&image));
+        skew_degrees = estimate_skew_at(&image, at);
         if skew_degrees.abs() >= 0.1 {
             image = rotate(image, -skew_degrees);
         }
@@ -164,12 +171,12 @@ pub fn prepare(page: Page, steps: Steps) -> Prepared {
 /// shrinking and within the pixel budget: a 200 dpi page of 10 pt print
 /// (19 px glyphs) is read as it is instead of at 2.25 times its pixels,
 /// with the same words found (BENCHMARKS.md, "OCR vs tesseract").
-fn glyph_enlargement(image: &GrayImage, to_dpi: (f32, f32), target: u32) -> Option<f32> {
+fn glyph_enlargement(image: &GrayImage, to_dpi: (f32, f32), target: u32, level: u8) -> Option<f32> {
     let (sx, sy) = to_dpi;
     if (sx - sy).abs() > 1e-3 || sx <= 1.0 {
         return None;
     }
-    let glyphs = glyph_height(image)?;
+    let glyphs = glyph_height_at(image, level)?;
     let pixels = image.width() as f32 * image.height() as f32;
     let budget = (MAX_SCALED_PIXELS / pixels).sqrt().max(1.0);
     Some((target as f32 / glyphs as f32).clamp(1.0, 4.0).min(budget))
@@ -312,10 +319,10 @@ impl Taps {
     }
 }
 
-/// Whether most of the page is dark (its median grey below a third).
-fn mostly_dark(image: &GrayImage) -> bool {
-    let hist = histogram(image.as_raw());
-    let half = image.as_raw().len() as u64 / 2;
+/// Whether most of a page is dark (its median grey below a third), by
+/// its histogram.
+fn mostly_dark(hist: &[u64; 256]) -> bool {
+    let half = hist.iter().sum::<u64>() / 2;
     let mut seen = 0;
     for (level, n) in hist.iter().enumerate() {
         seen += n;
@@ -342,11 +349,15 @@ enum Threshold {
 /// when fewer than 20 such blobs are found (no text to judge by) or the
 /// page is mostly specks (more than a million blobs).
 pub fn glyph_height(image: &GrayImage) -> Option<u32> {
+    glyph_height_at(image, otsu_level(image))
+}
+
+/// [`glyph_height`] with the page's Otsu level known.
+fn glyph_height_at(image: &GrayImage, level: u8) -> Option<u32> {
     let (w, h) = (image.width() as usize, image.height() as usize);
     if w < MIN_SIDE as usize || h < MIN_SIDE as usize {
         return None;
     }
-    let level = otsu_level(image);
     let raw = image.as_raw();
     let mut blobs = Blobs::default();
     // Dark runs of the previous and the current row: start, end
@@ -472,12 +483,16 @@ impl Blobs {
 /// most peaked (lines of text and the gaps between them line up). Worked
 /// out on a reduced copy of the page; 0 when there is too little ink.
 pub fn estimate_skew(image: &GrayImage) -> f32 {
+    estimate_skew_at(image, otsu_level(image))
+}
+
+/// [`estimate_skew`] with the page's Otsu level known.
+fn estimate_skew_at(image: &GrayImage, level: u8) -> f32 {
     let reduce = (image.width() / 800).max(1);
     let (w, h) = (image.width() / reduce, image.height() / reduce);
     if w < MIN_SIDE || h < MIN_SIDE {
         return 0.0;
     }
-    let level = otsu_level(image);
     // Dark pixels of the reduced page, centred; x and y apart, so that the
     // score's loop over them runs several at a time.
     let (mut ink_x, mut ink_y): (Vec<f32>, Vec<f32>) = (Vec::new(), Vec::new());
@@ -735,7 +750,11 @@ fn histogram(pixels: &[u8]) -> [u64; 256] {
 /// Otsu's global threshold: the grey level that best splits the histogram
 /// in two classes.
 pub fn otsu_level(image: &GrayImage) -> u8 {
-    let hist = histogram(image.as_raw());
+    otsu_of(&histogram(image.as_raw()))
+}
+
+/// Otsu's level of a histogram.
+fn otsu_of(hist: &[u64; 256]) -> u8 {
     let total: u64 = hist.iter().sum();
     if total == 0 {
         return 128;
@@ -901,6 +920,17 @@ mod tests {
     }
 
     #[test]
+    fn an_inverted_pages_histogram_is_the_histogram_reversed() {
+        // prepare() reverses the histogram it has instead of counting
+        // the inverted page again.
+        let mut page = GrayImage::from_fn(97, 61, |x, y| image::Luma([(x * 7 + y * y) as u8]));
+        let mut reversed = histogram(page.as_raw());
+        reversed.reverse();
+        image::imageops::invert(&mut page);
+        assert_eq!(histogram(page.as_raw()), reversed);
+    }
+
+    #[test]
     fn histogram_counts_every_pixel_once() {
         // Lengths around the four-table stride, levels of every kind.
         let pixels: Vec<u8> = (0..4099u32).map(|i| (i * i % 251) as u8).collect();
@@ -1005,11 +1035,11 @@ mod tests {
         let dark = GrayImage::from_fn(100, 100, |x, _| {
             image::Luma([if x < 10 { 240 } else { 10 }])
         });
-        assert!(mostly_dark(&dark));
+        assert!(mostly_dark(&histogram(dark.as_raw())));
         let light = GrayImage::from_fn(100, 100, |x, _| {
             image::Luma([if x < 10 { 10 } else { 240 }])
         });
-        assert!(!mostly_dark(&light));
+        assert!(!mostly_dark(&histogram(light.as_raw())));
     }
 
     #[test]
@@ -1148,15 +1178,17 @@ mod tests {
 
     #[test]
     fn small_print_is_enlarged_to_the_glyph_target_and_no_further() {
+        let enlargement =
+            |page: &GrayImage, to_dpi| glyph_enlargement(page, to_dpi, 16, otsu_level(page));
         let small = print_page(600, 400, 8);
         // Where the 300 dpi rule would enlarge 1.5×, 8 px glyphs get 2×
         // for a 16 px target; 20 px glyphs get nothing.
-        assert_eq!(glyph_enlargement(&small, (1.5, 1.5), 16), Some(2.0));
+        assert_eq!(enlargement(&small, (1.5, 1.5)), Some(2.0));
         let large = print_page(600, 400, 20);
-        assert_eq!(glyph_enlargement(&large, (1.5, 1.5), 16), Some(1.0));
+        assert_eq!(enlargement(&large, (1.5, 1.5)), Some(1.0));
         // Never where the rule shrinks, or the pixels are not square.
-        assert_eq!(glyph_enlargement(&small, (0.5, 0.5), 16), None);
-        assert_eq!(glyph_enlargement(&small, (1.47, 3.06), 16), None);
+        assert_eq!(enlargement(&small, (0.5, 0.5)), None);
+        assert_eq!(enlargement(&small, (1.47, 3.06)), None);
         // prepare() follows it: the 8 px page at a stated 150 dpi is
         // doubled, and the engine is told 300 dpi.
         let prepared = prepare(
