@@ -171,10 +171,11 @@ impl OcrState {
 /// connection workers). A slot given back keeps its engine process, if it
 /// has one, for the next to take it.
 struct Slots {
-    free: Mutex<Pool>,
+    pool: Mutex<Pool>,
     freed: Condvar,
 }
 
+/// Slots free, and the engine processes kept by slots given back.
 struct Pool {
     free: usize,
     idle: Vec<Session>,
@@ -188,7 +189,7 @@ struct Slot<'a> {
 impl Slots {
     fn new(n: usize) -> Slots {
         Slots {
-            free: Mutex::new(Pool {
+            pool: Mutex::new(Pool {
                 free: n.max(1),
                 idle: Vec::new(),
             }),
@@ -197,7 +198,7 @@ impl Slots {
     }
 
     fn acquire(&self) -> Slot<'_> {
-        let mut pool = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         while pool.free == 0 {
             pool = self.freed.wait(pool).unwrap_or_else(|p| p.into_inner());
         }
@@ -211,7 +212,7 @@ impl Slots {
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        let mut pool = self.slots.free.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = self.slots.pool.lock().unwrap_or_else(|p| p.into_inner());
         pool.free += 1;
         pool.idle.extend(self.session.take());
         self.slots.freed.notify_one();
@@ -573,15 +574,11 @@ fn read_streaming(
             }
             PageRun::TimedOut(timeout) => {
                 slot.session = None;
-                let why = if timeout.deadline && file_deadline.is_some() {
-                    "the file's time limit was reached while OCR read this page".to_string()
+                return Some(if timeout.deadline && file_deadline.is_some() {
+                    file_time_out()
                 } else {
-                    format!(
-                        "OCR stopped after {} s (time limit per page)",
-                        page_time.as_secs()
-                    )
-                };
-                return Some(PageOutcome::Skipped(ExtractError::Limit(why)));
+                    page_time_out(page_time)
+                });
             }
             PageRun::Failed(why) => {
                 slot.session = None;
@@ -593,6 +590,21 @@ fn read_streaming(
             }
         }
     }
+}
+
+/// A page stopped at the file's time limit.
+fn file_time_out() -> PageOutcome {
+    PageOutcome::Skipped(ExtractError::Limit(
+        "the file's time limit was reached while OCR read this page".into(),
+    ))
+}
+
+/// A page stopped at its own time limit.
+fn page_time_out(page_time: Duration) -> PageOutcome {
+    PageOutcome::Skipped(ExtractError::Limit(format!(
+        "OCR stopped after {} s (time limit per page)",
+        page_time.as_secs()
+    )))
 }
 
 /// A page decoded and prepared for the engine.
@@ -642,17 +654,7 @@ fn run_group(
             .flat_map(|i| run_group(engine, settings, &group[i..=i], file_deadline))
             .collect()
     };
-    let file_time_out = || {
-        PageOutcome::Skipped(ExtractError::Limit(
-            "the file's time limit was reached while OCR read this page".into(),
-        ))
-    };
-    let page_time_out = || {
-        PageOutcome::Skipped(ExtractError::Limit(format!(
-            "OCR stopped after {} s (time limit per page)",
-            page_time.as_secs()
-        )))
-    };
+    let page_time_out = || page_time_out(page_time);
     match run {
         PageRun::Text(texts) => {
             let run_share = started.elapsed() / group.len() as u32;
