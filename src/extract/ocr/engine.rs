@@ -231,11 +231,7 @@ impl Tesseract {
         };
         // The limits apply before the image is written: until then the
         // engine only loads its model, waiting for its input.
-        let mut allowed = limits.deadline.saturating_duration_since(Instant::now());
-        if let Some(page_time) = limits.page_time {
-            allowed = allowed.min(page_time.saturating_mul(pages.max(1) as u32));
-        }
-        let cpu_seconds = allowed.as_secs().saturating_mul(2).max(5);
+        let cpu_seconds = cpu_allowance(limits, pages);
         if let Err(e) = cap_child(&child, limits.memory, Some(cpu_seconds)) {
             kill(&mut child);
             return Err(PageRun::Failed(format!(
@@ -260,6 +256,17 @@ impl Tesseract {
             Err(Stop::Io(e)) => Err(PageRun::Failed(e.to_string())),
         }
     }
+}
+
+/// CPU seconds a run of `pages` pages may use: twice the time it is
+/// allowed (one engine thread, so only a runaway process reaches it), at
+/// least 5.
+pub(super) fn cpu_allowance(limits: RunLimits, pages: usize) -> u64 {
+    let mut allowed = limits.deadline.saturating_duration_since(Instant::now());
+    if let Some(page_time) = limits.page_time {
+        allowed = allowed.min(page_time.saturating_mul(pages.max(1) as u32));
+    }
+    allowed.as_secs().saturating_mul(2).max(5)
 }
 
 /// What the engine's text output puts between pages (its

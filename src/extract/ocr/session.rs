@@ -19,8 +19,8 @@
 //! us; the per-page time limit is ours to enforce).
 
 use super::engine::{
-    cap_child, describe, image_file, kill, last_line, PageRun, RunLimits, Tesseract, Timeout,
-    MAX_STDERR, MAX_TEXT,
+    cap_child, cpu_allowance, describe, image_file, kill, last_line, PageRun, RunLimits, Tesseract,
+    Timeout, MAX_STDERR, MAX_TEXT,
 };
 use super::prep::Raster;
 use super::tiff_writer::{tiff_pages, TiffPage};
@@ -199,7 +199,7 @@ impl Session {
                 return;
             };
             let hard = getrlimit(Resource::Cpu).maximum;
-            let soft = used.saturating_add(cpu_allowance(limits));
+            let soft = used.saturating_add(cpu_allowance(limits, 1));
             let soft = hard.map_or(soft, |h| soft.min(h));
             let _ = prlimit(
                 Some(pid),
@@ -217,16 +217,6 @@ impl Drop for Session {
     fn drop(&mut self) {
         kill(&mut self.child);
     }
-}
-
-/// CPU seconds one request may use: twice its wall time (one engine
-/// thread, so only a runaway process reaches it), at least 5.
-fn cpu_allowance(limits: RunLimits) -> u64 {
-    let mut allowed = limits.deadline.saturating_duration_since(Instant::now());
-    if let Some(page_time) = limits.page_time {
-        allowed = allowed.min(page_time);
-    }
-    allowed.as_secs().saturating_mul(2).max(5)
 }
 
 /// CPU seconds a process has used (user and system), from `/proc`.
