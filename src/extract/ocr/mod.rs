@@ -1036,6 +1036,17 @@ mod tests {
     }
 
     #[test]
+    fn an_engine_that_ends_each_page_with_the_separator_is_read_alike() {
+        // Tesseract 4 writes the separator after each page, not before.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let after = "i=0\nwhile read f; do\necho \"image $i\"\nprintf '\\f'\ni=$((i+1))\ndone";
+        let engine = scripted_engine(dir.path(), after, "exit 1");
+        let got = read_each(&engine, &OcrState::new(Some(1)), 2);
+        assert_eq!(got, ["image 2\n", "image 4\n"].map(|t| Some(t.to_string())));
+        assert_eq!(runs(dir.path()), "1");
+    }
+
+    #[test]
     fn a_page_that_hangs_the_process_costs_only_itself() {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = scripted_engine(
