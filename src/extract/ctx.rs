@@ -63,6 +63,9 @@ pub struct Budget {
     timed_out: Cell<bool>,
     /// Calls since the clock was last read.
     ticks: Cell<u32>,
+    /// For a job's budget ([`Budget::for_job`]): the file's expanded bytes
+    /// and findings when the job started.
+    started_from: (u64, u64),
 }
 
 impl Budget {
@@ -106,6 +109,37 @@ impl Budget {
     /// this thread, which cannot share the budget: OCR pages).
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
+    }
+
+    /// The budget of a job run apart from the file's other work (a batch
+    /// of records on another thread, see `ordered`): the same time limit,
+    /// counting on from the file's expanded bytes and findings so far.
+    /// [`Budget::absorb`] adds what the job used back.
+    pub fn for_job(&self) -> Budget {
+        let started_from = (self.expanded.get(), self.findings.get());
+        Budget {
+            expanded: Cell::new(started_from.0),
+            findings: Cell::new(started_from.1),
+            deadline: self.deadline,
+            timed_out: Cell::new(self.timed_out.get()),
+            ticks: Cell::new(0),
+            started_from,
+        }
+    }
+
+    /// Adds what `job`, a budget from [`Budget::for_job`] of this one,
+    /// used to this budget.
+    pub fn absorb(&self, job: &Budget) {
+        let used = |now: u64, before: u64| now.saturating_sub(before);
+        let expanded = used(job.expanded.get(), job.started_from.0);
+        let findings = used(job.findings.get(), job.started_from.1);
+        self.expanded
+            .set(self.expanded.get().saturating_add(expanded));
+        self.findings
+            .set(self.findings.get().saturating_add(findings));
+        if job.timed_out.get() {
+            self.timed_out.set(true);
+        }
     }
 
     /// Whether the time limit stopped the extraction.

@@ -11,6 +11,7 @@ mod detect;
 mod errors;
 mod expand;
 mod fields;
+mod ordered;
 mod segments;
 mod tables;
 #[cfg(test)]

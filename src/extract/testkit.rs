@@ -131,6 +131,35 @@ pub fn scan_reader(
     (outcome, rx.into_iter().collect())
 }
 
+/// Every event of a top-level file `name` scanned on a pool of `threads`
+/// threads, one line each: an event for a run of findings past the row
+/// cap stands for `count` of them (how many such events a run makes
+/// depends on how the file was cut, not what it holds).
+pub fn events_on_threads(engine: &Engine, threads: usize, name: &str, data: &[u8]) -> Vec<String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let (outcome, events) = pool.install(|| scan_reader(engine, name, &mut &data[..], None));
+    assert!(!outcome.failed, "{name} on {threads} threads");
+    events
+        .iter()
+        .flat_map(|e| match e {
+            Event::PastRowCap {
+                target,
+                path,
+                entity,
+                confidence,
+                count,
+            } => {
+                let one = format!("PastRowCap {target} {path} {entity:?} {confidence:?}");
+                vec![one; *count as usize]
+            }
+            other => vec![format!("{other:?}")],
+        })
+        .collect()
+}
+
 pub fn scan(name: &str, data: &[u8]) -> Vec<Event> {
     scan_with(ExtractLimits::default(), name, data)
 }

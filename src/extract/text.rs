@@ -1,17 +1,16 @@
 //! Matching decoded text: whole files streamed in chunks (bounded memory
 //! whatever the size), and blocks or field values handed over by extractors.
 
+use super::ordered::{self, JobCtx};
 use super::{Ctx, Location};
 use crate::decode::{sniff, TextEncoding, SNIFF_LEN};
 use crate::entity::{Confidence, Entity};
 use crate::error::ExtractError;
-use crate::matcher::{Hit, Scratch};
+use crate::matcher::Hit;
 use crate::report::{Event, EventSink, Finding};
 use encoding_rs::CoderResult;
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read};
-use std::sync::{Arc, Mutex};
 
 /// Bytes of text matched per round.
 pub const CHUNK: usize = 2 << 20;
@@ -87,19 +86,6 @@ fn count_chars(bytes: &[u8]) -> u64 {
     bytes.len() as u64 - continuation
 }
 
-/// Rounds read but not yet matched, per worker thread, when a file's
-/// rounds are spread over threads: one being matched and one ready to
-/// start, so that no thread waits on the reader. It bounds the memory too,
-/// at about `CHUNK + 2·OVERLAP` per round.
-const ROUNDS_PER_THREAD: usize = 2;
-
-/// Rounds read but whose findings are not yet sent, per worker thread: the
-/// rounds after one that is still being matched wait with their findings
-/// for it. Larger than [`ROUNDS_PER_THREAD`] so that the reader keeps
-/// reading (and matching) while another thread finishes an older round,
-/// instead of waiting for that round alone.
-const UNSENT_ROUNDS_PER_THREAD: usize = 6;
-
 /// Streams a text file: `head` is what was already read of it, `rest` the
 /// remainder. Memory stays at about `CHUNK + 2·OVERLAP` whatever the size
 /// on one thread; a file of more than one round is matched on every
@@ -114,10 +100,7 @@ pub fn scan_stream(
     let mut source = Decoded::new(encoding, head, rest);
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 3 * OVERLAP);
     let eof = source.fill(&mut buf, CHUNK + OVERLAP);
-    // Only on a pool's worker: a source on a thread of its own (an FTP
-    // crawl) keeps to it rather than take the global pool's threads.
-    let pooled = rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1;
-    let result = if !eof && pooled {
+    let result = if !eof && super::ordered::pooled() {
         scan_rounds_in_parallel(ctx, field, &mut source, buf)
     } else {
         scan_rounds(ctx, field, &mut source, buf, eof)
@@ -199,52 +182,22 @@ impl RoundFindings {
     }
 }
 
-/// Collects a round's events in order, for [`RoundFindings`].
-struct Collect(Mutex<Vec<Event>>);
-
-impl EventSink for Collect {
-    fn send(&self, event: Event) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(event);
-    }
-}
-
-/// What a round needs of its file's [`Ctx`], shared by the threads that
-/// match its rounds.
-struct RoundCtx<'a> {
-    matcher: &'a crate::matcher::Matcher,
-    options: &'a super::ScanOptions,
-    target: &'a Arc<str>,
-    path: &'a str,
-    depth: u32,
-    field: &'a str,
-    /// Matcher scratch for the rounds, one per thread at a time.
-    scratches: Mutex<Vec<Scratch>>,
-}
-
-impl RoundCtx<'_> {
-    /// Matches `buf`'s bytes `owned` (the rest is look-behind and
-    /// look-ahead) exactly as [`scan_rounds`] does.
-    /// `found_before`: the file's findings sent before the round, as far
-    /// as known when it was read (at most the real count).
-    fn scan(&self, buf: &[u8], owned: std::ops::Range<usize>, found_before: u64) -> RoundFindings {
-        let lock = || self.scratches.lock().unwrap_or_else(|e| e.into_inner());
-        let popped = lock().pop();
-        let mut scratch = popped.unwrap_or_else(|| self.matcher.new_scratch());
-        let collect = Collect(Mutex::new(Vec::new()));
-        // The file's time limit is its reader's: a round, once read, is
-        // matched whole, as on one thread.
-        let budget = super::Budget::with_time_limit(0);
-        budget.findings.set(found_before);
-        let mut ctx = Ctx {
-            matcher: self.matcher,
-            options: self.options,
-            events: &collect,
-            target: self.target,
-            path: self.path.to_string(),
-            depth: self.depth,
-            budget: &budget,
-            scratch: &mut scratch,
-        };
+/// Matches `buf`'s bytes `owned` (the rest is look-behind and look-ahead)
+/// exactly as [`scan_rounds`] does, as a job of [`scan_rounds_in_parallel`].
+/// `found_before`: the file's findings sent before the round, as far as
+/// known when it was read (at most the real count).
+fn scan_round(
+    jobs: &JobCtx,
+    field: &str,
+    buf: &[u8],
+    owned: std::ops::Range<usize>,
+    found_before: u64,
+) -> RoundFindings {
+    // The file's time limit is its reader's: a round, once read, is
+    // matched whole, as on one thread.
+    let budget = super::Budget::with_time_limit(0);
+    budget.findings.set(found_before);
+    let ((newlines, last_columns), done) = jobs.run(budget, |ctx| {
         let mut hits = Vec::new();
         ctx.matcher.find(buf, owned.clone(), ctx.scratch, &mut hits);
         let mut cursor = LineCursor {
@@ -252,15 +205,15 @@ impl RoundCtx<'_> {
             line: 0,
             col: 0,
         };
-        report_hits(&mut ctx, self.field, buf, &mut hits, &mut cursor, None);
+        report_hits(ctx, field, buf, &mut hits, &mut cursor, None);
         cursor.advance_to(buf, owned.end);
-        lock().push(scratch);
-        RoundFindings {
-            events: collect.0.into_inner().unwrap_or_else(|e| e.into_inner()),
-            newlines: cursor.line,
-            last_columns: cursor.col,
-            findings: budget.findings.get() - found_before,
-        }
+        (cursor.line, cursor.col)
+    });
+    RoundFindings {
+        events: done.events,
+        newlines,
+        last_columns,
+        findings: done.budget.findings.get() - found_before,
     }
 }
 
@@ -268,74 +221,35 @@ impl RoundCtx<'_> {
 /// pool: the same rounds as [`scan_rounds`] (same bytes, same own range,
 /// so the same findings), each matched as a job of its own while this
 /// thread reads the next; findings are sent in file order with the
-/// positions a serial scan gives. When enough rounds are in flight, this
-/// thread matches rounds too rather than wait idle on the others.
+/// positions a serial scan gives.
 fn scan_rounds_in_parallel(
     ctx: &mut Ctx,
     field: &str,
     source: &mut Decoded,
     mut buf: Vec<u8>,
 ) -> Result<(), ExtractError> {
-    let round_ctx = RoundCtx {
-        matcher: ctx.matcher,
-        options: ctx.options,
-        target: ctx.target,
-        path: &ctx.path,
-        depth: ctx.depth,
-        field,
-        scratches: Mutex::new(Vec::new()),
-    };
-    let events = ctx.events;
+    let jobs = JobCtx::new(ctx);
+    let (events, budget) = (ctx.events, ctx.budget);
     // The file's findings sent so far: a round read now starts from it.
-    let (budget, found) = (ctx.budget, Cell::new(ctx.budget.findings.get()));
-    let threads = rayon::current_num_threads();
-    let (unmatched_limit, unsent_limit) = (
-        ROUNDS_PER_THREAD * threads,
-        UNSENT_ROUNDS_PER_THREAD * threads,
-    );
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, RoundFindings)>();
+    let found = Cell::new(budget.findings.get());
+    let (mut line, mut column) = (1u64, 0u64);
+    // Buffers of rounds matched, for the next rounds to be read into.
     let (spare_tx, spare_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
-    let mut ready: BTreeMap<usize, RoundFindings> = BTreeMap::new();
-    let (mut next_sent, mut line, mut column) = (0usize, 1u64, 0u64);
-    let mut send_ready = |ready: &mut BTreeMap<usize, RoundFindings>, next_sent: &mut usize| {
-        while let Some(round) = ready.remove(&*next_sent) {
-            found.set(found.get() + round.findings);
-            round.send(events, &mut line, &mut column);
-            *next_sent += 1;
-        }
-    };
-    rayon::in_place_scope(|scope| {
-        let round_ctx = &round_ctx;
-        let mut owned_start = 0usize;
-        let mut eof = false;
-        for index in 0.. {
-            let owned_end = if eof { buf.len() } else { buf.len() - OVERLAP };
-            // Rounds read but not matched, and rounds whose findings are
-            // not yet sent, stay below their limits: wait, running this
-            // file's rounds meanwhile.
-            // Rounds matched are those sent and those waiting in `ready`.
-            let over = |ready: &BTreeMap<usize, RoundFindings>, next_sent: usize| {
-                index - (next_sent + ready.len()) >= unmatched_limit
-                    || index - next_sent >= unsent_limit
-            };
-            while over(&ready, next_sent) {
-                ready.extend(done_rx.try_iter());
-                send_ready(&mut ready, &mut next_sent);
-                if !over(&ready, next_sent) {
-                    break;
-                }
-                // The newest jobs on this thread's own deque are this
-                // file's rounds (spawned after anything an outer job left
-                // there); when none is left, other threads hold them.
-                match rayon::yield_local() {
-                    Some(rayon::Yield::Executed) => {}
-                    _ => {
-                        if let Ok(done) = done_rx.recv() {
-                            ready.insert(done.0, done.1);
-                        }
-                    }
-                }
+    let (mut owned_start, mut eof, mut done) = (0usize, false, false);
+    // Where the next round's own bytes start in `buf`, once its look-behind
+    // is there: it is read when the next job is asked for, after the
+    // round before it went to the pool.
+    let mut unread: Option<usize> = None;
+    ordered::run_in_order(
+        || {
+            if done {
+                return None;
             }
+            if let Some(start) = unread.take() {
+                owned_start = start;
+                eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP);
+            }
+            let owned_end = if eof { buf.len() } else { buf.len() - OVERLAP };
             // The round's buffer goes to its job whole; the next round
             // starts in a spare buffer (one a finished job gave back) from
             // this round's tail, its look-behind.
@@ -347,27 +261,22 @@ fn scan_rounds_in_parallel(
                     .unwrap_or_else(|_| Vec::with_capacity(CHUNK + 3 * OVERLAP));
                 next.clear();
                 next.extend_from_slice(&buf[keep_from..]);
+                unread = Some(owned_end - keep_from);
             }
+            done = eof;
             let round = std::mem::replace(&mut buf, next);
-            let (done, spare) = (done_tx.clone(), spare_tx.clone());
-            let found_before = found.get();
-            scope.spawn(move |_| {
-                let found = round_ctx.scan(&round, owned_start..owned_end, found_before);
-                let _ = spare.send(round);
-                let _ = done.send((index, found));
-            });
-            if eof {
-                break;
-            }
-            owned_start = owned_end - keep_from;
-            eof = source.fill(&mut buf, owned_start + CHUNK + OVERLAP);
-            ready.extend(done_rx.try_iter());
-            send_ready(&mut ready, &mut next_sent);
-        }
-    });
-    drop(done_tx);
-    ready.extend(done_rx.try_iter());
-    send_ready(&mut ready, &mut next_sent);
+            Some(((round, owned_start..owned_end, found.get()), eof))
+        },
+        |(round, owned, found_before): (Vec<u8>, std::ops::Range<usize>, u64)| {
+            let findings = scan_round(&jobs, field, &round, owned, found_before);
+            let _ = spare_tx.send(round);
+            findings
+        },
+        |round: RoundFindings| {
+            found.set(found.get() + round.findings);
+            round.send(events, &mut line, &mut column);
+        },
+    );
     budget.findings.set(found.get());
     Ok(())
 }
@@ -791,7 +700,7 @@ impl<'a> Decoded<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{scan_reader, Pieces};
+    use super::super::testkit::{events_on_threads, scan_reader, Pieces};
     use super::*;
     use crate::engine::Engine;
     use crate::extract::ScanOptions;
@@ -871,32 +780,8 @@ mod tests {
         text
     }
 
-    /// Every event of a file scanned on a pool of `threads` threads.
     fn events_on(engine: &Engine, threads: usize, text: &[u8]) -> Vec<String> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let (outcome, events) = pool.install(|| scan_reader(engine, "f.txt", &mut &text[..], None));
-        assert!(!outcome.failed);
-        // One line per finding: an event for a run of findings past the
-        // row cap stands for `count` of them.
-        events
-            .iter()
-            .flat_map(|e| match e {
-                Event::PastRowCap {
-                    target,
-                    path,
-                    entity,
-                    confidence,
-                    count,
-                } => {
-                    let one = format!("PastRowCap {target} {path} {entity:?} {confidence:?}");
-                    vec![one; *count as usize]
-                }
-                other => vec![format!("{other:?}")],
-            })
-            .collect()
+        events_on_threads(engine, threads, "f.txt", text)
     }
 
     #[test]

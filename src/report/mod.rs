@@ -271,6 +271,51 @@ impl EventSink for crossbeam_channel::Sender<Event> {
     }
 }
 
+/// Adds `event` to `held` when it is findings past a row cap of the same
+/// kind as one in the run of such events `held` ends with; gives it back
+/// otherwise. Findings past a row cap come in long runs of a few kinds
+/// (entity, confidence): one event per kind within a run, not one per
+/// finding, for the output thread to count (one per finding was 10% of
+/// its work on HL7). Merged only within the run, so no count moves past
+/// another kind of event.
+pub fn push_past_row_cap(held: &mut [Event], event: Event) -> Option<Event> {
+    // Events looked back through for one of the same kind: a rule pack's
+    // entities at two or three confidences.
+    const KINDS_LOOKED_BACK: usize = 16;
+    let Event::PastRowCap {
+        target,
+        path,
+        entity,
+        confidence,
+        count,
+    } = &event
+    else {
+        return Some(event);
+    };
+    let alike = held
+        .iter_mut()
+        .rev()
+        .take(KINDS_LOOKED_BACK)
+        .map_while(|e| match e {
+            Event::PastRowCap {
+                target: t,
+                path: p,
+                entity: e,
+                confidence: c,
+                count: n,
+            } => Some((t, p, e, c, n)),
+            _ => None,
+        })
+        .find(|(t, p, e, c, _)| *e == entity && *c == confidence && *p == path && *t == target);
+    match alike {
+        Some((_, _, _, _, n)) => {
+            *n += count;
+            None
+        }
+        None => Some(event),
+    }
+}
+
 /// Holds a file's events and passes them on in bursts: one event at a time
 /// would wake the output thread for nearly every finding.
 pub struct HeldEvents<'a> {
@@ -281,10 +326,6 @@ pub struct HeldEvents<'a> {
 impl<'a> HeldEvents<'a> {
     /// Most events held before they are passed on.
     const BURST: usize = 256;
-    /// Events past a row cap looked back through for one of the same
-    /// kind: a rule pack's entities at two or three confidences.
-    const KINDS_LOOKED_BACK: usize = 16;
-
     pub fn new(inner: &'a dyn EventSink) -> Self {
         HeldEvents {
             inner,
@@ -305,41 +346,9 @@ impl EventSink for HeldEvents<'_> {
     fn send(&self, event: Event) {
         let full = {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            // Findings past a row cap come in long runs of a few kinds
-            // (entity, confidence): one event per kind within a run, not
-            // one per finding, for the output thread to count (one per
-            // finding was 10% of its work on HL7). Merged only within the
-            // run, so no count moves past another kind of event.
-            if let Event::PastRowCap {
-                target,
-                path,
-                entity,
-                confidence,
-                count,
-            } = &event
-            {
-                let alike = held
-                    .iter_mut()
-                    .rev()
-                    .take(Self::KINDS_LOOKED_BACK)
-                    .map_while(|e| match e {
-                        Event::PastRowCap {
-                            target: t,
-                            path: p,
-                            entity: e,
-                            confidence: c,
-                            count: n,
-                        } => Some((t, p, e, c, n)),
-                        _ => None,
-                    })
-                    .find(|(t, p, e, c, _)| {
-                        *e == entity && *c == confidence && *p == path && *t == target
-                    });
-                if let Some((_, _, _, _, n)) = alike {
-                    *n += count;
-                    return;
-                }
-            }
+            let Some(event) = push_past_row_cap(&mut held, event) else {
+                return;
+            };
             held.push(event);
             held.len() >= Self::BURST
         };
