@@ -105,68 +105,91 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
     };
     let reader = BufReader::with_capacity(64 << 10, body.chain(rest));
     let mut segments = SegmentReader::new(reader, MAX_SEGMENT);
+    // Segments counted so far (blank ones are not segments).
     let mut number = 0u64;
+    let mut outcome: Option<Result<(), ExtractError>> = None;
+    let separators = &separators;
     // Segments are read in batches, as HL7's are: one matcher pass over a
     // batch tells which segments hold no candidate, and their elements are
     // then not searched one by one (a search per element was most of an
-    // X12 scan).
-    let mut batch = super::RecordBatch::default();
-    let mut truncated: Vec<bool> = Vec::new();
-    loop {
-        batch.clear();
-        truncated.clear();
-        let mut outcome = None;
-        while !batch.is_full() {
-            match segments.next_piece(&[separators.segment]) {
-                Ok(Some(piece)) => {
-                    let start = batch.raw.len();
-                    batch.raw.extend_from_slice(piece.bytes);
-                    batch.end_raw_record(start);
-                    truncated.push(piece.truncated);
-                }
-                Ok(None) => {
-                    outcome = Some(Ok(()));
-                    break;
-                }
-                Err(e) => {
-                    outcome = Some(Err(e.into()));
-                    break;
-                }
+    // X12 scan). A big file's batches are matched on every thread.
+    super::ordered::batches_in_order(
+        ctx,
+        || {
+            if outcome.is_some() {
+                return None;
             }
-        }
-        // Some segment is not UTF-8: each one decoded alone.
-        batch.decode(|_, bytes, _, text| text.push_str(&decode_text(bytes)));
-        batch.judge(ctx);
-        for (i, &truncated) in truncated.iter().enumerate() {
-            let (range, quiet) = batch.record(i);
-            let text = &batch.text[range];
-            let lead = text.len() - text.trim_start().len();
-            let segment = text.get(lead..).unwrap_or_default();
-            if segment.trim().is_empty() {
-                continue;
-            }
-            number += 1;
-            if truncated {
-                ctx.not_examined(
-                    None,
-                    SkipReason::Limit,
-                    format!(
-                        "X12 segment {number} is longer than {MAX_SEGMENT} bytes: only its start was examined"
-                    ),
-                );
-            }
-            let at = |offset: usize| Location {
-                line: number,
-                column: char_column(segment, offset),
+            let mut batch = Batch {
+                first_number: number,
+                ..Batch::default()
             };
-            ctx.within_block(text.as_bytes(), quiet, |ctx| {
-                scan_segment(ctx, &separators, segment, &at)
-            });
-        }
-        if let Some(result) = outcome {
-            return result;
-        }
-    }
+            while !batch.records.is_full() {
+                match segments.next_piece(&[separators.segment]) {
+                    Ok(Some(piece)) => {
+                        let start = batch.records.raw.len();
+                        batch.records.raw.extend_from_slice(piece.bytes);
+                        batch.records.end_raw_record(start);
+                        batch.truncated.push(piece.truncated);
+                    }
+                    Ok(None) => {
+                        outcome = Some(Ok(()));
+                        break;
+                    }
+                    Err(e) => {
+                        outcome = Some(Err(e.into()));
+                        break;
+                    }
+                }
+            }
+            // Some segment is not UTF-8: each one decoded alone.
+            let records = &mut batch.records;
+            records.decode(|_, bytes, _, text| text.push_str(&decode_text(bytes)));
+            number += (0..batch.truncated.len())
+                .filter(|&i| !records.text[records.record(i).0].trim().is_empty())
+                .count() as u64;
+            Some((batch, outcome.is_some()))
+        },
+        |ctx, mut batch| {
+            batch.records.judge(ctx);
+            let mut number = batch.first_number;
+            for (i, &truncated) in batch.truncated.iter().enumerate() {
+                let (range, quiet) = batch.records.record(i);
+                let text = &batch.records.text[range];
+                let lead = text.len() - text.trim_start().len();
+                let segment = text.get(lead..).unwrap_or_default();
+                if segment.trim().is_empty() {
+                    continue;
+                }
+                number += 1;
+                if truncated {
+                    ctx.not_examined(
+                        None,
+                        SkipReason::Limit,
+                        format!(
+                            "X12 segment {number} is longer than {MAX_SEGMENT} bytes: only its start was examined"
+                        ),
+                    );
+                }
+                let at = |offset: usize| Location {
+                    line: number,
+                    column: char_column(segment, offset),
+                };
+                ctx.within_block(text.as_bytes(), quiet, |ctx| {
+                    scan_segment(ctx, separators, segment, &at)
+                });
+            }
+        },
+    );
+    outcome.unwrap_or(Ok(()))
+}
+
+/// Segments read ahead, and the number of the segment before them.
+#[derive(Default)]
+struct Batch {
+    records: super::RecordBatch,
+    /// Whether each segment was cut at [`MAX_SEGMENT`].
+    truncated: Vec<bool>,
+    first_number: u64,
 }
 
 /// Pushes (offset, element, element trimmed) for each of `parts` up to
