@@ -14,6 +14,7 @@ use super::{Ctx, Location};
 use crate::entity::Entity;
 use crate::error::ExtractError;
 use std::io::Read;
+use std::sync::Arc;
 
 /// Rule id of findings in classified columns.
 pub const RULE: &str = "csv-column";
@@ -164,100 +165,122 @@ pub fn scan(
     let body = head.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(head);
     let max_record = usize::try_from(MAX_RECORD).unwrap_or(usize::MAX);
     let mut reader = RecordReader::new(body.chain(rest), delimiter, max_record);
-    let mut headers: Vec<(String, Option<Entity>)> = Vec::new();
+    // The columns, as the header row names them (once it is read).
+    let mut headers: Arc<Headers> = Arc::default();
+    // Rows read so far.
     let mut row = 0u64;
+    let mut outcome: Option<Result<(), ExtractError>> = None;
     // Rows are read in batches (cells cut by newlines): those without a
-    // candidate (most) do not have their cells matched one by one.
-    let mut batch = Batch::default();
-    loop {
-        batch.clear();
-        let mut outcome: Option<Result<(), ExtractError>> = None;
-        while !batch.records.is_full() {
-            let start = batch.records.raw.len();
-            let first_cell = batch.cells.len();
-            match reader.read_record(&mut batch.records.raw, &mut batch.cells) {
-                Ok(Some(line)) => {
-                    batch.records.end_raw_record(start);
-                    batch.rows.push(PendingRow {
-                        line,
-                        cells: first_cell..batch.cells.len(),
-                    });
-                }
-                Ok(None) => {
-                    outcome = Some(Ok(()));
-                    break;
-                }
-                Err(e) => {
-                    let row = row + batch.rows.len() as u64;
-                    outcome = Some(Err(match e {
-                        RecordError::TooLong => ExtractError::Limit(format!(
-                            "row {} is longer than {MAX_RECORD} bytes",
-                            row + 1
-                        )),
-                        RecordError::TooManyCells => ExtractError::Limit(format!(
-                            "row {} has more than {} cells",
-                            row + 1,
-                            super::delimited::MAX_CELLS
-                        )),
-                        RecordError::Io(io) => ExtractError::Io(io),
-                    }));
-                    break;
+    // candidate (most) do not have their cells matched one by one. A big
+    // file's batches are matched on every thread.
+    super::ordered::batches_in_order(
+        ctx,
+        || {
+            if outcome.is_some() {
+                return None;
+            }
+            let mut batch = Batch {
+                first_row: row,
+                ..Batch::default()
+            };
+            while !batch.records.is_full() {
+                let start = batch.records.raw.len();
+                let first_cell = batch.cells.len();
+                match reader.read_record(&mut batch.records.raw, &mut batch.cells) {
+                    Ok(Some(line)) => {
+                        batch.records.end_raw_record(start);
+                        batch.rows.push(PendingRow {
+                            line,
+                            cells: first_cell..batch.cells.len(),
+                        });
+                    }
+                    Ok(None) => {
+                        outcome = Some(Ok(()));
+                        break;
+                    }
+                    Err(e) => {
+                        let row = row + batch.rows.len() as u64;
+                        outcome = Some(Err(match e {
+                            RecordError::TooLong => ExtractError::Limit(format!(
+                                "row {} is longer than {MAX_RECORD} bytes",
+                                row + 1
+                            )),
+                            RecordError::TooManyCells => ExtractError::Limit(format!(
+                                "row {} has more than {} cells",
+                                row + 1,
+                                super::delimited::MAX_CELLS
+                            )),
+                            RecordError::Io(io) => ExtractError::Io(io),
+                        }));
+                        break;
+                    }
                 }
             }
-        }
-        batch.decode();
-        batch.records.judge(ctx);
-        // Without classified columns a quiet row has nothing to report.
-        let plain = row > 0 && headers.iter().all(|h| h.1.is_none());
-        let Batch {
-            records,
-            cells,
-            row_cells,
-            cell_quiet,
-            rows,
-            ..
-        } = &mut batch;
-        for (i, pending) in rows.iter().enumerate() {
-            row += 1;
-            let (range, is_quiet) = records.record(i);
-            if is_quiet && plain {
-                continue;
+            batch.decode();
+            if let (0, Some(first)) = (row, batch.rows.first()) {
+                // The header row decides its columns together (see
+                // `classify_headers`); its cells are still matched.
+                let text = &batch.records.text;
+                let names: Vec<&str> = batch.cells[first.cells.clone()]
+                    .iter()
+                    .map(|r| text[r.clone()].trim())
+                    .collect();
+                let entities = classify_headers(names.iter().copied());
+                headers = Arc::new(names.iter().map(|n| n.to_string()).zip(entities).collect());
             }
-            let cells = &cells[pending.cells.clone()];
-            let text = &records.text;
-            let row_text = text[range.clone()].as_bytes();
-            // A row with a candidate: which of its cells hold one (the
-            // others need not be matched).
-            cell_quiet.clear();
-            if is_quiet {
-                cell_quiet.resize(cells.len(), true);
-            } else {
-                row_cells.clear();
-                row_cells.extend(
-                    cells
-                        .iter()
-                        .map(|c| c.start - range.start..c.end - range.start),
-                );
-                ctx.matcher
-                    .quiet_parts(row_text, row_cells, ctx.scratch, cell_quiet);
+            batch.headers = Arc::clone(&headers);
+            row += batch.rows.len() as u64;
+            Some((batch, outcome.is_some()))
+        },
+        |ctx, mut batch| {
+            batch.records.judge(ctx);
+            let Batch {
+                records,
+                cells,
+                row_cells,
+                cell_quiet,
+                rows,
+                first_row,
+                headers,
+            } = &mut batch;
+            let (headers, mut row) = (&**headers, *first_row);
+            // Without classified columns a quiet row has nothing to report.
+            let plain = row > 0 && headers.iter().all(|h| h.1.is_none());
+            for (i, pending) in rows.iter().enumerate() {
+                row += 1;
+                let (range, is_quiet) = records.record(i);
+                if is_quiet && plain {
+                    continue;
+                }
+                let cells = &cells[pending.cells.clone()];
+                let text = &records.text;
+                let row_text = text[range.clone()].as_bytes();
+                // A row with a candidate: which of its cells hold one (the
+                // others need not be matched).
+                cell_quiet.clear();
+                if is_quiet {
+                    cell_quiet.resize(cells.len(), true);
+                } else {
+                    row_cells.clear();
+                    row_cells.extend(
+                        cells
+                            .iter()
+                            .map(|c| c.start - range.start..c.end - range.start),
+                    );
+                    ctx.matcher
+                        .quiet_parts(row_text, row_cells, ctx.scratch, cell_quiet);
+                }
+                ctx.within_block(row_text, is_quiet, |ctx| {
+                    scan_row(ctx, headers, row, pending.line, text, cells, cell_quiet);
+                });
             }
-            ctx.within_block(row_text, is_quiet, |ctx| {
-                scan_row(
-                    ctx,
-                    &mut headers,
-                    row,
-                    pending.line,
-                    text,
-                    cells,
-                    cell_quiet,
-                );
-            });
-        }
-        if let Some(result) = outcome {
-            return result;
-        }
-    }
+        },
+    );
+    outcome.unwrap_or(Ok(()))
 }
+
+/// Each column's header (trimmed) and the entity it names, if any.
+type Headers = Vec<(String, Option<Entity>)>;
 
 /// Rows read ahead: their texts (cells joined by newlines), cells and
 /// lines.
@@ -272,6 +295,9 @@ struct Batch {
     row_cells: Vec<std::ops::Range<usize>>,
     cell_quiet: Vec<bool>,
     rows: Vec<PendingRow>,
+    /// Rows before this batch.
+    first_row: u64,
+    headers: Arc<Headers>,
 }
 
 struct PendingRow {
@@ -281,12 +307,6 @@ struct PendingRow {
 }
 
 impl Batch {
-    fn clear(&mut self) {
-        self.records.clear();
-        self.cells.clear();
-        self.rows.clear();
-    }
-
     /// Makes the rows read the batch's text, moving the cells along. When
     /// some row is not UTF-8, rows are decoded one by one: a UTF-8 row as
     /// it is, any other cell by cell (Windows-1252 where a cell is not
@@ -330,7 +350,7 @@ impl Batch {
 /// as a field value, so other quiet cells are not matched.
 fn scan_row(
     ctx: &mut Ctx,
-    headers: &mut Vec<(String, Option<Entity>)>,
+    headers: &Headers,
     row: u64,
     line: u64,
     text: &str,
@@ -338,13 +358,6 @@ fn scan_row(
     cell_quiet: &[bool],
 ) {
     let mut column = 1u64;
-    if row == 1 {
-        // The header row decides its columns together (see
-        // `classify_headers`); its cells are still matched below.
-        let names: Vec<&str> = cells.iter().map(|r| text[r.clone()].trim()).collect();
-        let entities = classify_headers(names.iter().copied());
-        headers.extend(names.iter().map(|n| n.to_string()).zip(entities));
-    }
     for (index, range) in cells.iter().enumerate() {
         let cell = &text[range.clone()];
         let quiet = cell_quiet.get(index) == Some(&true);
