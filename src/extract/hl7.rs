@@ -159,7 +159,10 @@ impl Separators {
     }
 }
 
-/// Per-file parsing state.
+/// Per-file parsing state: what the segments read so far say about the
+/// next one. It moves on the reading thread, in file order, and never
+/// depends on what the matcher finds, so that batches of segments can be
+/// matched on any thread ([`Head`] carries what matching needs of it).
 struct State {
     line: u64,
     /// Ordinal of the current message (0 before the first MSH).
@@ -170,17 +173,10 @@ struct State {
     broken: bool,
     /// Occurrences of each segment id in the current message.
     seen: Vec<([u8; 3], u32)>,
-    /// (field number, start, end) of the current segment's fields; kept
-    /// for its allocation.
-    fields: Vec<(usize, usize, usize)>,
 }
 
 impl State {
-    fn occurrence(&mut self, id: &str) -> u32 {
-        let key: [u8; 3] = match id.as_bytes() {
-            [a, b, c] => [*a, *b, *c],
-            _ => return 1,
-        };
+    fn occurrence(&mut self, key: [u8; 3]) -> u32 {
         if let Some(entry) = self.seen.iter_mut().find(|(k, _)| *k == key) {
             entry.1 = entry.1.saturating_add(1);
             return entry.1;
@@ -188,6 +184,115 @@ impl State {
         self.seen.push((key, 1));
         1
     }
+
+    /// Reads the next segment, `raw` (one record, framing bytes and all),
+    /// into the state, and says what it is.
+    fn advance(&mut self, raw: &str) -> Head {
+        self.line += 1;
+        let mut head = Head {
+            line: self.line,
+            message: self.message,
+            lead: 0,
+            broken_message: false,
+            kind: HeadKind::Blank,
+        };
+        // MLLP framing bytes and stray blanks before the segment id.
+        head.lead = raw.len()
+            - raw
+                .trim_start_matches([MLLP_START as char, MLLP_END as char, ' ', '\u{feff}'])
+                .len();
+        let text = raw.get(head.lead..).unwrap_or_default();
+        if text
+            .trim_matches(|c: char| c.is_whitespace() || c == MLLP_END as char)
+            .is_empty()
+        {
+            return head;
+        }
+        let key = match text.as_bytes() {
+            [a, b, c, rest @ ..]
+                if [a, b, c]
+                    .iter()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                    && rest.first().is_none_or(|b| b.is_ascii_punctuation()) =>
+            {
+                [*a, *b, *c]
+            }
+            // Not a segment (a wrapped line, a comment): plain text.
+            _ => {
+                head.kind = HeadKind::Text;
+                return head;
+            }
+        };
+        let is_header = matches!(&key, b"MSH" | b"FHS" | b"BHS");
+        if is_header {
+            let separators = Separators::from_header(text);
+            if &key == b"MSH" {
+                self.message += 1;
+                self.seen.clear();
+                self.broken = separators.is_none();
+                head.message = self.message;
+                head.broken_message = self.broken;
+            }
+            if separators.is_some() {
+                self.separators = separators;
+            }
+        }
+        let separators = match self.separators {
+            Some(s) if !self.broken || matches!(&key, b"FHS" | b"BHS") => s,
+            _ => {
+                head.kind = HeadKind::IdText;
+                return head;
+            }
+        };
+        // A line with a segment-like start but no field separator after it
+        // (`NOTE: ...` in a comment) is text, not a segment of one field.
+        if !is_header && text.len() > 3 && !text[3..].starts_with(separators.field) {
+            head.kind = HeadKind::Text;
+            return head;
+        }
+        head.kind = HeadKind::Segment {
+            key,
+            separators,
+            occurrence: self.occurrence(key),
+        };
+        head
+    }
+}
+
+/// What a segment is, as the segments before it say ([`State::advance`]).
+struct Head {
+    line: u64,
+    message: u64,
+    /// Bytes before the segment id (MLLP framing, blanks).
+    lead: usize,
+    /// The segment is an MSH whose encoding characters are unusable.
+    broken_message: bool,
+    kind: HeadKind,
+}
+
+enum HeadKind {
+    /// Blank, or framing bytes only.
+    Blank,
+    /// Not a segment: plain text.
+    Text,
+    /// A segment of a message without usable separators: plain text,
+    /// labelled with the segment id.
+    IdText,
+    Segment {
+        key: [u8; 3],
+        separators: Separators,
+        /// Of the id in its message, from 1.
+        occurrence: u32,
+    },
+}
+
+/// Segments read ahead, each with its [`Head`].
+#[derive(Default)]
+struct Batch {
+    records: super::RecordBatch,
+    heads: Vec<Head>,
+    /// Whether each segment was cut at [`MAX_SEGMENT`].
+    truncated: Vec<bool>,
 }
 
 /// Extracts an HL7 v2 stream: `head` already read, `rest` the remainder.
@@ -200,110 +305,89 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
         separators: None,
         broken: false,
         seen: Vec::new(),
-        fields: Vec::new(),
     };
     let mut after_cr = false;
+    let mut outcome: Option<Result<(), ExtractError>> = None;
     // Segments are read in batches: those without a candidate (most) do
-    // not have their fields matched one by one.
-    let mut batch = super::RecordBatch::default();
-    let mut truncated: Vec<bool> = Vec::new();
-    loop {
-        batch.clear();
-        truncated.clear();
-        let mut outcome = None;
-        while !batch.is_full() {
-            // The segments whole in the buffer, then the one that crosses
-            // its end (or the stream's end) by next_piece. `push` says
-            // whether the batch has room left.
-            let mut push = |bytes: &[u8], terminator: Option<u8>, cut: bool| {
-                // CRLF ends one segment, not two.
-                if bytes.is_empty() && terminator == Some(b'\n') && after_cr {
-                    after_cr = false;
-                } else {
-                    after_cr = terminator == Some(b'\r');
-                    let start = batch.raw.len();
-                    batch.raw.extend_from_slice(bytes);
-                    batch.end_raw_record(start);
-                    truncated.push(cut);
-                }
-                !batch.is_full()
-            };
-            let mut room = true;
-            segments.whole_pieces(b'\r', b'\n', |bytes, terminator| {
-                room = push(bytes, Some(terminator), false);
-                room
-            });
-            if !room {
-                break;
+    // not have their fields matched one by one. A big file's batches are
+    // matched on every thread.
+    super::ordered::batches_in_order(
+        ctx,
+        || {
+            if outcome.is_some() {
+                return None;
             }
-            let piece = match segments.next_piece(b"\r\n") {
-                Ok(Some(piece)) => piece,
-                Ok(None) => {
-                    outcome = Some(Ok(()));
+            let mut batch = Batch::default();
+            let records = &mut batch.records;
+            let truncated = &mut batch.truncated;
+            while !records.is_full() {
+                // The segments whole in the buffer, then the one that
+                // crosses its end (or the stream's end) by next_piece.
+                // `push` says whether the batch has room left.
+                let mut push = |bytes: &[u8], terminator: Option<u8>, cut: bool| {
+                    // CRLF ends one segment, not two.
+                    if bytes.is_empty() && terminator == Some(b'\n') && after_cr {
+                        after_cr = false;
+                    } else {
+                        after_cr = terminator == Some(b'\r');
+                        let start = records.raw.len();
+                        records.raw.extend_from_slice(bytes);
+                        records.end_raw_record(start);
+                        truncated.push(cut);
+                    }
+                    !records.is_full()
+                };
+                let mut room = true;
+                segments.whole_pieces(b'\r', b'\n', |bytes, terminator| {
+                    room = push(bytes, Some(terminator), false);
+                    room
+                });
+                if !room {
                     break;
                 }
-                Err(e) => {
-                    outcome = Some(Err(e.into()));
-                    break;
+                let piece = match segments.next_piece(b"\r\n") {
+                    Ok(Some(piece)) => piece,
+                    Ok(None) => {
+                        outcome = Some(Ok(()));
+                        break;
+                    }
+                    Err(e) => {
+                        outcome = Some(Err(e.into()));
+                        break;
+                    }
+                };
+                push(piece.bytes, piece.terminator, piece.truncated);
+            }
+            // Some segment is not UTF-8: each one decoded alone.
+            records.decode(|_, bytes, _, text| text.push_str(&decode_text(bytes)));
+            batch.heads = (0..batch.truncated.len())
+                .map(|i| state.advance(&records.text[records.record(i).0]))
+                .collect();
+            Some((batch, outcome.is_some()))
+        },
+        |ctx, mut batch| {
+            batch.records.judge(ctx);
+            // Field offsets of the segment at hand, kept for the
+            // allocation.
+            let mut fields = Vec::new();
+            for (i, (head, &truncated)) in batch.heads.iter().zip(&batch.truncated).enumerate() {
+                let (range, quiet) = batch.records.record(i);
+                if truncated {
+                    ctx.not_examined(
+                        None,
+                        SkipReason::Limit,
+                        format!(
+                            "segment at line {} is longer than {} bytes: only its start was examined",
+                            head.line, MAX_SEGMENT
+                        ),
+                    );
                 }
-            };
-            push(piece.bytes, piece.terminator, piece.truncated);
-        }
-        // Some segment is not UTF-8: each one decoded alone.
-        batch.decode(|_, bytes, _, text| text.push_str(&decode_text(bytes)));
-        batch.judge(ctx);
-        for (i, &truncated) in truncated.iter().enumerate() {
-            let (range, is_quiet) = batch.record(i);
-            state.line += 1;
-            if truncated {
-                ctx.not_examined(
-                    None,
-                    SkipReason::Limit,
-                    format!(
-                        "segment at line {} is longer than {} bytes: only its start was examined",
-                        state.line, MAX_SEGMENT
-                    ),
-                );
+                let text = &batch.records.text[range];
+                segment(ctx, head, text, truncated, quiet, &mut fields);
             }
-            let text = &batch.text[range];
-            if is_quiet && !truncated && skip_quiet(&mut state, text) {
-                continue;
-            }
-            segment(ctx, &mut state, text, truncated, is_quiet);
-        }
-        if let Some(result) = outcome {
-            return result;
-        }
-    }
-}
-
-/// Counts a quiet segment that gives nothing, and says so: a segment
-/// whose id starts it (no framing bytes), of a message with usable
-/// separators that cut at non-word bytes, neither a header nor one with
-/// known fields nor an OBX holding a document. What [`segment`] does with
-/// it, without its general checks: most segments are such OBX, and these
-/// checks were a quarter of an HL7 scan.
-fn skip_quiet(state: &mut State, text: &str) -> bool {
-    let Some(separators) = state.separators else {
-        return false;
-    };
-    let bytes = text.as_bytes();
-    let (Some(&[a, b, c]), Some(after)) = (bytes.get(..3), bytes.get(3)) else {
-        return false;
-    };
-    let key = [a, b, c];
-    let plain = !state.broken
-        && separators.cut_at_non_word()
-        && key
-            .iter()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        && after.is_ascii_punctuation()
-        && !matches!(&key, b"MSH" | b"FHS" | b"BHS")
-        && gives_nothing_when_quiet(&key, text, &separators);
-    if plain {
-        state.occurrence(&text[..3]);
-    }
-    plain
+        },
+    );
+    outcome.unwrap_or(Ok(()))
 }
 
 /// Whether a quiet segment with this id can give no finding: it has no
@@ -313,76 +397,51 @@ fn gives_nothing_when_quiet(key: &[u8; 3], text: &str, separators: &Separators) 
         && (key != b"OBX" || !obx_value_type(text, separators).eq_ignore_ascii_case("ED"))
 }
 
-/// One segment; `quiet` when [`crate::matcher::Matcher::quiet_parts`]
-/// found no candidate in it.
-fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: bool) {
-    // MLLP framing bytes and stray blanks before the segment id.
-    let lead = raw.len()
-        - raw
-            .trim_start_matches([MLLP_START as char, MLLP_END as char, ' ', '\u{feff}'])
-            .len();
-    let text = raw.get(lead..).unwrap_or_default();
-    if text
-        .trim_matches(|c: char| c.is_whitespace() || c == MLLP_END as char)
-        .is_empty()
-    {
-        return;
-    }
-    let line = state.line;
+/// One segment, `raw`, as `head` says it is; `quiet` when
+/// [`crate::matcher::Matcher::quiet_parts`] found no candidate in it.
+/// `fields` is scratch for its field offsets.
+fn segment(
+    ctx: &mut Ctx,
+    head: &Head,
+    raw: &str,
+    truncated: bool,
+    quiet: bool,
+    fields: &mut Vec<(usize, usize, usize)>,
+) {
+    let text = raw.get(head.lead..).unwrap_or_default();
+    let (line, message) = (head.line, head.message);
     let at = |offset: usize| Location {
         line,
-        column: char_column(raw, lead + offset),
+        column: char_column(raw, head.lead + offset),
     };
-    let id = text.get(..3).filter(|id| {
-        id.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-    });
-    let Some(id) =
-        id.filter(|_| text.len() == 3 || text[3..].starts_with(|c: char| c.is_ascii_punctuation()))
-    else {
-        // Not a segment (a wrapped line, a comment): plain text.
-        ctx.text("", text, at(0));
-        return;
-    };
-    // Compared as a byte array: in registers, not with a memcmp call each.
-    let key: [u8; 3] = id.as_bytes().try_into().unwrap_or_default();
-    let is_header = matches!(&key, b"MSH" | b"FHS" | b"BHS");
-    if is_header {
-        let separators = Separators::from_header(text);
-        if &key == b"MSH" {
-            state.message += 1;
-            state.seen.clear();
-            state.broken = separators.is_none();
-            if state.broken {
-                ctx.not_examined(
-                    None,
-                    SkipReason::Corrupt,
-                    format!(
-                        "HL7 message {} (line {line}): MSH-2 encoding characters missing or \
-                         invalid; its segments were matched as plain text only",
-                        state.message
-                    ),
-                );
-            }
-        }
-        if separators.is_some() {
-            state.separators = separators;
-        }
+    if head.broken_message {
+        ctx.not_examined(
+            None,
+            SkipReason::Corrupt,
+            format!(
+                "HL7 message {message} (line {line}): MSH-2 encoding characters missing or \
+                 invalid; its segments were matched as plain text only"
+            ),
+        );
     }
-    let separators = match state.separators {
-        Some(s) if !state.broken || matches!(&key, b"FHS" | b"BHS") => s,
-        _ => {
-            ctx.text(id, text, at(0));
+    let (key, separators, occurrence) = match head.kind {
+        HeadKind::Blank => return,
+        HeadKind::Text => {
+            ctx.text("", text, at(0));
             return;
         }
+        HeadKind::IdText => {
+            ctx.text(&text[..3], text, at(0));
+            return;
+        }
+        HeadKind::Segment {
+            key,
+            separators,
+            occurrence,
+        } => (key, separators, occurrence),
     };
-    // A line with a segment-like start but no field separator after it
-    // (`NOTE: ...` in a comment) is text, not a segment of one field.
-    if !is_header && text.len() > 3 && !text[3..].starts_with(separators.field) {
-        ctx.text("", text, at(0));
-        return;
-    }
-    let occurrence = state.occurrence(id);
+    let id = &text[..3];
+    let is_header = matches!(&key, b"MSH" | b"FHS" | b"BHS");
     // A segment without candidates gives findings only from known fields
     // (and embedded documents), when its separators cut at non-word bytes
     // so that no field alone holds what the whole segment does not.
@@ -395,7 +454,6 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     }
     // The field label (`msg 2 PID(3)-19`), built only for fields that are
     // reported: most segments report nothing.
-    let message = state.message;
     // Numbers by itoa, not `write!`: the formatting machinery was 4.7% of
     // an HL7 scan, a label being built for every known field.
     let label = |number: usize| {
@@ -417,10 +475,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
         label
     };
     // Field offsets: for header segments the separator itself is field 1.
-    // The vector is the state's, reused: one allocation per file, not per
-    // segment.
     let known = Hl7Fields::get();
-    let mut fields = std::mem::take(&mut state.fields);
     fields.clear();
     // Where the fields past MAX_FIELDS start, if there are more.
     let mut rest = None;
@@ -450,7 +505,7 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
                 continue;
             }
             if is_obx && number == 5 && value_type.eq_ignore_ascii_case("ED") {
-                embedded(ctx, state, &separators, occurrence, value, truncated);
+                embedded(ctx, message, &separators, occurrence, value, truncated);
                 continue;
             }
             match known.kind(id, number) {
@@ -477,9 +532,8 @@ fn segment(ctx: &mut Ctx, state: &mut State, raw: &str, truncated: bool, quiet: 
     }
     // A vector grown far for one segment is not kept for the next ones.
     if fields.capacity() > 4 * MAX_FIELDS {
-        fields = Vec::new();
+        *fields = Vec::new();
     }
-    state.fields = fields;
 }
 
 /// Splits `text` on `sep`, with each part's byte offset.
@@ -686,7 +740,7 @@ fn format_phone(area: &str, local: &str) -> String {
 /// decoded (bounded) and scanned as a member.
 fn embedded(
     ctx: &mut Ctx,
-    state: &State,
+    message: u64,
     seps: &Separators,
     occurrence: u32,
     value: &str,
@@ -702,7 +756,7 @@ fn embedded(
     } else {
         String::new()
     };
-    let name = format!("msg{}-OBX{occurrence}-5.{ext}", state.message);
+    let name = format!("msg{message}-OBX{occurrence}-5.{ext}");
     if truncated {
         ctx.not_examined(
             Some(&name),
