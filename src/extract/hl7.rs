@@ -313,11 +313,13 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
     // matched on every thread.
     super::ordered::batches_in_order(
         ctx,
-        || {
+        |mut batch: Batch| {
             if outcome.is_some() {
                 return None;
             }
-            let mut batch = Batch::default();
+            batch.records.clear();
+            batch.heads.clear();
+            batch.truncated.clear();
             let records = &mut batch.records;
             let truncated = &mut batch.truncated;
             while !records.is_full() {
@@ -360,12 +362,13 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
             }
             // Some segment is not UTF-8: each one decoded alone.
             records.decode(|_, bytes, _, text| text.push_str(&decode_text(bytes)));
-            batch.heads = (0..batch.truncated.len())
-                .map(|i| state.advance(&records.text[records.record(i).0]))
-                .collect();
+            batch.heads.extend(
+                (0..batch.truncated.len())
+                    .map(|i| state.advance(&records.text[records.record(i).0])),
+            );
             Some((batch, outcome.is_some()))
         },
-        |ctx, mut batch| {
+        |ctx, batch| {
             batch.records.judge(ctx);
             // Field offsets of the segment at hand, kept for the
             // allocation.

@@ -175,7 +175,9 @@ impl<'a> JobCtx<'a> {
 /// threads of the current pool when there are several batches, with each
 /// batch's events sent in order. `work` must depend on its batch alone
 /// (whatever state a batch needs from the ones before, `next_batch` puts
-/// in it), so that batches can be matched in any order.
+/// in it), so that batches can be matched in any order. `next_batch` is
+/// given a batch to fill: a new one or one done with (to be cleared), so
+/// that batches keep their allocations.
 ///
 /// A batch run apart starts from the file's budget as last sent: its
 /// findings count on from those sent before it (so the row cap never drops
@@ -183,38 +185,45 @@ impl<'a> JobCtx<'a> {
 /// and its expanded bytes from those of the batches sent (so that bound
 /// may be passed by what the batches in flight expand, a few at most).
 /// Reading stops once the file's time is out.
-pub fn batches_in_order<B: Send>(
+pub fn batches_in_order<B: Default + Send>(
     ctx: &mut Ctx,
-    mut next_batch: impl FnMut() -> Option<(B, bool)>,
-    work: impl Fn(&mut Ctx, B) + Sync,
+    mut next_batch: impl FnMut(B) -> Option<(B, bool)>,
+    work: impl Fn(&mut Ctx, &mut B) + Sync,
 ) {
-    let Some((first, mut last)) = next_batch() else {
+    let Some((mut batch, mut last)) = next_batch(B::default()) else {
         return;
     };
     if last || !pooled() {
-        work(ctx, first);
-        while !last && !ctx.budget.check_time_now() {
-            let Some((batch, is_last)) = next_batch() else {
+        loop {
+            work(ctx, &mut batch);
+            if last || ctx.budget.check_time_now() {
                 return;
+            }
+            (batch, last) = match next_batch(batch) {
+                Some(next) => next,
+                None => return,
             };
-            last = is_last;
-            work(ctx, batch);
         }
-        return;
     }
     let jobs = JobCtx::new(ctx);
     let (events, budget) = (ctx.events, ctx.budget);
-    let mut first = Some((first, last));
+    let mut first = Some((batch, last));
+    // Batches done with, for the next ones to be read into.
+    let (spare_tx, spare_rx) = crossbeam_channel::unbounded::<B>();
     run_in_order(
         || {
             let (batch, last) = match first.take() {
                 Some(first) => first,
                 None if budget.check_time_now() => return None,
-                None => next_batch()?,
+                None => next_batch(spare_rx.try_recv().unwrap_or_default())?,
             };
             Some(((batch, budget.for_job()), last))
         },
-        |(batch, job_budget): (B, Budget)| jobs.run(job_budget, |ctx| work(ctx, batch)).1,
+        |(mut batch, job_budget): (B, Budget)| {
+            let done = jobs.run(job_budget, |ctx| work(ctx, &mut batch)).1;
+            let _ = spare_tx.send(batch);
+            done
+        },
         |done: JobEvents| {
             for event in done.events {
                 events.send(event);

@@ -175,14 +175,14 @@ pub fn scan(
     // file's batches are matched on every thread.
     super::ordered::batches_in_order(
         ctx,
-        || {
+        |mut batch: Batch| {
             if outcome.is_some() {
                 return None;
             }
-            let mut batch = Batch {
-                first_row: row,
-                ..Batch::default()
-            };
+            batch.records.clear();
+            batch.cells.clear();
+            batch.rows.clear();
+            batch.first_row = row;
             while !batch.records.is_full() {
                 let start = batch.records.raw.len();
                 let first_cell = batch.cells.len();
@@ -232,7 +232,7 @@ pub fn scan(
             row += batch.rows.len() as u64;
             Some((batch, outcome.is_some()))
         },
-        |ctx, mut batch| {
+        |ctx, batch| {
             batch.records.judge(ctx);
             let Batch {
                 records,
@@ -242,7 +242,7 @@ pub fn scan(
                 rows,
                 first_row,
                 headers,
-            } = &mut batch;
+            } = batch;
             let (headers, mut row) = (&**headers, *first_row);
             // Without classified columns a quiet row has nothing to report.
             let plain = row > 0 && headers.iter().all(|h| h.1.is_none());

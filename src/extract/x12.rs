@@ -115,14 +115,13 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
     // X12 scan). A big file's batches are matched on every thread.
     super::ordered::batches_in_order(
         ctx,
-        || {
+        |mut batch: Batch| {
             if outcome.is_some() {
                 return None;
             }
-            let mut batch = Batch {
-                first_number: number,
-                ..Batch::default()
-            };
+            batch.records.clear();
+            batch.truncated.clear();
+            batch.first_number = number;
             while !batch.records.is_full() {
                 match segments.next_piece(&[separators.segment]) {
                     Ok(Some(piece)) => {
@@ -149,7 +148,7 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
                 .count() as u64;
             Some((batch, outcome.is_some()))
         },
-        |ctx, mut batch| {
+        |ctx, batch| {
             batch.records.judge(ctx);
             let mut number = batch.first_number;
             for (i, &truncated) in batch.truncated.iter().enumerate() {
