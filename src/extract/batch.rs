@@ -36,6 +36,15 @@ impl RecordBatch {
         self.quiet.clear();
     }
 
+    /// Bytes the batch's buffers hold.
+    pub fn held_bytes(&self) -> usize {
+        self.raw.capacity()
+            + self.text.capacity()
+            + (self.raw_records.capacity() + self.records.capacity())
+                * std::mem::size_of::<std::ops::Range<usize>>()
+            + self.quiet.capacity()
+    }
+
     /// Whether enough records were read for one batch.
     pub fn is_full(&self) -> bool {
         self.raw_records.len() >= Self::MAX_RECORDS || self.raw.len() >= Self::MAX_BYTES

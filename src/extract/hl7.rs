@@ -295,6 +295,20 @@ struct Batch {
     truncated: Vec<bool>,
 }
 
+impl super::ordered::Batch for Batch {
+    fn clear(&mut self) {
+        self.records.clear();
+        self.heads.clear();
+        self.truncated.clear();
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.records.held_bytes()
+            + self.heads.capacity() * std::mem::size_of::<Head>()
+            + self.truncated.capacity()
+    }
+}
+
 /// Extracts an HL7 v2 stream: `head` already read, `rest` the remainder.
 pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), ExtractError> {
     let reader = BufReader::with_capacity(64 << 10, head.chain(rest));
@@ -317,9 +331,6 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
             if outcome.is_some() {
                 return None;
             }
-            batch.records.clear();
-            batch.heads.clear();
-            batch.truncated.clear();
             let records = &mut batch.records;
             let truncated = &mut batch.truncated;
             while !records.is_full() {

@@ -7,6 +7,7 @@ use super::{Budget, Ctx};
 use crate::matcher::{Matcher, Scratch};
 use crate::report::{Event, EventSink};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Jobs read but not yet matched, per worker thread: one being matched and
@@ -21,6 +22,11 @@ const UNMATCHED_JOBS_PER_THREAD: usize = 2;
 /// instead of waiting for that job alone.
 const UNSENT_JOBS_PER_THREAD: usize = 6;
 
+/// Bytes held by jobs read but not yet matched, at most (past it, one job
+/// at a time): a batch holds its records whole, and a record may be tens
+/// of MiB, where a round of text is 2 MiB.
+const UNMATCHED_BYTES: usize = 16 << 20;
+
 /// Whether this thread is a worker of a pool with other threads: a source
 /// on a thread of its own (an FTP crawl) keeps to it rather than take the
 /// global pool's threads.
@@ -28,13 +34,14 @@ pub fn pooled() -> bool {
     rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1
 }
 
-/// Runs the jobs `next_job` gives (each with whether it is the last) with
-/// `work` on the threads of the current rayon pool, and hands each result
-/// to `deliver` in the order of the jobs. `next_job` runs on this thread,
-/// between deliveries, so it sees what was delivered before it. While
-/// enough jobs are in flight, this thread runs jobs too rather than wait.
+/// Runs the jobs `next_job` gives (each with the bytes it holds and
+/// whether it is the last) with `work` on the threads of the current rayon
+/// pool, and hands each result to `deliver` in the order of the jobs.
+/// `next_job` runs on this thread, between deliveries, so it sees what was
+/// delivered before it. While enough jobs are in flight, this thread runs
+/// jobs too rather than wait.
 pub fn run_in_order<J: Send, R: Send>(
-    mut next_job: impl FnMut() -> Option<(J, bool)>,
+    mut next_job: impl FnMut() -> Option<(J, usize, bool)>,
     work: impl Fn(J) -> R + Sync,
     mut deliver: impl FnMut(R),
 ) {
@@ -46,6 +53,8 @@ pub fn run_in_order<J: Send, R: Send>(
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, R)>();
     let mut ready: BTreeMap<usize, R> = BTreeMap::new();
     let mut next_sent = 0usize;
+    // Bytes held by the jobs spawned and not yet matched.
+    let unmatched_bytes = AtomicUsize::new(0);
     let mut send_ready = |ready: &mut BTreeMap<usize, R>, next_sent: &mut usize| {
         while let Some(result) = ready.remove(&*next_sent) {
             deliver(result);
@@ -53,7 +62,7 @@ pub fn run_in_order<J: Send, R: Send>(
         }
     };
     rayon::in_place_scope(|scope| {
-        let work = &work;
+        let (work, unmatched_bytes) = (&work, &unmatched_bytes);
         for index in 0.. {
             // Jobs read but not matched, and jobs whose findings are not
             // yet sent, stay below their limits: wait, running this file's
@@ -62,6 +71,7 @@ pub fn run_in_order<J: Send, R: Send>(
             let over = |ready: &BTreeMap<usize, R>, next_sent: usize| {
                 index - (next_sent + ready.len()) >= unmatched_limit
                     || index - next_sent >= unsent_limit
+                    || unmatched_bytes.load(Ordering::Acquire) >= UNMATCHED_BYTES
             };
             while over(&ready, next_sent) {
                 ready.extend(done_rx.try_iter());
@@ -81,12 +91,15 @@ pub fn run_in_order<J: Send, R: Send>(
                     }
                 }
             }
-            let Some((job, last)) = next_job() else {
+            let Some((job, bytes, last)) = next_job() else {
                 break;
             };
             let done = done_tx.clone();
+            unmatched_bytes.fetch_add(bytes, Ordering::AcqRel);
             scope.spawn(move |_| {
-                let _ = done.send((index, work(job)));
+                let result = work(job);
+                unmatched_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                let _ = done.send((index, result));
             });
             if last {
                 break;
@@ -170,14 +183,26 @@ impl<'a> JobCtx<'a> {
     }
 }
 
+/// Records read ahead by a structured extractor, matched as one job.
+pub trait Batch: Default + Send {
+    /// Empties the batch for the next records, keeping its allocations.
+    fn clear(&mut self);
+    /// Bytes the batch holds (its buffers' capacities).
+    fn held_bytes(&self) -> usize;
+}
+
+/// A batch done with is kept for the next records while it holds at most
+/// this many bytes: one that grew for a huge record is let go.
+const KEPT_BATCH_BYTES: usize = 4 << 20;
+
 /// Runs `work` on each batch `next_batch` reads from one file (each with
 /// whether it is the last), as if one after the other on `ctx`: on the
 /// threads of the current pool when there are several batches, with each
 /// batch's events sent in order. `work` must depend on its batch alone
 /// (whatever state a batch needs from the ones before, `next_batch` puts
 /// in it), so that batches can be matched in any order. `next_batch` is
-/// given a batch to fill: a new one or one done with (to be cleared), so
-/// that batches keep their allocations.
+/// given an empty batch to fill: a new one or one done with, so that
+/// batches keep their allocations.
 ///
 /// A batch run apart starts from the file's budget as last sent: its
 /// findings count on from those sent before it (so the row cap never drops
@@ -185,7 +210,7 @@ impl<'a> JobCtx<'a> {
 /// and its expanded bytes from those of the batches sent (so that bound
 /// may be passed by what the batches in flight expand, a few at most).
 /// Reading stops once the file's time is out.
-pub fn batches_in_order<B: Default + Send>(
+pub fn batches_in_order<B: Batch>(
     ctx: &mut Ctx,
     mut next_batch: impl FnMut(B) -> Option<(B, bool)>,
     work: impl Fn(&mut Ctx, &mut B) + Sync,
@@ -198,6 +223,10 @@ pub fn batches_in_order<B: Default + Send>(
             work(ctx, &mut batch);
             if last || ctx.budget.check_time_now() {
                 return;
+            }
+            batch.clear();
+            if batch.held_bytes() > KEPT_BATCH_BYTES {
+                batch = B::default();
             }
             (batch, last) = match next_batch(batch) {
                 Some(next) => next,
@@ -217,11 +246,15 @@ pub fn batches_in_order<B: Default + Send>(
                 None if budget.check_time_now() => return None,
                 None => next_batch(spare_rx.try_recv().unwrap_or_default())?,
             };
-            Some(((batch, budget.for_job()), last))
+            let bytes = batch.held_bytes();
+            Some(((batch, budget.for_job()), bytes, last))
         },
         |(mut batch, job_budget): (B, Budget)| {
             let done = jobs.run(job_budget, |ctx| work(ctx, &mut batch)).1;
-            let _ = spare_tx.send(batch);
+            batch.clear();
+            if batch.held_bytes() <= KEPT_BATCH_BYTES {
+                let _ = spare_tx.send(batch);
+            }
             done
         },
         |done: JobEvents| {

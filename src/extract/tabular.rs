@@ -179,9 +179,6 @@ pub fn scan(
             if outcome.is_some() {
                 return None;
             }
-            batch.records.clear();
-            batch.cells.clear();
-            batch.rows.clear();
             batch.first_row = row;
             while !batch.records.is_full() {
                 let start = batch.records.raw.len();
@@ -304,6 +301,23 @@ struct PendingRow {
     line: u64,
     /// Its cells, in `Batch::cells`.
     cells: std::ops::Range<usize>,
+}
+
+impl super::ordered::Batch for Batch {
+    fn clear(&mut self) {
+        self.records.clear();
+        self.cells.clear();
+        self.rows.clear();
+    }
+
+    fn held_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.records.held_bytes()
+            + (self.cells.capacity() + self.row_cells.capacity())
+                * size_of::<std::ops::Range<usize>>()
+            + self.cell_quiet.capacity()
+            + self.rows.capacity() * size_of::<PendingRow>()
+    }
 }
 
 impl Batch {

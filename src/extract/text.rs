@@ -265,7 +265,8 @@ fn scan_rounds_in_parallel(
             }
             done = eof;
             let round = std::mem::replace(&mut buf, next);
-            Some(((round, owned_start..owned_end, found.get()), eof))
+            let bytes = round.capacity();
+            Some(((round, owned_start..owned_end, found.get()), bytes, eof))
         },
         |(round, owned, found_before): (Vec<u8>, std::ops::Range<usize>, u64)| {
             let findings = scan_round(&jobs, field, &round, owned, found_before);

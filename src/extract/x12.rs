@@ -119,8 +119,6 @@ pub fn scan(ctx: &mut Ctx, head: &[u8], rest: &mut dyn Read) -> Result<(), Extra
             if outcome.is_some() {
                 return None;
             }
-            batch.records.clear();
-            batch.truncated.clear();
             batch.first_number = number;
             while !batch.records.is_full() {
                 match segments.next_piece(&[separators.segment]) {
@@ -189,6 +187,17 @@ struct Batch {
     /// Whether each segment was cut at [`MAX_SEGMENT`].
     truncated: Vec<bool>,
     first_number: u64,
+}
+
+impl super::ordered::Batch for Batch {
+    fn clear(&mut self) {
+        self.records.clear();
+        self.truncated.clear();
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.records.held_bytes() + self.truncated.capacity()
+    }
 }
 
 /// Pushes (offset, element, element trimmed) for each of `parts` up to
