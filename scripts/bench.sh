@@ -9,7 +9,8 @@
 #       The content matrix (issue 17): each kind of `gen_kinds list`
 #       timed on one thread against `rg -j1 --count-matches` (every match,
 #       the work phiscan does) and `rg -j1 -c`, in both orders in one run;
-#       then one HUGE_MIB text file with 1 and 2 threads. KINDS="a b"
+#       then one HUGE_MIB text file, and one HL7, X12 and CSV file of
+#       HUGE_MIB/4, each with 1 and 2 threads. KINDS="a b"
 #       times some kinds only; RUNS (default 6) runs per command.
 #
 # Needs ripgrep, hyperfine and GNU time (installed with apt when missing).
@@ -66,37 +67,43 @@ if [ "${1:-}" = matrix ]; then
   done
   python3 scripts/bench-matrix.py "$DATA" "${RUN_KINDS[@]}"
   if [ -n "${KINDS:-}" ] && ! [[ " $KINDS " == *" huge "* ]]; then exit 0; fi
-  huge=$M/huge
-  if [ ! -f "$huge/.done-$HUGE_MIB" ]; then
-    rm -rf "$huge"
-    $GEN "$huge" huge "$HUGE_MIB"
-    touch "$huge/.done-$HUGE_MIB"
-  fi
-  file=$(ls "$huge"/*.txt)
-  cat "$file" > /dev/null
-  echo "== one $(du -h "$file" | cut -f1) file: phiscan on 1 and 2 threads, ripgrep (one thread per file)"
-  P1="$BIN scan --threads 1 -q -o /dev/null $file"
-  P2="$BIN scan --threads 2 -q -o /dev/null $file"
-  EVERY="rg --no-ignore -j1 --count-matches -f $DATA/patterns.txt $file > /dev/null"
-  hyperfine -N --ignore-failure --warmup 1 --runs "$HALF" --export-json "$M/huge-ab.json" \
-    -n phiscan-1 "$P1" -n phiscan-2 "$P2" -n rg-count-matches "$EVERY"
-  hyperfine -N --ignore-failure --warmup 1 --runs "$HALF" --export-json "$M/huge-ba.json" \
-    -n rg-count-matches "$EVERY" -n phiscan-2 "$P2" -n phiscan-1 "$P1" >/dev/null 2>&1
-  python3 - "$M" "$(stat -c %s "$file")" <<'PY'
+  # One big file of each kind that is split for threads: plain text
+  # (rounds), and HL7, X12 and CSV (record batches) at a quarter the size.
+  for spec in "huge:huge:$HUGE_MIB:txt" "hl7-one:hl7:$((HUGE_MIB / 4)):hl7" \
+    "x12-one:x12:$((HUGE_MIB / 4)):x12" "csv-one:csv:$((HUGE_MIB / 4)):csv"; do
+    IFS=: read -r name gen mib ext <<<"$spec"
+    dir=$M/$name
+    if [ ! -f "$dir/.done-$mib" ]; then
+      rm -rf "$dir"
+      $GEN "$dir" "$gen" "$mib" 1 1
+      touch "$dir/.done-$mib"
+    fi
+    file=$(ls "$dir"/*."$ext")
+    cat "$file" > /dev/null
+    echo "== $name: one $(du -h "$file" | cut -f1) file: phiscan on 1 and 2 threads, ripgrep (one thread per file)"
+    P1="$BIN scan --threads 1 -q -o /dev/null $file"
+    P2="$BIN scan --threads 2 -q -o /dev/null $file"
+    EVERY="rg --no-ignore -j1 --count-matches -f $DATA/patterns.txt $file > /dev/null"
+    hyperfine -N --ignore-failure --warmup 1 --runs "$HALF" --export-json "$M/$name-ab.json" \
+      -n phiscan-1 "$P1" -n phiscan-2 "$P2" -n rg-count-matches "$EVERY"
+    hyperfine -N --ignore-failure --warmup 1 --runs "$HALF" --export-json "$M/$name-ba.json" \
+      -n rg-count-matches "$EVERY" -n phiscan-2 "$P2" -n phiscan-1 "$P1" >/dev/null 2>&1
+    python3 - "$M" "$name" "$(stat -c %s "$file")" <<'PY'
 import json, statistics, sys
-m, size = sys.argv[1], int(sys.argv[2])
+m, name, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t = {}
 for o in ("ab", "ba"):
-    for r in json.load(open(f"{m}/huge-{o}.json"))["results"]:
+    for r in json.load(open(f"{m}/{name}-{o}.json"))["results"]:
         t.setdefault(r["command"], []).extend(r["times"])
 med = {k: statistics.median(v) for k, v in t.items()}
 p1, p2, rg = med["phiscan-1"], med["phiscan-2"], med["rg-count-matches"]
-print(f"huge: phiscan 1 thread {p1:.3f} s ({size/p1/1e6:.0f} MB/s), 2 threads {p2:.3f} s "
+print(f"{name}: phiscan 1 thread {p1:.3f} s ({size/p1/1e6:.0f} MB/s), 2 threads {p2:.3f} s "
       f"({size/p2/1e6:.0f} MB/s): {p1/p2:.2f}x; rg --count-matches {rg:.3f} s; "
       f"phiscan-1/rg {p1/rg:.2f}x, phiscan-2/rg {p2/rg:.2f}x")
 PY
-  /usr/bin/time -f "phiscan --threads 2, one file: %e s, peak RSS %M KiB" \
-    $BIN scan --threads 2 -q -o /dev/null "$file" || true
+    /usr/bin/time -f "$name: phiscan --threads 2, one file: %e s, peak RSS %M KiB" \
+      $BIN scan --threads 2 -q -o /dev/null "$file" || true
+  done
   exit 0
 fi
 
