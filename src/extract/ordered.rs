@@ -121,9 +121,12 @@ struct Collect(Mutex<Vec<Event>>);
 impl EventSink for Collect {
     fn send(&self, event: Event) {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(event) = crate::report::push_past_row_cap(&mut held, event) {
-            held.push(event);
-        }
+        crate::report::push_event(&mut held, event);
+    }
+
+    fn past_row_cap(&self, found: crate::report::PastCap) {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        crate::report::push_past_row_cap(&mut held, found);
     }
 }
 

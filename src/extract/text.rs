@@ -427,9 +427,9 @@ fn send_finding(
     let past_cap = past_row_cap(ctx);
     ctx.budget.findings.set(ctx.budget.findings.get() + 1);
     if past_cap {
-        ctx.events.send(Event::PastRowCap {
-            target: ctx.target.clone(),
-            path: ctx.path.clone(),
+        ctx.events.past_row_cap(crate::report::PastCap {
+            target: ctx.target,
+            path: &ctx.path,
             entity,
             confidence,
             count: 1,

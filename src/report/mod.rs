@@ -261,6 +261,12 @@ pub struct OcrWork {
 /// only ever see this.
 pub trait EventSink: Sync {
     fn send(&self, event: Event);
+
+    /// Findings past a file's row cap: an event of their own unless the
+    /// sink counts them into one it holds.
+    fn past_row_cap(&self, found: PastCap) {
+        self.send(found.into_event());
+    }
 }
 
 impl EventSink for crossbeam_channel::Sender<Event> {
@@ -271,48 +277,87 @@ impl EventSink for crossbeam_channel::Sender<Event> {
     }
 }
 
-/// Adds `event` to `held` when it is findings past a row cap of the same
-/// kind as one in the run of such events `held` ends with; gives it back
-/// otherwise. Findings past a row cap come in long runs of a few kinds
-/// (entity, confidence): one event per kind within a run, not one per
-/// finding, for the output thread to count (one per finding was 10% of
-/// its work on HL7). Merged only within the run, so no count moves past
-/// another kind of event.
-pub fn push_past_row_cap(held: &mut [Event], event: Event) -> Option<Event> {
+/// Findings past a file's row cap, as an extractor reports them
+/// ([`EventSink::past_row_cap`]): borrowed, so that a finding counted
+/// into an event of its kind costs no copy of its path.
+pub struct PastCap<'a> {
+    pub target: &'a Arc<str>,
+    pub path: &'a str,
+    pub entity: Entity,
+    pub confidence: Confidence,
+    pub count: u64,
+}
+
+impl PastCap<'_> {
+    fn into_event(self) -> Event {
+        Event::PastRowCap {
+            target: Arc::clone(self.target),
+            path: self.path.to_string(),
+            entity: self.entity,
+            confidence: self.confidence,
+            count: self.count,
+        }
+    }
+}
+
+/// Adds `found` to an event of the same kind in the run of findings past
+/// a row cap that `held` ends with, or to `held` as an event of its own.
+/// Findings past a row cap come in long runs of a few kinds (entity,
+/// confidence): one event per kind within a run, not one per finding, for
+/// the output thread to count (one per finding was 10% of its work on
+/// HL7). Merged only within the run, so no count moves past another kind
+/// of event.
+pub fn push_past_row_cap(held: &mut Vec<Event>, found: PastCap) {
     // Events looked back through for one of the same kind: a rule pack's
     // entities at two or three confidences.
     const KINDS_LOOKED_BACK: usize = 16;
-    let Event::PastRowCap {
-        target,
-        path,
-        entity,
-        confidence,
-        count,
-    } = &event
-    else {
-        return Some(event);
-    };
     let alike = held
         .iter_mut()
         .rev()
         .take(KINDS_LOOKED_BACK)
         .map_while(|e| match e {
             Event::PastRowCap {
-                target: t,
-                path: p,
-                entity: e,
-                confidence: c,
-                count: n,
-            } => Some((t, p, e, c, n)),
+                target,
+                path,
+                entity,
+                confidence,
+                count,
+            } => Some((target, path, entity, confidence, count)),
             _ => None,
         })
-        .find(|(t, p, e, c, _)| *e == entity && *c == confidence && *p == path && *t == target);
+        .find(|(t, p, e, c, _)| {
+            **e == found.entity
+                && **c == found.confidence
+                && p.as_str() == found.path
+                && (Arc::ptr_eq(t, found.target) || **t == *found.target)
+        });
     match alike {
-        Some((_, _, _, _, n)) => {
-            *n += count;
-            None
-        }
-        None => Some(event),
+        Some((_, _, _, _, count)) => *count += found.count,
+        None => held.push(found.into_event()),
+    }
+}
+
+/// Adds `event` to `held`, findings past a row cap merged as
+/// [`push_past_row_cap`] does.
+pub fn push_event(held: &mut Vec<Event>, event: Event) {
+    match &event {
+        Event::PastRowCap {
+            target,
+            path,
+            entity,
+            confidence,
+            count,
+        } => push_past_row_cap(
+            held,
+            PastCap {
+                target,
+                path,
+                entity: *entity,
+                confidence: *confidence,
+                count: *count,
+            },
+        ),
+        _ => held.push(event),
     }
 }
 
@@ -342,19 +387,28 @@ impl<'a> HeldEvents<'a> {
     }
 }
 
-impl EventSink for HeldEvents<'_> {
-    fn send(&self, event: Event) {
+impl HeldEvents<'_> {
+    /// Adds to the held events by `add`, passing them on once there are
+    /// [`HeldEvents::BURST`].
+    fn hold(&self, add: impl FnOnce(&mut Vec<Event>)) {
         let full = {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(event) = push_past_row_cap(&mut held, event) else {
-                return;
-            };
-            held.push(event);
+            add(&mut held);
             held.len() >= Self::BURST
         };
         if full {
             self.flush();
         }
+    }
+}
+
+impl EventSink for HeldEvents<'_> {
+    fn send(&self, event: Event) {
+        self.hold(|held| push_event(held, event));
+    }
+
+    fn past_row_cap(&self, found: PastCap) {
+        self.hold(|held| push_past_row_cap(held, found));
     }
 }
 
