@@ -111,19 +111,18 @@ impl Budget {
         self.deadline
     }
 
-    /// The budget of a job run apart from the file's other work (a batch
-    /// of records on another thread, see `ordered`): the same time limit,
-    /// counting on from the file's expanded bytes and findings so far.
-    /// [`Budget::absorb`] adds what the job used back.
+    /// The budget of a batch of the file's records (see `ordered`),
+    /// counting on from the file's expanded bytes and findings so far, and
+    /// without a time limit: a batch, once read, is matched whole, as a
+    /// round of text is (the limit stops the reading). [`Budget::absorb`]
+    /// adds what the batch used back.
     pub fn for_job(&self) -> Budget {
         let started_from = (self.expanded.get(), self.findings.get());
         Budget {
             expanded: Cell::new(started_from.0),
             findings: Cell::new(started_from.1),
-            deadline: self.deadline,
-            timed_out: Cell::new(self.timed_out.get()),
-            ticks: Cell::new(0),
             started_from,
+            ..Budget::default()
         }
     }
 
@@ -137,9 +136,6 @@ impl Budget {
             .set(self.expanded.get().saturating_add(expanded));
         self.findings
             .set(self.findings.get().saturating_add(findings));
-        if job.timed_out.get() {
-            self.timed_out.set(true);
-        }
     }
 
     /// Whether the time limit stopped the extraction.

@@ -207,12 +207,14 @@ const KEPT_BATCH_BYTES: usize = 4 << 20;
 /// given an empty batch to fill: a new one or one done with, so that
 /// batches keep their allocations.
 ///
-/// A batch run apart starts from the file's budget as last sent: its
-/// findings count on from those sent before it (so the row cap never drops
-/// a finding the output would write, see `ScanOptions::rows_per_file`),
-/// and its expanded bytes from those of the batches sent (so that bound
-/// may be passed by what the batches in flight expand, a few at most).
-/// Reading stops once the file's time is out.
+/// A batch is matched whole once read, without the file's time limit,
+/// which stops the reading (between batches, and in the file's reads).
+/// It starts from the file's budget as last sent: its findings count on
+/// from those sent before it (so the row cap never drops a finding the
+/// output would write, see `ScanOptions::rows_per_file`), and its
+/// expanded bytes from those of the batches sent (on many threads that
+/// bound may be passed by what the batches in flight expand, a few at
+/// most).
 pub fn batches_in_order<B: Batch>(
     ctx: &mut Ctx,
     mut next_batch: impl FnMut(B) -> Option<(B, bool)>,
@@ -223,7 +225,19 @@ pub fn batches_in_order<B: Batch>(
     };
     if last || !pooled() {
         loop {
-            work(ctx, &mut batch);
+            let budget = ctx.budget.for_job();
+            let mut batch_ctx = Ctx {
+                matcher: ctx.matcher,
+                options: ctx.options,
+                events: ctx.events,
+                target: ctx.target,
+                path: ctx.path.clone(),
+                depth: ctx.depth,
+                budget: &budget,
+                scratch: &mut *ctx.scratch,
+            };
+            work(&mut batch_ctx, &mut batch);
+            ctx.budget.absorb(&budget);
             if last || ctx.budget.check_time_now() {
                 return;
             }

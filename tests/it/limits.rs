@@ -55,14 +55,34 @@ fn file<'a>(target: &'a Arc<str>, path: &'a str) -> FileMeta<'a> {
 
 /// Scans `stream` as one file on another thread; the events, or a failure
 /// if it has not finished within a minute (a hang).
-fn scan_stream(config: ScanConfig, mut stream: Stream) -> (Vec<Event>, bool, Duration) {
+fn scan_stream(config: ScanConfig, stream: Stream) -> (Vec<Event>, bool, Duration) {
+    scan_stream_on(config, stream, "notes.txt", 1)
+}
+
+/// [`scan_stream`] of a file named `name`, on a pool of `threads` threads
+/// when more than one (where a big file's work is spread over them).
+fn scan_stream_on(
+    config: ScanConfig,
+    mut stream: Stream,
+    name: &'static str,
+    threads: usize,
+) -> (Vec<Event>, bool, Duration) {
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {
         let engine = build_engine(&config).unwrap();
         let (tx, rx) = crossbeam_channel::unbounded();
         let target: Arc<str> = Arc::from("stream");
         let started = Instant::now();
-        let outcome = engine.scan_file(&file(&target, "notes.txt"), &mut stream, 0, &tx);
+        let mut scan = || engine.scan_file(&file(&target, name), &mut stream, 0, &tx);
+        let outcome = if threads > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(scan)
+        } else {
+            scan()
+        };
         let took = started.elapsed();
         drop(tx);
         let events: Vec<Event> = rx.iter().collect();
@@ -118,6 +138,54 @@ fn a_transfer_that_never_ends_stops_at_the_time_limit_and_keeps_what_was_read() 
     assert!(failed);
     // Stopped by the limit, not by the one-minute guard above.
     assert!(took >= Duration::from_secs(1), "{took:?}");
+}
+
+#[test]
+fn a_big_structured_transfer_that_stalls_stops_at_the_time_limit_and_keeps_what_was_read() {
+    // Many batches of records (on two threads, matched on both) with an
+    // SSN in the first and in the last, then a server that stops sending:
+    // the last batch, read before the limit, is matched whole.
+    let hl7 = [
+        b"MSH|^~\\&|A|B|||2024||ADT^A01|1|P|2.5\rPID|1||123456^^^H^MR||DOE^JANE||||||||||||412-56-7890\r"
+            .to_vec(),
+        b"OBX|1|TX|N||unremarkable\r".repeat(20_000),
+        b"PID|2||654321^^^H^MR||DOE^JOHN||||||||||||412-56-7891\r".to_vec(),
+    ]
+    .concat();
+    let csv = [
+        b"id,ssn,notes\n1,412-56-7890,first\n".to_vec(),
+        b"2,,unremarkable\n".repeat(40_000),
+        b"3,412-56-7891,last\n".to_vec(),
+    ]
+    .concat();
+    for (name, text, threads) in [
+        ("feed.hl7", &hl7, 1),
+        ("feed.hl7", &hl7, 2),
+        ("table.csv", &csv, 2),
+    ] {
+        let mut config = ScanConfig::default();
+        config.limits.max_seconds = 1;
+        let stream = Stream {
+            text: text.clone(),
+            at: 0,
+            then: Then::Drip(Duration::from_millis(20)),
+        };
+        let (events, failed, took) = scan_stream_on(config, stream, name, threads);
+        assert_eq!(
+            ssn_rows(&events),
+            vec!["***-**-7890", "***-**-7891"],
+            "{name}"
+        );
+        let skipped = not_examined(&events);
+        assert_eq!(skipped.len(), 1, "{name}: {skipped:?}");
+        assert_eq!(skipped[0].0, SkipReason::Limit, "{name}");
+        assert!(
+            skipped[0].1.contains("time limit per file"),
+            "{name}: {skipped:?}"
+        );
+        assert!(failed, "{name}");
+        assert!(took >= Duration::from_secs(1), "{name}: {took:?}");
+    }
 }
 
 #[test]
