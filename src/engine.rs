@@ -153,6 +153,7 @@ impl Engine {
             depth: 0,
             budget,
             scratch,
+            matched_whole: false,
         }
     }
 

@@ -111,18 +111,18 @@ impl Budget {
         self.deadline
     }
 
-    /// The budget of a batch of the file's records (see `ordered`),
-    /// counting on from the file's expanded bytes and findings so far, and
-    /// without a time limit: a batch, once read, is matched whole, as a
-    /// round of text is (the limit stops the reading). [`Budget::absorb`]
-    /// adds what the batch used back.
+    /// The budget of a batch of the file's records (see `ordered`): the
+    /// same time limit, counting on from the file's expanded bytes and
+    /// findings so far. [`Budget::absorb`] adds what the batch used back.
     pub fn for_job(&self) -> Budget {
         let started_from = (self.expanded.get(), self.findings.get());
         Budget {
             expanded: Cell::new(started_from.0),
             findings: Cell::new(started_from.1),
+            deadline: self.deadline,
+            timed_out: Cell::new(self.timed_out.get()),
+            ticks: Cell::new(0),
             started_from,
-            ..Budget::default()
         }
     }
 
@@ -136,6 +136,9 @@ impl Budget {
             .set(self.expanded.get().saturating_add(expanded));
         self.findings
             .set(self.findings.get().saturating_add(findings));
+        if job.timed_out.get() {
+            self.timed_out.set(true);
+        }
     }
 
     /// Whether the time limit stopped the extraction.
@@ -159,6 +162,11 @@ pub struct Ctx<'a> {
     pub depth: u32,
     pub budget: &'a Budget,
     pub scratch: &'a mut crate::matcher::Scratch,
+    /// Texts and fields are matched whatever the time: they belong to a
+    /// batch of records or a round of text read before the file's time
+    /// limit, which is matched whole (the limit stops the reading). A
+    /// member scanned from them (an HL7 document) keeps to the limit.
+    pub matched_whole: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -166,11 +174,17 @@ impl<'a> Ctx<'a> {
         &self.options.limits
     }
 
+    /// Whether the file's time is out for matching one more text or field
+    /// (see [`Ctx::matched_whole`]).
+    pub fn out_of_time(&self) -> bool {
+        !self.matched_whole && self.budget.out_of_time()
+    }
+
     /// Matches a block of decoded text starting at `at`. `field` labels it
     /// (`""` for free text). Large texts should come in pieces (paragraphs,
     /// cells): each piece is matched on its own.
     pub fn text(&mut self, field: &str, text: &str, at: Location) {
-        if self.budget.out_of_time() {
+        if self.out_of_time() {
             return;
         }
         super::text::scan_block(self, field, text.as_bytes(), at, None);
@@ -207,7 +221,7 @@ impl<'a> Ctx<'a> {
         value: &str,
         at: Location,
     ) {
-        if self.budget.out_of_time() {
+        if self.out_of_time() {
             return;
         }
         super::text::scan_field_value(self, rule, field, entity, value, at);
@@ -259,6 +273,7 @@ impl<'a> Ctx<'a> {
             depth: self.depth + 1,
             budget: self.budget,
             scratch: &mut *self.scratch,
+            matched_whole: false,
         };
         if let Err(e) = super::scan_input(&mut child, data) {
             let reason = super::reason_of(&e);

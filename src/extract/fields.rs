@@ -111,7 +111,7 @@ pub(crate) fn text_labelled(
     // The hits found are reported as they are: matching the text again
     // (as `ctx.text` would) doubled the matching of every field that holds
     // something.
-    if !hits.is_empty() && !ctx.budget.out_of_time() {
+    if !hits.is_empty() && !ctx.out_of_time() {
         super::text::report_block_hits(ctx, &label(), text.as_bytes(), at, &mut hits);
     }
 }

@@ -177,6 +177,7 @@ impl<'a> JobCtx<'a> {
                 depth: self.depth,
                 budget: &budget,
                 scratch: &mut scratch,
+                matched_whole: true,
             };
             f(&mut ctx)
         };
@@ -207,8 +208,8 @@ const KEPT_BATCH_BYTES: usize = 4 << 20;
 /// given an empty batch to fill: a new one or one done with, so that
 /// batches keep their allocations.
 ///
-/// A batch is matched whole once read, without the file's time limit,
-/// which stops the reading (between batches, and in the file's reads).
+/// A batch is matched whole once read (see `Ctx::matched_whole`): the
+/// file's time limit stops the reading, between batches and in its reads.
 /// It starts from the file's budget as last sent: its findings count on
 /// from those sent before it (so the row cap never drops a finding the
 /// output would write, see `ScanOptions::rows_per_file`), and its
@@ -235,6 +236,7 @@ pub fn batches_in_order<B: Batch>(
                 depth: ctx.depth,
                 budget: &budget,
                 scratch: &mut *ctx.scratch,
+                matched_whole: true,
             };
             work(&mut batch_ctx, &mut batch);
             ctx.budget.absorb(&budget);
