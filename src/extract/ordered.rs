@@ -199,6 +199,12 @@ pub trait Batch: Default + Send {
 /// this many bytes: one that grew for a huge record is let go.
 const KEPT_BATCH_BYTES: usize = 4 << 20;
 
+/// `batch` emptied for the next records, unless it grew too large to keep.
+fn emptied<B: Batch>(mut batch: B) -> Option<B> {
+    batch.clear();
+    (batch.held_bytes() <= KEPT_BATCH_BYTES).then_some(batch)
+}
+
 /// Runs `work` on each batch `next_batch` reads from one file (each with
 /// whether it is the last), as if one after the other on `ctx`: on the
 /// threads of the current pool when there are several batches, with each
@@ -243,11 +249,7 @@ pub fn batches_in_order<B: Batch>(
             if last || ctx.budget.check_time_now() {
                 return;
             }
-            batch.clear();
-            if batch.held_bytes() > KEPT_BATCH_BYTES {
-                batch = B::default();
-            }
-            (batch, last) = match next_batch(batch) {
+            (batch, last) = match next_batch(emptied(batch).unwrap_or_default()) {
                 Some(next) => next,
                 None => return,
             };
@@ -270,8 +272,7 @@ pub fn batches_in_order<B: Batch>(
         },
         |(mut batch, job_budget): (B, Budget)| {
             let done = jobs.run(job_budget, |ctx| work(ctx, &mut batch)).1;
-            batch.clear();
-            if batch.held_bytes() <= KEPT_BATCH_BYTES {
+            if let Some(batch) = emptied(batch) {
                 let _ = spare_tx.send(batch);
             }
             done
