@@ -144,18 +144,15 @@ pub fn events_on_threads(engine: &Engine, threads: usize, name: &str, data: &[u8
     assert!(!outcome.failed, "{name} on {threads} threads");
     events
         .iter()
-        .flat_map(|e| match e {
-            Event::PastRowCap {
-                target,
-                path,
-                entity,
-                confidence,
-                count,
-            } => {
-                let one = format!("PastRowCap {target} {path} {entity:?} {confidence:?}");
-                vec![one; *count as usize]
+        .flat_map(|e| match e.past_cap() {
+            Some(c) => {
+                let one = format!(
+                    "PastRowCap {} {} {:?} {:?}",
+                    c.target, c.path, c.entity, c.confidence
+                );
+                vec![one; c.count as usize]
             }
-            other => vec![format!("{other:?}")],
+            None => vec![format!("{e:?}")],
         })
         .collect()
 }

@@ -230,6 +230,26 @@ impl ServerAccess {
 }
 
 impl Event {
+    /// The findings past a row cap this event stands for, borrowed.
+    pub fn past_cap(&self) -> Option<PastCap<'_>> {
+        match self {
+            Event::PastRowCap {
+                target,
+                path,
+                entity,
+                confidence,
+                count,
+            } => Some(PastCap {
+                target,
+                path,
+                entity: *entity,
+                confidence: *confidence,
+                count: *count,
+            }),
+            _ => None,
+        }
+    }
+
     /// A file, member or server path that was not examined, and why.
     pub fn not_examined(
         target: &Arc<str>,
@@ -289,6 +309,14 @@ pub struct PastCap<'a> {
 }
 
 impl PastCap<'_> {
+    /// Findings of the same file, entity and confidence.
+    fn is_alike(&self, other: &PastCap) -> bool {
+        self.entity == other.entity
+            && self.confidence == other.confidence
+            && self.path == other.path
+            && (Arc::ptr_eq(self.target, other.target) || self.target == other.target)
+    }
+
     fn into_event(self) -> Event {
         Event::PastRowCap {
             target: Arc::clone(self.target),
@@ -312,53 +340,26 @@ pub fn push_past_row_cap(held: &mut Vec<Event>, found: PastCap) {
     // entities at two or three confidences.
     const KINDS_LOOKED_BACK: usize = 16;
     let alike = held
-        .iter_mut()
+        .iter()
         .rev()
         .take(KINDS_LOOKED_BACK)
-        .map_while(|e| match e {
-            Event::PastRowCap {
-                target,
-                path,
-                entity,
-                confidence,
-                count,
-            } => Some((target, path, entity, confidence, count)),
-            _ => None,
-        })
-        .find(|(t, p, e, c, _)| {
-            **e == found.entity
-                && **c == found.confidence
-                && p.as_str() == found.path
-                && (Arc::ptr_eq(t, found.target) || **t == *found.target)
-        });
-    match alike {
-        Some((_, _, _, _, count)) => *count += found.count,
-        None => held.push(found.into_event()),
+        .map_while(Event::past_cap)
+        .position(|held| held.is_alike(&found));
+    let last = held.len().wrapping_sub(1);
+    match alike.map(|back| &mut held[last - back]) {
+        Some(Event::PastRowCap { count, .. }) => *count += found.count,
+        _ => held.push(found.into_event()),
     }
 }
 
 /// Adds `event` to `held`, findings past a row cap merged as
 /// [`push_past_row_cap`] does.
 pub fn push_event(held: &mut Vec<Event>, event: Event) {
-    match &event {
-        Event::PastRowCap {
-            target,
-            path,
-            entity,
-            confidence,
-            count,
-        } => push_past_row_cap(
-            held,
-            PastCap {
-                target,
-                path,
-                entity: *entity,
-                confidence: *confidence,
-                count: *count,
-            },
-        ),
-        _ => held.push(event),
+    if let Some(found) = event.past_cap() {
+        push_past_row_cap(held, found);
+        return;
     }
+    held.push(event);
 }
 
 /// Holds a file's events and passes them on in bursts: one event at a time
