@@ -134,22 +134,36 @@ pub fn render_context(before: &str, value: &str, after: &str, unmask: bool) -> S
         push_escaped_str(&mut out, value);
         push_escaped_str(&mut out, after);
     } else {
-        // Only numbers and e-mail local parts are masked: a side with no
-        // digit and no `@` (most, in prose) is shown as it is.
-        let plain = |s: &str| !s.chars().any(|c| c.is_numeric() || c == '@');
-        if plain(before) {
-            push_escaped_str(&mut out, before);
-        } else {
-            push_escaped(&mut out, mask_neighbours(before, true, false).into_iter());
-        }
+        push_masked_side(&mut out, before, true, false);
         push_escaped_str(&mut out, value);
-        if plain(after) {
-            push_escaped_str(&mut out, after);
-        } else {
-            push_escaped(&mut out, mask_neighbours(after, false, true).into_iter());
-        }
+        push_masked_side(&mut out, after, false, true);
     }
     out
+}
+
+/// One side of a snippet with its neighbours masked (see
+/// [`mask_neighbours`]). A side with no digit and no `@` (most, in prose)
+/// is shown as it is; an ASCII side (most of the rest) is masked as bytes
+/// in a buffer on the stack. A scan dense in findings renders hundreds of
+/// thousands of sides, and a vector of `char`s each was a tenth of it.
+fn push_masked_side(out: &mut String, side: &str, open_start: bool, open_end: bool) {
+    if !side.chars().any(|c| c.is_numeric() || c == '@') {
+        push_escaped_str(out, side);
+        return;
+    }
+    const ON_STACK: usize = 256;
+    if side.is_ascii() && side.len() <= ON_STACK {
+        let mut bytes = [0u8; ON_STACK];
+        let bytes = &mut bytes[..side.len()];
+        bytes.copy_from_slice(side.as_bytes());
+        mask_neighbours(bytes, open_start, open_end);
+        // Masking turns ASCII letters and digits into `*`: still ASCII.
+        push_escaped(out, bytes.iter().map(|&b| char::from(b)));
+    } else {
+        let mut chars: Vec<char> = side.chars().collect();
+        mask_neighbours(&mut chars, open_start, open_end);
+        push_escaped(out, chars.into_iter());
+    }
 }
 
 /// [`push_escaped`] for a string: printable ASCII (most snippets) needs
@@ -196,87 +210,123 @@ pub fn push_visible(out: &mut String, c: char, control: char) {
     }
 }
 
+/// A character of a snippet side as [`mask_neighbours`] sees it: a `char`,
+/// or a byte of a side known to be ASCII (where both agree).
+trait Glyph: Copy + PartialEq {
+    const MASK: Self;
+    fn of(c: char) -> Self;
+    fn is_alphanumeric(self) -> bool;
+    fn is_numeric(self) -> bool;
+}
+
+impl Glyph for char {
+    const MASK: char = MASK;
+    fn of(c: char) -> char {
+        c
+    }
+    fn is_alphanumeric(self) -> bool {
+        char::is_alphanumeric(self)
+    }
+    fn is_numeric(self) -> bool {
+        char::is_numeric(self)
+    }
+}
+
+impl Glyph for u8 {
+    const MASK: u8 = MASK as u8;
+    /// Only called with ASCII characters.
+    fn of(c: char) -> u8 {
+        c as u8
+    }
+    fn is_alphanumeric(self) -> bool {
+        self.is_ascii_alphanumeric()
+    }
+    fn is_numeric(self) -> bool {
+        self.is_ascii_digit()
+    }
+}
+
 /// Characters that join digit-bearing tokens into one number
 /// (`123-45-6789`, `01/02/1980`, `1,234,567`, `555 0147`) when single.
-fn is_joiner(c: char) -> bool {
-    matches!(c, '-' | '.' | '/' | ' ' | ',')
+fn is_joiner<G: Glyph>(c: G) -> bool {
+    ['-', '.', '/', ' ', ','].iter().any(|&j| c == G::of(j))
 }
 
 /// Characters of an e-mail local part.
-fn is_local_part(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
+fn is_local_part<G: Glyph>(c: G) -> bool {
+    c.is_alphanumeric() || ['.', '_', '%', '+', '-'].iter().any(|&j| c == G::of(j))
 }
 
 /// Masks, in a snippet's text around a value: numbers of 4+ digits, numbers
-/// touching the start (`open_start`) or end (`open_end`) of `s`, and e-mail
-/// local parts.
-fn mask_neighbours(s: &str, open_start: bool, open_end: bool) -> Vec<char> {
-    let mut chars: Vec<char> = s.chars().collect();
+/// touching the start (`open_start`) or end (`open_end`) of `chars`, and
+/// e-mail local parts.
+///
+/// Tokens are maximal alphanumeric runs; a number is a run of
+/// digit-bearing tokens each joined to the last by a single joiner (a
+/// space joins plain numbers only: `555 0147`, not words). Tokens are
+/// taken as they come, one number open at a time.
+fn mask_neighbours<G: Glyph>(chars: &mut [G], open_start: bool, open_end: bool) {
     let n = chars.len();
-    // Tokens: maximal alphanumeric runs, with their digit counts.
-    let mut tokens: Vec<(usize, usize, usize)> = Vec::new();
-    let mut i = 0;
-    while i < n {
-        if chars[i].is_alphanumeric() {
-            let start = i;
-            let mut digits = 0;
-            while i < n && chars[i].is_alphanumeric() {
-                digits += usize::from(chars[i].is_numeric());
-                i += 1;
-            }
-            tokens.push((start, i, digits));
-        } else {
-            i += 1;
-        }
-    }
-    // Numbers: digit-bearing tokens separated by single joiners.
-    let mut t = 0;
-    while t < tokens.len() {
-        let (start, mut end, mut digits) = tokens[t];
-        if digits == 0 {
-            t += 1;
-            continue;
-        }
-        let mut next = t + 1;
-        let mut last_all_digits = digits == end - start;
-        while let Some(&(s2, e2, d2)) = tokens.get(next) {
-            // A space joins plain numbers only (`555 0147`), not words.
-            let all_digits = d2 == e2 - s2;
-            let joined = d2 > 0
-                && s2 == end + 1
-                && chars.get(end).is_some_and(|&c| {
-                    is_joiner(c) && (c != ' ' || (last_all_digits && all_digits))
-                });
-            if !joined {
-                break;
-            }
-            last_all_digits = all_digits;
-            end = e2;
-            digits += d2;
-            next += 1;
-        }
+    // The number being read: (start, end, digits, last token all digits).
+    let mut number: Option<(usize, usize, usize, bool)> = None;
+    let close = |chars: &mut [G], (start, end, digits, _): (usize, usize, usize, bool)| {
         let cut = (open_start && start == 0) || (open_end && end == n);
         if digits >= 4 || cut {
-            for c in chars.iter_mut().take(end).skip(start) {
+            for c in &mut chars[start..end] {
                 if c.is_alphanumeric() {
-                    *c = MASK;
+                    *c = G::MASK;
                 }
             }
         }
-        t = next;
+    };
+    let mut i = 0;
+    while i < n {
+        if !chars[i].is_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut digits = 0;
+        while i < n && chars[i].is_alphanumeric() {
+            digits += usize::from(chars[i].is_numeric());
+            i += 1;
+        }
+        let all_digits = digits == i - start;
+        if let Some((_, end, _, last_all_digits)) = number {
+            let joined = digits > 0
+                && start == end + 1
+                && is_joiner(chars[end])
+                && (chars[end] != G::of(' ') || (last_all_digits && all_digits));
+            if joined {
+                if let Some(open) = &mut number {
+                    open.1 = i;
+                    open.2 += digits;
+                    open.3 = all_digits;
+                }
+                continue;
+            }
+            if let Some(open) = number.take() {
+                close(chars, open);
+            }
+        }
+        if digits > 0 {
+            number = Some((start, i, digits, all_digits));
+        }
+    }
+    if let Some(open) = number {
+        close(chars, open);
     }
     // E-mail local parts: the run before an `@` that has a domain after it.
     for at in 0..n {
-        if chars[at] != '@' || !chars.get(at + 1).is_some_and(|c| c.is_alphanumeric()) {
+        if chars[at] != G::of('@') || !chars.get(at + 1).is_some_and(|c| c.is_alphanumeric()) {
             continue;
         }
         let mut k = at;
         while k > 0 && is_local_part(chars[k - 1]) {
             k -= 1;
-            chars[k] = MASK;
+            chars[k] = G::MASK;
         }
     }
-    chars
 }
 
 #[cfg(test)]
@@ -413,6 +463,114 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// The masking of a snippet side as first written: tokens collected,
+    /// then joined into numbers, on a vector of `char`s. The reference for
+    /// the streaming, byte-or-char [`mask_neighbours`].
+    fn reference_mask_neighbours(s: &str, open_start: bool, open_end: bool) -> String {
+        let mut chars: Vec<char> = s.chars().collect();
+        let n = chars.len();
+        let mut tokens: Vec<(usize, usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < n {
+            if chars[i].is_alphanumeric() {
+                let start = i;
+                let mut digits = 0;
+                while i < n && chars[i].is_alphanumeric() {
+                    digits += usize::from(chars[i].is_numeric());
+                    i += 1;
+                }
+                tokens.push((start, i, digits));
+            } else {
+                i += 1;
+            }
+        }
+        let mut t = 0;
+        while t < tokens.len() {
+            let (start, mut end, mut digits) = tokens[t];
+            if digits == 0 {
+                t += 1;
+                continue;
+            }
+            let mut next = t + 1;
+            let mut last_all_digits = digits == end - start;
+            while let Some(&(s2, e2, d2)) = tokens.get(next) {
+                let all_digits = d2 == e2 - s2;
+                let joined = d2 > 0
+                    && s2 == end + 1
+                    && chars.get(end).is_some_and(|&c| {
+                        matches!(c, '-' | '.' | '/' | ' ' | ',')
+                            && (c != ' ' || (last_all_digits && all_digits))
+                    });
+                if !joined {
+                    break;
+                }
+                last_all_digits = all_digits;
+                end = e2;
+                digits += d2;
+                next += 1;
+            }
+            if digits >= 4 || (open_start && start == 0) || (open_end && end == n) {
+                for c in chars.iter_mut().take(end).skip(start) {
+                    if c.is_alphanumeric() {
+                        *c = MASK;
+                    }
+                }
+            }
+            t = next;
+        }
+        for at in 0..n {
+            if chars[at] != '@' || !chars.get(at + 1).is_some_and(|c| c.is_alphanumeric()) {
+                continue;
+            }
+            let mut k = at;
+            while k > 0
+                && (chars[k - 1].is_alphanumeric()
+                    || matches!(chars[k - 1], '.' | '_' | '%' | '+' | '-'))
+            {
+                k -= 1;
+                chars[k] = MASK;
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    #[test]
+    fn neighbours_masked_as_bytes_or_chars_as_the_reference_does() {
+        let mut ascii_only = 0;
+        for s in random_strings(20_000) {
+            // The same string with its non-ASCII characters replaced, so
+            // that the byte path is taken as often as the char path.
+            let ascii: String = s
+                .chars()
+                .map(|c| if c.is_ascii() { c } else { '7' })
+                .collect();
+            for text in [&s, &ascii] {
+                ascii_only += usize::from(text.is_ascii());
+                for (open_start, open_end) in [(true, false), (false, true), (false, false)] {
+                    let expected = reference_mask_neighbours(text, open_start, open_end);
+                    let mut chars: Vec<char> = text.chars().collect();
+                    mask_neighbours(&mut chars, open_start, open_end);
+                    assert_eq!(chars.iter().collect::<String>(), expected, "{text:?}");
+                    if text.is_ascii() {
+                        let mut bytes = text.as_bytes().to_vec();
+                        mask_neighbours(&mut bytes, open_start, open_end);
+                        assert_eq!(String::from_utf8(bytes).unwrap(), expected, "{text:?}");
+                    }
+                }
+                let mut escaped = String::new();
+                let sides = (
+                    reference_mask_neighbours(text, true, false),
+                    reference_mask_neighbours(text, false, true),
+                );
+                push_escaped(&mut escaped, sides.0.chars());
+                escaped.push('v');
+                push_escaped(&mut escaped, sides.1.chars());
+                assert_eq!(render_context(text, "v", text, false), escaped, "{text:?}");
+            }
+        }
+        assert!(ascii_only > 20_000, "{ascii_only}");
     }
 
     #[test]
