@@ -12,7 +12,9 @@ use crate::error::ConfigError;
 use regex_automata::meta::{BuildError, Regex};
 use regex_automata::util::syntax;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 /// The built-in pack, embedded in the binary.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -81,18 +83,42 @@ pub fn pattern_syntax() -> syntax::Config {
 /// limits: the pack's check and the matcher build the same regex. (The
 /// error is boxed: it is large, and only ever read once.)
 pub fn compile_pattern(pattern: &str) -> Result<Regex, Box<BuildError>> {
-    Regex::builder()
+    // Compiled once per process: every scan checks its pack and then
+    // builds its matcher from the same patterns, and building the regexes
+    // (DFAs, prefilters) was a third of a scan's start-up. A meta regex is
+    // immutable and cheap to clone (it shares its engines); errors are not
+    // kept, so a bad pattern costs its compile each time, as before.
+    static COMPILED: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    let compiled = COMPILED.get_or_init(Default::default);
+    if let Some(regex) = compiled.lock().ok().and_then(|m| m.get(pattern).cloned()) {
+        return Ok(regex);
+    }
+    let regex = Regex::builder()
         .syntax(pattern_syntax())
         .configure(
             Regex::config()
                 .utf8_empty(false)
                 .nfa_size_limit(Some(MAX_COMPILED_PATTERN_BYTES))
                 .onepass_size_limit(Some(MAX_COMPILED_PATTERN_BYTES))
-                .dfa_size_limit(Some(MAX_COMPILED_PATTERN_BYTES)),
+                .dfa_size_limit(Some(MAX_COMPILED_PATTERN_BYTES))
+                .dfa(false)
+                .auto_prefilter(false),
         )
         .build(pattern)
-        .map_err(Box::new)
+        .map_err(Box::new)?;
+    if let Ok(mut map) = compiled.lock() {
+        // Rule files are bounded, but a long-lived process could load
+        // many: past this many patterns, start over.
+        if map.len() >= MAX_CACHED_PATTERNS {
+            map.clear();
+        }
+        map.insert(pattern.to_string(), regex.clone());
+    }
+    Ok(regex)
 }
+
+/// Patterns kept compiled by [`compile_pattern`].
+const MAX_CACHED_PATTERNS: usize = 4096;
 
 /// Checks that a rule's pattern compiles within the size limits; the error
 /// says which limit and why.
