@@ -158,7 +158,10 @@ fn push_masked_side(out: &mut String, side: &str, open_start: bool, open_end: bo
         bytes.copy_from_slice(side.as_bytes());
         mask_neighbours(bytes, open_start, open_end);
         // Masking turns ASCII letters and digits into `*`: still ASCII.
-        push_escaped(out, bytes.iter().map(|&b| char::from(b)));
+        match std::str::from_utf8(bytes) {
+            Ok(masked) => push_escaped_str(out, masked),
+            Err(_) => push_escaped(out, bytes.iter().map(|&b| char::from(b))),
+        }
     } else {
         let mut chars: Vec<char> = side.chars().collect();
         mask_neighbours(&mut chars, open_start, open_end);
