@@ -529,17 +529,25 @@ impl<'a> Others<'a> {
 /// Text of `range` for a context snippet, with every other hit in it masked
 /// as its own entity (a birth date next to an SSN must not show in the SSN's
 /// row any more than in its own). `others` is sorted by start.
-fn snippet(ctx: &Ctx, buf: &[u8], range: std::ops::Range<usize>, others: Others) -> String {
-    if ctx.options.unmask {
-        return String::from_utf8_lossy(&buf[range]).into_owned();
+///
+/// Borrowed from `buf` when nothing in it needs masking and it is UTF-8
+/// (the snippet is copied once more, into the finding's context).
+fn snippet<'b>(
+    ctx: &Ctx,
+    buf: &'b [u8],
+    range: std::ops::Range<usize>,
+    others: Others,
+) -> std::borrow::Cow<'b, str> {
+    let overlapping = others
+        .near(&range)
+        .iter()
+        .filter(|h| h.end > range.start && h.start < range.end);
+    if ctx.options.unmask || overlapping.clone().next().is_none() {
+        return String::from_utf8_lossy(&buf[range]);
     }
     let mut out = String::new();
     let mut pos = range.start;
-    for h in others
-        .near(&range)
-        .iter()
-        .filter(|h| h.end > range.start && h.start < range.end)
-    {
+    for h in overlapping {
         let start = h.start.max(pos);
         let end = h.end.min(range.end);
         if start >= end {
@@ -554,7 +562,7 @@ fn snippet(ctx: &Ctx, buf: &[u8], range: std::ops::Range<usize>, others: Others)
         pos = end;
     }
     out.push_str(&String::from_utf8_lossy(&buf[pos..range.end]));
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// Start of the `n` characters before `pos`.
