@@ -118,7 +118,7 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex, Box<BuildError>> {
 }
 
 /// Patterns kept compiled by [`compile_pattern`].
-const MAX_CACHED_PATTERNS: usize = 4096;
+pub const MAX_CACHED_PATTERNS: usize = 4096;
 
 /// Checks that a rule's pattern compiles within the size limits; the error
 /// says which limit and why.
