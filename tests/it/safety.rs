@@ -1560,9 +1560,17 @@ fn a_settings_file_inside_the_target_cannot_weaken_the_scan() {
     assert_eq!(summary["settings_file"]["trusted"], true, "{summary}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("not trusted"));
 
-    // Beside the target rather than in it (`phiscan init`'s layout): trusted.
-    std::fs::rename(share.join("phiscan.toml"), dir.path().join("phiscan.toml")).unwrap();
+    // Beside the target rather than in it (`phiscan init`'s layout):
+    // trusted, its output obeyed. (Run from `dir`, the planted
+    // `../hijacked-output.txt` would land beside the temporary folder,
+    // outside it: this copy writes inside.)
+    std::fs::remove_file(share.join("phiscan.toml")).unwrap();
     std::fs::remove_file(dir.path().join("hijacked-output.txt")).unwrap();
+    std::fs::write(
+        dir.path().join("phiscan.toml"),
+        "default_rules = false\noutput = \"beside-output.csv\"\n",
+    )
+    .unwrap();
     let out = Command::new(bin())
         .current_dir(dir.path())
         .args(["scan", "share"])
@@ -1572,6 +1580,7 @@ fn a_settings_file_inside_the_target_cannot_weaken_the_scan() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("not trusted"), "{stderr}");
     assert!(stderr.contains("settings from phiscan.toml"), "{stderr}");
+    assert!(dir.path().join("beside-output.csv").exists(), "{stderr}");
 }
 
 /// Issue 20 item 10: rows are capped per file (archive members count
