@@ -346,26 +346,43 @@ impl Words {
 
     /// Calls `found(word, start, end)` for each word in `buf[area]` with
     /// the word boundaries its edges need (checked against all of `buf`).
+    ///
+    /// A word found whole hides the words inside it ("birth" in "date of
+    /// birth") but not the shorter ones it starts with. One that fails a
+    /// boundary hides nothing: the search goes on from the byte after its
+    /// start, so "update of birth" still has "birth", and "birth dates"
+    /// still has "birth" though "birth date" ends inside a word.
     fn each(&self, buf: &[u8], area: Range<usize>, mut found: impl FnMut(u32, usize, usize)) {
         let base = area.start;
-        for m in self.automaton.find_iter(&buf[area]) {
+        let haystack = &buf[area];
+        let mut from = 0;
+        while from < haystack.len() {
+            let input = aho_corasick::Input::new(haystack).span(from..haystack.len());
+            let Ok(Some(m)) = self.automaton.try_find(input) else {
+                return;
+            };
             let (start, end) = (base + m.start(), base + m.end());
             let pid = m.pattern().as_usize();
             let (start_edge, end_edge) = self.edges[pid];
-            if start_edge && start > 0 && is_word_byte(buf[start - 1]) {
-                continue;
+            let starts_word = !(start_edge && start > 0 && is_word_byte(buf[start - 1]));
+            let ends_word = !(end_edge && end < buf.len() && is_word_byte(buf[end]));
+            if starts_word && ends_word {
+                found(self.word_of[pid], start, end);
             }
-            if end_edge && end < buf.len() && is_word_byte(buf[end]) {
-                continue;
-            }
-            found(self.word_of[pid], start, end);
-            for &j in &self.prefixes[pid] {
-                let end = start + self.pattern_len[j];
-                if self.edges[j].1 && end < buf.len() && is_word_byte(buf[end]) {
-                    continue;
+            if starts_word {
+                for &j in &self.prefixes[pid] {
+                    let end = start + self.pattern_len[j];
+                    if self.edges[j].1 && end < buf.len() && is_word_byte(buf[end]) {
+                        continue;
+                    }
+                    found(self.word_of[j], start, end);
                 }
-                found(self.word_of[j], start, end);
             }
+            from = if starts_word && ends_word {
+                m.end()
+            } else {
+                m.start() + 1
+            };
         }
     }
 }
@@ -1894,6 +1911,43 @@ confidence = "LOW"
                 assert_eq!(got, expected, "round {round}, {from}..={to}: {text:?}");
             }
         }
+    }
+
+    /// A word that fails a word boundary hides no other word: "date of
+    /// birth" inside "update of birth" leaves "birth" a birth label, and
+    /// "birth date" ending inside "dates" leaves "birth". Found whole, a
+    /// longer word still stands for the words inside it.
+    #[test]
+    fn a_word_cut_by_a_boundary_hides_no_other_word() {
+        let m = Matcher::new(&RulePack::load(true, &[]).unwrap()).unwrap();
+        let dob = |text: &str| {
+            values(&m, text)
+                .iter()
+                .any(|(rule, value, _)| rule == "dob-numeric" && value == "01/02/1980")
+        };
+        for text in [
+            "Filed: update of birth 01/02/1980.",
+            "Filed: birth dates 01/02/1980.",
+            "Filed: BIRTH DATES 01/02/1980.",
+            "Filed: date of birth 01/02/1980.",
+        ] {
+            assert!(dob(text), "{text}: {:?}", values(&m, text));
+        }
+        for text in ["Filed: update 01/02/1980.", "Filed: births 01/02/1980."] {
+            assert!(!dob(text), "{text}: {:?}", values(&m, text));
+        }
+        let words = m.words.as_ref().unwrap();
+        let found = |text: &str| {
+            let mut found = Vec::new();
+            words.each(text.as_bytes(), 0..text.len(), |_, start, end| {
+                found.push(text[start..end].to_string())
+            });
+            found
+        };
+        assert_eq!(found("update of birth"), ["birth"]);
+        assert_eq!(found("birth dates"), ["birth"]);
+        assert_eq!(found("date of birth"), ["date of birth"]);
+        assert_eq!(found("birth date:"), ["birth date", "birth"]);
     }
 
     #[test]
