@@ -267,7 +267,7 @@ fn merge_sorted_regions(list: &mut Vec<(usize, usize)>, keyword_led: bool) {
 /// Keyword/context words: one automaton, with per-pattern word ids and
 /// whether a word boundary is required at each edge.
 struct Words {
-    automaton: AhoCorasick,
+    search: WordSearch,
     /// Automaton pattern → word id.
     word_of: Vec<u32>,
     /// Automaton pattern → (boundary needed at start, at end).
@@ -283,11 +283,30 @@ struct Words {
     lead: usize,
 }
 
+/// How words are looked for. One per matcher, so its size is no matter
+/// (boxed, the search took 1% more instructions on prose).
+#[allow(clippy::large_enum_variant)]
+enum WordSearch {
+    /// The automaton (anchored, leftmost-first) run from each place a word
+    /// can be found: a word start for the words that start with a word
+    /// byte (found elsewhere, they are rejected), and any byte that starts
+    /// one of the others (the "@" of e-mail). A few steps
+    /// at each such place instead of one dependent lookup per byte.
+    Starts {
+        dfa: aho_corasick::dfa::DFA,
+        classes: [u8; 256],
+    },
+    /// One unanchored leftmost-first walk over every byte, restarted after
+    /// each word: what `Starts` must find, kept as the tests' reference.
+    Anywhere(AhoCorasick),
+}
+
 impl Words {
     /// One leftmost-first automaton over the case variants of `words`
-    /// (lowercase word, id).
+    /// (lowercase word, id); walked unanchored if `reference`.
     fn build<'a>(
         words: impl Iterator<Item = (&'a str, u32)>,
+        reference: bool,
     ) -> Result<Option<Words>, ConfigError> {
         let mut patterns: Vec<(String, u32)> = Vec::new();
         for (word, id) in words {
@@ -303,14 +322,7 @@ impl Words {
         patterns.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         patterns.dedup_by(|a, b| a.0 == b.0);
         let longest = patterns.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
-        let automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            // A full DFA is the fastest per byte, and a few hundred short
-            // words keep it small.
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(patterns.iter().map(|(p, _)| p.as_bytes()))
-            .map_err(|e| ConfigError::Invalid(format!("rule words: {e}")))?;
-        let edges = patterns
+        let edges: Vec<(bool, bool)> = patterns
             .iter()
             .map(|(p, _)| {
                 let b = p.as_bytes();
@@ -320,6 +332,26 @@ impl Words {
                 )
             })
             .collect();
+        let bytes = patterns.iter().map(|(p, _)| p.as_bytes());
+        let error = |e: aho_corasick::BuildError| ConfigError::Invalid(format!("rule words: {e}"));
+        let search = if !reference {
+            let dfa = aho_corasick::dfa::DFA::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .start_kind(aho_corasick::StartKind::Anchored)
+                .build(bytes)
+                .map_err(error)?;
+            let classes = start_classes(patterns.iter().map(|(p, _)| p.as_bytes()));
+            WordSearch::Starts { dfa, classes }
+        } else {
+            let automaton = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                // A full DFA is the fastest per byte, and a few hundred
+                // short words keep it small.
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(bytes)
+                .map_err(error)?;
+            WordSearch::Anywhere(automaton)
+        };
         let prefixes = patterns
             .iter()
             .map(|(long, _)| {
@@ -334,7 +366,7 @@ impl Words {
             })
             .collect();
         Ok(Some(Words {
-            automaton,
+            search,
             word_of: patterns.iter().map(|(_, id)| *id).collect(),
             edges,
             prefixes,
@@ -353,16 +385,23 @@ impl Words {
     /// start, so "update of birth" still has "birth", and "birth dates"
     /// still has "birth" though "birth date" ends inside a word.
     fn each(&self, buf: &[u8], area: Range<usize>, mut found: impl FnMut(u32, usize, usize)) {
-        let base = area.start;
-        let haystack = &buf[area];
-        let mut from = 0;
-        while from < haystack.len() {
-            let input = aho_corasick::Input::new(haystack).span(from..haystack.len());
-            let Ok(Some(m)) = self.automaton.try_find(input) else {
+        let mut from = area.start;
+        while from < area.end {
+            let next = match &self.search {
+                WordSearch::Starts { dfa, classes } => {
+                    word_from_starts(dfa, classes, buf, from..area.end)
+                }
+                WordSearch::Anywhere(automaton) => {
+                    let input = aho_corasick::Input::new(buf).span(from..area.end);
+                    match automaton.try_find(input) {
+                        Ok(Some(m)) => Some((m.pattern().as_usize(), m.start(), m.end())),
+                        _ => None,
+                    }
+                }
+            };
+            let Some((pid, start, end)) = next else {
                 return;
             };
-            let (start, end) = (base + m.start(), base + m.end());
-            let pid = m.pattern().as_usize();
             let (start_edge, end_edge) = self.edges[pid];
             let starts_word = !(start_edge && start > 0 && is_word_byte(buf[start - 1]));
             let ends_word = !(end_edge && end < buf.len() && is_word_byte(buf[end]));
@@ -379,12 +418,91 @@ impl Words {
                 }
             }
             from = if starts_word && ends_word {
-                m.end()
+                end
             } else {
-                m.start() + 1
+                start + 1
             };
         }
     }
+}
+
+/// The first word (pattern, start, end) in `buf[area]` that starts at a
+/// word start or at a byte that starts one of the other words
+/// ([`OTHER_START`]), as the leftmost-first automaton picks it there.
+fn word_from_starts(
+    dfa: &aho_corasick::dfa::DFA,
+    classes: &[u8; 256],
+    buf: &[u8],
+    area: Range<usize>,
+) -> Option<(usize, usize, usize)> {
+    use aho_corasick::automaton::Automaton;
+    let anchored = aho_corasick::Anchored::Yes;
+    let start_state = dfa.start_state(anchored).ok()?;
+    let class = |i: usize| classes[usize::from(buf[i])];
+    let end = area.end;
+    let mut i = area.start;
+    // Inside a word: its start was before `i`.
+    let mut in_word = i > 0 && class(i - 1) & WORD_BYTE != 0;
+    loop {
+        if in_word {
+            while i < end && class(i) & WORD_BYTE != 0 {
+                i += 1;
+            }
+        }
+        while i < end && class(i) == 0 {
+            i += 1;
+        }
+        if i >= end {
+            return None;
+        }
+        let start = i;
+        // As the automaton's own anchored search: on to the dead state,
+        // the last match seen the one its priorities pick. A match state
+        // may also hold a word reached through a failure transition, one
+        // that starts later: not a match here.
+        let mut sid = start_state;
+        let mut found = None;
+        for (at, &b) in buf[start..end].iter().enumerate() {
+            sid = dfa.next_state(anchored, sid, b);
+            if dfa.is_special(sid) {
+                if dfa.is_dead(sid) {
+                    break;
+                }
+                if dfa.is_match(sid) {
+                    let pid = dfa.match_pattern(sid, 0);
+                    if dfa.pattern_len(pid) == at + 1 {
+                        found = Some((pid.as_usize(), start, start + at + 1));
+                    }
+                }
+            }
+        }
+        if found.is_some() {
+            return found;
+        }
+        in_word = class(start) & WORD_BYTE != 0;
+        i = start + 1;
+    }
+}
+
+/// [`WordSearch::Starts`] classes of bytes: a word byte, and a byte that
+/// starts a word that is not a word byte.
+const WORD_BYTE: u8 = 1;
+const OTHER_START: u8 = 2;
+
+/// The classes of bytes for words whose first bytes are `firsts`.
+fn start_classes<'a>(firsts: impl Iterator<Item = &'a [u8]>) -> [u8; 256] {
+    let mut classes = [0u8; 256];
+    for (b, class) in classes.iter_mut().enumerate() {
+        if u8::try_from(b).is_ok_and(is_word_byte) {
+            *class = WORD_BYTE;
+        }
+    }
+    for first in firsts.filter_map(|w| w.first()) {
+        if !is_word_byte(*first) {
+            classes[usize::from(*first)] |= OTHER_START;
+        }
+    }
+    classes
 }
 
 impl Scratch {
@@ -763,7 +881,7 @@ impl Matcher {
             .iter()
             .map(|spec| CompiledRule::new(spec, &mut word_ids))
             .collect::<Result<Vec<_>, _>>()?;
-        let words = Words::build(word_ids.iter())?;
+        let words = Words::build(word_ids.iter(), false)?;
         let gated_by_word = gated_by_word(&rules, word_ids.len());
         let (ends, end_kinds) = candidate_finder(&rules, &word_ids, &gated_by_word)?;
         set_gate_reach(&mut rules, words.as_ref());
@@ -1909,6 +2027,70 @@ confidence = "LOW"
                     .filter(|&(_, start, _)| (from..=to).contains(&start) && searched(start))
                     .collect();
                 assert_eq!(got, expected, "round {round}, {from}..={to}: {text:?}");
+            }
+        }
+    }
+
+    /// Words looked for from word starts only are the words the
+    /// unanchored walk finds, for any text and any area (one that starts
+    /// or ends inside a word too); and a pack with a word that starts with
+    /// another byte is walked unanchored.
+    #[test]
+    fn words_from_word_starts_are_those_of_the_unanchored_walk() {
+        let pack = RulePack::load(true, &[]).unwrap();
+        let mut ids = WordIds::default();
+        for spec in pack.rules() {
+            ids.intern_all(&spec.keywords);
+            if let Some(c) = &spec.context {
+                ids.intern_all(&c.words);
+                ids.intern_all(&c.exclude);
+            }
+        }
+        // Words that start with other bytes too: the pack's "@", and two
+        // of a custom pack's.
+        let mut list = ids.iter().collect::<Vec<_>>();
+        assert!(list.iter().any(|(w, _)| *w == "@"));
+        list.extend([("#mrn", 90_000), ("(dob)", 90_001)]);
+        let starts = Words::build(list.iter().copied(), false).unwrap().unwrap();
+        let anywhere = Words::build(list.iter().copied(), true).unwrap().unwrap();
+        assert!(matches!(starts.search, WordSearch::Starts { .. }));
+        assert!(matches!(anywhere.search, WordSearch::Anywhere(_)));
+
+        let mut words: Vec<String> = list.iter().map(|(w, _)| w.to_string()).collect();
+        words.sort();
+        let glue = [
+            " ", " ", ": ", "\n", "x", "e", "s", "up", "_", "-", "3", "é", ".", "(", "@", "#",
+        ];
+        let mut rng = Rng::new(0x51ed_270b);
+        for round in 0..2000 {
+            let mut text = String::new();
+            while text.len() < 1 + rng.below(300) {
+                let word = &words[rng.below(words.len())];
+                let piece = match rng.below(4) {
+                    0 => word.to_uppercase(),
+                    1 => variants(word)[rng.below(variants(word).len())].clone(),
+                    _ => word.clone(),
+                };
+                text.push_str(&piece);
+                text.push_str(glue[rng.below(glue.len())]);
+                if rng.below(3) == 0 {
+                    text.push_str(glue[rng.below(glue.len())]);
+                }
+            }
+            let buf = text.as_bytes();
+            let from = rng.below(buf.len());
+            let to = from + rng.below(buf.len() - from + 1);
+            for area in [0..buf.len(), from..to] {
+                let walk = |w: &Words| {
+                    let mut found = Vec::new();
+                    w.each(buf, area.clone(), |word, s, e| found.push((word, s, e)));
+                    found
+                };
+                assert_eq!(
+                    walk(&starts),
+                    walk(&anywhere),
+                    "round {round}, area {area:?}: {text:?}"
+                );
             }
         }
     }
