@@ -5,9 +5,10 @@
 //! (rule pack → hits) → [`report`] (CSV/JSONL/SARIF/HTML and the summary).
 //! [`plan`] resolves a configuration once; [`scan::run`] starts the threads.
 
-// `unsafe` is allowed in two modules only: `lanes`, the end finder's inner
-// loop, and `argv`, which overwrites passwords in the process's arguments;
-// each use carries its SAFETY argument.
+// `unsafe` is allowed in three modules only: `lanes`, the end finder's
+// inner loop, `word_starts`, its SIMD loads, and `argv`, which overwrites
+// passwords in the process's arguments; each use carries its SAFETY
+// argument.
 #![deny(unsafe_code)]
 
 pub mod allowlist;
@@ -42,3 +43,5 @@ pub mod source;
 mod test_rng;
 pub mod trust;
 pub mod validators;
+#[allow(unsafe_code)]
+pub mod word_starts;

@@ -19,6 +19,7 @@ use crate::error::ConfigError;
 use crate::lanes::{self, End, EndCache, EndFinder};
 use crate::rules::{self, ContextSpec, RulePack, RuleSpec, MAX_COMPILED_PATTERN_BYTES};
 use crate::validators::{self, Validator};
+use crate::word_starts::{is_word_byte, WordStarts};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::captures::Captures;
@@ -294,7 +295,7 @@ enum WordSearch {
     /// at each such place instead of one dependent lookup per byte.
     Starts {
         dfa: aho_corasick::dfa::DFA,
-        classes: [u8; 256],
+        starts: WordStarts,
     },
     /// One unanchored leftmost-first walk over every byte, restarted after
     /// each word: what `Starts` must find, kept as the tests' reference.
@@ -340,8 +341,8 @@ impl Words {
                 .start_kind(aho_corasick::StartKind::Anchored)
                 .build(bytes)
                 .map_err(error)?;
-            let classes = start_classes(patterns.iter().map(|(p, _)| p.as_bytes()));
-            WordSearch::Starts { dfa, classes }
+            let starts = WordStarts::new(patterns.iter().filter_map(|(p, _)| p.bytes().next()));
+            WordSearch::Starts { dfa, starts }
         } else {
             let automaton = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::LeftmostFirst)
@@ -386,10 +387,12 @@ impl Words {
     /// still has "birth" though "birth date" ends inside a word.
     fn each(&self, buf: &[u8], area: Range<usize>, mut found: impl FnMut(u32, usize, usize)) {
         let mut from = area.start;
+        // The block of word starts last looked at, kept between words.
+        let mut block = (1, 0);
         while from < area.end {
             let next = match &self.search {
-                WordSearch::Starts { dfa, classes } => {
-                    word_from_starts(dfa, classes, buf, from..area.end)
+                WordSearch::Starts { dfa, starts } => {
+                    word_from_starts(dfa, starts, &mut block, buf, from..area.end)
                 }
                 WordSearch::Anywhere(automaton) => {
                     let input = aho_corasick::Input::new(buf).span(from..area.end);
@@ -426,43 +429,28 @@ impl Words {
     }
 }
 
-/// The first word (pattern, start, end) in `buf[area]` that starts at a
-/// word start or at a byte that starts one of the other words
-/// ([`OTHER_START`]), as the leftmost-first automaton picks it there.
+/// The first word (pattern, start, end) in `buf[area]` that starts where
+/// a word can ([`WordStarts`]), as the leftmost-first automaton picks it
+/// there; `block` as [`WordStarts::next`] keeps it.
 fn word_from_starts(
     dfa: &aho_corasick::dfa::DFA,
-    classes: &[u8; 256],
+    starts: &WordStarts,
+    block: &mut (usize, u64),
     buf: &[u8],
     area: Range<usize>,
 ) -> Option<(usize, usize, usize)> {
     use aho_corasick::automaton::Automaton;
     let anchored = aho_corasick::Anchored::Yes;
     let start_state = dfa.start_state(anchored).ok()?;
-    let class = |i: usize| classes[usize::from(buf[i])];
-    let end = area.end;
-    let mut i = area.start;
-    // Inside a word: its start was before `i`.
-    let mut in_word = i > 0 && class(i - 1) & WORD_BYTE != 0;
-    loop {
-        if in_word {
-            while i < end && class(i) & WORD_BYTE != 0 {
-                i += 1;
-            }
-        }
-        while i < end && class(i) == 0 {
-            i += 1;
-        }
-        if i >= end {
-            return None;
-        }
-        let start = i;
+    let mut from = area.start;
+    while let Some(start) = starts.next(buf, from, area.end, block) {
         // As the automaton's own anchored search: on to the dead state,
-        // the last match seen the one its priorities pick. A match state
-        // may also hold a word reached through a failure transition, one
-        // that starts later: not a match here.
+        // the last match seen the one its priorities pick. A match starts
+        // its word's length before its end (as the crate's search reckons
+        // it): one that would start after `start` is not a match here.
         let mut sid = start_state;
         let mut found = None;
-        for (at, &b) in buf[start..end].iter().enumerate() {
+        for (at, &b) in buf[start..area.end].iter().enumerate() {
             sid = dfa.next_state(anchored, sid, b);
             if dfa.is_special(sid) {
                 if dfa.is_dead(sid) {
@@ -479,30 +467,9 @@ fn word_from_starts(
         if found.is_some() {
             return found;
         }
-        in_word = class(start) & WORD_BYTE != 0;
-        i = start + 1;
+        from = start + 1;
     }
-}
-
-/// [`WordSearch::Starts`] classes of bytes: a word byte, and a byte that
-/// starts a word that is not a word byte.
-const WORD_BYTE: u8 = 1;
-const OTHER_START: u8 = 2;
-
-/// The classes of bytes for words whose first bytes are `firsts`.
-fn start_classes<'a>(firsts: impl Iterator<Item = &'a [u8]>) -> [u8; 256] {
-    let mut classes = [0u8; 256];
-    for (b, class) in classes.iter_mut().enumerate() {
-        if u8::try_from(b).is_ok_and(is_word_byte) {
-            *class = WORD_BYTE;
-        }
-    }
-    for first in firsts.filter_map(|w| w.first()) {
-        if !is_word_byte(*first) {
-            classes[usize::from(*first)] |= OTHER_START;
-        }
-    }
-    classes
+    None
 }
 
 impl Scratch {
@@ -580,10 +547,6 @@ fn variants(word: &str) -> Vec<String> {
     v.sort();
     v.dedup();
     v
-}
-
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// Ids of the rules' keywords, context and exclude words: one per word,
