@@ -21,8 +21,10 @@ use regex_automata::{Input, MatchKind};
 use std::ops::Range;
 
 /// Bytes a lane walks before it reports: the longest match it must find
-/// whole when the match starts in the lane before.
-pub const WARM_UP: usize = 256;
+/// whole when the match starts in the lane before. The matcher's longest is
+/// 257 bytes (a keyword-led rule tried for its MAX_MATCH past the
+/// keyword's first byte); 264 keeps the round's window a multiple of 8.
+pub const WARM_UP: usize = 264;
 /// Lanes of any length (texts shorter than a round, and what rounds
 /// leave): four, each reached by its own pointer; the fast run is written
 /// for exactly four.
@@ -669,6 +671,36 @@ mod tests {
                 let got = found(&f, &buf, area.clone());
                 assert!(!got.is_empty());
                 assert_eq!(got, whole, "len {len} area {area:?}");
+            }
+        }
+    }
+
+    /// A match as long as the warm-up is found whole wherever it ends,
+    /// right at the first end a round's lane or a tail's lane reports too
+    /// (the matcher relies on it for matches up to MAX_MATCH + 1 bytes).
+    #[test]
+    fn a_match_as_long_as_the_warm_up_is_found_across_lane_starts() {
+        let pattern = format!("q {{{}}}q", WARM_UP - 2);
+        let f = EndFinder::new(&[pattern.as_str()], 1 << 20, 4 << 20).unwrap();
+        let len = 3 * ROUND + 5 * MIN_LANE;
+        let mut lane_starts: Vec<usize> = (0..3)
+            .flat_map(|r| (0..ROUND_LANES).map(move |k| WARM_UP + r * ROUND + k * ROUND_LEN))
+            .collect();
+        // The tail after the rounds, in four lanes.
+        let tail = WARM_UP + 3 * ROUND..len + 1;
+        lane_starts.extend((0..LANES).map(|k| tail.start + k * (tail.len() / LANES)));
+        let mut rng = Rng::new(0x6a09_e667);
+        lane_starts.extend((0..20).map(|_| WARM_UP + rng.below(len - WARM_UP)));
+        for start in lane_starts {
+            for end in [start - 1, start, start + 1] {
+                if end < WARM_UP || end > len {
+                    continue;
+                }
+                let mut buf = vec![b' '; len];
+                buf[end - WARM_UP] = b'q';
+                buf[end - 1] = b'q';
+                let want = vec![End { end, pattern: 0 }];
+                assert_eq!(found(&f, &buf, 0..len), want, "end {end}");
             }
         }
     }

@@ -90,8 +90,8 @@ fn masks(chunk: &[u8; 64], others: &[u8]) -> (u64, u64) {
 #[target_feature(enable = "sse2")]
 fn sse2_masks(chunk: &[u8; 64], others: &[u8]) -> (u64, u64) {
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
-        _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8,
     };
     /// A byte in lo..=hi: shifted so that lo is i8::MIN, below MIN + span
     /// as a signed byte (SSE2 compares signed bytes only).
