@@ -126,6 +126,25 @@ impl Budget {
         }
     }
 
+    /// Counts this job's findings on from `sent`, the file's findings sent
+    /// by now, when that is more than it counted from: it started from
+    /// those sent when it was read, and jobs read ahead start before the
+    /// jobs ahead of them are sent. Still at most the findings before the
+    /// job, so the row cap drops no finding the output would write, and
+    /// fewer findings are built only for the output to drop them.
+    pub fn count_on_from(&mut self, sent: u64) {
+        let now = self.findings.get();
+        if sent > now {
+            self.findings.set(sent);
+            self.started_from.1 += sent - now;
+        }
+    }
+
+    /// The findings this job's budget counted (see [`Budget::for_job`]).
+    pub fn job_findings(&self) -> u64 {
+        self.findings.get().saturating_sub(self.started_from.1)
+    }
+
     /// Adds what `job`, a budget from [`Budget::for_job`] of this one,
     /// used to this budget.
     pub fn absorb(&self, job: &Budget) {

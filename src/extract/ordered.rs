@@ -7,7 +7,7 @@ use super::{Budget, Ctx};
 use crate::matcher::{Matcher, Scratch};
 use crate::report::{Event, EventSink};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Jobs read but not yet matched, per worker thread: one being matched and
@@ -144,28 +144,56 @@ pub struct JobCtx<'a> {
     target: &'a Arc<str>,
     path: &'a str,
     depth: u32,
-    /// Matcher scratch for the jobs, one per thread at a time.
-    scratches: Mutex<Vec<Scratch>>,
+    /// Matcher scratch for the jobs, one per thread at a time; `true`
+    /// marks the one the file lent ([`JobCtx::new`]).
+    scratches: Mutex<Vec<(bool, Scratch)>>,
+    /// The file's findings sent so far ([`JobCtx::sent`]).
+    sent_findings: AtomicU64,
 }
 
 impl<'a> JobCtx<'a> {
-    pub fn new(ctx: &'a Ctx) -> JobCtx<'a> {
+    /// The jobs of `ctx`'s file, which lends them its scratch (`lent`, in
+    /// `ctx.scratch`'s place meanwhile) until [`JobCtx::give_back`]: its
+    /// automata have states built on the files before, which a new scratch
+    /// builds again (for the end finder's union of patterns, about a tenth
+    /// of a 32 MB file's instructions).
+    pub fn new(ctx: &'a Ctx, lent: Scratch) -> JobCtx<'a> {
         JobCtx {
             matcher: ctx.matcher,
             options: ctx.options,
             target: ctx.target,
             path: &ctx.path,
             depth: ctx.depth,
-            scratches: Mutex::new(Vec::new()),
+            scratches: Mutex::new(vec![(true, lent)]),
+            sent_findings: AtomicU64::new(ctx.budget.findings.get()),
         }
+    }
+
+    /// Notes that the file's findings sent so far are `findings`: a job
+    /// that starts later counts its own on from there.
+    pub fn sent(&self, findings: u64) {
+        self.sent_findings.fetch_max(findings, Ordering::AcqRel);
+    }
+
+    /// The scratch the file lent, once no job runs.
+    pub fn give_back(self) -> Scratch {
+        let scratches = self
+            .scratches
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        scratches
+            .into_iter()
+            .find_map(|(lent, scratch)| lent.then_some(scratch))
+            .unwrap_or_else(|| self.matcher.new_scratch())
     }
 
     /// Runs `f` with a context of the file whose events are collected and
     /// whose budget is `budget`; gives `f`'s result and what it did.
-    pub fn run<T>(&self, budget: Budget, f: impl FnOnce(&mut Ctx) -> T) -> (T, JobEvents) {
+    pub fn run<T>(&self, mut budget: Budget, f: impl FnOnce(&mut Ctx) -> T) -> (T, JobEvents) {
+        budget.count_on_from(self.sent_findings.load(Ordering::Acquire));
         let lock = || self.scratches.lock().unwrap_or_else(|e| e.into_inner());
         let popped = lock().pop();
-        let mut scratch = popped.unwrap_or_else(|| self.matcher.new_scratch());
+        let (lent, mut scratch) = popped.unwrap_or_else(|| (false, self.matcher.new_scratch()));
         let collect = Collect(Mutex::new(Vec::new()));
         let result = {
             let mut ctx = Ctx {
@@ -181,7 +209,7 @@ impl<'a> JobCtx<'a> {
             };
             f(&mut ctx)
         };
-        lock().push(scratch);
+        lock().push((lent, scratch));
         let events = collect.0.into_inner().unwrap_or_else(|e| e.into_inner());
         (result, JobEvents { events, budget })
     }
@@ -255,7 +283,8 @@ pub fn batches_in_order<B: Batch>(
             };
         }
     }
-    let jobs = JobCtx::new(ctx);
+    let lent = std::mem::replace(&mut *ctx.scratch, ctx.matcher.new_scratch());
+    let jobs = JobCtx::new(ctx, lent);
     let (events, budget) = (ctx.events, ctx.budget);
     let mut first = Some((batch, last));
     // Batches done with, for the next ones to be read into.
@@ -282,8 +311,10 @@ pub fn batches_in_order<B: Batch>(
                 events.send(event);
             }
             budget.absorb(&done.budget);
+            jobs.sent(budget.findings.get());
         },
     );
+    *ctx.scratch = jobs.give_back();
 }
 
 #[cfg(test)]

@@ -195,8 +195,8 @@ fn scan_round(
 ) -> RoundFindings {
     // The file's time limit is its reader's: a round, once read, is
     // matched whole, as on one thread.
-    let budget = super::Budget::with_time_limit(0);
-    budget.findings.set(found_before);
+    let mut budget = super::Budget::with_time_limit(0);
+    budget.count_on_from(found_before);
     let ((newlines, last_columns), done) = jobs.run(budget, |ctx| {
         let mut hits = Vec::new();
         ctx.matcher.find(buf, owned.clone(), ctx.scratch, &mut hits);
@@ -213,7 +213,7 @@ fn scan_round(
         events: done.events,
         newlines,
         last_columns,
-        findings: done.budget.findings.get() - found_before,
+        findings: done.budget.job_findings(),
     }
 }
 
@@ -228,7 +228,8 @@ fn scan_rounds_in_parallel(
     source: &mut Decoded,
     mut buf: Vec<u8>,
 ) -> Result<(), ExtractError> {
-    let jobs = JobCtx::new(ctx);
+    let lent = std::mem::replace(&mut *ctx.scratch, ctx.matcher.new_scratch());
+    let jobs = JobCtx::new(ctx, lent);
     let (events, budget) = (ctx.events, ctx.budget);
     // The file's findings sent so far: a round read now starts from it.
     let found = Cell::new(budget.findings.get());
@@ -275,10 +276,12 @@ fn scan_rounds_in_parallel(
         },
         |round: RoundFindings| {
             found.set(found.get() + round.findings);
+            jobs.sent(found.get());
             round.send(events, &mut line, &mut column);
         },
     );
     budget.findings.set(found.get());
+    *ctx.scratch = jobs.give_back();
     Ok(())
 }
 
