@@ -65,7 +65,7 @@ pub struct Budget {
     ticks: Cell<u32>,
     /// For a job's budget ([`Budget::for_job`]): the file's expanded bytes
     /// and findings when the job started.
-    started_from: (u64, u64),
+    started_from: Cell<(u64, u64)>,
 }
 
 impl Budget {
@@ -122,7 +122,7 @@ impl Budget {
             deadline: self.deadline,
             timed_out: Cell::new(self.timed_out.get()),
             ticks: Cell::new(0),
-            started_from,
+            started_from: Cell::new(started_from),
         }
     }
 
@@ -132,25 +132,29 @@ impl Budget {
     /// jobs ahead of them are sent. Still at most the findings before the
     /// job, so the row cap drops no finding the output would write, and
     /// fewer findings are built only for the output to drop them.
-    pub fn count_on_from(&mut self, sent: u64) {
+    pub fn count_on_from(&self, sent: u64) {
         let now = self.findings.get();
         if sent > now {
             self.findings.set(sent);
-            self.started_from.1 += sent - now;
+            let (expanded, findings) = self.started_from.get();
+            self.started_from.set((expanded, findings + (sent - now)));
         }
     }
 
     /// The findings this job's budget counted (see [`Budget::for_job`]).
     pub fn job_findings(&self) -> u64 {
-        self.findings.get().saturating_sub(self.started_from.1)
+        self.findings
+            .get()
+            .saturating_sub(self.started_from.get().1)
     }
 
     /// Adds what `job`, a budget from [`Budget::for_job`] of this one,
     /// used to this budget.
     pub fn absorb(&self, job: &Budget) {
         let used = |now: u64, before: u64| now.saturating_sub(before);
-        let expanded = used(job.expanded.get(), job.started_from.0);
-        let findings = used(job.findings.get(), job.started_from.1);
+        let (expanded_from, findings_from) = job.started_from.get();
+        let expanded = used(job.expanded.get(), expanded_from);
+        let findings = used(job.findings.get(), findings_from);
         self.expanded
             .set(self.expanded.get().saturating_add(expanded));
         self.findings

@@ -61,7 +61,7 @@ pub fn run_in_order<J: Send, R: Send>(
             *next_sent += 1;
         }
     };
-    rayon::in_place_scope(|scope| {
+    rayon::in_place_scope_fifo(|scope| {
         let (work, unmatched_bytes) = (&work, &unmatched_bytes);
         for index in 0.. {
             // Jobs read but not matched, and jobs whose findings are not
@@ -96,7 +96,7 @@ pub fn run_in_order<J: Send, R: Send>(
             };
             let done = done_tx.clone();
             unmatched_bytes.fetch_add(bytes, Ordering::AcqRel);
-            scope.spawn(move |_| {
+            scope.spawn_fifo(move |_| {
                 let result = work(job);
                 unmatched_bytes.fetch_sub(bytes, Ordering::AcqRel);
                 let _ = done.send((index, result));
@@ -189,7 +189,7 @@ impl<'a> JobCtx<'a> {
 
     /// Runs `f` with a context of the file whose events are collected and
     /// whose budget is `budget`; gives `f`'s result and what it did.
-    pub fn run<T>(&self, mut budget: Budget, f: impl FnOnce(&mut Ctx) -> T) -> (T, JobEvents) {
+    pub fn run<T>(&self, budget: Budget, f: impl FnOnce(&mut Ctx) -> T) -> (T, JobEvents) {
         budget.count_on_from(self.sent_findings.load(Ordering::Acquire));
         let lock = || self.scratches.lock().unwrap_or_else(|e| e.into_inner());
         let popped = lock().pop();

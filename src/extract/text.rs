@@ -11,6 +11,7 @@ use crate::report::{Event, EventSink, Finding};
 use encoding_rs::CoderResult;
 use std::cell::Cell;
 use std::io::{ErrorKind, Read};
+use std::sync::Mutex;
 
 /// Bytes of text matched per round.
 pub const CHUNK: usize = 2 << 20;
@@ -185,21 +186,27 @@ impl RoundFindings {
 /// Matches `buf`'s bytes `owned` (the rest is look-behind and look-ahead)
 /// exactly as [`scan_rounds`] does, as a job of [`scan_rounds_in_parallel`].
 /// `found_before`: the file's findings sent before the round, as far as
-/// known when it was read (at most the real count).
+/// known when it was read (at most the real count); `round`: its index,
+/// for `counts`.
 fn scan_round(
     jobs: &JobCtx,
+    counts: &RoundCounts,
     field: &str,
     buf: &[u8],
-    owned: std::ops::Range<usize>,
+    (owned, round): (std::ops::Range<usize>, usize),
     found_before: u64,
 ) -> RoundFindings {
     // The file's time limit is its reader's: a round, once read, is
     // matched whole, as on one thread.
-    let mut budget = super::Budget::with_time_limit(0);
+    let budget = super::Budget::with_time_limit(0);
     budget.count_on_from(found_before);
     let ((newlines, last_columns), done) = jobs.run(budget, |ctx| {
         let mut hits = Vec::new();
         ctx.matcher.find(buf, owned.clone(), ctx.scratch, &mut hits);
+        // Every hit of a round is sent (none is skipped).
+        if let Some(before) = counts.known(round, hits.len() as u64) {
+            ctx.budget.count_on_from(before);
+        }
         let mut cursor = LineCursor {
             pos: owned.start,
             line: 0,
@@ -214,6 +221,33 @@ fn scan_round(
         newlines,
         last_columns,
         findings: done.budget.job_findings(),
+    }
+}
+
+/// The findings of each round of a file as its jobs learn them, before
+/// they build any. A job whose earlier rounds are all known counts its own
+/// findings on from their sum, the count a serial scan has there, and so
+/// builds only those within the file's row cap (counting on from the
+/// findings sent, jobs read ahead built up to the cap's worth each for the
+/// output to drop).
+struct RoundCounts {
+    /// The file's findings before its first round.
+    base: u64,
+    counts: Mutex<Vec<Option<u64>>>,
+}
+
+impl RoundCounts {
+    /// Notes that round `round` has `count` findings; the file's findings
+    /// before it, when all the rounds before it are known.
+    fn known(&self, round: usize, count: u64) -> Option<u64> {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if counts.len() <= round {
+            counts.resize(round + 1, None);
+        }
+        counts[round] = Some(count);
+        counts[..round]
+            .iter()
+            .try_fold(self.base, |sum, count| count.map(|c| sum + c))
     }
 }
 
@@ -233,6 +267,11 @@ fn scan_rounds_in_parallel(
     let (events, budget) = (ctx.events, ctx.budget);
     // The file's findings sent so far: a round read now starts from it.
     let found = Cell::new(budget.findings.get());
+    let counts = RoundCounts {
+        base: found.get(),
+        counts: Mutex::new(Vec::new()),
+    };
+    let mut round_index = 0;
     let (mut line, mut column) = (1u64, 0u64);
     // Buffers of rounds matched, for the next rounds to be read into.
     let (spare_tx, spare_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
@@ -267,10 +306,12 @@ fn scan_rounds_in_parallel(
             done = eof;
             let round = std::mem::replace(&mut buf, next);
             let bytes = round.capacity();
-            Some(((round, owned_start..owned_end, found.get()), bytes, eof))
+            round_index += 1;
+            let owned = (owned_start..owned_end, round_index - 1);
+            Some(((round, owned, found.get()), bytes, eof))
         },
-        |(round, owned, found_before): (Vec<u8>, std::ops::Range<usize>, u64)| {
-            let findings = scan_round(&jobs, field, &round, owned, found_before);
+        |(round, owned, found_before): (Vec<u8>, (std::ops::Range<usize>, usize), u64)| {
+            let findings = scan_round(&jobs, &counts, field, &round, owned, found_before);
             let _ = spare_tx.send(round);
             findings
         },
