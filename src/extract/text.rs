@@ -10,6 +10,7 @@ use crate::matcher::Hit;
 use crate::report::{Event, EventSink, Finding};
 use encoding_rs::CoderResult;
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read};
 use std::sync::Mutex;
 
@@ -230,24 +231,48 @@ fn scan_round(
 /// builds only those within the file's row cap (counting on from the
 /// findings sent, jobs read ahead built up to the cap's worth each for the
 /// output to drop).
-struct RoundCounts {
-    /// The file's findings before its first round.
-    base: u64,
-    counts: Mutex<Vec<Option<u64>>>,
+struct RoundCounts(Mutex<KnownRounds>);
+
+struct KnownRounds {
+    /// The first round not known, with all before it.
+    next: usize,
+    /// The file's findings before round `next`.
+    before_next: u64,
+    /// Rounds known after `next`: at most those in flight.
+    later: BTreeMap<usize, u64>,
 }
 
 impl RoundCounts {
-    /// Notes that round `round` has `count` findings; the file's findings
-    /// before it, when all the rounds before it are known.
+    /// `base`: the file's findings before its first round.
+    fn new(base: u64) -> RoundCounts {
+        RoundCounts(Mutex::new(KnownRounds {
+            next: 0,
+            before_next: base,
+            later: BTreeMap::new(),
+        }))
+    }
+
+    /// Notes that round `round` (each noted once) has `count` findings;
+    /// the file's findings before it, when all the rounds before it are
+    /// known.
     fn known(&self, round: usize, count: u64) -> Option<u64> {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if counts.len() <= round {
-            counts.resize(round + 1, None);
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if round != known.next {
+            known.later.insert(round, count);
+            return None;
         }
-        counts[round] = Some(count);
-        counts[..round]
-            .iter()
-            .try_fold(self.base, |sum, count| count.map(|c| sum + c))
+        let before = known.before_next;
+        known.before_next += count;
+        known.next += 1;
+        loop {
+            let next = known.next;
+            let Some(count) = known.later.remove(&next) else {
+                break;
+            };
+            known.before_next += count;
+            known.next += 1;
+        }
+        Some(before)
     }
 }
 
@@ -267,10 +292,7 @@ fn scan_rounds_in_parallel(
     let (events, budget) = (ctx.events, ctx.budget);
     // The file's findings sent so far: a round read now starts from it.
     let found = Cell::new(budget.findings.get());
-    let counts = RoundCounts {
-        base: found.get(),
-        counts: Mutex::new(Vec::new()),
-    };
+    let counts = RoundCounts::new(found.get());
     let mut round_index = 0;
     let (mut line, mut column) = (1u64, 0u64);
     // Buffers of rounds matched, for the next rounds to be read into.
@@ -868,6 +890,23 @@ mod tests {
     /// A finding is only counted (not built) when the output would not
     /// write it: past the row cap counted in file order, whatever the
     /// number of threads matching a big file's rounds.
+    /// A round's findings before it are known once every earlier round is,
+    /// in whatever order they are noted.
+    #[test]
+    fn rounds_know_the_findings_before_them_once_all_earlier_rounds_are_known() {
+        let counts = RoundCounts::new(7);
+        assert_eq!(counts.known(2, 5), None);
+        assert_eq!(counts.known(0, 10), Some(7));
+        assert_eq!(counts.known(3, 1), None);
+        assert_eq!(counts.known(1, 20), Some(17));
+        // Rounds 2 and 3 are known now: round 4 counts on from all four.
+        assert_eq!(counts.known(4, 0), Some(7 + 10 + 20 + 5 + 1));
+        assert_eq!(counts.known(5, 2), Some(43));
+        let known = counts.0.lock().unwrap();
+        assert_eq!((known.next, known.before_next), (6, 45));
+        assert!(known.later.is_empty());
+    }
+
     #[test]
     fn findings_past_the_row_cap_are_counted_only_where_the_output_drops_them() {
         let pack = RulePack::load(true, &[]).unwrap();
