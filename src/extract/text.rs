@@ -184,28 +184,24 @@ impl RoundFindings {
     }
 }
 
-/// Matches `buf`'s bytes `owned` (the rest is look-behind and look-ahead)
+/// Matches the round's bytes `owned` (the rest is look-behind and look-ahead)
 /// exactly as [`scan_rounds`] does, as a job of [`scan_rounds_in_parallel`].
-/// `found_before`: the file's findings sent before the round, as far as
-/// known when it was read (at most the real count); `round`: its index,
-/// for `counts`.
-fn scan_round(
-    jobs: &JobCtx,
-    counts: &RoundCounts,
-    field: &str,
-    buf: &[u8],
-    (owned, round): (std::ops::Range<usize>, usize),
-    found_before: u64,
-) -> RoundFindings {
+fn scan_round(jobs: &JobCtx, counts: &RoundCounts, field: &str, round: &Round) -> RoundFindings {
+    let Round {
+        buf,
+        owned,
+        index,
+        found_before,
+    } = round;
     // The file's time limit is its reader's: a round, once read, is
     // matched whole, as on one thread.
     let budget = super::Budget::with_time_limit(0);
-    budget.count_on_from(found_before);
+    budget.count_on_from(*found_before);
     let ((newlines, last_columns), done) = jobs.run(budget, |ctx| {
         let mut hits = Vec::new();
         ctx.matcher.find(buf, owned.clone(), ctx.scratch, &mut hits);
         // Every hit of a round is sent (none is skipped).
-        if let Some(before) = counts.known(round, hits.len() as u64) {
+        if let Some(before) = counts.known(*index, hits.len() as u64) {
             ctx.budget.count_on_from(before);
         }
         let mut cursor = LineCursor {
@@ -223,6 +219,18 @@ fn scan_round(
         last_columns,
         findings: done.budget.job_findings(),
     }
+}
+
+/// A round of a stream, as a job of [`scan_rounds_in_parallel`].
+struct Round {
+    /// Its bytes, with look-behind and look-ahead around `owned`.
+    buf: Vec<u8>,
+    owned: std::ops::Range<usize>,
+    /// Its place in the file, for [`RoundCounts`].
+    index: usize,
+    /// The file's findings sent before the round, as far as known when it
+    /// was read (at most the real count).
+    found_before: u64,
 }
 
 /// The findings of each round of a file as its jobs learn them, before
@@ -326,15 +334,19 @@ fn scan_rounds_in_parallel(
                 unread = Some(owned_end - keep_from);
             }
             done = eof;
-            let round = std::mem::replace(&mut buf, next);
-            let bytes = round.capacity();
+            let round = Round {
+                buf: std::mem::replace(&mut buf, next),
+                owned: owned_start..owned_end,
+                index: round_index,
+                found_before: found.get(),
+            };
             round_index += 1;
-            let owned = (owned_start..owned_end, round_index - 1);
-            Some(((round, owned, found.get()), bytes, eof))
+            let bytes = round.buf.capacity();
+            Some((round, bytes, eof))
         },
-        |(round, owned, found_before): (Vec<u8>, (std::ops::Range<usize>, usize), u64)| {
-            let findings = scan_round(&jobs, &counts, field, &round, owned, found_before);
-            let _ = spare_tx.send(round);
+        |round: Round| {
+            let findings = scan_round(&jobs, &counts, field, &round);
+            let _ = spare_tx.send(round.buf);
             findings
         },
         |round: RoundFindings| {
